@@ -1,0 +1,337 @@
+//! Commands (intents) and events (facts), version by version.
+//!
+//! Each body is a struct named after its action and version (`FileDeletedV1`).
+//! A published version never changes incompatibly: a field can be added only
+//! as optional, never removed, retyped or made required. A breaking change is a
+//! new struct (`FileDeletedV2`) added beside the old one, and both are listed
+//! in the catalog below for as long as consumers use the old one. The schema
+//! test in `tests/schemas.rs` enforces this against the committed schemas in
+//! `schemas/`.
+
+use crate::envelope::{DecodeError, Payload, Timestamp};
+use crate::error::ErrorCode;
+use crate::path::{FileName, FolderPath};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Declares a catalog of message bodies: the enum over them and its
+/// [`Payload`] implementation.
+macro_rules! catalog {
+    (
+        $(#[$meta:meta])*
+        pub enum $enum:ident {
+            $( $(#[$vmeta:meta])* $variant:ident($body:ident) = ($action:literal, $version:literal), )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum $enum {
+            $( $(#[$vmeta])* $variant($body), )*
+        }
+
+        impl $enum {
+            /// Every `(action, version)` this build reads and writes.
+            pub const CATALOG: &'static [(&'static str, u32)] = &[ $( ($action, $version), )* ];
+
+            /// The JSON Schema of each body, with its `Action`, in catalog order.
+            #[cfg(feature = "schema")]
+            pub fn body_schemas() -> Vec<(&'static str, u32, serde_json::Value)> {
+                vec![ $( ($action, $version, crate::schema::body_schema::<$body>($action)), )* ]
+            }
+        }
+
+        impl Payload for $enum {
+            fn action(&self) -> &'static str {
+                match self { $( Self::$variant(_) => $action, )* }
+            }
+
+            fn version(&self) -> u32 {
+                match self { $( Self::$variant(_) => $version, )* }
+            }
+
+            fn to_data(&self) -> serde_json::Value {
+                let (action, value) = match self {
+                    $( Self::$variant(body) => ($action, serde_json::to_value(body)), )*
+                };
+                // A body is a plain struct of strings, numbers and newtypes
+                // over them, so serialising it can't fail.
+                let mut value = value.unwrap_or_default();
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("Action".to_owned(), action.into());
+                }
+                value
+            }
+
+            fn from_data(action: &str, version: u32, mut data: serde_json::Value) -> Result<Self, DecodeError> {
+                if let Some(object) = data.as_object_mut() {
+                    object.remove("Action");
+                }
+                let malformed = |e: serde_json::Error| DecodeError::Malformed {
+                    action: action.to_owned(),
+                    version,
+                    reason: e.to_string(),
+                };
+                match (action, version) {
+                    $( ($action, $version) => serde_json::from_value(data).map(Self::$variant).map_err(malformed), )*
+                    _ if Self::CATALOG.iter().any(|(a, _)| *a == action) => {
+                        Err(DecodeError::UnknownVersion { action: action.to_owned(), version })
+                    }
+                    _ => Err(DecodeError::UnknownAction(action.to_owned())),
+                }
+            }
+        }
+
+        $(
+            impl From<$body> for $enum {
+                fn from(body: $body) -> Self {
+                    Self::$variant(body)
+                }
+            }
+        )*
+    };
+}
+
+catalog! {
+    /// An intent: what a user asked for. The API stores it on the bus before
+    /// it answers, and a consumer turns it into events.
+    pub enum Command {
+        CreateFile(CreateFileV1) = ("CreateFile", 1),
+        CompleteUpload(CompleteUploadV1) = ("CompleteUpload", 1),
+        AbortUpload(AbortUploadV1) = ("AbortUpload", 1),
+        DeleteFile(DeleteFileV1) = ("DeleteFile", 1),
+        DeleteFolder(DeleteFolderV1) = ("DeleteFolder", 1),
+        MoveFile(MoveFileV1) = ("MoveFile", 1),
+        CreateFolder(CreateFolderV1) = ("CreateFolder", 1),
+    }
+}
+
+catalog! {
+    /// A fact: something that happened. Events are published to the bus and
+    /// pushed to the owner's browser.
+    pub enum Event {
+        FileCreated(FileCreatedV1) = ("FileCreated", 1),
+        FileDeleted(FileDeletedV1) = ("FileDeleted", 1),
+        FileMoved(FileMovedV1) = ("FileMoved", 1),
+        FolderCreated(FolderCreatedV1) = ("FolderCreated", 1),
+        FolderDeleted(FolderDeletedV1) = ("FolderDeleted", 1),
+        UploadAborted(UploadAbortedV1) = ("UploadAborted", 1),
+        CommandFailed(CommandFailedV1) = ("CommandFailed", 1),
+    }
+}
+
+/// Ask to store a new file: the answer carries its id and where to upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateFileV1 {
+    /// The folder to create the file in (`""` is the root).
+    pub folder: FolderPath,
+    /// The file's name.
+    pub name: FileName,
+    /// The size in bytes the upload will have; the object store refuses more.
+    pub size: u64,
+    /// The media type, e.g. `image/png`.
+    pub content_type: String,
+    /// Hex SHA-256 of the whole file, when the client computed it up front.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// What to do when the folder already has a file of this name.
+    #[serde(default)]
+    pub on_conflict: ConflictPolicy,
+}
+
+/// What [`CreateFileV1`] and [`MoveFileV1`] do when the target name is taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub enum ConflictPolicy {
+    /// Refuse with a `Conflict` error.
+    #[default]
+    Fail,
+    /// Replace the existing file.
+    Replace,
+    /// Keep both; the new one gets a free name such as `report (1).pdf`.
+    KeepBoth,
+}
+
+/// The browser finished uploading; the server completes the multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct CompleteUploadV1 {
+    /// The file being uploaded.
+    pub file_id: Uuid,
+    /// The parts with the ETags the object store returned; empty for a
+    /// single-PUT upload.
+    #[serde(default)]
+    pub parts: Vec<UploadedPart>,
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadedPart {
+    /// 1 to 10,000.
+    pub part_number: u32,
+    /// The `ETag` header of the part's PUT response.
+    pub e_tag: String,
+    /// Base64 SHA-256 of the part, as sent in `x-amz-checksum-sha256`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_sha256: Option<String>,
+}
+
+/// Give up an upload; its parts are removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct AbortUploadV1 {
+    /// The file being uploaded.
+    pub file_id: Uuid,
+}
+
+/// Delete one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteFileV1 {
+    /// The file.
+    pub file_id: Uuid,
+}
+
+/// Delete a folder and everything under it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteFolderV1 {
+    /// The folder; never the root.
+    pub path: FolderPath,
+}
+
+/// Move a file to another folder, rename it, or both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct MoveFileV1 {
+    /// The file.
+    pub file_id: Uuid,
+    /// The folder to move it to (its current folder for a rename).
+    pub to_folder: FolderPath,
+    /// Its name there.
+    pub to_name: FileName,
+    /// What to do when the target name is taken.
+    #[serde(default)]
+    pub on_conflict: ConflictPolicy,
+}
+
+/// Create an empty folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateFolderV1 {
+    /// The folder to create, parents included.
+    pub path: FolderPath,
+}
+
+/// A file was uploaded, indexed, and is available.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct FileCreatedV1 {
+    /// The file.
+    pub file_id: Uuid,
+    /// Its folder.
+    pub folder: FolderPath,
+    /// Its name.
+    pub name: FileName,
+    /// Size in bytes.
+    pub size: u64,
+    /// Media type.
+    pub content_type: String,
+    /// Hex SHA-256 of the content, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The object store's ETag.
+    pub e_tag: String,
+    /// The index entry's version after this change; clients order by it.
+    pub version: u64,
+}
+
+/// A file was deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct FileDeletedV1 {
+    /// The file.
+    pub file_id: Uuid,
+    /// The folder it was in.
+    pub folder: FolderPath,
+    /// The name it had.
+    pub name: FileName,
+    /// The index entry's version after this change.
+    pub version: u64,
+}
+
+/// A file was moved or renamed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct FileMovedV1 {
+    /// The file.
+    pub file_id: Uuid,
+    /// Where it was.
+    pub from_folder: FolderPath,
+    /// What it was called.
+    pub from_name: FileName,
+    /// Where it is now.
+    pub to_folder: FolderPath,
+    /// What it is called now.
+    pub to_name: FileName,
+    /// The index entry's version after this change.
+    pub version: u64,
+}
+
+/// A folder was created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct FolderCreatedV1 {
+    /// The folder.
+    pub path: FolderPath,
+}
+
+/// A folder and everything under it was deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct FolderDeletedV1 {
+    /// The folder.
+    pub path: FolderPath,
+    /// How many files went with it.
+    pub files_deleted: u64,
+}
+
+/// An upload was given up and its parts removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadAbortedV1 {
+    /// The file whose upload ended.
+    pub file_id: Uuid,
+    /// Why: `cancelled` by the user or `expired` by the sweep.
+    pub reason: String,
+}
+
+/// A command could not be carried out; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct CommandFailedV1 {
+    /// The failed command's action, e.g. `DeleteFile`.
+    pub command_action: String,
+    /// A stable code a client can branch on.
+    pub code: ErrorCode,
+    /// A sentence a person can read.
+    pub message: String,
+    /// When the command was issued.
+    pub issued_at: Timestamp,
+}
