@@ -1,0 +1,76 @@
+//! `ferry-server`: Ferry's local stack on one machine.
+//!
+//! It serves the built web client and the client's `/config.json` pointing at
+//! itself. Later issues add, behind the same listener, the identity provider
+//! (Cognito's protocol), the command API, the S3-compatible object endpoint,
+//! the event bus and the WebSocket; each speaks the protocol its AWS
+//! counterpart speaks, so the browser code can't tell the difference.
+//!
+//! [`app`] builds the whole router from [`Settings`] without opening a socket,
+//! so tests drive it with `oneshot`.
+
+mod error;
+mod web;
+
+pub use error::AppError;
+
+use axum::Router;
+use ferry_protocol::{AuthMode, ClientConfig, UploadSettings};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The region the local stack reports; any `[\w-]+` works for Cognito clients.
+pub const LOCAL_REGION: &str = "local-1";
+/// The local user pool's id, `{region}_{name}` as Cognito writes it.
+pub const LOCAL_POOL_ID: &str = "local-1_ferry";
+/// The web client's app client id.
+pub const LOCAL_CLIENT_ID: &str = "ferryweb";
+
+/// Everything the server is started with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The base URL browsers reach this server at, without a trailing `/`
+    /// (e.g. `http://127.0.0.1:8080`). The client's config points here.
+    pub public_url: String,
+    /// Where state is kept (SQLite, objects, keys).
+    pub data_dir: PathBuf,
+    /// The built web client (Trunk's `dist/`).
+    pub dist_dir: PathBuf,
+}
+
+impl Settings {
+    /// The configuration the web client loads from `/config.json`.
+    pub fn client_config(&self) -> ClientConfig {
+        let base = self.public_url.trim_end_matches('/');
+        let ws_base = base
+            .strip_prefix("https://")
+            .map(|rest| format!("wss://{rest}"))
+            .or_else(|| base.strip_prefix("http://").map(|rest| format!("ws://{rest}")))
+            .unwrap_or_else(|| base.to_owned());
+        ClientConfig {
+            region: LOCAL_REGION.to_owned(),
+            user_pool_id: LOCAL_POOL_ID.to_owned(),
+            user_pool_client_id: LOCAL_CLIENT_ID.to_owned(),
+            identity_endpoint: Some(format!("{base}/")),
+            api_url: format!("{base}/api"),
+            websocket_url: format!("{ws_base}/ws"),
+            auth_mode: AuthMode::Srp,
+            hosted_ui_url: Some(base.to_owned()),
+            upload: UploadSettings::default(),
+            environment: Some("local".to_owned()),
+        }
+    }
+}
+
+/// Shared state of every handler.
+#[derive(Debug)]
+pub struct AppState {
+    /// The settings the server started with.
+    pub settings: Settings,
+}
+
+/// The whole HTTP surface of the local stack.
+pub fn app(settings: Settings) -> Router {
+    let state = Arc::new(AppState { settings });
+    web::routes(state)
+}

@@ -1,0 +1,96 @@
+//! The web client's files and its runtime configuration.
+//!
+//! Trunk names every asset with a content hash, so those are cached forever;
+//! `index.html` and `/config.json` are always revalidated. A path without a
+//! file extension is a client-side route (a folder in the URL) and gets the
+//! app's `index.html`.
+
+use crate::{AppError, AppState};
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use ferry_protocol::ErrorCode;
+use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
+
+pub(crate) fn routes(state: Arc<AppState>) -> Router {
+    let assets = ServeDir::new(&state.settings.dist_dir).append_index_html_on_directories(false);
+    Router::new()
+        .route("/config.json", get(config))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/", get(index))
+        .nest("/api", Router::new().fallback(api_not_found))
+        .fallback_service(assets.fallback(get(client_route).with_state(state.clone())))
+        .layer(middleware::from_fn(cache_headers))
+        .layer(CompressionLayer::new())
+        .with_state(state)
+}
+
+async fn config(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(state.settings.client_config()),
+    )
+}
+
+async fn index(State(state): State<Arc<AppState>>) -> Response {
+    let path = state.settings.dist_dir.join("index.html");
+    match tokio::fs::read_to_string(&path).await {
+        Ok(html) => Html(html).into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html(format!(
+                "<!doctype html><title>Ferry</title><h1>Ferry's web client is not built</h1>\
+                 <p>No <code>index.html</code> in <code>{}</code>. Run <code>cargo xtask run</code>, \
+                 which builds the client and starts this server.</p>",
+                state.settings.dist_dir.display()
+            )),
+        )
+            .into_response(),
+    }
+}
+
+async fn client_route(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let last = request.uri().path().rsplit('/').next().unwrap_or_default();
+    if last.contains('.') {
+        return (StatusCode::NOT_FOUND, "Not found").into_response();
+    }
+    index(State(state)).await
+}
+
+async fn api_not_found(method: Method, OriginalUri(uri): OriginalUri) -> AppError {
+    AppError::api(
+        ErrorCode::NotFound,
+        format!("There is no API route {method} {}.", uri.path()),
+    )
+}
+
+fn is_hashed_asset(path: &str) -> bool {
+    // Trunk writes `name-<16 hex digits>.ext`, and `name-<hash>_bg.wasm`.
+    let file = path.rsplit('/').next().unwrap_or_default();
+    let stem = file.split('.').next().unwrap_or_default();
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    stem.rsplit_once('-')
+        .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+async fn cache_headers(request: Request, next: Next) -> Response {
+    let immutable = is_hashed_asset(request.uri().path());
+    let mut response = next.run(request).await;
+    if response.headers().contains_key(header::CACHE_CONTROL) {
+        return response;
+    }
+    let value = if immutable && response.status().is_success() {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    response
+}

@@ -1,0 +1,99 @@
+//! The client's files and config, through the router without a socket.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use ferry_protocol::{ApiError, ClientConfig, ErrorCode};
+use ferry_server::{Settings, app};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    settings: Settings,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let dist = dir.path().join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(dist.join("index.html"), "<!doctype html><title>Ferry</title>").unwrap();
+    std::fs::write(dist.join("ferry-web-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
+    let settings = Settings {
+        public_url: "http://127.0.0.1:9999".into(),
+        data_dir: dir.path().join("data"),
+        dist_dir: dist,
+    };
+    Fixture { _dir: dir, settings }
+}
+
+async fn get(settings: &Settings, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let response = app(settings.clone())
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+    (status, headers, body)
+}
+
+#[tokio::test]
+async fn config_points_the_client_at_this_server() {
+    let f = fixture();
+    let (status, headers, body) = get(&f.settings, "/config.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let config: ClientConfig = serde_json::from_slice(&body).unwrap();
+    config.validate().unwrap();
+    assert_eq!(config.api_url, "http://127.0.0.1:9999/api");
+    assert_eq!(config.websocket_url, "ws://127.0.0.1:9999/ws");
+    assert_eq!(config.identity_endpoint(), "http://127.0.0.1:9999/");
+}
+
+#[tokio::test]
+async fn https_public_urls_get_a_secure_websocket() {
+    let mut f = fixture();
+    f.settings.public_url = "https://files.example.com".into();
+    assert_eq!(f.settings.client_config().websocket_url, "wss://files.example.com/ws");
+}
+
+#[tokio::test]
+async fn the_app_shell_is_served_for_client_routes_but_missing_assets_are_404() {
+    let f = fixture();
+    for route in ["/", "/files/Photos/2026"] {
+        let (status, headers, body) = get(&f.settings, route).await;
+        assert_eq!(status, StatusCode::OK, "{route}");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+        assert!(String::from_utf8(body).unwrap().contains("<title>Ferry</title>"));
+    }
+    let (status, ..) = get(&f.settings, "/missing-0000000000000000.js").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn hashed_assets_are_cached_for_good() {
+    let f = fixture();
+    let (status, headers, body) = get(&f.settings, "/ferry-web-0123456789abcdef_bg.wasm").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, b"\0asm");
+    assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+}
+
+#[tokio::test]
+async fn unknown_api_routes_answer_with_the_error_body() {
+    let f = fixture();
+    let (status, _, body) = get(&f.settings, "/api/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let error: ApiError = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error.code, ErrorCode::NotFound);
+    assert!(error.message.contains("/api/nope"));
+}
+
+#[tokio::test]
+async fn a_missing_client_build_says_how_to_build_it() {
+    let mut f = fixture();
+    f.settings.dist_dir = f.settings.data_dir.join("nothing-here");
+    let (status, _, body) = get(&f.settings, "/").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(String::from_utf8(body).unwrap().contains("cargo xtask run"));
+}

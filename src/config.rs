@@ -1,0 +1,163 @@
+//! Where the client's settings come from: the `data-` attributes of the
+//! element it mounts into, or the config document they point at.
+//!
+//! Attributes win so a portal can embed Ferry with no extra request:
+//! `data-api-url`, `data-websocket-url`, `data-region`, `data-user-pool-id`,
+//! `data-user-pool-client-id`, and optionally `data-identity-endpoint`,
+//! `data-auth-mode` (`srp` or `hosted`), `data-hosted-ui-url`. Without
+//! `data-api-url`, the settings are fetched from `data-config-url`
+//! (default `/config.json`).
+
+use ferry_protocol::{AuthMode, ClientConfig, ConfigError, UploadSettings};
+
+/// The config URL used when the mount element names none.
+pub const DEFAULT_CONFIG_URL: &str = "/config.json";
+
+/// Where the settings come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigSource {
+    /// Fully given by attributes (or already fetched).
+    Inline(ClientConfig),
+    /// To be fetched from this URL.
+    Url(String),
+    /// Attributes were given but don't make a usable config.
+    Invalid(String),
+}
+
+/// Reads the settings' source from the mount element's attributes.
+pub fn source_from_attributes(attribute: impl Fn(&str) -> Option<String>) -> ConfigSource {
+    let get = |name: &str| attribute(name).filter(|v| !v.trim().is_empty());
+    let Some(api_url) = get("data-api-url") else {
+        return ConfigSource::Url(get("data-config-url").unwrap_or_else(|| DEFAULT_CONFIG_URL.to_owned()));
+    };
+    let auth_mode = match get("data-auth-mode").as_deref() {
+        None | Some("srp") => AuthMode::Srp,
+        Some("hosted") => AuthMode::Hosted,
+        Some(other) => {
+            return ConfigSource::Invalid(format!(
+                "the setting `data-auth-mode` must be `srp` or `hosted`, but is `{other}`"
+            ));
+        }
+    };
+    let config = ClientConfig {
+        region: get("data-region").unwrap_or_default(),
+        user_pool_id: get("data-user-pool-id").unwrap_or_default(),
+        user_pool_client_id: get("data-user-pool-client-id").unwrap_or_default(),
+        identity_endpoint: get("data-identity-endpoint"),
+        api_url,
+        websocket_url: get("data-websocket-url").unwrap_or_default(),
+        auth_mode,
+        hosted_ui_url: get("data-hosted-ui-url"),
+        upload: UploadSettings::default(),
+        environment: get("data-environment"),
+    };
+    match config.validate() {
+        Ok(()) => ConfigSource::Inline(config),
+        Err(e) => ConfigSource::Invalid(e.to_string()),
+    }
+}
+
+/// Why the settings could not be loaded. The text is shown on the page.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LoadError {
+    /// The request did not get an answer.
+    #[error("Ferry couldn't reach its settings at {url}. Check your connection and reload the page.")]
+    Unreachable {
+        /// The config URL.
+        url: String,
+    },
+    /// The server answered with an error status.
+    #[error("Ferry's settings at {url} are unavailable (HTTP {status}).")]
+    Status {
+        /// The config URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The document is not a valid config.
+    #[error("Ferry's settings at {url} are not valid: {reason}.")]
+    Invalid {
+        /// The config URL, or `the page` for attributes.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Parses and checks a fetched config document.
+pub fn parse_config(url: &str, body: &str) -> Result<ClientConfig, LoadError> {
+    let invalid = |reason: String| LoadError::Invalid {
+        url: url.to_owned(),
+        reason,
+    };
+    let config: ClientConfig = serde_json::from_str(body).map_err(|e| invalid(e.to_string()))?;
+    config
+        .validate()
+        .map_err(|e: ConfigError| invalid(e.to_string()))?;
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn attrs(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn without_attributes_the_default_url_is_fetched() {
+        assert_eq!(
+            source_from_attributes(attrs(&[])),
+            ConfigSource::Url("/config.json".into())
+        );
+        assert_eq!(
+            source_from_attributes(attrs(&[("data-config-url", "/portal/ferry.json")])),
+            ConfigSource::Url("/portal/ferry.json".into())
+        );
+    }
+
+    #[test]
+    fn attributes_give_a_whole_config() {
+        let source = source_from_attributes(attrs(&[
+            ("data-api-url", "https://api.example.com"),
+            ("data-websocket-url", "wss://ws.example.com"),
+            ("data-region", "eu-west-1"),
+            ("data-user-pool-id", "eu-west-1_AbC"),
+            ("data-user-pool-client-id", "abc123"),
+            ("data-auth-mode", "hosted"),
+            ("data-hosted-ui-url", "https://auth.example.com"),
+        ]));
+        let ConfigSource::Inline(config) = source else {
+            panic!("expected an inline config, got {source:?}")
+        };
+        assert_eq!(config.auth_mode, AuthMode::Hosted);
+        assert_eq!(config.pool_name(), "AbC");
+    }
+
+    #[test]
+    fn incomplete_attributes_say_what_is_missing() {
+        let source = source_from_attributes(attrs(&[("data-api-url", "https://api.example.com")]));
+        assert_eq!(source, ConfigSource::Invalid("the setting `region` is empty".into()));
+        let source = source_from_attributes(attrs(&[
+            ("data-api-url", "https://api.example.com"),
+            ("data-auth-mode", "password"),
+        ]));
+        assert!(matches!(source, ConfigSource::Invalid(m) if m.contains("`srp` or `hosted`")));
+    }
+
+    #[test]
+    fn fetched_documents_are_parsed_and_checked() {
+        let err = parse_config("/config.json", "{not json").unwrap_err();
+        assert!(err.to_string().starts_with("Ferry's settings at /config.json are not valid"));
+        let err = parse_config(
+            "/c.json",
+            r#"{"region":"r","userPoolId":"r_p","userPoolClientId":"c","apiUrl":"api","websocketUrl":"ws://x"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`apiUrl` must start with http:// or https://"));
+    }
+}
