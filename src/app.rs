@@ -27,7 +27,9 @@ pub fn App(source: ConfigSource) -> impl IntoView {
     view! {
         <div class="ferry">
             <header class="ferry-bar">
-                <span class="ferry-logo" aria-hidden="true">"⛴"</span>
+                <svg class="ferry-logo" aria-hidden="true" viewBox="0 0 24 24" width="22" height="22">
+                    <path d="M3 15h18l-2.5 5h-13z M6 14V9h12v5 M9 9V6h6v3" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" />
+                </svg>
                 <span class="ferry-name">"Ferry"</span>
             </header>
             <main class="ferry-main">

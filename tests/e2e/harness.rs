@@ -1,0 +1,288 @@
+//! Starting the stack and the browser, and finding things on the page.
+//!
+//! Every process is started in its own process group and the whole group is
+//! killed when its guard drops, so nothing outlives a test, even one that
+//! panicked. Each run gets its own temporary directory (TMPDIR, the browser
+//! profile and the server's data).
+
+use anyhow::{Context, Result, anyhow, bail};
+use fantoccini::elements::Element;
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long to wait for something to appear before failing. A bound on
+/// waiting, not a performance assertion.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// A child process and its process group, killed on drop.
+#[derive(Debug)]
+pub struct ProcessGroup {
+    child: Child,
+}
+
+impl ProcessGroup {
+    /// Starts `command` in a new process group.
+    pub fn spawn(command: &mut Command) -> Result<Self> {
+        let child = command
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("starting {command:?}"))?;
+        Ok(Self { child })
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        // The group id is the leader's pid; `kill -- -PGID` reaches every
+        // process in it (chromedriver's browsers, the server's workers).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn env_path(name: &str, default: impl FnOnce() -> PathBuf) -> PathBuf {
+    std::env::var_os(name).map_or_else(default, PathBuf::from)
+}
+
+/// A running `ferry-server` on a free loopback port with its own data dir.
+#[derive(Debug)]
+pub struct Stack {
+    /// The base URL, without a trailing `/`.
+    pub url: String,
+    _server: ProcessGroup,
+    _dir: tempfile::TempDir,
+}
+
+impl Stack {
+    /// Starts the server binary named by `FERRY_SERVER_BIN` serving `FERRY_DIST`.
+    pub fn start() -> Result<Self> {
+        let bin = env_path("FERRY_SERVER_BIN", || workspace_root().join("target/debug/ferry-server"));
+        let dist = env_path("FERRY_DIST", || workspace_root().join("dist"));
+        if !bin.exists() || !dist.join("index.html").exists() {
+            bail!(
+                "the end-to-end tests need {} and a built client in {}: run `cargo xtask test`",
+                bin.display(),
+                dist.display()
+            );
+        }
+        let dir = tempfile::tempdir()?;
+        let mut server = ProcessGroup::spawn(
+            Command::new(&bin)
+                .args(["--addr", "127.0.0.1:0", "--data-dir"])
+                .arg(dir.path().join("data"))
+                .arg("--dist")
+                .arg(&dist)
+                .env("TMPDIR", dir.path())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+        )?;
+        let stdout = server.child.stdout.take().context("server stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let url = line
+            .trim()
+            .strip_prefix("ferry-server listening on ")
+            .ok_or_else(|| anyhow!("unexpected first line from ferry-server: {line:?}"))?
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Self {
+            url,
+            _server: server,
+            _dir: dir,
+        })
+    }
+}
+
+/// Headless Chromium under chromedriver, with a fresh profile.
+#[derive(Debug)]
+pub struct Browser {
+    client: Client,
+    _driver: ProcessGroup,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Browser {
+    /// Starts chromedriver (`CHROMEDRIVER`, default `chromedriver` on PATH)
+    /// and a headless Chromium session.
+    pub async fn start() -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let driver_bin = env_path("CHROMEDRIVER", || PathBuf::from("chromedriver"));
+        let port = free_port()?;
+        let driver = ProcessGroup::spawn(
+            Command::new(&driver_bin)
+                .arg(format!("--port={port}"))
+                .env("TMPDIR", dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )?;
+        let deadline = Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                bail!("chromedriver ({}) did not start listening", driver_bin.display());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = dir.path().join("profile");
+        let mut options = json!({
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-quic", "--no-first-run", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        });
+        let chrome = env_path("CHROME_BIN", || PathBuf::from("/usr/bin/chromium"));
+        if chrome.exists() {
+            options["binary"] = json!(chrome);
+        }
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("goog:chromeOptions".into(), options);
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .context("starting a Chromium session")?;
+        Ok(Self {
+            client,
+            _driver: driver,
+            _dir: dir,
+        })
+    }
+
+    /// Opens `url`.
+    pub async fn goto(&self, url: &str) -> Result<()> {
+        self.client.goto(url).await?;
+        Ok(())
+    }
+
+    /// Waits for the element with this ARIA role and accessible name, as
+    /// Chromium's accessibility tree computes them.
+    pub async fn find_by_role(&self, role: &str, name: &str) -> Result<Element> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let mut seen = Vec::new();
+            for element in self.client.find_all(Locator::Css(candidates(role))).await? {
+                let Ok((computed_role, label)) = self.accessible(&element).await else {
+                    continue;
+                };
+                if computed_role == role && label == name {
+                    return Ok(element);
+                }
+                if computed_role == role {
+                    seen.push(label);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("no {role} named {name:?} on the page; {role}s seen: {seen:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The computed ARIA role and accessible name of `element`.
+    pub async fn accessible(&self, element: &Element) -> Result<(String, String)> {
+        let id = element.element_id().to_string();
+        let role = self.client.issue_cmd(ElementQuery { id: id.clone(), what: "computedrole" }).await?;
+        let label = self.client.issue_cmd(ElementQuery { id, what: "computedlabel" }).await?;
+        Ok((
+            role.as_str().unwrap_or_default().to_owned(),
+            label.as_str().unwrap_or_default().to_owned(),
+        ))
+    }
+
+    /// Fails if any interactive control on the page has no accessible name.
+    pub async fn assert_every_control_is_named(&self) -> Result<()> {
+        let controls = "button, a[href], input, select, textarea, [role=button], [role=link], \
+                        [role=checkbox], [role=tab], [role=menuitem], [tabindex]";
+        for element in self.client.find_all(Locator::Css(controls)).await? {
+            let (role, label) = self.accessible(&element).await?;
+            if label.trim().is_empty() {
+                let html = element.html(false).await.unwrap_or_default();
+                bail!("a {role} has no accessible name: {html}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves a screenshot to `FERRY_SCREENSHOTS/name.png` when that variable
+    /// is set, so a person can look at what the test saw.
+    pub async fn screenshot(&self, name: &str) -> Result<()> {
+        if let Some(dir) = std::env::var_os("FERRY_SCREENSHOTS") {
+            let png = self.client.screenshot().await?;
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(Path::new(&dir).join(format!("{name}.png")), png)?;
+        }
+        Ok(())
+    }
+}
+
+/// CSS that narrows the search for a role to the elements that can have it.
+fn candidates(role: &str) -> &'static str {
+    match role {
+        "button" => "button, [role=button], input[type=button], input[type=submit], input[type=reset]",
+        "heading" => "h1, h2, h3, h4, h5, h6, [role=heading]",
+        "link" => "a[href], [role=link]",
+        "textbox" => "input:not([type]), input[type=text], input[type=email], input[type=search], textarea, [role=textbox]",
+        "checkbox" => "input[type=checkbox], [role=checkbox]",
+        "alert" => "[role=alert]",
+        "status" => "[role=status], output",
+        "banner" => "header, [role=banner]",
+        "main" => "main, [role=main]",
+        "region" => "section, [role=region]",
+        "dialog" => "dialog, [role=dialog], [role=alertdialog]",
+        _ => "*",
+    }
+}
+
+/// `GET /session/{id}/element/{element}/{what}`: Chromium's computed role or
+/// label from its accessibility tree (WebDriver §12.4.9, §12.4.10).
+#[derive(Debug)]
+struct ElementQuery {
+    id: String,
+    what: &'static str,
+}
+
+impl WebDriverCompatibleCommand for ElementQuery {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/element/{}/{}", self.id, self.what))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::GET, None)
+    }
+}
+
+/// Waits until `check` holds for the page's text content of `element`.
+pub async fn wait_for_text(element: &Element, check: impl Fn(&str) -> bool) -> Result<String> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let text = element.text().await?;
+        if check(&text) {
+            return Ok(text);
+        }
+        if Instant::now() > deadline {
+            bail!("the text never matched; last seen: {text:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
