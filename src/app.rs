@@ -46,7 +46,10 @@ pub fn App(source: ConfigSource) -> impl IntoView {
 
 #[component]
 fn Ready(config: ClientConfig) -> impl IntoView {
-    let environment = config.environment.clone().unwrap_or_else(|| config.region.clone());
+    let environment = config
+        .environment
+        .clone()
+        .unwrap_or_else(|| config.region.clone());
     view! {
         <section class="ferry-card" aria-labelledby="ferry-welcome">
             <h1 id="ferry-welcome">"Your files, live"</h1>

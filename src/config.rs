@@ -28,7 +28,9 @@ pub enum ConfigSource {
 pub fn source_from_attributes(attribute: impl Fn(&str) -> Option<String>) -> ConfigSource {
     let get = |name: &str| attribute(name).filter(|v| !v.trim().is_empty());
     let Some(api_url) = get("data-api-url") else {
-        return ConfigSource::Url(get("data-config-url").unwrap_or_else(|| DEFAULT_CONFIG_URL.to_owned()));
+        return ConfigSource::Url(
+            get("data-config-url").unwrap_or_else(|| DEFAULT_CONFIG_URL.to_owned()),
+        );
     };
     let auth_mode = match get("data-auth-mode").as_deref() {
         None | Some("srp") => AuthMode::Srp,
@@ -61,7 +63,9 @@ pub fn source_from_attributes(attribute: impl Fn(&str) -> Option<String>) -> Con
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LoadError {
     /// The request did not get an answer.
-    #[error("Ferry couldn't reach its settings at {url}. Check your connection and reload the page.")]
+    #[error(
+        "Ferry couldn't reach its settings at {url}. Check your connection and reload the page."
+    )]
     Unreachable {
         /// The config URL.
         url: String,
@@ -103,8 +107,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn attrs(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name| map.get(name).cloned()
     }
 
@@ -141,7 +147,10 @@ mod tests {
     #[test]
     fn incomplete_attributes_say_what_is_missing() {
         let source = source_from_attributes(attrs(&[("data-api-url", "https://api.example.com")]));
-        assert_eq!(source, ConfigSource::Invalid("the setting `region` is empty".into()));
+        assert_eq!(
+            source,
+            ConfigSource::Invalid("the setting `region` is empty".into())
+        );
         let source = source_from_attributes(attrs(&[
             ("data-api-url", "https://api.example.com"),
             ("data-auth-mode", "password"),
@@ -152,12 +161,18 @@ mod tests {
     #[test]
     fn fetched_documents_are_parsed_and_checked() {
         let err = parse_config("/config.json", "{not json").unwrap_err();
-        assert!(err.to_string().starts_with("Ferry's settings at /config.json are not valid"));
+        assert!(
+            err.to_string()
+                .starts_with("Ferry's settings at /config.json are not valid")
+        );
         let err = parse_config(
             "/c.json",
             r#"{"region":"r","userPoolId":"r_p","userPoolClientId":"c","apiUrl":"api","websocketUrl":"ws://x"}"#,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("`apiUrl` must start with http:// or https://"));
+        assert!(
+            err.to_string()
+                .contains("`apiUrl` must start with http:// or https://")
+        );
     }
 }

@@ -14,7 +14,9 @@ pub use app::App;
 /// Mounts Ferry into `parent`. Settings come from the element's `data-`
 /// attributes, or from the config URL they name (`/config.json` by default).
 /// Dropping the returned handle removes the app and everything it added.
-pub fn mount(parent: web_sys::HtmlElement) -> leptos::mount::UnmountHandle<impl leptos::tachys::view::Mountable> {
+pub fn mount(
+    parent: web_sys::HtmlElement,
+) -> leptos::mount::UnmountHandle<impl leptos::tachys::view::Mountable> {
     use leptos::prelude::*;
     let source = config::source_from_attributes(|name| parent.get_attribute(name));
     mount_to(parent, move || view! { <App source=source.clone() /> })

@@ -2,6 +2,7 @@
 //! into an element of a page, as a portal would embed it.
 
 #![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -37,7 +38,10 @@ async fn wait_for(root: &web_sys::HtmlElement, selector: &str) -> web_sys::Eleme
         }
         sleep(50).await;
     }
-    panic!("nothing matched {selector}; the element holds: {}", root.inner_html());
+    panic!(
+        "nothing matched {selector}; the element holds: {}",
+        root.inner_html()
+    );
 }
 
 const INLINE: &[(&str, &str)] = &[
@@ -54,7 +58,10 @@ async fn settings_from_attributes_need_no_request() {
     let root = host(INLINE);
     let handle = ferry_web::mount(root.clone());
     let status = wait_for(&root, "[role=status]:not(.ferry-muted)").await;
-    assert_eq!(status.text_content().unwrap(), "Connected to the portal stack.");
+    assert_eq!(
+        status.text_content().unwrap(),
+        "Connected to the portal stack."
+    );
     assert!(root.inner_html().contains("eu-west-1_Portal"));
     drop(handle);
     root.remove();
@@ -67,14 +74,20 @@ async fn a_missing_config_document_is_explained_on_the_page() {
     let alert = wait_for(&root, "[role=alert]").await;
     let text = alert.text_content().unwrap();
     assert!(text.contains("Ferry can't start"), "{text}");
-    assert!(text.contains("/no-such-config.json are unavailable (HTTP 404)"), "{text}");
+    assert!(
+        text.contains("/no-such-config.json are unavailable (HTTP 404)"),
+        "{text}"
+    );
     drop(handle);
     root.remove();
 }
 
 #[wasm_bindgen_test]
 async fn broken_attributes_are_explained_on_the_page() {
-    let root = host(&[("data-api-url", "https://api.example.com"), ("data-auth-mode", "magic")]);
+    let root = host(&[
+        ("data-api-url", "https://api.example.com"),
+        ("data-auth-mode", "magic"),
+    ]);
     let handle = ferry_web::mount(root.clone());
     let alert = wait_for(&root, "[role=alert]").await;
     assert!(alert.text_content().unwrap().contains("`srp` or `hosted`"));

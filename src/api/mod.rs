@@ -9,9 +9,11 @@ use ferry_protocol::ClientConfig;
 
 /// Fetches and checks the client's settings from `url`.
 pub async fn load_config(url: &str) -> Result<ClientConfig, LoadError> {
-    let response = http::get_text(url).await.map_err(|_| LoadError::Unreachable {
-        url: url.to_owned(),
-    })?;
+    let response = http::get_text(url)
+        .await
+        .map_err(|_| LoadError::Unreachable {
+            url: url.to_owned(),
+        })?;
     if !(200..300).contains(&response.status) {
         return Err(LoadError::Status {
             url: url.to_owned(),

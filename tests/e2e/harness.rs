@@ -70,7 +70,9 @@ pub struct Stack {
 impl Stack {
     /// Starts the server binary named by `FERRY_SERVER_BIN` serving `FERRY_DIST`.
     pub fn start() -> Result<Self> {
-        let bin = env_path("FERRY_SERVER_BIN", || workspace_root().join("target/debug/ferry-server"));
+        let bin = env_path("FERRY_SERVER_BIN", || {
+            workspace_root().join("target/debug/ferry-server")
+        });
         let dist = env_path("FERRY_DIST", || workspace_root().join("dist"));
         if !bin.exists() || !dist.join("index.html").exists() {
             bail!(
@@ -116,7 +118,9 @@ pub struct Browser {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 impl Browser {
@@ -136,7 +140,10 @@ impl Browser {
         let deadline = Instant::now() + PATIENCE;
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if Instant::now() > deadline {
-                bail!("chromedriver ({}) did not start listening", driver_bin.display());
+                bail!(
+                    "chromedriver ({}) did not start listening",
+                    driver_bin.display()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -200,8 +207,20 @@ impl Browser {
     /// The computed ARIA role and accessible name of `element`.
     pub async fn accessible(&self, element: &Element) -> Result<(String, String)> {
         let id = element.element_id().to_string();
-        let role = self.client.issue_cmd(ElementQuery { id: id.clone(), what: "computedrole" }).await?;
-        let label = self.client.issue_cmd(ElementQuery { id, what: "computedlabel" }).await?;
+        let role = self
+            .client
+            .issue_cmd(ElementQuery {
+                id: id.clone(),
+                what: "computedrole",
+            })
+            .await?;
+        let label = self
+            .client
+            .issue_cmd(ElementQuery {
+                id,
+                what: "computedlabel",
+            })
+            .await?;
         Ok((
             role.as_str().unwrap_or_default().to_owned(),
             label.as_str().unwrap_or_default().to_owned(),
@@ -237,10 +256,14 @@ impl Browser {
 /// CSS that narrows the search for a role to the elements that can have it.
 fn candidates(role: &str) -> &'static str {
     match role {
-        "button" => "button, [role=button], input[type=button], input[type=submit], input[type=reset]",
+        "button" => {
+            "button, [role=button], input[type=button], input[type=submit], input[type=reset]"
+        }
         "heading" => "h1, h2, h3, h4, h5, h6, [role=heading]",
         "link" => "a[href], [role=link]",
-        "textbox" => "input:not([type]), input[type=text], input[type=email], input[type=search], textarea, [role=textbox]",
+        "textbox" => {
+            "input:not([type]), input[type=text], input[type=email], input[type=search], textarea, [role=textbox]"
+        }
         "checkbox" => "input[type=checkbox], [role=checkbox]",
         "alert" => "[role=alert]",
         "status" => "[role=status], output",
@@ -261,9 +284,16 @@ struct ElementQuery {
 }
 
 impl WebDriverCompatibleCommand for ElementQuery {
-    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
         let session = session_id.unwrap_or_default();
-        base_url.join(&format!("session/{session}/element/{}/{}", self.id, self.what))
+        base_url.join(&format!(
+            "session/{session}/element/{}/{}",
+            self.id, self.what
+        ))
     }
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
@@ -285,4 +315,3 @@ pub async fn wait_for_text(element: &Element, check: impl Fn(&str) -> bool) -> R
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
-

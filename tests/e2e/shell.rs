@@ -27,7 +27,9 @@ async fn the_shell_loads_its_settings_from_the_local_stack() -> anyhow::Result<(
 async fn a_deep_link_opens_the_same_app() -> anyhow::Result<()> {
     let stack = Stack::start()?;
     let browser = Browser::start().await?;
-    browser.goto(&format!("{}/files/Photos/2026", stack.url)).await?;
+    browser
+        .goto(&format!("{}/files/Photos/2026", stack.url))
+        .await?;
     browser.find_by_role("heading", "Your files, live").await?;
     Ok(())
 }

@@ -1,1 +1,315 @@
-fn main() {}
+//! `cargo xtask`: the project's commands, so a fresh machine needs nothing but
+//! Rust to build, run, test and measure Ferry.
+//!
+//! - `cargo xtask run`   installs what is missing, builds the client, serves it
+//!   on the local stack and prints the URL.
+//! - `cargo xtask test`  formatting, lints (native and wasm), every native test,
+//!   the wasm component tests and the end-to-end browser tests.
+//! - `cargo xtask bench` prints the benchmark report.
+
+mod bench;
+mod tools;
+
+use anyhow::{Context, Result, bail};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const USAGE: &str = "\
+Usage: cargo xtask <command> [options]
+
+Commands:
+  run     Build the web client and serve it on the local stack.
+            --addr ADDR         listen address (default 127.0.0.1:8080)
+            --data-dir DIR      state directory (default .ferry)
+            --public-url URL    the URL browsers use, when it differs from ADDR
+  test    Run every check CI runs: fmt, clippy (native + wasm), native tests,
+          wasm tests in headless Chromium, end-to-end browser tests.
+  bench   Build the release client and print the benchmark report.
+  help    Show this text.
+
+Everything missing is installed first (wasm32 target, Trunk, wasm-bindgen-cli,
+wasm-opt from npm; Chromium and chromedriver with apt-get when run as root).";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(),
+        Some("bench") => bench::bench(),
+        Some("help" | "--help" | "-h") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    if let Err(error) = result {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// `cargo` as invoked by the user (rustup's proxy or a pinned toolchain).
+pub fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+/// Runs `command`, failing with its description when it fails.
+pub fn run_checked(command: &mut Command) -> Result<()> {
+    eprintln!("$ {}", describe(command));
+    let status = command
+        .status()
+        .with_context(|| format!("could not start {}", describe(command)))?;
+    if !status.success() {
+        bail!("`{}` failed ({status})", describe(command));
+    }
+    Ok(())
+}
+
+/// A shell-like rendering of a command, for messages.
+pub fn describe(command: &Command) -> String {
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|s| s.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Builds the web client with Trunk in release mode into `dist/`.
+pub fn build_client(tools: &tools::BuildTools) -> Result<PathBuf> {
+    let dist = root().join("dist");
+    let mut trunk = Command::new("trunk");
+    trunk
+        .current_dir(root())
+        .args(["build", "--release", "--dist"])
+        .arg(&dist)
+        .env("PATH", tools.path_with_tools()?)
+        // Trunk's own log level; the cargo output it forwards stays as is.
+        .env("RUST_LOG", "warn");
+    run_checked(&mut trunk)?;
+    Ok(dist)
+}
+
+/// Builds `ferry-server` and returns the binary's path.
+pub fn build_server(profile: &str) -> Result<PathBuf> {
+    run_checked(cargo().args(["build", "--package", "ferry-server", "--profile", profile]))?;
+    let dir = if profile == "dev" { "debug" } else { profile };
+    Ok(target_dir().join(dir).join("ferry-server"))
+}
+
+/// The cargo target directory.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let mut addr = "127.0.0.1:8080".to_owned();
+    let mut data_dir = root().join(".ferry");
+    let mut public_url = None;
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let mut value = || {
+            rest.next()
+                .cloned()
+                .with_context(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--addr" => addr = value()?,
+            "--data-dir" => data_dir = PathBuf::from(value()?),
+            "--public-url" => public_url = Some(value()?),
+            other => bail!("unknown option `{other}` for `run`\n\n{USAGE}"),
+        }
+    }
+    let tools = tools::BuildTools::ensure()?;
+    let dist = build_client(&tools)?;
+    let server = build_server("dev")?;
+
+    let mut command = Command::new(&server);
+    command
+        .args(["--addr", &addr, "--data-dir"])
+        .arg(&data_dir)
+        .arg("--dist")
+        .arg(&dist)
+        .stdout(Stdio::piped());
+    if let Some(url) = &public_url {
+        command.args(["--public-url", url]);
+    }
+    let mut child = command.spawn().context("starting ferry-server")?;
+    let stdout = child.stdout.take().context("ferry-server's output")?;
+    let mut lines = BufReader::new(stdout).lines();
+    if let Some(Ok(first)) = lines.next() {
+        let url = first
+            .trim()
+            .strip_prefix("ferry-server listening on ")
+            .unwrap_or(&first);
+        println!();
+        println!("  Ferry is running at {url}");
+        println!("  Data directory: {}", data_dir.display());
+        println!("  Press Ctrl+C to stop.");
+        println!();
+    }
+    for line in lines.map_while(Result::ok) {
+        println!("{line}");
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("ferry-server exited with {status}");
+    }
+    Ok(())
+}
+
+/// Counts of tests seen in cargo's `test result:` lines.
+#[derive(Debug, Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Tally {
+    fn add_line(&mut self, line: &str) {
+        // test result: ok. 8 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; …
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(kind), Some(count)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(count) = count.parse::<u64>() else {
+                continue;
+            };
+            match kind {
+                "passed" => self.passed += count,
+                "failed" => self.failed += count,
+                "ignored" => self.ignored += count,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs a test command, echoing its output and tallying its results.
+fn run_tests(command: &mut Command, tally: &mut Tally) -> Result<()> {
+    eprintln!("$ {}", describe(command));
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not start {}", describe(command)))?;
+    let stdout = child.stdout.take().context("test output")?;
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        println!("{line}");
+        tally.add_line(&line);
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        println!("{} passed, {} failed", tally.passed, tally.failed.max(1));
+        bail!("`{}` failed ({status})", describe(command));
+    }
+    Ok(())
+}
+
+fn test() -> Result<()> {
+    let started = std::time::Instant::now();
+    let tools = tools::BuildTools::ensure()?;
+    let browser = tools::Browser::ensure()?;
+
+    run_checked(cargo().args(["fmt", "--all", "--check"]))?;
+    run_checked(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    // The browser's crates, built for the browser. The protocol crate's own
+    // tests use native-only dev-dependencies, so only its library is linted here.
+    for (package, targets) in [("ferry-web", "--all-targets"), ("ferry-protocol", "--lib")] {
+        run_checked(cargo().args([
+            "clippy",
+            "--package",
+            package,
+            "--target",
+            "wasm32-unknown-unknown",
+            targets,
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+    }
+
+    let dist = build_client(&tools)?;
+    let server = build_server("dev")?;
+    let mut tally = Tally::default();
+
+    // Native: unit, property, schema and server tests. The end-to-end tests
+    // are `#[ignore]`d for a plain `cargo test` and run last, below.
+    run_tests(cargo().args(["test", "--workspace"]), &mut tally)?;
+
+    // Components in headless Chromium.
+    run_tests(
+        cargo()
+            .args([
+                "test",
+                "--package",
+                "ferry-web",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--test",
+                "web",
+            ])
+            .env("PATH", tools.path_with_tools()?)
+            .env("CHROMEDRIVER", &browser.chromedriver),
+        &mut tally,
+    )?;
+
+    // End to end: the real server, the release client, headless Chromium.
+    let passed_before = tally.passed;
+    run_tests(
+        cargo()
+            .args([
+                "test",
+                "--package",
+                "ferry-web",
+                "--test",
+                "e2e",
+                "--",
+                "--ignored",
+            ])
+            .env("FERRY_SERVER_BIN", &server)
+            .env("FERRY_DIST", &dist)
+            .env("CHROMEDRIVER", &browser.chromedriver),
+        &mut tally,
+    )?;
+    // The plain run ignored exactly the end-to-end tests, which have now run.
+    tally.ignored = tally.ignored.saturating_sub(tally.passed - passed_before);
+
+    eprintln!(
+        "xtask test: every check passed in {:.0?} ({} ignored)",
+        started.elapsed(),
+        tally.ignored
+    );
+    if tally.failed > 0 {
+        println!("{} passed, {} failed", tally.passed, tally.failed);
+        bail!("{} tests failed", tally.failed);
+    }
+    if tally.passed == 0 {
+        bail!("no test ran");
+    }
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    Ok(())
+}

@@ -114,18 +114,41 @@ impl ClientConfig {
                 return Err(ConfigError::Missing(name));
             }
         }
-        check_url("apiUrl", &self.api_url, &["http://", "https://"], "http:// or https://")?;
-        check_url("websocketUrl", &self.websocket_url, &["ws://", "wss://"], "ws:// or wss://")?;
+        check_url(
+            "apiUrl",
+            &self.api_url,
+            &["http://", "https://"],
+            "http:// or https://",
+        )?;
+        check_url(
+            "websocketUrl",
+            &self.websocket_url,
+            &["ws://", "wss://"],
+            "ws:// or wss://",
+        )?;
         if let Some(endpoint) = &self.identity_endpoint {
-            check_url("identityEndpoint", endpoint, &["http://", "https://"], "http:// or https://")?;
+            check_url(
+                "identityEndpoint",
+                endpoint,
+                &["http://", "https://"],
+                "http:// or https://",
+            )?;
         }
         match self.user_pool_id.split_once('_') {
             Some((region, id)) if !region.is_empty() && !id.is_empty() => {}
             _ => return Err(ConfigError::BadPoolId(self.user_pool_id.clone())),
         }
         if self.auth_mode == AuthMode::Hosted {
-            let url = self.hosted_ui_url.as_deref().ok_or(ConfigError::HostedWithoutUrl)?;
-            check_url("hostedUiUrl", url, &["http://", "https://"], "http:// or https://")?;
+            let url = self
+                .hosted_ui_url
+                .as_deref()
+                .ok_or(ConfigError::HostedWithoutUrl)?;
+            check_url(
+                "hostedUiUrl",
+                url,
+                &["http://", "https://"],
+                "http:// or https://",
+            )?;
         }
         Ok(())
     }
@@ -201,20 +224,35 @@ mod tests {
         let config: ClientConfig = serde_json::from_str(json).unwrap();
         assert_eq!(config.upload, UploadSettings::default());
         assert_eq!(config.auth_mode, AuthMode::Srp);
-        assert_eq!(config.identity_endpoint(), "https://cognito-idp.eu-west-1.amazonaws.com/");
+        assert_eq!(
+            config.identity_endpoint(),
+            "https://cognito-idp.eu-west-1.amazonaws.com/"
+        );
     }
 
     #[test]
     fn bad_configs_say_what_is_wrong() {
         let mut config = local();
         config.api_url = "ftp://x".into();
-        assert!(matches!(config.validate(), Err(ConfigError::BadUrl { name: "apiUrl", .. })));
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::BadUrl { name: "apiUrl", .. })
+        ));
         let mut config = local();
         config.websocket_url = "http://x".into();
-        assert!(matches!(config.validate(), Err(ConfigError::BadUrl { name: "websocketUrl", .. })));
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::BadUrl {
+                name: "websocketUrl",
+                ..
+            })
+        ));
         let mut config = local();
         config.user_pool_id = "nopool".into();
-        assert_eq!(config.validate(), Err(ConfigError::BadPoolId("nopool".into())));
+        assert_eq!(
+            config.validate(),
+            Err(ConfigError::BadPoolId("nopool".into()))
+        );
         let mut config = local();
         config.region = " ".into();
         assert_eq!(config.validate(), Err(ConfigError::Missing("region")));

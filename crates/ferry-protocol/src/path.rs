@@ -214,7 +214,11 @@ pub struct ObjectKey(String);
 
 impl ObjectKey {
     /// The key of `name` in `folder` under `owner_prefix`, which must end in `/`.
-    pub fn new(owner_prefix: &str, folder: &FolderPath, name: &FileName) -> Result<Self, PathError> {
+    pub fn new(
+        owner_prefix: &str,
+        folder: &FolderPath,
+        name: &FileName,
+    ) -> Result<Self, PathError> {
         let key = if folder.is_root() {
             format!("{owner_prefix}{name}")
         } else {
@@ -259,11 +263,23 @@ mod tests {
         assert_eq!(FileName::parse(".."), Err(PathError::DotName("..".into())));
         assert_eq!(FileName::parse("a/b"), Err(PathError::Slash));
         assert_eq!(FileName::parse("a\0b"), Err(PathError::ControlCharacter(0)));
-        assert_eq!(FileName::parse("a\nb"), Err(PathError::ControlCharacter(10)));
-        assert_eq!(FileName::parse("a\u{85}b"), Err(PathError::ControlCharacter(0x85)));
-        assert_eq!(FileName::parse(&"x".repeat(256)), Err(PathError::NameTooLong(256)));
+        assert_eq!(
+            FileName::parse("a\nb"),
+            Err(PathError::ControlCharacter(10))
+        );
+        assert_eq!(
+            FileName::parse("a\u{85}b"),
+            Err(PathError::ControlCharacter(0x85))
+        );
+        assert_eq!(
+            FileName::parse(&"x".repeat(256)),
+            Err(PathError::NameTooLong(256))
+        );
         // 255 bytes made of 2-byte characters plus one: over the limit by bytes, not chars.
-        assert_eq!(FileName::parse(&"é".repeat(128)), Err(PathError::NameTooLong(256)));
+        assert_eq!(
+            FileName::parse(&"é".repeat(128)),
+            Err(PathError::NameTooLong(256))
+        );
         assert!(FileName::parse(&"x".repeat(255)).is_ok());
         assert!(FileName::parse("...").is_ok());
         assert!(FileName::parse(" spaced name ").is_ok());
@@ -275,13 +291,25 @@ mod tests {
         assert_eq!(FolderPath::parse("/a"), Err(PathError::EmptySegment));
         assert_eq!(FolderPath::parse("a/"), Err(PathError::EmptySegment));
         assert_eq!(FolderPath::parse("a//b"), Err(PathError::EmptySegment));
-        assert_eq!(FolderPath::parse("a/../b"), Err(PathError::DotName("..".into())));
-        assert_eq!(FolderPath::parse("a/./b"), Err(PathError::DotName(".".into())));
+        assert_eq!(
+            FolderPath::parse("a/../b"),
+            Err(PathError::DotName("..".into()))
+        );
+        assert_eq!(
+            FolderPath::parse("a/./b"),
+            Err(PathError::DotName(".".into()))
+        );
         let path = FolderPath::parse("Photos/2026/March").unwrap();
-        assert_eq!(path.segments().collect::<Vec<_>>(), ["Photos", "2026", "March"]);
+        assert_eq!(
+            path.segments().collect::<Vec<_>>(),
+            ["Photos", "2026", "March"]
+        );
         assert_eq!(path.name(), Some("March"));
         assert_eq!(path.parent().unwrap().as_str(), "Photos/2026");
-        assert_eq!(FolderPath::parse("a").unwrap().parent(), Some(FolderPath::root()));
+        assert_eq!(
+            FolderPath::parse("a").unwrap().parent(),
+            Some(FolderPath::root())
+        );
         assert_eq!(FolderPath::root().parent(), None);
         assert_eq!(path.to_string(), "/Photos/2026/March");
     }

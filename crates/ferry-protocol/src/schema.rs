@@ -43,7 +43,12 @@ pub fn published() -> Vec<(Kind, &'static str, u32, Value)> {
     commands
         .chain(events)
         .map(|(kind, action, version, body)| {
-            (kind, action, version, envelope_schema(kind, action, version, body))
+            (
+                kind,
+                action,
+                version,
+                envelope_schema(kind, action, version, body),
+            )
         })
         .collect()
 }
@@ -113,7 +118,12 @@ pub fn canonical(value: Value) -> Value {
         Value::Object(map) => {
             let mut entries: Vec<_> = map.into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, canonical(v))).collect())
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, canonical(v)))
+                    .collect(),
+            )
         }
         Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
         other => other,
@@ -178,7 +188,10 @@ fn resolve<'a>(node: &'a Value, root: &'a Value) -> &'a Value {
         let Some(target) = node.get("$ref").and_then(Value::as_str) else {
             break;
         };
-        match target.strip_prefix('#').and_then(|pointer| root.pointer(pointer)) {
+        match target
+            .strip_prefix('#')
+            .and_then(|pointer| root.pointer(pointer))
+        {
             Some(next) => node = next,
             None => break,
         }
@@ -189,7 +202,11 @@ fn resolve<'a>(node: &'a Value, root: &'a Value) -> &'a Value {
 fn type_set(node: &Value) -> BTreeSet<String> {
     match node.get("type") {
         Some(Value::String(t)) => [t.clone()].into(),
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
         _ => BTreeSet::new(),
     }
 }
@@ -252,34 +269,64 @@ fn compare(
     }
 
     for keyword in ["anyOf", "oneOf", "allOf"] {
-        match (old.get(keyword).and_then(Value::as_array), new.get(keyword).and_then(Value::as_array)) {
+        match (
+            old.get(keyword).and_then(Value::as_array),
+            new.get(keyword).and_then(Value::as_array),
+        ) {
             (None, None) => {}
             (Some(o), Some(n)) if o.len() == n.len() => {
                 for (i, (o, n)) in o.iter().zip(n).enumerate() {
-                    compare(o, old_root, n, new_root, &format!("{at}/{keyword}/{i}"), found);
+                    compare(
+                        o,
+                        old_root,
+                        n,
+                        new_root,
+                        &format!("{at}/{keyword}/{i}"),
+                        found,
+                    );
                 }
             }
             _ => found.push(BreakingChange {
                 at: if at.is_empty() { "/".into() } else { at.into() },
                 kind: ChangeKind::TypeChanged {
-                    old: format!("{keyword} of {}", old.get(keyword).map_or(0, |v| v.as_array().map_or(0, Vec::len))),
-                    new: format!("{keyword} of {}", new.get(keyword).map_or(0, |v| v.as_array().map_or(0, Vec::len))),
+                    old: format!(
+                        "{keyword} of {}",
+                        old.get(keyword)
+                            .map_or(0, |v| v.as_array().map_or(0, Vec::len))
+                    ),
+                    new: format!(
+                        "{keyword} of {}",
+                        new.get(keyword)
+                            .map_or(0, |v| v.as_array().map_or(0, Vec::len))
+                    ),
                 },
             }),
         }
     }
 
     let empty = Map::new();
-    let old_props = old.get("properties").and_then(Value::as_object).unwrap_or(&empty);
-    let new_props = new.get("properties").and_then(Value::as_object).unwrap_or(&empty);
+    let old_props = old
+        .get("properties")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let new_props = new
+        .get("properties")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     let (old_required, new_required) = (required(old), required(new));
     for (name, old_prop) in old_props {
         let here = format!("{at}/{name}");
         match new_props.get(name) {
-            None => found.push(BreakingChange { at: here, kind: ChangeKind::FieldRemoved }),
+            None => found.push(BreakingChange {
+                at: here,
+                kind: ChangeKind::FieldRemoved,
+            }),
             Some(new_prop) => {
                 if old_required.contains(name.as_str()) && !new_required.contains(name.as_str()) {
-                    found.push(BreakingChange { at: here.clone(), kind: ChangeKind::NoLongerRequired });
+                    found.push(BreakingChange {
+                        at: here.clone(),
+                        kind: ChangeKind::NoLongerRequired,
+                    });
                 }
                 compare(old_prop, old_root, new_prop, new_root, &here, found);
             }

@@ -1,6 +1,8 @@
 //! Property tests for the name and path rules: whatever string comes in, what
 //! is accepted obeys every rule, and what breaks a rule is refused.
 
+#![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
+
 use ferry_protocol::path::{MAX_KEY_BYTES, MAX_NAME_BYTES};
 use ferry_protocol::{FileName, FolderPath, ObjectKey, PathError};
 use proptest::prelude::*;

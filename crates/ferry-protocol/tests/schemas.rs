@@ -5,6 +5,8 @@
 //! written back with `FERRY_BLESS_SCHEMAS=1 cargo test -p ferry-protocol`; a
 //! breaking one can't be blessed and needs a new version of the message.
 
+#![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
+
 use ferry_protocol::schema::{self, BreakingChange, ChangeKind, Kind, breaking_changes};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -98,7 +100,9 @@ mod checker {
     use super::*;
 
     fn data_props(schema: &mut Value) -> &mut serde_json::Map<String, Value> {
-        schema["properties"]["data"]["properties"].as_object_mut().unwrap()
+        schema["properties"]["data"]["properties"]
+            .as_object_mut()
+            .unwrap()
     }
 
     #[test]
@@ -159,7 +163,9 @@ mod checker {
     fn a_field_made_optional_or_a_value_set_changed_is_caught() {
         let old = committed(Kind::Event, "FileDeleted");
         let mut new = old.clone();
-        let required = new["properties"]["data"]["required"].as_array_mut().unwrap();
+        let required = new["properties"]["data"]["required"]
+            .as_array_mut()
+            .unwrap();
         required.retain(|r| r != "FileId");
         assert!(
             breaking_changes(&old, &new)
@@ -182,12 +188,11 @@ mod checker {
         let old = committed(Kind::Event, "CommandFailed");
         let mut new = old.clone();
         let defs = new["$defs"].as_object_mut().unwrap();
-        let code = defs.get_mut("ErrorCode").expect("ErrorCode is a definition");
+        let code = defs
+            .get_mut("ErrorCode")
+            .expect("ErrorCode is a definition");
         code["type"] = json!("integer");
         let breaks = breaking_changes(&old, &new);
-        assert!(
-            breaks.iter().any(|b| b.at == "/data/Code"),
-            "{breaks:?}"
-        );
+        assert!(breaks.iter().any(|b| b.at == "/data/Code"), "{breaks:?}");
     }
 }

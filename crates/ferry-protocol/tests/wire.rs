@@ -1,6 +1,8 @@
 //! Envelopes, commands and events survive a trip through JSON unchanged, and
 //! look on the wire the way the design documents them.
 
+#![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
+
 use ferry_protocol::envelope::{COMMAND_SOURCE, EVENT_SOURCE};
 use ferry_protocol::messages::*;
 use ferry_protocol::{
@@ -13,7 +15,11 @@ use uuid::Uuid;
 fn metadata(command: bool) -> Metadata {
     let command_id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
     Metadata {
-        event_id: if command { command_id } else { Uuid::from_u128(42) },
+        event_id: if command {
+            command_id
+        } else {
+            Uuid::from_u128(42)
+        },
         trace_id: TraceId::parse("1-5759e988-bd862e3fe1be46a994272793").unwrap(),
         command_id: Some(command_id),
         occurred_at: Timestamp::from_unix_millis(1_772_528_707_123).unwrap(),
@@ -53,7 +59,10 @@ fn every_command() -> Vec<Command> {
         .into(),
         AbortUploadV1 { file_id }.into(),
         DeleteFileV1 { file_id }.into(),
-        DeleteFolderV1 { path: folder("Old") }.into(),
+        DeleteFolderV1 {
+            path: folder("Old"),
+        }
+        .into(),
         MoveFileV1 {
             file_id,
             to_folder: FolderPath::root(),
@@ -61,7 +70,10 @@ fn every_command() -> Vec<Command> {
             on_conflict: ConflictPolicy::Fail,
         }
         .into(),
-        CreateFolderV1 { path: folder("New/Deep") }.into(),
+        CreateFolderV1 {
+            path: folder("New/Deep"),
+        }
+        .into(),
     ]
 }
 
@@ -79,7 +91,13 @@ fn every_event() -> Vec<Event> {
             version: 1,
         }
         .into(),
-        FileDeletedV1 { file_id, folder: FolderPath::root(), name: name("a.txt"), version: 2 }.into(),
+        FileDeletedV1 {
+            file_id,
+            folder: FolderPath::root(),
+            name: name("a.txt"),
+            version: 2,
+        }
+        .into(),
         FileMovedV1 {
             file_id,
             from_folder: FolderPath::root(),
@@ -90,8 +108,16 @@ fn every_event() -> Vec<Event> {
         }
         .into(),
         FolderCreatedV1 { path: folder("B") }.into(),
-        FolderDeletedV1 { path: folder("B"), files_deleted: 12 }.into(),
-        UploadAbortedV1 { file_id, reason: "cancelled".into() }.into(),
+        FolderDeletedV1 {
+            path: folder("B"),
+            files_deleted: 12,
+        }
+        .into(),
+        UploadAbortedV1 {
+            file_id,
+            reason: "cancelled".into(),
+        }
+        .into(),
         CommandFailedV1 {
             command_action: "DeleteFile".into(),
             code: ErrorCode::NotFound,
@@ -104,8 +130,14 @@ fn every_event() -> Vec<Event> {
 
 #[test]
 fn every_catalog_entry_has_a_sample_here() {
-    let commands: Vec<_> = every_command().iter().map(|c| (c.action(), c.version())).collect();
-    let events: Vec<_> = every_event().iter().map(|e| (e.action(), e.version())).collect();
+    let commands: Vec<_> = every_command()
+        .iter()
+        .map(|c| (c.action(), c.version()))
+        .collect();
+    let events: Vec<_> = every_event()
+        .iter()
+        .map(|e| (e.action(), e.version()))
+        .collect();
     assert_eq!(commands, Command::CATALOG);
     assert_eq!(events, Event::CATALOG);
 }
@@ -193,15 +225,27 @@ fn unknown_actions_versions_and_bad_bodies_are_refused_clearly() {
 
     let mut unknown = good.clone();
     unknown["data"]["Action"] = json!("FileExploded");
-    assert!(decode(unknown).unwrap_err().contains("unknown action `FileExploded`"));
+    assert!(
+        decode(unknown)
+            .unwrap_err()
+            .contains("unknown action `FileExploded`")
+    );
 
     let mut future = good.clone();
     future["metadata"]["EventVersion"] = json!(9);
-    assert!(decode(future).unwrap_err().contains("`FolderCreated` has no version 9"));
+    assert!(
+        decode(future)
+            .unwrap_err()
+            .contains("`FolderCreated` has no version 9")
+    );
 
     let mut traversal = good.clone();
     traversal["data"]["Path"] = json!("A/../../etc");
-    assert!(decode(traversal).unwrap_err().contains("can't be used as a name"));
+    assert!(
+        decode(traversal)
+            .unwrap_err()
+            .contains("can't be used as a name")
+    );
 
     let mut no_action = good.clone();
     no_action["data"].as_object_mut().unwrap().remove("Action");
@@ -232,7 +276,8 @@ fn payload_decode_errors_are_typed() {
 
 #[test]
 fn the_api_error_body_has_one_documented_shape() {
-    let error = ApiError::new(ErrorCode::InvalidName, "A name can't contain “/”.").with_trace_id("t-1");
+    let error =
+        ApiError::new(ErrorCode::InvalidName, "A name can't contain “/”.").with_trace_id("t-1");
     let json = serde_json::to_value(&error).unwrap();
     assert_eq!(
         json,

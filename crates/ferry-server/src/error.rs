@@ -34,8 +34,8 @@ impl IntoResponse for AppError {
                 ApiError::new(ErrorCode::Internal, "Something went wrong on the server.")
             }
         };
-        let status =
-            StatusCode::from_u16(body.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(body.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(body)).into_response()
     }
 }

@@ -45,7 +45,10 @@ impl Settings {
         let ws_base = base
             .strip_prefix("https://")
             .map(|rest| format!("wss://{rest}"))
-            .or_else(|| base.strip_prefix("http://").map(|rest| format!("ws://{rest}")))
+            .or_else(|| {
+                base.strip_prefix("http://")
+                    .map(|rest| format!("ws://{rest}"))
+            })
             .unwrap_or_else(|| base.to_owned());
         ClientConfig {
             region: LOCAL_REGION.to_owned(),

@@ -1,5 +1,7 @@
 //! The client's files and config, through the router without a socket.
 
+#![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use ferry_protocol::{ApiError, ClientConfig, ErrorCode};
@@ -16,14 +18,21 @@ fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let dist = dir.path().join("dist");
     std::fs::create_dir_all(&dist).unwrap();
-    std::fs::write(dist.join("index.html"), "<!doctype html><title>Ferry</title>").unwrap();
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><title>Ferry</title>",
+    )
+    .unwrap();
     std::fs::write(dist.join("ferry-web-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
     let settings = Settings {
         public_url: "http://127.0.0.1:9999".into(),
         data_dir: dir.path().join("data"),
         dist_dir: dist,
     };
-    Fixture { _dir: dir, settings }
+    Fixture {
+        _dir: dir,
+        settings,
+    }
 }
 
 async fn get(settings: &Settings, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
@@ -33,7 +42,13 @@ async fn get(settings: &Settings, uri: &str) -> (StatusCode, axum::http::HeaderM
         .unwrap();
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
     (status, headers, body)
 }
 
@@ -54,7 +69,10 @@ async fn config_points_the_client_at_this_server() {
 async fn https_public_urls_get_a_secure_websocket() {
     let mut f = fixture();
     f.settings.public_url = "https://files.example.com".into();
-    assert_eq!(f.settings.client_config().websocket_url, "wss://files.example.com/ws");
+    assert_eq!(
+        f.settings.client_config().websocket_url,
+        "wss://files.example.com/ws"
+    );
 }
 
 #[tokio::test]
@@ -64,7 +82,11 @@ async fn the_app_shell_is_served_for_client_routes_but_missing_assets_are_404() 
         let (status, headers, body) = get(&f.settings, route).await;
         assert_eq!(status, StatusCode::OK, "{route}");
         assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
-        assert!(String::from_utf8(body).unwrap().contains("<title>Ferry</title>"));
+        assert!(
+            String::from_utf8(body)
+                .unwrap()
+                .contains("<title>Ferry</title>")
+        );
     }
     let (status, ..) = get(&f.settings, "/missing-0000000000000000.js").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -76,7 +98,10 @@ async fn hashed_assets_are_cached_for_good() {
     let (status, headers, body) = get(&f.settings, "/ferry-web-0123456789abcdef_bg.wasm").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, b"\0asm");
-    assert_eq!(headers[header::CACHE_CONTROL], "public, max-age=31536000, immutable");
+    assert_eq!(
+        headers[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
 }
 
 #[tokio::test]

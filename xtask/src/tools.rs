@@ -1,0 +1,156 @@
+//! Installing the tools the build and the tests need, each checked by version
+//! first so a second run installs nothing.
+//!
+//! Versions are pinned here and nowhere else (except the `wasm-bindgen` pin in
+//! Cargo.toml, which this reads so the CLI always matches the library).
+
+use crate::{root, run_checked};
+use anyhow::{Context, Result, bail};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Trunk 0.22 needs a newer Rust than the one this project is built with.
+const TRUNK_VERSION: &str = "0.21.14";
+/// The wasm-opt from npm's `binaryen` (pinned in tools/npm/package-lock.json).
+/// Debian's binaryen 108 produces a wasm that crashes: never use it.
+const WASM_OPT_VERSION: &str = "version 132";
+
+/// The first line a command prints, or `None` if it can't run.
+fn version_of(program: impl AsRef<std::ffi::OsStr>, arg: &str) -> Option<String> {
+    let output = Command::new(program).arg(arg).output().ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    Some(text.lines().next().unwrap_or_default().trim().to_owned())
+}
+
+fn is_root() -> bool {
+    version_of("id", "-u").as_deref() == Some("0")
+}
+
+/// The `wasm-bindgen = "=X"` pin in the root Cargo.toml.
+fn wasm_bindgen_pin() -> Result<String> {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml"))?;
+    manifest
+        .lines()
+        .find_map(|line| {
+            let value = line.trim().strip_prefix("wasm-bindgen = \"=")?;
+            Some(value.trim_end_matches('"').to_owned())
+        })
+        .context("Cargo.toml must pin `wasm-bindgen = \"=X.Y.Z\"`")
+}
+
+/// The tools that build the web client.
+#[derive(Debug)]
+pub struct BuildTools {
+    /// Where npm installed wasm-opt.
+    npm_bin: PathBuf,
+}
+
+impl BuildTools {
+    /// Installs whatever is missing: the wasm32 target, Trunk,
+    /// wasm-bindgen-cli and wasm-opt.
+    pub fn ensure() -> Result<Self> {
+        let targets = Command::new("rustup")
+            .args(["target", "list", "--installed"])
+            .output()
+            .context("rustup is needed to add the wasm32 target")?;
+        if !String::from_utf8_lossy(&targets.stdout).contains("wasm32-unknown-unknown") {
+            run_checked(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+        }
+
+        if version_of("trunk", "--version").as_deref() != Some(&format!("trunk {TRUNK_VERSION}")) {
+            run_checked(crate::cargo().args([
+                "install",
+                "--locked",
+                "trunk",
+                "--version",
+                TRUNK_VERSION,
+            ]))?;
+        }
+
+        let bindgen = wasm_bindgen_pin()?;
+        if version_of("wasm-bindgen", "--version").as_deref()
+            != Some(&format!("wasm-bindgen {bindgen}"))
+        {
+            // Not `--locked`: the CLI's own lockfile asks for a newer Rust.
+            run_checked(crate::cargo().args([
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                &format!("={bindgen}"),
+            ]))?;
+        }
+
+        let npm_dir = root().join("tools/npm");
+        let npm_bin = npm_dir.join("node_modules/.bin");
+        let have = version_of(npm_bin.join("wasm-opt"), "--version").unwrap_or_default();
+        if !have.contains(WASM_OPT_VERSION) {
+            ensure_node()?;
+            run_checked(
+                Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund"])
+                    .current_dir(&npm_dir),
+            )?;
+        }
+        Ok(Self { npm_bin })
+    }
+
+    /// `PATH` with the npm tools first, for Trunk and the test runner.
+    pub fn path_with_tools(&self) -> Result<OsString> {
+        let current = std::env::var_os("PATH").unwrap_or_default();
+        let paths = std::iter::once(self.npm_bin.clone()).chain(std::env::split_paths(&current));
+        Ok(std::env::join_paths(paths)?)
+    }
+}
+
+fn apt_install(packages: &[&str], why: &str) -> Result<()> {
+    if !is_root() {
+        bail!(
+            "{why} needs the Debian packages {}: install them with \
+             `sudo apt-get install -y {}` and run this again",
+            packages.join(", "),
+            packages.join(" ")
+        );
+    }
+    run_checked(Command::new("apt-get").arg("update"))?;
+    run_checked(
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+fn ensure_node() -> Result<()> {
+    if version_of("npm", "--version").is_none() {
+        apt_install(&["nodejs", "npm"], "installing wasm-opt")?;
+    }
+    Ok(())
+}
+
+/// Chromium and its WebDriver.
+#[derive(Debug)]
+pub struct Browser {
+    /// The chromedriver binary.
+    pub chromedriver: PathBuf,
+}
+
+impl Browser {
+    /// Finds Chromium and chromedriver, installing them with apt-get when
+    /// missing and running as root.
+    pub fn ensure() -> Result<Self> {
+        let found = |name: &str| version_of(name, "--version").map(|_| PathBuf::from(name));
+        if found("chromium").is_none() || found("chromedriver").is_none() {
+            apt_install(&["chromium", "chromium-driver"], "the browser tests")?;
+        }
+        let chromedriver = ["/usr/bin/chromedriver", "chromedriver"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| version_of(p, "--version").is_some())
+            .context("chromedriver is not on PATH after installing it")?;
+        Ok(Self { chromedriver })
+    }
+}
