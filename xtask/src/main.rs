@@ -236,9 +236,13 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    // The browser's crates, built for the browser. The protocol crate's own
-    // tests use native-only dev-dependencies, so only its library is linted here.
-    for (package, targets) in [("ferry-web", "--all-targets"), ("ferry-protocol", "--lib")] {
+    // The browser's crates, built for the browser. The shared crates' own
+    // tests use native-only dev-dependencies, so only their libraries are linted here.
+    for (package, targets) in [
+        ("ferry-web", "--all-targets"),
+        ("ferry-protocol", "--lib"),
+        ("ferry-srp", "--lib"),
+    ] {
         run_checked(cargo().args([
             "clippy",
             "--package",

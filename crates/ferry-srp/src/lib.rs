@@ -120,7 +120,12 @@ fn hash_to_int(parts: &[&[u8]]) -> BigUint {
 
 /// x = H(PAD(salt) ‖ H(pool ‖ user ‖ ":" ‖ password)).
 fn private_key(pool_name: &str, user_id: &str, password: &str, salt: &BigUint) -> BigUint {
-    let identity = hash(&[pool_name.as_bytes(), user_id.as_bytes(), b":", password.as_bytes()]);
+    let identity = hash(&[
+        pool_name.as_bytes(),
+        user_id.as_bytes(),
+        b":",
+        password.as_bytes(),
+    ]);
     hash_to_int(&[&pad(salt), &identity])
 }
 
@@ -191,7 +196,8 @@ pub fn parse_timestamp(text: &str) -> Option<time::OffsetDateTime> {
     ];
     let mut parts = text.split(' ');
     let _weekday = parts.next()?;
-    let month = MONTHS.iter().position(|m| *m == parts.next()?)?;
+    let month_name = parts.next()?;
+    let month = MONTHS.iter().position(|m| *m == month_name)?;
     let day: u8 = parts.next()?.parse().ok()?;
     let mut clock = parts.next()?.split(':').map(|p| p.parse::<u8>().ok());
     let (hour, minute, second) = (clock.next()??, clock.next()??, clock.next()??);
@@ -220,7 +226,9 @@ pub struct ClientSession {
 impl std::fmt::Debug for ClientSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // `a` is secret.
-        f.debug_struct("ClientSession").field("srp_a", &self.srp_a()).finish_non_exhaustive()
+        f.debug_struct("ClientSession")
+            .field("srp_a", &self.srp_a())
+            .finish_non_exhaustive()
     }
 }
 
@@ -323,7 +331,9 @@ pub struct ServerChallenge {
 
 impl std::fmt::Debug for ServerChallenge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerChallenge").field("srp_b", &self.srp_b()).finish_non_exhaustive()
+        f.debug_struct("ServerChallenge")
+            .field("srp_b", &self.srp_b())
+            .finish_non_exhaustive()
     }
 }
 
@@ -379,7 +389,9 @@ impl ServerChallenge {
     ) -> Result<(), SrpError> {
         let key = self.password_key(srp_a_hex)?;
         let expected = claim_signature(&key, pool_name, user_id, secret_block, timestamp);
-        let given = BASE64.decode(signature_b64).map_err(|_| SrpError::BadClaim)?;
+        let given = BASE64
+            .decode(signature_b64)
+            .map_err(|_| SrpError::BadClaim)?;
         if bool::from(given.ct_eq(&expected)) {
             Ok(())
         } else {
@@ -409,9 +421,20 @@ mod tests {
         assert_eq!(timestamp(at), "Tue Mar 3 09:05:07 UTC 2026");
         let at = time::macros::datetime!(2026-11-26 23:59:09 +02:00);
         assert_eq!(timestamp(at), "Thu Nov 26 21:59:09 UTC 2026");
-        assert_eq!(parse_timestamp("Tue Mar 3 09:05:07 UTC 2026"), Some(time::macros::datetime!(2026-03-03 09:05:07 UTC)));
-        assert_eq!(parse_timestamp("Wed Mar 3 09:05:07 UTC 2026"), None, "wrong weekday");
-        assert_eq!(parse_timestamp("Tue Mar 03 09:05:07 UTC 2026"), None, "padded day");
+        assert_eq!(
+            parse_timestamp("Tue Mar 3 09:05:07 UTC 2026"),
+            Some(time::macros::datetime!(2026-03-03 09:05:07 UTC))
+        );
+        assert_eq!(
+            parse_timestamp("Wed Mar 3 09:05:07 UTC 2026"),
+            None,
+            "wrong weekday"
+        );
+        assert_eq!(
+            parse_timestamp("Tue Mar 03 09:05:07 UTC 2026"),
+            None,
+            "padded day"
+        );
         assert_eq!(parse_timestamp("garbage"), None);
     }
 }
