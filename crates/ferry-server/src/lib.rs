@@ -9,13 +9,17 @@
 //! [`app`] builds the whole router from [`Settings`] without opening a socket,
 //! so tests drive it with `oneshot`.
 
+pub mod clock;
 mod error;
+pub mod identity;
 mod web;
 
 pub use error::AppError;
 
 use axum::Router;
+use clock::Clock;
 use ferry_protocol::{AuthMode, ClientConfig, UploadSettings};
+use identity::{Identity, IdentitySettings, Lifetimes};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -36,9 +40,36 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// The built web client (Trunk's `dist/`).
     pub dist_dir: PathBuf,
+    /// Token lifetimes.
+    pub lifetimes: Lifetimes,
 }
 
 impl Settings {
+    /// Settings with default lifetimes.
+    pub fn new(public_url: impl Into<String>, data_dir: PathBuf, dist_dir: PathBuf) -> Self {
+        Self {
+            public_url: public_url.into().trim_end_matches('/').to_owned(),
+            data_dir,
+            dist_dir,
+            lifetimes: Lifetimes::default(),
+        }
+    }
+
+    /// The issuer of the local user pool's tokens: `{public_url}/{pool id}`.
+    pub fn issuer(&self) -> String {
+        format!("{}/{LOCAL_POOL_ID}", self.public_url.trim_end_matches('/'))
+    }
+
+    /// The identity provider's settings.
+    pub fn identity(&self) -> IdentitySettings {
+        IdentitySettings {
+            pool_id: LOCAL_POOL_ID.to_owned(),
+            client_ids: vec![LOCAL_CLIENT_ID.to_owned()],
+            issuer: self.issuer(),
+            lifetimes: self.lifetimes,
+        }
+    }
+
     /// The configuration the web client loads from `/config.json`.
     pub fn client_config(&self) -> ClientConfig {
         let base = self.public_url.trim_end_matches('/');
@@ -70,10 +101,24 @@ impl Settings {
 pub struct AppState {
     /// The settings the server started with.
     pub settings: Settings,
+    /// The identity provider.
+    pub identity: Arc<Identity>,
+}
+
+impl AppState {
+    /// Opens everything kept in the data directory.
+    pub fn open(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Self>> {
+        std::fs::create_dir_all(&settings.data_dir)?;
+        let identity = Arc::new(Identity::open(
+            settings.identity(),
+            &settings.data_dir,
+            clock,
+        )?);
+        Ok(Arc::new(Self { settings, identity }))
+    }
 }
 
 /// The whole HTTP surface of the local stack.
-pub fn app(settings: Settings) -> Router {
-    let state = Arc::new(AppState { settings });
+pub fn app(state: Arc<AppState>) -> Router {
     web::routes(state)
 }

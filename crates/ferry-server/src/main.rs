@@ -1,15 +1,20 @@
-//! The `ferry-server` command.
+//! The `ferry-server` command: serve the local stack, or manage its users.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ferry_server::Settings;
+use ferry_server::clock::SystemClock;
+use ferry_server::{AppState, Settings};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Ferry's local stack: serves the web client and its backend on one machine.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
+    /// Directory for all state (databases, objects, keys). Created if missing.
+    #[arg(long, global = true, env = "FERRY_DATA_DIR", default_value = ".ferry")]
+    data_dir: PathBuf,
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
@@ -20,6 +25,9 @@ struct Cli {
 enum Command {
     /// Serve the web client and the local stack (the default).
     Serve(ServeArgs),
+    /// Manage the users of the local user pool.
+    #[command(subcommand)]
+    User(UserCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -27,9 +35,6 @@ struct ServeArgs {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, env = "FERRY_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// Directory for all state (databases, objects, keys). Created if missing.
-    #[arg(long, env = "FERRY_DATA_DIR", default_value = ".ferry")]
-    data_dir: PathBuf,
     /// The built web client (Trunk's output).
     #[arg(long, env = "FERRY_DIST", default_value = "dist")]
     dist: PathBuf,
@@ -37,6 +42,49 @@ struct ServeArgs {
     /// listening address (behind a proxy, or listening on 0.0.0.0).
     #[arg(long, env = "FERRY_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Lifetime of id and access tokens, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    access_token_seconds: i64,
+    /// Lifetime of refresh tokens, in seconds.
+    #[arg(long, default_value_t = 30 * 24 * 3600)]
+    refresh_token_seconds: i64,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user. Without --password a temporary one is generated and printed.
+    Add {
+        /// The name to sign in with.
+        name: String,
+        /// The password; must meet the policy (8+ characters with lower and
+        /// upper case, a number and a symbol).
+        #[arg(long)]
+        password: Option<String>,
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Make the user choose a new password at first sign-in.
+        #[arg(long)]
+        temporary: bool,
+    },
+    /// List users with their status.
+    List,
+    /// Stop a user from signing in and end their sessions.
+    Disable {
+        /// The user.
+        name: String,
+    },
+    /// Let a disabled user sign in again.
+    Enable {
+        /// The user.
+        name: String,
+    },
+    /// Give a user a new temporary password (printed), ending their sessions;
+    /// they choose their own at the next sign-in.
+    ResetPassword {
+        /// The user.
+        name: String,
+    },
 }
 
 #[tokio::main]
@@ -50,32 +98,95 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Serve(args)) => serve(args).await,
-        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(cli.data_dir, args).await,
+        Some(Command::User(command)) => user(cli.data_dir, command),
+        None => serve(cli.data_dir, cli.serve).await,
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+fn temporary_password() -> String {
+    let mut seed = [0u8; 16];
+    seed.copy_from_slice(&uuid::Uuid::new_v4().into_bytes());
+    ferry_server::identity::password::generate(&seed)
+}
+
+fn user(data_dir: PathBuf, command: UserCommand) -> anyhow::Result<()> {
+    // The public URL only matters for tokens, which these commands don't issue.
+    let settings = Settings::new("http://127.0.0.1:8080", data_dir.clone(), PathBuf::new());
+    let state = AppState::open(settings, Arc::new(SystemClock))?;
+    let identity = &state.identity;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    match command {
+        UserCommand::Add {
+            name,
+            password,
+            email,
+            temporary,
+        } => {
+            let (password, generated) = match password {
+                Some(p) => (p, false),
+                None => (temporary_password(), true),
+            };
+            let user = identity.create_user(&name, &password, email, temporary || generated)?;
+            println!(
+                "added {} (sub {}, {})",
+                user.username,
+                user.sub,
+                user.status.name()
+            );
+            if generated {
+                println!("temporary password: {password}");
+            }
+        }
+        UserCommand::List => {
+            for user in identity.store().list()? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    user.username,
+                    user.status.name(),
+                    if user.enabled { "enabled" } else { "disabled" },
+                    user.email.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        UserCommand::Disable { name } => {
+            if !identity.store().set_enabled(&name, false, now)? {
+                anyhow::bail!("no user named {name:?}");
+            }
+            println!("disabled {name}");
+        }
+        UserCommand::Enable { name } => {
+            if !identity.store().set_enabled(&name, true, now)? {
+                anyhow::bail!("no user named {name:?}");
+            }
+            println!("enabled {name}");
+        }
+        UserCommand::ResetPassword { name } => {
+            let password = temporary_password();
+            if !identity.set_password(&name, &password, true)? {
+                anyhow::bail!("no user named {name:?}");
+            }
+            println!("temporary password for {name}: {password}");
+        }
+    }
+    Ok(())
+}
+
+async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
     let bound = listener.local_addr()?;
-    let public_url = args
-        .public_url
-        .unwrap_or_else(|| format!("http://{bound}"))
-        .trim_end_matches('/')
-        .to_owned();
-    let settings = Settings {
-        public_url: public_url.clone(),
-        data_dir: args.data_dir,
-        dist_dir: args.dist,
-    };
+    let public_url = args.public_url.unwrap_or_else(|| format!("http://{bound}"));
+    let mut settings = Settings::new(public_url, data_dir, args.dist);
+    settings.lifetimes.access = args.access_token_seconds;
+    settings.lifetimes.refresh = args.refresh_token_seconds;
+    let public_url = settings.public_url.clone();
     tracing::info!(data_dir = %settings.data_dir.display(), dist = %settings.dist_dir.display(), "starting");
+    let state = AppState::open(settings, Arc::new(SystemClock))?;
     // Tests and `cargo xtask run` read this line to learn the port.
     println!("ferry-server listening on {public_url}/");
-    axum::serve(listener, ferry_server::app(settings))
+    axum::serve(listener, ferry_server::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving")

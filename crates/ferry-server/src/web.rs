@@ -5,29 +5,67 @@
 //! file extension is a client-side route (a folder in the URL) and gets the
 //! app's `index.html`.
 
-use crate::{AppError, AppState};
+use crate::{AppError, AppState, identity};
 use axum::extract::{OriginalUri, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use ferry_protocol::ErrorCode;
 use std::sync::Arc;
 use tower_http::compression::CompressionLayer;
+use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::ServeDir;
 
 pub(crate) fn routes(state: Arc<AppState>) -> Router {
     let assets = ServeDir::new(&state.settings.dist_dir).append_index_html_on_directories(false);
+    let issuer_path = format!("/{}", crate::LOCAL_POOL_ID);
+    // Cognito's JSON API is POSTed to the endpoint's root, from any origin.
+    let identity_routes = Router::new()
+        .route("/", post(identity::handle))
+        .route(
+            &format!("{issuer_path}/.well-known/jwks.json"),
+            get(identity::jwks),
+        )
+        .layer(cognito_cors())
+        .with_state(state.identity.clone());
     Router::new()
         .route("/config.json", get(config))
         .route("/healthz", get(|| async { "ok" }))
         .route("/", get(index))
+        .route(
+            &format!("{issuer_path}/.well-known/openid-configuration"),
+            get(openid_configuration).layer(cognito_cors()),
+        )
+        .merge(identity_routes)
         .nest("/api", Router::new().fallback(api_not_found))
         .fallback_service(assets.fallback(get(client_route).with_state(state.clone())))
         .layer(middleware::from_fn(cache_headers))
         .layer(CompressionLayer::new())
         .with_state(state)
+}
+
+fn cognito_cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::CACHE_CONTROL,
+            HeaderName::from_static("x-amz-target"),
+            HeaderName::from_static("x-amz-user-agent"),
+        ])
+        .expose_headers([HeaderName::from_static("x-amzn-errortype")])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+async fn openid_configuration(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    Json(
+        state
+            .identity
+            .openid_configuration(&state.settings.public_url),
+    )
 }
 
 async fn config(State(state): State<Arc<AppState>>) -> impl IntoResponse {

@@ -5,8 +5,10 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use ferry_protocol::{ApiError, ClientConfig, ErrorCode};
-use ferry_server::{Settings, app};
+use ferry_server::clock::SystemClock;
+use ferry_server::{AppState, Settings, app};
 use http_body_util::BodyExt;
+use std::sync::Arc;
 use tower::ServiceExt;
 
 struct Fixture {
@@ -24,11 +26,7 @@ fn fixture() -> Fixture {
     )
     .unwrap();
     std::fs::write(dist.join("ferry-web-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
-    let settings = Settings {
-        public_url: "http://127.0.0.1:9999".into(),
-        data_dir: dir.path().join("data"),
-        dist_dir: dist,
-    };
+    let settings = Settings::new("http://127.0.0.1:9999", dir.path().join("data"), dist);
     Fixture {
         _dir: dir,
         settings,
@@ -36,7 +34,8 @@ fn fixture() -> Fixture {
 }
 
 async fn get(settings: &Settings, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let response = app(settings.clone())
+    let state = AppState::open(settings.clone(), Arc::new(SystemClock)).unwrap();
+    let response = app(state)
         .oneshot(Request::get(uri).body(Body::empty()).unwrap())
         .await
         .unwrap();

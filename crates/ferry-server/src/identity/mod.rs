@@ -1,0 +1,750 @@
+//! A local identity provider that speaks Amazon Cognito's user-pool protocol.
+//!
+//! `POST /` with `X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>`
+//! and an `application/x-amz-json-1.1` body, answered the way Cognito answers,
+//! errors included (`{"__type": "NotAuthorizedException", "message": …}`), so
+//! AWS's own clients (amazon-cognito-identity-js, the AWS SDKs) work against
+//! it unchanged. Tokens are RS256 JWTs with Cognito's claims; the JWKS is at
+//! `{issuer}/.well-known/jwks.json`.
+//!
+//! Sign-in never reveals whether a user exists: an unknown name gets a
+//! challenge built from a stand-in verifier and fails exactly like a wrong
+//! password, after the same work.
+
+pub mod password;
+pub mod store;
+pub mod tokens;
+
+use crate::clock::Clock;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
+use ferry_srp::{PasswordVerifier, ServerChallenge};
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use store::{RefreshGrant, User, UserStatus, UserStore};
+use subtle::ConstantTimeEq;
+use tokens::{TokenKeys, TokenUse};
+
+/// How long a challenge session lives, as in Cognito.
+const SESSION_SECONDS: i64 = 3 * 60;
+/// How far a PASSWORD_VERIFIER TIMESTAMP may be from the server's clock.
+const TIMESTAMP_SKEW_SECONDS: i64 = 5 * 60;
+/// The scope Cognito puts in access tokens from the user-pool API.
+const ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
+
+/// Token lifetimes, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    /// Id and access tokens.
+    pub access: i64,
+    /// Refresh tokens.
+    pub refresh: i64,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self {
+            access: 60 * 60,
+            refresh: 30 * 24 * 60 * 60,
+        }
+    }
+}
+
+/// The identity provider's settings.
+#[derive(Debug, Clone)]
+pub struct IdentitySettings {
+    /// The pool id, `{region}_{name}`.
+    pub pool_id: String,
+    /// The app clients allowed to sign in (public clients, no secret).
+    pub client_ids: Vec<String>,
+    /// The issuer: the provider's base URL and the pool id.
+    pub issuer: String,
+    /// Token lifetimes.
+    pub lifetimes: Lifetimes,
+}
+
+#[derive(Debug)]
+enum Pending {
+    PasswordVerifier {
+        challenge: Box<ServerChallenge>,
+        srp_a: String,
+        secret_block: Vec<u8>,
+        /// False for a name that is not a user: the challenge can't succeed.
+        known: bool,
+    },
+    NewPasswordRequired,
+}
+
+#[derive(Debug)]
+struct Session {
+    username: String,
+    client_id: String,
+    created: i64,
+    pending: Pending,
+}
+
+/// The identity provider: the user pool, its keys and the challenges in flight.
+#[derive(Debug)]
+pub struct Identity {
+    settings: IdentitySettings,
+    store: UserStore,
+    keys: TokenKeys,
+    clock: Arc<dyn Clock>,
+    sessions: Mutex<HashMap<String, Session>>,
+    /// Keys the stand-in verifiers of names that are not users.
+    decoy_key: [u8; 32],
+}
+
+/// An error in Cognito's shape.
+#[derive(Debug)]
+pub struct CognitoError {
+    kind: &'static str,
+    message: String,
+    status: StatusCode,
+}
+
+impl CognitoError {
+    fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            status: StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn not_authorized(message: &str) -> Self {
+        Self::new("NotAuthorizedException", message)
+    }
+
+    fn wrong_credentials() -> Self {
+        Self::not_authorized("Incorrect username or password.")
+    }
+
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::new("InvalidParameterException", message)
+    }
+
+    fn internal(error: anyhow::Error) -> Self {
+        tracing::error!(error = %error, "identity provider failure");
+        Self {
+            kind: "InternalErrorException",
+            message: "An internal error occurred.".into(),
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<anyhow::Error> for CognitoError {
+    fn from(error: anyhow::Error) -> Self {
+        Self::internal(error)
+    }
+}
+
+impl IntoResponse for CognitoError {
+    fn into_response(self) -> Response {
+        let body = json!({"__type": self.kind, "message": self.message});
+        let mut response = (self.status, body.to_string()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-amz-json-1.1"),
+        );
+        headers.insert("x-amzn-errortype", HeaderValue::from_static(self.kind));
+        response
+    }
+}
+
+fn amz_json(body: Value) -> Response {
+    let mut response = (StatusCode::OK, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    response
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+    bytes
+}
+
+fn digest(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+fn str_param<'a>(params: &'a Value, name: &str) -> Result<&'a str, CognitoError> {
+    params
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| CognitoError::invalid(format!("Missing required parameter {name}")))
+}
+
+impl Identity {
+    /// Opens the user pool in `data_dir` and loads (or creates) its keys.
+    pub fn open(
+        settings: IdentitySettings,
+        data_dir: &std::path::Path,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let store = UserStore::open(data_dir)?;
+        let keys = TokenKeys::load_or_create(&data_dir.join("keys"))?;
+        Ok(Self {
+            settings,
+            store,
+            keys,
+            clock,
+            sessions: Mutex::new(HashMap::new()),
+            decoy_key: random(),
+        })
+    }
+
+    /// The user pool.
+    pub fn store(&self) -> &UserStore {
+        &self.store
+    }
+
+    /// The token keys.
+    pub fn keys(&self) -> &TokenKeys {
+        &self.keys
+    }
+
+    /// The issuer URL (`iss` of every token).
+    pub fn issuer(&self) -> &str {
+        &self.settings.issuer
+    }
+
+    fn pool_name(&self) -> &str {
+        self.settings
+            .pool_id
+            .split_once('_')
+            .map_or(self.settings.pool_id.as_str(), |(_, name)| name)
+    }
+
+    /// Creates a user with `password`, checked against the policy.
+    pub fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        email: Option<String>,
+        temporary: bool,
+    ) -> anyhow::Result<User> {
+        password::check(password).map_err(anyhow::Error::msg)?;
+        if username.is_empty() || username.chars().any(char::is_whitespace) || username.len() > 128
+        {
+            anyhow::bail!("a user name is 1 to 128 characters without spaces");
+        }
+        let user = User {
+            username: username.to_owned(),
+            sub: uuid::Uuid::new_v4().to_string(),
+            email,
+            verifier: PasswordVerifier::new(self.pool_name(), username, password, &random::<16>()),
+            status: if temporary {
+                UserStatus::ForceChangePassword
+            } else {
+                UserStatus::Confirmed
+            },
+            enabled: true,
+            tokens_valid_after: 0,
+            created_at: self.clock.unix(),
+        };
+        self.store.add(&user)?;
+        Ok(user)
+    }
+
+    /// Sets a user's password; `temporary` makes them choose a new one at sign-in.
+    pub fn set_password(
+        &self,
+        username: &str,
+        password: &str,
+        temporary: bool,
+    ) -> anyhow::Result<bool> {
+        password::check(password).map_err(anyhow::Error::msg)?;
+        let verifier = PasswordVerifier::new(self.pool_name(), username, password, &random::<16>());
+        let status = if temporary {
+            UserStatus::ForceChangePassword
+        } else {
+            UserStatus::Confirmed
+        };
+        self.store
+            .set_password(username, &verifier, status, self.clock.unix())
+    }
+
+    fn check_client(&self, client_id: &str) -> Result<(), CognitoError> {
+        if self.settings.client_ids.iter().any(|c| c == client_id) {
+            Ok(())
+        } else {
+            Err(CognitoError::new(
+                "ResourceNotFoundException",
+                format!("User pool client {client_id} does not exist."),
+            ))
+        }
+    }
+
+    /// A verifier for a name that is not a user: stable per name, so asking
+    /// twice looks the same, and useless without `decoy_key`.
+    fn decoy_verifier(&self, username: &str) -> PasswordVerifier {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.decoy_key)
+            .unwrap_or_else(|_| unreachable!());
+        mac.update(username.as_bytes());
+        let seed = mac.finalize().into_bytes();
+        PasswordVerifier::new(self.pool_name(), username, &B64.encode(seed), &seed[..16])
+    }
+
+    fn new_session(&self, session: Session) -> String {
+        let id = B64URL.encode(random::<48>());
+        let mut sessions = self
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = self.clock.unix();
+        sessions.retain(|_, s| now - s.created <= SESSION_SECONDS);
+        sessions.insert(id.clone(), session);
+        id
+    }
+
+    /// Takes a session out (sessions are single-use), if it is still fresh.
+    fn take_session(&self, id: &str, client_id: &str) -> Result<Session, CognitoError> {
+        let session = self
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id);
+        match session {
+            Some(s)
+                if self.clock.unix() - s.created <= SESSION_SECONDS && s.client_id == client_id =>
+            {
+                Ok(s)
+            }
+            _ => Err(CognitoError::not_authorized(
+                "Invalid session for the user, session is expired.",
+            )),
+        }
+    }
+
+    fn issue_tokens(
+        &self,
+        user: &User,
+        client_id: &str,
+        with_refresh: Option<&RefreshGrant>,
+    ) -> anyhow::Result<Value> {
+        let now = self.clock.unix();
+        let (origin_jti, auth_time) = match with_refresh {
+            Some(grant) => (grant.origin_jti.clone(), grant.auth_time),
+            None => (uuid::Uuid::new_v4().to_string(), now),
+        };
+        let exp = now + self.settings.lifetimes.access;
+        let event_id = uuid::Uuid::new_v4().to_string();
+        let mut id_claims = json!({
+            "sub": user.sub,
+            "iss": self.settings.issuer,
+            "cognito:username": user.username,
+            "origin_jti": origin_jti,
+            "aud": client_id,
+            "event_id": event_id,
+            "token_use": "id",
+            "auth_time": auth_time,
+            "exp": exp,
+            "iat": now,
+            "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        if let Some(email) = &user.email {
+            id_claims["email"] = json!(email);
+            id_claims["email_verified"] = json!(true);
+        }
+        let access_claims = json!({
+            "sub": user.sub,
+            "iss": self.settings.issuer,
+            "client_id": client_id,
+            "origin_jti": origin_jti,
+            "event_id": event_id,
+            "token_use": "access",
+            "scope": ADMIN_SCOPE,
+            "auth_time": auth_time,
+            "exp": exp,
+            "iat": now,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "username": user.username,
+        });
+        let mut result = json!({
+            "AccessToken": self.keys.sign(TokenUse::Access, &access_claims),
+            "IdToken": self.keys.sign(TokenUse::Id, &id_claims),
+            "ExpiresIn": self.settings.lifetimes.access,
+            "TokenType": "Bearer",
+        });
+        if with_refresh.is_none() {
+            let refresh = B64URL.encode(random::<48>());
+            self.store.add_refresh_token(
+                &digest(&refresh),
+                &RefreshGrant {
+                    username: user.username.clone(),
+                    client_id: client_id.to_owned(),
+                    origin_jti,
+                    auth_time,
+                    expires_at: now + self.settings.lifetimes.refresh,
+                    revoked: false,
+                },
+            )?;
+            result["RefreshToken"] = json!(refresh);
+        }
+        Ok(json!({"AuthenticationResult": result, "ChallengeParameters": {}}))
+    }
+
+    /// What a successful password proof leads to: tokens, or the
+    /// new-password challenge.
+    fn after_password(&self, user: &User, client_id: &str) -> Result<Value, CognitoError> {
+        if !user.enabled {
+            return Err(CognitoError::not_authorized("User is disabled."));
+        }
+        if user.status == UserStatus::ForceChangePassword {
+            let session = self.new_session(Session {
+                username: user.username.clone(),
+                client_id: client_id.to_owned(),
+                created: self.clock.unix(),
+                pending: Pending::NewPasswordRequired,
+            });
+            let attributes = match &user.email {
+                Some(email) => json!({"email": email}),
+                None => json!({}),
+            };
+            return Ok(json!({
+                "ChallengeName": "NEW_PASSWORD_REQUIRED",
+                "ChallengeParameters": {
+                    "USER_ID_FOR_SRP": user.username,
+                    "requiredAttributes": "[]",
+                    "userAttributes": attributes.to_string(),
+                },
+                "Session": session,
+            }));
+        }
+        Ok(self.issue_tokens(user, client_id, None)?)
+    }
+
+    fn initiate_auth(&self, body: &Value) -> Result<Value, CognitoError> {
+        let client_id = str_param(body, "ClientId")?;
+        self.check_client(client_id)?;
+        let flow = str_param(body, "AuthFlow")?;
+        let params = body
+            .get("AuthParameters")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        match flow {
+            "USER_SRP_AUTH" => {
+                let username = str_param(&params, "USERNAME")?;
+                let srp_a = str_param(&params, "SRP_A")?;
+                let user = self.store.get(username)?;
+                let (verifier, known) = match &user {
+                    Some(user) => (user.verifier.clone(), true),
+                    None => (self.decoy_verifier(username), false),
+                };
+                let challenge =
+                    ServerChallenge::new(&verifier, &random::<{ ferry_srp::EXPONENT_BYTES }>())
+                        .map_err(|e| CognitoError::internal(e.into()))?;
+                // A ≡ 0 mod N is refused before any challenge is handed out.
+                challenge
+                    .password_key(srp_a)
+                    .map_err(|_| CognitoError::invalid("Invalid SRP_A."))?;
+                let secret_block = random::<64>().to_vec();
+                let parameters = json!({
+                    "SALT": challenge.salt(),
+                    "SRP_B": challenge.srp_b(),
+                    "SECRET_BLOCK": B64.encode(&secret_block),
+                    "USER_ID_FOR_SRP": username,
+                    "USERNAME": username,
+                });
+                let session = self.new_session(Session {
+                    username: username.to_owned(),
+                    client_id: client_id.to_owned(),
+                    created: self.clock.unix(),
+                    pending: Pending::PasswordVerifier {
+                        challenge: Box::new(challenge),
+                        srp_a: srp_a.to_owned(),
+                        secret_block,
+                        known,
+                    },
+                });
+                Ok(json!({
+                    "ChallengeName": "PASSWORD_VERIFIER",
+                    "ChallengeParameters": parameters,
+                    "Session": session,
+                }))
+            }
+            "USER_PASSWORD_AUTH" => {
+                let username = str_param(&params, "USERNAME")?;
+                let password = str_param(&params, "PASSWORD")?;
+                let user = self.store.get(username)?;
+                let stored = user
+                    .as_ref()
+                    .map_or_else(|| self.decoy_verifier(username), |u| u.verifier.clone());
+                let typed =
+                    PasswordVerifier::new(self.pool_name(), username, password, &stored.salt);
+                let matches = bool::from(typed.verifier.ct_eq(&stored.verifier));
+                match user {
+                    Some(user) if matches => self.after_password(&user, client_id),
+                    _ => Err(CognitoError::wrong_credentials()),
+                }
+            }
+            "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
+                let token = str_param(&params, "REFRESH_TOKEN")?;
+                let invalid = || CognitoError::not_authorized("Invalid Refresh Token");
+                let grant = self
+                    .store
+                    .refresh_token(&digest(token))?
+                    .ok_or_else(invalid)?;
+                if grant.revoked {
+                    return Err(CognitoError::not_authorized(
+                        "Refresh Token has been revoked",
+                    ));
+                }
+                if grant.expires_at < self.clock.unix() {
+                    return Err(CognitoError::not_authorized("Refresh Token has expired"));
+                }
+                if grant.client_id != client_id {
+                    return Err(invalid());
+                }
+                let user = self.store.get(&grant.username)?.ok_or_else(invalid)?;
+                if !user.enabled {
+                    return Err(CognitoError::not_authorized("User is disabled."));
+                }
+                Ok(self.issue_tokens(&user, client_id, Some(&grant))?)
+            }
+            other => Err(CognitoError::invalid(format!(
+                "Unsupported AuthFlow {other}"
+            ))),
+        }
+    }
+
+    fn respond_to_auth_challenge(&self, body: &Value) -> Result<Value, CognitoError> {
+        let client_id = str_param(body, "ClientId")?;
+        self.check_client(client_id)?;
+        let name = str_param(body, "ChallengeName")?;
+        let responses = body
+            .get("ChallengeResponses")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        let session = self.take_session(str_param(body, "Session")?, client_id)?;
+        let username = str_param(&responses, "USERNAME")?;
+        if username != session.username {
+            return Err(CognitoError::wrong_credentials());
+        }
+        match (name, session.pending) {
+            (
+                "PASSWORD_VERIFIER",
+                Pending::PasswordVerifier {
+                    challenge,
+                    srp_a,
+                    secret_block,
+                    known,
+                },
+            ) => {
+                let given_block = B64
+                    .decode(str_param(&responses, "PASSWORD_CLAIM_SECRET_BLOCK")?)
+                    .unwrap_or_default();
+                let timestamp = str_param(&responses, "TIMESTAMP")?;
+                let signature = str_param(&responses, "PASSWORD_CLAIM_SIGNATURE")?;
+                let stamped = ferry_srp::parse_timestamp(timestamp).ok_or_else(|| {
+                    CognitoError::invalid("TIMESTAMP is not in the expected format.")
+                })?;
+                if (stamped.unix_timestamp() - self.clock.unix()).abs() > TIMESTAMP_SKEW_SECONDS {
+                    return Err(CognitoError::not_authorized(
+                        "TIMESTAMP is too far from the current time.",
+                    ));
+                }
+                let block_ok = bool::from(given_block.ct_eq(&secret_block));
+                let proof = challenge.verify_claim(
+                    &srp_a,
+                    self.pool_name(),
+                    &session.username,
+                    &secret_block,
+                    timestamp,
+                    signature,
+                );
+                let user = self.store.get(&session.username)?;
+                match user {
+                    Some(user) if known && block_ok && proof.is_ok() => {
+                        self.after_password(&user, client_id)
+                    }
+                    _ => Err(CognitoError::wrong_credentials()),
+                }
+            }
+            ("NEW_PASSWORD_REQUIRED", Pending::NewPasswordRequired) => {
+                let new_password = str_param(&responses, "NEW_PASSWORD")?;
+                password::check(new_password)
+                    .map_err(|m| CognitoError::new("InvalidPasswordException", m))?;
+                self.set_password(&session.username, new_password, false)?;
+                let user = self
+                    .store
+                    .get(&session.username)?
+                    .ok_or_else(CognitoError::wrong_credentials)?;
+                self.after_password(&user, client_id)
+            }
+            _ => Err(CognitoError::invalid(format!(
+                "Unexpected challenge {name} for this session."
+            ))),
+        }
+    }
+
+    /// Checks an access token as Cognito's user-pool API does: signature,
+    /// issuer, use, expiry, and that it was not revoked since it was issued.
+    pub fn check_access_token(&self, token: &str) -> Result<(Value, User), CognitoError> {
+        let invalid = || CognitoError::not_authorized("Invalid Access Token");
+        let claims = self.keys.verify(token).map_err(|_| invalid())?;
+        if claims["token_use"] != "access" || claims["iss"] != self.settings.issuer.as_str() {
+            return Err(invalid());
+        }
+        if claims["exp"].as_i64().unwrap_or(0) <= self.clock.unix() {
+            return Err(CognitoError::not_authorized("Access Token has expired"));
+        }
+        let username = claims["username"].as_str().ok_or_else(invalid)?;
+        let user = self.store.get(username)?.ok_or_else(invalid)?;
+        if !user.enabled {
+            return Err(CognitoError::not_authorized("User is disabled."));
+        }
+        if claims["iat"].as_i64().unwrap_or(0) < user.tokens_valid_after {
+            return Err(CognitoError::not_authorized(
+                "Access Token has been revoked",
+            ));
+        }
+        Ok((claims, user))
+    }
+
+    fn get_user(&self, body: &Value) -> Result<Value, CognitoError> {
+        let (_, user) = self.check_access_token(str_param(body, "AccessToken")?)?;
+        let mut attributes = vec![json!({"Name": "sub", "Value": user.sub})];
+        if let Some(email) = &user.email {
+            attributes.push(json!({"Name": "email", "Value": email}));
+            attributes.push(json!({"Name": "email_verified", "Value": "true"}));
+        }
+        Ok(json!({"Username": user.username, "UserAttributes": attributes}))
+    }
+
+    fn change_password(&self, body: &Value) -> Result<Value, CognitoError> {
+        let (_, user) = self.check_access_token(str_param(body, "AccessToken")?)?;
+        let previous = str_param(body, "PreviousPassword")?;
+        let proposed = str_param(body, "ProposedPassword")?;
+        let typed = PasswordVerifier::new(
+            self.pool_name(),
+            &user.username,
+            previous,
+            &user.verifier.salt,
+        );
+        if !bool::from(typed.verifier.ct_eq(&user.verifier.verifier)) {
+            return Err(CognitoError::wrong_credentials());
+        }
+        password::check(proposed).map_err(|m| CognitoError::new("InvalidPasswordException", m))?;
+        self.set_password(&user.username, proposed, false)?;
+        Ok(json!({}))
+    }
+
+    fn global_sign_out(&self, body: &Value) -> Result<Value, CognitoError> {
+        let (_, user) = self.check_access_token(str_param(body, "AccessToken")?)?;
+        // Tokens issued in this very second stay valid until the next one
+        // (iat has one-second resolution), so the cut-off is a second later.
+        self.store
+            .sign_out_everywhere(&user.username, self.clock.unix() + 1)?;
+        Ok(json!({}))
+    }
+
+    fn revoke_token(&self, body: &Value) -> Result<Value, CognitoError> {
+        let client_id = str_param(body, "ClientId")?;
+        self.check_client(client_id)?;
+        let token = str_param(body, "Token")?;
+        let grant = self.store.refresh_token(&digest(token))?;
+        match grant {
+            Some(grant) if grant.client_id == client_id => {
+                self.store.revoke_refresh_token(&digest(token))?;
+                Ok(json!({}))
+            }
+            _ => Err(CognitoError::new(
+                "UnsupportedTokenTypeException",
+                "The token can't be revoked.",
+            )),
+        }
+    }
+
+    fn dispatch(&self, operation: &str, body: &Value) -> Result<Value, CognitoError> {
+        match operation {
+            "InitiateAuth" => self.initiate_auth(body),
+            "RespondToAuthChallenge" => self.respond_to_auth_challenge(body),
+            "GetUser" => self.get_user(body),
+            "ChangePassword" => self.change_password(body),
+            "GlobalSignOut" => self.global_sign_out(body),
+            "RevokeToken" => self.revoke_token(body),
+            other => Err(CognitoError::new(
+                "UnknownOperationException",
+                format!("The operation {other} is not supported by this identity provider."),
+            )),
+        }
+    }
+
+    /// The OpenID Connect discovery document.
+    pub fn openid_configuration(&self, base_url: &str) -> Value {
+        json!({
+            "issuer": self.settings.issuer,
+            "jwks_uri": format!("{}/.well-known/jwks.json", self.settings.issuer),
+            "authorization_endpoint": format!("{base_url}/oauth2/authorize"),
+            "token_endpoint": format!("{base_url}/oauth2/token"),
+            "userinfo_endpoint": format!("{base_url}/oauth2/userInfo"),
+            "end_session_endpoint": format!("{base_url}/logout"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "email", "profile"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "code_challenge_methods_supported": ["S256"],
+        })
+    }
+}
+
+/// `POST /` with `X-Amz-Target: AWSCognitoIdentityProviderService.*`.
+pub async fn handle(
+    State(identity): State<Arc<Identity>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Some(operation) = target.strip_prefix("AWSCognitoIdentityProviderService.") else {
+        return CognitoError::new(
+            "UnknownOperationException",
+            "Missing or unknown X-Amz-Target.",
+        )
+        .into_response();
+    };
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(Value::Object(map)) => Value::Object(map),
+        Ok(_) | Err(_) => {
+            return CognitoError::new(
+                "SerializationException",
+                "The request body is not a JSON object.",
+            )
+            .into_response();
+        }
+    };
+    let operation = operation.to_owned();
+    // SRP's modular exponentiations take milliseconds of CPU: keep them off
+    // the async workers.
+    let result = tokio::task::spawn_blocking(move || identity.dispatch(&operation, &body)).await;
+    match result {
+        Ok(Ok(value)) => amz_json(value),
+        Ok(Err(error)) => error.into_response(),
+        Err(join) => {
+            CognitoError::internal(anyhow::anyhow!("identity task failed: {join}")).into_response()
+        }
+    }
+}
+
+/// `GET {issuer}/.well-known/jwks.json`.
+pub async fn jwks(State(identity): State<Arc<Identity>>) -> Json<Value> {
+    Json(identity.keys.jwks())
+}

@@ -1,0 +1,309 @@
+//! The user pool, kept in SQLite in the data directory.
+//!
+//! Only an SRP salt and verifier are stored for a password, never the password
+//! or a plain hash of it. Refresh tokens are stored as SHA-256 digests, so a
+//! copy of the database can't be used to sign in.
+
+use anyhow::Context;
+use ferry_srp::PasswordVerifier;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// A user's state, as the identity provider sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    /// Signed in with a password they chose.
+    Confirmed,
+    /// Must choose a new password at the next sign-in (Cognito's
+    /// `FORCE_CHANGE_PASSWORD`).
+    ForceChangePassword,
+}
+
+impl UserStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => "CONFIRMED",
+            Self::ForceChangePassword => "FORCE_CHANGE_PASSWORD",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        if text == "FORCE_CHANGE_PASSWORD" {
+            Self::ForceChangePassword
+        } else {
+            Self::Confirmed
+        }
+    }
+
+    /// Cognito's name for the status.
+    pub fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+/// One user of the pool.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// The name they sign in with.
+    pub username: String,
+    /// The stable id (`sub`).
+    pub sub: String,
+    /// Their e-mail address, if known.
+    pub email: Option<String>,
+    /// The SRP salt and verifier.
+    pub verifier: PasswordVerifier,
+    /// Whether they must choose a new password.
+    pub status: UserStatus,
+    /// Whether they may sign in at all.
+    pub enabled: bool,
+    /// Tokens issued before this Unix time are no longer accepted
+    /// (`GlobalSignOut`, a disabled account, a password reset).
+    pub tokens_valid_after: i64,
+    /// Unix time the user was created.
+    pub created_at: i64,
+}
+
+/// A stored refresh token.
+#[derive(Debug, Clone)]
+pub struct RefreshGrant {
+    /// Whose it is.
+    pub username: String,
+    /// The app client it was issued to.
+    pub client_id: String,
+    /// The `origin_jti` shared by the tokens of this sign-in.
+    pub origin_jti: String,
+    /// When the sign-in happened (the tokens' `auth_time`).
+    pub auth_time: i64,
+    /// When it stops working.
+    pub expires_at: i64,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+/// The SQLite-backed user pool.
+#[derive(Debug)]
+pub struct UserStore {
+    db: Mutex<Connection>,
+}
+
+impl UserStore {
+    /// Opens (creating if needed) `identity.sqlite3` in `data_dir`.
+    pub fn open(data_dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join("identity.sqlite3");
+        let db = Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        db.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             CREATE TABLE IF NOT EXISTS users (
+                 username TEXT PRIMARY KEY,
+                 sub TEXT NOT NULL UNIQUE,
+                 email TEXT,
+                 salt BLOB NOT NULL,
+                 verifier BLOB NOT NULL,
+                 status TEXT NOT NULL,
+                 enabled INTEGER NOT NULL DEFAULT 1,
+                 tokens_valid_after INTEGER NOT NULL DEFAULT 0,
+                 created_at INTEGER NOT NULL
+             );
+             CREATE TABLE IF NOT EXISTS refresh_tokens (
+                 digest BLOB PRIMARY KEY,
+                 username TEXT NOT NULL REFERENCES users(username),
+                 client_id TEXT NOT NULL,
+                 origin_jti TEXT NOT NULL,
+                 auth_time INTEGER NOT NULL,
+                 expires_at INTEGER NOT NULL,
+                 revoked INTEGER NOT NULL DEFAULT 0
+             );
+             CREATE INDEX IF NOT EXISTS refresh_tokens_by_user ON refresh_tokens(username);",
+        )?;
+        Ok(Self { db: Mutex::new(db) })
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (every
+        // change is one statement or a transaction), so the poison is ignored.
+        self.db
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds a user; fails if the name is taken.
+    pub fn add(&self, user: &User) -> anyhow::Result<()> {
+        self.db()
+            .execute(
+                "INSERT INTO users (username, sub, email, salt, verifier, status, enabled, tokens_valid_after, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    user.username,
+                    user.sub,
+                    user.email,
+                    user.verifier.salt,
+                    user.verifier.verifier,
+                    user.status.as_str(),
+                    user.enabled,
+                    user.tokens_valid_after,
+                    user.created_at
+                ],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    anyhow::anyhow!("a user named {:?} already exists", user.username)
+                }
+                other => other.into(),
+            })?;
+        Ok(())
+    }
+
+    /// The user with this name.
+    pub fn get(&self, username: &str) -> anyhow::Result<Option<User>> {
+        let user = self
+            .db()
+            .query_row(
+                "SELECT username, sub, email, salt, verifier, status, enabled, tokens_valid_after, created_at
+                 FROM users WHERE username = ?1",
+                [username],
+                |row| {
+                    Ok(User {
+                        username: row.get(0)?,
+                        sub: row.get(1)?,
+                        email: row.get(2)?,
+                        verifier: PasswordVerifier {
+                            salt: row.get(3)?,
+                            verifier: row.get(4)?,
+                        },
+                        status: UserStatus::parse(&row.get::<_, String>(5)?),
+                        enabled: row.get(6)?,
+                        tokens_valid_after: row.get(7)?,
+                        created_at: row.get(8)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(user)
+    }
+
+    /// Every user, by name.
+    pub fn list(&self) -> anyhow::Result<Vec<User>> {
+        let names: Vec<String> = {
+            let db = self.db();
+            let mut statement = db.prepare("SELECT username FROM users ORDER BY username")?;
+            let rows = statement.query_map([], |row| row.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut users = Vec::with_capacity(names.len());
+        for name in names {
+            users.extend(self.get(&name)?);
+        }
+        Ok(users)
+    }
+
+    /// Sets a new password (and status), ending every existing session.
+    pub fn set_password(
+        &self,
+        username: &str,
+        verifier: &PasswordVerifier,
+        status: UserStatus,
+        now: i64,
+    ) -> anyhow::Result<bool> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let changed = tx.execute(
+            "UPDATE users SET salt = ?2, verifier = ?3, status = ?4, tokens_valid_after = ?5 WHERE username = ?1",
+            params![username, verifier.salt, verifier.verifier, status.as_str(), now],
+        )?;
+        tx.execute(
+            "UPDATE refresh_tokens SET revoked = 1 WHERE username = ?1",
+            [username],
+        )?;
+        tx.commit()?;
+        Ok(changed == 1)
+    }
+
+    /// Enables or disables a user; disabling ends every session.
+    pub fn set_enabled(&self, username: &str, enabled: bool, now: i64) -> anyhow::Result<bool> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let changed = tx.execute(
+            "UPDATE users SET enabled = ?2 WHERE username = ?1",
+            params![username, enabled],
+        )?;
+        if !enabled {
+            tx.execute(
+                "UPDATE users SET tokens_valid_after = ?2 WHERE username = ?1",
+                params![username, now],
+            )?;
+            tx.execute(
+                "UPDATE refresh_tokens SET revoked = 1 WHERE username = ?1",
+                [username],
+            )?;
+        }
+        tx.commit()?;
+        Ok(changed == 1)
+    }
+
+    /// Ends every session of a user (`GlobalSignOut`).
+    pub fn sign_out_everywhere(&self, username: &str, now: i64) -> anyhow::Result<()> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        tx.execute(
+            "UPDATE users SET tokens_valid_after = ?2 WHERE username = ?1",
+            params![username, now],
+        )?;
+        tx.execute(
+            "UPDATE refresh_tokens SET revoked = 1 WHERE username = ?1",
+            [username],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores a refresh token by its digest.
+    pub fn add_refresh_token(&self, digest: &[u8], grant: &RefreshGrant) -> anyhow::Result<()> {
+        self.db().execute(
+            "INSERT INTO refresh_tokens (digest, username, client_id, origin_jti, auth_time, expires_at, revoked)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                digest,
+                grant.username,
+                grant.client_id,
+                grant.origin_jti,
+                grant.auth_time,
+                grant.expires_at,
+                grant.revoked
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The refresh token with this digest.
+    pub fn refresh_token(&self, digest: &[u8]) -> anyhow::Result<Option<RefreshGrant>> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT username, client_id, origin_jti, auth_time, expires_at, revoked
+                 FROM refresh_tokens WHERE digest = ?1",
+                [digest],
+                |row| {
+                    Ok(RefreshGrant {
+                        username: row.get(0)?,
+                        client_id: row.get(1)?,
+                        origin_jti: row.get(2)?,
+                        auth_time: row.get(3)?,
+                        expires_at: row.get(4)?,
+                        revoked: row.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Revokes the refresh token with this digest; `false` if there is none.
+    pub fn revoke_refresh_token(&self, digest: &[u8]) -> anyhow::Result<bool> {
+        Ok(self.db().execute(
+            "UPDATE refresh_tokens SET revoked = 1 WHERE digest = ?1",
+            [digest],
+        )? == 1)
+    }
+}

@@ -1,0 +1,85 @@
+//! AWS's own Cognito client, amazon-cognito-identity-js (pinned in
+//! tools/npm), signs in against the identity provider over a real socket:
+//! SRP, a forced new password, tokens checked against the JWKS with `jose`,
+//! GetUser, refresh, and global sign-out.
+
+#![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
+
+use ferry_server::clock::SystemClock;
+use ferry_server::{AppState, LOCAL_CLIENT_ID, LOCAL_POOL_ID, Settings, app};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+fn npm_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/npm")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amazon_cognito_identity_js_signs_in_changes_password_and_refreshes() {
+    let modules = npm_dir().join("node_modules/amazon-cognito-identity-js");
+    assert!(
+        modules.exists(),
+        "{} is missing: run `cargo xtask test`, which installs the npm test peers",
+        modules.display()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let settings = Settings::new(
+        url.clone(),
+        dir.path().join("data"),
+        dir.path().join("dist"),
+    );
+    let state = AppState::open(settings, Arc::new(SystemClock)).unwrap();
+    state
+        .identity
+        .create_user(
+            "alice",
+            "Temp-Pass-123",
+            Some("alice@example.com".into()),
+            true,
+        )
+        .unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app(state)).await });
+
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(npm_dir().join("peers/cognito-signin.mjs"))
+            .env("ENDPOINT", format!("{url}/"))
+            .env("POOL_ID", LOCAL_POOL_ID)
+            .env("CLIENT_ID", LOCAL_CLIENT_ID)
+            .env("USERNAME", "alice")
+            .env("TEMP_PASSWORD", "Temp-Pass-123")
+            .env("NEW_PASSWORD", "Chosen-Pass-456")
+            .env("EMAIL", "alice@example.com")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    server.abort();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "node failed:\n{stdout}\n{stderr}");
+    for step in [
+        "new-password-required",
+        "signed-in-with-srp-after-new-password",
+        "tokens-verified",
+        "get-user",
+        "refreshed",
+        "signed-in-with-new-password",
+        "old-password-refused",
+        "unknown-user-refused-like-a-wrong-password",
+        "global-sign-out-revoked-refresh",
+    ] {
+        assert!(
+            stdout.contains(&format!("\"step\":\"{step}\"")),
+            "step {step} missing:\n{stdout}"
+        );
+    }
+    assert!(stdout.trim_end().ends_with("{\"ok\":true}"), "{stdout}");
+    println!("{stdout}");
+}
