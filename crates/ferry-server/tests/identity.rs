@@ -1,0 +1,495 @@
+//! The identity provider's security rules, through the router without a socket.
+
+#![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
+
+use axum::body::Body;
+use axum::http::Request;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
+use ferry_server::clock::{Clock, ManualClock};
+use ferry_server::{AppState, LOCAL_CLIENT_ID, LOCAL_POOL_ID, Settings, app};
+use ferry_srp::ClientSession;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct Pool {
+    state: Arc<AppState>,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+const PASSWORD: &str = "Correct-Horse-1";
+
+fn pool() -> Pool {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+    ));
+    let settings = Settings::new(
+        "http://127.0.0.1:9",
+        dir.path().join("data"),
+        dir.path().join("dist"),
+    );
+    let state = AppState::open(settings, clock.clone()).unwrap();
+    state
+        .identity
+        .create_user("alice", PASSWORD, Some("alice@example.com".into()), false)
+        .unwrap();
+    Pool {
+        state,
+        clock,
+        _dir: dir,
+    }
+}
+
+impl Pool {
+    async fn call(&self, operation: &str, body: Value) -> (u16, Value) {
+        self.raw(operation, body.to_string()).await
+    }
+
+    async fn raw(&self, operation: &str, body: String) -> (u16, Value) {
+        let request = Request::post("/")
+            .header("content-type", "application/x-amz-json-1.1")
+            .header(
+                "x-amz-target",
+                format!("AWSCognitoIdentityProviderService.{operation}"),
+            )
+            .body(Body::from(body))
+            .unwrap();
+        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn initiate(&self, user: &str, client: &ClientSession) -> (u16, Value) {
+        self.call(
+            "InitiateAuth",
+            json!({"AuthFlow": "USER_SRP_AUTH", "ClientId": LOCAL_CLIENT_ID,
+                   "AuthParameters": {"USERNAME": user, "SRP_A": client.srp_a()}}),
+        )
+        .await
+    }
+
+    fn claim(
+        &self,
+        client: &ClientSession,
+        challenge: &Value,
+        password: &str,
+        timestamp: &str,
+    ) -> Value {
+        let p = &challenge["ChallengeParameters"];
+        let s = |k: &str| p[k].as_str().unwrap().to_owned();
+        let signature = client
+            .password_claim(
+                "ferry",
+                &s("USER_ID_FOR_SRP"),
+                password,
+                &s("SALT"),
+                &s("SRP_B"),
+                &s("SECRET_BLOCK"),
+                timestamp,
+            )
+            .unwrap();
+        json!({"ChallengeName": "PASSWORD_VERIFIER", "ClientId": LOCAL_CLIENT_ID, "Session": challenge["Session"],
+               "ChallengeResponses": {"USERNAME": s("USERNAME"), "PASSWORD_CLAIM_SECRET_BLOCK": s("SECRET_BLOCK"),
+                                      "TIMESTAMP": timestamp, "PASSWORD_CLAIM_SIGNATURE": signature}})
+    }
+
+    fn now_stamp(&self) -> String {
+        ferry_srp::timestamp(self.clock.now())
+    }
+
+    async fn sign_in(&self, user: &str, password: &str) -> (u16, Value) {
+        let client = ClientSession::new(&[0x42; 128]).unwrap();
+        let (status, challenge) = self.initiate(user, &client).await;
+        assert_eq!(status, 200, "{challenge}");
+        let claim = self.claim(&client, &challenge, password, &self.now_stamp());
+        self.call("RespondToAuthChallenge", claim).await
+    }
+
+    async fn refresh(&self, token: &Value) -> (u16, Value) {
+        self.call(
+            "InitiateAuth",
+            json!({"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": LOCAL_CLIENT_ID,
+                   "AuthParameters": {"REFRESH_TOKEN": token}}),
+        )
+        .await
+    }
+}
+
+fn error_of(body: &Value) -> (&str, &str) {
+    (
+        body["__type"].as_str().unwrap_or_default(),
+        body["message"].as_str().unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn srp_sign_in_issues_tokens() {
+    let pool = pool();
+    let (status, body) = pool.sign_in("alice", PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    let result = &body["AuthenticationResult"];
+    assert_eq!(result["TokenType"], "Bearer");
+    assert_eq!(result["ExpiresIn"], 3600);
+    let (status, user) = pool
+        .call("GetUser", json!({"AccessToken": result["AccessToken"]}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(user["Username"], "alice");
+}
+
+#[tokio::test]
+async fn an_unknown_user_and_a_wrong_password_get_the_same_answer() {
+    let pool = pool();
+    let wrong = pool.sign_in("alice", "Wrong-Horse-1").await;
+    let unknown = pool.sign_in("mallory", PASSWORD).await;
+    assert_eq!(wrong.0, 400);
+    assert_eq!(wrong, unknown);
+    assert_eq!(
+        error_of(&wrong.1),
+        ("NotAuthorizedException", "Incorrect username or password.")
+    );
+    // The challenge for an unknown name looks like a real one, and is stable.
+    let client = ClientSession::new(&[1; 128]).unwrap();
+    let (status, first) = pool.initiate("mallory", &client).await;
+    let (_, second) = pool.initiate("mallory", &client).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        first["ChallengeParameters"]["SALT"],
+        second["ChallengeParameters"]["SALT"]
+    );
+    assert_eq!(first["ChallengeName"], "PASSWORD_VERIFIER");
+}
+
+#[tokio::test]
+async fn a_challenge_session_is_single_use() {
+    let pool = pool();
+    let client = ClientSession::new(&[2; 128]).unwrap();
+    let (_, challenge) = pool.initiate("alice", &client).await;
+    let claim = pool.claim(&client, &challenge, PASSWORD, &pool.now_stamp());
+    assert_eq!(
+        pool.call("RespondToAuthChallenge", claim.clone()).await.0,
+        200
+    );
+    let (status, body) = pool.call("RespondToAuthChallenge", claim).await;
+    assert_eq!(status, 400);
+    assert_eq!(error_of(&body).0, "NotAuthorizedException");
+    assert!(error_of(&body).1.contains("session"), "{body}");
+}
+
+#[tokio::test]
+async fn a_challenge_session_expires_after_three_minutes() {
+    let pool = pool();
+    let client = ClientSession::new(&[3; 128]).unwrap();
+    let (_, challenge) = pool.initiate("alice", &client).await;
+    pool.clock.advance(181);
+    let claim = pool.claim(&client, &challenge, PASSWORD, &pool.now_stamp());
+    let (status, body) = pool.call("RespondToAuthChallenge", claim).await;
+    assert_eq!(status, 400);
+    assert!(error_of(&body).1.contains("session is expired"), "{body}");
+}
+
+#[tokio::test]
+async fn a_timestamp_more_than_five_minutes_off_is_refused() {
+    let pool = pool();
+    for offset in [-301, 301] {
+        let client = ClientSession::new(&[4; 128]).unwrap();
+        let (_, challenge) = pool.initiate("alice", &client).await;
+        let skewed = ferry_srp::timestamp(pool.clock.now() + time::Duration::seconds(offset));
+        let (status, body) = pool
+            .call(
+                "RespondToAuthChallenge",
+                pool.claim(&client, &challenge, PASSWORD, &skewed),
+            )
+            .await;
+        assert_eq!(status, 400, "{offset}");
+        assert!(error_of(&body).1.contains("TIMESTAMP"), "{body}");
+    }
+    // Within the window, it works.
+    let client = ClientSession::new(&[4; 128]).unwrap();
+    let (_, challenge) = pool.initiate("alice", &client).await;
+    let close = ferry_srp::timestamp(pool.clock.now() - time::Duration::seconds(299));
+    assert_eq!(
+        pool.call(
+            "RespondToAuthChallenge",
+            pool.claim(&client, &challenge, PASSWORD, &close)
+        )
+        .await
+        .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_secret_block_is_bound_to_its_session() {
+    let pool = pool();
+    let client = ClientSession::new(&[5; 128]).unwrap();
+    let (_, first) = pool.initiate("alice", &client).await;
+    let (_, second) = pool.initiate("alice", &client).await;
+    // A correct claim for the second challenge, sent with the first session.
+    let mut claim = pool.claim(&client, &second, PASSWORD, &pool.now_stamp());
+    claim["Session"] = first["Session"].clone();
+    let (status, body) = pool.call("RespondToAuthChallenge", claim).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        error_of(&body),
+        ("NotAuthorizedException", "Incorrect username or password.")
+    );
+}
+
+#[tokio::test]
+async fn a_public_value_of_zero_mod_n_is_refused() {
+    let pool = pool();
+    for a in ["0", ferry_srp::N_HEX] {
+        let (status, body) = pool
+            .call(
+                "InitiateAuth",
+                json!({"AuthFlow": "USER_SRP_AUTH", "ClientId": LOCAL_CLIENT_ID,
+                       "AuthParameters": {"USERNAME": "alice", "SRP_A": a}}),
+            )
+            .await;
+        assert_eq!(status, 400);
+        assert_eq!(error_of(&body).0, "InvalidParameterException");
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_users_refresh_and_access_tokens_stop_working() {
+    let pool = pool();
+    let (_, body) = pool.sign_in("alice", PASSWORD).await;
+    let tokens = &body["AuthenticationResult"];
+    pool.clock.advance(1);
+    pool.state
+        .identity
+        .store()
+        .set_enabled("alice", false, pool.clock.unix())
+        .unwrap();
+    let (status, body) = pool.refresh(&tokens["RefreshToken"]).await;
+    assert_eq!(status, 400);
+    assert_eq!(error_of(&body).0, "NotAuthorizedException");
+    let (status, _) = pool
+        .call("GetUser", json!({"AccessToken": tokens["AccessToken"]}))
+        .await;
+    assert_eq!(status, 400);
+    // And they can't sign in, even with the right password.
+    let (_, body) = pool.sign_in("alice", PASSWORD).await;
+    assert_eq!(
+        error_of(&body),
+        ("NotAuthorizedException", "User is disabled.")
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_fails() {
+    let pool = pool();
+    let (_, body) = pool.sign_in("alice", PASSWORD).await;
+    let refresh = body["AuthenticationResult"]["RefreshToken"].clone();
+    assert_eq!(pool.refresh(&refresh).await.0, 200);
+    let (status, _) = pool
+        .call(
+            "RevokeToken",
+            json!({"Token": refresh, "ClientId": LOCAL_CLIENT_ID}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = pool.refresh(&refresh).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        error_of(&body),
+        ("NotAuthorizedException", "Refresh Token has been revoked")
+    );
+}
+
+#[tokio::test]
+async fn access_tokens_expire_and_forged_ones_are_refused() {
+    let pool = pool();
+    let (_, body) = pool.sign_in("alice", PASSWORD).await;
+    let access = body["AuthenticationResult"]["AccessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // alg "none" with the same claims.
+    let claims = access.split('.').nth(1).unwrap();
+    let none = format!(
+        "{}.{claims}.",
+        B64URL.encode(r#"{"alg":"none","typ":"JWT"}"#)
+    );
+    let (status, body) = pool.call("GetUser", json!({"AccessToken": none})).await;
+    assert_eq!((status, error_of(&body).1), (400, "Invalid Access Token"));
+
+    // A changed claim breaks the signature.
+    let mut decoded: Value = serde_json::from_slice(&B64URL.decode(claims).unwrap()).unwrap();
+    decoded["username"] = json!("root");
+    let parts: Vec<&str> = access.split('.').collect();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        B64URL.encode(decoded.to_string()),
+        parts[2]
+    );
+    let (status, _) = pool.call("GetUser", json!({"AccessToken": tampered})).await;
+    assert_eq!(status, 400);
+
+    pool.clock.advance(3601);
+    let (status, body) = pool.call("GetUser", json!({"AccessToken": access})).await;
+    assert_eq!(
+        (status, error_of(&body).1),
+        (400, "Access Token has expired")
+    );
+}
+
+#[tokio::test]
+async fn global_sign_out_revokes_access_and_refresh_tokens() {
+    let pool = pool();
+    let (_, body) = pool.sign_in("alice", PASSWORD).await;
+    let tokens = body["AuthenticationResult"].clone();
+    assert_eq!(
+        pool.call(
+            "GlobalSignOut",
+            json!({"AccessToken": tokens["AccessToken"]})
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, body) = pool
+        .call("GetUser", json!({"AccessToken": tokens["AccessToken"]}))
+        .await;
+    assert_eq!(
+        (status, error_of(&body).1),
+        (400, "Access Token has been revoked")
+    );
+    assert_eq!(pool.refresh(&tokens["RefreshToken"]).await.0, 400);
+    // A new sign-in (a later second) works again.
+    pool.clock.advance(2);
+    assert_eq!(pool.sign_in("alice", PASSWORD).await.0, 200);
+}
+
+#[tokio::test]
+async fn password_sign_in_and_change_enforce_the_policy() {
+    let pool = pool();
+    let password_auth = |password: &str| {
+        json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": LOCAL_CLIENT_ID,
+               "AuthParameters": {"USERNAME": "alice", "PASSWORD": password}})
+    };
+    let (status, body) = pool.call("InitiateAuth", password_auth(PASSWORD)).await;
+    assert_eq!(status, 200, "{body}");
+    let access = body["AuthenticationResult"]["AccessToken"].clone();
+    let (status, body) = pool
+        .call("ChangePassword", json!({"AccessToken": access, "PreviousPassword": PASSWORD, "ProposedPassword": "weak"}))
+        .await;
+    assert_eq!(
+        (status, error_of(&body).0),
+        (400, "InvalidPasswordException")
+    );
+    let (status, body) = pool
+        .call("ChangePassword", json!({"AccessToken": access, "PreviousPassword": "Not-The-1", "ProposedPassword": "Better-Pass-2"}))
+        .await;
+    assert_eq!((status, error_of(&body).0), (400, "NotAuthorizedException"));
+    let (status, _) = pool
+        .call("ChangePassword", json!({"AccessToken": access, "PreviousPassword": PASSWORD, "ProposedPassword": "Better-Pass-2"}))
+        .await;
+    assert_eq!(status, 200);
+    pool.clock.advance(1);
+    assert_eq!(
+        pool.call("InitiateAuth", password_auth(PASSWORD)).await.0,
+        400
+    );
+    assert_eq!(
+        pool.call("InitiateAuth", password_auth("Better-Pass-2"))
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_cognito_shaped_errors() {
+    let pool = pool();
+    let (status, body) = pool.call("DescribeUserPool", json!({})).await;
+    assert_eq!(
+        (status, error_of(&body).0),
+        (400, "UnknownOperationException")
+    );
+    let (status, body) = pool.raw("InitiateAuth", "{not json".into()).await;
+    assert_eq!((status, error_of(&body).0), (400, "SerializationException"));
+    let (status, body) = pool
+        .call(
+            "InitiateAuth",
+            json!({"AuthFlow": "USER_SRP_AUTH", "ClientId": "someone-else", "AuthParameters": {}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_of(&body).0),
+        (400, "ResourceNotFoundException")
+    );
+    let (status, body) = pool
+        .call(
+            "InitiateAuth",
+            json!({"AuthFlow": "USER_SRP_AUTH", "ClientId": LOCAL_CLIENT_ID, "AuthParameters": {}}),
+        )
+        .await;
+    assert_eq!(
+        (status, error_of(&body).0),
+        (400, "InvalidParameterException")
+    );
+}
+
+#[tokio::test]
+async fn no_password_is_stored() {
+    let pool = pool();
+    let bytes = std::fs::read(pool._dir.path().join("data/identity.sqlite3")).unwrap();
+    let wal = std::fs::read(pool._dir.path().join("data/identity.sqlite3-wal")).unwrap_or_default();
+    for haystack in [&bytes, &wal] {
+        assert!(
+            !haystack
+                .windows(PASSWORD.len())
+                .any(|w| w == PASSWORD.as_bytes())
+        );
+        let b64 = B64.encode(PASSWORD);
+        assert!(!haystack.windows(b64.len()).any(|w| w == b64.as_bytes()));
+    }
+    // The user row itself exists (so the search above looked at real data).
+    assert!(bytes.windows(5).any(|w| w == b"alice") || wal.windows(5).any(|w| w == b"alice"));
+}
+
+#[tokio::test]
+async fn the_jwks_and_discovery_document_are_at_the_issuer() {
+    let pool = pool();
+    let get = |uri: String| {
+        let state = pool.state.clone();
+        async move {
+            let response = app(state)
+                .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            serde_json::from_slice::<Value>(&bytes).unwrap()
+        }
+    };
+    let jwks = get(format!("/{LOCAL_POOL_ID}/.well-known/jwks.json")).await;
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_ne!(keys[0]["kid"], keys[1]["kid"]);
+    assert!(
+        keys.iter()
+            .all(|k| k["alg"] == "RS256" && k["kty"] == "RSA")
+    );
+    let discovery = get(format!("/{LOCAL_POOL_ID}/.well-known/openid-configuration")).await;
+    assert_eq!(
+        discovery["issuer"],
+        format!("http://127.0.0.1:9/{LOCAL_POOL_ID}")
+    );
+    assert_eq!(
+        discovery["jwks_uri"],
+        format!("http://127.0.0.1:9/{LOCAL_POOL_ID}/.well-known/jwks.json")
+    );
+}
