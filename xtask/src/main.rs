@@ -135,6 +135,7 @@ fn run(args: &[String]) -> Result<()> {
     let tools = tools::BuildTools::ensure()?;
     let dist = build_client(&tools)?;
     let server = build_server("dev")?;
+    ensure_demo_user(&server, &data_dir)?;
 
     let mut command = Command::new(&server);
     command
@@ -156,6 +157,7 @@ fn run(args: &[String]) -> Result<()> {
             .unwrap_or(&first);
         println!();
         println!("  Ferry is running at {url}");
+        println!("  Sign in as {DEMO_USER} with the password {DEMO_PASSWORD}");
         println!("  Data directory: {}", data_dir.display());
         println!("  Press Ctrl+C to stop.");
         println!();
@@ -166,6 +168,37 @@ fn run(args: &[String]) -> Result<()> {
     let status = child.wait()?;
     if !status.success() {
         bail!("ferry-server exited with {status}");
+    }
+    Ok(())
+}
+
+/// The demo account `cargo xtask run` creates on the local stack.
+const DEMO_USER: &str = "demo";
+/// Its password: this account exists only on a developer's own machine.
+const DEMO_PASSWORD: &str = "Ferry-demo-1";
+
+/// Creates the demo user unless the pool already has it.
+fn ensure_demo_user(server: &Path, data_dir: &Path) -> Result<()> {
+    let listing = Command::new(server)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["user", "list"])
+        .output()
+        .context("listing users")?;
+    if !listing.status.success() {
+        bail!("`ferry-server user list` failed: {}", String::from_utf8_lossy(&listing.stderr));
+    }
+    let exists = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .any(|line| line.split('\t').next() == Some(DEMO_USER));
+    if !exists {
+        run_checked(
+            Command::new(server)
+                .arg("--data-dir")
+                .arg(data_dir)
+                .args(["user", "add", DEMO_USER, "--password", DEMO_PASSWORD])
+                .args(["--email", "demo@ferry.invalid"]),
+        )?;
     }
     Ok(())
 }
