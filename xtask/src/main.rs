@@ -186,7 +186,10 @@ fn ensure_demo_user(server: &Path, data_dir: &Path) -> Result<()> {
         .output()
         .context("listing users")?;
     if !listing.status.success() {
-        bail!("`ferry-server user list` failed: {}", String::from_utf8_lossy(&listing.stderr));
+        bail!(
+            "`ferry-server user list` failed: {}",
+            String::from_utf8_lossy(&listing.stderr)
+        );
     }
     let exists = String::from_utf8_lossy(&listing.stdout)
         .lines()

@@ -19,7 +19,7 @@ pub use error::AppError;
 use axum::Router;
 use clock::Clock;
 use ferry_protocol::{AuthMode, ClientConfig, UploadSettings};
-use identity::{Identity, IdentitySettings, Lifetimes};
+use identity::{Identity, IdentitySettings, Lifetimes, MfaConfiguration};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -42,6 +42,8 @@ pub struct Settings {
     pub dist_dir: PathBuf,
     /// Token lifetimes.
     pub lifetimes: Lifetimes,
+    /// The user pool's MFA setting.
+    pub mfa: MfaConfiguration,
 }
 
 impl Settings {
@@ -52,6 +54,7 @@ impl Settings {
             data_dir,
             dist_dir,
             lifetimes: Lifetimes::default(),
+            mfa: MfaConfiguration::default(),
         }
     }
 
@@ -67,6 +70,7 @@ impl Settings {
             client_ids: vec![LOCAL_CLIENT_ID.to_owned()],
             issuer: self.issuer(),
             lifetimes: self.lifetimes,
+            mfa: self.mfa,
         }
     }
 

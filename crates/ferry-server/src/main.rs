@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ferry_server::clock::SystemClock;
+use ferry_server::identity::MfaConfiguration;
 use ferry_server::{AppState, Settings};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,6 +49,17 @@ struct ServeArgs {
     /// Lifetime of refresh tokens, in seconds.
     #[arg(long, default_value_t = 30 * 24 * 3600)]
     refresh_token_seconds: i64,
+    /// Multi-factor sign-in with an authenticator app: off, optional (users
+    /// who set it up are asked for a code) or required (everyone sets it up).
+    #[arg(long, value_enum, default_value_t = Mfa::Optional)]
+    mfa: Mfa,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Mfa {
+    Off,
+    Optional,
+    Required,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +193,11 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     let mut settings = Settings::new(public_url, data_dir, args.dist);
     settings.lifetimes.access = args.access_token_seconds;
     settings.lifetimes.refresh = args.refresh_token_seconds;
+    settings.mfa = match args.mfa {
+        Mfa::Off => MfaConfiguration::Off,
+        Mfa::Optional => MfaConfiguration::Optional,
+        Mfa::Required => MfaConfiguration::Required,
+    };
     let public_url = settings.public_url.clone();
     tracing::info!(data_dir = %settings.data_dir.display(), dist = %settings.dist_dir.display(), "starting");
     let state = AppState::open(settings, Arc::new(SystemClock))?;

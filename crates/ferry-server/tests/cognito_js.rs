@@ -1,7 +1,7 @@
 //! AWS's own Cognito client, amazon-cognito-identity-js (pinned in
 //! tools/npm), signs in against the identity provider over a real socket:
 //! SRP, a forced new password, tokens checked against the JWKS with `jose`,
-//! GetUser, refresh, and global sign-out.
+//! GetUser, refresh, an authenticator app (TOTP), and global sign-out.
 
 #![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
 
@@ -16,7 +16,7 @@ fn npm_dir() -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn amazon_cognito_identity_js_signs_in_changes_password_and_refreshes() {
+async fn amazon_cognito_identity_js_signs_in_with_srp_new_password_totp_and_refresh() {
     let modules = npm_dir().join("node_modules/amazon-cognito-identity-js");
     assert!(
         modules.exists(),
@@ -72,6 +72,9 @@ async fn amazon_cognito_identity_js_signs_in_changes_password_and_refreshes() {
         "refreshed",
         "signed-in-with-new-password",
         "old-password-refused",
+        "totp-set-up",
+        "wrong-totp-refused",
+        "signed-in-with-totp",
         "unknown-user-refused-like-a-wrong-password",
         "global-sign-out-revoked-refresh",
     ] {

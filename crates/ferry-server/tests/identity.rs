@@ -7,6 +7,8 @@ use axum::http::Request;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use ferry_server::clock::{Clock, ManualClock};
+use ferry_server::identity::MfaConfiguration;
+use ferry_server::identity::totp;
 use ferry_server::{AppState, LOCAL_CLIENT_ID, LOCAL_POOL_ID, Settings, app};
 use ferry_srp::ClientSession;
 use http_body_util::BodyExt;
@@ -23,15 +25,20 @@ struct Pool {
 const PASSWORD: &str = "Correct-Horse-1";
 
 fn pool() -> Pool {
+    pool_with(MfaConfiguration::Optional)
+}
+
+fn pool_with(mfa: MfaConfiguration) -> Pool {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(
         time::OffsetDateTime::now_utc().unix_timestamp(),
     ));
-    let settings = Settings::new(
+    let mut settings = Settings::new(
         "http://127.0.0.1:9",
         dir.path().join("data"),
         dir.path().join("dist"),
     );
+    settings.mfa = mfa;
     let state = AppState::open(settings, clock.clone()).unwrap();
     state
         .identity
@@ -492,4 +499,175 @@ async fn the_jwks_and_discovery_document_are_at_the_issuer() {
         discovery["jwks_uri"],
         format!("http://127.0.0.1:9/{LOCAL_POOL_ID}/.well-known/jwks.json")
     );
+}
+
+fn base32_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.chars() {
+        bits = (bits << 5) | ALPHABET.find(c).unwrap() as u32;
+        count += 5;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    out
+}
+
+impl Pool {
+    fn code(&self, secret: &[u8], steps_ahead: i64) -> String {
+        totp::code_at(secret, (self.clock.unix() / 30 + steps_ahead) as u64)
+    }
+}
+
+#[tokio::test]
+async fn a_pool_that_requires_mfa_makes_users_set_up_an_authenticator() {
+    let pool = pool_with(MfaConfiguration::Required);
+    let (status, body) = pool.sign_in("alice", PASSWORD).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["ChallengeName"], "MFA_SETUP", "{body}");
+    let (_, associated) = pool
+        .call(
+            "AssociateSoftwareToken",
+            json!({"Session": body["Session"]}),
+        )
+        .await;
+    let secret = base32_decode(associated["SecretCode"].as_str().unwrap());
+    assert_eq!(secret.len(), 20);
+    let (status, body) = pool
+        .call(
+            "VerifySoftwareToken",
+            json!({"Session": associated["Session"], "UserCode": "000000"}),
+        )
+        .await;
+    // A wrong code is refused (and, being wrong, consumed nothing but the session).
+    if pool.code(&secret, 0) != "000000" {
+        assert_eq!(
+            (status, error_of(&body).0),
+            (400, "EnableSoftwareTokenMFAException")
+        );
+    }
+    // Start again and do it right.
+    let (_, body) = pool.sign_in("alice", PASSWORD).await;
+    let (_, associated) = pool
+        .call(
+            "AssociateSoftwareToken",
+            json!({"Session": body["Session"]}),
+        )
+        .await;
+    let secret = base32_decode(associated["SecretCode"].as_str().unwrap());
+    let (status, verified) = pool
+        .call(
+            "VerifySoftwareToken",
+            json!({"Session": associated["Session"], "UserCode": pool.code(&secret, 0)}),
+        )
+        .await;
+    assert_eq!(
+        (status, verified["Status"].as_str()),
+        (200, Some("SUCCESS")),
+        "{verified}"
+    );
+    let (status, body) = pool
+        .call(
+            "RespondToAuthChallenge",
+            json!({"ChallengeName": "MFA_SETUP", "ClientId": LOCAL_CLIENT_ID, "Session": verified["Session"],
+                   "ChallengeResponses": {"USERNAME": "alice"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["AuthenticationResult"]["AccessToken"].is_string());
+
+    // From now on sign-in asks for a code; a used code can't be used again.
+    pool.clock.advance(30);
+    let (_, challenge) = pool.sign_in("alice", PASSWORD).await;
+    assert_eq!(challenge["ChallengeName"], "SOFTWARE_TOKEN_MFA");
+    let answer = |session: &Value, code: String| {
+        json!({"ChallengeName": "SOFTWARE_TOKEN_MFA", "ClientId": LOCAL_CLIENT_ID, "Session": session,
+               "ChallengeResponses": {"USERNAME": "alice", "SOFTWARE_TOKEN_MFA_CODE": code}})
+    };
+    let code = pool.code(&secret, 0);
+    assert_eq!(
+        pool.call(
+            "RespondToAuthChallenge",
+            answer(&challenge["Session"], code.clone())
+        )
+        .await
+        .0,
+        200
+    );
+    let (_, challenge) = pool.sign_in("alice", PASSWORD).await;
+    let (status, body) = pool
+        .call(
+            "RespondToAuthChallenge",
+            answer(&challenge["Session"], code),
+        )
+        .await;
+    assert_eq!(
+        (status, error_of(&body).0),
+        (400, "CodeMismatchException"),
+        "a replayed code"
+    );
+}
+
+#[tokio::test]
+async fn three_wrong_codes_end_the_mfa_challenge() {
+    let pool = pool();
+    // Set up TOTP with an access token, then turn it on.
+    let (_, body) = pool.sign_in("alice", PASSWORD).await;
+    let access = body["AuthenticationResult"]["AccessToken"].clone();
+    let (status, body) = pool
+        .call("SetUserMFAPreference", json!({"AccessToken": access, "SoftwareTokenMfaSettings": {"Enabled": true, "PreferredMfa": true}}))
+        .await;
+    assert_eq!(
+        (status, error_of(&body).0),
+        (400, "InvalidParameterException"),
+        "not verified yet"
+    );
+    let (_, associated) = pool
+        .call("AssociateSoftwareToken", json!({"AccessToken": access}))
+        .await;
+    let secret = base32_decode(associated["SecretCode"].as_str().unwrap());
+    let (status, _) = pool
+        .call(
+            "VerifySoftwareToken",
+            json!({"AccessToken": access, "UserCode": pool.code(&secret, 0)}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Verified but not yet preferred: sign-in does not ask for a code.
+    pool.clock.advance(30);
+    let (_, body) = pool.sign_in("alice", PASSWORD).await;
+    assert!(body["AuthenticationResult"].is_object(), "{body}");
+    let (status, _) = pool
+        .call("SetUserMFAPreference", json!({"AccessToken": access, "SoftwareTokenMfaSettings": {"Enabled": true, "PreferredMfa": true}}))
+        .await;
+    assert_eq!(status, 200);
+    let (_, user) = pool.call("GetUser", json!({"AccessToken": access})).await;
+    assert_eq!(user["PreferredMfaSetting"], "SOFTWARE_TOKEN_MFA");
+
+    let (_, challenge) = pool.sign_in("alice", PASSWORD).await;
+    assert_eq!(challenge["ChallengeName"], "SOFTWARE_TOKEN_MFA");
+    let wrong = if pool.code(&secret, 0) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let answer = |code: &str| {
+        json!({"ChallengeName": "SOFTWARE_TOKEN_MFA", "ClientId": LOCAL_CLIENT_ID, "Session": challenge["Session"],
+               "ChallengeResponses": {"USERNAME": "alice", "SOFTWARE_TOKEN_MFA_CODE": code}})
+    };
+    for _ in 0..2 {
+        let (status, body) = pool.call("RespondToAuthChallenge", answer(wrong)).await;
+        assert_eq!((status, error_of(&body).0), (400, "CodeMismatchException"));
+    }
+    let (_, body) = pool.call("RespondToAuthChallenge", answer(wrong)).await;
+    assert!(error_of(&body).1.contains("session"), "{body}");
+    // The session is gone: even the right code is too late now.
+    let (status, _) = pool
+        .call("RespondToAuthChallenge", answer(&pool.code(&secret, 0)))
+        .await;
+    assert_eq!(status, 400);
 }

@@ -4,6 +4,7 @@
 // per step and exits non-zero on the first failure.
 //
 // Env: ENDPOINT, POOL_ID, CLIENT_ID, USERNAME, TEMP_PASSWORD, NEW_PASSWORD, EMAIL.
+import { createHmac } from 'node:crypto';
 import cognito from 'amazon-cognito-identity-js';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 
@@ -21,6 +22,20 @@ const pool = new CognitoUserPool({
 
 function step(name, detail = {}) {
   console.log(JSON.stringify({ step: name, ...detail }));
+}
+
+// RFC 6238 TOTP (SHA-1, 30 s, 6 digits) from a base32 secret, `offset` steps from now.
+function totp(base32, offset = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32.replace(/=+$/, '')) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + offset));
+  const digest = createHmac('sha1', key).update(counter).digest();
+  const o = digest[19] & 0xf;
+  const code = (digest.readUInt32BE(o) & 0x7fffffff) % 1000000;
+  return code.toString().padStart(6, '0');
 }
 
 function user(username) {
@@ -116,11 +131,43 @@ async function main() {
   await expectFailure(signIn(username, env('TEMP_PASSWORD')), 'NotAuthorizedException', 'Incorrect username or password.');
   step('old-password-refused');
 
-  // 6. An unknown user is refused exactly like a wrong password.
+  // 6. An authenticator app: associate, verify, prefer it; then sign-in asks
+  //    for a code, refuses a wrong one and accepts the right one.
+  const secret = await new Promise((resolve, reject) =>
+    second.user.associateSoftwareToken({ associateSecretCode: resolve, onFailure: reject }));
+  await new Promise((resolve, reject) =>
+    second.user.verifySoftwareToken(totp(secret), 'Test phone', { onSuccess: resolve, onFailure: reject }));
+  await new Promise((resolve, reject) =>
+    second.user.setUserMfaPreference(null, { PreferredMfa: true, Enabled: true }, (err, r) => (err ? reject(err) : resolve(r))));
+  step('totp-set-up');
+  const mfaUser = user(username);
+  const mfaSession = await new Promise((resolve, reject) => {
+    let triedWrong = false;
+    const callbacks = {
+      onSuccess: resolve,
+      onFailure: (err) => {
+        if (!triedWrong || err.code !== 'CodeMismatchException') return reject(err);
+        step('wrong-totp-refused');
+        // The same challenge may be answered again. The next step's code is
+        // within the allowed drift and not yet used (verify consumed this one).
+        mfaUser.sendMFACode(totp(secret, 1), callbacks, 'SOFTWARE_TOKEN_MFA');
+      },
+      totpRequired: () => {
+        triedWrong = true;
+        const wrong = totp(secret, 1) === '000000' ? '111111' : '000000';
+        mfaUser.sendMFACode(wrong, callbacks, 'SOFTWARE_TOKEN_MFA');
+      },
+    };
+    mfaUser.authenticateUser(new AuthenticationDetails({ Username: username, Password: env('NEW_PASSWORD') }), callbacks);
+  });
+  await verify(mfaSession.getAccessToken().getJwtToken(), 'access');
+  step('signed-in-with-totp');
+
+  // 7. An unknown user is refused exactly like a wrong password.
   await expectFailure(signIn('nobody-by-this-name', env('NEW_PASSWORD')), 'NotAuthorizedException', 'Incorrect username or password.');
   step('unknown-user-refused-like-a-wrong-password');
 
-  // 7. Global sign-out ends the session: its refresh token stops working.
+  // 8. Global sign-out ends the session: its refresh token stops working.
   await new Promise((resolve, reject) =>
     second.user.globalSignOut({ onSuccess: resolve, onFailure: reject }));
   await expectFailure(

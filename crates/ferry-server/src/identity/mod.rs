@@ -14,6 +14,7 @@
 pub mod password;
 pub mod store;
 pub mod tokens;
+pub mod totp;
 
 use crate::clock::Clock;
 use axum::Json;
@@ -68,7 +69,24 @@ pub struct IdentitySettings {
     pub issuer: String,
     /// Token lifetimes.
     pub lifetimes: Lifetimes,
+    /// Whether users must, may or can't use an authenticator app.
+    pub mfa: MfaConfiguration,
 }
+
+/// The pool's MFA setting, as Cognito names it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MfaConfiguration {
+    /// No MFA.
+    Off,
+    /// Users who set up an authenticator app are asked for a code.
+    #[default]
+    Optional,
+    /// Every user must set up an authenticator app at sign-in.
+    Required,
+}
+
+/// How many wrong codes one MFA challenge session takes.
+const MFA_ATTEMPTS: u8 = 3;
 
 #[derive(Debug)]
 enum Pending {
@@ -80,6 +98,11 @@ enum Pending {
         known: bool,
     },
     NewPasswordRequired,
+    SoftwareTokenMfa {
+        attempts: u8,
+    },
+    MfaSetup,
+    MfaSetupVerified,
 }
 
 #[derive(Debug)]
@@ -255,6 +278,7 @@ impl Identity {
             enabled: true,
             tokens_valid_after: 0,
             created_at: self.clock.unix(),
+            totp: store::Totp::default(),
         };
         self.store.add(&user)?;
         Ok(user)
@@ -425,7 +449,179 @@ impl Identity {
                 "Session": session,
             }));
         }
+        if self.settings.mfa != MfaConfiguration::Off
+            && user.totp.enabled
+            && user.totp.secret.is_some()
+        {
+            let session = self.new_session(Session {
+                username: user.username.clone(),
+                client_id: client_id.to_owned(),
+                created: self.clock.unix(),
+                pending: Pending::SoftwareTokenMfa { attempts: 0 },
+            });
+            return Ok(json!({
+                "ChallengeName": "SOFTWARE_TOKEN_MFA",
+                "ChallengeParameters": {"USER_ID_FOR_SRP": user.username},
+                "Session": session,
+            }));
+        }
+        if self.settings.mfa == MfaConfiguration::Required {
+            let session = self.new_session(Session {
+                username: user.username.clone(),
+                client_id: client_id.to_owned(),
+                created: self.clock.unix(),
+                pending: Pending::MfaSetup,
+            });
+            return Ok(json!({
+                "ChallengeName": "MFA_SETUP",
+                "ChallengeParameters": {"MFAS_CAN_SETUP": "[\"SOFTWARE_TOKEN_MFA\"]"},
+                "Session": session,
+            }));
+        }
         Ok(self.issue_tokens(user, client_id, None)?)
+    }
+
+    /// Checks a TOTP code for `user`, consuming its step.
+    fn check_totp(&self, user: &User, secret: &[u8], code: &str) -> Result<i64, CognitoError> {
+        let step = totp::verify(secret, code, self.clock.unix(), user.totp.last_step).ok_or_else(
+            || CognitoError::new("CodeMismatchException", "Invalid code received for user"),
+        )?;
+        Ok(step)
+    }
+
+    fn software_token_mfa(
+        &self,
+        session_id: &str,
+        session: Session,
+        responses: &Value,
+        attempts: u8,
+    ) -> Result<Value, CognitoError> {
+        let code = str_param(responses, "SOFTWARE_TOKEN_MFA_CODE")?;
+        let user = self
+            .store
+            .get(&session.username)?
+            .ok_or_else(CognitoError::wrong_credentials)?;
+        let secret = user
+            .totp
+            .secret
+            .clone()
+            .ok_or_else(CognitoError::wrong_credentials)?;
+        let accepted = match self.check_totp(&user, &secret, code) {
+            Ok(step) => self.store.use_totp_step(&user.username, step)?,
+            Err(_) => false,
+        };
+        if !accepted {
+            if attempts + 1 < MFA_ATTEMPTS {
+                // The same session may try again, a bounded number of times.
+                self.sessions
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(
+                        session_id.to_owned(),
+                        Session {
+                            pending: Pending::SoftwareTokenMfa {
+                                attempts: attempts + 1,
+                            },
+                            ..session
+                        },
+                    );
+                return Err(CognitoError::new(
+                    "CodeMismatchException",
+                    "Invalid code received for user",
+                ));
+            }
+            return Err(CognitoError::not_authorized(
+                "Invalid session for the user, session is expired.",
+            ));
+        }
+        Ok(self.issue_tokens(&user, &session.client_id, None)?)
+    }
+
+    /// The user an MFA-setup request is about: by access token, or by the
+    /// sign-in session that asked for the setup.
+    fn mfa_setup_user(&self, body: &Value) -> Result<(User, Option<Session>), CognitoError> {
+        if let Some(token) = body.get("AccessToken").and_then(Value::as_str) {
+            let (_, user) = self.check_access_token(token)?;
+            return Ok((user, None));
+        }
+        let id = str_param(body, "Session")?;
+        let session = self
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id)
+            .filter(|s| {
+                self.clock.unix() - s.created <= SESSION_SECONDS
+                    && matches!(s.pending, Pending::MfaSetup)
+            })
+            .ok_or_else(|| {
+                CognitoError::not_authorized("Invalid session for the user, session is expired.")
+            })?;
+        let user = self
+            .store
+            .get(&session.username)?
+            .ok_or_else(CognitoError::wrong_credentials)?;
+        Ok((user, Some(session)))
+    }
+
+    fn associate_software_token(&self, body: &Value) -> Result<Value, CognitoError> {
+        let (user, session) = self.mfa_setup_user(body)?;
+        let secret = random::<20>();
+        self.store.set_totp_pending(&user.username, &secret)?;
+        let mut answer = json!({"SecretCode": totp::base32(&secret)});
+        if let Some(session) = session {
+            answer["Session"] = json!(self.new_session(Session {
+                created: self.clock.unix(),
+                ..session
+            }));
+        }
+        Ok(answer)
+    }
+
+    fn verify_software_token(&self, body: &Value) -> Result<Value, CognitoError> {
+        let (user, session) = self.mfa_setup_user(body)?;
+        let code = str_param(body, "UserCode")?;
+        let pending = user
+            .totp
+            .pending
+            .clone()
+            .ok_or_else(|| CognitoError::invalid("Call AssociateSoftwareToken first."))?;
+        let step = totp::verify(&pending, code, self.clock.unix(), None)
+            .ok_or_else(|| CognitoError::new("EnableSoftwareTokenMFAException", "Code mismatch"))?;
+        // Setting up during sign-in turns MFA on; with an access token the
+        // user turns it on with SetUserMFAPreference.
+        self.store
+            .confirm_totp(&user.username, step, session.is_some())?;
+        let mut answer = json!({"Status": "SUCCESS"});
+        if let Some(session) = session {
+            answer["Session"] = json!(self.new_session(Session {
+                created: self.clock.unix(),
+                pending: Pending::MfaSetupVerified,
+                ..session
+            }));
+        }
+        Ok(answer)
+    }
+
+    fn set_user_mfa_preference(&self, body: &Value) -> Result<Value, CognitoError> {
+        let (_, user) = self.check_access_token(str_param(body, "AccessToken")?)?;
+        let Some(settings) = body.get("SoftwareTokenMfaSettings") else {
+            return Ok(json!({}));
+        };
+        let enabled = settings
+            .get("Enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if enabled && user.totp.secret.is_none() {
+            return Err(CognitoError::invalid(
+                "User has not verified software token mfa",
+            ));
+        }
+        if !enabled && self.settings.mfa == MfaConfiguration::Required {
+            return Err(CognitoError::invalid("MFA is required for this user pool."));
+        }
+        self.store.set_totp_enabled(&user.username, enabled)?;
+        Ok(json!({}))
     }
 
     fn initiate_auth(&self, body: &Value) -> Result<Value, CognitoError> {
@@ -530,7 +726,8 @@ impl Identity {
             .get("ChallengeResponses")
             .cloned()
             .unwrap_or_else(|| json!({}));
-        let session = self.take_session(str_param(body, "Session")?, client_id)?;
+        let session_id = str_param(body, "Session")?;
+        let session = self.take_session(session_id, client_id)?;
         let username = str_param(&responses, "USERNAME")?;
         if username != session.username {
             return Err(CognitoError::wrong_credentials());
@@ -586,6 +783,20 @@ impl Identity {
                     .ok_or_else(CognitoError::wrong_credentials)?;
                 self.after_password(&user, client_id)
             }
+            ("SOFTWARE_TOKEN_MFA", Pending::SoftwareTokenMfa { attempts }) => {
+                let session = Session {
+                    pending: Pending::SoftwareTokenMfa { attempts },
+                    ..session
+                };
+                self.software_token_mfa(session_id, session, &responses, attempts)
+            }
+            ("MFA_SETUP", Pending::MfaSetupVerified) => {
+                let user = self
+                    .store
+                    .get(&session.username)?
+                    .ok_or_else(CognitoError::wrong_credentials)?;
+                Ok(self.issue_tokens(&user, client_id, None)?)
+            }
             _ => Err(CognitoError::invalid(format!(
                 "Unexpected challenge {name} for this session."
             ))),
@@ -623,7 +834,12 @@ impl Identity {
             attributes.push(json!({"Name": "email", "Value": email}));
             attributes.push(json!({"Name": "email_verified", "Value": "true"}));
         }
-        Ok(json!({"Username": user.username, "UserAttributes": attributes}))
+        let mut answer = json!({"Username": user.username, "UserAttributes": attributes});
+        if user.totp.enabled && user.totp.secret.is_some() {
+            answer["UserMFASettingList"] = json!(["SOFTWARE_TOKEN_MFA"]);
+            answer["PreferredMfaSetting"] = json!("SOFTWARE_TOKEN_MFA");
+        }
+        Ok(answer)
     }
 
     fn change_password(&self, body: &Value) -> Result<Value, CognitoError> {
@@ -678,6 +894,9 @@ impl Identity {
             "ChangePassword" => self.change_password(body),
             "GlobalSignOut" => self.global_sign_out(body),
             "RevokeToken" => self.revoke_token(body),
+            "AssociateSoftwareToken" => self.associate_software_token(body),
+            "VerifySoftwareToken" => self.verify_software_token(body),
+            "SetUserMFAPreference" => self.set_user_mfa_preference(body),
             other => Err(CognitoError::new(
                 "UnknownOperationException",
                 format!("The operation {other} is not supported by this identity provider."),

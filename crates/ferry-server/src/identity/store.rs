@@ -62,6 +62,21 @@ pub struct User {
     pub tokens_valid_after: i64,
     /// Unix time the user was created.
     pub created_at: i64,
+    /// Their authenticator app (TOTP), if any.
+    pub totp: Totp,
+}
+
+/// A user's TOTP state.
+#[derive(Debug, Clone, Default)]
+pub struct Totp {
+    /// The verified secret.
+    pub secret: Option<Vec<u8>>,
+    /// A secret handed out by AssociateSoftwareToken, not yet verified.
+    pub pending: Option<Vec<u8>>,
+    /// Whether sign-in asks for a code.
+    pub enabled: bool,
+    /// The last step a code was accepted for; older codes are refused.
+    pub last_step: Option<i64>,
 }
 
 /// A stored refresh token.
@@ -105,7 +120,11 @@ impl UserStore {
                  status TEXT NOT NULL,
                  enabled INTEGER NOT NULL DEFAULT 1,
                  tokens_valid_after INTEGER NOT NULL DEFAULT 0,
-                 created_at INTEGER NOT NULL
+                 created_at INTEGER NOT NULL,
+                 totp_secret BLOB,
+                 totp_pending BLOB,
+                 totp_enabled INTEGER NOT NULL DEFAULT 0,
+                 totp_last_step INTEGER
              );
              CREATE TABLE IF NOT EXISTS refresh_tokens (
                  digest BLOB PRIMARY KEY,
@@ -161,7 +180,8 @@ impl UserStore {
         let user = self
             .db()
             .query_row(
-                "SELECT username, sub, email, salt, verifier, status, enabled, tokens_valid_after, created_at
+                "SELECT username, sub, email, salt, verifier, status, enabled, tokens_valid_after, created_at,
+                        totp_secret, totp_pending, totp_enabled, totp_last_step
                  FROM users WHERE username = ?1",
                 [username],
                 |row| {
@@ -177,6 +197,12 @@ impl UserStore {
                         enabled: row.get(6)?,
                         tokens_valid_after: row.get(7)?,
                         created_at: row.get(8)?,
+                        totp: Totp {
+                            secret: row.get(9)?,
+                            pending: row.get(10)?,
+                            enabled: row.get(11)?,
+                            last_step: row.get(12)?,
+                        },
                     })
                 },
             )
@@ -257,6 +283,45 @@ impl UserStore {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Keeps a new, unverified TOTP secret.
+    pub fn set_totp_pending(&self, username: &str, secret: &[u8]) -> anyhow::Result<()> {
+        self.db().execute(
+            "UPDATE users SET totp_pending = ?2 WHERE username = ?1",
+            params![username, secret],
+        )?;
+        Ok(())
+    }
+
+    /// Makes the pending secret the verified one, remembering `step` as used.
+    pub fn confirm_totp(&self, username: &str, step: i64, enable: bool) -> anyhow::Result<()> {
+        self.db().execute(
+            "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ?2,
+                              totp_enabled = totp_enabled OR ?3
+             WHERE username = ?1 AND totp_pending IS NOT NULL",
+            params![username, step, enable],
+        )?;
+        Ok(())
+    }
+
+    /// Turns the TOTP requirement on or off.
+    pub fn set_totp_enabled(&self, username: &str, enabled: bool) -> anyhow::Result<()> {
+        self.db().execute(
+            "UPDATE users SET totp_enabled = ?2 WHERE username = ?1",
+            params![username, enabled],
+        )?;
+        Ok(())
+    }
+
+    /// Records that a code for `step` was used; `false` if that step (or a
+    /// later one) was already used, so a code works once even under races.
+    pub fn use_totp_step(&self, username: &str, step: i64) -> anyhow::Result<bool> {
+        Ok(self.db().execute(
+            "UPDATE users SET totp_last_step = ?2
+             WHERE username = ?1 AND (totp_last_step IS NULL OR totp_last_step < ?2)",
+            params![username, step],
+        )? == 1)
     }
 
     /// Stores a refresh token by its digest.
