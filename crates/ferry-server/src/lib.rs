@@ -44,6 +44,8 @@ pub struct Settings {
     pub lifetimes: Lifetimes,
     /// The user pool's MFA setting.
     pub mfa: MfaConfiguration,
+    /// Whether people may create their own accounts.
+    pub allow_sign_up: bool,
 }
 
 impl Settings {
@@ -55,6 +57,7 @@ impl Settings {
             dist_dir,
             lifetimes: Lifetimes::default(),
             mfa: MfaConfiguration::default(),
+            allow_sign_up: false,
         }
     }
 
@@ -71,6 +74,7 @@ impl Settings {
             issuer: self.issuer(),
             lifetimes: self.lifetimes,
             mfa: self.mfa,
+            allow_sign_up: self.allow_sign_up,
         }
     }
 

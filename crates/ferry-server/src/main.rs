@@ -53,6 +53,10 @@ struct ServeArgs {
     /// who set it up are asked for a code) or required (everyone sets it up).
     #[arg(long, value_enum, default_value_t = Mfa::Optional)]
     mfa: Mfa,
+    /// Let people create their own accounts (Cognito's SignUp); confirmation
+    /// codes go to the outbox in the data directory.
+    #[arg(long)]
+    allow_sign_up: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -198,12 +202,14 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         Mfa::Optional => MfaConfiguration::Optional,
         Mfa::Required => MfaConfiguration::Required,
     };
+    settings.allow_sign_up = args.allow_sign_up;
     let public_url = settings.public_url.clone();
     tracing::info!(data_dir = %settings.data_dir.display(), dist = %settings.dist_dir.display(), "starting");
     let state = AppState::open(settings, Arc::new(SystemClock))?;
     // Tests and `cargo xtask run` read this line to learn the port.
     println!("ferry-server listening on {public_url}/");
-    axum::serve(listener, ferry_server::app(state))
+    let app = ferry_server::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving")

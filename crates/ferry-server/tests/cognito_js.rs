@@ -9,10 +9,24 @@ use ferry_server::clock::SystemClock;
 use ferry_server::{AppState, LOCAL_CLIENT_ID, LOCAL_POOL_ID, Settings, app};
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 fn npm_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/npm")
+}
+
+/// Everything the server logs during the test, at every level.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,6 +37,14 @@ async fn amazon_cognito_identity_js_signs_in_with_srp_new_password_totp_and_refr
         "{} is missing: run `cargo xtask test`, which installs the npm test peers",
         modules.display()
     );
+
+    let logs = Captured::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
 
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -42,7 +64,10 @@ async fn amazon_cognito_identity_js_signs_in_with_srp_new_password_totp_and_refr
             true,
         )
         .unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, app(state)).await });
+    let server = tokio::spawn(async move {
+        let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service).await
+    });
 
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
@@ -84,5 +109,25 @@ async fn amazon_cognito_identity_js_signs_in_with_srp_new_password_totp_and_refr
         );
     }
     assert!(stdout.trim_end().ends_with("{\"ok\":true}"), "{stdout}");
+
+    // No password, token or code in any log line.
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("operation=RespondToAuthChallenge outcome=\"ok\""),
+        "{logs}"
+    );
+    for secret in [
+        "Temp-Pass-123",
+        "Chosen-Pass-456",
+        "eyJ",
+        "Your code is",
+        "SRP_A",
+        "SECRET_BLOCK",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "the log contains {secret:?}:\n{logs}"
+        );
+    }
     println!("{stdout}");
 }

@@ -671,3 +671,181 @@ async fn three_wrong_codes_end_the_mfa_challenge() {
         .await;
     assert_eq!(status, 400);
 }
+
+impl Pool {
+    /// The code in the newest outbox message for `purpose`.
+    fn code_from_outbox(&self, purpose: &str) -> String {
+        let dir = self._dir.path().join("data/outbox");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(&format!("-{purpose}.txt")))
+            .collect();
+        files.sort();
+        let text = std::fs::read_to_string(files.last().expect("a message in the outbox")).unwrap();
+        let code = text.split("Your code is ").nth(1).unwrap();
+        code[..6].to_owned()
+    }
+}
+
+#[tokio::test]
+async fn forgot_password_sends_a_code_to_the_outbox_that_works_once() {
+    let pool = pool();
+    let (status, body) = pool
+        .call(
+            "ForgotPassword",
+            json!({"ClientId": LOCAL_CLIENT_ID, "Username": "alice"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["CodeDeliveryDetails"]["Destination"], "a***@e***");
+    let code = pool.code_from_outbox("reset");
+    let confirm = |code: &str, password: &str| json!({"ClientId": LOCAL_CLIENT_ID, "Username": "alice", "ConfirmationCode": code, "Password": password});
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (status, body) = pool
+        .call("ConfirmForgotPassword", confirm(wrong, "Brand-New-1"))
+        .await;
+    assert_eq!((status, error_of(&body).0), (400, "CodeMismatchException"));
+    let (status, body) = pool
+        .call("ConfirmForgotPassword", confirm(&code, "weak"))
+        .await;
+    assert_eq!(
+        (status, error_of(&body).0),
+        (400, "InvalidPasswordException")
+    );
+    assert_eq!(
+        pool.call("ConfirmForgotPassword", confirm(&code, "Brand-New-1"))
+            .await
+            .0,
+        200
+    );
+    let (status, body) = pool
+        .call("ConfirmForgotPassword", confirm(&code, "Brand-New-2"))
+        .await;
+    assert_eq!(
+        (status, error_of(&body).0),
+        (400, "CodeMismatchException"),
+        "used once"
+    );
+    pool.clock.advance(1);
+    assert_eq!(pool.sign_in("alice", "Brand-New-1").await.0, 200);
+    assert_eq!(pool.sign_in("alice", PASSWORD).await.0, 400);
+}
+
+#[tokio::test]
+async fn reset_codes_expire_and_take_five_wrong_guesses() {
+    let pool = pool();
+    pool.call(
+        "ForgotPassword",
+        json!({"ClientId": LOCAL_CLIENT_ID, "Username": "alice"}),
+    )
+    .await;
+    let code = pool.code_from_outbox("reset");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let confirm = |code: &str| json!({"ClientId": LOCAL_CLIENT_ID, "Username": "alice", "ConfirmationCode": code, "Password": "Brand-New-1"});
+    for _ in 0..5 {
+        assert_eq!(
+            pool.call("ConfirmForgotPassword", confirm(wrong)).await.0,
+            400
+        );
+    }
+    let (_, body) = pool.call("ConfirmForgotPassword", confirm(&code)).await;
+    assert_eq!(error_of(&body).0, "LimitExceededException");
+
+    pool.call(
+        "ForgotPassword",
+        json!({"ClientId": LOCAL_CLIENT_ID, "Username": "alice"}),
+    )
+    .await;
+    pool.clock.advance(1);
+    let code = pool.code_from_outbox("reset");
+    pool.clock.advance(3601);
+    let (_, body) = pool.call("ConfirmForgotPassword", confirm(&code)).await;
+    assert_eq!(error_of(&body).0, "ExpiredCodeException");
+}
+
+#[tokio::test]
+async fn forgot_password_for_an_unknown_user_looks_the_same_and_sends_nothing() {
+    let pool = pool();
+    let (status, body) = pool
+        .call(
+            "ForgotPassword",
+            json!({"ClientId": LOCAL_CLIENT_ID, "Username": "mallory"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let destination = body["CodeDeliveryDetails"]["Destination"].as_str().unwrap();
+    assert!(destination.contains("***@"), "{destination}");
+    assert!(!pool._dir.path().join("data/outbox").exists());
+}
+
+#[tokio::test]
+async fn sign_up_is_off_by_default_and_needs_confirmation_when_on() {
+    let pool = pool();
+    let sign_up = json!({"ClientId": LOCAL_CLIENT_ID, "Username": "bob", "Password": "Bobs-Pass-1",
+                         "UserAttributes": [{"Name": "email", "Value": "bob@example.com"}]});
+    let (status, body) = pool.call("SignUp", sign_up.clone()).await;
+    assert_eq!((status, error_of(&body).0), (400, "NotAuthorizedException"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::new(
+        "http://127.0.0.1:9",
+        dir.path().join("data"),
+        dir.path().join("dist"),
+    );
+    settings.allow_sign_up = true;
+    let open = Pool {
+        state: AppState::open(settings, pool.clock.clone()).unwrap(),
+        clock: pool.clock.clone(),
+        _dir: dir,
+    };
+    let (status, body) = open.call("SignUp", sign_up.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["UserConfirmed"], false);
+    assert_eq!(body["CodeDeliveryDetails"]["Destination"], "b***@e***");
+    let (_, again) = open.call("SignUp", sign_up).await;
+    assert_eq!(error_of(&again).0, "UsernameExistsException");
+    let (_, body) = open.sign_in("bob", "Bobs-Pass-1").await;
+    assert_eq!(error_of(&body).0, "UserNotConfirmedException");
+    let code = open.code_from_outbox("sign-up");
+    let (status, _) = open
+        .call(
+            "ConfirmSignUp",
+            json!({"ClientId": LOCAL_CLIENT_ID, "Username": "bob", "ConfirmationCode": code}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(open.sign_in("bob", "Bobs-Pass-1").await.0, 200);
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_name_whether_or_not_it_exists() {
+    let pool = pool();
+    for name in ["alice", "mallory"] {
+        for _ in 0..5 {
+            let (_, body) = pool.sign_in(name, "Wrong-Horse-1").await;
+            assert_eq!(error_of(&body).1, "Incorrect username or password.");
+        }
+        let client = ClientSession::new(&[9; 128]).unwrap();
+        let (status, body) = pool.initiate(name, &client).await;
+        assert_eq!(
+            (status, error_of(&body)),
+            (
+                400,
+                ("NotAuthorizedException", "Password attempts exceeded")
+            ),
+            "{name}"
+        );
+    }
+    // Even the right password waits for the lock to pass.
+    let (status, _) = pool
+        .call(
+            "InitiateAuth",
+            json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": LOCAL_CLIENT_ID,
+                   "AuthParameters": {"USERNAME": "alice", "PASSWORD": PASSWORD}}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    pool.clock.advance(2);
+    assert_eq!(pool.sign_in("alice", PASSWORD).await.0, 200);
+}

@@ -13,13 +13,14 @@
 
 pub mod password;
 pub mod store;
+pub mod throttle;
 pub mod tokens;
 pub mod totp;
 
 use crate::clock::Clock;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
@@ -71,6 +72,8 @@ pub struct IdentitySettings {
     pub lifetimes: Lifetimes,
     /// Whether users must, may or can't use an authenticator app.
     pub mfa: MfaConfiguration,
+    /// Whether people may create their own accounts (`SignUp`).
+    pub allow_sign_up: bool,
 }
 
 /// The pool's MFA setting, as Cognito names it.
@@ -123,7 +126,17 @@ pub struct Identity {
     sessions: Mutex<HashMap<String, Session>>,
     /// Keys the stand-in verifiers of names that are not users.
     decoy_key: [u8; 32],
+    throttle: throttle::Throttle,
+    /// Where codes are "sent": one file per message, in place of e-mail.
+    outbox: std::path::PathBuf,
 }
+
+/// How long a password-reset code works, as in Cognito.
+const RESET_CODE_SECONDS: i64 = 60 * 60;
+/// How long a sign-up confirmation code works, as in Cognito.
+const SIGN_UP_CODE_SECONDS: i64 = 24 * 60 * 60;
+/// Wrong guesses a code takes before it stops working.
+const CODE_ATTEMPTS: u32 = 5;
 
 /// An error in Cognito's shape.
 #[derive(Debug)]
@@ -184,6 +197,19 @@ impl IntoResponse for CognitoError {
     }
 }
 
+/// Cognito's `CodeDeliveryDetails`, with the address masked as Cognito masks it.
+fn delivery_details(address: &str) -> Value {
+    let masked = match address.split_once('@') {
+        Some((local, domain)) => format!(
+            "{}***@{}***",
+            local.chars().next().unwrap_or('*'),
+            domain.chars().next().unwrap_or('*')
+        ),
+        None => format!("{}***", address.chars().next().unwrap_or('*')),
+    };
+    json!({"CodeDeliveryDetails": {"Destination": masked, "DeliveryMedium": "EMAIL", "AttributeName": "email"}})
+}
+
 fn amz_json(body: Value) -> Response {
     let mut response = (StatusCode::OK, body.to_string()).into_response();
     response.headers_mut().insert(
@@ -227,6 +253,8 @@ impl Identity {
             clock,
             sessions: Mutex::new(HashMap::new()),
             decoy_key: random(),
+            throttle: throttle::Throttle::default(),
+            outbox: data_dir.join("outbox"),
         })
     }
 
@@ -260,28 +288,48 @@ impl Identity {
         email: Option<String>,
         temporary: bool,
     ) -> anyhow::Result<User> {
-        password::check(password).map_err(anyhow::Error::msg)?;
-        if username.is_empty() || username.chars().any(char::is_whitespace) || username.len() > 128
-        {
-            anyhow::bail!("a user name is 1 to 128 characters without spaces");
-        }
         let user = User {
-            username: username.to_owned(),
-            sub: uuid::Uuid::new_v4().to_string(),
-            email,
-            verifier: PasswordVerifier::new(self.pool_name(), username, password, &random::<16>()),
             status: if temporary {
                 UserStatus::ForceChangePassword
             } else {
                 UserStatus::Confirmed
             },
+            ..self
+                .new_user(username, password, email)
+                .map_err(|e| anyhow::anyhow!(e.message))?
+        };
+        self.store.add(&user)?;
+        Ok(user)
+    }
+
+    fn new_user(
+        &self,
+        username: &str,
+        password: &str,
+        email: Option<String>,
+    ) -> Result<User, CognitoError> {
+        password::check(password).map_err(|m| CognitoError::new("InvalidPasswordException", m))?;
+        let bad_name = username.is_empty()
+            || username.len() > 128
+            || username
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control());
+        if bad_name {
+            return Err(CognitoError::invalid(
+                "A user name is 1 to 128 characters without spaces.",
+            ));
+        }
+        Ok(User {
+            username: username.to_owned(),
+            sub: uuid::Uuid::new_v4().to_string(),
+            email,
+            verifier: PasswordVerifier::new(self.pool_name(), username, password, &random::<16>()),
+            status: UserStatus::Confirmed,
             enabled: true,
             tokens_valid_after: 0,
             created_at: self.clock.unix(),
             totp: store::Totp::default(),
-        };
-        self.store.add(&user)?;
-        Ok(user)
+        })
     }
 
     /// Sets a user's password; `temporary` makes them choose a new one at sign-in.
@@ -427,6 +475,12 @@ impl Identity {
     fn after_password(&self, user: &User, client_id: &str) -> Result<Value, CognitoError> {
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
+        }
+        if user.status == UserStatus::Unconfirmed {
+            return Err(CognitoError::new(
+                "UserNotConfirmedException",
+                "User is not confirmed.",
+            ));
         }
         if user.status == UserStatus::ForceChangePassword {
             let session = self.new_session(Session {
@@ -624,7 +678,202 @@ impl Identity {
         Ok(json!({}))
     }
 
-    fn initiate_auth(&self, body: &Value) -> Result<Value, CognitoError> {
+    fn throttle_check(
+        &self,
+        username: &str,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<(), CognitoError> {
+        self.throttle
+            .check(username, address, self.clock.unix())
+            .map_err(|refusal| match refusal {
+                throttle::Refusal::NameLocked => {
+                    CognitoError::not_authorized("Password attempts exceeded")
+                }
+                throttle::Refusal::AddressThrottled => CognitoError::new(
+                    "TooManyRequestsException",
+                    "Too many requests. Try again later.",
+                ),
+            })
+    }
+
+    /// Records the outcome of a password check for throttling.
+    fn password_outcome(
+        &self,
+        username: &str,
+        address: Option<std::net::IpAddr>,
+        result: Result<Value, CognitoError>,
+    ) -> Result<Value, CognitoError> {
+        match &result {
+            Err(e)
+                if e.kind == "NotAuthorizedException"
+                    && e.message == "Incorrect username or password." =>
+            {
+                self.throttle.failed(username, address, self.clock.unix());
+            }
+            Ok(_) => self.throttle.succeeded(username),
+            Err(_) => {}
+        }
+        result
+    }
+
+    fn code_digest(username: &str, purpose: &str, code: &str) -> Vec<u8> {
+        Sha256::digest(format!("{purpose}:{username}:{code}").as_bytes()).to_vec()
+    }
+
+    /// Makes a 6-digit code for `purpose` and puts it in the outbox for `user`.
+    fn send_code(
+        &self,
+        user: &User,
+        purpose: &str,
+        lifetime: i64,
+        subject: &str,
+    ) -> Result<Value, CognitoError> {
+        let number = u32::from_be_bytes(random::<4>()) % 1_000_000;
+        let code = format!("{number:06}");
+        let now = self.clock.unix();
+        self.store.put_code(
+            &user.username,
+            purpose,
+            &Self::code_digest(&user.username, purpose, &code),
+            now + lifetime,
+        )?;
+        let to = user.email.clone().unwrap_or_else(|| user.username.clone());
+        std::fs::create_dir_all(&self.outbox).map_err(anyhow::Error::from)?;
+        let file = self.outbox.join(format!(
+            "{now}-{}-{purpose}.txt",
+            B64URL.encode(user.username.as_bytes())
+        ));
+        let text = format!("To: {to}\nSubject: {subject}\n\nYour code is {code}. It works once.\n");
+        std::fs::write(&file, text).map_err(anyhow::Error::from)?;
+        // The log says where the message is, never what it says.
+        tracing::info!(user = %user.username, purpose, outbox = %file.display(), "message written to the outbox");
+        Ok(delivery_details(
+            user.email.as_deref().unwrap_or(&user.username),
+        ))
+    }
+
+    /// Checks a code sent for `purpose`, consuming it when right.
+    fn check_code(&self, username: &str, purpose: &str, code: &str) -> Result<(), CognitoError> {
+        let mismatch = || {
+            CognitoError::new(
+                "CodeMismatchException",
+                "Invalid verification code provided, please try again.",
+            )
+        };
+        let Some((digest, expires_at, attempts)) = self.store.code(username, purpose)? else {
+            return Err(mismatch());
+        };
+        if attempts >= CODE_ATTEMPTS {
+            return Err(CognitoError::new(
+                "LimitExceededException",
+                "Attempt limit exceeded, please try after some time.",
+            ));
+        }
+        if expires_at < self.clock.unix() {
+            return Err(CognitoError::new(
+                "ExpiredCodeException",
+                "Invalid code provided, please request a code again.",
+            ));
+        }
+        if !bool::from(Self::code_digest(username, purpose, code).ct_eq(&digest)) {
+            self.store.code_failed(username, purpose)?;
+            return Err(mismatch());
+        }
+        self.store.delete_code(username, purpose)?;
+        Ok(())
+    }
+
+    fn forgot_password(&self, body: &Value) -> Result<Value, CognitoError> {
+        self.check_client(str_param(body, "ClientId")?)?;
+        let username = str_param(body, "Username")?;
+        match self.store.get(username)? {
+            Some(user) if user.enabled => self.send_code(
+                &user,
+                "reset",
+                RESET_CODE_SECONDS,
+                "Your Ferry password reset code",
+            ),
+            // Nobody by that name (or disabled): answer the same way, send nothing.
+            _ => {
+                let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.decoy_key)
+                    .unwrap_or_else(|_| unreachable!());
+                mac.update(username.as_bytes());
+                let seed = mac.finalize().into_bytes();
+                let letter = |b: u8| char::from(b'a' + b % 26);
+                Ok(delivery_details(&format!(
+                    "{}x@{}x.com",
+                    letter(seed[0]),
+                    letter(seed[1])
+                )))
+            }
+        }
+    }
+
+    fn confirm_forgot_password(&self, body: &Value) -> Result<Value, CognitoError> {
+        self.check_client(str_param(body, "ClientId")?)?;
+        let username = str_param(body, "Username")?;
+        let code = str_param(body, "ConfirmationCode")?;
+        let password = str_param(body, "Password")?;
+        password::check(password).map_err(|m| CognitoError::new("InvalidPasswordException", m))?;
+        self.check_code(username, "reset", code)?;
+        self.set_password(username, password, false)?;
+        self.throttle.succeeded(username);
+        Ok(json!({}))
+    }
+
+    fn sign_up(&self, body: &Value) -> Result<Value, CognitoError> {
+        self.check_client(str_param(body, "ClientId")?)?;
+        if !self.settings.allow_sign_up {
+            return Err(CognitoError::not_authorized(
+                "SignUp is not permitted for this user pool",
+            ));
+        }
+        let username = str_param(body, "Username")?;
+        let password = str_param(body, "Password")?;
+        password::check(password).map_err(|m| CognitoError::new("InvalidPasswordException", m))?;
+        let email = body
+            .get("UserAttributes")
+            .and_then(Value::as_array)
+            .and_then(|attributes| attributes.iter().find(|a| a["Name"] == "email"))
+            .and_then(|a| a["Value"].as_str())
+            .map(str::to_owned);
+        if self.store.get(username)?.is_some() {
+            return Err(CognitoError::new(
+                "UsernameExistsException",
+                "User already exists",
+            ));
+        }
+        let user = User {
+            status: UserStatus::Unconfirmed,
+            ..self.new_user(username, password, email)?
+        };
+        self.store.add(&user)?;
+        let details = self.send_code(
+            &user,
+            "sign-up",
+            SIGN_UP_CODE_SECONDS,
+            "Your Ferry confirmation code",
+        )?;
+        Ok(json!({
+            "UserConfirmed": false,
+            "UserSub": user.sub,
+            "CodeDeliveryDetails": details["CodeDeliveryDetails"],
+        }))
+    }
+
+    fn confirm_sign_up(&self, body: &Value) -> Result<Value, CognitoError> {
+        self.check_client(str_param(body, "ClientId")?)?;
+        let username = str_param(body, "Username")?;
+        self.check_code(username, "sign-up", str_param(body, "ConfirmationCode")?)?;
+        self.store.confirm(username)?;
+        Ok(json!({}))
+    }
+
+    fn initiate_auth(
+        &self,
+        body: &Value,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<Value, CognitoError> {
         let client_id = str_param(body, "ClientId")?;
         self.check_client(client_id)?;
         let flow = str_param(body, "AuthFlow")?;
@@ -636,6 +885,7 @@ impl Identity {
             "USER_SRP_AUTH" => {
                 let username = str_param(&params, "USERNAME")?;
                 let srp_a = str_param(&params, "SRP_A")?;
+                self.throttle_check(username, address)?;
                 let user = self.store.get(username)?;
                 let (verifier, known) = match &user {
                     Some(user) => (user.verifier.clone(), true),
@@ -676,6 +926,7 @@ impl Identity {
             "USER_PASSWORD_AUTH" => {
                 let username = str_param(&params, "USERNAME")?;
                 let password = str_param(&params, "PASSWORD")?;
+                self.throttle_check(username, address)?;
                 let user = self.store.get(username)?;
                 let stored = user
                     .as_ref()
@@ -683,10 +934,11 @@ impl Identity {
                 let typed =
                     PasswordVerifier::new(self.pool_name(), username, password, &stored.salt);
                 let matches = bool::from(typed.verifier.ct_eq(&stored.verifier));
-                match user {
+                let result = match user {
                     Some(user) if matches => self.after_password(&user, client_id),
                     _ => Err(CognitoError::wrong_credentials()),
-                }
+                };
+                self.password_outcome(username, address, result)
             }
             "REFRESH_TOKEN_AUTH" | "REFRESH_TOKEN" => {
                 let token = str_param(&params, "REFRESH_TOKEN")?;
@@ -718,7 +970,11 @@ impl Identity {
         }
     }
 
-    fn respond_to_auth_challenge(&self, body: &Value) -> Result<Value, CognitoError> {
+    fn respond_to_auth_challenge(
+        &self,
+        body: &Value,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<Value, CognitoError> {
         let client_id = str_param(body, "ClientId")?;
         self.check_client(client_id)?;
         let name = str_param(body, "ChallengeName")?;
@@ -755,6 +1011,7 @@ impl Identity {
                         "TIMESTAMP is too far from the current time.",
                     ));
                 }
+                self.throttle_check(&session.username, address)?;
                 let block_ok = bool::from(given_block.ct_eq(&secret_block));
                 let proof = challenge.verify_claim(
                     &srp_a,
@@ -765,12 +1022,13 @@ impl Identity {
                     signature,
                 );
                 let user = self.store.get(&session.username)?;
-                match user {
+                let result = match user {
                     Some(user) if known && block_ok && proof.is_ok() => {
                         self.after_password(&user, client_id)
                     }
                     _ => Err(CognitoError::wrong_credentials()),
-                }
+                };
+                self.password_outcome(&session.username, address, result)
             }
             ("NEW_PASSWORD_REQUIRED", Pending::NewPasswordRequired) => {
                 let new_password = str_param(&responses, "NEW_PASSWORD")?;
@@ -886,10 +1144,19 @@ impl Identity {
         }
     }
 
-    fn dispatch(&self, operation: &str, body: &Value) -> Result<Value, CognitoError> {
+    fn dispatch(
+        &self,
+        operation: &str,
+        body: &Value,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<Value, CognitoError> {
         match operation {
-            "InitiateAuth" => self.initiate_auth(body),
-            "RespondToAuthChallenge" => self.respond_to_auth_challenge(body),
+            "InitiateAuth" => self.initiate_auth(body, address),
+            "RespondToAuthChallenge" => self.respond_to_auth_challenge(body, address),
+            "ForgotPassword" => self.forgot_password(body),
+            "ConfirmForgotPassword" => self.confirm_forgot_password(body),
+            "SignUp" => self.sign_up(body),
+            "ConfirmSignUp" => self.confirm_sign_up(body),
             "GetUser" => self.get_user(body),
             "ChangePassword" => self.change_password(body),
             "GlobalSignOut" => self.global_sign_out(body),
@@ -926,9 +1193,18 @@ impl Identity {
 /// `POST /` with `X-Amz-Target: AWSCognitoIdentityProviderService.*`.
 pub async fn handle(
     State(identity): State<Arc<Identity>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let address = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let Ok(body) = axum::body::to_bytes(body, 256 * 1024).await else {
+        return CognitoError::new("SerializationException", "The request body is too large.")
+            .into_response();
+    };
+    let headers = parts.headers;
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -953,7 +1229,14 @@ pub async fn handle(
     let operation = operation.to_owned();
     // SRP's modular exponentiations take milliseconds of CPU: keep them off
     // the async workers.
-    let result = tokio::task::spawn_blocking(move || identity.dispatch(&operation, &body)).await;
+    let result = tokio::task::spawn_blocking(move || {
+        let result = identity.dispatch(&operation, &body, address);
+        // Operators see what was asked and how it ended; never the parameters.
+        let outcome = result.as_ref().map_or_else(|e| e.kind, |_| "ok");
+        tracing::info!(operation = %operation, outcome, "identity request");
+        result
+    })
+    .await;
     match result {
         Ok(Ok(value)) => amz_json(value),
         Ok(Err(error)) => error.into_response(),

@@ -18,6 +18,8 @@ pub enum UserStatus {
     /// Must choose a new password at the next sign-in (Cognito's
     /// `FORCE_CHANGE_PASSWORD`).
     ForceChangePassword,
+    /// Signed up but has not yet confirmed with the code sent to them.
+    Unconfirmed,
 }
 
 impl UserStatus {
@@ -25,14 +27,15 @@ impl UserStatus {
         match self {
             Self::Confirmed => "CONFIRMED",
             Self::ForceChangePassword => "FORCE_CHANGE_PASSWORD",
+            Self::Unconfirmed => "UNCONFIRMED",
         }
     }
 
     fn parse(text: &str) -> Self {
-        if text == "FORCE_CHANGE_PASSWORD" {
-            Self::ForceChangePassword
-        } else {
-            Self::Confirmed
+        match text {
+            "FORCE_CHANGE_PASSWORD" => Self::ForceChangePassword,
+            "UNCONFIRMED" => Self::Unconfirmed,
+            _ => Self::Confirmed,
         }
     }
 
@@ -135,7 +138,15 @@ impl UserStore {
                  expires_at INTEGER NOT NULL,
                  revoked INTEGER NOT NULL DEFAULT 0
              );
-             CREATE INDEX IF NOT EXISTS refresh_tokens_by_user ON refresh_tokens(username);",
+             CREATE INDEX IF NOT EXISTS refresh_tokens_by_user ON refresh_tokens(username);
+             CREATE TABLE IF NOT EXISTS codes (
+                 username TEXT NOT NULL REFERENCES users(username),
+                 purpose TEXT NOT NULL,
+                 digest BLOB NOT NULL,
+                 expires_at INTEGER NOT NULL,
+                 attempts INTEGER NOT NULL DEFAULT 0,
+                 PRIMARY KEY (username, purpose)
+             );",
         )?;
         Ok(Self { db: Mutex::new(db) })
     }
@@ -322,6 +333,64 @@ impl UserStore {
              WHERE username = ?1 AND (totp_last_step IS NULL OR totp_last_step < ?2)",
             params![username, step],
         )? == 1)
+    }
+
+    /// Stores a one-time code's digest for `purpose`, replacing any earlier one.
+    pub fn put_code(
+        &self,
+        username: &str,
+        purpose: &str,
+        digest: &[u8],
+        expires_at: i64,
+    ) -> anyhow::Result<()> {
+        self.db().execute(
+            "INSERT OR REPLACE INTO codes (username, purpose, digest, expires_at, attempts) VALUES (?1, ?2, ?3, ?4, 0)",
+            params![username, purpose, digest, expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// The stored code for `purpose`: its digest, expiry and failed attempts.
+    pub fn code(
+        &self,
+        username: &str,
+        purpose: &str,
+    ) -> anyhow::Result<Option<(Vec<u8>, i64, u32)>> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT digest, expires_at, attempts FROM codes WHERE username = ?1 AND purpose = ?2",
+                params![username, purpose],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?)
+    }
+
+    /// Counts a wrong guess at a code.
+    pub fn code_failed(&self, username: &str, purpose: &str) -> anyhow::Result<()> {
+        self.db().execute(
+            "UPDATE codes SET attempts = attempts + 1 WHERE username = ?1 AND purpose = ?2",
+            params![username, purpose],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a code once used.
+    pub fn delete_code(&self, username: &str, purpose: &str) -> anyhow::Result<()> {
+        self.db().execute(
+            "DELETE FROM codes WHERE username = ?1 AND purpose = ?2",
+            params![username, purpose],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a signed-up user as confirmed.
+    pub fn confirm(&self, username: &str) -> anyhow::Result<()> {
+        self.db().execute(
+            "UPDATE users SET status = 'CONFIRMED' WHERE username = ?1 AND status = 'UNCONFIRMED'",
+            [username],
+        )?;
+        Ok(())
     }
 
     /// Stores a refresh token by its digest.
