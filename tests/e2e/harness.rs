@@ -63,8 +63,9 @@ fn env_path(name: &str, default: impl FnOnce() -> PathBuf) -> PathBuf {
 pub struct Stack {
     /// The base URL, without a trailing `/`.
     pub url: String,
+    bin: PathBuf,
     _server: ProcessGroup,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Stack {
@@ -103,9 +104,24 @@ impl Stack {
             .to_owned();
         Ok(Self {
             url,
+            bin,
             _server: server,
-            _dir: dir,
+            dir,
         })
+    }
+
+    /// Adds a user with the server's own admin command.
+    pub fn add_user(&self, name: &str, password: &str) -> Result<()> {
+        let status = Command::new(&self.bin)
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .args(["user", "add", name, "--password", password])
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            bail!("`ferry-server user add {name}` failed");
+        }
+        Ok(())
     }
 }
 
@@ -204,6 +220,26 @@ impl Browser {
         }
     }
 
+    /// Waits for the form field with this accessible name, whatever its role
+    /// (a password field has none in ARIA): as a person finds it by its label.
+    pub async fn find_by_label(&self, name: &str) -> Result<Element> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let fields = "input:not([type=hidden]), select, textarea, [contenteditable]";
+            for element in self.client.find_all(Locator::Css(fields)).await? {
+                if let Ok((_, label)) = self.accessible(&element).await
+                    && label == name
+                {
+                    return Ok(element);
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("no field labelled {name:?} on the page");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The computed ARIA role and accessible name of `element`.
     pub async fn accessible(&self, element: &Element) -> Result<(String, String)> {
         let id = element.element_id().to_string();
@@ -227,9 +263,39 @@ impl Browser {
         ))
     }
 
+    /// The page's current URL.
+    pub async fn url(&self) -> Result<String> {
+        Ok(self.client.current_url().await?.to_string())
+    }
+
+    /// Waits until the page's URL starts with `prefix`, and returns it.
+    pub async fn wait_for_url(&self, prefix: &str) -> Result<String> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let url = self.url().await?;
+            if url.starts_with(prefix) {
+                return Ok(url);
+            }
+            if Instant::now() > deadline {
+                bail!("the page never reached {prefix}; it is at {url}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs `script` in the page; it calls `arguments[arguments.length - 1]`
+    /// with its result.
+    pub async fn run_async(
+        &self,
+        script: &str,
+        args: Vec<serde_json::Value>,
+    ) -> Result<serde_json::Value> {
+        Ok(self.client.execute_async(script, args).await?)
+    }
+
     /// Fails if any interactive control on the page has no accessible name.
     pub async fn assert_every_control_is_named(&self) -> Result<()> {
-        let controls = "button, a[href], input, select, textarea, [role=button], [role=link], \
+        let controls = "button, a[href], input:not([type=hidden]), select, textarea, [role=button], [role=link], \
                         [role=checkbox], [role=tab], [role=menuitem], [tabindex]";
         for element in self.client.find_all(Locator::Css(controls)).await? {
             let (role, label) = self.accessible(&element).await?;

@@ -9,4 +9,5 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod harness;
+mod hosted_ui;
 mod shell;

@@ -46,6 +46,8 @@ pub struct Settings {
     pub mfa: MfaConfiguration,
     /// Whether people may create their own accounts.
     pub allow_sign_up: bool,
+    /// More URLs the hosted UI may redirect to (the app's own are always allowed).
+    pub extra_callback_urls: Vec<String>,
 }
 
 impl Settings {
@@ -58,12 +60,22 @@ impl Settings {
             lifetimes: Lifetimes::default(),
             mfa: MfaConfiguration::default(),
             allow_sign_up: false,
+            extra_callback_urls: Vec::new(),
         }
     }
 
     /// The issuer of the local user pool's tokens: `{public_url}/{pool id}`.
     pub fn issuer(&self) -> String {
         format!("{}/{LOCAL_POOL_ID}", self.public_url.trim_end_matches('/'))
+    }
+
+    /// Where the hosted UI may send people: the app itself, its callback
+    /// page, and any configured extra URLs.
+    pub fn callback_urls(&self) -> Vec<String> {
+        let base = self.public_url.trim_end_matches('/');
+        let mut urls = vec![format!("{base}/"), format!("{base}/auth/callback")];
+        urls.extend(self.extra_callback_urls.iter().cloned());
+        urls
     }
 
     /// The identity provider's settings.
@@ -75,6 +87,7 @@ impl Settings {
             lifetimes: self.lifetimes,
             mfa: self.mfa,
             allow_sign_up: self.allow_sign_up,
+            callback_urls: self.callback_urls(),
         }
     }
 

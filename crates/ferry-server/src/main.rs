@@ -57,6 +57,10 @@ struct ServeArgs {
     /// codes go to the outbox in the data directory.
     #[arg(long)]
     allow_sign_up: bool,
+    /// Another URL the hosted UI may redirect to after sign-in or sign-out
+    /// (the app's own `/` and `/auth/callback` are always allowed). Repeatable.
+    #[arg(long = "callback-url")]
+    callback_urls: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -203,6 +207,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         Mfa::Required => MfaConfiguration::Required,
     };
     settings.allow_sign_up = args.allow_sign_up;
+    settings.extra_callback_urls = args.callback_urls;
     let public_url = settings.public_url.clone();
     tracing::info!(data_dir = %settings.data_dir.display(), dist = %settings.dist_dir.display(), "starting");
     let state = AppState::open(settings, Arc::new(SystemClock))?;

@@ -28,7 +28,13 @@ pub(crate) fn routes(state: Arc<AppState>) -> Router {
             &format!("{issuer_path}/.well-known/jwks.json"),
             get(identity::jwks),
         )
+        .route("/oauth2/token", post(identity::hosted::token))
         .layer(cognito_cors())
+        .route(
+            "/oauth2/authorize",
+            get(identity::hosted::authorize).post(identity::hosted::authorize_submit),
+        )
+        .route("/logout", get(identity::hosted::logout))
         .with_state(state.identity.clone());
     Router::new()
         .route("/config.json", get(config))

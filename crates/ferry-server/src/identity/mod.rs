@@ -11,6 +11,7 @@
 //! challenge built from a stand-in verifier and fails exactly like a wrong
 //! password, after the same work.
 
+pub mod hosted;
 pub mod password;
 pub mod store;
 pub mod throttle;
@@ -74,6 +75,8 @@ pub struct IdentitySettings {
     pub mfa: MfaConfiguration,
     /// Whether people may create their own accounts (`SignUp`).
     pub allow_sign_up: bool,
+    /// Where the hosted UI may send people back to, after sign-in or sign-out.
+    pub callback_urls: Vec<String>,
 }
 
 /// The pool's MFA setting, as Cognito names it.
@@ -129,6 +132,8 @@ pub struct Identity {
     throttle: throttle::Throttle,
     /// Where codes are "sent": one file per message, in place of e-mail.
     outbox: std::path::PathBuf,
+    /// Authorization codes of the hosted UI, waiting to be exchanged.
+    pub(crate) authorization_codes: Mutex<HashMap<String, hosted::AuthorizationCode>>,
 }
 
 /// How long a password-reset code works, as in Cognito.
@@ -141,8 +146,8 @@ const CODE_ATTEMPTS: u32 = 5;
 /// An error in Cognito's shape.
 #[derive(Debug)]
 pub struct CognitoError {
-    kind: &'static str,
-    message: String,
+    pub(crate) kind: &'static str,
+    pub(crate) message: String,
     status: StatusCode,
 }
 
@@ -219,7 +224,7 @@ fn amz_json(body: Value) -> Response {
     response
 }
 
-fn random<const N: usize>() -> [u8; N] {
+pub(crate) fn random<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
     bytes
@@ -255,12 +260,26 @@ impl Identity {
             decoy_key: random(),
             throttle: throttle::Throttle::default(),
             outbox: data_dir.join("outbox"),
+            authorization_codes: Mutex::new(HashMap::new()),
         })
     }
 
     /// The user pool.
     pub fn store(&self) -> &UserStore {
         &self.store
+    }
+
+    /// The clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.unix()
+    }
+
+    /// Whether the hosted UI may redirect to `url`.
+    pub(crate) fn is_callback(&self, url: &str) -> bool {
+        self.settings
+            .callback_urls
+            .iter()
+            .any(|allowed| allowed == url)
     }
 
     /// The token keys.
@@ -350,7 +369,7 @@ impl Identity {
             .set_password(username, &verifier, status, self.clock.unix())
     }
 
-    fn check_client(&self, client_id: &str) -> Result<(), CognitoError> {
+    pub(crate) fn check_client(&self, client_id: &str) -> Result<(), CognitoError> {
         if self.settings.client_ids.iter().any(|c| c == client_id) {
             Ok(())
         } else {
@@ -1144,7 +1163,7 @@ impl Identity {
         }
     }
 
-    fn dispatch(
+    pub(crate) fn dispatch(
         &self,
         operation: &str,
         body: &Value,

@@ -1,0 +1,565 @@
+//! The hosted UI, for portals that sign in through single sign-on: Cognito's
+//! `/oauth2/authorize` (a plain, accessible sign-in page), `/oauth2/token`
+//! (authorization code with PKCE, S256 only, and refresh token) and `/logout`.
+//!
+//! The page runs the same flow as the JSON API (`USER_PASSWORD_AUTH`, then
+//! the new-password or TOTP challenge), so lockout, disabled accounts and
+//! every other rule apply unchanged. Redirects go only to the app client's
+//! allow-listed URLs; codes work once, for five minutes.
+
+use super::{CognitoError, Identity};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Form, Json};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// How long an authorization code can be exchanged, as in Cognito.
+const CODE_SECONDS: i64 = 5 * 60;
+
+/// A code handed to the app, and what it buys.
+#[derive(Debug, Clone)]
+pub struct AuthorizationCode {
+    client_id: String,
+    redirect_uri: String,
+    code_challenge: String,
+    created: i64,
+    /// The sign-in's tokens (`AuthenticationResult`).
+    tokens: Value,
+    /// Set once exchanged; a second exchange revokes the tokens.
+    used: bool,
+}
+
+/// The authorize request's parameters, carried through every step.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuthorizeParams {
+    #[serde(default)]
+    response_type: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    redirect_uri: String,
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    code_challenge: String,
+    #[serde(default)]
+    code_challenge_method: String,
+}
+
+/// The sign-in form and its follow-ups.
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    #[serde(flatten)]
+    params: AuthorizeParams,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    /// `new-password` or `totp` when answering a challenge.
+    #[serde(default)]
+    step: String,
+    #[serde(default)]
+    session: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm_password: String,
+    #[serde(default)]
+    code: String,
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn hidden(params: &AuthorizeParams) -> String {
+    let fields = [
+        ("response_type", params.response_type.as_str()),
+        ("client_id", &params.client_id),
+        ("redirect_uri", &params.redirect_uri),
+        ("scope", &params.scope),
+        ("state", params.state.as_deref().unwrap_or_default()),
+        ("code_challenge", &params.code_challenge),
+        ("code_challenge_method", &params.code_challenge_method),
+    ];
+    fields
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                r#"<input type="hidden" name="{name}" value="{}">"#,
+                escape(value)
+            )
+        })
+        .collect()
+}
+
+fn page(title: &str, body: &str) -> Response {
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark"><title>{title} · Ferry</title>
+<style>
+body{{font:16px/1.5 system-ui,sans-serif;margin:0;display:grid;place-items:center;min-height:100vh;background:#f3f5f8;color:#17202a}}
+main{{background:#fff;border:1px solid #d9dee5;border-radius:12px;padding:2rem;width:min(24rem,90vw)}}
+h1{{font-size:1.4rem;margin:0 0 1rem}} label{{display:block;margin:.75rem 0 .25rem;font-weight:600}}
+input{{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #9aa5b1;border-radius:8px;font:inherit}}
+button{{margin-top:1.25rem;width:100%;padding:.7rem;border:0;border-radius:8px;background:#0b63ce;color:#fff;font:inherit;font-weight:600;cursor:pointer}}
+button:focus-visible,input:focus-visible{{outline:3px solid #5aa2ff;outline-offset:2px}}
+[role=alert]{{background:#fef3f2;border:1px solid #b42318;color:#b42318;padding:.6rem;border-radius:8px}}
+@media (prefers-color-scheme:dark){{body{{background:#0f1419;color:#e6e9ed}}main{{background:#171d24;border-color:#2b333d}}input{{background:#0f1419;color:#e6e9ed}}}}
+</style></head>
+<body><main>{body}</main></body></html>"#
+    );
+    let mut response = Html(html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
+    );
+    response
+}
+
+fn alert(message: Option<&str>) -> String {
+    message.map_or_else(String::new, |m| {
+        format!(r#"<p role="alert">{}</p>"#, escape(m))
+    })
+}
+
+fn sign_in_page(params: &AuthorizeParams, username: &str, error: Option<&str>) -> Response {
+    page(
+        "Sign in",
+        &format!(
+            r#"<h1>Sign in to Ferry</h1>{}
+<form method="post" action="/oauth2/authorize">{}
+<label for="username">Username</label><input id="username" name="username" autocomplete="username" required value="{}">
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form>"#,
+            alert(error),
+            hidden(params),
+            escape(username)
+        ),
+    )
+}
+
+fn challenge_page(
+    params: &AuthorizeParams,
+    step: &str,
+    session: &str,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
+    let (title, fields) = if step == "new-password" {
+        (
+            "Choose a new password",
+            r#"<p>Your password was set by an administrator. Choose your own to continue.</p>
+<label for="new_password">New password</label><input id="new_password" name="new_password" type="password" autocomplete="new-password" required>
+<label for="confirm_password">Confirm new password</label><input id="confirm_password" name="confirm_password" type="password" autocomplete="new-password" required>
+<button type="submit">Set password</button>"#,
+        )
+    } else {
+        (
+            "Enter your code",
+            r#"<p>Enter the 6-digit code from your authenticator app.</p>
+<label for="code">Code</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" required>
+<button type="submit">Verify</button>"#,
+        )
+    };
+    page(
+        title,
+        &format!(
+            r#"<h1>{title}</h1>{}
+<form method="post" action="/oauth2/authorize">{}
+<input type="hidden" name="step" value="{step}"><input type="hidden" name="session" value="{}"><input type="hidden" name="username" value="{}">
+{fields}</form>"#,
+            alert(error),
+            hidden(params),
+            escape(session),
+            escape(username)
+        ),
+    )
+}
+
+fn plain_error(status: StatusCode, message: &str) -> Response {
+    let mut response = page(
+        "Can't sign in",
+        &format!(
+            r#"<h1>Can't sign in</h1><p role="alert">{}</p>"#,
+            escape(message)
+        ),
+    );
+    *response.status_mut() = status;
+    response
+}
+
+/// Appends query parameters to a redirect URI.
+fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
+    let mut url = uri.to_owned();
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        let separator = if i == 0 && !uri.contains('?') {
+            '?'
+        } else {
+            '&'
+        };
+        url.push(separator);
+        url.push_str(name);
+        url.push('=');
+        url.push_str(&urlencode(value));
+    }
+    url
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Checks the parameters; an error is either a page (the redirect can't be
+/// trusted) or a redirect carrying the OAuth error.
+fn validate(identity: &Identity, params: &AuthorizeParams) -> Result<(), Response> {
+    if identity.check_client(&params.client_id).is_err() {
+        return Err(plain_error(
+            StatusCode::BAD_REQUEST,
+            "This application is not known (client_id).",
+        ));
+    }
+    if !identity.is_callback(&params.redirect_uri) {
+        return Err(plain_error(
+            StatusCode::BAD_REQUEST,
+            "This application may not send you to that address (redirect_uri is not allowed).",
+        ));
+    }
+    let fail = |error: &str, description: &str| {
+        let mut pairs = vec![("error", error), ("error_description", description)];
+        if let Some(state) = params.state.as_deref() {
+            pairs.push(("state", state));
+        }
+        Redirect::to(&with_query(&params.redirect_uri, &pairs)).into_response()
+    };
+    if params.response_type != "code" {
+        return Err(fail(
+            "unsupported_response_type",
+            "only response_type=code is supported",
+        ));
+    }
+    if params.code_challenge_method != "S256" || params.code_challenge.len() < 43 {
+        return Err(fail(
+            "invalid_request",
+            "PKCE with code_challenge_method=S256 is required",
+        ));
+    }
+    Ok(())
+}
+
+/// `GET /oauth2/authorize`: the sign-in page.
+pub async fn authorize(
+    State(identity): State<Arc<Identity>>,
+    Query(params): Query<AuthorizeParams>,
+) -> Response {
+    if let Err(response) = validate(&identity, &params) {
+        return response;
+    }
+    sign_in_page(&params, "", None)
+}
+
+/// `POST /oauth2/authorize`: the sign-in form and its challenge steps.
+pub async fn authorize_submit(
+    State(identity): State<Arc<Identity>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    if let Err(response) = validate(&identity, &form.params) {
+        return response;
+    }
+    let address = connect.map(|Extension(ConnectInfo(peer))| peer.ip());
+    let client_id = form.params.client_id.clone();
+    let (operation, request) = match form.step.as_str() {
+        "" => (
+            "InitiateAuth",
+            json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client_id,
+                   "AuthParameters": {"USERNAME": form.username, "PASSWORD": form.password}}),
+        ),
+        "new-password" => {
+            if form.new_password != form.confirm_password {
+                return challenge_page(
+                    &form.params,
+                    "new-password",
+                    &form.session,
+                    &form.username,
+                    Some("The two passwords differ."),
+                );
+            }
+            (
+                "RespondToAuthChallenge",
+                json!({"ChallengeName": "NEW_PASSWORD_REQUIRED", "ClientId": client_id, "Session": form.session,
+                       "ChallengeResponses": {"USERNAME": form.username, "NEW_PASSWORD": form.new_password}}),
+            )
+        }
+        "totp" => (
+            "RespondToAuthChallenge",
+            json!({"ChallengeName": "SOFTWARE_TOKEN_MFA", "ClientId": client_id, "Session": form.session,
+                   "ChallengeResponses": {"USERNAME": form.username, "SOFTWARE_TOKEN_MFA_CODE": form.code}}),
+        ),
+        _ => {
+            return sign_in_page(
+                &form.params,
+                &form.username,
+                Some("Something went wrong. Sign in again."),
+            );
+        }
+    };
+    let worker = identity.clone();
+    let result =
+        tokio::task::spawn_blocking(move || worker.dispatch(operation, &request, address)).await;
+    let result = match result {
+        Ok(result) => result,
+        Err(_) => {
+            return plain_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on the server.",
+            );
+        }
+    };
+    match result {
+        Ok(answer) => match answer["ChallengeName"].as_str() {
+            Some("NEW_PASSWORD_REQUIRED") => challenge_page(
+                &form.params,
+                "new-password",
+                answer["Session"].as_str().unwrap_or_default(),
+                &form.username,
+                None,
+            ),
+            Some("SOFTWARE_TOKEN_MFA") => challenge_page(
+                &form.params,
+                "totp",
+                answer["Session"].as_str().unwrap_or_default(),
+                &form.username,
+                None,
+            ),
+            Some(_) => sign_in_page(
+                &form.params,
+                &form.username,
+                Some("Set up your authenticator app in Ferry before signing in here."),
+            ),
+            None => {
+                let code = B64URL.encode(super::random::<32>());
+                let mut codes = identity
+                    .authorization_codes
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let now = identity.now();
+                codes.retain(|_, c| now - c.created <= CODE_SECONDS);
+                codes.insert(
+                    code.clone(),
+                    AuthorizationCode {
+                        client_id: form.params.client_id.clone(),
+                        redirect_uri: form.params.redirect_uri.clone(),
+                        code_challenge: form.params.code_challenge.clone(),
+                        created: now,
+                        tokens: answer["AuthenticationResult"].clone(),
+                        used: false,
+                    },
+                );
+                let mut pairs = vec![("code", code.as_str())];
+                if let Some(state) = form.params.state.as_deref() {
+                    pairs.push(("state", state));
+                }
+                Redirect::to(&with_query(&form.params.redirect_uri, &pairs)).into_response()
+            }
+        },
+        Err(error) => {
+            let message = error.message.clone();
+            match form.step.as_str() {
+                "" => sign_in_page(&form.params, &form.username, Some(&message)),
+                step if error.kind == "CodeMismatchException" => challenge_page(
+                    &form.params,
+                    step,
+                    &form.session,
+                    &form.username,
+                    Some("That code is not right. Try the current one."),
+                ),
+                step if error.kind == "InvalidPasswordException" => challenge_page(
+                    &form.params,
+                    step,
+                    &form.session,
+                    &form.username,
+                    Some(&message),
+                ),
+                _ => sign_in_page(&form.params, &form.username, Some(&message)),
+            }
+        }
+    }
+}
+
+/// The token endpoint's form.
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    #[serde(default)]
+    grant_type: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    redirect_uri: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    code_verifier: String,
+    #[serde(default)]
+    refresh_token: String,
+}
+
+fn oauth_error(error: &str, description: &str) -> Response {
+    let mut response = (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn token_response(tokens: &Value) -> Response {
+    let mut body = json!({
+        "access_token": tokens["AccessToken"],
+        "id_token": tokens["IdToken"],
+        "token_type": "Bearer",
+        "expires_in": tokens["ExpiresIn"],
+    });
+    if let Some(refresh) = tokens.get("RefreshToken") {
+        body["refresh_token"] = refresh.clone();
+    }
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `POST /oauth2/token`.
+pub async fn token(State(identity): State<Arc<Identity>>, Form(form): Form<TokenForm>) -> Response {
+    if identity.check_client(&form.client_id).is_err() {
+        return oauth_error("invalid_client", "unknown client_id");
+    }
+    match form.grant_type.as_str() {
+        "authorization_code" => {
+            let mut codes = identity
+                .authorization_codes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Some(entry) = codes.get_mut(&form.code) else {
+                return oauth_error("invalid_grant", "the code is not valid");
+            };
+            if entry.used {
+                // A replayed code: revoke what it bought, as OAuth advises.
+                let refresh = entry.tokens["RefreshToken"].clone();
+                let client_id = entry.client_id.clone();
+                drop(codes);
+                let _ = identity.dispatch(
+                    "RevokeToken",
+                    &json!({"Token": refresh, "ClientId": client_id}),
+                    None,
+                );
+                return oauth_error("invalid_grant", "the code was already used");
+            }
+            if identity.now() - entry.created > CODE_SECONDS {
+                return oauth_error("invalid_grant", "the code has expired");
+            }
+            if entry.client_id != form.client_id || entry.redirect_uri != form.redirect_uri {
+                return oauth_error(
+                    "invalid_grant",
+                    "client_id or redirect_uri do not match the authorization",
+                );
+            }
+            let computed = B64URL.encode(Sha256::digest(form.code_verifier.as_bytes()));
+            if form.code_verifier.len() < 43
+                || !bool::from(computed.as_bytes().ct_eq(entry.code_challenge.as_bytes()))
+            {
+                return oauth_error(
+                    "invalid_grant",
+                    "the code_verifier does not match the code_challenge",
+                );
+            }
+            entry.used = true;
+            token_response(&entry.tokens)
+        }
+        "refresh_token" => {
+            let request = json!({"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": form.client_id,
+                                 "AuthParameters": {"REFRESH_TOKEN": form.refresh_token}});
+            let worker = identity.clone();
+            match tokio::task::spawn_blocking(move || {
+                worker.dispatch("InitiateAuth", &request, None)
+            })
+            .await
+            {
+                Ok(Ok(answer)) => token_response(&answer["AuthenticationResult"]),
+                Ok(Err(CognitoError { message, .. })) => oauth_error("invalid_grant", &message),
+                Err(_) => oauth_error("server_error", "something went wrong"),
+            }
+        }
+        _ => oauth_error(
+            "unsupported_grant_type",
+            "use authorization_code or refresh_token",
+        ),
+    }
+}
+
+/// `GET /logout`'s parameters.
+#[derive(Debug, Deserialize)]
+pub struct LogoutParams {
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    logout_uri: String,
+}
+
+/// `GET /logout`: back to the app's allow-listed sign-out page. The hosted
+/// UI keeps no sign-in cookie, so there is nothing else to end here; the app
+/// revokes its refresh token with `RevokeToken`.
+pub async fn logout(
+    State(identity): State<Arc<Identity>>,
+    Query(params): Query<LogoutParams>,
+) -> Response {
+    if identity.check_client(&params.client_id).is_err() {
+        return plain_error(
+            StatusCode::BAD_REQUEST,
+            "This application is not known (client_id).",
+        );
+    }
+    if !identity.is_callback(&params.logout_uri) {
+        return plain_error(
+            StatusCode::BAD_REQUEST,
+            "This application may not send you to that address (logout_uri).",
+        );
+    }
+    Redirect::to(&params.logout_uri).into_response()
+}

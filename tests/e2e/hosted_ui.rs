@@ -1,0 +1,92 @@
+//! Single sign-on through the hosted UI: authorization code with PKCE, in a
+//! real browser, the code exchanged by the page itself as a portal would.
+
+use crate::harness::{Browser, Stack};
+use serde_json::{Value, json};
+
+/// RFC 7636 Appendix B: a verifier and its S256 challenge.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+const EXCHANGE: &str = r#"
+const [code, verifier, done] = arguments;
+fetch('/oauth2/token', {
+  method: 'POST',
+  headers: {'content-type': 'application/x-www-form-urlencoded'},
+  body: new URLSearchParams({grant_type: 'authorization_code', code, client_id: 'ferryweb',
+                             redirect_uri: location.origin + '/auth/callback', code_verifier: verifier}),
+}).then(r => r.json().then(body => done({status: r.status, body})), e => done({status: 0, body: String(e)}));
+"#;
+
+fn param(url: &str, name: &str) -> Option<String> {
+    url.split_once('?')?
+        .1
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(&format!("{name}=")).map(str::to_owned))
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn pkce_sign_in_through_the_hosted_ui() -> anyhow::Result<()> {
+    let stack = Stack::start()?;
+    stack.add_user("alice", "Correct-Horse-1")?;
+    let browser = Browser::start().await?;
+    let callback = format!("{}/auth/callback", stack.url);
+    browser
+        .goto(&format!(
+            "{}/oauth2/authorize?response_type=code&client_id=ferryweb&redirect_uri={}&scope=openid&state=portal-42\
+             &code_challenge={CHALLENGE}&code_challenge_method=S256",
+            stack.url, callback
+        ))
+        .await?;
+
+    browser.find_by_role("heading", "Sign in to Ferry").await?;
+    browser.assert_every_control_is_named().await?;
+    browser
+        .find_by_role("textbox", "Username")
+        .await?
+        .send_keys("alice")
+        .await?;
+    browser
+        .find_by_label("Password")
+        .await?
+        .send_keys("Wrong-Horse-1")
+        .await?;
+    browser
+        .find_by_role("button", "Sign in")
+        .await?
+        .click()
+        .await?;
+    let alert = browser.find_by_role("alert", "").await?;
+    assert_eq!(alert.text().await?, "Incorrect username or password.");
+    browser.screenshot("hosted-ui-wrong-password").await?;
+
+    browser
+        .find_by_label("Password")
+        .await?
+        .send_keys("Correct-Horse-1")
+        .await?;
+    browser
+        .find_by_role("button", "Sign in")
+        .await?
+        .click()
+        .await?;
+    let landed = browser.wait_for_url(&callback).await?;
+    assert_eq!(param(&landed, "state").as_deref(), Some("portal-42"));
+    let code = param(&landed, "code").expect("a code in the callback URL");
+
+    let exchange = |verifier: &str| browser.run_async(EXCHANGE, vec![json!(code), json!(verifier)]);
+    let wrong: Value = exchange("wrong-verifier-wrong-verifier-wrong-verifier-0").await?;
+    assert_eq!(wrong["status"], 400, "{wrong}");
+    let tokens: Value = exchange(VERIFIER).await?;
+    assert_eq!(tokens["status"], 200, "{tokens}");
+    assert!(
+        tokens["body"]["id_token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("eyJ"))
+    );
+    assert!(tokens["body"]["refresh_token"].is_string());
+    let again: Value = exchange(VERIFIER).await?;
+    assert_eq!(again["body"]["error"], "invalid_grant", "a code works once");
+    Ok(())
+}
