@@ -242,17 +242,17 @@ fn urlencode(text: &str) -> String {
         .collect()
 }
 
-/// Checks the parameters; an error is either a page (the redirect can't be
-/// trusted) or a redirect carrying the OAuth error.
-fn validate(identity: &Identity, params: &AuthorizeParams) -> Result<(), Response> {
+/// Checks the parameters. A problem is answered with a page (when the
+/// redirect can't be trusted) or a redirect carrying the OAuth error.
+fn refusal(identity: &Identity, params: &AuthorizeParams) -> Option<Response> {
     if identity.check_client(&params.client_id).is_err() {
-        return Err(plain_error(
+        return Some(plain_error(
             StatusCode::BAD_REQUEST,
             "This application is not known (client_id).",
         ));
     }
     if !identity.is_callback(&params.redirect_uri) {
-        return Err(plain_error(
+        return Some(plain_error(
             StatusCode::BAD_REQUEST,
             "This application may not send you to that address (redirect_uri is not allowed).",
         ));
@@ -265,18 +265,18 @@ fn validate(identity: &Identity, params: &AuthorizeParams) -> Result<(), Respons
         Redirect::to(&with_query(&params.redirect_uri, &pairs)).into_response()
     };
     if params.response_type != "code" {
-        return Err(fail(
+        return Some(fail(
             "unsupported_response_type",
             "only response_type=code is supported",
         ));
     }
     if params.code_challenge_method != "S256" || params.code_challenge.len() < 43 {
-        return Err(fail(
+        return Some(fail(
             "invalid_request",
             "PKCE with code_challenge_method=S256 is required",
         ));
     }
-    Ok(())
+    None
 }
 
 /// `GET /oauth2/authorize`: the sign-in page.
@@ -284,7 +284,7 @@ pub async fn authorize(
     State(identity): State<Arc<Identity>>,
     Query(params): Query<AuthorizeParams>,
 ) -> Response {
-    if let Err(response) = validate(&identity, &params) {
+    if let Some(response) = refusal(&identity, &params) {
         return response;
     }
     sign_in_page(&params, "", None)
@@ -296,7 +296,7 @@ pub async fn authorize_submit(
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if let Err(response) = validate(&identity, &form.params) {
+    if let Some(response) = refusal(&identity, &form.params) {
         return response;
     }
     let address = connect.map(|Extension(ConnectInfo(peer))| peer.ip());
