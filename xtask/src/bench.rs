@@ -46,8 +46,88 @@ fn kb(bytes: u64) -> String {
     format!("{:.1} KB", bytes as f64 / 1000.0)
 }
 
+/// Runs `command` and returns its standard output, echoing nothing.
+fn output_of(command: &mut std::process::Command) -> Result<String> {
+    eprintln!("$ {}", crate::describe(command));
+    let output = command.output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        anyhow::bail!(
+            "`{}` failed:\n{stdout}\n{}",
+            crate::describe(command),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(stdout)
+}
+
+/// The value of `name=value` in a benchmark's output.
+fn figure(output: &str, name: &str) -> Result<f64> {
+    output
+        .lines()
+        .find_map(|line| {
+            line.split_whitespace()
+                .find_map(|word| word.strip_prefix(&format!("{name}=")))
+        })
+        .and_then(|value| value.parse().ok())
+        .with_context(|| format!("the benchmark printed no {name}"))
+}
+
+fn sign_in_report(tools: &BuildTools, browser: &crate::tools::Browser) -> Result<()> {
+    let native = output_of(crate::cargo().args([
+        "bench",
+        "--package",
+        "ferry-server",
+        "--bench",
+        "identity",
+    ]))?;
+    // The browser's step, built as the client ships (release, size-optimised).
+    let wasm = output_of(
+        crate::cargo()
+            .args([
+                "test",
+                "--release",
+                "--package",
+                "ferry-srp",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--test",
+                "browser_timing",
+                "--",
+                "--nocapture",
+            ])
+            .env("PATH", tools.path_with_tools()?)
+            .env("CHROMEDRIVER", &browser.chromedriver),
+    )?;
+    let modpow = figure(&native, "baseline_modpow_ms")?;
+    let server = figure(&native, "server_sign_in_ms")?;
+    let client_native = figure(&native, "native_client_srp_step_ms")?;
+    let client_wasm = figure(&wasm, "FERRY_BENCH client_srp_step_ms")
+        .or_else(|_| figure(&wasm, "client_srp_step_ms"))?;
+    println!();
+    println!(
+        "Sign-in (SRP), baseline: one 3072-bit modpow with a 1024-bit exponent = {modpow:.2} ms"
+    );
+    println!(
+        "server, one SRP sign-in:          {server:>8.2} ms = {:.2}x baseline ({:.1} sign-ins/s per core)",
+        server / modpow,
+        1000.0 / server
+    );
+    println!(
+        "client SRP step, native:          {client_native:>8.2} ms = {:.2}x baseline",
+        client_native / modpow
+    );
+    println!(
+        "client SRP step, Chromium (wasm): {client_wasm:>8.2} ms = {:.2}x baseline, {:.2}x native",
+        client_wasm / modpow,
+        client_wasm / client_native
+    );
+    Ok(())
+}
+
 pub fn bench() -> Result<()> {
     let tools = BuildTools::ensure()?;
+    let browser = crate::tools::Browser::ensure()?;
     let dist = crate::build_client(&tools)?;
 
     println!();
@@ -79,5 +159,5 @@ pub fn bench() -> Result<()> {
         "gzip total vs Uppy dashboard + S3:        {:.2}x (95 KB)",
         ratio(UPPY_GZIP)
     );
-    Ok(())
+    sign_in_report(&tools, &browser)
 }

@@ -25,7 +25,9 @@ Commands:
             --public-url URL    the URL browsers use, when it differs from ADDR
   test    Run every check CI runs: fmt, clippy (native + wasm), native tests,
           wasm tests in headless Chromium, end-to-end browser tests.
-  bench   Build the release client and print the benchmark report.
+  bench   Print the benchmark report: the client's first-load size, SRP
+          sign-ins on the server, and the client's SRP step natively and in
+          headless Chromium.
   help    Show this text.
 
 Everything missing is installed first (wasm32 target, Trunk, wasm-bindgen-cli,

@@ -365,6 +365,16 @@ impl ServerChallenge {
         self.salt.to_str_radix(16)
     }
 
+    /// Checks a client's SRP_A without deriving the key: valid hex and not
+    /// ≡ 0 mod N. Cheap, so it can run before a challenge is handed out.
+    pub fn check_srp_a(srp_a_hex: &str) -> Result<(), SrpError> {
+        let big_a = parse_hex("SRP_A", srp_a_hex)?;
+        if (&big_a % &GROUP.n).is_zero() {
+            return Err(SrpError::ZeroPublicValue("A"));
+        }
+        Ok(())
+    }
+
     /// The 16-byte key, from the client's SRP_A.
     pub fn password_key(&self, srp_a_hex: &str) -> Result<[u8; 16], SrpError> {
         let big_a = parse_hex("SRP_A", srp_a_hex)?;

@@ -910,13 +910,12 @@ impl Identity {
                     Some(user) => (user.verifier.clone(), true),
                     None => (self.decoy_verifier(username), false),
                 };
+                // A ≡ 0 mod N is refused before any challenge is handed out.
+                ServerChallenge::check_srp_a(srp_a)
+                    .map_err(|_| CognitoError::invalid("Invalid SRP_A."))?;
                 let challenge =
                     ServerChallenge::new(&verifier, &random::<{ ferry_srp::EXPONENT_BYTES }>())
                         .map_err(|e| CognitoError::internal(e.into()))?;
-                // A ≡ 0 mod N is refused before any challenge is handed out.
-                challenge
-                    .password_key(srp_a)
-                    .map_err(|_| CognitoError::invalid("Invalid SRP_A."))?;
                 let secret_block = random::<64>().to_vec();
                 let parameters = json!({
                     "SALT": challenge.salt(),
