@@ -84,16 +84,21 @@ impl BuildTools {
             ]))?;
         }
 
+        // The npm packages (wasm-opt and the test peers) are reinstalled
+        // whenever the committed lockfile differs from the one last installed.
         let npm_dir = root().join("tools/npm");
         let npm_bin = npm_dir.join("node_modules/.bin");
+        let lock = std::fs::read(npm_dir.join("package-lock.json"))?;
+        let stamp = npm_dir.join("node_modules/.ferry-installed-lock");
         let have = version_of(npm_bin.join("wasm-opt"), "--version").unwrap_or_default();
-        if !have.contains(WASM_OPT_VERSION) {
+        if !have.contains(WASM_OPT_VERSION) || std::fs::read(&stamp).ok() != Some(lock.clone()) {
             ensure_node()?;
             run_checked(
                 Command::new("npm")
                     .args(["ci", "--no-audit", "--no-fund"])
                     .current_dir(&npm_dir),
             )?;
+            std::fs::write(&stamp, &lock)?;
         }
         Ok(Self { npm_bin })
     }
