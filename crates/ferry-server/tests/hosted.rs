@@ -6,7 +6,8 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use ferry_server::clock::ManualClock;
+use ferry_server::clock::{Clock, ManualClock};
+use ferry_server::identity::{MfaConfiguration, totp};
 use ferry_server::{AppState, LOCAL_CLIENT_ID, Settings, app};
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -89,11 +90,16 @@ fn query_value(url: &str, name: &str) -> Option<String> {
 
 impl Hosted {
     fn new() -> Self {
+        Self::with_mfa(MfaConfiguration::Optional)
+    }
+
+    fn with_mfa(mfa: MfaConfiguration) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(
             time::OffsetDateTime::now_utc().unix_timestamp(),
         ));
-        let settings = Settings::new(BASE, dir.path().join("data"), dir.path().join("dist"));
+        let mut settings = Settings::new(BASE, dir.path().join("data"), dir.path().join("dist"));
+        settings.mfa = mfa;
         let state = AppState::open(settings, clock.clone()).unwrap();
         state
             .identity
@@ -394,4 +400,97 @@ async fn logout_redirects_only_to_listed_urls() {
         )
         .await;
     assert_eq!((bad.status, bad.location), (400, None));
+}
+
+fn field<'a>(html: &'a str, name: &str) -> &'a str {
+    html.split(&format!(r#"name="{name}" value=""#))
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+}
+
+fn base32_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut bits, mut count, mut out) = (0u32, 0, Vec::new());
+    for c in text.chars() {
+        bits = (bits << 5) | ALPHABET.find(c).unwrap() as u32;
+        count += 5;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_pool_that_requires_mfa_sets_up_the_authenticator_on_the_page() {
+    let hosted = Hosted::with_mfa(MfaConfiguration::Required);
+    let reply = hosted
+        .sign_in(&[("username", "alice"), ("password", "Correct-Horse-1")])
+        .await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply.body.contains("Set up your authenticator app"),
+        "{}",
+        reply.body
+    );
+    let secret_text = field(&reply.body, "secret").to_owned();
+    let secret = base32_decode(&secret_text);
+    assert_eq!(secret.len(), 20);
+    assert!(reply.body.contains("otpauth://totp/Ferry:alice?secret="));
+    let session = field(&reply.body, "session").to_owned();
+
+    let right = totp::code_at(&secret, (hosted.clock.unix() / 30) as u64);
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let reply = hosted
+        .sign_in(&[
+            ("step", "mfa-setup"),
+            ("session", &session),
+            ("username", "alice"),
+            ("secret", &secret_text),
+            ("code", wrong),
+        ])
+        .await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply.body.contains(r#"role="alert""#) && reply.body.contains(&secret_text),
+        "the same key, shown again"
+    );
+
+    let reply = hosted
+        .sign_in(&[
+            ("step", "mfa-setup"),
+            ("session", &session),
+            ("username", "alice"),
+            ("secret", &secret_text),
+            ("code", &right),
+        ])
+        .await;
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    assert!(query_value(&reply.location.unwrap(), "code").is_some());
+
+    // Next time, the page asks for a code from the app.
+    hosted.clock.advance(30);
+    let reply = hosted
+        .sign_in(&[("username", "alice"), ("password", "Correct-Horse-1")])
+        .await;
+    assert!(reply.body.contains("Enter your code"), "{}", reply.body);
+    let session = field(&reply.body, "session").to_owned();
+    let code = totp::code_at(&secret, (hosted.clock.unix() / 30) as u64);
+    let reply = hosted
+        .sign_in(&[
+            ("step", "totp"),
+            ("session", &session),
+            ("username", "alice"),
+            ("code", &code),
+        ])
+        .await;
+    assert_eq!(reply.status, 303, "{}", reply.body);
 }

@@ -76,6 +76,9 @@ pub struct SignInForm {
     confirm_password: String,
     #[serde(default)]
     code: String,
+    /// The authenticator key being set up, shown again after a wrong code.
+    #[serde(default)]
+    secret: String,
 }
 
 fn escape(text: &str) -> String {
@@ -171,7 +174,24 @@ fn challenge_page(
     username: &str,
     error: Option<&str>,
 ) -> Response {
-    let (title, fields) = if step == "new-password" {
+    let setup;
+    let (title, fields) = if let Some(secret) = step.strip_prefix("mfa-setup:") {
+        let uri = format!(
+            "otpauth://totp/Ferry:{}?secret={secret}&issuer=Ferry",
+            urlencode(username)
+        );
+        setup = format!(
+            r#"<p>This account needs an authenticator app. Add this key to yours, then enter the code it shows.</p>
+<p><strong>Key:</strong> <code id="secret">{}</code></p><p><a href="{}">Open in an authenticator app</a></p>
+<input type="hidden" name="secret" value="{}">
+<label for="code">Code</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{{6}}" required>
+<button type="submit">Verify</button>"#,
+            escape(secret),
+            escape(&uri),
+            escape(secret)
+        );
+        ("Set up your authenticator app", setup.as_str())
+    } else if step == "new-password" {
         (
             "Choose a new password",
             r#"<p>Your password was set by an administrator. Choose your own to continue.</p>
@@ -192,10 +212,11 @@ fn challenge_page(
         &format!(
             r#"<h1>{title}</h1>{}
 <form method="post" action="/oauth2/authorize">{}
-<input type="hidden" name="step" value="{step}"><input type="hidden" name="session" value="{}"><input type="hidden" name="username" value="{}">
+<input type="hidden" name="step" value="{}"><input type="hidden" name="session" value="{}"><input type="hidden" name="username" value="{}">
 {fields}</form>"#,
             alert(error),
             hidden(params),
+            escape(step.split(':').next().unwrap_or_default()),
             escape(session),
             escape(username)
         ),
@@ -290,6 +311,52 @@ pub async fn authorize(
     sign_in_page(&params, "", None)
 }
 
+/// Runs one identity operation off the async workers.
+async fn call(
+    identity: &Arc<Identity>,
+    operation: &'static str,
+    request: Value,
+    address: Option<std::net::IpAddr>,
+) -> Result<Value, CognitoError> {
+    let worker = identity.clone();
+    tokio::task::spawn_blocking(move || worker.dispatch(operation, &request, address))
+        .await
+        .unwrap_or_else(|join| {
+            Err(CognitoError::internal(anyhow::anyhow!(
+                "identity task failed: {join}"
+            )))
+        })
+}
+
+/// Issues an authorization code for a finished sign-in and sends the browser back.
+fn redirect_with_code(identity: &Identity, params: &AuthorizeParams, tokens: Value) -> Response {
+    let code = B64URL.encode(super::random::<32>());
+    let now = identity.now();
+    {
+        let mut codes = identity
+            .authorization_codes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        codes.retain(|_, c| now - c.created <= CODE_SECONDS);
+        codes.insert(
+            code.clone(),
+            AuthorizationCode {
+                client_id: params.client_id.clone(),
+                redirect_uri: params.redirect_uri.clone(),
+                code_challenge: params.code_challenge.clone(),
+                created: now,
+                tokens,
+                used: false,
+            },
+        );
+    }
+    let mut pairs = vec![("code", code.as_str())];
+    if let Some(state) = params.state.as_deref() {
+        pairs.push(("state", state));
+    }
+    Redirect::to(&with_query(&params.redirect_uri, &pairs)).into_response()
+}
+
 /// `POST /oauth2/authorize`: the sign-in form and its challenge steps.
 pub async fn authorize_submit(
     State(identity): State<Arc<Identity>>,
@@ -300,122 +367,126 @@ pub async fn authorize_submit(
         return response;
     }
     let address = connect.map(|Extension(ConnectInfo(peer))| peer.ip());
-    let client_id = form.params.client_id.clone();
-    let (operation, request) = match form.step.as_str() {
-        "" => (
-            "InitiateAuth",
-            json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client_id,
-                   "AuthParameters": {"USERNAME": form.username, "PASSWORD": form.password}}),
-        ),
+    let params = &form.params;
+    let client_id = params.client_id.as_str();
+    let username = form.username.as_str();
+    let result = match form.step.as_str() {
+        "" => {
+            call(
+                &identity,
+                "InitiateAuth",
+                json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": client_id,
+                       "AuthParameters": {"USERNAME": username, "PASSWORD": form.password}}),
+                address,
+            )
+            .await
+        }
         "new-password" => {
             if form.new_password != form.confirm_password {
-                return challenge_page(
-                    &form.params,
-                    "new-password",
-                    &form.session,
-                    &form.username,
-                    Some("The two passwords differ."),
-                );
+                let message = Some("The two passwords differ.");
+                return challenge_page(params, "new-password", &form.session, username, message);
             }
-            (
+            call(
+                &identity,
                 "RespondToAuthChallenge",
                 json!({"ChallengeName": "NEW_PASSWORD_REQUIRED", "ClientId": client_id, "Session": form.session,
-                       "ChallengeResponses": {"USERNAME": form.username, "NEW_PASSWORD": form.new_password}}),
+                       "ChallengeResponses": {"USERNAME": username, "NEW_PASSWORD": form.new_password}}),
+                address,
             )
+            .await
         }
-        "totp" => (
-            "RespondToAuthChallenge",
-            json!({"ChallengeName": "SOFTWARE_TOKEN_MFA", "ClientId": client_id, "Session": form.session,
-                   "ChallengeResponses": {"USERNAME": form.username, "SOFTWARE_TOKEN_MFA_CODE": form.code}}),
-        ),
-        _ => {
-            return sign_in_page(
-                &form.params,
-                &form.username,
-                Some("Something went wrong. Sign in again."),
-            );
+        "totp" => {
+            call(
+                &identity,
+                "RespondToAuthChallenge",
+                json!({"ChallengeName": "SOFTWARE_TOKEN_MFA", "ClientId": client_id, "Session": form.session,
+                       "ChallengeResponses": {"USERNAME": username, "SOFTWARE_TOKEN_MFA_CODE": form.code}}),
+                address,
+            )
+            .await
         }
-    };
-    let worker = identity.clone();
-    let result =
-        tokio::task::spawn_blocking(move || worker.dispatch(operation, &request, address)).await;
-    let result = match result {
-        Ok(result) => result,
-        Err(_) => {
-            return plain_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on the server.",
-            );
-        }
-    };
-    match result {
-        Ok(answer) => match answer["ChallengeName"].as_str() {
-            Some("NEW_PASSWORD_REQUIRED") => challenge_page(
-                &form.params,
-                "new-password",
-                answer["Session"].as_str().unwrap_or_default(),
-                &form.username,
-                None,
-            ),
-            Some("SOFTWARE_TOKEN_MFA") => challenge_page(
-                &form.params,
-                "totp",
-                answer["Session"].as_str().unwrap_or_default(),
-                &form.username,
-                None,
-            ),
-            Some(_) => sign_in_page(
-                &form.params,
-                &form.username,
-                Some("Set up your authenticator app in Ferry before signing in here."),
-            ),
-            None => {
-                let code = B64URL.encode(super::random::<32>());
-                let mut codes = identity
-                    .authorization_codes
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let now = identity.now();
-                codes.retain(|_, c| now - c.created <= CODE_SECONDS);
-                codes.insert(
-                    code.clone(),
-                    AuthorizationCode {
-                        client_id: form.params.client_id.clone(),
-                        redirect_uri: form.params.redirect_uri.clone(),
-                        code_challenge: form.params.code_challenge.clone(),
-                        created: now,
-                        tokens: answer["AuthenticationResult"].clone(),
-                        used: false,
-                    },
-                );
-                let mut pairs = vec![("code", code.as_str())];
-                if let Some(state) = form.params.state.as_deref() {
-                    pairs.push(("state", state));
+        "mfa-setup" => {
+            let verified = call(
+                &identity,
+                "VerifySoftwareToken",
+                json!({"Session": form.session, "UserCode": form.code}),
+                address,
+            )
+            .await;
+            match verified {
+                Ok(verified) => {
+                    call(
+                        &identity,
+                        "RespondToAuthChallenge",
+                        json!({"ChallengeName": "MFA_SETUP", "ClientId": client_id, "Session": verified["Session"],
+                               "ChallengeResponses": {"USERNAME": username}}),
+                        address,
+                    )
+                    .await
                 }
-                Redirect::to(&with_query(&form.params.redirect_uri, &pairs)).into_response()
-            }
-        },
-        Err(error) => {
-            let message = error.message.clone();
-            match form.step.as_str() {
-                "" => sign_in_page(&form.params, &form.username, Some(&message)),
-                step if error.kind == "CodeMismatchException" => challenge_page(
-                    &form.params,
-                    step,
-                    &form.session,
-                    &form.username,
-                    Some("That code is not right. Try the current one."),
-                ),
-                step if error.kind == "InvalidPasswordException" => challenge_page(
-                    &form.params,
-                    step,
-                    &form.session,
-                    &form.username,
-                    Some(&message),
-                ),
-                _ => sign_in_page(&form.params, &form.username, Some(&message)),
+                Err(error) if error.kind == "EnableSoftwareTokenMFAException" => {
+                    let step = format!("mfa-setup:{}", form.secret);
+                    let message = Some("That code is not right. Try the current one.");
+                    return challenge_page(params, &step, &form.session, username, message);
+                }
+                Err(error) => Err(error),
             }
         }
+        _ => return sign_in_page(params, username, Some("Something went wrong. Sign in again.")),
+    };
+    let answer = match result {
+        Ok(answer) => answer,
+        Err(error) => {
+            return match form.step.as_str() {
+                step @ ("totp" | "new-password")
+                    if matches!(
+                        error.kind,
+                        "CodeMismatchException" | "InvalidPasswordException"
+                    ) =>
+                {
+                    let message = if error.kind == "CodeMismatchException" {
+                        "That code is not right. Try the current one."
+                    } else {
+                        error.message.as_str()
+                    };
+                    challenge_page(params, step, &form.session, username, Some(message))
+                }
+                _ => sign_in_page(params, username, Some(&error.message)),
+            };
+        }
+    };
+    let session = answer["Session"].as_str().unwrap_or_default();
+    match answer["ChallengeName"].as_str() {
+        None => redirect_with_code(&identity, params, answer["AuthenticationResult"].clone()),
+        Some("NEW_PASSWORD_REQUIRED") => {
+            challenge_page(params, "new-password", session, username, None)
+        }
+        Some("SOFTWARE_TOKEN_MFA") => challenge_page(params, "totp", session, username, None),
+        Some("MFA_SETUP") => {
+            match call(
+                &identity,
+                "AssociateSoftwareToken",
+                json!({"Session": session}),
+                address,
+            )
+            .await
+            {
+                Ok(associated) => {
+                    let step = format!(
+                        "mfa-setup:{}",
+                        associated["SecretCode"].as_str().unwrap_or_default()
+                    );
+                    let session = associated["Session"].as_str().unwrap_or_default();
+                    challenge_page(params, &step, session, username, None)
+                }
+                Err(error) => sign_in_page(params, username, Some(&error.message)),
+            }
+        }
+        Some(_) => sign_in_page(
+            params,
+            username,
+            Some("This sign-in step is not supported here."),
+        ),
     }
 }
 

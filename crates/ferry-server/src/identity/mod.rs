@@ -622,7 +622,10 @@ impl Identity {
 
     /// The user an MFA-setup request is about: by access token, or by the
     /// sign-in session that asked for the setup.
-    fn mfa_setup_user(&self, body: &Value) -> Result<(User, Option<Session>), CognitoError> {
+    fn mfa_setup_user(
+        &self,
+        body: &Value,
+    ) -> Result<(User, Option<(String, Session)>), CognitoError> {
         if let Some(token) = body.get("AccessToken").and_then(Value::as_str) {
             let (_, user) = self.check_access_token(token)?;
             return Ok((user, None));
@@ -644,7 +647,7 @@ impl Identity {
             .store
             .get(&session.username)?
             .ok_or_else(CognitoError::wrong_credentials)?;
-        Ok((user, Some(session)))
+        Ok((user, Some((id.to_owned(), session))))
     }
 
     fn associate_software_token(&self, body: &Value) -> Result<Value, CognitoError> {
@@ -652,7 +655,7 @@ impl Identity {
         let secret = random::<20>();
         self.store.set_totp_pending(&user.username, &secret)?;
         let mut answer = json!({"SecretCode": totp::base32(&secret)});
-        if let Some(session) = session {
+        if let Some((_, session)) = session {
             answer["Session"] = json!(self.new_session(Session {
                 created: self.clock.unix(),
                 ..session
@@ -669,14 +672,25 @@ impl Identity {
             .pending
             .clone()
             .ok_or_else(|| CognitoError::invalid("Call AssociateSoftwareToken first."))?;
-        let step = totp::verify(&pending, code, self.clock.unix(), None)
-            .ok_or_else(|| CognitoError::new("EnableSoftwareTokenMFAException", "Code mismatch"))?;
+        let Some(step) = totp::verify(&pending, code, self.clock.unix(), None) else {
+            // The setup session stays usable, so a mistyped code can be retried.
+            if let Some((id, session)) = session {
+                self.sessions
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(id, session);
+            }
+            return Err(CognitoError::new(
+                "EnableSoftwareTokenMFAException",
+                "Code mismatch",
+            ));
+        };
         // Setting up during sign-in turns MFA on; with an access token the
         // user turns it on with SetUserMFAPreference.
         self.store
             .confirm_totp(&user.username, step, session.is_some())?;
         let mut answer = json!({"Status": "SUCCESS"});
-        if let Some(session) = session {
+        if let Some((_, session)) = session {
             answer["Session"] = json!(self.new_session(Session {
                 created: self.clock.unix(),
                 pending: Pending::MfaSetupVerified,
