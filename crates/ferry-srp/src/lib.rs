@@ -169,14 +169,15 @@ fn exponent(name: &'static str, random: &[u8]) -> Result<BigUint, SrpError> {
     Ok(BigUint::from_bytes_be(random) % &GROUP.n)
 }
 
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 /// Cognito's TIMESTAMP: `Tue Mar 3 09:05:07 UTC 2026`, in UTC, the day of the
 /// month not padded.
 pub fn timestamp(at: time::OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     format!(
         "{} {} {} {:02}:{:02}:{:02} UTC {}",
         DAYS[usize::from(at.weekday().number_days_from_monday())],
@@ -191,9 +192,6 @@ pub fn timestamp(at: time::OffsetDateTime) -> String {
 
 /// Parses a Cognito TIMESTAMP back into a time, for the server's clock-skew check.
 pub fn parse_timestamp(text: &str) -> Option<time::OffsetDateTime> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     let mut parts = text.split(' ');
     let _weekday = parts.next()?;
     let month_name = parts.next()?;

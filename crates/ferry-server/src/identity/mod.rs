@@ -400,12 +400,16 @@ impl Identity {
         }
     }
 
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+        // Sessions are plain data; one left by a panicking thread is still valid.
+        self.sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn new_session(&self, session: Session) -> String {
         let id = B64URL.encode(random::<48>());
-        let mut sessions = self
-            .sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut sessions = self.sessions();
         let now = self.clock.unix();
         sessions.retain(|_, s| now - s.created <= SESSION_SECONDS);
         sessions.insert(id.clone(), session);
@@ -414,11 +418,7 @@ impl Identity {
 
     /// Takes a session out (sessions are single-use), if it is still fresh.
     fn take_session(&self, id: &str, client_id: &str) -> Result<Session, CognitoError> {
-        let session = self
-            .sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(id);
+        let session = self.sessions().remove(id);
         match session {
             Some(s)
                 if self.clock.unix() - s.created <= SESSION_SECONDS && s.client_id == client_id =>
@@ -596,18 +596,15 @@ impl Identity {
         if !accepted {
             if attempts + 1 < MFA_ATTEMPTS {
                 // The same session may try again, a bounded number of times.
-                self.sessions
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(
-                        session_id.to_owned(),
-                        Session {
-                            pending: Pending::SoftwareTokenMfa {
-                                attempts: attempts + 1,
-                            },
-                            ..session
+                self.sessions().insert(
+                    session_id.to_owned(),
+                    Session {
+                        pending: Pending::SoftwareTokenMfa {
+                            attempts: attempts + 1,
                         },
-                    );
+                        ..session
+                    },
+                );
                 return Err(CognitoError::new(
                     "CodeMismatchException",
                     "Invalid code received for user",
@@ -632,9 +629,7 @@ impl Identity {
         }
         let id = str_param(body, "Session")?;
         let session = self
-            .sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .sessions()
             .remove(id)
             .filter(|s| {
                 self.clock.unix() - s.created <= SESSION_SECONDS
@@ -675,10 +670,7 @@ impl Identity {
         let Some(step) = totp::verify(&pending, code, self.clock.unix(), None) else {
             // The setup session stays usable, so a mistyped code can be retried.
             if let Some((id, session)) = session {
-                self.sessions
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(id, session);
+                self.sessions().insert(id, session);
             }
             return Err(CognitoError::new(
                 "EnableSoftwareTokenMFAException",
