@@ -1212,7 +1212,6 @@ impl Identity {
             "jwks_uri": format!("{}/.well-known/jwks.json", self.settings.issuer),
             "authorization_endpoint": format!("{base_url}/oauth2/authorize"),
             "token_endpoint": format!("{base_url}/oauth2/token"),
-            "userinfo_endpoint": format!("{base_url}/oauth2/userInfo"),
             "end_session_endpoint": format!("{base_url}/logout"),
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
