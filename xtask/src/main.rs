@@ -325,8 +325,9 @@ fn test() -> Result<()> {
         cargo()
             .args([
                 "test",
-                "--package",
-                "ferry-web",
+                // `--workspace` keeps the feature set of the run above, so
+                // nothing is rebuilt for it.
+                "--workspace",
                 "--test",
                 "e2e",
                 "--",
