@@ -247,13 +247,10 @@ impl UserStore {
         let mut db = self.db();
         let tx = db.transaction()?;
         let changed = tx.execute(
-            "UPDATE users SET salt = ?2, verifier = ?3, status = ?4, tokens_valid_after = ?5 WHERE username = ?1",
-            params![username, verifier.salt, verifier.verifier, status.as_str(), now],
+            "UPDATE users SET salt = ?2, verifier = ?3, status = ?4 WHERE username = ?1",
+            params![username, verifier.salt, verifier.verifier, status.as_str()],
         )?;
-        tx.execute(
-            "UPDATE refresh_tokens SET revoked = 1 WHERE username = ?1",
-            [username],
-        )?;
+        end_sessions(&tx, username, now)?;
         tx.commit()?;
         Ok(changed == 1)
     }
@@ -267,14 +264,7 @@ impl UserStore {
             params![username, enabled],
         )?;
         if !enabled {
-            tx.execute(
-                "UPDATE users SET tokens_valid_after = ?2 WHERE username = ?1",
-                params![username, now],
-            )?;
-            tx.execute(
-                "UPDATE refresh_tokens SET revoked = 1 WHERE username = ?1",
-                [username],
-            )?;
+            end_sessions(&tx, username, now)?;
         }
         tx.commit()?;
         Ok(changed == 1)
@@ -284,14 +274,7 @@ impl UserStore {
     pub fn sign_out_everywhere(&self, username: &str, now: i64) -> anyhow::Result<()> {
         let mut db = self.db();
         let tx = db.transaction()?;
-        tx.execute(
-            "UPDATE users SET tokens_valid_after = ?2 WHERE username = ?1",
-            params![username, now],
-        )?;
-        tx.execute(
-            "UPDATE refresh_tokens SET revoked = 1 WHERE username = ?1",
-            [username],
-        )?;
+        end_sessions(&tx, username, now)?;
         tx.commit()?;
         Ok(())
     }
@@ -440,4 +423,18 @@ impl UserStore {
             [digest],
         )? == 1)
     }
+}
+
+/// Ends every session of a user inside `tx`: tokens issued before `now` stop
+/// working and every refresh token is revoked.
+fn end_sessions(tx: &rusqlite::Transaction<'_>, username: &str, now: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE users SET tokens_valid_after = ?2 WHERE username = ?1",
+        params![username, now],
+    )?;
+    tx.execute(
+        "UPDATE refresh_tokens SET revoked = 1 WHERE username = ?1",
+        [username],
+    )?;
+    Ok(())
 }
