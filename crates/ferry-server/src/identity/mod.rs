@@ -369,6 +369,13 @@ impl Identity {
             .set_password(username, &verifier, status, self.clock.unix())
     }
 
+    /// The request's `ClientId`, checked against the pool's app clients.
+    fn client_of<'a>(&self, body: &'a Value) -> Result<&'a str, CognitoError> {
+        let client_id = str_param(body, "ClientId")?;
+        self.check_client(client_id)?;
+        Ok(client_id)
+    }
+
     pub(crate) fn check_client(&self, client_id: &str) -> Result<(), CognitoError> {
         if self.settings.client_ids.iter().any(|c| c == client_id) {
             Ok(())
@@ -819,7 +826,7 @@ impl Identity {
     }
 
     fn forgot_password(&self, body: &Value) -> Result<Value, CognitoError> {
-        self.check_client(str_param(body, "ClientId")?)?;
+        self.client_of(body)?;
         let username = str_param(body, "Username")?;
         match self.store.get(username)? {
             Some(user) if user.enabled => self.send_code(
@@ -845,7 +852,7 @@ impl Identity {
     }
 
     fn confirm_forgot_password(&self, body: &Value) -> Result<Value, CognitoError> {
-        self.check_client(str_param(body, "ClientId")?)?;
+        self.client_of(body)?;
         let username = str_param(body, "Username")?;
         let code = str_param(body, "ConfirmationCode")?;
         let password = str_param(body, "Password")?;
@@ -857,7 +864,7 @@ impl Identity {
     }
 
     fn sign_up(&self, body: &Value) -> Result<Value, CognitoError> {
-        self.check_client(str_param(body, "ClientId")?)?;
+        self.client_of(body)?;
         if !self.settings.allow_sign_up {
             return Err(CognitoError::not_authorized(
                 "SignUp is not permitted for this user pool",
@@ -897,7 +904,7 @@ impl Identity {
     }
 
     fn confirm_sign_up(&self, body: &Value) -> Result<Value, CognitoError> {
-        self.check_client(str_param(body, "ClientId")?)?;
+        self.client_of(body)?;
         let username = str_param(body, "Username")?;
         self.check_code(username, "sign-up", str_param(body, "ConfirmationCode")?)?;
         self.store.confirm(username)?;
@@ -909,8 +916,7 @@ impl Identity {
         body: &Value,
         address: Option<std::net::IpAddr>,
     ) -> Result<Value, CognitoError> {
-        let client_id = str_param(body, "ClientId")?;
-        self.check_client(client_id)?;
+        let client_id = self.client_of(body)?;
         let flow = str_param(body, "AuthFlow")?;
         let params = body
             .get("AuthParameters")
@@ -1009,8 +1015,7 @@ impl Identity {
         body: &Value,
         address: Option<std::net::IpAddr>,
     ) -> Result<Value, CognitoError> {
-        let client_id = str_param(body, "ClientId")?;
-        self.check_client(client_id)?;
+        let client_id = self.client_of(body)?;
         let name = str_param(body, "ChallengeName")?;
         let responses = body
             .get("ChallengeResponses")
@@ -1162,8 +1167,7 @@ impl Identity {
     }
 
     fn revoke_token(&self, body: &Value) -> Result<Value, CognitoError> {
-        let client_id = str_param(body, "ClientId")?;
-        self.check_client(client_id)?;
+        let client_id = self.client_of(body)?;
         let token = str_param(body, "Token")?;
         let grant = self.store.refresh_token(&digest(token))?;
         match grant {

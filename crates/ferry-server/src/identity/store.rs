@@ -188,51 +188,22 @@ impl UserStore {
 
     /// The user with this name.
     pub fn get(&self, username: &str) -> anyhow::Result<Option<User>> {
-        let user = self
+        let query = format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1");
+        Ok(self
             .db()
-            .query_row(
-                "SELECT username, sub, email, salt, verifier, status, enabled, tokens_valid_after, created_at,
-                        totp_secret, totp_pending, totp_enabled, totp_last_step
-                 FROM users WHERE username = ?1",
-                [username],
-                |row| {
-                    Ok(User {
-                        username: row.get(0)?,
-                        sub: row.get(1)?,
-                        email: row.get(2)?,
-                        verifier: PasswordVerifier {
-                            salt: row.get(3)?,
-                            verifier: row.get(4)?,
-                        },
-                        status: UserStatus::parse(&row.get::<_, String>(5)?),
-                        enabled: row.get(6)?,
-                        tokens_valid_after: row.get(7)?,
-                        created_at: row.get(8)?,
-                        totp: Totp {
-                            secret: row.get(9)?,
-                            pending: row.get(10)?,
-                            enabled: row.get(11)?,
-                            last_step: row.get(12)?,
-                        },
-                    })
-                },
-            )
-            .optional()?;
-        Ok(user)
+            .query_row(&query, [username], user_from_row)
+            .optional()?)
     }
 
     /// Every user, by name.
     pub fn list(&self) -> anyhow::Result<Vec<User>> {
-        let names: Vec<String> = {
-            let db = self.db();
-            let mut statement = db.prepare("SELECT username FROM users ORDER BY username")?;
-            let rows = statement.query_map([], |row| row.get(0))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        let mut users = Vec::with_capacity(names.len());
-        for name in names {
-            users.extend(self.get(&name)?);
-        }
+        let db = self.db();
+        let mut statement = db.prepare(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY username"
+        ))?;
+        let users = statement
+            .query_map([], user_from_row)?
+            .collect::<Result<_, _>>()?;
         Ok(users)
     }
 
@@ -437,4 +408,30 @@ fn end_sessions(tx: &rusqlite::Transaction<'_>, username: &str, now: i64) -> rus
         [username],
     )?;
     Ok(())
+}
+
+/// The columns [`user_from_row`] reads, in its order.
+const USER_COLUMNS: &str = "username, sub, email, salt, verifier, status, enabled, tokens_valid_after, \
+                            created_at, totp_secret, totp_pending, totp_enabled, totp_last_step";
+
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        username: row.get(0)?,
+        sub: row.get(1)?,
+        email: row.get(2)?,
+        verifier: PasswordVerifier {
+            salt: row.get(3)?,
+            verifier: row.get(4)?,
+        },
+        status: UserStatus::parse(&row.get::<_, String>(5)?),
+        enabled: row.get(6)?,
+        tokens_valid_after: row.get(7)?,
+        created_at: row.get(8)?,
+        totp: Totp {
+            secret: row.get(9)?,
+            pending: row.get(10)?,
+            enabled: row.get(11)?,
+            last_step: row.get(12)?,
+        },
+    })
 }
