@@ -1,10 +1,11 @@
 //! `ferry-server`: Ferry's local stack on one machine.
 //!
-//! It serves the built web client and the client's `/config.json` pointing at
-//! itself. Later issues add, behind the same listener, the identity provider
-//! (Cognito's protocol), the command API, the S3-compatible object endpoint,
-//! the event bus and the WebSocket; each speaks the protocol its AWS
-//! counterpart speaks, so the browser code can't tell the difference.
+//! It serves the built web client, the client's `/config.json` pointing at
+//! itself, and an identity provider that speaks Cognito's user-pool protocol
+//! (`identity`). Later issues add, behind the same listener, the command API,
+//! the S3-compatible object endpoint, the event bus and the WebSocket; each
+//! speaks the protocol its AWS counterpart speaks, so the browser code can't
+//! tell the difference.
 //!
 //! [`app`] builds the whole router from [`Settings`] without opening a socket,
 //! so tests drive it with `oneshot`.
