@@ -1,0 +1,256 @@
+//! The records the domain keeps in the index, and the shapes of its queries.
+
+use ferry_protocol::{FileName, FolderPath, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+/// The user a record belongs to: the token's `sub`. Every index read and
+/// write is scoped by it (a partition per user).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(String);
+
+impl UserId {
+    /// Wraps a token's `sub`. It becomes part of object keys, so only
+    /// `[A-Za-z0-9_.-]`, 1 to 128 characters, is accepted (Cognito's subs are
+    /// uuids).
+    pub fn parse(sub: &str) -> Option<Self> {
+        let ok = !sub.is_empty()
+            && sub.len() <= 128
+            && sub
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            && sub != "."
+            && sub != "..";
+        ok.then(|| Self(sub.to_owned()))
+    }
+
+    /// The sub as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The prefix of every object key this user owns: `users/{sub}/`.
+    pub fn object_prefix(&self) -> String {
+        format!("users/{}/", self.0)
+    }
+
+    /// The object key of one of this user's files. Keys name the file's id,
+    /// not its path, so a rename or move never copies bytes.
+    pub fn object_key(&self, file_id: Uuid) -> String {
+        format!("users/{}/{}", self.0, file_id)
+    }
+
+    /// The owner and file id of an object key written by [`Self::object_key`].
+    pub fn parse_object_key(key: &str) -> Option<(Self, Uuid)> {
+        let rest = key.strip_prefix("users/")?;
+        let (sub, id) = rest.split_once('/')?;
+        Some((Self::parse(sub)?, Uuid::parse_str(id).ok()?))
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a file is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    /// Created; the bytes are on their way.
+    Uploading,
+    /// Uploaded and indexed.
+    Available,
+    /// A delete was accepted and is being carried out.
+    Deleting,
+}
+
+impl FileStatus {
+    /// The status as stored and sent (`uploading`, `available`, `deleting`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Uploading => "uploading",
+            Self::Available => "available",
+            Self::Deleting => "deleting",
+        }
+    }
+
+    /// Parses [`Self::as_str`]'s output.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "uploading" => Some(Self::Uploading),
+            "available" => Some(Self::Available),
+            "deleting" => Some(Self::Deleting),
+            _ => None,
+        }
+    }
+}
+
+/// One file in the index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileRecord {
+    /// The owner.
+    pub user: UserId,
+    /// The file's id; its object key is derived from it.
+    pub file_id: Uuid,
+    /// Its folder.
+    pub folder: FolderPath,
+    /// Its name; unique in its folder among files that are not being deleted.
+    pub name: FileName,
+    /// Where it is in its life.
+    pub status: FileStatus,
+    /// Size in bytes: declared at create, the stored size once available.
+    pub size: u64,
+    /// Media type.
+    pub content_type: String,
+    /// Hex SHA-256 of the content, when known.
+    pub sha256: Option<String>,
+    /// The object store's ETag, once uploaded.
+    pub etag: Option<String>,
+    /// The multipart upload id while a multipart upload is open.
+    pub upload_id: Option<String>,
+    /// The part size of that multipart upload.
+    pub part_size: Option<u64>,
+    /// Starts at 1 and grows by one with every change; conditional writes
+    /// compare it, and clients order events by it.
+    pub version: u64,
+    /// When the file was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// One folder in the index. Folders exist explicitly (an empty folder is
+/// kept) and implicitly (every parent of a file or folder).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FolderRecord {
+    /// The folder.
+    pub path: FolderPath,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// A direct child of a folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A sub-folder.
+    Folder(FolderRecord),
+    /// A file.
+    File(FileRecord),
+}
+
+/// The column a listing is sorted by. Folders always come before files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortKey {
+    /// By name (byte order of the NFC name), then id.
+    #[default]
+    Name,
+    /// By size, then name.
+    Size,
+    /// By last change, then name.
+    Modified,
+}
+
+/// A page of a folder's direct children.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    /// The folder.
+    pub folder: FolderPath,
+    /// The sort column.
+    pub sort: SortKey,
+    /// Largest first.
+    pub descending: bool,
+    /// Where the previous page ended (opaque, from [`Page::next_cursor`]).
+    pub cursor: Option<String>,
+    /// At most this many entries (1 to [`MAX_PAGE`]).
+    pub limit: u32,
+}
+
+/// The default page size of listings and searches.
+pub const DEFAULT_PAGE: u32 = 100;
+/// The largest page a caller may ask for.
+pub const MAX_PAGE: u32 = 1000;
+
+/// One page of results and where the next begins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The results.
+    pub items: Vec<T>,
+    /// Pass back to get the next page; `None` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// What a user stores.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// Bytes of every file that is not being deleted (uploads included, at
+    /// their declared size, so a quota can't be overrun by parallel uploads).
+    pub bytes: u64,
+    /// How many such files.
+    pub files: u64,
+}
+
+/// Where an accepted command is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CommandStatus {
+    /// Accepted, not yet carried out.
+    Pending,
+    /// Carried out; `result` is the event it produced.
+    Succeeded,
+    /// Refused by its consumer; `result` is the `CommandFailed` event.
+    Failed,
+}
+
+impl CommandStatus {
+    /// The status as stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses [`Self::as_str`]'s output.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(Self::Pending),
+            "succeeded" => Some(Self::Succeeded),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// An accepted command: what makes a retry idempotent and what a polling
+/// client reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommandRecord {
+    /// The owner.
+    pub user: UserId,
+    /// The client's `CommandId`.
+    pub command_id: Uuid,
+    /// The command's action, e.g. `DeleteFile`.
+    pub action: String,
+    /// SHA-256 of the request body; the same id with another body is refused.
+    pub request_hash: String,
+    /// The answer the API gave; a retry gets it again.
+    pub response: serde_json::Value,
+    /// Where the command is.
+    pub status: CommandStatus,
+    /// The event that finished it (`{metadata, data}`), once finished.
+    pub result: Option<serde_json::Value>,
+    /// When it was accepted.
+    pub accepted_at: Timestamp,
+    /// When it finished.
+    pub finished_at: Option<Timestamp>,
+}

@@ -1,0 +1,349 @@
+//! The ports the domain is written against. `ferry-server` plugs in local
+//! adapters (SQLite, an S3-compatible endpoint on disk, an in-process bus, a
+//! WebSocket hub); the AWS adapters plug in S3, DynamoDB, EventBridge and API
+//! Gateway's management API. The domain never sees which.
+//!
+//! Every method is scoped by the owner where data has one, so no adapter call
+//! can reach another user's records.
+
+use crate::model::{
+    CommandRecord, CommandStatus, Entry, FileRecord, FileStatus, ListQuery, Page, Usage, UserId,
+};
+use async_trait::async_trait;
+use ferry_protocol::messages::UploadedPart;
+use ferry_protocol::{EventEnvelope, FolderPath, Timestamp};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// What an adapter reports when it could not do its work. The domain maps
+/// `Unavailable` to a retryable error and everything else to `Internal`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    /// A conditional write failed: the name is taken or the version moved.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The user's quota would be exceeded.
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
+    /// The thing addressed doesn't exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The backend refused the input (a bad part list, a bad checksum, …).
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The backend can't be reached or is overloaded; try again.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A result from a port.
+pub type PortResult<T> = Result<T, PortError>;
+
+// ---------------------------------------------------------------------------
+// Objects
+// ---------------------------------------------------------------------------
+
+/// A presigned request: the browser sends it as is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Presigned {
+    /// `PUT` or `GET`.
+    pub method: String,
+    /// The full URL, signature included.
+    pub url: String,
+    /// Headers the request must carry exactly (they are signed), e.g.
+    /// `x-amz-checksum-sha256`. `Content-Length` is signed too but set by the
+    /// browser itself, so it is not listed.
+    pub headers: Vec<(String, String)>,
+    /// When the URL stops working.
+    pub expires_at: Timestamp,
+}
+
+/// What a presigned PUT or part PUT may carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutLimits {
+    /// The exact body size, signed as `content-length`, so the store refuses
+    /// any other size.
+    pub content_length: u64,
+    /// Base64 SHA-256 of the body, signed as `x-amz-checksum-sha256`, so the
+    /// store refuses a corrupted body (`BadDigest`).
+    pub checksum_sha256: Option<String>,
+    /// The `Content-Type` to sign (single PUT only).
+    pub content_type: Option<String>,
+}
+
+/// An object as the store describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Its key.
+    pub key: String,
+    /// Its size.
+    pub size: u64,
+    /// Its ETag, quotes included as S3 writes it.
+    pub etag: String,
+    /// Base64 SHA-256 when the object was stored with one.
+    pub checksum_sha256: Option<String>,
+    /// When it was written.
+    pub last_modified: Timestamp,
+}
+
+/// A part of an open multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartInfo {
+    /// 1 to 10,000.
+    pub part_number: u32,
+    /// Its size.
+    pub size: u64,
+    /// Its ETag.
+    pub etag: String,
+    /// Base64 SHA-256 when sent with one.
+    pub checksum_sha256: Option<String>,
+}
+
+/// An open multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadInfo {
+    /// The object key it will create.
+    pub key: String,
+    /// Its id.
+    pub upload_id: String,
+    /// When it was started.
+    pub initiated: Timestamp,
+}
+
+/// The object store: S3 on AWS, the S3-compatible endpoint locally.
+///
+/// Presigning is pure computation (SigV4 over the adapter's credentials), so
+/// it is synchronous and takes the time from the caller's clock.
+#[async_trait]
+pub trait ObjectStore: Send + Sync + std::fmt::Debug {
+    /// A presigned `PUT` of the whole object.
+    fn presign_put(
+        &self,
+        key: &str,
+        limits: &PutLimits,
+        now: Timestamp,
+        expires: Duration,
+    ) -> Presigned;
+    /// A presigned `PUT` of one part of a multipart upload (`UploadPart`).
+    fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        limits: &PutLimits,
+        now: Timestamp,
+        expires: Duration,
+    ) -> Presigned;
+    /// A presigned `GET` whose response carries
+    /// `Content-Disposition: attachment; filename*=UTF-8''{download_name}`
+    /// (`response-content-disposition`), so the download keeps its name.
+    fn presign_get(
+        &self,
+        key: &str,
+        download_name: &str,
+        content_type: &str,
+        now: Timestamp,
+        expires: Duration,
+    ) -> Presigned;
+    /// Starts a multipart upload; returns its id.
+    async fn create_multipart(&self, key: &str, content_type: &str) -> PortResult<String>;
+    /// The parts uploaded so far, by part number.
+    async fn list_parts(&self, key: &str, upload_id: &str) -> PortResult<Vec<PartInfo>>;
+    /// Completes a multipart upload from the listed parts. The store emits
+    /// `Object Created` as for a PUT. Completing an upload that was already
+    /// completed into this key answers the object as it is (idempotent).
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> PortResult<ObjectInfo>;
+    /// Aborts a multipart upload and removes its parts; an unknown upload is
+    /// not an error.
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> PortResult<()>;
+    /// The object at `key`, if any.
+    async fn head(&self, key: &str) -> PortResult<Option<ObjectInfo>>;
+    /// Deletes the object at `key`; a missing object is not an error. The
+    /// store emits `Object Deleted` when there was one.
+    async fn delete(&self, key: &str) -> PortResult<()>;
+    /// Objects whose key starts with `prefix`, in key order, after `after`.
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Vec<ObjectInfo>>;
+    /// Every open multipart upload.
+    async fn list_uploads(&self) -> PortResult<Vec<UploadInfo>>;
+}
+
+// ---------------------------------------------------------------------------
+// Index
+// ---------------------------------------------------------------------------
+
+/// What [`Index::put_command`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutCommand {
+    /// The command is new and now recorded.
+    Inserted,
+    /// A command with this id was already recorded (a retry): here it is.
+    Existing(CommandRecord),
+}
+
+/// The file index: DynamoDB on AWS, SQLite locally. A partition per user;
+/// every call names the user.
+#[async_trait]
+pub trait Index: Send + Sync + std::fmt::Debug {
+    /// Adds a file (status `uploading`), and its folder's parents as folders.
+    ///
+    /// Atomically refuses with [`PortError::Conflict`] when a file that is not
+    /// `deleting` already has this folder and name, and with
+    /// [`PortError::QuotaExceeded`] when `quota` is set and the user's usage
+    /// plus this file's size would exceed it.
+    async fn insert_file(&self, file: &FileRecord, quota: Option<u64>) -> PortResult<()>;
+
+    /// One of `user`'s files.
+    async fn file(&self, user: &UserId, file_id: Uuid) -> PortResult<Option<FileRecord>>;
+
+    /// The file (not `deleting`) named `name` in `folder`.
+    async fn file_by_name(
+        &self,
+        user: &UserId,
+        folder: &FolderPath,
+        name: &str,
+    ) -> PortResult<Option<FileRecord>>;
+
+    /// Replaces a file's record if its stored version is `expected_version`
+    /// (the new record carries the next version). Refuses with
+    /// [`PortError::Conflict`] when the version moved, or when the new
+    /// folder/name is taken by another file that is not `deleting`. Adds the
+    /// new folder's parents as folders.
+    async fn update_file(&self, file: &FileRecord, expected_version: u64) -> PortResult<()>;
+
+    /// Removes a file's record if its version is `expected_version`; returns
+    /// whether it was there.
+    async fn remove_file(
+        &self,
+        user: &UserId,
+        file_id: Uuid,
+        expected_version: u64,
+    ) -> PortResult<bool>;
+
+    /// A page of a folder's direct children: sub-folders first, then files
+    /// that are not `deleting`, in the asked order.
+    async fn list_folder(&self, user: &UserId, query: &ListQuery) -> PortResult<Page<Entry>>;
+
+    /// A page of `user`'s files (not `deleting`) whose name contains `text`,
+    /// case-insensitively, across all folders; ordered by name then id.
+    async fn search(
+        &self,
+        user: &UserId,
+        text: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<FileRecord>>;
+
+    /// A page of the files in `folder` and every folder under it, any status,
+    /// by id.
+    async fn files_under(
+        &self,
+        user: &UserId,
+        folder: &FolderPath,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<FileRecord>>;
+
+    /// Files of any user with `status`, last changed before `before`, by
+    /// change time (for the sweep: stale uploads, unfinished deletes).
+    async fn files_with_status(
+        &self,
+        status: FileStatus,
+        before: Timestamp,
+        limit: u32,
+    ) -> PortResult<Vec<FileRecord>>;
+
+    /// Creates a folder and its parents; returns false when it existed.
+    async fn create_folder(
+        &self,
+        user: &UserId,
+        path: &FolderPath,
+        at: Timestamp,
+    ) -> PortResult<bool>;
+
+    /// Whether the folder exists (explicitly, or as the parent of something).
+    async fn folder_exists(&self, user: &UserId, path: &FolderPath) -> PortResult<bool>;
+
+    /// Removes a folder and every folder under it (their files must already
+    /// be gone); returns false when it didn't exist.
+    async fn remove_folder_tree(&self, user: &UserId, path: &FolderPath) -> PortResult<bool>;
+
+    /// What the user stores.
+    async fn usage(&self, user: &UserId) -> PortResult<Usage>;
+
+    /// Records an accepted command, unless one with its id is recorded for
+    /// this user already (then returns it, unchanged).
+    async fn put_command(&self, command: &CommandRecord) -> PortResult<PutCommand>;
+
+    /// One of `user`'s commands.
+    async fn command(&self, user: &UserId, command_id: Uuid) -> PortResult<Option<CommandRecord>>;
+
+    /// Marks a command finished with the event that finished it. A command
+    /// already finished is left as it is (the first result wins).
+    async fn finish_command(
+        &self,
+        user: &UserId,
+        command_id: Uuid,
+        status: CommandStatus,
+        result: &serde_json::Value,
+        at: Timestamp,
+    ) -> PortResult<()>;
+
+    /// Whether `consumer` already handled the event with this id.
+    async fn was_processed(&self, consumer: &str, event_id: Uuid) -> PortResult<bool>;
+
+    /// Records that `consumer` handled the event with this id.
+    async fn mark_processed(&self, consumer: &str, event_id: Uuid, at: Timestamp)
+    -> PortResult<()>;
+}
+
+// ---------------------------------------------------------------------------
+// Bus
+// ---------------------------------------------------------------------------
+
+/// One entry for the bus, as `PutEvents` takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusEntry {
+    /// `ferry.commands`, `ferry.files` or `aws.s3`.
+    pub source: String,
+    /// The action (`DeleteFile`, `FileDeleted`) or S3's `Object Created`.
+    pub detail_type: String,
+    /// For Ferry's own messages the `{metadata, data}` envelope.
+    pub detail: serde_json::Value,
+}
+
+/// The event bus: an EventBridge custom bus on AWS, the local bus locally.
+#[async_trait]
+pub trait Bus: Send + Sync + std::fmt::Debug {
+    /// Appends entries. When this returns `Ok`, every entry is durably stored
+    /// and will be delivered to each matching rule's target at least once.
+    async fn put(&self, entries: Vec<BusEntry>) -> PortResult<()>;
+}
+
+// ---------------------------------------------------------------------------
+// Notifier
+// ---------------------------------------------------------------------------
+
+/// Pushes a user's events to their open connections: API Gateway's
+/// `@connections` on AWS, the WebSocket hub locally. It also keeps each
+/// user's recent events so a client that reconnects can ask for the ones
+/// after its cursor.
+#[async_trait]
+pub trait Notifier: Send + Sync + std::fmt::Debug {
+    /// Stores the event in `user`'s feed (once per event id) and pushes it to
+    /// their connections, and only theirs.
+    async fn notify(&self, user: &UserId, event: &EventEnvelope) -> PortResult<()>;
+}
