@@ -62,7 +62,7 @@ impl fmt::Display for UserId {
 pub enum FileStatus {
     /// Created; the bytes are on their way.
     Uploading,
-    /// Uploaded and indexed.
+    /// Uploaded and indexed. At most one available file per folder and name.
     Available,
     /// A delete was accepted and is being carried out.
     Deleting,
@@ -115,6 +115,11 @@ pub struct FileRecord {
     pub upload_id: Option<String>,
     /// The part size of that multipart upload.
     pub part_size: Option<u64>,
+    /// The command that created or last changed the file, so the events it
+    /// causes name it.
+    pub command_id: Option<Uuid>,
+    /// The trace id of that command.
+    pub trace_id: Option<String>,
     /// Starts at 1 and grows by one with every change; conditional writes
     /// compare it, and clients order events by it.
     pub version: u64,

@@ -200,16 +200,18 @@ pub enum PutCommand {
 pub trait Index: Send + Sync + std::fmt::Debug {
     /// Adds a file (status `uploading`), and its folder's parents as folders.
     ///
-    /// Atomically refuses with [`PortError::Conflict`] when a file that is not
-    /// `deleting` already has this folder and name, and with
-    /// [`PortError::QuotaExceeded`] when `quota` is set and the user's usage
-    /// plus this file's size would exceed it.
-    async fn insert_file(&self, file: &FileRecord, quota: Option<u64>) -> PortResult<()>;
+    /// Atomically refuses with [`PortError::QuotaExceeded`] when `quota` is
+    /// set and the user's usage plus this file's size would exceed it, and —
+    /// unless `replacing` — with [`PortError::Conflict`] when a file that is
+    /// `uploading` or `available` already has this folder and name. (When
+    /// `replacing`, the new file takes the name over once it is available.)
+    async fn insert_file(&self, file: &FileRecord, quota: Option<u64>, replacing: bool) -> PortResult<()>;
 
     /// One of `user`'s files.
     async fn file(&self, user: &UserId, file_id: Uuid) -> PortResult<Option<FileRecord>>;
 
-    /// The file (not `deleting`) named `name` in `folder`.
+    /// The file named `name` in `folder`: the `available` one if there is
+    /// one, else an `uploading` one (never a `deleting` one).
     async fn file_by_name(
         &self,
         user: &UserId,
@@ -219,9 +221,11 @@ pub trait Index: Send + Sync + std::fmt::Debug {
 
     /// Replaces a file's record if its stored version is `expected_version`
     /// (the new record carries the next version). Refuses with
-    /// [`PortError::Conflict`] when the version moved, or when the new
-    /// folder/name is taken by another file that is not `deleting`. Adds the
-    /// new folder's parents as folders.
+    /// [`PortError::Conflict`] when the version moved, or when the new record
+    /// is `available` and another `available` file has its folder and name
+    /// (at most one available file per name: a unique index). Adds the new
+    /// folder's parents as folders. [`PortError::NotFound`] when there is no
+    /// such file.
     async fn update_file(&self, file: &FileRecord, expected_version: u64) -> PortResult<()>;
 
     /// Removes a file's record if its version is `expected_version`; returns
