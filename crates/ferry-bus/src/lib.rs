@@ -1,0 +1,1 @@
+//! The local stack's event bus (work in progress).
