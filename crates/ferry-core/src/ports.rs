@@ -270,6 +270,10 @@ pub trait Index: Send + Sync + std::fmt::Debug {
         limit: u32,
     ) -> PortResult<Vec<FileRecord>>;
 
+    /// Users who have files or folders, in order, after `after` (for the
+    /// reconciliation sweep).
+    async fn users(&self, after: Option<&UserId>, limit: u32) -> PortResult<Vec<UserId>>;
+
     /// Creates a folder and its parents; returns false when it existed.
     async fn create_folder(
         &self,
