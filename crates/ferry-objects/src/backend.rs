@@ -1,0 +1,909 @@
+//! The S3 operations: s3s-fs's `FileSystem` does the storing, and this
+//! wrapper adds what the endpoint promises on top of it: a signed
+//! `x-amz-checksum-sha256` and the declared size are checked *before* a body
+//! lands (s3s-fs checks after renaming it into place, and not at all for
+//! parts), parts keep their ETag and checksum, completion checks the listed
+//! parts, and every write is announced on the bus before the answer leaves.
+//!
+//! Ferry's own records sit beside s3s-fs's in the data directory as
+//! `.ferry-*.json` files (dot files, outside the bucket folder, so listings
+//! never show them).
+
+use crate::events::{self, CreatedReason, RequestMeta, Sequencer};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use bytes::Bytes;
+use ferry_core::clock::Clock;
+use ferry_core::ports::{Bus, BusEntry};
+use futures_core::Stream;
+use s3s::dto::{
+    AbortMultipartUploadInput, AbortMultipartUploadOutput, CompleteMultipartUploadInput,
+    CompleteMultipartUploadOutput, CopyObjectInput, CopyObjectOutput, CreateMultipartUploadInput,
+    CreateMultipartUploadOutput, DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput,
+    DeleteObjectsOutput, ETag, GetBucketLocationInput, GetBucketLocationOutput, GetObjectInput,
+    GetObjectOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput,
+    ListBucketsInput, ListBucketsOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput,
+    ListObjectsInput, ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output, ListPartsInput,
+    ListPartsOutput, MultipartUpload, Part, PutObjectInput, PutObjectOutput, StreamingBlob,
+    Timestamp, UploadPartInput, UploadPartOutput,
+};
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Component, Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+/// The upload's own record: which key it creates and since when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct UploadRecord {
+    pub key: String,
+    /// Unix seconds, from the injected clock.
+    pub initiated: i64,
+}
+
+/// A stored part's ETag, checksum and size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PartRecord {
+    pub etag: String,
+    pub checksum_sha256: Option<String>,
+    pub size: u64,
+}
+
+/// What a completed upload became, so completing it again is idempotent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct DoneRecord {
+    pub key: String,
+    pub etag: String,
+}
+
+/// Why a verified body was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    BadDigest,
+    TooLong,
+    TooShort,
+}
+
+/// A body stream that counts and hashes what passes, and fails at the end
+/// (before the writer renames its temporary file) when the size or the
+/// SHA-256 is not the declared one.
+struct Verified {
+    inner: StreamingBlob,
+    sha: Option<(Sha256, Vec<u8>)>,
+    expected_len: Option<u64>,
+    seen: u64,
+    done: bool,
+    fault: Arc<Mutex<Option<Fault>>>,
+}
+
+impl Verified {
+    fn fail(&mut self, fault: Fault) -> Poll<Option<Result<Bytes, std::io::Error>>> {
+        if let Ok(mut slot) = self.fault.lock() {
+            *slot = Some(fault);
+        }
+        self.done = true;
+        Poll::Ready(Some(Err(std::io::Error::other(format!("{fault:?}")))))
+    }
+}
+
+impl Stream for Verified {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(bytes))) => {
+                self.seen += bytes.len() as u64;
+                if self.expected_len.is_some_and(|n| self.seen > n) {
+                    return self.fail(Fault::TooLong);
+                }
+                if let Some((hasher, _)) = self.sha.as_mut() {
+                    hasher.update(&bytes);
+                }
+                Poll::Ready(Some(Ok(bytes)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.done = true;
+                Poll::Ready(Some(Err(std::io::Error::other(e.to_string()))))
+            }
+            Poll::Ready(None) => {
+                if self.expected_len.is_some_and(|n| self.seen < n) {
+                    return self.fail(Fault::TooShort);
+                }
+                if let Some((hasher, expected)) = self.sha.take()
+                    && hasher.finalize().as_slice() != expected.as_slice()
+                {
+                    return self.fail(Fault::BadDigest);
+                }
+                self.done = true;
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
+/// Wraps `body` in a [`Verified`] stream; returns the shared fault slot.
+fn verify_body(
+    body: StreamingBlob,
+    content_length: Option<i64>,
+    checksum_sha256: Option<&str>,
+) -> S3Result<(StreamingBlob, Arc<Mutex<Option<Fault>>>)> {
+    let sha = match checksum_sha256 {
+        Some(b64) => {
+            let expected = STANDARD.decode(b64.trim()).map_err(|_| {
+                s3_error!(
+                    InvalidDigest,
+                    "Value for x-amz-checksum-sha256 header is invalid."
+                )
+            })?;
+            if expected.len() != 32 {
+                return Err(s3_error!(
+                    InvalidDigest,
+                    "Value for x-amz-checksum-sha256 header is invalid."
+                ));
+            }
+            Some((Sha256::new(), expected))
+        }
+        None => None,
+    };
+    let fault = Arc::new(Mutex::new(None));
+    let stream = Verified {
+        inner: body,
+        sha,
+        expected_len: content_length.and_then(|n| u64::try_from(n).ok()),
+        seen: 0,
+        done: false,
+        fault: fault.clone(),
+    };
+    Ok((StreamingBlob::wrap(stream), fault))
+}
+
+/// Turns a failed write into the error the client must see: the verifier's
+/// verdict when it refused the body, else the backend's own error.
+fn body_error(err: S3Error, fault: &Arc<Mutex<Option<Fault>>>) -> S3Error {
+    match fault.lock().ok().and_then(|f| *f) {
+        Some(Fault::BadDigest) => s3_error!(
+            BadDigest,
+            "The SHA256 you specified did not match the calculated checksum."
+        ),
+        Some(Fault::TooLong) => s3_error!(
+            InvalidRequest,
+            "The body is longer than the declared Content-Length."
+        ),
+        Some(Fault::TooShort) => s3_error!(
+            IncompleteBody,
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+        ),
+        None => err,
+    }
+}
+
+/// Every part but the last must be at least 5 MiB, as on S3.
+const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+
+/// `"abc"` and `abc` name the same ETag.
+pub(crate) fn bare_etag(etag: &str) -> &str {
+    etag.trim().trim_matches('"')
+}
+
+/// The S3 service the endpoint runs: s3s-fs plus Ferry's checks and events.
+#[derive(Clone)]
+pub(crate) struct FerryS3 {
+    fs: Arc<s3s_fs::FileSystem>,
+    root: PathBuf,
+    bucket: String,
+    bus: Arc<dyn Bus>,
+    clock: Arc<dyn Clock>,
+    sequencer: Arc<Sequencer>,
+}
+
+impl std::fmt::Debug for FerryS3 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FerryS3")
+            .field("root", &self.root)
+            .field("bucket", &self.bucket)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io_error(e: impl std::fmt::Display) -> S3Error {
+    S3Error::with_message(S3ErrorCode::InternalError, e.to_string())
+}
+
+fn meta_of<T>(req: &S3Request<T>) -> RequestMeta {
+    req.extensions
+        .get::<RequestMeta>()
+        .cloned()
+        .unwrap_or_else(RequestMeta::internal)
+}
+
+impl FerryS3 {
+    /// Opens (and creates) the data directory and the bucket folder in it.
+    pub(crate) fn new(
+        root: &Path,
+        bucket: &str,
+        bus: Arc<dyn Bus>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(root.join(bucket))?;
+        let fs = s3s_fs::FileSystem::new(root)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e:?}", root.display()))?;
+        let root = root.canonicalize()?;
+        let nanos = u64::try_from(clock.now().unix_timestamp_nanos()).unwrap_or(0);
+        Ok(Self {
+            fs: Arc::new(fs),
+            root,
+            bucket: bucket.to_owned(),
+            bus,
+            clock,
+            sequencer: Arc::new(Sequencer::new(nanos)),
+        })
+    }
+
+    /// The configured bucket's name.
+    pub(crate) fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn sequencer(&self) -> String {
+        let nanos = u64::try_from(self.clock.now().unix_timestamp_nanos()).unwrap_or(0);
+        self.sequencer.next(nanos)
+    }
+
+    /// Puts one entry on the bus; a refusal becomes 503, so the client
+    /// retries (the object may stay; the sweep reconciles).
+    async fn emit(&self, entry: BusEntry) -> S3Result<()> {
+        self.bus.put(vec![entry]).await.map_err(|e| {
+            tracing::warn!(error = %e, "the bus refused an S3 notification");
+            s3_error!(ServiceUnavailable, "Please reduce your request rate.")
+        })
+    }
+
+    async fn emit_created(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+        meta: &RequestMeta,
+        reason: CreatedReason,
+    ) -> S3Result<()> {
+        let size = match self.object_file(bucket, key) {
+            Some(path) => tokio::fs::metadata(&path).await.map_err(io_error)?.len(),
+            None => 0,
+        };
+        let entry = events::object_created(bucket, key, size, etag, self.sequencer(), meta, reason);
+        self.emit(entry).await
+    }
+
+    /// The file holding `bucket/key`, when the key is a plain relative path
+    /// (s3s-fs resolves the same way; this refuses anything that could
+    /// climb out instead).
+    pub(crate) fn object_file(&self, bucket: &str, key: &str) -> Option<PathBuf> {
+        let rel = Path::new(bucket).join(key);
+        if rel.components().all(|c| matches!(c, Component::Normal(_))) {
+            Some(self.root.join(rel))
+        } else {
+            None
+        }
+    }
+
+    fn object_exists(&self, bucket: &str, key: &str) -> bool {
+        !key.ends_with('/') && self.object_file(bucket, key).is_some_and(|p| p.is_file())
+    }
+
+    fn sidecar(&self, name: String) -> PathBuf {
+        self.root.join(name)
+    }
+
+    fn upload_record_path(&self, upload_id: &str) -> PathBuf {
+        self.sidecar(format!(".ferry-upload-{upload_id}.json"))
+    }
+
+    fn part_record_path(&self, upload_id: &str, part_number: i32) -> PathBuf {
+        self.sidecar(format!(".ferry-part-{upload_id}-{part_number}.json"))
+    }
+
+    fn done_record_path(&self, upload_id: &str) -> PathBuf {
+        self.sidecar(format!(".ferry-done-{upload_id}.json"))
+    }
+
+    /// s3s-fs's own marker of an open upload.
+    fn upload_open(&self, upload_id: &str) -> bool {
+        uuid::Uuid::parse_str(upload_id).is_ok()
+            && self.sidecar(format!(".upload-{upload_id}.json")).is_file()
+    }
+
+    fn part_file(&self, upload_id: &str, part_number: i32) -> PathBuf {
+        self.sidecar(format!(".upload_id-{upload_id}.part-{part_number}"))
+    }
+
+    /// s3s-fs's record of an object's ETag and checksums.
+    fn internal_info_path(&self, bucket: &str, key: &str) -> PathBuf {
+        self.sidecar(format!(
+            ".bucket-{}.object-{}.internal.json",
+            URL_SAFE_NO_PAD.encode(bucket),
+            URL_SAFE_NO_PAD.encode(key)
+        ))
+    }
+
+    fn metadata_path(&self, bucket: &str, key: &str) -> PathBuf {
+        self.sidecar(format!(
+            ".bucket-{}.object-{}.metadata.json",
+            URL_SAFE_NO_PAD.encode(bucket),
+            URL_SAFE_NO_PAD.encode(key)
+        ))
+    }
+
+    async fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> S3Result<()> {
+        let bytes = serde_json::to_vec(value).map_err(io_error)?;
+        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+        tokio::fs::write(&tmp, bytes).await.map_err(io_error)?;
+        tokio::fs::rename(&tmp, path).await.map_err(io_error)
+    }
+
+    async fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
+        let bytes = tokio::fs::read(path).await.ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// The open uploads Ferry knows of, oldest first.
+    pub(crate) async fn open_uploads(&self) -> S3Result<Vec<(String, UploadRecord)>> {
+        let mut out = Vec::new();
+        let mut dir = tokio::fs::read_dir(&self.root).await.map_err(io_error)?;
+        while let Some(entry) = dir.next_entry().await.map_err(io_error)? {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some(id) = name
+                .strip_prefix(".ferry-upload-")
+                .and_then(|r| r.strip_suffix(".json"))
+            else {
+                continue;
+            };
+            if !self.upload_open(id) {
+                continue;
+            }
+            if let Some(record) = Self::read_json::<UploadRecord>(&entry.path()).await {
+                out.push((id.to_owned(), record));
+            }
+        }
+        out.sort_by(|a, b| (a.1.initiated, &a.0).cmp(&(b.1.initiated, &b.0)));
+        Ok(out)
+    }
+
+    /// The stored parts of an open upload, by part number.
+    pub(crate) async fn parts(&self, upload_id: &str) -> S3Result<Vec<(i32, PartRecord)>> {
+        let prefix = format!(".upload_id-{upload_id}.part-");
+        let mut out = Vec::new();
+        let mut dir = tokio::fs::read_dir(&self.root).await.map_err(io_error)?;
+        while let Some(entry) = dir.next_entry().await.map_err(io_error)? {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Some(Ok(number)) = name.strip_prefix(&prefix).map(str::parse::<i32>) else {
+                continue;
+            };
+            let record = match Self::read_json::<PartRecord>(
+                &self.part_record_path(upload_id, number),
+            )
+            .await
+            {
+                Some(r) => r,
+                None => {
+                    // A part written some other way (UploadPartCopy): its
+                    // ETag is the MD5 of its bytes.
+                    let bytes = tokio::fs::read(entry.path()).await.map_err(io_error)?;
+                    PartRecord {
+                        etag: md5_hex(&bytes),
+                        checksum_sha256: None,
+                        size: bytes.len() as u64,
+                    }
+                }
+            };
+            out.push((number, record));
+        }
+        out.sort_by_key(|(n, _)| *n);
+        Ok(out)
+    }
+
+    async fn forget_upload(&self, upload_id: &str) {
+        let _ = tokio::fs::remove_file(self.upload_record_path(upload_id)).await;
+        let prefix = format!(".ferry-part-{upload_id}-");
+        if let Ok(mut dir) = tokio::fs::read_dir(&self.root).await {
+            while let Ok(Some(entry)) = dir.next_entry().await {
+                if entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| n.starts_with(&prefix))
+                {
+                    let _ = tokio::fs::remove_file(entry.path()).await;
+                }
+            }
+        }
+    }
+
+    /// The object's current ETag as s3s-fs recorded it.
+    async fn stored_etag(&self, bucket: &str, key: &str) -> Option<String> {
+        let info: serde_json::Map<String, serde_json::Value> =
+            Self::read_json(&self.internal_info_path(bucket, key)).await?;
+        info.get("e_tag")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    }
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    use s3s::crypto::{Checksum as _, Md5};
+    let mut md5 = Md5::new();
+    md5.update(bytes);
+    md5.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[async_trait::async_trait]
+impl S3 for FerryS3 {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let meta = meta_of(&req);
+        let mut req = req;
+        let body = req
+            .input
+            .body
+            .take()
+            .ok_or_else(|| s3_error!(IncompleteBody))?;
+        let (body, fault) = verify_body(
+            body,
+            req.input.content_length,
+            req.input.checksum_sha256.as_deref(),
+        )?;
+        req.input.body = Some(body);
+        let bucket = req.input.bucket.clone();
+        let key = req.input.key.clone();
+        let out = self
+            .fs
+            .put_object(req)
+            .await
+            .map_err(|e| body_error(e, &fault))?;
+        if !key.ends_with('/') {
+            let etag = out
+                .output
+                .e_tag
+                .as_ref()
+                .map(ETag::value)
+                .unwrap_or_default()
+                .to_owned();
+            self.emit_created(&bucket, &key, &etag, &meta, CreatedReason::PutObject)
+                .await?;
+        }
+        Ok(out)
+    }
+
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let disposition = req.input.response_content_disposition.clone();
+        let content_type = req.input.response_content_type.clone();
+        let cache_control = req.input.response_cache_control.clone();
+        let mut out = self.fs.get_object(req).await?;
+        if disposition.is_some() {
+            out.output.content_disposition = disposition;
+        }
+        if let Some(ct) = content_type {
+            out.output.content_type = Some(ct);
+        }
+        if cache_control.is_some() {
+            out.output.cache_control = cache_control;
+        }
+        Ok(out)
+    }
+
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.fs.head_object(req).await
+    }
+
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let meta = meta_of(&req);
+        let bucket = req.input.bucket.clone();
+        let key = req.input.key.clone();
+        let out = self.fs.copy_object(req).await?;
+        let etag = out
+            .output
+            .copy_object_result
+            .as_ref()
+            .and_then(|r| r.e_tag.as_ref())
+            .map(ETag::value)
+            .unwrap_or_default()
+            .to_owned();
+        self.emit_created(&bucket, &key, &etag, &meta, CreatedReason::CopyObject)
+            .await?;
+        Ok(out)
+    }
+
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let meta = meta_of(&req);
+        let bucket = req.input.bucket.clone();
+        let key = req.input.key.clone();
+        let existed = self.object_exists(&bucket, &key);
+        let out = self.fs.delete_object(req).await?;
+        if existed {
+            let _ = tokio::fs::remove_file(self.internal_info_path(&bucket, &key)).await;
+            let _ = tokio::fs::remove_file(self.metadata_path(&bucket, &key)).await;
+            let entry = events::object_deleted(&bucket, &key, self.sequencer(), &meta);
+            self.emit(entry).await?;
+        }
+        Ok(out)
+    }
+
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let meta = meta_of(&req);
+        let bucket = req.input.bucket.clone();
+        let existing: Vec<String> = req
+            .input
+            .delete
+            .objects
+            .iter()
+            .map(|o| o.key.clone())
+            .filter(|k| self.object_exists(&bucket, k))
+            .collect();
+        let out = self.fs.delete_objects(req).await?;
+        let mut entries = Vec::new();
+        for key in existing {
+            if !self.object_exists(&bucket, &key) {
+                let _ = tokio::fs::remove_file(self.internal_info_path(&bucket, &key)).await;
+                let _ = tokio::fs::remove_file(self.metadata_path(&bucket, &key)).await;
+                entries.push(events::object_deleted(
+                    &bucket,
+                    &key,
+                    self.sequencer(),
+                    &meta,
+                ));
+            }
+        }
+        if !entries.is_empty() {
+            self.bus.put(entries).await.map_err(|e| {
+                tracing::warn!(error = %e, "the bus refused S3 notifications");
+                s3_error!(ServiceUnavailable, "Please reduce your request rate.")
+            })?;
+        }
+        Ok(out)
+    }
+
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.fs.head_bucket(req).await
+    }
+
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.fs.get_bucket_location(req).await
+    }
+
+    async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        self.fs.list_buckets(req).await
+    }
+
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        self.fs.list_objects(req).await
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        self.fs.list_objects_v2(req).await
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let key = req.input.key.clone();
+        let out = self.fs.create_multipart_upload(req).await?;
+        if let Some(id) = out.output.upload_id.as_deref() {
+            let record = UploadRecord {
+                key,
+                initiated: self.clock.unix(),
+            };
+            self.write_json(&self.upload_record_path(id), &record)
+                .await?;
+        }
+        Ok(out)
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        let mut req = req;
+        let upload_id = req.input.upload_id.clone();
+        let part_number = req.input.part_number;
+        if !(1..=10_000).contains(&part_number) {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive"
+            ));
+        }
+        if !self.upload_open(&upload_id) {
+            return Err(s3_error!(NoSuchUpload));
+        }
+        let checksum = req.input.checksum_sha256.clone();
+        let body = req
+            .input
+            .body
+            .take()
+            .ok_or_else(|| s3_error!(IncompleteBody))?;
+        let (body, fault) = verify_body(body, req.input.content_length, checksum.as_deref())?;
+        req.input.body = Some(body);
+        let mut out = self
+            .fs
+            .upload_part(req)
+            .await
+            .map_err(|e| body_error(e, &fault))?;
+        let etag = out
+            .output
+            .e_tag
+            .as_ref()
+            .map(ETag::value)
+            .unwrap_or_default()
+            .to_owned();
+        let size = tokio::fs::metadata(self.part_file(&upload_id, part_number))
+            .await
+            .map_err(io_error)?
+            .len();
+        let record = PartRecord {
+            etag,
+            checksum_sha256: checksum.clone(),
+            size,
+        };
+        self.write_json(&self.part_record_path(&upload_id, part_number), &record)
+            .await?;
+        out.output.checksum_sha256 = checksum;
+        Ok(out)
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        let input = req.input;
+        if !self.upload_open(&input.upload_id) {
+            return Err(s3_error!(NoSuchUpload));
+        }
+        let after = input.part_number_marker.unwrap_or(0);
+        let max = usize::try_from(input.max_parts.unwrap_or(1000)).unwrap_or(1000);
+        let all: Vec<_> = self
+            .parts(&input.upload_id)
+            .await?
+            .into_iter()
+            .filter(|(n, _)| *n > after)
+            .collect();
+        let truncated = all.len() > max;
+        let parts: Vec<Part> = all
+            .into_iter()
+            .take(max)
+            .map(|(n, p)| Part {
+                part_number: Some(n),
+                e_tag: Some(ETag::Strong(p.etag)),
+                checksum_sha256: p.checksum_sha256,
+                size: i64::try_from(p.size).ok(),
+                ..Default::default()
+            })
+            .collect();
+        let next = parts.last().and_then(|p| p.part_number);
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(input.bucket),
+            key: Some(input.key),
+            upload_id: Some(input.upload_id),
+            is_truncated: Some(truncated),
+            next_part_number_marker: if truncated { next } else { None },
+            max_parts: Some(i32::try_from(max).unwrap_or(1000)),
+            parts: Some(parts),
+            ..Default::default()
+        }))
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let meta = meta_of(&req);
+        let bucket = req.input.bucket.clone();
+        let key = req.input.key.clone();
+        let upload_id = req.input.upload_id.clone();
+
+        if !self.upload_open(&upload_id) {
+            // Completed before? Then answer the object as it is.
+            let done: Option<DoneRecord> =
+                Self::read_json(&self.done_record_path(&upload_id)).await;
+            if let Some(done) = done
+                && done.key == key
+                && self.object_exists(&bucket, &key)
+                && self.stored_etag(&bucket, &key).await.as_deref() == Some(done.etag.as_str())
+            {
+                // The first answer may have been a 503 from the bus, so
+                // announce it again; consumers are idempotent.
+                self.emit_created(
+                    &bucket,
+                    &key,
+                    &done.etag,
+                    &meta,
+                    CreatedReason::CompleteMultipartUpload,
+                )
+                .await?;
+                return Ok(S3Response::new(CompleteMultipartUploadOutput {
+                    bucket: Some(bucket),
+                    key: Some(key),
+                    e_tag: Some(ETag::Strong(done.etag)),
+                    ..Default::default()
+                }));
+            }
+            return Err(s3_error!(NoSuchUpload));
+        }
+
+        let listed = req
+            .input
+            .multipart_upload
+            .as_ref()
+            .and_then(|m| m.parts.clone())
+            .unwrap_or_default();
+        let stored = self.parts(&upload_id).await?;
+        let mut sha_concat = Vec::new();
+        let mut all_sha = true;
+        let mut previous = 0;
+        for part in &listed {
+            let number = part.part_number.ok_or_else(|| s3_error!(InvalidPart))?;
+            if number <= previous {
+                return Err(s3_error!(InvalidPartOrder));
+            }
+            previous = number;
+            let Some((_, record)) = stored.iter().find(|(n, _)| *n == number) else {
+                return Err(s3_error!(InvalidPart, "Part {number} was not uploaded."));
+            };
+            // Checked here, before s3s-fs starts consuming part files.
+            if listed.last().and_then(|p| p.part_number) != Some(number)
+                && record.size < MIN_PART_SIZE
+            {
+                return Err(s3_error!(EntityTooSmall));
+            }
+            if let Some(etag) = &part.e_tag
+                && bare_etag(etag.value()) != bare_etag(&record.etag)
+            {
+                return Err(s3_error!(
+                    InvalidPart,
+                    "Part {number}'s ETag does not match."
+                ));
+            }
+            if let Some(sum) = &part.checksum_sha256
+                && record.checksum_sha256.as_deref() != Some(sum.as_str())
+            {
+                return Err(s3_error!(
+                    InvalidPart,
+                    "Part {number}'s checksum does not match."
+                ));
+            }
+            match record
+                .checksum_sha256
+                .as_deref()
+                .and_then(|s| STANDARD.decode(s).ok())
+            {
+                Some(raw) => sha_concat.extend_from_slice(&raw),
+                None => all_sha = false,
+            }
+        }
+
+        let out = self.fs.complete_multipart_upload(req).await?;
+        let mut output = out.output;
+        if let Some(future) = output.future.take() {
+            output = future.await?;
+        }
+        let etag = output
+            .e_tag
+            .as_ref()
+            .map(ETag::value)
+            .unwrap_or_default()
+            .to_owned();
+
+        // s3s-fs keeps the old object's checksums here; write the new truth.
+        let mut info = serde_json::Map::new();
+        info.insert("e_tag".into(), etag.clone().into());
+        if all_sha && !listed.is_empty() {
+            let composite = format!(
+                "{}-{}",
+                STANDARD.encode(Sha256::digest(&sha_concat)),
+                listed.len()
+            );
+            info.insert("checksum_sha256".into(), composite.clone().into());
+            output.checksum_sha256 = Some(composite);
+        }
+        self.write_json(&self.internal_info_path(&bucket, &key), &info)
+            .await?;
+        self.write_json(
+            &self.done_record_path(&upload_id),
+            &DoneRecord {
+                key: key.clone(),
+                etag: etag.clone(),
+            },
+        )
+        .await?;
+        self.forget_upload(&upload_id).await;
+
+        self.emit_created(
+            &bucket,
+            &key,
+            &etag,
+            &meta,
+            CreatedReason::CompleteMultipartUpload,
+        )
+        .await?;
+        Ok(S3Response::new(output))
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let upload_id = req.input.upload_id.clone();
+        if !self.upload_open(&upload_id) {
+            return Err(s3_error!(NoSuchUpload));
+        }
+        let out = self.fs.abort_multipart_upload(req).await?;
+        self.forget_upload(&upload_id).await;
+        Ok(out)
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let input = req.input;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let uploads: Vec<MultipartUpload> = self
+            .open_uploads()
+            .await?
+            .into_iter()
+            .filter(|(_, r)| r.key.starts_with(&prefix))
+            .map(|(id, r)| MultipartUpload {
+                key: Some(r.key),
+                upload_id: Some(id),
+                initiated: time::OffsetDateTime::from_unix_timestamp(r.initiated)
+                    .ok()
+                    .map(Timestamp::from),
+                ..Default::default()
+            })
+            .collect();
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(input.bucket),
+            prefix: input.prefix,
+            is_truncated: Some(false),
+            uploads: Some(uploads),
+            ..Default::default()
+        }))
+    }
+}
