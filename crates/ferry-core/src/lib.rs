@@ -3,10 +3,21 @@
 //! - [`ports`]: what the domain needs from the outside world (object store,
 //!   index, bus, notifier) and [`clock`];
 //! - [`model`]: the records it keeps;
+//! - [`service`]: what the API does with a command or a query;
+//! - [`consumers`]: what carries out accepted commands and reacts to the
+//!   object store, the bus rules that feed them, and the reconciliation sweep.
 //!
-//! No IO of its own: `ferry-server` plugs in local adapters and the AWS
-//! build plugs in AWS ones.
+//! Invariant: no IO of its own, and no dependency on SQLite, S3, axum or any
+//! AWS SDK: `ferry-server` plugs in local adapters and the AWS build plugs in
+//! AWS ones, and both run exactly this code.
 
 pub mod clock;
+pub mod consumers;
+pub mod error;
 pub mod model;
 pub mod ports;
+pub mod service;
+
+pub use consumers::Consumers;
+pub use error::{DomainError, DomainResult};
+pub use service::{Caller, FileSettings, Files};

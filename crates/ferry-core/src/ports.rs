@@ -205,7 +205,12 @@ pub trait Index: Send + Sync + std::fmt::Debug {
     /// unless `replacing` — with [`PortError::Conflict`] when a file that is
     /// `uploading` or `available` already has this folder and name. (When
     /// `replacing`, the new file takes the name over once it is available.)
-    async fn insert_file(&self, file: &FileRecord, quota: Option<u64>, replacing: bool) -> PortResult<()>;
+    async fn insert_file(
+        &self,
+        file: &FileRecord,
+        quota: Option<u64>,
+        replacing: bool,
+    ) -> PortResult<()>;
 
     /// One of `user`'s files.
     async fn file(&self, user: &UserId, file_id: Uuid) -> PortResult<Option<FileRecord>>;

@@ -10,6 +10,7 @@
 //! inputs, so the crate compiles for `wasm32-unknown-unknown` and native alike
 //! and everything in it is tested natively.
 
+pub mod api;
 pub mod config;
 pub mod envelope;
 pub mod error;

@@ -1,0 +1,1057 @@
+//! The file service: what the API does with a caller's command or query.
+//!
+//! `CreateFile`, `CompleteUpload` and `AbortUpload` are answered
+//! synchronously (the browser needs the upload instructions). Every other
+//! command is storage-first: it is recorded and put on the bus before the API
+//! answers `202`, and a consumer ([`crate::consumers`]) carries it out.
+//!
+//! Idempotency: a command id is recorded with the hash of its request and the
+//! answer given; the same id again gets the same answer and has no second
+//! effect, the same id with another request is refused.
+
+use crate::clock::Clock;
+use crate::error::{DomainError, DomainResult};
+use crate::model::{
+    CommandRecord, CommandStatus, Entry, FileRecord, FileStatus, ListQuery, MAX_PAGE, SortKey,
+    UserId,
+};
+use crate::ports::{
+    Bus, BusEntry, Index, ObjectStore, PortError, Presigned, PutCommand, PutLimits,
+};
+use base64::Engine as _;
+use ferry_protocol::api::{
+    Accepted, CommandView, CreateFileResponse, DownloadResponse, EntryView, FileView, FolderView,
+    ListResponse, MultipartView, PartUpload, PartWanted, PartsResponse, PresignedRequest,
+    SearchResponse, UploadInstructions, UploadResponse, UploadedPartView, UploadedPartsResponse,
+    UsageView,
+};
+use ferry_protocol::envelope::COMMAND_SOURCE;
+use ferry_protocol::messages::{CompleteUploadV1, ConflictPolicy, CreateFileV1, UploadAbortedV1};
+use ferry_protocol::{
+    Command, CommandEnvelope, ErrorCode, Event, FileName, FolderPath, Metadata, Timestamp, TraceId,
+};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// S3's smallest part (all but the last).
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// S3's most parts per upload.
+pub const MAX_PARTS: u64 = 10_000;
+/// S3's largest object.
+pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+/// The longest a download URL lives.
+pub const MAX_DOWNLOAD_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// How the file service is tuned.
+#[derive(Debug, Clone)]
+pub struct FileSettings {
+    /// The most bytes a user may store; `None` for no quota.
+    pub quota_bytes: Option<u64>,
+    /// The largest file accepted.
+    pub max_file_bytes: u64,
+    /// Files at least this large are uploaded in parts.
+    pub multipart_threshold: u64,
+    /// How long upload URLs live.
+    pub upload_ttl: Duration,
+    /// How long download URLs live (at most [`MAX_DOWNLOAD_TTL`]).
+    pub download_ttl: Duration,
+    /// How many part URLs `CreateFile` returns up front.
+    pub first_parts: u32,
+}
+
+impl Default for FileSettings {
+    fn default() -> Self {
+        Self {
+            quota_bytes: None,
+            max_file_bytes: MAX_OBJECT_SIZE,
+            multipart_threshold: 64 * 1024 * 1024,
+            upload_ttl: Duration::from_secs(60 * 60),
+            download_ttl: MAX_DOWNLOAD_TTL,
+            first_parts: 16,
+        }
+    }
+}
+
+/// Who is asking: the token's subject and the request's trace id.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user.
+    pub user: UserId,
+    /// The trace id of the request.
+    pub trace_id: TraceId,
+}
+
+/// What the API answers a command with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandAnswer {
+    /// `201` for a created file, `200` for a finished upload step, `202` for
+    /// an accepted asynchronous command.
+    pub status: u16,
+    /// The body.
+    pub body: serde_json::Value,
+}
+
+/// The part size for a file: the smallest whole MiB that keeps the upload
+/// within 10,000 parts, never under 5 MiB.
+pub fn part_size_for(size: u64) -> u64 {
+    const MIB: u64 = 1024 * 1024;
+    let needed = size.div_ceil(MAX_PARTS);
+    needed.div_ceil(MIB).max(MIN_PART_SIZE / MIB) * MIB
+}
+
+/// How many parts a file of `size` has at `part_size`.
+pub fn part_count(size: u64, part_size: u64) -> u32 {
+    u32::try_from(size.div_ceil(part_size).max(1)).unwrap_or(u32::MAX)
+}
+
+/// The exact size of part `n` (1-based).
+pub fn part_len(size: u64, part_size: u64, n: u32) -> u64 {
+    let start = u64::from(n - 1) * part_size;
+    size.saturating_sub(start).min(part_size)
+}
+
+/// The file service.
+#[derive(Debug, Clone)]
+pub struct Files {
+    objects: Arc<dyn ObjectStore>,
+    index: Arc<dyn Index>,
+    bus: Arc<dyn Bus>,
+    clock: Arc<dyn Clock>,
+    settings: FileSettings,
+}
+
+impl Files {
+    /// The service over its ports.
+    pub fn new(
+        objects: Arc<dyn ObjectStore>,
+        index: Arc<dyn Index>,
+        bus: Arc<dyn Bus>,
+        clock: Arc<dyn Clock>,
+        settings: FileSettings,
+    ) -> Self {
+        Self {
+            objects,
+            index,
+            bus,
+            clock,
+            settings,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &FileSettings {
+        &self.settings
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::new(self.clock.now())
+    }
+
+    /// Handles one command envelope from `caller`. `raw` is the request body
+    /// as sent, hashed for idempotency.
+    pub async fn command(
+        &self,
+        caller: &Caller,
+        envelope: CommandEnvelope,
+        raw: &[u8],
+    ) -> DomainResult<CommandAnswer> {
+        let (metadata, command) = envelope.into_parts();
+        let command_id = metadata.command_id.unwrap_or(metadata.event_id);
+        if command_id != metadata.event_id {
+            return Err(DomainError::invalid(
+                "A command's EventId and CommandId must be the same.",
+            ));
+        }
+        let request_hash = hex(&Sha256::digest(raw));
+        let action = command_action(&command);
+
+        // A retry: the same answer, and no second effect.
+        if let Some(existing) = self.index.command(&caller.user, command_id).await? {
+            return self.replay(caller, existing, &request_hash).await;
+        }
+
+        // The metadata the server keeps: the caller can't speak for another
+        // user, and the time is the server's.
+        let metadata = Metadata {
+            event_id: command_id,
+            trace_id: caller.trace_id.clone(),
+            command_id: Some(command_id),
+            occurred_at: self.now(),
+            producer: "api".to_owned(),
+            user_id: Some(caller.user.as_str().to_owned()),
+        };
+
+        match command {
+            Command::CreateFile(body) => {
+                self.create_file(caller, command_id, metadata, body, request_hash)
+                    .await
+            }
+            Command::CompleteUpload(body) => {
+                self.complete_upload(caller, command_id, body, request_hash)
+                    .await
+            }
+            Command::AbortUpload(body) => {
+                let file = self.owned_file(&caller.user, body.file_id).await?;
+                self.abort(&file, "cancelled", Some(command_id)).await?;
+                let body = serde_json::to_value(UploadResponse {
+                    command_id,
+                    file: None,
+                })
+                .unwrap_or_default();
+                self.record_sync(caller, command_id, action, request_hash, 200, &body)
+                    .await
+            }
+            command => {
+                self.check_async(&caller.user, &command).await?;
+                let envelope = CommandEnvelope::new(metadata, command);
+                self.accept(caller, command_id, action, request_hash, envelope)
+                    .await
+            }
+        }
+    }
+
+    /// Answers a command id seen before.
+    async fn replay(
+        &self,
+        caller: &Caller,
+        existing: CommandRecord,
+        request_hash: &str,
+    ) -> DomainResult<CommandAnswer> {
+        if existing.request_hash != request_hash {
+            return Err(DomainError::conflict(
+                "This CommandId was already used for a different request; use a new id.",
+            ));
+        }
+        let status = existing
+            .response
+            .get("status")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|s| u16::try_from(s).ok())
+            .unwrap_or(202);
+        let body = existing.response.get("body").cloned().unwrap_or_default();
+        // A retried CreateFile gets fresh upload URLs while it uploads.
+        if existing.action == "CreateFile" {
+            let file_id = command_id_to_file_id(existing.command_id);
+            if let Some(file) = self.index.file(&caller.user, file_id).await? {
+                let key = caller.user.object_key(file_id);
+                let sha = match &file.sha256 {
+                    Some(h) => Some(parse_sha256_hex(h)?),
+                    None => None,
+                };
+                if file.status == FileStatus::Uploading {
+                    let upload = self.instructions(&file, &key, sha.as_deref())?;
+                    let body = serde_json::to_value(CreateFileResponse {
+                        command_id: existing.command_id,
+                        file: file_view(&file),
+                        upload,
+                    })
+                    .unwrap_or_default();
+                    return Ok(CommandAnswer { status, body });
+                }
+            }
+        }
+        // Stored but maybe not yet on the bus (a crash between the two
+        // steps): put it there again. The bus drops the duplicate.
+        if status == 202
+            && existing.status == CommandStatus::Pending
+            && let Some(envelope) = existing.response.get("envelope")
+        {
+            self.bus
+                .put(vec![command_entry(
+                    existing.action.clone(),
+                    envelope.clone(),
+                )])
+                .await?;
+        }
+        Ok(CommandAnswer { status, body })
+    }
+
+    /// Storage first: record the command, put it on the bus, then say yes.
+    async fn accept(
+        &self,
+        caller: &Caller,
+        command_id: Uuid,
+        action: &'static str,
+        request_hash: String,
+        envelope: CommandEnvelope,
+    ) -> DomainResult<CommandAnswer> {
+        let body = serde_json::to_value(Accepted {
+            command_id,
+            action: action.to_owned(),
+            status: CommandStatus::Pending.as_str().to_owned(),
+        })
+        .unwrap_or_default();
+        let wire = serde_json::to_value(&envelope).unwrap_or_default();
+        let record = CommandRecord {
+            user: caller.user.clone(),
+            command_id,
+            action: action.to_owned(),
+            request_hash,
+            response: serde_json::json!({"status": 202, "body": body, "envelope": wire}),
+            status: CommandStatus::Pending,
+            result: None,
+            accepted_at: self.now(),
+            finished_at: None,
+        };
+        match self.index.put_command(&record).await? {
+            PutCommand::Inserted => {}
+            // A concurrent retry got there first.
+            PutCommand::Existing(existing) => {
+                return self.replay(caller, existing, &record.request_hash).await;
+            }
+        }
+        self.bus
+            .put(vec![command_entry(action.to_owned(), wire)])
+            .await?;
+        Ok(CommandAnswer { status: 202, body })
+    }
+
+    /// Records a command answered synchronously, so a retry gets the answer.
+    async fn record_sync(
+        &self,
+        caller: &Caller,
+        command_id: Uuid,
+        action: &'static str,
+        request_hash: String,
+        status: u16,
+        body: &serde_json::Value,
+    ) -> DomainResult<CommandAnswer> {
+        let record = CommandRecord {
+            user: caller.user.clone(),
+            command_id,
+            action: action.to_owned(),
+            request_hash,
+            response: serde_json::json!({"status": status, "body": body}),
+            status: if action == "CreateFile" {
+                CommandStatus::Pending
+            } else {
+                CommandStatus::Succeeded
+            },
+            result: None,
+            accepted_at: self.now(),
+            finished_at: None,
+        };
+        match self.index.put_command(&record).await? {
+            PutCommand::Inserted => Ok(CommandAnswer {
+                status,
+                body: body.clone(),
+            }),
+            PutCommand::Existing(existing) => {
+                self.replay(caller, existing, &record.request_hash).await
+            }
+        }
+    }
+
+    /// Refuses an asynchronous command that can't succeed: its file isn't
+    /// the caller's, or its folder is the root.
+    async fn check_async(&self, user: &UserId, command: &Command) -> DomainResult<()> {
+        match command {
+            Command::DeleteFile(body) => {
+                self.owned_file(user, body.file_id).await?;
+            }
+            Command::MoveFile(body) => {
+                let file = self.owned_file(user, body.file_id).await?;
+                if file.status != FileStatus::Available {
+                    return Err(DomainError::conflict(
+                        "Only an uploaded file can be moved or renamed.",
+                    ));
+                }
+            }
+            Command::DeleteFolder(body) => {
+                if body.path.is_root() {
+                    return Err(DomainError::invalid("The root folder can't be deleted."));
+                }
+                if !self.index.folder_exists(user, &body.path).await? {
+                    return Err(DomainError::not_found("folder"));
+                }
+            }
+            Command::CreateFolder(body) if body.path.is_root() => {
+                return Err(DomainError::invalid("The root folder always exists."));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A file of `user`'s; another user's file is "not found" alike.
+    pub async fn owned_file(&self, user: &UserId, file_id: Uuid) -> DomainResult<FileRecord> {
+        self.index
+            .file(user, file_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("file"))
+    }
+
+    async fn create_file(
+        &self,
+        caller: &Caller,
+        command_id: Uuid,
+        metadata: Metadata,
+        body: CreateFileV1,
+        request_hash: String,
+    ) -> DomainResult<CommandAnswer> {
+        let limit = self.settings.max_file_bytes.min(MAX_OBJECT_SIZE);
+        if body.size > limit {
+            return Err(DomainError::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "“{}” is {} bytes; the largest file allowed is {limit} bytes.",
+                    body.name, body.size
+                ),
+            ));
+        }
+        if body.content_type.is_empty()
+            || body.content_type.len() > 255
+            || !body
+                .content_type
+                .bytes()
+                .all(|b| b.is_ascii_graphic() || b == b' ')
+        {
+            return Err(DomainError::invalid(
+                "The content type must be a media type such as “image/png”.",
+            ));
+        }
+        let sha256 = match &body.sha256 {
+            Some(hex_digest) => Some(parse_sha256_hex(hex_digest)?),
+            None => None,
+        };
+
+        let now = self.now();
+        let file_id = command_id_to_file_id(command_id);
+        let multipart = body.size >= self.settings.multipart_threshold.max(1);
+        let part_size = multipart.then(|| part_size_for(body.size));
+        let mut record = FileRecord {
+            user: caller.user.clone(),
+            file_id,
+            folder: body.folder.clone(),
+            name: body.name.clone(),
+            status: FileStatus::Uploading,
+            size: body.size,
+            content_type: body.content_type.clone(),
+            sha256: sha256.as_ref().map(|d| hex(d)),
+            etag: None,
+            upload_id: None,
+            part_size,
+            command_id: Some(command_id),
+            trace_id: Some(metadata.trace_id.as_str().to_owned()),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+
+        // The name: taken → fail, keep both (a free name) or replace.
+        let replacing = body.on_conflict == ConflictPolicy::Replace;
+        let key = caller.user.object_key(file_id);
+        // A retry after a crash between storing the file and recording the
+        // command: the file is there already; answer with it.
+        if let Some(existing) = self.index.file(&caller.user, file_id).await? {
+            let upload = self.instructions(&existing, &key, sha256.as_deref())?;
+            let body = serde_json::to_value(CreateFileResponse {
+                command_id,
+                file: file_view(&existing),
+                upload,
+            })
+            .unwrap_or_default();
+            return self
+                .record_sync(caller, command_id, "CreateFile", request_hash, 201, &body)
+                .await;
+        }
+        if multipart {
+            record.upload_id = Some(
+                self.objects
+                    .create_multipart(&key, &body.content_type)
+                    .await?,
+            );
+        }
+        if let Err(error) = self.insert_named(&mut record, &body, replacing).await {
+            if let Some(upload_id) = &record.upload_id {
+                let _ = self.objects.abort_multipart(&key, upload_id).await;
+            }
+            return Err(error);
+        }
+
+        let upload = self.instructions(&record, &key, sha256.as_deref())?;
+        let answer = CreateFileResponse {
+            command_id,
+            file: file_view(&record),
+            upload,
+        };
+        // Only the stable part is recorded: a retry gets fresh URLs.
+        let body = serde_json::to_value(&answer).unwrap_or_default();
+        match self
+            .record_sync(caller, command_id, "CreateFile", request_hash, 201, &body)
+            .await
+        {
+            Ok(answer) => Ok(answer),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Inserts a new file under its name, or a free variant of it when the
+    /// policy is `KeepBoth`.
+    async fn insert_named(
+        &self,
+        record: &mut FileRecord,
+        body: &CreateFileV1,
+        replacing: bool,
+    ) -> DomainResult<()> {
+        let caller_user = record.user.clone();
+        let mut attempt = 0u32;
+        loop {
+            match self
+                .index
+                .insert_file(record, self.settings.quota_bytes, replacing)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(PortError::Conflict(_)) if body.on_conflict == ConflictPolicy::KeepBoth => {
+                    attempt += 1;
+                    if attempt > 1000 {
+                        return Err(DomainError::conflict(
+                            "No free name was found for this file; rename it first.",
+                        ));
+                    }
+                    record.name = numbered_name(&body.name, attempt)?;
+                }
+                Err(PortError::Conflict(_)) => {
+                    return Err(DomainError::conflict(format!(
+                        "A file named “{}” is already in this folder.",
+                        body.name
+                    )));
+                }
+                Err(PortError::QuotaExceeded(_)) => {
+                    let usage = self.index.usage(&caller_user).await.unwrap_or_default();
+                    return Err(DomainError::new(
+                        ErrorCode::QuotaExceeded,
+                        format!(
+                            "“{}” ({} bytes) doesn't fit: {} of {} bytes are used.",
+                            body.name,
+                            body.size,
+                            usage.bytes,
+                            self.settings.quota_bytes.unwrap_or_default()
+                        ),
+                    ));
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+
+    fn instructions(
+        &self,
+        file: &FileRecord,
+        key: &str,
+        sha256: Option<&[u8]>,
+    ) -> DomainResult<UploadInstructions> {
+        let now = self.now();
+        match (&file.upload_id, file.part_size) {
+            (Some(upload_id), Some(part_size)) => {
+                let count = part_count(file.size, part_size);
+                let wanted: Vec<PartWanted> = (1..=count.min(self.settings.first_parts))
+                    .map(|part_number| PartWanted {
+                        part_number,
+                        checksum_sha256: None,
+                    })
+                    .collect();
+                let parts = self.presign_parts_of(file, upload_id, part_size, key, &wanted, now)?;
+                Ok(UploadInstructions::Multipart {
+                    upload_id: upload_id.clone(),
+                    part_size,
+                    part_count: count,
+                    parts,
+                })
+            }
+            _ => {
+                let limits = PutLimits {
+                    content_length: file.size,
+                    checksum_sha256: sha256
+                        .map(|d| base64::engine::general_purpose::STANDARD.encode(d)),
+                    content_type: Some(file.content_type.clone()),
+                };
+                let presigned =
+                    self.objects
+                        .presign_put(key, &limits, now, self.settings.upload_ttl);
+                Ok(UploadInstructions::Single {
+                    request: request_view(presigned),
+                })
+            }
+        }
+    }
+
+    fn presign_parts_of(
+        &self,
+        file: &FileRecord,
+        upload_id: &str,
+        part_size: u64,
+        key: &str,
+        wanted: &[PartWanted],
+        now: Timestamp,
+    ) -> DomainResult<Vec<PartUpload>> {
+        let count = part_count(file.size, part_size);
+        wanted
+            .iter()
+            .map(|part| {
+                if part.part_number == 0 || part.part_number > count {
+                    return Err(DomainError::invalid(format!(
+                        "Part {} doesn't exist: this upload has parts 1 to {count}.",
+                        part.part_number
+                    )));
+                }
+                if let Some(checksum) = &part.checksum_sha256 {
+                    parse_sha256_base64(checksum)?;
+                }
+                let size = part_len(file.size, part_size, part.part_number);
+                let limits = PutLimits {
+                    content_length: size,
+                    checksum_sha256: part.checksum_sha256.clone(),
+                    content_type: None,
+                };
+                let presigned = self.objects.presign_part(
+                    key,
+                    upload_id,
+                    part.part_number,
+                    &limits,
+                    now,
+                    self.settings.upload_ttl,
+                );
+                Ok(PartUpload {
+                    part_number: part.part_number,
+                    size,
+                    request: request_view(presigned),
+                })
+            })
+            .collect()
+    }
+
+    /// Presigns more parts of a file's multipart upload.
+    pub async fn presign_parts(
+        &self,
+        user: &UserId,
+        file_id: Uuid,
+        wanted: &[PartWanted],
+    ) -> DomainResult<PartsResponse> {
+        if wanted.is_empty() || wanted.len() > 1000 {
+            return Err(DomainError::invalid("Ask for 1 to 1,000 parts at once."));
+        }
+        let file = self.owned_file(user, file_id).await?;
+        let (Some(upload_id), Some(part_size)) = (&file.upload_id, file.part_size) else {
+            return Err(DomainError::conflict(
+                "This file has no multipart upload in progress.",
+            ));
+        };
+        if file.status != FileStatus::Uploading {
+            return Err(DomainError::conflict("This file's upload is over."));
+        }
+        let key = user.object_key(file_id);
+        let parts = self.presign_parts_of(&file, upload_id, part_size, &key, wanted, self.now())?;
+        Ok(PartsResponse { parts })
+    }
+
+    /// The parts of a file's multipart upload the store has, for resuming.
+    pub async fn uploaded_parts(
+        &self,
+        user: &UserId,
+        file_id: Uuid,
+    ) -> DomainResult<UploadedPartsResponse> {
+        let file = self.owned_file(user, file_id).await?;
+        let Some(upload_id) = &file.upload_id else {
+            return Err(DomainError::conflict(
+                "This file has no multipart upload in progress.",
+            ));
+        };
+        let parts = self
+            .objects
+            .list_parts(&user.object_key(file_id), upload_id)
+            .await?;
+        Ok(UploadedPartsResponse {
+            upload_id: upload_id.clone(),
+            parts: parts
+                .into_iter()
+                .map(|p| UploadedPartView {
+                    part_number: p.part_number,
+                    size: p.size,
+                    etag: p.etag,
+                    checksum_sha256: p.checksum_sha256,
+                })
+                .collect(),
+        })
+    }
+
+    async fn complete_upload(
+        &self,
+        caller: &Caller,
+        command_id: Uuid,
+        body: CompleteUploadV1,
+        request_hash: String,
+    ) -> DomainResult<CommandAnswer> {
+        let file = self.owned_file(&caller.user, body.file_id).await?;
+        if file.status == FileStatus::Uploading {
+            if let (Some(upload_id), Some(part_size)) = (&file.upload_id, file.part_size) {
+                let count = part_count(file.size, part_size);
+                let numbers: Vec<u32> = body.parts.iter().map(|p| p.part_number).collect();
+                let expected: Vec<u32> = (1..=count).collect();
+                if numbers != expected {
+                    return Err(DomainError::invalid(format!(
+                        "List every part, 1 to {count}, in order, with the ETag each upload returned."
+                    )));
+                }
+                let key = caller.user.object_key(file.file_id);
+                let stored = self.objects.list_parts(&key, upload_id).await?;
+                for part in &body.parts {
+                    let found = stored.iter().find(|s| s.part_number == part.part_number);
+                    let expected_len = part_len(file.size, part_size, part.part_number);
+                    match found {
+                        Some(s) if s.size == expected_len => {}
+                        Some(s) => {
+                            return Err(DomainError::invalid(format!(
+                                "Part {} has {} bytes; it must have {expected_len}.",
+                                part.part_number, s.size
+                            )));
+                        }
+                        None => {
+                            return Err(DomainError::invalid(format!(
+                                "Part {} hasn't been uploaded.",
+                                part.part_number
+                            )));
+                        }
+                    }
+                }
+                self.objects
+                    .complete_multipart(&key, upload_id, &body.parts)
+                    .await?;
+            } else if !body.parts.is_empty() {
+                return Err(DomainError::invalid(
+                    "This file was uploaded in one piece; send no parts.",
+                ));
+            }
+        } else if file.status == FileStatus::Deleting {
+            return Err(DomainError::not_found("file"));
+        }
+        let file = self.owned_file(&caller.user, body.file_id).await?;
+        let body = serde_json::to_value(UploadResponse {
+            command_id,
+            file: Some(file_view(&file)),
+        })
+        .unwrap_or_default();
+        self.record_sync(
+            caller,
+            command_id,
+            "CompleteUpload",
+            request_hash,
+            200,
+            &body,
+        )
+        .await
+    }
+
+    /// Ends an upload that won't finish: aborts its multipart upload, removes
+    /// its record and publishes `UploadAborted`.
+    pub async fn abort(
+        &self,
+        file: &FileRecord,
+        reason: &str,
+        command_id: Option<Uuid>,
+    ) -> DomainResult<()> {
+        if file.status != FileStatus::Uploading {
+            return Err(DomainError::conflict("This file's upload is already over."));
+        }
+        let key = file.user.object_key(file.file_id);
+        if let Some(upload_id) = &file.upload_id {
+            self.objects.abort_multipart(&key, upload_id).await?;
+        }
+        self.index
+            .remove_file(&file.user, file.file_id, file.version)
+            .await?;
+        let event = Event::UploadAborted(UploadAbortedV1 {
+            file_id: file.file_id,
+            reason: reason.to_owned(),
+        });
+        let envelope = crate::consumers::event_envelope(
+            file,
+            command_id.or(file.command_id),
+            "api",
+            self.now(),
+            event,
+            &format!("UploadAborted:{}", file.file_id),
+        );
+        self.bus
+            .put(vec![crate::consumers::event_entry(&envelope)])
+            .await?;
+        Ok(())
+    }
+
+    /// A page of a folder's children.
+    pub async fn list(&self, user: &UserId, query: ListQuery) -> DomainResult<ListResponse> {
+        let query = ListQuery {
+            limit: query.limit.clamp(1, MAX_PAGE),
+            ..query
+        };
+        if !query.folder.is_root() && !self.index.folder_exists(user, &query.folder).await? {
+            return Err(DomainError::not_found("folder"));
+        }
+        let page = self.index.list_folder(user, &query).await?;
+        Ok(ListResponse {
+            folder: query.folder,
+            entries: page
+                .items
+                .iter()
+                .map(|entry| match entry {
+                    Entry::Folder(folder) => EntryView::Folder(FolderView {
+                        name: folder.path.name().unwrap_or_default().to_owned(),
+                        path: folder.path.clone(),
+                        created_at: folder.created_at,
+                    }),
+                    Entry::File(file) => EntryView::File(file_view(file)),
+                })
+                .collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// A page of the user's files whose name contains `text`.
+    pub async fn search(
+        &self,
+        user: &UserId,
+        text: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> DomainResult<SearchResponse> {
+        let text = text.trim();
+        if text.is_empty() || text.len() > 255 {
+            return Err(DomainError::invalid("Search for 1 to 255 characters."));
+        }
+        let page = self
+            .index
+            .search(user, text, cursor, limit.clamp(1, MAX_PAGE))
+            .await?;
+        Ok(SearchResponse {
+            files: page.items.iter().map(file_view).collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// One file's metadata.
+    pub async fn file(&self, user: &UserId, file_id: Uuid) -> DomainResult<FileView> {
+        let file = self.owned_file(user, file_id).await?;
+        if file.status == FileStatus::Deleting {
+            return Err(DomainError::not_found("file"));
+        }
+        Ok(file_view(&file))
+    }
+
+    /// A presigned download of an available file, living at most 15 minutes.
+    pub async fn download(
+        &self,
+        user: &UserId,
+        file_id: Uuid,
+        ttl: Option<Duration>,
+    ) -> DomainResult<DownloadResponse> {
+        let file = self.owned_file(user, file_id).await?;
+        if file.status != FileStatus::Available {
+            return Err(DomainError::not_found("file"));
+        }
+        let ttl = ttl
+            .unwrap_or(self.settings.download_ttl)
+            .min(self.settings.download_ttl)
+            .min(MAX_DOWNLOAD_TTL);
+        if ttl.is_zero() {
+            return Err(DomainError::invalid(
+                "A download URL must live at least a second.",
+            ));
+        }
+        let presigned = self.objects.presign_get(
+            &user.object_key(file_id),
+            file.name.as_str(),
+            &file.content_type,
+            self.now(),
+            ttl,
+        );
+        Ok(DownloadResponse {
+            request: request_view(presigned),
+            sha256: file.sha256,
+        })
+    }
+
+    /// Where one of the user's commands is.
+    pub async fn command_status(
+        &self,
+        user: &UserId,
+        command_id: Uuid,
+    ) -> DomainResult<CommandView> {
+        let record = self
+            .index
+            .command(user, command_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("command"))?;
+        Ok(CommandView {
+            command_id: record.command_id,
+            action: record.action,
+            status: record.status.as_str().to_owned(),
+            accepted_at: record.accepted_at,
+            finished_at: record.finished_at,
+            result: record.result,
+        })
+    }
+
+    /// What the user stores, and the quota.
+    pub async fn usage(&self, user: &UserId) -> DomainResult<UsageView> {
+        let usage = self.index.usage(user).await?;
+        Ok(UsageView {
+            bytes: usage.bytes,
+            files: usage.files,
+            quota_bytes: self.settings.quota_bytes,
+        })
+    }
+}
+
+/// The bus entry of a command envelope (already JSON).
+fn command_entry(action: String, envelope: serde_json::Value) -> BusEntry {
+    BusEntry {
+        source: COMMAND_SOURCE.to_owned(),
+        detail_type: action,
+        detail: envelope,
+    }
+}
+
+fn command_action(command: &Command) -> &'static str {
+    use ferry_protocol::Payload as _;
+    command.action()
+}
+
+/// A file's id is derived from the command that created it, so a retried
+/// `CreateFile` names the same file.
+fn command_id_to_file_id(command_id: Uuid) -> Uuid {
+    Uuid::new_v5(&FILE_NAMESPACE, command_id.as_bytes())
+}
+
+const FILE_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_3c2e_8d0a_4b7e_9f51_2a64_c0de_f11e);
+
+/// `report.pdf` → `report (n).pdf`.
+pub fn numbered_name(name: &FileName, n: u32) -> DomainResult<FileName> {
+    let text = name.as_str();
+    let (stem, ext) = match text.rfind('.') {
+        Some(dot) if dot > 0 => (&text[..dot], &text[dot..]),
+        _ => (text, ""),
+    };
+    Ok(FileName::parse(&format!("{stem} ({n}){ext}"))?)
+}
+
+/// The API's view of a file.
+pub fn file_view(file: &FileRecord) -> FileView {
+    FileView {
+        file_id: file.file_id,
+        folder: file.folder.clone(),
+        name: file.name.clone(),
+        status: file.status.as_str().to_owned(),
+        size: file.size,
+        content_type: file.content_type.clone(),
+        sha256: file.sha256.clone(),
+        etag: file.etag.clone(),
+        version: file.version,
+        created_at: file.created_at,
+        updated_at: file.updated_at,
+        multipart: match (&file.upload_id, file.part_size) {
+            (Some(upload_id), Some(part_size)) if file.status == FileStatus::Uploading => {
+                Some(MultipartView {
+                    upload_id: upload_id.clone(),
+                    part_size,
+                    part_count: part_count(file.size, part_size),
+                })
+            }
+            _ => None,
+        },
+    }
+}
+
+fn request_view(presigned: Presigned) -> PresignedRequest {
+    PresignedRequest {
+        method: presigned.method,
+        url: presigned.url,
+        headers: presigned.headers.into_iter().collect(),
+        expires_at: presigned.expires_at,
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn parse_sha256_hex(text: &str) -> DomainResult<Vec<u8>> {
+    let ok = text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    if !ok {
+        return Err(DomainError::invalid(
+            "Sha256 must be 64 hexadecimal digits.",
+        ));
+    }
+    Ok((0..32)
+        .map(|i| u8::from_str_radix(&text[i * 2..i * 2 + 2], 16).unwrap_or_default())
+        .collect())
+}
+
+fn parse_sha256_base64(text: &str) -> DomainResult<Vec<u8>> {
+    match base64::engine::general_purpose::STANDARD.decode(text) {
+        Ok(bytes) if bytes.len() == 32 => Ok(bytes),
+        _ => Err(DomainError::invalid(
+            "ChecksumSha256 must be a base64 SHA-256 (44 characters).",
+        )),
+    }
+}
+
+/// The sort column named in a query string.
+pub fn parse_sort(text: Option<&str>) -> DomainResult<SortKey> {
+    match text {
+        None | Some("name") => Ok(SortKey::Name),
+        Some("size") => Ok(SortKey::Size),
+        Some("modified") => Ok(SortKey::Modified),
+        Some(other) => Err(DomainError::invalid(format!(
+            "Sort by name, size or modified, not “{other}”."
+        ))),
+    }
+}
+
+/// Parses a folder given in a query string.
+pub fn parse_folder(text: Option<&str>) -> DomainResult<FolderPath> {
+    Ok(FolderPath::parse(text.unwrap_or(""))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_sizes_keep_within_ten_thousand_parts() {
+        const MIB: u64 = 1024 * 1024;
+        assert_eq!(part_size_for(1), 5 * MIB);
+        assert_eq!(part_size_for(50_000 * MIB), 5 * MIB);
+        let size = 50_000 * MIB + 1;
+        assert_eq!(part_size_for(size), 6 * MIB);
+        for size in [
+            1,
+            5 * MIB,
+            64 * MIB,
+            1024 * MIB,
+            49_999 * MIB + 7,
+            MAX_OBJECT_SIZE,
+        ] {
+            let ps = part_size_for(size);
+            assert!(ps >= MIN_PART_SIZE);
+            assert!(u64::from(part_count(size, ps)) <= MAX_PARTS, "{size}");
+            let total: u64 = (1..=part_count(size, ps))
+                .map(|n| part_len(size, ps, n))
+                .sum();
+            assert_eq!(total, size);
+        }
+    }
+
+    #[test]
+    fn numbered_names_keep_the_extension() {
+        let name = FileName::parse("report.pdf").unwrap();
+        assert_eq!(numbered_name(&name, 2).unwrap().as_str(), "report (2).pdf");
+        let name = FileName::parse(".bashrc").unwrap();
+        assert_eq!(numbered_name(&name, 1).unwrap().as_str(), ".bashrc (1)");
+        let name = FileName::parse("Makefile").unwrap();
+        assert_eq!(numbered_name(&name, 1).unwrap().as_str(), "Makefile (1)");
+    }
+}

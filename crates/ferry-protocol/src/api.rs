@@ -1,0 +1,339 @@
+//! The request and response bodies of the file API (`/api/...`), shared by
+//! the browser and the server. JSON, camelCase. The OpenAPI document
+//! (`crates/ferry-server/openapi.json`) describes the routes that carry them.
+//!
+//! Commands themselves travel as `{metadata, data}` envelopes
+//! ([`crate::CommandEnvelope`]); these are the answers and the queries.
+
+use crate::envelope::Timestamp;
+use crate::path::{FileName, FolderPath};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A file as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FileView {
+    /// The file's id.
+    pub file_id: Uuid,
+    /// Its folder (`""` is the root).
+    pub folder: FolderPath,
+    /// Its name.
+    pub name: FileName,
+    /// `uploading`, `available` or `deleting`.
+    pub status: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Media type.
+    pub content_type: String,
+    /// Hex SHA-256 of the content, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The object store's ETag, once uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// Grows with every change; order events by it.
+    pub version: u64,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// The open multipart upload, while there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<MultipartView>,
+}
+
+/// An open multipart upload of a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MultipartView {
+    /// The upload id.
+    pub upload_id: String,
+    /// Every part but the last has this size.
+    pub part_size: u64,
+    /// How many parts the file has.
+    pub part_count: u32,
+}
+
+/// A folder as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FolderView {
+    /// The folder's path.
+    pub path: FolderPath,
+    /// Its last segment.
+    pub name: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// One direct child of a folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum EntryView {
+    /// A sub-folder.
+    Folder(FolderView),
+    /// A file.
+    File(FileView),
+}
+
+/// `GET /api/files?folder=…`: a page of a folder's children.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ListResponse {
+    /// The folder listed.
+    pub folder: FolderPath,
+    /// Sub-folders first, then files, in the asked order.
+    pub entries: Vec<EntryView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/search?q=…`: a page of files whose name contains the text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SearchResponse {
+    /// The matching files, by name.
+    pub files: Vec<FileView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A request to send exactly as given: a presigned URL and the headers that
+/// were signed with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PresignedRequest {
+    /// `PUT` or `GET`.
+    pub method: String,
+    /// The URL, signature included.
+    pub url: String,
+    /// Headers to send with exactly these values.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// When the URL stops working.
+    pub expires_at: Timestamp,
+}
+
+/// A presigned part upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PartUpload {
+    /// 1 to 10,000.
+    pub part_number: u32,
+    /// The part's exact size.
+    pub size: u64,
+    /// The request to send it with.
+    pub request: PresignedRequest,
+}
+
+/// How to upload a file's bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum UploadInstructions {
+    /// One `PUT` of the whole file.
+    Single {
+        /// The request.
+        request: PresignedRequest,
+    },
+    /// A multipart upload: send each part, then `CompleteUpload`.
+    Multipart {
+        /// The upload id.
+        #[serde(rename = "uploadId")]
+        upload_id: String,
+        /// Every part but the last has this size.
+        #[serde(rename = "partSize")]
+        part_size: u64,
+        /// How many parts.
+        #[serde(rename = "partCount")]
+        part_count: u32,
+        /// The first parts' requests; ask `POST /api/files/{id}/parts` for more.
+        parts: Vec<PartUpload>,
+    },
+}
+
+/// The answer to `CreateFile`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CreateFileResponse {
+    /// The command's id.
+    pub command_id: Uuid,
+    /// The new file (status `uploading`); its name may differ from the asked
+    /// one when the conflict policy was `KeepBoth`.
+    pub file: FileView,
+    /// Where to send the bytes.
+    pub upload: UploadInstructions,
+}
+
+/// The answer to a command that is carried out asynchronously (`202`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    /// The command's id; follow it on the WebSocket or at `/api/commands/{id}`.
+    pub command_id: Uuid,
+    /// The command's action.
+    pub action: String,
+    /// `pending` when first accepted.
+    pub status: String,
+}
+
+/// The answer to `CompleteUpload` and `AbortUpload`: the file as it now is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UploadResponse {
+    /// The command's id.
+    pub command_id: Uuid,
+    /// The file (`uploading` until the index has it), absent once aborted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileView>,
+}
+
+/// `POST /api/commands/batch`: several commands at once (e.g. deleting a
+/// selection), each with its own id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BatchRequest {
+    /// 1 to 100 command envelopes.
+    pub commands: Vec<serde_json::Value>,
+}
+
+/// The answer to a batch: one result per command, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResponse {
+    /// Each command's answer.
+    pub results: Vec<BatchResult>,
+}
+
+/// One command's answer in a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResult {
+    /// The HTTP status the command would have had alone.
+    pub status: u16,
+    /// Its body (an answer or an error body).
+    pub body: serde_json::Value,
+}
+
+/// `POST /api/files/{id}/parts`: presign more parts of a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PresignPartsRequest {
+    /// The parts wanted (at most 1,000 at once).
+    pub parts: Vec<PartWanted>,
+}
+
+/// A part to presign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PartWanted {
+    /// 1 to the upload's part count.
+    pub part_number: u32,
+    /// Base64 SHA-256 of the part; signed, so the store refuses other bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_sha256: Option<String>,
+}
+
+/// The answer to `POST /api/files/{id}/parts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PartsResponse {
+    /// The requests, in the asked order.
+    pub parts: Vec<PartUpload>,
+}
+
+/// `GET /api/files/{id}/parts`: the parts the store has, for resuming.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UploadedPartsResponse {
+    /// The upload id.
+    pub upload_id: String,
+    /// The parts received so far.
+    pub parts: Vec<UploadedPartView>,
+}
+
+/// A part the store has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UploadedPartView {
+    /// Its number.
+    pub part_number: u32,
+    /// Its size.
+    pub size: u64,
+    /// Its ETag.
+    pub etag: String,
+    /// Its base64 SHA-256, when it was sent with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_sha256: Option<String>,
+}
+
+/// `GET /api/files/{id}/download`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadResponse {
+    /// The presigned `GET`; its response names the file in
+    /// `Content-Disposition`.
+    pub request: PresignedRequest,
+    /// The file's hex SHA-256, to verify the download against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// `GET /api/commands/{id}`: where a command is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CommandView {
+    /// Its id.
+    pub command_id: Uuid,
+    /// Its action.
+    pub action: String,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    /// When it was accepted.
+    pub accepted_at: Timestamp,
+    /// When it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+    /// The event that finished it (`{metadata, data}`): the resulting fact,
+    /// or `CommandFailed` with the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+}
+
+/// `GET /api/usage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct UsageView {
+    /// Bytes stored (uploads in progress count at their declared size).
+    pub bytes: u64,
+    /// Files stored.
+    pub files: u64,
+    /// The most bytes allowed, when there is a quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_bytes: Option<u64>,
+}
