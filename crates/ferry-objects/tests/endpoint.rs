@@ -1,0 +1,599 @@
+//! The endpoint over a real socket, driven with this crate's presigner and a
+//! plain HTTP client: presigned PUT/GET/part uploads, every refusal a
+//! browser could meet, CORS, and the bus entries each write leaves.
+
+#![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
+
+mod common;
+
+use common::*;
+use ferry_core::clock::Clock;
+use ferry_core::ports::{ObjectStore, PutLimits};
+use ferry_objects::presign::{PresignRequest, Signer};
+use ferry_protocol::messages::UploadedPart;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn limits(body: &[u8], content_type: Option<&str>) -> PutLimits {
+    PutLimits {
+        content_length: body.len() as u64,
+        checksum_sha256: Some(sha256_b64(body)),
+        content_type: content_type.map(str::to_owned),
+    }
+}
+
+fn headers_of(p: &ferry_core::ports::Presigned) -> Vec<(&str, &str)> {
+    p.headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+#[tokio::test]
+async fn presigned_put_then_get_keeps_bytes_type_and_download_name() {
+    let s = start().await;
+    let body = bytes_of(4096, 7);
+    let put = s.store.presign_put(
+        "users/u1/f1",
+        &limits(&body, Some("text/plain")),
+        s.now(),
+        HOUR,
+    );
+    assert_eq!(put.method, "PUT");
+    let mut names: Vec<_> = put.headers.iter().map(|(k, _)| k.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["content-type", "x-amz-checksum-sha256"]);
+    assert!(put.url.contains(
+        "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bx-amz-checksum-sha256"
+    ));
+
+    let r = s
+        .send("PUT", &put.url, &headers_of(&put), body.clone())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let etag = r.header("etag").unwrap().to_owned();
+
+    let events = s.bus.take();
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert_eq!(e.source, "aws.s3");
+    assert_eq!(e.detail_type, "Object Created");
+    assert_eq!(e.detail["version"], "0");
+    assert_eq!(e.detail["bucket"]["name"], BUCKET);
+    assert_eq!(e.detail["object"]["key"], "users/u1/f1");
+    assert_eq!(e.detail["object"]["size"], 4096);
+    assert_eq!(e.detail["object"]["etag"], etag.trim_matches('"'));
+    assert_eq!(e.detail["reason"], "PutObject");
+    assert_eq!(e.detail["source-ip-address"], "127.0.0.1");
+    assert_eq!(
+        e.detail["request-id"],
+        r.header("x-amz-request-id").unwrap()
+    );
+    assert!(e.detail["object"]["sequencer"].as_str().unwrap().len() >= 16);
+
+    let head = s.store.head("users/u1/f1").await.unwrap().unwrap();
+    assert_eq!(head.size, 4096);
+    assert_eq!(head.etag, etag);
+    assert_eq!(head.checksum_sha256, Some(sha256_b64(&body)));
+
+    let get = s.store.presign_get(
+        "users/u1/f1",
+        "Résumé 2026.txt",
+        "text/plain; charset=utf-8",
+        s.now(),
+        HOUR,
+    );
+    assert!(get.headers.is_empty());
+    let r = s.send("GET", &get.url, &[], Vec::new()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body.as_ref(), body.as_slice());
+    assert_eq!(
+        r.header("content-disposition").unwrap(),
+        "attachment; filename*=UTF-8''R%C3%A9sum%C3%A9%202026.txt"
+    );
+    assert_eq!(
+        r.header("content-type").unwrap(),
+        "text/plain; charset=utf-8"
+    );
+}
+
+#[tokio::test]
+async fn tampered_urls_and_signatures_are_refused() {
+    let s = start().await;
+    let body = bytes_of(100, 1);
+    let put = s
+        .store
+        .presign_put("k/a", &limits(&body, None), s.now(), HOUR);
+    let h = headers_of(&put);
+
+    // Another signature.
+    let last = put.url.chars().last().unwrap();
+    let flipped = if last == '0' { '1' } else { '0' };
+    let forged = format!("{}{flipped}", &put.url[..put.url.len() - 1]);
+    let r = s.send("PUT", &forged, &h, body.clone()).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+
+    // Another key.
+    let moved = put.url.replace("/k/a?", "/k/b?");
+    let r = s.send("PUT", &moved, &h, body.clone()).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+
+    // A longer expiry.
+    let longer = put.url.replace("X-Amz-Expires=3600", "X-Amz-Expires=7200");
+    let r = s.send("PUT", &longer, &h, body.clone()).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+
+    // Another method.
+    let r = s.send("GET", &put.url, &h, Vec::new()).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+
+    // The signed checksum left out.
+    let r = s.send("PUT", &put.url, &[], body.clone()).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+
+    // A signed checksum edited to fit another body.
+    let other = bytes_of(100, 2);
+    let edited = sha256_b64(&other);
+    let r = s
+        .send(
+            "PUT",
+            &put.url,
+            &[("x-amz-checksum-sha256", &edited)],
+            other,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+
+    // A body of another size (its Content-Length follows the body).
+    let r = s.send("PUT", &put.url, &h, bytes_of(101, 1)).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+    let r = s.send("PUT", &put.url, &h, bytes_of(99, 1)).await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+
+    // A key the endpoint doesn't know.
+    let stranger = Signer {
+        access_key_id: "AKIDSTRANGER".into(),
+        secret_access_key: SECRET_KEY.into(),
+        region: "local-1".into(),
+        base_url: s.url.clone(),
+    };
+    let url = stranger.presign(&PresignRequest {
+        method: "GET",
+        path: "/ferry/k/a",
+        query: vec![],
+        headers: vec![],
+        now: s.clock.now(),
+        expires_secs: 60,
+    });
+    let r = s.send("GET", &url, &[], Vec::new()).await;
+    assert_eq!((r.status, r.code().as_str()), (403, "InvalidAccessKeyId"));
+
+    // No signature at all.
+    let r = s
+        .send("GET", &format!("{}/ferry/k/a", s.url), &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    assert!(s.store.head("k/a").await.unwrap().is_none());
+    assert!(s.store.head("k/b").await.unwrap().is_none());
+    assert!(s.bus.take().is_empty());
+}
+
+#[tokio::test]
+async fn a_longer_body_under_the_signed_length_is_refused_without_a_socket() {
+    let s = start().await;
+    let body = bytes_of(100, 3);
+    let put = s
+        .store
+        .presign_put("k/len", &limits(&body, None), s.now(), HOUR);
+    let mut longer = body.clone();
+    longer.extend_from_slice(b"extra bytes");
+    let req = http::Request::builder()
+        .method("PUT")
+        .uri(&put.url)
+        .header("host", s.url.trim_start_matches("http://"))
+        .header("content-length", "100")
+        .header("x-amz-checksum-sha256", sha256_b64(&body))
+        .body(axum::body::Body::from(longer))
+        .unwrap();
+    let resp = s.endpoint.handle(req).await;
+    assert_eq!(resp.status(), 400);
+    assert!(s.store.head("k/len").await.unwrap().is_none());
+    assert!(s.bus.take().is_empty());
+}
+
+#[tokio::test]
+async fn expired_urls_are_refused_by_the_injected_clock() {
+    let s = start().await;
+    let body = bytes_of(10, 4);
+    let put = s.store.presign_put(
+        "k/e",
+        &limits(&body, None),
+        s.now(),
+        Duration::from_secs(60),
+    );
+    s.clock.advance(61);
+    let r = s
+        .send("PUT", &put.url, &headers_of(&put), body.clone())
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (403, "AccessDenied"));
+    assert!(r.text().contains("Request has expired"));
+
+    // Signed long ago, by the system clock too.
+    let then = ferry_protocol::Timestamp::new(s.clock.now() - time::Duration::hours(3));
+    let get = s.store.presign_get("k/e", "e", "text/plain", then, HOUR);
+    let r = s.send("GET", &get.url, &[], Vec::new()).await;
+    assert_eq!((r.status, r.code().as_str()), (403, "AccessDenied"));
+
+    // More than seven days is never valid.
+    let week = s.store.presign_get(
+        "k/e",
+        "e",
+        "text/plain",
+        s.now(),
+        Duration::from_secs(30 * 86_400),
+    );
+    assert!(week.url.contains("X-Amz-Expires=604800"));
+    assert_eq!(
+        week.expires_at.get(),
+        s.clock.now() + time::Duration::days(7)
+    );
+}
+
+#[tokio::test]
+async fn a_signed_checksum_is_enforced_and_nothing_is_stored_on_mismatch() {
+    let s = start().await;
+    let body = bytes_of(2048, 5);
+    let mut wrong = limits(&body, None);
+    wrong.checksum_sha256 = Some(sha256_b64(b"something else"));
+    let put = s.store.presign_put("k/sum", &wrong, s.now(), HOUR);
+    let r = s
+        .send("PUT", &put.url, &headers_of(&put), body.clone())
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (400, "BadDigest"),
+        "{}",
+        r.text()
+    );
+    assert!(s.store.head("k/sum").await.unwrap().is_none());
+    assert!(s.bus.take().is_empty());
+
+    // An earlier version stays as it was.
+    let good = s
+        .store
+        .presign_put("k/sum", &limits(&body, None), s.now(), HOUR);
+    assert_eq!(
+        s.send("PUT", &good.url, &headers_of(&good), body.clone())
+            .await
+            .status,
+        200
+    );
+    let r = s
+        .send("PUT", &put.url, &headers_of(&put), body.clone())
+        .await;
+    assert_eq!(r.code(), "BadDigest");
+    let head = s.store.head("k/sum").await.unwrap().unwrap();
+    assert_eq!(head.checksum_sha256, Some(sha256_b64(&body)));
+}
+
+#[tokio::test]
+async fn multipart_upload_with_presigned_parts() {
+    let s = start().await;
+    let key = "users/u1/big";
+    let upload_id = s
+        .store
+        .create_multipart(key, "application/octet-stream")
+        .await
+        .unwrap();
+    let p1 = bytes_of(5 * 1024 * 1024, 1);
+    let p2 = bytes_of(1024, 2);
+
+    let mut uploaded = Vec::new();
+    for (n, part) in [(1u32, &p1), (2, &p2)] {
+        let url = s
+            .store
+            .presign_part(key, &upload_id, n, &limits(part, None), s.now(), HOUR);
+        assert_eq!(
+            url.headers.len(),
+            1,
+            "only the checksum is the browser's to send"
+        );
+        assert!(url.url.contains("partNumber=") && url.url.contains("uploadId="));
+        let r = s
+            .send("PUT", &url.url, &headers_of(&url), part.to_vec())
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        uploaded.push(UploadedPart {
+            part_number: n,
+            e_tag: r.header("etag").unwrap().to_owned(),
+            checksum_sha256: Some(sha256_b64(part)),
+        });
+    }
+
+    // A corrupted part is refused and leaves the stored one alone.
+    let mut wrong = limits(&p2, None);
+    wrong.checksum_sha256 = Some(sha256_b64(b"nope"));
+    let url = s
+        .store
+        .presign_part(key, &upload_id, 2, &wrong, s.now(), HOUR);
+    let r = s.send("PUT", &url.url, &headers_of(&url), p2.clone()).await;
+    assert_eq!((r.status, r.code().as_str()), (400, "BadDigest"));
+
+    // A part URL of another upload or number doesn't verify.
+    let url = s
+        .store
+        .presign_part(key, &upload_id, 3, &limits(&p2, None), s.now(), HOUR);
+    let moved = url.url.replace("partNumber=3", "partNumber=4");
+    let r = s.send("PUT", &moved, &headers_of(&url), p2.clone()).await;
+    assert_eq!(r.code(), "SignatureDoesNotMatch");
+
+    let parts = s.store.list_parts(key, &upload_id).await.unwrap();
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts[0].part_number, 1);
+    assert_eq!(parts[0].size, p1.len() as u64);
+    assert_eq!(parts[0].etag, uploaded[0].e_tag);
+    assert_eq!(parts[0].checksum_sha256, Some(sha256_b64(&p1)));
+    assert_eq!(parts[1].checksum_sha256, Some(sha256_b64(&p2)));
+
+    let uploads = s.store.list_uploads().await.unwrap();
+    assert_eq!(uploads.len(), 1);
+    assert_eq!(uploads[0].key, key);
+    assert_eq!(uploads[0].initiated.get(), s.clock.now());
+    assert!(s.bus.take().is_empty());
+
+    // A wrong ETag is refused; the upload stays open.
+    let mut bad = uploaded.clone();
+    bad[0].e_tag = "\"0123\"".into();
+    let err = s
+        .store
+        .complete_multipart(key, &upload_id, &bad)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ferry_core::ports::PortError::Invalid(_)),
+        "{err:?}"
+    );
+
+    let info = s
+        .store
+        .complete_multipart(key, &upload_id, &uploaded)
+        .await
+        .unwrap();
+    assert_eq!(info.size, (p1.len() + p2.len()) as u64);
+    assert!(info.etag.ends_with("-2\""), "{}", info.etag);
+    let events = s.bus.take();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].detail["reason"], "CompleteMultipartUpload");
+    assert_eq!(events[0].detail["object"]["size"], info.size);
+    assert_eq!(
+        events[0].detail["object"]["etag"],
+        info.etag.trim_matches('"')
+    );
+
+    // Completing again answers the object as it is.
+    let again = s
+        .store
+        .complete_multipart(key, &upload_id, &uploaded)
+        .await
+        .unwrap();
+    assert_eq!(again.etag, info.etag);
+    assert!(s.store.list_uploads().await.unwrap().is_empty());
+
+    let get = s
+        .store
+        .presign_get(key, "big.bin", "application/octet-stream", s.now(), HOUR);
+    let r = s.send("GET", &get.url, &[], Vec::new()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(&r.body[..p1.len()], p1.as_slice());
+    assert_eq!(&r.body[p1.len()..], p2.as_slice());
+}
+
+#[tokio::test]
+async fn abort_removes_parts_and_unknown_uploads_are_fine() {
+    let s = start().await;
+    let id = s
+        .store
+        .create_multipart("k/abort", "text/plain")
+        .await
+        .unwrap();
+    let part = bytes_of(10, 9);
+    let url = s
+        .store
+        .presign_part("k/abort", &id, 1, &limits(&part, None), s.now(), HOUR);
+    assert_eq!(
+        s.send("PUT", &url.url, &headers_of(&url), part.clone())
+            .await
+            .status,
+        200
+    );
+    s.store.abort_multipart("k/abort", &id).await.unwrap();
+    assert!(s.store.list_uploads().await.unwrap().is_empty());
+    assert!(s.store.list_parts("k/abort", &id).await.is_err());
+    let leftovers: Vec<_> = std::fs::read_dir(s.dir.path().join("objects"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.contains(&id))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    s.store.abort_multipart("k/abort", &id).await.unwrap();
+    s.store
+        .abort_multipart("k/abort", "00000000-0000-0000-0000-000000000000")
+        .await
+        .unwrap();
+    s.store
+        .abort_multipart("k/abort", "not-an-id")
+        .await
+        .unwrap();
+    // A part for the aborted upload is refused.
+    let r = s.send("PUT", &url.url, &headers_of(&url), part).await;
+    assert_eq!((r.status, r.code().as_str()), (404, "NoSuchUpload"));
+}
+
+#[tokio::test]
+async fn cors_preflight_and_response_headers() {
+    let s = start().await;
+    let url = format!("{}/ferry/k/c", s.url);
+    let r = s
+        .send(
+            "OPTIONS",
+            &url,
+            &[
+                ("origin", ORIGIN),
+                ("access-control-request-method", "PUT"),
+                (
+                    "access-control-request-headers",
+                    "content-type,x-amz-checksum-sha256",
+                ),
+            ],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
+    let methods = r.header("access-control-allow-methods").unwrap();
+    for m in ["GET", "PUT", "HEAD", "POST", "DELETE"] {
+        assert!(methods.contains(m), "{methods}");
+    }
+    assert_eq!(
+        r.header("access-control-allow-headers"),
+        Some("content-type,x-amz-checksum-sha256")
+    );
+    let expose = r.header("access-control-expose-headers").unwrap();
+    assert!(
+        expose.contains("ETag")
+            && expose.contains("x-amz-checksum-sha256")
+            && expose.contains("x-amz-version-id")
+    );
+
+    let r = s
+        .send(
+            "OPTIONS",
+            &url,
+            &[
+                ("origin", "http://evil.example"),
+                ("access-control-request-method", "PUT"),
+            ],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.header("access-control-allow-origin").is_none());
+
+    // Actual requests: the allowed origin may read the ETag; others get no
+    // CORS headers.
+    let body = bytes_of(5, 5);
+    let put = s
+        .store
+        .presign_put("k/c", &limits(&body, None), s.now(), HOUR);
+    let mut h = headers_of(&put);
+    h.push(("origin", ORIGIN));
+    let r = s.send("PUT", &put.url, &h, body.clone()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
+    assert!(
+        r.header("access-control-expose-headers")
+            .unwrap()
+            .contains("ETag")
+    );
+
+    let get = s.store.presign_get("k/c", "c", "text/plain", s.now(), HOUR);
+    let r = s
+        .send(
+            "GET",
+            &get.url,
+            &[("origin", "http://evil.example")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("access-control-allow-origin").is_none());
+    assert!(r.header("access-control-expose-headers").is_none());
+}
+
+#[tokio::test]
+async fn a_bus_failure_answers_503() {
+    let s = start().await;
+    s.bus.failing.store(true, Ordering::SeqCst);
+    let body = bytes_of(5, 6);
+    let put = s
+        .store
+        .presign_put("k/bus", &limits(&body, None), s.now(), HOUR);
+    let r = s.send("PUT", &put.url, &headers_of(&put), body).await;
+    assert_eq!((r.status, r.code().as_str()), (503, "ServiceUnavailable"));
+    let err = s.store.delete("k/bus").await.unwrap_err();
+    assert!(
+        matches!(err, ferry_core::ports::PortError::Unavailable(_)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn delete_and_list_through_the_port() {
+    let s = start().await;
+    for key in ["a/1", "a/2", "a/3", "b/1"] {
+        let body = key.as_bytes().to_vec();
+        let put = s
+            .store
+            .presign_put(key, &limits(&body, None), s.now(), HOUR);
+        assert_eq!(
+            s.send("PUT", &put.url, &headers_of(&put), body)
+                .await
+                .status,
+            200
+        );
+    }
+    s.bus.take();
+    let keys =
+        |v: Vec<ferry_core::ports::ObjectInfo>| v.into_iter().map(|o| o.key).collect::<Vec<_>>();
+    assert_eq!(
+        keys(s.store.list("a/", None, 10).await.unwrap()),
+        ["a/1", "a/2", "a/3"]
+    );
+    assert_eq!(
+        keys(s.store.list("a/", Some("a/1"), 1).await.unwrap()),
+        ["a/2"]
+    );
+    let all = s.store.list("", None, 100).await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert!(
+        all.iter()
+            .all(|o| o.checksum_sha256.is_some() && o.etag.starts_with('"'))
+    );
+
+    s.store.delete("a/2").await.unwrap();
+    let events = s.bus.take();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].detail_type, "Object Deleted");
+    assert_eq!(events[0].detail["object"]["key"], "a/2");
+    assert_eq!(events[0].detail["reason"], "DeleteObject");
+    s.store.delete("a/2").await.unwrap();
+    assert!(s.bus.take().is_empty(), "no event for a missing object");
+    assert!(s.store.head("a/2").await.unwrap().is_none());
+}
