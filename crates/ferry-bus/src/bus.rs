@@ -174,6 +174,15 @@ impl LocalBus {
         store::prune(&mut conn, cutoff).context("pruning delivered events")
     }
 
+    /// Now by the bus's clock, in whole seconds as EventBridge writes `time`.
+    fn now(&self) -> Timestamp {
+        self.clock
+            .unix()
+            .checked_mul(1000)
+            .and_then(Timestamp::from_unix_millis)
+            .unwrap_or_else(|| Timestamp::new(self.clock.now()))
+    }
+
     /// Runs `work` on the file from a blocking thread, off the async workers.
     async fn with_db<T, F>(&self, work: F) -> anyhow::Result<T>
     where
@@ -240,8 +249,11 @@ impl LocalBus {
                 Err(e) => Err((format!("the stored event is not JSON: {e}"), Some(attempts))),
                 Ok(event) => {
                     let target = Arc::clone(target);
-                    // Its own task, so a panicking target counts as a failure.
-                    let result = tokio::spawn(async move { target.deliver(&event).await })
+                    // Its own task, so a panicking target counts as a failure;
+                    // aborted with this one, so stopping the dispatcher stops it.
+                    let mut call =
+                        AbortOnDrop(tokio::spawn(async move { target.deliver(&event).await }));
+                    let result = (&mut call.0)
                         .await
                         .unwrap_or_else(|e| Err(format!("the target panicked: {e}")));
                     result.map_err(|error| (error, None))
@@ -262,7 +274,7 @@ impl LocalBus {
                     tracing::error!(rule, delivery = id, failures, %error, "bus: delivery dead-lettered");
                 }
                 let backoff = self.config.retry.backoff(failures, random_unit());
-                let failed_at = Timestamp::new(self.clock.now()).to_string();
+                let failed_at = self.now().to_string();
                 self.with_db(move |conn| {
                     let now = now_ms();
                     let then = if retry {
@@ -292,7 +304,7 @@ impl Bus for LocalBus {
         if entries.is_empty() {
             return Ok(());
         }
-        let time = Timestamp::new(self.clock.now()).to_string();
+        let time = self.now().to_string();
         let mut events = Vec::with_capacity(entries.len());
         for entry in entries {
             if entry.source.is_empty() || entry.detail_type.is_empty() {
@@ -346,6 +358,15 @@ impl Bus for LocalBus {
             .map_err(|e| PortError::Unavailable(format!("{e:#}")))?;
         self.wake.notify_one();
         Ok(())
+    }
+}
+
+/// A task handle that aborts its task when dropped.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

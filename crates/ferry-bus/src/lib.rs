@@ -73,9 +73,12 @@ pub struct Rule {
     pub name: String,
     /// An EventBridge event pattern, e.g.
     /// `{"source": ["ferry.commands"], "detail-type": ["DeleteFile"]}`.
-    /// Every operator EventBridge documents is supported, `$or` included,
-    /// except matching one field by two lists at once (inside and outside an
-    /// `$or`), which is refused.
+    /// Supported: exact values, `prefix`, `suffix`, `anything-but` (a value
+    /// or a list), `numeric`, `exists`, `wildcard`, `equals-ignore-case`,
+    /// `cidr` and `$or`. Refused when the bus opens (never silently
+    /// unmatched): `anything-but` with an operator inside it (`{"anything-but":
+    /// {"prefix": …}}`), and one field constrained both inside and outside an
+    /// `$or`.
     pub pattern: serde_json::Value,
     /// Receives every matching event.
     pub target: Arc<dyn Target>,

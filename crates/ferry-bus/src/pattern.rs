@@ -230,6 +230,9 @@ mod tests {
             json!({"a": ["1"], "$or": [{"a": ["2"]}, {"b": ["3"]}]}),
             json!({"detail": {"size": [{"numeric": ["~", 3]}]}}),
             json!({"detail": {"size": [{"no-such-operator": 3}]}}),
+            // EventBridge allows these; quamina doesn't, so the rule is refused
+            // rather than left never matching.
+            json!({"detail": {"key": [{"anything-but": {"prefix": "tmp/"}}]}}),
         ] {
             assert!(Patterns::new([("r", &pattern)]).is_err(), "{pattern}");
         }

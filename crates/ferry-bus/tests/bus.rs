@@ -626,13 +626,14 @@ async fn an_invalid_pattern_is_refused_naming_its_rule() {
 #[tokio::test]
 async fn a_malformed_entry_is_refused_and_nothing_of_its_batch_is_kept() {
     let dir = TempDir::new().unwrap();
+    let all = Arc::new(Recorder::default());
     let bus = open(
         &file(&dir),
         3,
         vec![rule(
             "all",
             json!({"source": [{"exists": true}]}),
-            Arc::new(Recorder::default()),
+            all.clone(),
         )],
     );
     let bad = BusEntry {
@@ -660,6 +661,13 @@ async fn a_malformed_entry_is_refused_and_nothing_of_its_batch_is_kept() {
         bus.put(vec![huge]).await,
         Err(ferry_core::ports::PortError::Invalid(_))
     ));
+
+    let _dispatcher = bus.start();
+    bus.put(vec![entry("ferry.files", "FileDeleted", "e-3", json!({}))])
+        .await
+        .unwrap();
+    drain(&bus).await;
+    assert_eq!(all.event_ids(), ["e-3"]);
 }
 
 #[tokio::test]
@@ -688,4 +696,123 @@ async fn done_deliveries_can_be_pruned() {
     assert_eq!(bus.prune(Duration::from_secs(3600)).unwrap(), 0);
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(bus.prune(Duration::ZERO).unwrap(), 1);
+}
+
+/// Panics on every call.
+struct Panics;
+
+#[async_trait]
+impl Target for Panics {
+    async fn deliver(&self, _event: &Value) -> Result<(), String> {
+        panic!("a bug in a consumer");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_target_counts_as_a_failure() {
+    let dir = TempDir::new().unwrap();
+    let bus = open(
+        &file(&dir),
+        2,
+        vec![rule(
+            "panics",
+            json!({"source": ["ferry.files"]}),
+            Arc::new(Panics),
+        )],
+    );
+    let dispatcher = bus.start();
+    bus.put(vec![entry("ferry.files", "FileDeleted", "e-1", json!({}))])
+        .await
+        .unwrap();
+    drain(&bus).await;
+    let dead = bus.dead_letters().unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].last_error.contains("panicked"),
+        "{}",
+        dead[0].last_error
+    );
+    assert!(!dispatcher.is_finished());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_of_a_rule_that_is_gone_are_dead_lettered_until_it_is_back() {
+    let dir = TempDir::new().unwrap();
+    let path = file(&dir);
+    let pattern = || json!({"source": ["ferry.files"]});
+    {
+        let bus = open(
+            &path,
+            3,
+            vec![rule("old-name", pattern(), Arc::new(Recorder::default()))],
+        );
+        bus.put(vec![entry("ferry.files", "FileDeleted", "e-1", json!({}))])
+            .await
+            .unwrap();
+    }
+    {
+        let renamed = Arc::new(Recorder::default());
+        let bus = open(&path, 3, vec![rule("new-name", pattern(), renamed.clone())]);
+        let dispatcher = bus.start();
+        drain(&bus).await;
+        dispatcher.abort();
+        assert!(renamed.events().is_empty());
+        let dead = bus.dead_letters().unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].rule, "old-name");
+        assert!(dead[0].last_error.contains("old-name"));
+    }
+    let back = Arc::new(Recorder::default());
+    let bus = open(&path, 3, vec![rule("old-name", pattern(), back.clone())]);
+    let _dispatcher = bus.start();
+    assert_eq!(dlq_replay(&path, None).unwrap(), 1);
+    eventually("the replayed event is delivered", || {
+        back.events().len() == 1
+    })
+    .await;
+    assert_eq!(back.event_ids(), ["e-1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_entries_from_many_producers_are_each_delivered() {
+    let dir = TempDir::new().unwrap();
+    let all = Arc::new(Recorder::default());
+    let flaky = Arc::new(Flaky::new(5));
+    let bus = open(
+        &file(&dir),
+        8,
+        vec![
+            rule("all", json!({"source": ["ferry.files"]}), all.clone()),
+            rule("flaky", json!({"source": ["ferry.files"]}), flaky.clone()),
+        ],
+    );
+    let _dispatcher = bus.start();
+    let mut producers = Vec::new();
+    for producer in 0..4 {
+        let bus = Arc::clone(&bus);
+        producers.push(tokio::spawn(async move {
+            for n in 0..25 {
+                let id = format!("e-{producer}-{n:02}");
+                bus.put(vec![entry("ferry.files", "FileIndexed", &id, json!({}))])
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for producer in producers {
+        producer.await.unwrap();
+    }
+    drain(&bus).await;
+
+    let mut expected: Vec<String> = (0..4)
+        .flat_map(|p| (0..25).map(move |n| format!("e-{p}-{n:02}")))
+        .collect();
+    expected.sort();
+    let mut ids = all.event_ids();
+    ids.sort();
+    assert_eq!(ids, expected);
+    let mut flaky_ids = flaky.recorder.event_ids();
+    flaky_ids.sort();
+    assert_eq!(flaky_ids, expected);
+    assert!(bus.dead_letters().unwrap().is_empty());
 }
