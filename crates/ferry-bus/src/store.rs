@@ -325,3 +325,58 @@ pub(crate) fn prune(conn: &mut Connection, cutoff: i64) -> rusqlite::Result<u64>
     tx.commit()?;
     Ok(removed as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_file_is_in_wal_mode_with_full_sync() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("bus.sqlite3");
+        for create in [true, false] {
+            let conn = open(&path, create).unwrap();
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+                .unwrap();
+            let sync: i64 = conn
+                .query_row("PRAGMA synchronous", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(mode, "wal");
+            assert_eq!(sync, 2, "synchronous = FULL");
+        }
+    }
+
+    #[test]
+    fn a_claimed_delivery_is_not_claimed_again_until_recovered() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let mut conn = open(&dir.path().join("bus.sqlite3"), true).unwrap();
+        let event = NewEvent {
+            id: "id-1".to_owned(),
+            source: "s".to_owned(),
+            key: Some("k".to_owned()),
+            body: "{}".to_owned(),
+            rules: vec!["a".to_owned(), "b".to_owned()],
+        };
+        assert_eq!(append(&mut conn, &[event], 10).unwrap(), 1);
+        let (first, next) = claim(&mut conn, 1, 10).unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(next, Some(10));
+        let (second, next) = claim(&mut conn, 8, 10).unwrap();
+        assert_eq!(second.len(), 1);
+        assert_ne!(first[0].id, second[0].id);
+        assert_eq!(next, None);
+        assert!(claim(&mut conn, 8, 10).unwrap().0.is_empty());
+        assert_eq!(outstanding(&conn).unwrap(), 2);
+
+        complete(&conn, first[0].id, 11).unwrap();
+        fail(&mut conn, second[0].id, 1, "no", Failure::RetryAt(50), 11).unwrap();
+        assert!(claim(&mut conn, 8, 49).unwrap().0.is_empty());
+        let (retried, _) = claim(&mut conn, 8, 50).unwrap();
+        assert_eq!(retried[0].attempts, 1);
+        assert_eq!(recover(&conn, 60).unwrap(), 1);
+        assert_eq!(claim(&mut conn, 8, 60).unwrap().0.len(), 1);
+    }
+}
