@@ -241,55 +241,64 @@ impl LocalBus {
         let outcome = match self.targets.get(&rule) {
             // A rule renamed or removed since the event was put: nothing can
             // take the event, so it goes straight to the dead letters.
-            None => Err((
-                format!("no rule named `{rule}` on this bus"),
-                Some(attempts),
-            )),
+            None => Outcome::Undeliverable(format!("no rule named `{rule}` on this bus")),
             Some(target) => match serde_json::from_str::<Value>(&body) {
-                Err(e) => Err((format!("the stored event is not JSON: {e}"), Some(attempts))),
+                Err(e) => Outcome::Undeliverable(format!("the stored event is not JSON: {e}")),
                 Ok(event) => {
                     let target = Arc::clone(target);
                     // Its own task, so a panicking target counts as a failure;
                     // aborted with this one, so stopping the dispatcher stops it.
                     let mut call =
                         AbortOnDrop(tokio::spawn(async move { target.deliver(&event).await }));
-                    let result = (&mut call.0)
-                        .await
-                        .unwrap_or_else(|e| Err(format!("the target panicked: {e}")));
-                    result.map_err(|error| (error, None))
+                    match (&mut call.0).await {
+                        Ok(Ok(())) => Outcome::Delivered,
+                        Ok(Err(error)) => Outcome::Failed(error),
+                        Err(e) => Outcome::Failed(format!("the target panicked: {e}")),
+                    }
                 }
             },
         };
-        let recorded = match outcome {
-            Ok(()) => {
-                self.with_db(move |conn| store::complete(conn, id, now_ms()))
-                    .await
+        let (error, failures, retry) = match outcome {
+            Outcome::Delivered => {
+                let recorded = self
+                    .with_db(move |conn| store::complete(conn, id, now_ms()))
+                    .await;
+                self.recorded(&rule, id, recorded);
+                return;
             }
-            Err((error, dead_now)) => {
-                let failures = dead_now.unwrap_or(attempts.saturating_add(1));
-                let retry = dead_now.is_none() && self.config.retry.retries_after(failures);
-                if retry {
-                    tracing::warn!(rule, delivery = id, failures, %error, "bus: delivery failed; will retry");
-                } else {
-                    tracing::error!(rule, delivery = id, failures, %error, "bus: delivery dead-lettered");
-                }
-                let backoff = self.config.retry.backoff(failures, random_unit());
-                let failed_at = self.now().to_string();
-                self.with_db(move |conn| {
-                    let now = now_ms();
-                    let then = if retry {
-                        let backoff = i64::try_from(backoff.as_millis()).unwrap_or(i64::MAX);
-                        Failure::RetryAt(now.saturating_add(backoff))
-                    } else {
-                        Failure::DeadLetter {
-                            failed_at: &failed_at,
-                        }
-                    };
-                    store::fail(conn, id, failures, &error, then, now)
-                })
-                .await
+            Outcome::Failed(error) => {
+                let failures = attempts.saturating_add(1);
+                let retry = self.config.retry.retries_after(failures);
+                (error, failures, retry)
             }
+            Outcome::Undeliverable(error) => (error, attempts, false),
         };
+        if retry {
+            tracing::warn!(rule, delivery = id, failures, %error, "bus: delivery failed; will retry");
+        } else {
+            tracing::error!(rule, delivery = id, failures, %error, "bus: delivery dead-lettered");
+        }
+        let backoff = self.config.retry.backoff(failures, random_unit());
+        let failed_at = self.now().to_string();
+        let recorded = self
+            .with_db(move |conn| {
+                let now = now_ms();
+                let then = if retry {
+                    let backoff = i64::try_from(backoff.as_millis()).unwrap_or(i64::MAX);
+                    Failure::RetryAt(now.saturating_add(backoff))
+                } else {
+                    Failure::DeadLetter {
+                        failed_at: &failed_at,
+                    }
+                };
+                store::fail(conn, id, failures, &error, then, now)
+            })
+            .await;
+        self.recorded(&rule, id, recorded);
+    }
+
+    /// Logs a failure to record an attempt's outcome, and tells `drain`.
+    fn recorded(&self, rule: &str, id: i64, recorded: anyhow::Result<()>) {
         if let Err(e) = recorded {
             // The row stays in flight and is delivered again after a restart.
             tracing::error!(rule, delivery = id, error = %e, "bus: recording a delivery's outcome");
@@ -359,6 +368,17 @@ impl Bus for LocalBus {
         self.wake.notify_one();
         Ok(())
     }
+}
+
+/// How a delivery attempt went.
+#[derive(Debug)]
+enum Outcome {
+    /// The target took the event.
+    Delivered,
+    /// The target failed (or panicked); retry unless attempts are used up.
+    Failed(String),
+    /// No target can take it; dead-letter it without counting an attempt.
+    Undeliverable(String),
 }
 
 /// A task handle that aborts its task when dropped.
