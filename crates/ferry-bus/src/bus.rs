@@ -66,6 +66,11 @@ impl LocalBus {
     /// name `default` or an invalid one, an invalid or duplicate rule name,
     /// and an invalid event pattern.
     ///
+    /// Run one bus per file: a second one opened on it would put the first
+    /// one's in-flight deliveries back to pending, and they would be
+    /// delivered twice (still at least once, never lost). The `dlq_*`
+    /// functions are safe to use alongside.
+    ///
     /// This does blocking file IO; call it at start-up, not from a busy
     /// async task.
     pub fn open(

@@ -25,6 +25,51 @@
 //!   (EventBridge itself has no such check; it is what Ferry's consumers
 //!   would do anyway, done once at the door). Entries without an `EventId`
 //!   (S3 notifications) are never skipped.
+//!
+//! ```
+//! use ferry_bus::{BusConfig, LocalBus, RetryPolicy, Rule, Target, async_trait};
+//! use ferry_core::clock::SystemClock;
+//! use ferry_core::ports::{Bus, BusEntry};
+//! use std::sync::Arc;
+//!
+//! struct Deleter;
+//!
+//! #[async_trait]
+//! impl Target for Deleter {
+//!     async fn deliver(&self, event: &serde_json::Value) -> Result<(), String> {
+//!         // Carry out `event["detail"]`, idempotently; `Err` asks for a retry.
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> anyhow::Result<()> {
+//! # let dir = tempfile::TempDir::new()?;
+//! # let path = dir.path().join("bus.sqlite3");
+//! let config = BusConfig {
+//!     name: "ferry".to_owned(),
+//!     account: "000000000000".to_owned(),
+//!     region: "eu-west-1".to_owned(),
+//!     retry: RetryPolicy::default(),
+//! };
+//! let rules = vec![Rule {
+//!     name: "deleter".to_owned(),
+//!     pattern: serde_json::json!({"source": ["ferry.commands"], "detail-type": ["DeleteFile"]}),
+//!     target: Arc::new(Deleter),
+//! }];
+//! let bus = LocalBus::open(&path, config, rules, Arc::new(SystemClock))?;
+//! let dispatcher = bus.start();
+//! bus.put(vec![BusEntry {
+//!     source: "ferry.commands".to_owned(),
+//!     detail_type: "DeleteFile".to_owned(),
+//!     detail: serde_json::json!({"metadata": {"EventId": "…"}, "data": {"Action": "DeleteFile"}}),
+//! }])
+//! .await?;
+//! bus.drain().await;
+//! dispatcher.abort();
+//! # Ok(())
+//! # }
+//! ```
 
 mod bus;
 mod pattern;
