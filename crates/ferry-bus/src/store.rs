@@ -11,7 +11,7 @@
 //! `dead_letters`; a replay moves it back as a fresh `pending` delivery.
 
 use crate::DeadLetter;
-use rusqlite::{Connection, OpenFlags, OptionalExtension as _, Transaction, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension as _, params};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -287,12 +287,6 @@ pub(crate) fn dead_letters(conn: &Connection) -> rusqlite::Result<Vec<DeadLetter
 /// deliveries with no attempts made, due now. Returns how many.
 pub(crate) fn replay(conn: &mut Connection, id: Option<i64>, now: i64) -> rusqlite::Result<u64> {
     let tx = conn.transaction()?;
-    let count = requeue(&tx, id, now)?;
-    tx.commit()?;
-    Ok(count)
-}
-
-fn requeue(tx: &Transaction<'_>, id: Option<i64>, now: i64) -> rusqlite::Result<u64> {
     tx.execute(
         "INSERT INTO deliveries (event_seq, rule, state, attempts, due_ms, updated_ms)
          SELECT event_seq, rule, 'pending', 0, ?2, ?2 FROM dead_letters
@@ -300,11 +294,12 @@ fn requeue(tx: &Transaction<'_>, id: Option<i64>, now: i64) -> rusqlite::Result<
          ORDER BY id",
         params![id, now],
     )?;
-    let removed = tx.execute(
+    let requeued = tx.execute(
         "DELETE FROM dead_letters WHERE ?1 IS NULL OR id = ?1",
         params![id],
     )?;
-    Ok(removed as u64)
+    tx.commit()?;
+    Ok(requeued as u64)
 }
 
 /// Removes deliveries done before `cutoff`, then events put before `cutoff`
