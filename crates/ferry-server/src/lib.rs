@@ -1,28 +1,41 @@
 //! `ferry-server`: Ferry's local stack on one machine.
 //!
-//! It serves the built web client, the client's `/config.json` pointing at
-//! itself, and an identity provider that speaks Cognito's user-pool protocol
-//! (`identity`). Later issues add, behind the same listener, the command API,
-//! the S3-compatible object endpoint, the event bus and the WebSocket; each
-//! speaks the protocol its AWS counterpart speaks, so the browser code can't
-//! tell the difference.
+//! Behind one listener it serves the built web client and its `/config.json`,
+//! an identity provider that speaks Cognito's user-pool protocol
+//! (`identity`), the file API (`/api`, [`api`]), an S3-compatible object
+//! endpoint (`/{bucket}/…`, `ferry-objects`) and a WebSocket of live events
+//! (`/ws`, [`live`]). Behind them, the domain (`ferry-core`) runs on local
+//! adapters: the SQLite index (`ferry-index`) and the durable bus
+//! (`ferry-bus`). Each speaks the protocol its AWS counterpart speaks, so the
+//! browser code can't tell the difference.
 //!
 //! [`app`] builds the whole router from [`Settings`] without opening a socket,
 //! so tests drive it with `oneshot`.
 
+pub mod api;
 pub mod clock;
 mod error;
 pub mod identity;
+pub mod live;
 mod web;
 
 pub use error::AppError;
 
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::routing::{any, get};
 use clock::Clock;
+use ferry_bus::{BusConfig, LocalBus, RetryPolicy, Rule, Target};
+use ferry_core::consumers::rules;
+use ferry_core::{Consumers, FileSettings, Files};
+use ferry_index::SqliteIndex;
+use ferry_objects::{ObjectEndpoint, ObjectsConfig};
 use ferry_protocol::{AuthMode, ClientConfig, UploadSettings};
 use identity::{Identity, IdentitySettings, Lifetimes, MfaConfiguration};
-use std::path::PathBuf;
-use std::sync::Arc;
+use live::{LiveHub, LiveSettings};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 /// The region the local stack reports; any `[\w-]+` works for Cognito clients.
 pub const LOCAL_REGION: &str = "local-1";
@@ -30,6 +43,12 @@ pub const LOCAL_REGION: &str = "local-1";
 pub const LOCAL_POOL_ID: &str = "local-1_ferry";
 /// The web client's app client id.
 pub const LOCAL_CLIENT_ID: &str = "ferryweb";
+/// The object endpoint's one bucket.
+pub const LOCAL_BUCKET: &str = "ferry";
+/// The custom event bus's name.
+pub const LOCAL_BUS: &str = "ferry";
+/// The account id the local stack writes in events.
+pub const LOCAL_ACCOUNT: &str = "000000000000";
 
 /// Everything the server is started with.
 #[derive(Debug, Clone)]
@@ -49,6 +68,56 @@ pub struct Settings {
     pub allow_sign_up: bool,
     /// More URLs the hosted UI may redirect to (the app's own are always allowed).
     pub extra_callback_urls: Vec<String>,
+    /// The file service's limits (quota, largest file, multipart threshold,
+    /// URL lifetimes).
+    pub files: FileSettings,
+    /// The object endpoint's credentials; generated and kept in the data
+    /// directory when not given.
+    pub s3_credentials: Option<S3Credentials>,
+    /// More web origins allowed to upload and download (the app's own always is).
+    pub extra_origins: Vec<String>,
+    /// The WebSocket's limits.
+    pub live: LiveSettings,
+    /// How the bus retries a failing consumer.
+    pub bus_retry: RetryPolicy,
+    /// How often the reconciliation sweep runs (it also runs at start).
+    pub sweep_every: Duration,
+    /// How long an upload may sit idle before the sweep aborts it.
+    pub upload_idle: Duration,
+}
+
+/// The access key pair of the object endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Credentials {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret.
+    pub secret_access_key: String,
+}
+
+impl S3Credentials {
+    /// The pair kept in `{data_dir}/keys/s3-credentials.json`, created (0600)
+    /// with a random secret on first start.
+    pub fn load_or_create(data_dir: &Path) -> anyhow::Result<Self> {
+        let path = data_dir.join("keys").join("s3-credentials.json");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            return Ok(serde_json::from_str(&text)?);
+        }
+        let mut secret = [0u8; 30];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut secret);
+        use base64::Engine as _;
+        let credentials = Self {
+            access_key_id: "FERRYLOCAL".to_owned(),
+            secret_access_key: base64::engine::general_purpose::STANDARD.encode(secret),
+        };
+        std::fs::create_dir_all(data_dir.join("keys"))?;
+        identity::tokens::write_private(
+            &path,
+            serde_json::to_string_pretty(&credentials)?.as_bytes(),
+        )?;
+        Ok(credentials)
+    }
 }
 
 impl Settings {
@@ -62,6 +131,25 @@ impl Settings {
             mfa: MfaConfiguration::default(),
             allow_sign_up: false,
             extra_callback_urls: Vec::new(),
+            files: FileSettings::default(),
+            s3_credentials: None,
+            extra_origins: Vec::new(),
+            live: LiveSettings::default(),
+            bus_retry: RetryPolicy::default(),
+            sweep_every: Duration::from_secs(60 * 60),
+            upload_idle: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+
+    /// The web origin of `public_url` (scheme, host and port).
+    pub fn origin(&self) -> String {
+        let url = self.public_url.trim_end_matches('/');
+        match url.find("://") {
+            Some(scheme_end) => match url[scheme_end + 3..].find('/') {
+                Some(path) => url[..scheme_end + 3 + path].to_owned(),
+                None => url.to_owned(),
+            },
+            None => url.to_owned(),
         }
     }
 
@@ -112,7 +200,11 @@ impl Settings {
             websocket_url: format!("{ws_base}/ws"),
             auth_mode: AuthMode::Srp,
             hosted_ui_url: Some(base.to_owned()),
-            upload: UploadSettings::default(),
+            upload: UploadSettings {
+                multipart_threshold_bytes: self.files.multipart_threshold,
+                max_file_bytes: self.files.max_file_bytes,
+                ..UploadSettings::default()
+            },
             environment: Some("local".to_owned()),
         }
     }
@@ -123,24 +215,182 @@ impl Settings {
 pub struct AppState {
     /// The settings the server started with.
     pub settings: Settings,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
     /// The identity provider.
     pub identity: Arc<Identity>,
+    /// The file service.
+    pub files: Files,
+    /// The consumers behind the bus, and the sweep.
+    pub consumers: Consumers,
+    /// The bus.
+    pub bus: Arc<LocalBus>,
+    /// The S3-compatible object endpoint.
+    pub objects: Arc<ObjectEndpoint>,
+    /// The live feed and sockets.
+    pub live: Arc<LiveHub>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// A bus rule's target: one of the domain's consumers.
+struct ConsumerTarget {
+    rule: &'static str,
+    consumers: Arc<OnceLock<Consumers>>,
+}
+
+#[ferry_bus::async_trait]
+impl Target for ConsumerTarget {
+    async fn deliver(&self, event: &serde_json::Value) -> Result<(), String> {
+        match self.consumers.get() {
+            Some(consumers) => consumers.deliver(self.rule, event).await,
+            None => Err("the consumers are not started yet".to_owned()),
+        }
+    }
 }
 
 impl AppState {
-    /// Opens everything kept in the data directory.
+    /// Opens everything kept in the data directory. Inside a Tokio runtime it
+    /// also starts the bus's dispatcher and the periodic sweep (see
+    /// [`AppState::start`]).
     pub fn open(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Self>> {
-        std::fs::create_dir_all(&settings.data_dir)?;
-        let identity = Arc::new(Identity::open(
-            settings.identity(),
-            &settings.data_dir,
+        let data = settings.data_dir.clone();
+        std::fs::create_dir_all(&data)?;
+        let identity = Arc::new(Identity::open(settings.identity(), &data, clock.clone())?);
+
+        let index = SqliteIndex::open(&data.join("index.sqlite3"))?;
+        let live = LiveHub::open(&data.join("feed.sqlite3"), settings.live)?;
+        let cell: Arc<OnceLock<Consumers>> = Arc::new(OnceLock::new());
+        let bus_rules = rules()
+            .into_iter()
+            .map(|(name, pattern)| Rule {
+                name: name.to_owned(),
+                pattern,
+                target: Arc::new(ConsumerTarget {
+                    rule: name,
+                    consumers: cell.clone(),
+                }),
+            })
+            .collect();
+        let bus = LocalBus::open(
+            &data.join("bus.sqlite3"),
+            BusConfig {
+                name: LOCAL_BUS.to_owned(),
+                account: LOCAL_ACCOUNT.to_owned(),
+                region: LOCAL_REGION.to_owned(),
+                retry: settings.bus_retry,
+            },
+            bus_rules,
+            clock.clone(),
+        )?;
+        let credentials = match &settings.s3_credentials {
+            Some(credentials) => credentials.clone(),
+            None => S3Credentials::load_or_create(&data)?,
+        };
+        let mut origins = vec![settings.origin()];
+        origins.extend(settings.extra_origins.iter().cloned());
+        let objects = ObjectEndpoint::new(
+            ObjectsConfig {
+                bucket: LOCAL_BUCKET.to_owned(),
+                region: LOCAL_REGION.to_owned(),
+                access_key_id: credentials.access_key_id,
+                secret_access_key: credentials.secret_access_key,
+                root: data.join("objects"),
+                public_url: settings.public_url.clone(),
+                allowed_origins: origins,
+            },
+            bus.clone(),
+            clock.clone(),
+        )?;
+        let store = objects.store();
+        let consumers = Consumers::new(
+            store.clone(),
+            index.clone(),
+            bus.clone(),
+            live.clone(),
+            clock.clone(),
+        );
+        let _ = cell.set(consumers.clone());
+        let files = Files::new(
+            store,
+            index,
+            bus.clone(),
+            clock.clone(),
+            settings.files.clone(),
+        );
+        let state = Arc::new(Self {
+            settings,
             clock,
-        )?);
-        Ok(Arc::new(Self { settings, identity }))
+            identity,
+            files,
+            consumers,
+            bus,
+            objects,
+            live,
+            tasks: Mutex::new(Vec::new()),
+        });
+        if tokio::runtime::Handle::try_current().is_ok() {
+            state.start();
+        }
+        Ok(state)
+    }
+
+    /// Starts the bus's dispatcher and the sweep (at once, then every
+    /// `sweep_every`). Needs a Tokio runtime.
+    pub fn start(self: &Arc<Self>) {
+        let Ok(mut tasks) = self.tasks.lock() else {
+            return;
+        };
+        if !tasks.is_empty() {
+            return;
+        }
+        tasks.push(self.bus.start());
+        let consumers = self.consumers.clone();
+        let live = self.live.clone();
+        let clock = self.clock.clone();
+        let (every, idle) = (self.settings.sweep_every, self.settings.upload_idle);
+        tasks.push(tokio::spawn(async move {
+            loop {
+                match consumers.sweep(idle).await {
+                    Ok(report) if report != Default::default() => {
+                        tracing::info!(?report, "sweep repaired what was left behind");
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "the sweep will try again"),
+                }
+                let _ = live.prune(clock.unix()).await;
+                tokio::time::sleep(every).await;
+            }
+        }));
+    }
+}
+
+impl Drop for AppState {
+    fn drop(&mut self) {
+        if let Ok(tasks) = self.tasks.lock() {
+            for task in tasks.iter() {
+                task.abort();
+            }
+        }
     }
 }
 
 /// The whole HTTP surface of the local stack.
 pub fn app(state: Arc<AppState>) -> Router {
-    web::routes(state)
+    let bucket = format!("/{LOCAL_BUCKET}");
+    // The object endpoint answers its own paths with S3's bytes, headers and
+    // errors: no compression or cache headers from the web layer.
+    let objects = Router::new()
+        .route(&bucket, any(object_request))
+        .route(&format!("{bucket}/"), any(object_request))
+        .route(&format!("{bucket}/{{*key}}"), any(object_request))
+        .route("/ws", get(live::connect))
+        .with_state(state.clone());
+    web::routes(state).merge(objects)
+}
+
+async fn object_request(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+) -> axum::response::Response {
+    state.objects.handle(request).await
 }

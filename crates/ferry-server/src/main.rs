@@ -1,4 +1,5 @@
-//! The `ferry-server` command: serve the local stack, or manage its users.
+//! The `ferry-server` command: serve the local stack, or manage its users,
+//! its dead letters and its object endpoint's credentials.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -29,6 +30,28 @@ enum Command {
     /// Manage the users of the local user pool.
     #[command(subcommand)]
     User(UserCommand),
+    /// Inspect and replay the bus's dead letters (deliveries that failed
+    /// every retry). Works while the server runs.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Print the object endpoint's access key pair, for the aws CLI, boto3
+    /// or an SDK (endpoint: the server's URL, path-style, bucket `ferry`).
+    S3Credentials,
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqCommand {
+    /// List dead letters: id, rule, attempts, last error, event.
+    List,
+    /// Queue dead letters for delivery again.
+    Replay {
+        /// The dead letter to replay.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        id: Option<i64>,
+        /// Replay every dead letter.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,6 +84,34 @@ struct ServeArgs {
     /// (the app's own `/` and `/auth/callback` are always allowed). Repeatable.
     #[arg(long = "callback-url")]
     callback_urls: Vec<String>,
+    /// The most bytes each user may store (no quota when absent).
+    #[arg(long, env = "FERRY_QUOTA_BYTES")]
+    quota_bytes: Option<u64>,
+    /// The largest file accepted, in bytes (S3's 5 TiB by default).
+    #[arg(long)]
+    max_file_bytes: Option<u64>,
+    /// Files at least this large are uploaded in parts.
+    #[arg(long)]
+    multipart_threshold_bytes: Option<u64>,
+    /// The object endpoint's access key id (with --s3-secret-access-key);
+    /// by default a pair is generated and kept in the data directory.
+    #[arg(
+        long,
+        env = "FERRY_S3_ACCESS_KEY_ID",
+        requires = "s3_secret_access_key"
+    )]
+    s3_access_key_id: Option<String>,
+    /// The object endpoint's secret access key.
+    #[arg(
+        long,
+        env = "FERRY_S3_SECRET_ACCESS_KEY",
+        requires = "s3_access_key_id"
+    )]
+    s3_secret_access_key: Option<String>,
+    /// Another web origin allowed to upload and download from a browser
+    /// (a portal embedding Ferry). Repeatable.
+    #[arg(long = "allow-origin")]
+    allow_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -120,6 +171,15 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Serve(args)) => serve(cli.data_dir, args).await,
         Some(Command::User(command)) => user(cli.data_dir, command),
+        Some(Command::Dlq(command)) => dlq(&cli.data_dir, command),
+        Some(Command::S3Credentials) => {
+            let credentials = ferry_server::S3Credentials::load_or_create(&cli.data_dir)?;
+            println!("access key id: {}", credentials.access_key_id);
+            println!("secret access key: {}", credentials.secret_access_key);
+            println!("region: {}", ferry_server::LOCAL_REGION);
+            println!("bucket: {} (path-style)", ferry_server::LOCAL_BUCKET);
+            Ok(())
+        }
         None => serve(cli.data_dir, cli.serve).await,
     }
 }
@@ -133,8 +193,13 @@ fn temporary_password() -> String {
 fn user(data_dir: PathBuf, command: UserCommand) -> anyhow::Result<()> {
     // The public URL only matters for tokens, which these commands don't issue.
     let settings = Settings::new("http://127.0.0.1:8080", data_dir.clone(), PathBuf::new());
-    let state = AppState::open(settings, Arc::new(SystemClock))?;
-    let identity = &state.identity;
+    std::fs::create_dir_all(&data_dir)?;
+    // Only the user pool: a running server keeps the bus and the rest.
+    let identity = &ferry_server::identity::Identity::open(
+        settings.identity(),
+        &data_dir,
+        Arc::new(SystemClock),
+    )?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     match command {
         UserCommand::Add {
@@ -192,6 +257,39 @@ fn user(data_dir: PathBuf, command: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn dlq(data_dir: &std::path::Path, command: DlqCommand) -> anyhow::Result<()> {
+    let path = data_dir.join("bus.sqlite3");
+    anyhow::ensure!(
+        path.exists(),
+        "no bus in {} (has the server run with this --data-dir?)",
+        data_dir.display()
+    );
+    match command {
+        DlqCommand::List => {
+            let letters = ferry_bus::dlq_list(&path)?;
+            if letters.is_empty() {
+                println!("no dead letters");
+            }
+            for letter in letters {
+                println!(
+                    "{}\t{}\t{} attempts\t{}\t{}\t{}",
+                    letter.id,
+                    letter.rule,
+                    letter.attempts,
+                    letter.failed_at,
+                    letter.last_error,
+                    letter.event
+                );
+            }
+        }
+        DlqCommand::Replay { id, all: _ } => {
+            let replayed = ferry_bus::dlq_replay(&path, id)?;
+            println!("replayed {replayed} dead letter(s)");
+        }
+    }
+    Ok(())
+}
+
 async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
@@ -208,11 +306,32 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     };
     settings.allow_sign_up = args.allow_sign_up;
     settings.extra_callback_urls = args.callback_urls;
+    settings.files.quota_bytes = args.quota_bytes;
+    if let Some(max) = args.max_file_bytes {
+        settings.files.max_file_bytes = max;
+    }
+    if let Some(threshold) = args.multipart_threshold_bytes {
+        settings.files.multipart_threshold = threshold;
+    }
+    if let (Some(access_key_id), Some(secret_access_key)) =
+        (args.s3_access_key_id, args.s3_secret_access_key)
+    {
+        settings.s3_credentials = Some(ferry_server::S3Credentials {
+            access_key_id,
+            secret_access_key,
+        });
+    }
+    settings.extra_origins = args.allow_origins;
     let public_url = settings.public_url.clone();
     tracing::info!(data_dir = %settings.data_dir.display(), dist = %settings.dist_dir.display(), "starting");
     let state = AppState::open(settings, Arc::new(SystemClock))?;
     // Tests and `cargo xtask run` read this line to learn the port.
     println!("ferry-server listening on {public_url}/");
+    println!(
+        "object endpoint: {public_url} (path-style, bucket {}, region {}; `ferry-server s3-credentials` prints the keys)",
+        ferry_server::LOCAL_BUCKET,
+        ferry_server::LOCAL_REGION
+    );
     let app = ferry_server::app(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -5,14 +5,13 @@
 //! file extension is a client-side route (a folder in the URL) and gets the
 //! app's `index.html`.
 
-use crate::{AppError, AppState, identity};
-use axum::extract::{OriginalUri, Request, State};
+use crate::{AppState, identity};
+use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use ferry_protocol::ErrorCode;
 use std::sync::Arc;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{Any, CorsLayer};
@@ -45,7 +44,7 @@ pub(crate) fn routes(state: Arc<AppState>) -> Router {
             get(openid_configuration).layer(cognito_cors()),
         )
         .merge(identity_routes)
-        .nest("/api", Router::new().fallback(api_not_found))
+        .nest("/api", crate::api::routes())
         .fallback_service(assets.fallback(get(client_route).with_state(state.clone())))
         .layer(middleware::from_fn(cache_headers))
         .layer(CompressionLayer::new())
@@ -104,13 +103,6 @@ async fn client_route(State(state): State<Arc<AppState>>, request: Request) -> R
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     }
     index(State(state)).await
-}
-
-async fn api_not_found(method: Method, OriginalUri(uri): OriginalUri) -> AppError {
-    AppError::api(
-        ErrorCode::NotFound,
-        format!("There is no API route {method} {}.", uri.path()),
-    )
 }
 
 fn is_hashed_asset(path: &str) -> bool {

@@ -292,6 +292,11 @@ impl Identity {
         &self.settings.issuer
     }
 
+    /// The app clients whose tokens this pool issues.
+    pub fn client_ids(&self) -> &[String] {
+        &self.settings.client_ids
+    }
+
     fn pool_name(&self) -> &str {
         self.settings
             .pool_id

@@ -1,0 +1,454 @@
+//! The file API under `/api`: commands (`POST /api/commands`) and queries,
+//! as the OpenAPI document `openapi.json` describes them. Handlers are thin:
+//! they authorize, parse and hand over to the domain ([`ferry_core::Files`]).
+
+pub mod auth;
+
+use crate::{AppError, AppState};
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ferry_core::model::{DEFAULT_PAGE, ListQuery, UserId};
+use ferry_core::service::{parse_folder, parse_sort};
+use ferry_core::{Caller, DomainError};
+use ferry_protocol::api::{BatchRequest, BatchResponse, BatchResult, PresignPartsRequest};
+use ferry_protocol::{
+    ApiError, Command, CommandEnvelope, ErrorCode, FileName, FolderPath, TraceId,
+};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::cors::{Any, CorsLayer};
+use uuid::Uuid;
+
+/// The most a command body may weigh.
+pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
+/// The most commands in one batch.
+pub const MAX_BATCH: usize = 100;
+/// The OpenAPI document of this API, committed beside the code.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/commands", post(post_command))
+        .route("/commands/batch", post(post_batch))
+        .route("/commands/{id}", get(command_status))
+        .route("/files", get(list))
+        .route("/files/{id}", get(file))
+        .route("/files/{id}/download", get(download))
+        .route("/files/{id}/parts", get(uploaded_parts).post(presign_parts))
+        .route("/search", get(search))
+        .route("/usage", get(usage))
+        .route("/events", get(events))
+        .route("/openapi.json", get(openapi))
+        .fallback(not_found)
+        .layer(
+            // API Gateway's CORS for the HTTP API: bearer tokens, no cookies,
+            // so any origin (a portal embedding Ferry) may call it.
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    HeaderName::from_static("x-ferry-trace-id"),
+                ])
+                .max_age(Duration::from_secs(600)),
+        )
+}
+
+/// A request whose bearer token passed the authorizer.
+#[derive(Debug, Clone)]
+pub struct Authed {
+    /// The caller's user id.
+    pub user: UserId,
+    /// The request's trace id: the `X-Ferry-Trace-Id` header, or a fresh one.
+    pub trace_id: TraceId,
+}
+
+impl FromRequestParts<Arc<AppState>> for Authed {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let trace_id = trace_id(&parts.headers);
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let Some(token) = auth::bearer(header) else {
+            return Err(AppError::Api(
+                ApiError::new(ErrorCode::Unauthorized, "Sign in first: no token was sent.")
+                    .with_trace_id(trace_id.as_str()),
+            ));
+        };
+        let user = auth::authorize(&state.identity, token, state.clock.unix())
+            .map_err(|e| AppError::Api(e.with_trace_id(trace_id.as_str())))?;
+        Ok(Self { user, trace_id })
+    }
+}
+
+fn trace_id(headers: &HeaderMap) -> TraceId {
+    headers
+        .get("x-ferry-trace-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| TraceId::parse(v).ok())
+        .unwrap_or_else(|| TraceId::from_uuid(Uuid::new_v4()))
+}
+
+fn api_error(error: impl Into<ApiError>, trace_id: &TraceId) -> AppError {
+    AppError::Api(error.into().with_trace_id(trace_id.as_str()))
+}
+
+fn domain(trace_id: &TraceId) -> impl Fn(DomainError) -> AppError + '_ {
+    move |e| api_error(e, trace_id)
+}
+
+/// Parses a command body: valid JSON, a known action, names and paths that
+/// keep the rules, and the shape of that action's version.
+pub fn parse_command(raw: &[u8]) -> Result<CommandEnvelope, ApiError> {
+    let value: Value = serde_json::from_slice(raw).map_err(|e| {
+        ApiError::new(
+            ErrorCode::MalformedRequest,
+            format!("The body isn't valid JSON: {e}."),
+        )
+    })?;
+    let action = value
+        .pointer("/data/Action")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::MalformedRequest,
+                "A command is {\"metadata\": {…}, \"data\": {\"Action\": …}}; data.Action is missing.",
+            )
+        })?;
+    if !Command::CATALOG.iter().any(|(known, _)| *known == action) {
+        return Err(ApiError::new(
+            ErrorCode::UnknownAction,
+            format!("There is no command “{action}”."),
+        ));
+    }
+    if let Some(data) = value.get("data") {
+        for field in ["Name", "ToName"] {
+            if let Some(text) = data.get(field).and_then(Value::as_str) {
+                FileName::parse(text)?;
+            }
+        }
+        for field in ["Folder", "Path", "ToFolder"] {
+            if let Some(text) = data.get(field).and_then(Value::as_str) {
+                FolderPath::parse(text)?;
+            }
+        }
+    }
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::new(
+            ErrorCode::MalformedRequest,
+            format!("The command doesn't match its schema: {e}."),
+        )
+    })
+}
+
+async fn run_command(
+    state: &AppState,
+    authed: &Authed,
+    raw: &[u8],
+) -> Result<(u16, Value), ApiError> {
+    if raw.len() > MAX_COMMAND_BYTES {
+        return Err(ApiError::new(
+            ErrorCode::TooLarge,
+            format!("A command may weigh {MAX_COMMAND_BYTES} bytes at most."),
+        ));
+    }
+    let envelope = parse_command(raw)?;
+    let caller = Caller {
+        user: authed.user.clone(),
+        trace_id: envelope.metadata().trace_id.clone(),
+    };
+    let answer = state.files.command(&caller, envelope, raw).await?;
+    Ok((answer.status, answer.body))
+}
+
+async fn post_command(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let (status, body) = run_command(&state, &authed, &body)
+        .await
+        .map_err(|e| api_error(e, &authed.trace_id))?;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    Ok((status, Json(body)).into_response())
+}
+
+async fn post_batch(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    body: Bytes,
+) -> Result<Json<BatchResponse>, AppError> {
+    let request: BatchRequest = serde_json::from_slice(&body).map_err(|e| {
+        api_error(
+            ApiError::new(
+                ErrorCode::MalformedRequest,
+                format!("A batch is {{\"commands\": [command, …]}}: {e}."),
+            ),
+            &authed.trace_id,
+        )
+    })?;
+    if request.commands.is_empty() || request.commands.len() > MAX_BATCH {
+        return Err(api_error(
+            ApiError::new(
+                ErrorCode::InvalidParameter,
+                format!("Send 1 to {MAX_BATCH} commands in a batch."),
+            ),
+            &authed.trace_id,
+        ));
+    }
+    let mut results = Vec::with_capacity(request.commands.len());
+    for command in request.commands {
+        let raw = serde_json::to_vec(&command).unwrap_or_default();
+        let result = match run_command(&state, &authed, &raw).await {
+            Ok((status, body)) => BatchResult { status, body },
+            Err(error) => BatchResult {
+                status: error.code.http_status(),
+                body: serde_json::to_value(error.with_trace_id(authed.trace_id.as_str()))
+                    .unwrap_or_default(),
+            },
+        };
+        results.push(result);
+    }
+    Ok(Json(BatchResponse { results }))
+}
+
+fn parse_id(text: &str, what: &str, trace_id: &TraceId) -> Result<Uuid, AppError> {
+    // A malformed id names nothing: the same 404 as an unknown one.
+    Uuid::parse_str(text).map_err(|_| api_error(DomainError::not_found(what), trace_id))
+}
+
+fn parse_limit(query: &HashMap<String, String>, trace_id: &TraceId) -> Result<u32, AppError> {
+    match query.get("limit") {
+        None => Ok(DEFAULT_PAGE),
+        Some(text) => match text.parse::<u32>() {
+            Ok(n) if (1..=ferry_core::model::MAX_PAGE).contains(&n) => Ok(n),
+            _ => Err(api_error(
+                DomainError::invalid(format!(
+                    "limit is a number from 1 to {}.",
+                    ferry_core::model::MAX_PAGE
+                )),
+                trace_id,
+            )),
+        },
+    }
+}
+
+async fn list(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let t = &authed.trace_id;
+    let folder = parse_folder(query.get("folder").map(String::as_str)).map_err(domain(t))?;
+    let sort = parse_sort(query.get("sort").map(String::as_str)).map_err(domain(t))?;
+    let descending = match query.get("order").map(String::as_str) {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => {
+            return Err(api_error(DomainError::invalid("order is asc or desc."), t));
+        }
+    };
+    let limit = parse_limit(&query, t)?;
+    let list = state
+        .files
+        .list(
+            &authed.user,
+            ListQuery {
+                folder,
+                sort,
+                descending,
+                cursor: query.get("cursor").cloned(),
+                limit,
+            },
+        )
+        .await
+        .map_err(domain(t))?;
+    Ok(Json(list).into_response())
+}
+
+async fn search(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let t = &authed.trace_id;
+    let limit = parse_limit(&query, t)?;
+    let text = query.get("q").map(String::as_str).unwrap_or_default();
+    let found = state
+        .files
+        .search(
+            &authed.user,
+            text,
+            query.get("cursor").map(String::as_str),
+            limit,
+        )
+        .await
+        .map_err(domain(t))?;
+    Ok(Json(found).into_response())
+}
+
+async fn file(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let t = &authed.trace_id;
+    let id = parse_id(&id, "file", t)?;
+    let file = state
+        .files
+        .file(&authed.user, id)
+        .await
+        .map_err(domain(t))?;
+    Ok(Json(file).into_response())
+}
+
+async fn download(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let t = &authed.trace_id;
+    let id = parse_id(&id, "file", t)?;
+    let ttl = match query.get("expiresIn") {
+        None => None,
+        Some(text) => match text.parse::<u64>() {
+            Ok(secs) if (1..=900).contains(&secs) => Some(Duration::from_secs(secs)),
+            _ => {
+                return Err(api_error(
+                    DomainError::invalid("expiresIn is a number of seconds from 1 to 900."),
+                    t,
+                ));
+            }
+        },
+    };
+    let answer = state
+        .files
+        .download(&authed.user, id, ttl)
+        .await
+        .map_err(domain(t))?;
+    Ok(Json(answer).into_response())
+}
+
+async fn uploaded_parts(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let t = &authed.trace_id;
+    let id = parse_id(&id, "file", t)?;
+    let parts = state
+        .files
+        .uploaded_parts(&authed.user, id)
+        .await
+        .map_err(domain(t))?;
+    Ok(Json(parts).into_response())
+}
+
+async fn presign_parts(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let t = &authed.trace_id;
+    let id = parse_id(&id, "file", t)?;
+    let request: PresignPartsRequest = serde_json::from_slice(&body).map_err(|e| {
+        api_error(
+            ApiError::new(
+                ErrorCode::MalformedRequest,
+                format!("Ask for parts as {{\"parts\": [{{\"partNumber\": 1}}, …]}}: {e}."),
+            ),
+            t,
+        )
+    })?;
+    let parts = state
+        .files
+        .presign_parts(&authed.user, id, &request.parts)
+        .await
+        .map_err(domain(t))?;
+    Ok(Json(parts).into_response())
+}
+
+async fn command_status(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let t = &authed.trace_id;
+    let id = parse_id(&id, "command", t)?;
+    let view = state
+        .files
+        .command_status(&authed.user, id)
+        .await
+        .map_err(domain(t))?;
+    Ok(Json(view).into_response())
+}
+
+async fn usage(State(state): State<Arc<AppState>>, authed: Authed) -> Result<Response, AppError> {
+    let t = &authed.trace_id;
+    let usage = state.files.usage(&authed.user).await.map_err(domain(t))?;
+    Ok(Json(usage).into_response())
+}
+
+/// `GET /api/events?after=N`: the caller's events after a cursor, for a
+/// client that can't hold a WebSocket open (the same feed the socket resumes
+/// from).
+async fn events(
+    State(state): State<Arc<AppState>>,
+    authed: Authed,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, AppError> {
+    let t = &authed.trace_id;
+    let after = match query.get("after") {
+        None => 0,
+        Some(text) => text.parse::<i64>().map_err(|_| {
+            api_error(
+                DomainError::invalid("after is a cursor from an earlier event."),
+                t,
+            )
+        })?,
+    };
+    let limit = parse_limit(&query, t)?;
+    let page = state
+        .live
+        .events_after(&authed.user, after, limit)
+        .await
+        .map_err(|e| api_error(DomainError::from(e), t))?;
+    Ok(Json(page).into_response())
+}
+
+async fn openapi() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        OPENAPI,
+    )
+        .into_response()
+}
+
+async fn not_found(
+    method: Method,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+) -> AppError {
+    AppError::api(
+        ErrorCode::NotFound,
+        format!("There is no API route {method} {}.", uri.path()),
+    )
+}

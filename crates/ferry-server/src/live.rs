@@ -1,0 +1,476 @@
+//! Live notifications: the local stand-in for API Gateway's WebSocket API
+//! and its `@connections` management API.
+//!
+//! [`LiveHub`] is the notifier port's local adapter. Each user's events are
+//! appended to a feed (SQLite, once per event id) and pushed to that user's
+//! open sockets — never anyone else's. The feed numbers events with a cursor,
+//! so a client that reconnects sends `{"action":"resume","after":N}` and gets
+//! everything it missed; `GET /api/events?after=N` reads the same feed for a
+//! client that can't keep a socket open.
+//!
+//! The socket keeps API Gateway's limits: it authenticates on connect (the
+//! token in the query string, as a `$connect` authorizer takes it), a message
+//! is at most 128 KB, a connection idle for 10 minutes or older than 2 hours
+//! is closed (the client reconnects and resumes), and the server pings every
+//! 30 seconds so proxies keep it open.
+
+use crate::AppState;
+use async_trait::async_trait;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use ferry_core::model::UserId;
+use ferry_core::ports::{Notifier, PortError, PortResult};
+use ferry_protocol::{ApiError, ErrorCode, EventEnvelope};
+use futures_util::{SinkExt, StreamExt};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+
+/// API Gateway's largest WebSocket message.
+pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+
+/// The socket's timing, API Gateway's by default.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveSettings {
+    /// A connection that sends nothing (not even a pong) this long is closed.
+    pub idle_timeout: Duration,
+    /// A connection is closed after this long, whatever it does.
+    pub max_lifetime: Duration,
+    /// How often the server pings.
+    pub heartbeat: Duration,
+    /// How long the feed keeps events.
+    pub retention: Duration,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(10 * 60),
+            max_lifetime: Duration::from_secs(2 * 60 * 60),
+            heartbeat: Duration::from_secs(30),
+            retention: Duration::from_secs(7 * 24 * 60 * 60),
+        }
+    }
+}
+
+/// One event in a user's feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedItem {
+    /// Its position in the feed; resume after it.
+    pub cursor: i64,
+    /// The event, `{metadata, data}`.
+    pub event: Value,
+}
+
+/// A page of a user's feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedPage {
+    /// The events after the asked cursor, oldest first.
+    pub events: Vec<FeedItem>,
+    /// The cursor to ask after next time.
+    pub cursor: i64,
+    /// Whether more events follow.
+    pub more: bool,
+}
+
+type Subscribers = HashMap<UserId, Vec<(u64, mpsc::Sender<Arc<str>>)>>;
+
+/// The notifier's local adapter: the feed and the open sockets.
+pub struct LiveHub {
+    db: Arc<Mutex<Connection>>,
+    subscribers: Mutex<Subscribers>,
+    next_id: std::sync::atomic::AtomicU64,
+    settings: LiveSettings,
+}
+
+impl std::fmt::Debug for LiveHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveHub")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+fn other(error: impl std::fmt::Display) -> PortError {
+    PortError::Other(error.to_string())
+}
+
+impl LiveHub {
+    /// Opens (or creates) the feed at `path`.
+    pub fn open(path: &Path, settings: LiveSettings) -> anyhow::Result<Arc<Self>> {
+        let db = Connection::open(path)?;
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", "FULL")?;
+        db.busy_timeout(Duration::from_secs(5))?;
+        db.execute_batch(
+            "CREATE TABLE IF NOT EXISTS feed (
+                cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+                user TEXT NOT NULL,
+                event_id TEXT NOT NULL UNIQUE,
+                body TEXT NOT NULL,
+                at INTEGER NOT NULL
+             );
+             CREATE INDEX IF NOT EXISTS feed_by_user ON feed (user, cursor);
+             CREATE INDEX IF NOT EXISTS feed_by_age ON feed (at);",
+        )?;
+        Ok(Arc::new(Self {
+            db: Arc::new(Mutex::new(db)),
+            subscribers: Mutex::new(HashMap::new()),
+            next_id: std::sync::atomic::AtomicU64::new(1),
+            settings,
+        }))
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> LiveSettings {
+        self.settings
+    }
+
+    async fn with_db<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> PortResult<T> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let db = db
+                .lock()
+                .map_err(|_| other("the feed's lock is poisoned"))?;
+            work(&db).map_err(other)
+        })
+        .await
+        .map_err(other)?
+    }
+
+    /// `user`'s events after `after`, at most `limit`.
+    pub async fn events_after(
+        &self,
+        user: &UserId,
+        after: i64,
+        limit: u32,
+    ) -> PortResult<FeedPage> {
+        let user = user.as_str().to_owned();
+        let limit = i64::from(limit.clamp(1, 1000));
+        let (rows, latest) = self
+            .with_db(move |db| {
+                let mut statement = db.prepare_cached(
+                    "SELECT cursor, body FROM feed WHERE user = ?1 AND cursor > ?2
+                     ORDER BY cursor LIMIT ?3",
+                )?;
+                let rows = statement
+                    .query_map(params![user, after, limit + 1], |row| {
+                        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let latest: Option<i64> = db
+                    .query_row("SELECT MAX(cursor) FROM feed", [], |row| row.get(0))
+                    .optional()?
+                    .flatten();
+                Ok((rows, latest.unwrap_or(0)))
+            })
+            .await?;
+        let more = rows.len() as i64 > limit;
+        let events: Vec<FeedItem> = rows
+            .into_iter()
+            .take(limit as usize)
+            .map(|(cursor, body)| FeedItem {
+                cursor,
+                event: serde_json::from_str(&body).unwrap_or_default(),
+            })
+            .collect();
+        let cursor = match events.last() {
+            Some(last) if more => last.cursor,
+            // Nothing more for this user: the newest cursor of all, so the
+            // next resume skips other users' rows.
+            _ => latest.max(after),
+        };
+        Ok(FeedPage {
+            events,
+            cursor,
+            more,
+        })
+    }
+
+    /// The newest cursor in the feed (0 when it is empty).
+    pub async fn latest_cursor(&self) -> PortResult<i64> {
+        self.with_db(|db| {
+            db.query_row("SELECT COALESCE(MAX(cursor), 0) FROM feed", [], |row| {
+                row.get(0)
+            })
+        })
+        .await
+    }
+
+    /// Drops events older than the retention.
+    pub async fn prune(&self, now_unix: i64) -> PortResult<usize> {
+        let cutoff = now_unix - self.settings.retention.as_secs() as i64;
+        self.with_db(move |db| db.execute("DELETE FROM feed WHERE at < ?1", params![cutoff]))
+            .await
+    }
+
+    /// How many sockets `user` has open.
+    pub fn connections(&self, user: &UserId) -> usize {
+        self.subscribers
+            .lock()
+            .map(|s| s.get(user).map_or(0, Vec::len))
+            .unwrap_or(0)
+    }
+
+    fn subscribe(self: &Arc<Self>, user: &UserId) -> (Subscription, mpsc::Receiver<Arc<str>>) {
+        let (tx, rx) = mpsc::channel(256);
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut subscribers) = self.subscribers.lock() {
+            subscribers.entry(user.clone()).or_default().push((id, tx));
+        }
+        (
+            Subscription {
+                hub: self.clone(),
+                user: user.clone(),
+                id,
+            },
+            rx,
+        )
+    }
+
+    fn push(&self, user: &UserId, message: Arc<str>) {
+        let Ok(mut subscribers) = self.subscribers.lock() else {
+            return;
+        };
+        if let Some(senders) = subscribers.get_mut(user) {
+            // A socket that can't keep up loses its sender and is closed; its
+            // client reconnects and resumes from the feed.
+            senders.retain(|(_, tx)| tx.try_send(message.clone()).is_ok());
+            if senders.is_empty() {
+                subscribers.remove(user);
+            }
+        }
+    }
+}
+
+/// Removes a socket's sender when the socket ends.
+struct Subscription {
+    hub: Arc<LiveHub>,
+    user: UserId,
+    id: u64,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Ok(mut subscribers) = self.hub.subscribers.lock() {
+            if let Some(senders) = subscribers.get_mut(&self.user) {
+                senders.retain(|(id, _)| *id != self.id);
+                if senders.is_empty() {
+                    subscribers.remove(&self.user);
+                }
+            }
+        }
+    }
+}
+
+/// The socket message of one event.
+fn event_message(cursor: i64, event: &Value) -> String {
+    let message = json!({"type": "event", "cursor": cursor, "event": event}).to_string();
+    if message.len() <= MAX_MESSAGE_BYTES {
+        return message;
+    }
+    // Never happens with today's events; if one ever outgrows the limit the
+    // client is told to fetch it from the feed instead.
+    json!({
+        "type": "event",
+        "cursor": cursor,
+        "truncated": true,
+        "eventId": event.pointer("/metadata/EventId"),
+    })
+    .to_string()
+}
+
+#[async_trait]
+impl Notifier for LiveHub {
+    async fn notify(&self, user: &UserId, event: &EventEnvelope) -> PortResult<()> {
+        let body = serde_json::to_value(event).map_err(other)?;
+        let event_id = event.metadata().event_id.to_string();
+        let at = event.metadata().occurred_at.unix_millis() / 1000;
+        let (owner, text) = (user.as_str().to_owned(), body.to_string());
+        let cursor = self
+            .with_db(move |db| {
+                let inserted = db.execute(
+                    "INSERT OR IGNORE INTO feed (user, event_id, body, at) VALUES (?1, ?2, ?3, ?4)",
+                    params![owner, event_id, text, at],
+                )?;
+                Ok((inserted == 1).then(|| db.last_insert_rowid()))
+            })
+            .await?;
+        // A redelivered event was pushed the first time (or is in the feed
+        // for a client that resumes).
+        if let Some(cursor) = cursor {
+            self.push(user, Arc::from(event_message(cursor, &body)));
+        }
+        Ok(())
+    }
+}
+
+/// `GET /ws?token=…`.
+#[derive(Debug, Deserialize)]
+pub struct Connect {
+    token: Option<String>,
+}
+
+/// The WebSocket endpoint: authorizes the token in the query string before
+/// upgrading (a refused connection gets `401` and no socket).
+pub async fn connect(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<Connect>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let token = query.token.unwrap_or_default();
+    let user = match crate::api::auth::authorize(&state.identity, &token, state.clock.unix()) {
+        Ok(user) => user,
+        Err(error) => return crate::AppError::Api(error).into_response(),
+    };
+    let hub = state.live.clone();
+    upgrade
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| session(socket, hub, user))
+}
+
+#[derive(Debug, Deserialize)]
+struct ClientMessage {
+    action: String,
+    #[serde(default)]
+    after: Option<i64>,
+}
+
+async fn session(socket: WebSocket, hub: Arc<LiveHub>, user: UserId) {
+    let settings = hub.settings;
+    // Subscribe before anything else, so no event falls between the feed
+    // read of a resume and the live stream. (A duplicate may arrive; the
+    // client dedupes on the cursor and the event id.)
+    let (_subscription, mut events) = hub.subscribe(&user);
+    let (mut sink, mut stream) = socket.split();
+    let opened = Instant::now();
+    let mut last_heard = Instant::now();
+    let mut heartbeat = tokio::time::interval(settings.heartbeat);
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    heartbeat.tick().await;
+
+    let hello = match hub.latest_cursor().await {
+        Ok(cursor) => json!({"type": "hello", "cursor": cursor}),
+        Err(_) => json!({"type": "hello"}),
+    };
+    if sink.send(text(hello.to_string())).await.is_err() {
+        return;
+    }
+    let close = |code: u16, reason: &'static str| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        }))
+    };
+    loop {
+        let lifetime_left = settings.max_lifetime.saturating_sub(opened.elapsed());
+        tokio::select! {
+            pushed = events.recv() => {
+                let Some(message) = pushed else {
+                    // Dropped for falling behind: reconnect and resume.
+                    let _ = sink.send(close(1013, "fell behind; reconnect and resume")).await;
+                    break;
+                };
+                if sink.send(text(message.to_string())).await.is_err() {
+                    break;
+                }
+            }
+            incoming = stream.next() => {
+                let Some(Ok(message)) = incoming else { break };
+                last_heard = Instant::now();
+                match message {
+                    Message::Text(body) => {
+                        let reply = answer(&hub, &user, body.as_str()).await;
+                        let mut failed = false;
+                        for line in reply {
+                            if sink.send(text(line)).await.is_err() {
+                                failed = true;
+                                break;
+                            }
+                        }
+                        if failed {
+                            break;
+                        }
+                    }
+                    Message::Close(_) => break,
+                    _ => {}
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() >= settings.idle_timeout {
+                    let _ = sink.send(close(1001, "idle")).await;
+                    break;
+                }
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+            _ = tokio::time::sleep(lifetime_left) => {
+                let _ = sink.send(close(1001, "connection lifetime reached; reconnect and resume")).await;
+                break;
+            }
+        }
+    }
+}
+
+fn text(body: String) -> Message {
+    Message::Text(Utf8Bytes::from(body))
+}
+
+/// Answers one message from the client.
+async fn answer(hub: &LiveHub, user: &UserId, body: &str) -> Vec<String> {
+    let error = |message: &str| {
+        let body = ApiError::new(ErrorCode::MalformedRequest, message);
+        vec![json!({"type": "error", "error": body}).to_string()]
+    };
+    let Ok(request) = serde_json::from_str::<ClientMessage>(body) else {
+        return error("Send {\"action\": \"resume\", \"after\": N} or {\"action\": \"ping\"}.");
+    };
+    match request.action.as_str() {
+        "ping" => vec![json!({"type": "pong"}).to_string()],
+        "resume" => {
+            let mut after = request.after.unwrap_or(0);
+            let mut lines = Vec::new();
+            // Everything after the cursor, a page at a time.
+            loop {
+                match hub.events_after(user, after, 500).await {
+                    Ok(page) => {
+                        for item in &page.events {
+                            lines.push(event_message(item.cursor, &item.event));
+                        }
+                        after = page.cursor;
+                        if !page.more {
+                            break;
+                        }
+                    }
+                    Err(_) => {
+                        return vec![
+                            json!({"type": "error", "error": ApiError::new(ErrorCode::Unavailable, "The feed can't be read right now; try again.")})
+                                .to_string(),
+                        ];
+                    }
+                }
+            }
+            lines.push(json!({"type": "resumed", "cursor": after}).to_string());
+            lines
+        }
+        other => error(&format!(
+            "There is no action “{other}”; use resume or ping."
+        )),
+    }
+}
