@@ -183,6 +183,9 @@ fn body_error(err: S3Error, fault: &Arc<Mutex<Option<Fault>>>) -> S3Error {
     }
 }
 
+/// A single PUT, and a part, hold at most 5 GiB, as on S3.
+const MAX_PUT_SIZE: i64 = 5 * 1024 * 1024 * 1024;
+
 /// Every part but the last must be at least 5 MiB, as on S3.
 const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 
@@ -351,6 +354,18 @@ impl FerryS3 {
         serde_json::from_slice(&bytes).ok()
     }
 
+    /// Refuses, as S3 does with `NoSuchUpload`, an upload that isn't open
+    /// or belongs to another key.
+    async fn check_upload(&self, upload_id: &str, key: &str) -> S3Result<()> {
+        if !self.upload_open(upload_id) {
+            return Err(s3_error!(NoSuchUpload));
+        }
+        match Self::read_json::<UploadRecord>(&self.upload_record_path(upload_id)).await {
+            Some(record) if record.key != key => Err(s3_error!(NoSuchUpload)),
+            _ => Ok(()),
+        }
+    }
+
     /// The open uploads Ferry knows of, oldest first.
     pub(crate) async fn open_uploads(&self) -> S3Result<Vec<(String, UploadRecord)>> {
         let mut out = Vec::new();
@@ -409,15 +424,18 @@ impl FerryS3 {
         Ok(out)
     }
 
+    /// Removes Ferry's records of an upload, and any part s3s-fs left
+    /// behind (parts a completion didn't list).
     async fn forget_upload(&self, upload_id: &str) {
         let _ = tokio::fs::remove_file(self.upload_record_path(upload_id)).await;
-        let prefix = format!(".ferry-part-{upload_id}-");
+        let ours = format!(".ferry-part-{upload_id}-");
+        let theirs = format!(".upload_id-{upload_id}.part-");
         if let Ok(mut dir) = tokio::fs::read_dir(&self.root).await {
             while let Ok(Some(entry)) = dir.next_entry().await {
                 if entry
                     .file_name()
                     .to_str()
-                    .is_some_and(|n| n.starts_with(&prefix))
+                    .is_some_and(|n| n.starts_with(&ours) || n.starts_with(&theirs))
                 {
                     let _ = tokio::fs::remove_file(entry.path()).await;
                 }
@@ -450,6 +468,9 @@ impl S3 for FerryS3 {
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let meta = meta_of(&req);
         let mut req = req;
+        if req.input.content_length.is_some_and(|n| n > MAX_PUT_SIZE) {
+            return Err(s3_error!(EntityTooLarge));
+        }
         let body = req
             .input
             .body
@@ -650,8 +671,9 @@ impl S3 for FerryS3 {
                 "Part number must be an integer between 1 and 10000, inclusive"
             ));
         }
-        if !self.upload_open(&upload_id) {
-            return Err(s3_error!(NoSuchUpload));
+        self.check_upload(&upload_id, &req.input.key).await?;
+        if req.input.content_length.is_some_and(|n| n > MAX_PUT_SIZE) {
+            return Err(s3_error!(EntityTooLarge));
         }
         let checksum = req.input.checksum_sha256.clone();
         let body = req
@@ -693,9 +715,7 @@ impl S3 for FerryS3 {
         req: S3Request<ListPartsInput>,
     ) -> S3Result<S3Response<ListPartsOutput>> {
         let input = req.input;
-        if !self.upload_open(&input.upload_id) {
-            return Err(s3_error!(NoSuchUpload));
-        }
+        self.check_upload(&input.upload_id, &input.key).await?;
         let after = input.part_number_marker.unwrap_or(0);
         let max = usize::try_from(input.max_parts.unwrap_or(1000)).unwrap_or(1000);
         let all: Vec<_> = self
@@ -766,6 +786,7 @@ impl S3 for FerryS3 {
             }
             return Err(s3_error!(NoSuchUpload));
         }
+        self.check_upload(&upload_id, &key).await?;
 
         let listed = req
             .input
@@ -870,9 +891,7 @@ impl S3 for FerryS3 {
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         let upload_id = req.input.upload_id.clone();
-        if !self.upload_open(&upload_id) {
-            return Err(s3_error!(NoSuchUpload));
-        }
+        self.check_upload(&upload_id, &req.input.key).await?;
         let out = self.fs.abort_multipart_upload(req).await?;
         self.forget_upload(&upload_id).await;
         Ok(out)

@@ -120,6 +120,12 @@ async fn the_aws_sdk_for_javascript_agrees_with_the_endpoint() {
         [
             created("sdk/small.bin", "PutObject"),
             created("sdk/big.bin", "CompleteMultipartUpload"),
+            created("sdk/copy.bin", "CopyObject"),
+            (
+                "Object Deleted".to_owned(),
+                "sdk/copy.bin".to_owned(),
+                "DeleteObject".to_owned()
+            ),
             (
                 "Object Deleted".to_owned(),
                 "sdk/small.bin".to_owned(),

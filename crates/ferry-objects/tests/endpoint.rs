@@ -597,3 +597,89 @@ async fn delete_and_list_through_the_port() {
     assert!(s.bus.take().is_empty(), "no event for a missing object");
     assert!(s.store.head("a/2").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn list_buckets_at_the_root() {
+    let s = start().await;
+    let signer = Signer {
+        access_key_id: ACCESS_KEY.into(),
+        secret_access_key: SECRET_KEY.into(),
+        region: "local-1".into(),
+        base_url: s.url.clone(),
+    };
+    let url = signer.presign(&PresignRequest {
+        method: "GET",
+        path: "/",
+        query: vec![],
+        headers: vec![],
+        now: s.clock.now(),
+        expires_secs: 60,
+    });
+    let r = s.send("GET", &url, &[], Vec::new()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("<Name>ferry</Name>"), "{}", r.text());
+}
+
+#[tokio::test]
+async fn a_small_middle_part_is_refused_and_the_upload_survives() {
+    let s = start().await;
+    let key = "k/small-parts";
+    let id = s.store.create_multipart(key, "text/plain").await.unwrap();
+    let mut uploaded = Vec::new();
+    for n in 1..=2u32 {
+        let part = bytes_of(1000, n as u8);
+        let url = s
+            .store
+            .presign_part(key, &id, n, &limits(&part, None), s.now(), HOUR);
+        let r = s
+            .send("PUT", &url.url, &headers_of(&url), part.clone())
+            .await;
+        assert_eq!(r.status, 200);
+        uploaded.push(UploadedPart {
+            part_number: n,
+            e_tag: r.header("etag").unwrap().to_owned(),
+            checksum_sha256: None,
+        });
+    }
+    let err = s
+        .store
+        .complete_multipart(key, &id, &uploaded)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("EntityTooSmall"), "{err}");
+    assert_eq!(s.store.list_parts(key, &id).await.unwrap().len(), 2);
+    // The last part alone may be small.
+    let info = s
+        .store
+        .complete_multipart(key, &id, &uploaded[..1])
+        .await
+        .unwrap();
+    assert_eq!(info.size, 1000);
+    let leftovers: Vec<_> = std::fs::read_dir(s.dir.path().join("objects"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.contains(&id) && !n.starts_with(".ferry-done-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // An upload answers only for its own key.
+    let other = s
+        .store
+        .create_multipart("k/other", "text/plain")
+        .await
+        .unwrap();
+    let err = s.store.list_parts("k/not-other", &other).await.unwrap_err();
+    assert!(
+        matches!(err, ferry_core::ports::PortError::NotFound(_)),
+        "{err:?}"
+    );
+    let err = s
+        .store
+        .complete_multipart("k/x", "no-such-upload", &uploaded)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ferry_core::ports::PortError::NotFound(_)),
+        "{err:?}"
+    );
+}

@@ -22,6 +22,9 @@ import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
   ListObjectsV2Command,
+  ListMultipartUploadsCommand,
+  CopyObjectCommand,
+  DeleteObjectsCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl, S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 
@@ -135,11 +138,26 @@ async function main() {
   await s3.send(new UploadPartCommand({
     Bucket, Key: 'sdk/aborted.bin', UploadId: aborted.UploadId, PartNumber: 1, Body: parts[2],
   }));
+  const open = await s3.send(new ListMultipartUploadsCommand({ Bucket }));
+  check((open.Uploads ?? []).some((u) => u.UploadId === aborted.UploadId && u.Key === 'sdk/aborted.bin' && u.Initiated),
+    `open uploads ${JSON.stringify(open.Uploads)}`);
   await s3.send(new AbortMultipartUploadCommand({ Bucket, Key: 'sdk/aborted.bin', UploadId: aborted.UploadId }));
+  const none = await s3.send(new ListMultipartUploadsCommand({ Bucket }));
+  check(!(none.Uploads ?? []).some((u) => u.UploadId === aborted.UploadId), 'aborted upload still listed');
   await expectError(s3.send(new ListPartsCommand({ Bucket, Key: 'sdk/aborted.bin', UploadId: aborted.UploadId })), 'NoSuchUpload');
   step('abort-multipart');
 
-  // 5. ListObjectsV2 and DeleteObject.
+  // 5. CopyObject, DeleteObjects (one key there, one not), ListObjectsV2, DeleteObject.
+  const copied = await s3.send(new CopyObjectCommand({ Bucket, Key: 'sdk/copy.bin', CopySource: `${Bucket}/sdk/small.bin` }));
+  check(copied.CopyObjectResult.ETag === put.ETag, `copy etag ${copied.CopyObjectResult.ETag}`);
+  const copy = await s3.send(new GetObjectCommand({ Bucket, Key: 'sdk/copy.bin' }));
+  check(Buffer.compare(await bodyOf(copy), small) === 0, 'copied bytes differ');
+  const batch = await s3.send(new DeleteObjectsCommand({
+    Bucket, Delete: { Objects: [{ Key: 'sdk/copy.bin' }, { Key: 'sdk/missing.bin' }] },
+  }));
+  check((batch.Deleted ?? []).length === 2 && !(batch.Errors ?? []).length, `batch delete ${JSON.stringify(batch)}`);
+  step('copy-and-delete-objects');
+
   const list = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'sdk/' }));
   const keys = (list.Contents ?? []).map((o) => o.Key);
   check(JSON.stringify(keys) === JSON.stringify(['sdk/big.bin', 'sdk/small.bin']), `keys ${keys}`);
