@@ -514,7 +514,7 @@ impl S3 for FerryS3 {
         if disposition.is_some() {
             out.output.content_disposition = disposition;
         }
-        if let Some(ct) = content_type {
+        if let Some(ct) = content_type.filter(|ct| !ct.is_empty()) {
             out.output.content_type = Some(ct);
         }
         if cache_control.is_some() {

@@ -16,6 +16,8 @@
 //! stored write is on the bus before the client gets its answer (a bus
 //! failure answers 503, and the object may stay for the sweep to reconcile).
 
+#![warn(missing_docs)]
+
 mod backend;
 pub mod events;
 pub mod presign;

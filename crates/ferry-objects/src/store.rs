@@ -204,13 +204,13 @@ impl ObjectStore for LocalObjectStore {
         now: Timestamp,
         expires: Duration,
     ) -> Presigned {
-        let query = vec![
-            (
-                "response-content-disposition".to_owned(),
-                presign::attachment_disposition(download_name),
-            ),
-            ("response-content-type".to_owned(), content_type.to_owned()),
-        ];
+        let mut query = vec![(
+            "response-content-disposition".to_owned(),
+            presign::attachment_disposition(download_name),
+        )];
+        if !content_type.is_empty() {
+            query.push(("response-content-type".to_owned(), content_type.to_owned()));
+        }
         self.presigned("GET", key, query, vec![], now, expires)
     }
 

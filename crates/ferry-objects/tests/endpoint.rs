@@ -683,3 +683,20 @@ async fn a_small_middle_part_is_refused_and_the_upload_survives() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn an_empty_file_uploads_with_a_presigned_put() {
+    let s = start().await;
+    let put = s
+        .store
+        .presign_put("k/empty", &limits(b"", None), s.now(), HOUR);
+    // Browsers send `Content-Length: 0` for an empty PUT; hyper's client
+    // leaves it out unless told.
+    let mut h = headers_of(&put);
+    h.push(("content-length", "0"));
+    let r = s.send("PUT", &put.url, &h, Vec::new()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let head = s.store.head("k/empty").await.unwrap().unwrap();
+    assert_eq!(head.size, 0);
+    assert_eq!(s.bus.take()[0].detail["object"]["size"], 0);
+}
