@@ -248,6 +248,34 @@ impl FerryS3 {
         })
     }
 
+    /// Only the configured bucket exists.
+    fn check_bucket(&self, bucket: &str) -> S3Result<()> {
+        if bucket == self.bucket {
+            Ok(())
+        } else {
+            Err(s3_error!(NoSuchBucket))
+        }
+    }
+
+    /// Keys are paths under the bucket folder here, so a key that could
+    /// climb out of it or alias another (`..`, `.`, empty segments, a
+    /// leading `/`) is refused; Ferry's keys are never like that.
+    fn check_object(&self, bucket: &str, key: &str) -> S3Result<()> {
+        self.check_bucket(bucket)?;
+        let body = key.strip_suffix('/').unwrap_or(key);
+        if body.is_empty()
+            || body
+                .split('/')
+                .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        {
+            return Err(s3_error!(
+                InvalidArgument,
+                "This object key is not supported by the local store."
+            ));
+        }
+        Ok(())
+    }
+
     /// The configured bucket's name.
     pub(crate) fn bucket(&self) -> &str {
         &self.bucket
@@ -466,6 +494,7 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
+        self.check_object(&req.input.bucket, &req.input.key)?;
         let meta = meta_of(&req);
         let mut req = req;
         if req.input.content_length.is_some_and(|n| n > MAX_PUT_SIZE) {
@@ -507,6 +536,7 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
+        self.check_object(&req.input.bucket, &req.input.key)?;
         let disposition = req.input.response_content_disposition.clone();
         let content_type = req.input.response_content_type.clone();
         let cache_control = req.input.response_cache_control.clone();
@@ -527,6 +557,7 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.check_object(&req.input.bucket, &req.input.key)?;
         self.fs.head_object(req).await
     }
 
@@ -534,6 +565,10 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
+        if let s3s::dto::CopySource::Bucket { bucket, key, .. } = &req.input.copy_source {
+            self.check_object(bucket, key)?;
+        }
+        self.check_object(&req.input.bucket, &req.input.key)?;
         let meta = meta_of(&req);
         let bucket = req.input.bucket.clone();
         let key = req.input.key.clone();
@@ -555,6 +590,7 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        self.check_object(&req.input.bucket, &req.input.key)?;
         let meta = meta_of(&req);
         let bucket = req.input.bucket.clone();
         let key = req.input.key.clone();
@@ -573,6 +609,10 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        for object in &req.input.delete.objects {
+            self.check_object(&req.input.bucket, &object.key)?;
+        }
+        self.check_bucket(&req.input.bucket)?;
         let meta = meta_of(&req);
         let bucket = req.input.bucket.clone();
         let existing: Vec<String> = req
@@ -610,6 +650,7 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<HeadBucketInput>,
     ) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.check_bucket(&req.input.bucket)?;
         self.fs.head_bucket(req).await
     }
 
@@ -617,6 +658,7 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<GetBucketLocationInput>,
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.check_bucket(&req.input.bucket)?;
         self.fs.get_bucket_location(req).await
     }
 
@@ -631,6 +673,7 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
+        self.check_bucket(&req.input.bucket)?;
         self.fs.list_objects(req).await
     }
 
@@ -638,6 +681,7 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        self.check_bucket(&req.input.bucket)?;
         self.fs.list_objects_v2(req).await
     }
 
@@ -645,6 +689,7 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.check_object(&req.input.bucket, &req.input.key)?;
         let key = req.input.key.clone();
         let out = self.fs.create_multipart_upload(req).await?;
         if let Some(id) = out.output.upload_id.as_deref() {
@@ -662,6 +707,7 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
+        self.check_object(&req.input.bucket, &req.input.key)?;
         let mut req = req;
         let upload_id = req.input.upload_id.clone();
         let part_number = req.input.part_number;
@@ -714,6 +760,7 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<ListPartsInput>,
     ) -> S3Result<S3Response<ListPartsOutput>> {
+        self.check_object(&req.input.bucket, &req.input.key)?;
         let input = req.input;
         self.check_upload(&input.upload_id, &input.key).await?;
         let after = input.part_number_marker.unwrap_or(0);
@@ -753,6 +800,7 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        self.check_object(&req.input.bucket, &req.input.key)?;
         let meta = meta_of(&req);
         let bucket = req.input.bucket.clone();
         let key = req.input.key.clone();
@@ -890,6 +938,7 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        self.check_object(&req.input.bucket, &req.input.key)?;
         let upload_id = req.input.upload_id.clone();
         self.check_upload(&upload_id, &req.input.key).await?;
         let out = self.fs.abort_multipart_upload(req).await?;
@@ -901,6 +950,7 @@ impl S3 for FerryS3 {
         &self,
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        self.check_bucket(&req.input.bucket)?;
         let input = req.input;
         let prefix = input.prefix.clone().unwrap_or_default();
         let uploads: Vec<MultipartUpload> = self

@@ -700,3 +700,43 @@ async fn an_empty_file_uploads_with_a_presigned_put() {
     assert_eq!(head.size, 0);
     assert_eq!(s.bus.take()[0].detail["object"]["size"], 0);
 }
+
+#[tokio::test]
+async fn keys_cannot_climb_out_and_other_buckets_do_not_exist() {
+    let s = start().await;
+    let body = bytes_of(10, 1);
+    for key in ["../escape", "a/../../escape", "a//b", "./a"] {
+        let put = s
+            .store
+            .presign_put(key, &limits(&body, None), s.now(), HOUR);
+        let r = s
+            .send("PUT", &put.url, &headers_of(&put), body.clone())
+            .await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "InvalidArgument"),
+            "{key}: {}",
+            r.text()
+        );
+    }
+    let signer = Signer {
+        access_key_id: ACCESS_KEY.into(),
+        secret_access_key: SECRET_KEY.into(),
+        region: "local-1".into(),
+        base_url: s.url.clone(),
+    };
+    let url = signer.presign(&PresignRequest {
+        method: "PUT",
+        path: "/other/k",
+        query: vec![],
+        headers: vec![("content-length".into(), "10".into())],
+        now: s.clock.now(),
+        expires_secs: 60,
+    });
+    let r = s.send("PUT", &url, &[], body).await;
+    assert_eq!((r.status, r.code().as_str()), (404, "NoSuchBucket"));
+    assert!(!s.dir.path().join("escape").exists());
+    assert!(!s.dir.path().join("objects/escape").exists());
+    assert!(!s.dir.path().join("objects/other").exists());
+    assert!(s.bus.take().is_empty());
+}
