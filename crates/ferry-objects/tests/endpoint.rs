@@ -740,3 +740,38 @@ async fn keys_cannot_climb_out_and_other_buckets_do_not_exist() {
     assert!(!s.dir.path().join("objects/other").exists());
     assert!(s.bus.take().is_empty());
 }
+
+#[tokio::test]
+async fn keys_with_any_characters_sign_and_verify() {
+    let s = start().await;
+    for key in [
+        "u/a file (1).txt",
+        "u/ünïcødé – 日本.txt",
+        "u/plus+equals=amp&semi;.bin",
+        "u/percent%20tilde~star*.bin",
+        "u/quote'\"bang!at@hash#.bin",
+    ] {
+        let body = key.as_bytes().to_vec();
+        let put = s
+            .store
+            .presign_put(key, &limits(&body, Some("text/plain")), s.now(), HOUR);
+        let r = s
+            .send("PUT", &put.url, &headers_of(&put), body.clone())
+            .await;
+        assert_eq!(r.status, 200, "{key}: {}", r.text());
+        let get = s.store.presign_get(key, "x", "text/plain", s.now(), HOUR);
+        let r = s.send("GET", &get.url, &[], Vec::new()).await;
+        assert_eq!(r.status, 200, "{key}: {}", r.text());
+        assert_eq!(r.body.as_ref(), body.as_slice());
+        assert!(s.store.head(key).await.unwrap().is_some(), "{key}");
+    }
+    let keys: Vec<_> = s
+        .store
+        .list("u/", None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(keys.len(), 5, "{keys:?}");
+}
