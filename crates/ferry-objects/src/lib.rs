@@ -33,6 +33,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
 use presign::Signer;
 use s3s::auth::{S3Auth, SecretKey};
+use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{S3Result, s3_error};
 use std::net::SocketAddr;
@@ -61,6 +62,9 @@ pub struct ObjectsConfig {
     /// `*` allows any.
     pub allowed_origins: Vec<String>,
 }
+
+/// How far a signing time may be from the clock, as on S3 (15 minutes).
+const MAX_SKEW: time::Duration = time::Duration::minutes(15);
 
 /// The methods a browser may use (preflight answer).
 const CORS_METHODS: &str = "GET, PUT, HEAD, POST, DELETE";
@@ -128,6 +132,12 @@ impl ObjectEndpoint {
         );
         let backend = FerryS3::new(&config.root, &config.bucket, bus, clock.clone())?;
         let mut builder = S3ServiceBuilder::new(backend.clone());
+        // s3s compares signing times with the system clock; `precheck` does
+        // it with the injected one, so s3s's window is opened wide (its
+        // expiry check still runs, and can only refuse earlier).
+        let mut s3_config = S3Config::default();
+        s3_config.presigned_url_max_skew_time_secs = 10 * 365 * 24 * 3600;
+        builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(s3_config))));
         builder.set_auth(KeyAuth {
             access_key_id: config.access_key_id.clone(),
             secret: config.secret_access_key.clone(),
@@ -249,7 +259,8 @@ impl ObjectEndpoint {
     }
 
     /// Checks s3s can't make with the injected clock or before it reads the
-    /// body: presigned expiry and S3's seven-day limit, and ambiguous framing.
+    /// body: the signing time's skew (header auth) and presigned expiry and
+    /// S3's seven-day limit, and ambiguous framing.
     fn precheck(
         &self,
         req: &http::Request<axum::body::Body>,
@@ -264,6 +275,38 @@ impl ObjectEndpoint {
                 "A request may not carry both Transfer-Encoding and Content-Length.",
                 request_id,
             ));
+        }
+        let amz_date = |s: &str| {
+            time::PrimitiveDateTime::parse(
+                s,
+                time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"),
+            )
+            .ok()
+            .map(time::PrimitiveDateTime::assume_utc)
+        };
+        let now = self.clock.now();
+        let skewed = || {
+            error_response(
+                StatusCode::FORBIDDEN,
+                "RequestTimeTooSkewed",
+                "The difference between the request time and the current time is too large.",
+                request_id,
+            )
+        };
+        let header_signed = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("AWS4-HMAC-SHA256"));
+        if header_signed
+            && let Some(date) = req
+                .headers()
+                .get("x-amz-date")
+                .and_then(|v| v.to_str().ok())
+                .and_then(amz_date)
+            && (now - date).abs() > MAX_SKEW
+        {
+            return Some(skewed());
         }
         let query = req.uri().query()?;
         let param = |name: &str| {
@@ -286,13 +329,11 @@ impl ObjectEndpoint {
                 request_id,
             ));
         }
-        let date = time::PrimitiveDateTime::parse(
-            &param("X-Amz-Date")?,
-            time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"),
-        )
-        .ok()?
-        .assume_utc();
-        if self.clock.now() > date + time::Duration::seconds(expires) {
+        let date = amz_date(&param("X-Amz-Date")?)?;
+        if date - now > MAX_SKEW {
+            return Some(skewed());
+        }
+        if now > date + time::Duration::seconds(expires) {
             return Some(error_response(
                 StatusCode::FORBIDDEN,
                 "AccessDenied",

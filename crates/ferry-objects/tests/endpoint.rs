@@ -775,3 +775,32 @@ async fn keys_with_any_characters_sign_and_verify() {
         .collect();
     assert_eq!(keys.len(), 5, "{keys:?}");
 }
+
+#[tokio::test]
+async fn signing_times_are_judged_by_the_injected_clock() {
+    let s = start().await;
+    // The clock runs two hours ahead of the system's: URLs it signs work.
+    s.clock.advance(2 * 3600);
+    let body = bytes_of(10, 8);
+    let put = s
+        .store
+        .presign_put("k/ahead", &limits(&body, None), s.now(), HOUR);
+    let r = s
+        .send("PUT", &put.url, &headers_of(&put), body.clone())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // ... and expire by it.
+    s.clock.advance(3601);
+    let r = s
+        .send("PUT", &put.url, &headers_of(&put), body.clone())
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (403, "AccessDenied"));
+
+    // A URL signed well after the clock's now is refused.
+    let later = ferry_protocol::Timestamp::new(s.clock.now() + time::Duration::hours(1));
+    let put = s
+        .store
+        .presign_put("k/ahead", &limits(&body, None), later, HOUR);
+    let r = s.send("PUT", &put.url, &headers_of(&put), body).await;
+    assert_eq!((r.status, r.code().as_str()), (403, "RequestTimeTooSkewed"));
+}

@@ -174,6 +174,14 @@ async function main() {
   await expectError(stranger.send(new ListObjectsV2Command({ Bucket })), 'InvalidAccessKeyId');
   step('wrong-credentials-refused');
 
+  // 6b. A request signed an hour off the server's clock is refused.
+  const skewed = new S3Client({
+    endpoint, region: 'local-1', forcePathStyle: true, credentials,
+    systemClockOffset: -3600 * 1000, maxAttempts: 1,
+  });
+  await expectError(skewed.send(new ListObjectsV2Command({ Bucket })), 'RequestTimeTooSkewed');
+  step('skewed-request-refused');
+
   // 7. A PUT presigned by the SDK is accepted; GET presigned by the SDK
   //    with a download name honours it.
   const sdkUrl = await getSignedUrl(s3, new PutObjectCommand({ Bucket, Key: 'sdk/presigned.txt' }), { expiresIn: 300 });
