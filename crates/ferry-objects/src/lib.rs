@@ -11,6 +11,12 @@
 //! presigning (pure SigV4) and the multipart, head, list and delete calls,
 //! through the very same wrapper.
 //!
+//! Time comes from the injected `Clock`: signing-time skew and presigned
+//! expiry are judged by it before s3s runs (s3s itself reads the system
+//! clock, so its window is opened wide; only its expiry check, which can
+//! refuse earlier but never later, still applies). Upload start times come
+//! from it too.
+//!
 //! **Invariant:** a client sees only what it would see from S3: the same
 //! signatures verify, the same errors come back as S3's XML, and every
 //! stored write is on the bus before the client gets its answer (a bus
