@@ -1,0 +1,256 @@
+//! How records become rows and back, how names are folded for search, and
+//! the opaque page cursors.
+
+use crate::db::{StoreError, StoreResult};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferry_core::model::{
+    CommandRecord, CommandStatus, FileRecord, FileStatus, FolderRecord, SortKey, UserId,
+};
+use ferry_core::ports::PortError;
+use ferry_protocol::{FileName, FolderPath, Timestamp};
+use rusqlite::Row;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use unicode_normalization::UnicodeNormalization;
+use uuid::Uuid;
+
+/// The columns of `files` that make a [`FileRecord`], in [`file_from_row`]'s order.
+pub(crate) const FILE_COLUMNS: &str = "user, file_id, folder, name, status, size, content_type, \
+     sha256, etag, upload_id, part_size, command_id, trace_id, version, created_at, updated_at";
+
+/// How many columns [`FILE_COLUMNS`] names.
+pub(crate) const FILE_COLUMN_COUNT: usize = 16;
+
+/// The columns of `commands` that make a [`CommandRecord`], in
+/// [`command_from_row`]'s order.
+pub(crate) const COMMAND_COLUMNS: &str = "user, command_id, action, request_hash, response, \
+     status, result, accepted_at, finished_at";
+
+/// A name as search compares it: NFC, lower case (Unicode's full mapping, so
+/// `ÉTÉ` and `été` fold alike), NFC again.
+pub fn fold(text: &str) -> String {
+    text.nfc()
+        .collect::<String>()
+        .to_lowercase()
+        .nfc()
+        .collect()
+}
+
+/// A time as stored: Unix nanoseconds, which keep every `Timestamp` exactly
+/// and order like it. Times outside 1677–2262 are refused.
+pub(crate) fn time_to_db(at: Timestamp) -> Result<i64, PortError> {
+    i64::try_from(at.get().unix_timestamp_nanos())
+        .map_err(|_| PortError::Invalid(format!("time {at} is outside what the index stores")))
+}
+
+/// Reads a time written by [`time_to_db`].
+pub(crate) fn time_from_db(nanos: i64) -> StoreResult<Timestamp> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
+        .map(Timestamp::new)
+        .map_err(|e| corrupt(format!("time {nanos}: {e}")))
+}
+
+/// A size or version as stored (SQLite integers are signed).
+pub(crate) fn u64_to_db(value: u64, what: &str) -> Result<i64, PortError> {
+    i64::try_from(value).map_err(|_| PortError::Invalid(format!("{what} {value} is too large")))
+}
+
+fn u64_from_db(value: i64, what: &str) -> StoreResult<u64> {
+    u64::try_from(value).map_err(|_| corrupt(format!("{what} {value} is negative")))
+}
+
+/// A stored row that no longer parses: the file was edited by hand or
+/// written by a broken build.
+pub(crate) fn corrupt(what: String) -> StoreError {
+    StoreError::Port(PortError::Other(format!("corrupt index row: {what}")))
+}
+
+pub(crate) fn uuid_from_db(bytes: &[u8]) -> StoreResult<Uuid> {
+    Uuid::from_slice(bytes).map_err(|e| corrupt(format!("id: {e}")))
+}
+
+pub(crate) fn user_from_db(text: &str) -> StoreResult<UserId> {
+    UserId::parse(text).ok_or_else(|| corrupt(format!("user `{text}`")))
+}
+
+pub(crate) fn folder_from_db(text: &str) -> StoreResult<FolderPath> {
+    FolderPath::parse(text).map_err(|e| corrupt(format!("folder `{text}`: {e}")))
+}
+
+/// Reads a row selected with [`FILE_COLUMNS`].
+pub(crate) fn file_from_row(row: &Row<'_>) -> StoreResult<FileRecord> {
+    let user: String = row.get(0)?;
+    let file_id: Vec<u8> = row.get(1)?;
+    let folder: String = row.get(2)?;
+    let name: String = row.get(3)?;
+    let status: String = row.get(4)?;
+    let part_size: Option<i64> = row.get(10)?;
+    let command_id: Option<Vec<u8>> = row.get(11)?;
+    Ok(FileRecord {
+        user: user_from_db(&user)?,
+        file_id: uuid_from_db(&file_id)?,
+        folder: folder_from_db(&folder)?,
+        name: FileName::parse(&name).map_err(|e| corrupt(format!("name `{name}`: {e}")))?,
+        status: FileStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("file status `{status}`")))?,
+        size: u64_from_db(row.get(5)?, "size")?,
+        content_type: row.get(6)?,
+        sha256: row.get(7)?,
+        etag: row.get(8)?,
+        upload_id: row.get(9)?,
+        part_size: part_size.map(|p| u64_from_db(p, "part size")).transpose()?,
+        command_id: command_id.as_deref().map(uuid_from_db).transpose()?,
+        trace_id: row.get(12)?,
+        version: u64_from_db(row.get(13)?, "version")?,
+        created_at: time_from_db(row.get(14)?)?,
+        updated_at: time_from_db(row.get(15)?)?,
+    })
+}
+
+/// Reads a `folders` row selected as `path, created_at`.
+pub(crate) fn folder_from_row(row: &Row<'_>) -> StoreResult<FolderRecord> {
+    let path: String = row.get(0)?;
+    Ok(FolderRecord {
+        path: folder_from_db(&path)?,
+        created_at: time_from_db(row.get(1)?)?,
+    })
+}
+
+/// Reads a row selected with [`COMMAND_COLUMNS`].
+pub(crate) fn command_from_row(row: &Row<'_>) -> StoreResult<CommandRecord> {
+    let user: String = row.get(0)?;
+    let command_id: Vec<u8> = row.get(1)?;
+    let response: String = row.get(4)?;
+    let status: String = row.get(5)?;
+    let result: Option<String> = row.get(6)?;
+    let finished_at: Option<i64> = row.get(8)?;
+    Ok(CommandRecord {
+        user: user_from_db(&user)?,
+        command_id: uuid_from_db(&command_id)?,
+        action: row.get(2)?,
+        request_hash: row.get(3)?,
+        response: json_from_db(&response)?,
+        status: CommandStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("command status `{status}`")))?,
+        result: result.as_deref().map(json_from_db).transpose()?,
+        accepted_at: time_from_db(row.get(7)?)?,
+        finished_at: finished_at.map(time_from_db).transpose()?,
+    })
+}
+
+fn json_from_db(text: &str) -> StoreResult<serde_json::Value> {
+    serde_json::from_str(text).map_err(|e| corrupt(format!("json: {e}")))
+}
+
+/// Clamps a page size to 1..=[`ferry_core::model::MAX_PAGE`].
+pub(crate) fn clamp_limit(limit: u32) -> u32 {
+    limit.clamp(1, ferry_core::model::MAX_PAGE)
+}
+
+/// Where a page ended: the sort key of its last row. Each query has its own
+/// kind, and a listing's cursor names its order, so a cursor handed to the
+/// wrong query is refused rather than misread.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", deny_unknown_fields)]
+pub(crate) enum Cursor {
+    /// A listing that ended on a sub-folder.
+    #[serde(rename = "d")]
+    Folder {
+        /// The listing's order.
+        o: SortKey,
+        /// Descending.
+        d: bool,
+        /// The folder's name.
+        n: String,
+    },
+    /// A listing that ended on a file.
+    #[serde(rename = "f")]
+    File {
+        /// The listing's order.
+        o: SortKey,
+        /// Descending.
+        d: bool,
+        /// The size or change time (nanoseconds) for those orders.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        v: Option<i64>,
+        /// The name.
+        n: String,
+        /// The file id.
+        i: Uuid,
+    },
+    /// A search that ended on a file.
+    #[serde(rename = "s")]
+    Search {
+        /// The name.
+        n: String,
+        /// The file id.
+        i: Uuid,
+    },
+    /// A `files_under` page that ended on a file.
+    #[serde(rename = "u")]
+    Under {
+        /// The file id.
+        i: Uuid,
+    },
+}
+
+/// Cursors are short; anything much longer is not one of ours.
+const MAX_CURSOR_CHARS: usize = 2048;
+
+impl Cursor {
+    /// The opaque text handed to the client: base64url of the JSON.
+    pub(crate) fn encode(&self) -> String {
+        // Serialising a plain enum of strings and numbers can't fail.
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        URL_SAFE_NO_PAD.encode(json)
+    }
+
+    /// Parses [`Self::encode`]'s output; anything else is
+    /// [`PortError::Invalid`].
+    pub(crate) fn decode(text: &str) -> Result<Self, PortError> {
+        let invalid = || PortError::Invalid("malformed page cursor".to_owned());
+        if text.len() > MAX_CURSOR_CHARS {
+            return Err(invalid());
+        }
+        let json = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
+        serde_json::from_slice(&json).map_err(|_| invalid())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let cursor = Cursor::File {
+            o: SortKey::Size,
+            d: true,
+            v: Some(42),
+            n: "été.txt".into(),
+            i: Uuid::nil(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+        for bad in ["", "!!", "e30", "eyJ0IjoieiJ9", &"A".repeat(4000)] {
+            assert!(
+                matches!(Cursor::decode(bad), Err(PortError::Invalid(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn folding_is_unicode_aware() {
+        assert_eq!(fold("ÉTÉ"), "été");
+        assert_eq!(fold("E\u{301}te\u{301}"), "été");
+        assert_eq!(fold("STRASSE"), "strasse");
+    }
+
+    #[test]
+    fn times_keep_nanoseconds() {
+        let at = Timestamp::new(OffsetDateTime::from_unix_timestamp_nanos(1_234_567_891).unwrap());
+        assert_eq!(time_from_db(time_to_db(at).unwrap()).unwrap(), at);
+    }
+}

@@ -1,0 +1,282 @@
+//! The database file: its connections, its settings and its schema.
+//!
+//! One writer connection serialises every write (SQLite allows one writer at
+//! a time anyway, and a single connection keeps `BEGIN IMMEDIATE` from ever
+//! waiting on ourselves); a few read-only connections serve reads, which WAL
+//! lets run beside the writer. All of them are used from blocking threads
+//! only, never from an async task.
+//!
+//! The schema is versioned by `PRAGMA user_version`: [`MIGRATIONS`] holds one
+//! step per version, applied in order in their own transactions, so a later
+//! version adds a step and never edits a published one.
+
+use ferry_core::ports::PortError;
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How long a statement waits for another process's lock before it gives up
+/// with [`PortError::Unavailable`].
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Read connections opened beside the writer for a file database.
+const READERS: usize = 4;
+
+/// The schema, one step per version: step `i` takes the database from
+/// version `i` to `i + 1`.
+///
+/// Every table's primary key starts with the user (the partition), except
+/// `processed`, which belongs to a consumer. Timestamps are Unix nanoseconds
+/// (what `Timestamp` holds, so a record reads back exactly as written), file
+/// and command ids 16-byte blobs (so their order is the `Uuid` order), and
+/// sizes and versions integers.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 1: files, folders, usage, commands, processed events.
+    "CREATE TABLE files (
+         user TEXT NOT NULL,
+         file_id BLOB NOT NULL,
+         folder TEXT NOT NULL,
+         name TEXT NOT NULL,
+         name_folded TEXT NOT NULL,
+         status TEXT NOT NULL CHECK (status IN ('uploading', 'available', 'deleting')),
+         size INTEGER NOT NULL CHECK (size >= 0),
+         content_type TEXT NOT NULL,
+         sha256 TEXT,
+         etag TEXT,
+         upload_id TEXT,
+         part_size INTEGER,
+         command_id BLOB,
+         trace_id TEXT,
+         version INTEGER NOT NULL,
+         created_at INTEGER NOT NULL,
+         updated_at INTEGER NOT NULL,
+         PRIMARY KEY (user, file_id)
+     ) WITHOUT ROWID;
+     -- At most one available file per folder and name (a replacing upload
+     -- shares the name while it is uploading).
+     CREATE UNIQUE INDEX files_available_name ON files (user, folder, name)
+         WHERE status = 'available';
+     -- The listings of a folder, one index per order; they hold every file
+     -- not being deleted.
+     CREATE INDEX files_live_name ON files (user, folder, name, file_id)
+         WHERE status <> 'deleting';
+     CREATE INDEX files_live_size ON files (user, folder, size, name, file_id)
+         WHERE status <> 'deleting';
+     CREATE INDEX files_live_modified ON files (user, folder, updated_at, name, file_id)
+         WHERE status <> 'deleting';
+     -- Search scans this in name order and tests the folded name without
+     -- touching the table; only matches are read in full.
+     CREATE INDEX files_live_search ON files (user, name, file_id, name_folded)
+         WHERE status <> 'deleting';
+     CREATE INDEX files_by_folder ON files (user, folder, file_id);
+     CREATE INDEX files_by_status ON files (status, updated_at);
+
+     -- Every folder's parent has a row too (the root has none: it always
+     -- exists), so a folder's children are one range of folders_children.
+     CREATE TABLE folders (
+         user TEXT NOT NULL,
+         path TEXT NOT NULL,
+         parent TEXT NOT NULL,
+         name TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         PRIMARY KEY (user, path)
+     ) WITHOUT ROWID;
+     CREATE INDEX folders_children ON folders (user, parent, name);
+
+     -- Kept in the same transactions as the files: bytes and count of the
+     -- files that are not being deleted.
+     CREATE TABLE usage (
+         user TEXT NOT NULL PRIMARY KEY,
+         bytes INTEGER NOT NULL,
+         files INTEGER NOT NULL
+     ) WITHOUT ROWID;
+
+     CREATE TABLE commands (
+         user TEXT NOT NULL,
+         command_id BLOB NOT NULL,
+         action TEXT NOT NULL,
+         request_hash TEXT NOT NULL,
+         response TEXT NOT NULL,
+         status TEXT NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed')),
+         result TEXT,
+         accepted_at INTEGER NOT NULL,
+         finished_at INTEGER,
+         PRIMARY KEY (user, command_id)
+     ) WITHOUT ROWID;
+
+     CREATE TABLE processed (
+         consumer TEXT NOT NULL,
+         event_id BLOB NOT NULL,
+         at INTEGER NOT NULL,
+         PRIMARY KEY (consumer, event_id)
+     ) WITHOUT ROWID;",
+];
+
+/// The schema version this build writes.
+pub(crate) fn schema_version() -> u32 {
+    // The list is a handful of literals; it can't reach u32::MAX.
+    MIGRATIONS.len() as u32
+}
+
+/// Why a store operation failed: a refusal the port defines, or SQLite.
+#[derive(Debug)]
+pub(crate) enum StoreError {
+    /// A refusal to hand to the caller as is.
+    Port(PortError),
+    /// SQLite failed.
+    Db(rusqlite::Error),
+}
+
+impl From<PortError> for StoreError {
+    fn from(error: PortError) -> Self {
+        Self::Port(error)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Db(error)
+    }
+}
+
+impl From<StoreError> for PortError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Port(error) => error,
+            StoreError::Db(error) => match error.sqlite_error_code() {
+                Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                    Self::Unavailable(format!("index busy: {error}"))
+                }
+                // The explicit checks come first, so this is a race with
+                // another process writing the same file.
+                Some(ErrorCode::ConstraintViolation) => {
+                    Self::Conflict(format!("index constraint: {error}"))
+                }
+                Some(ErrorCode::DiskFull) => Self::Unavailable(format!("index disk full: {error}")),
+                _ => Self::Other(format!("index: {error}")),
+            },
+        }
+    }
+}
+
+/// What store operations return.
+pub(crate) type StoreResult<T> = Result<T, StoreError>;
+
+/// The connections to one database.
+#[derive(Debug)]
+pub(crate) struct Pool {
+    writer: Mutex<Connection>,
+    /// Empty for an in-memory database, whose reads go to the writer.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl Pool {
+    /// Opens (creating if needed) the database file at `path`, brings its
+    /// schema up to date and opens the read connections.
+    pub(crate) fn open(path: &Path) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+        }
+        let mut writer = Connection::open(path)
+            .map_err(|e| anyhow::anyhow!("opening {}: {e}", path.display()))?;
+        configure(&writer)?;
+        // WAL is a property of the file: set once by the writer, it holds for
+        // every connection and survives a reopen.
+        let mode: String = writer.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        anyhow::ensure!(
+            mode.eq_ignore_ascii_case("wal"),
+            "{} refused WAL mode (journal_mode is {mode})",
+            path.display()
+        );
+        migrate(&mut writer)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )?;
+            configure(&reader)?;
+            readers.push(Mutex::new(reader));
+        }
+        Ok(Self {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    /// A private in-memory database with the current schema, gone when
+    /// dropped. One connection serves reads and writes.
+    pub(crate) fn open_in_memory() -> anyhow::Result<Self> {
+        let mut writer = Connection::open_in_memory()?;
+        configure(&writer)?;
+        migrate(&mut writer)?;
+        Ok(Self {
+            writer: Mutex::new(writer),
+            readers: Vec::new(),
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    /// The writer connection, waiting for it if it is busy.
+    pub(crate) fn writer(&self) -> MutexGuard<'_, Connection> {
+        // A panic mid-operation drops its transaction, which rolls back, so
+        // the connection is still sound.
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A read connection: a free one if there is one, else the next in turn.
+    pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {
+        if self.readers.is_empty() {
+            return self.writer();
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let count = self.readers.len();
+        for offset in 0..count {
+            if let Ok(conn) = self.readers[(start + offset) % count].try_lock() {
+                return conn;
+            }
+        }
+        self.readers[start % count]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The settings every connection carries.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // An accepted command must survive a power cut: FULL syncs the WAL on
+    // every commit.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Applies the missing steps of [`MIGRATIONS`]. A database written by a newer
+/// build is refused rather than misread.
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let latest = schema_version();
+    anyhow::ensure!(
+        current <= latest,
+        "the index has schema version {current}, newer than this build's {latest}"
+    );
+    for (step, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)
+            .map_err(|e| anyhow::anyhow!("schema step {}: {e}", step + 1))?;
+        tx.pragma_update(None, "user_version", i64::try_from(step + 1)?)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

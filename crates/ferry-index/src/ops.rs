@@ -1,0 +1,849 @@
+//! The index's operations as plain functions over a connection, one per port
+//! method. Writes run in one `BEGIN IMMEDIATE` transaction each, so their
+//! checks and their changes (file, folders, usage) are atomic; reads run in
+//! one read transaction, so a page is one snapshot.
+
+use crate::codec::{
+    COMMAND_COLUMNS, Cursor, FILE_COLUMN_COUNT, FILE_COLUMNS, clamp_limit, command_from_row,
+    file_from_row, fold, folder_from_row, time_to_db, u64_to_db,
+};
+use crate::db::StoreResult;
+use ferry_core::model::{
+    CommandRecord, CommandStatus, Entry, FileRecord, FileStatus, ListQuery, Page, SortKey, Usage,
+    UserId,
+};
+use ferry_core::ports::{PortError, PutCommand};
+use ferry_protocol::{FolderPath, Timestamp};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use uuid::Uuid;
+
+fn write_tx(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+}
+
+fn read_tx(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Deferred)
+}
+
+/// What a file adds to its owner's usage: its size and one, unless it is
+/// being deleted.
+fn weight(status: FileStatus, size: i64) -> (i64, i64) {
+    if status == FileStatus::Deleting {
+        (0, 0)
+    } else {
+        (size, 1)
+    }
+}
+
+fn add_usage(tx: &Transaction<'_>, user: &UserId, bytes: i64, files: i64) -> StoreResult<()> {
+    if bytes == 0 && files == 0 {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO usage (user, bytes, files) VALUES (?1, ?2, ?3)
+         ON CONFLICT (user) DO UPDATE SET bytes = bytes + excluded.bytes,
+                                          files = files + excluded.files",
+    )?
+    .execute(params![user.as_str(), bytes, files])?;
+    Ok(())
+}
+
+fn read_usage(conn: &Connection, user: &UserId) -> StoreResult<(i64, i64)> {
+    Ok(conn
+        .prepare_cached("SELECT bytes, files FROM usage WHERE user = ?1")?
+        .query_row([user.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?
+        .unwrap_or((0, 0)))
+}
+
+/// Creates `path` and the parents it lacks; returns whether `path` itself was
+/// new. Every folder's parent exists, so the walk up stops at the first
+/// folder that was already there.
+fn ensure_folders(
+    tx: &Transaction<'_>,
+    user: &UserId,
+    path: &FolderPath,
+    at: i64,
+) -> StoreResult<bool> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO folders (user, path, parent, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (user, path) DO NOTHING",
+    )?;
+    let mut created_self = false;
+    let mut current = Some(path.clone());
+    let mut first = true;
+    while let Some(folder) = current {
+        let (Some(parent), Some(name)) = (folder.parent(), folder.name()) else {
+            break; // the root
+        };
+        let inserted = stmt.execute(params![
+            user.as_str(),
+            folder.as_str(),
+            parent.as_str(),
+            name,
+            at
+        ])? == 1;
+        if first {
+            created_self = inserted;
+            first = false;
+        }
+        if !inserted {
+            break;
+        }
+        current = Some(parent);
+    }
+    Ok(created_self)
+}
+
+/// The file (any status) with this id, if any.
+fn stored_file(conn: &Connection, user: &UserId, file_id: Uuid) -> StoreResult<Option<FileRecord>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {FILE_COLUMNS} FROM files WHERE user = ?1 AND file_id = ?2"
+    ))?;
+    let mut rows = stmt.query(params![user.as_str(), file_id.as_bytes().as_slice()])?;
+    rows.next()?.map(file_from_row).transpose()
+}
+
+/// Which files a name check looks at.
+#[derive(Debug, Clone, Copy)]
+enum Holders {
+    /// Files `uploading` or `available`.
+    Live,
+    /// Files `available` only.
+    Available,
+}
+
+/// A file other than `except` that holds `name` in `folder`.
+fn name_holder(
+    conn: &Connection,
+    user: &UserId,
+    folder: &str,
+    name: &str,
+    holders: Holders,
+    except: Uuid,
+) -> StoreResult<bool> {
+    let sql = match holders {
+        Holders::Live => {
+            "SELECT 1 FROM files
+             WHERE user = ?1 AND folder = ?2 AND name = ?3 AND status <> 'deleting'
+               AND file_id <> ?4 LIMIT 1"
+        }
+        Holders::Available => {
+            "SELECT 1 FROM files
+             WHERE user = ?1 AND folder = ?2 AND name = ?3 AND status = 'available'
+               AND file_id <> ?4 LIMIT 1"
+        }
+    };
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row(
+            params![user.as_str(), folder, name, except.as_bytes().as_slice()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// The parameters of every `files` column, in [`FILE_COLUMNS`] order, plus
+/// `name_folded` last.
+fn file_values(file: &FileRecord) -> Result<Vec<Value>, PortError> {
+    let text = |s: &Option<String>| s.clone().map_or(Value::Null, Value::Text);
+    Ok(vec![
+        Value::Text(file.user.as_str().to_owned()),
+        Value::Blob(file.file_id.as_bytes().to_vec()),
+        Value::Text(file.folder.as_str().to_owned()),
+        Value::Text(file.name.as_str().to_owned()),
+        Value::Text(file.status.as_str().to_owned()),
+        Value::Integer(u64_to_db(file.size, "size")?),
+        Value::Text(file.content_type.clone()),
+        text(&file.sha256),
+        text(&file.etag),
+        text(&file.upload_id),
+        file.part_size
+            .map(|p| u64_to_db(p, "part size"))
+            .transpose()?
+            .map_or(Value::Null, Value::Integer),
+        file.command_id
+            .map_or(Value::Null, |id| Value::Blob(id.as_bytes().to_vec())),
+        text(&file.trace_id),
+        Value::Integer(u64_to_db(file.version, "version")?),
+        Value::Integer(time_to_db(file.created_at)?),
+        Value::Integer(time_to_db(file.updated_at)?),
+        Value::Text(fold(file.name.as_str())),
+    ])
+}
+
+fn name_taken(folder: &FolderPath, name: &str) -> PortError {
+    PortError::Conflict(format!("“{name}” already exists in {folder}"))
+}
+
+pub(crate) fn insert_file(
+    conn: &mut Connection,
+    file: &FileRecord,
+    quota: Option<u64>,
+    replacing: bool,
+) -> StoreResult<()> {
+    let values = file_values(file)?;
+    let size = u64_to_db(file.size, "size")?;
+    let tx = write_tx(conn)?;
+    if stored_file(&tx, &file.user, file.file_id)?.is_some() {
+        return Err(PortError::Conflict(format!("file {} already exists", file.file_id)).into());
+    }
+    let (add_bytes, add_files) = weight(file.status, size);
+    // A replacing upload shares the name until it becomes available; the
+    // unique index on available names still guards a record inserted as
+    // available.
+    let holders = if replacing {
+        Holders::Available
+    } else {
+        Holders::Live
+    };
+    if add_files > 0
+        && (!replacing || file.status == FileStatus::Available)
+        && name_holder(
+            &tx,
+            &file.user,
+            file.folder.as_str(),
+            file.name.as_str(),
+            holders,
+            file.file_id,
+        )?
+    {
+        return Err(name_taken(&file.folder, file.name.as_str()).into());
+    }
+    if let Some(quota) = quota.filter(|_| add_files > 0) {
+        let (bytes, _) = read_usage(&tx, &file.user)?;
+        let after = u64::try_from(bytes).unwrap_or(0).saturating_add(file.size);
+        if after > quota {
+            return Err(PortError::QuotaExceeded(format!(
+                "storing {} more bytes would use {after} of {quota}",
+                file.size
+            ))
+            .into());
+        }
+    }
+    let placeholders = (1..=FILE_COLUMN_COUNT + 1)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    tx.prepare_cached(&format!(
+        "INSERT INTO files ({FILE_COLUMNS}, name_folded) VALUES ({placeholders})"
+    ))?
+    .execute(rusqlite::params_from_iter(values))?;
+    add_usage(&tx, &file.user, add_bytes, add_files)?;
+    ensure_folders(&tx, &file.user, &file.folder, time_to_db(file.created_at)?)?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub(crate) fn file(
+    conn: &Connection,
+    user: &UserId,
+    file_id: Uuid,
+) -> StoreResult<Option<FileRecord>> {
+    stored_file(conn, user, file_id)
+}
+
+pub(crate) fn file_by_name(
+    conn: &Connection,
+    user: &UserId,
+    folder: &FolderPath,
+    name: &str,
+) -> StoreResult<Option<FileRecord>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {FILE_COLUMNS} FROM files
+         WHERE user = ?1 AND folder = ?2 AND name = ?3 AND status <> 'deleting'
+         ORDER BY status = 'available' DESC, created_at DESC, file_id LIMIT 1"
+    ))?;
+    // Names are stored in NFC, as FileName makes them.
+    let name: String = unicode_normalization::UnicodeNormalization::nfc(name).collect();
+    let mut rows = stmt.query(params![user.as_str(), folder.as_str(), name])?;
+    rows.next()?.map(file_from_row).transpose()
+}
+
+pub(crate) fn update_file(
+    conn: &mut Connection,
+    file: &FileRecord,
+    expected_version: u64,
+) -> StoreResult<()> {
+    if expected_version.checked_add(1) != Some(file.version) {
+        return Err(PortError::Invalid(format!(
+            "the new record of file {} must carry version {} + 1, not {}",
+            file.file_id, expected_version, file.version
+        ))
+        .into());
+    }
+    let values = file_values(file)?;
+    let size = u64_to_db(file.size, "size")?;
+    let tx = write_tx(conn)?;
+    let Some(old) = stored_file(&tx, &file.user, file.file_id)? else {
+        return Err(PortError::NotFound(format!("file {}", file.file_id)).into());
+    };
+    if old.version != expected_version {
+        return Err(PortError::Conflict(format!(
+            "file {} is at version {}, not {expected_version}",
+            file.file_id, old.version
+        ))
+        .into());
+    }
+    let (new_bytes, new_files) = weight(file.status, size);
+    if file.status == FileStatus::Available
+        && name_holder(
+            &tx,
+            &file.user,
+            file.folder.as_str(),
+            file.name.as_str(),
+            Holders::Available,
+            file.file_id,
+        )?
+    {
+        return Err(name_taken(&file.folder, file.name.as_str()).into());
+    }
+    // Every column but the key (the first two) is replaced.
+    let assignments = FILE_COLUMNS
+        .split(", ")
+        .chain(["name_folded"])
+        .enumerate()
+        .skip(2)
+        .map(|(i, column)| format!("{column} = ?{}", i + 1))
+        .collect::<Vec<_>>()
+        .join(", ");
+    tx.prepare_cached(&format!(
+        "UPDATE files SET {assignments} WHERE user = ?1 AND file_id = ?2"
+    ))?
+    .execute(rusqlite::params_from_iter(values))?;
+    let (old_bytes, old_files) = weight(old.status, u64_to_db(old.size, "size")?);
+    add_usage(
+        &tx,
+        &file.user,
+        new_bytes - old_bytes,
+        new_files - old_files,
+    )?;
+    ensure_folders(&tx, &file.user, &file.folder, time_to_db(file.updated_at)?)?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub(crate) fn remove_file(
+    conn: &mut Connection,
+    user: &UserId,
+    file_id: Uuid,
+    expected_version: u64,
+) -> StoreResult<bool> {
+    let tx = write_tx(conn)?;
+    let Some(old) = stored_file(&tx, user, file_id)? else {
+        return Ok(false);
+    };
+    if old.version != expected_version {
+        return Err(PortError::Conflict(format!(
+            "file {file_id} is at version {}, not {expected_version}",
+            old.version
+        ))
+        .into());
+    }
+    tx.prepare_cached("DELETE FROM files WHERE user = ?1 AND file_id = ?2")?
+        .execute(params![user.as_str(), file_id.as_bytes().as_slice()])?;
+    let (bytes, files) = weight(old.status, u64_to_db(old.size, "size")?);
+    add_usage(&tx, user, -bytes, -files)?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// The columns a listing orders files by, ending in the tie-breakers.
+fn order_columns(sort: SortKey) -> &'static [&'static str] {
+    match sort {
+        SortKey::Name => &["name", "file_id"],
+        SortKey::Size => &["size", "name", "file_id"],
+        SortKey::Modified => &["updated_at", "name", "file_id"],
+    }
+}
+
+/// `ORDER BY` for these columns, every one in the same direction, so
+/// descending is exactly ascending reversed.
+fn order_by(columns: &[&str], descending: bool) -> String {
+    let direction = if descending { " DESC" } else { "" };
+    columns
+        .iter()
+        .map(|column| format!("{column}{direction}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `(a, b) > (?n, ?n+1)`: the rows after a cursor in this order.
+fn after(columns: &[&str], descending: bool, first_param: usize) -> String {
+    let placeholders = (0..columns.len())
+        .map(|i| format!("?{}", first_param + i))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let op = if descending { "<" } else { ">" };
+    format!("({}) {op} ({placeholders})", columns.join(", "))
+}
+
+fn invalid_cursor(why: &str) -> PortError {
+    PortError::Invalid(format!("page cursor {why}"))
+}
+
+pub(crate) fn list_folder(
+    conn: &mut Connection,
+    user: &UserId,
+    query: &ListQuery,
+) -> StoreResult<Page<Entry>> {
+    let limit = clamp_limit(query.limit) as usize;
+    let (sort, descending) = (query.sort, query.descending);
+    let cursor = query.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let (folder_after, file_after) = match cursor {
+        None => (None, None),
+        Some(Cursor::Folder { o, d, n }) if o == sort && d == descending => (Some(n), None),
+        Some(Cursor::File { o, d, v, n, i }) if o == sort && d == descending => {
+            if v.is_some() != (sort != SortKey::Name) {
+                return Err(invalid_cursor("doesn't match its order").into());
+            }
+            (None, Some((v, n, i)))
+        }
+        Some(Cursor::Folder { .. } | Cursor::File { .. }) => {
+            return Err(invalid_cursor("belongs to another order").into());
+        }
+        Some(_) => return Err(invalid_cursor("belongs to another query").into()),
+    };
+    let tx = read_tx(conn)?;
+    // One more than a page tells whether another page follows.
+    let want = limit + 1;
+    let mut items = Vec::with_capacity(want.min(128));
+    if file_after.is_none() {
+        let mut sql =
+            String::from("SELECT path, created_at FROM folders WHERE user = ?1 AND parent = ?2");
+        let mut args = vec![
+            Value::Text(user.as_str().to_owned()),
+            Value::Text(query.folder.as_str().to_owned()),
+        ];
+        if let Some(name) = folder_after {
+            sql.push_str(if descending {
+                " AND name < ?3"
+            } else {
+                " AND name > ?3"
+            });
+            args.push(Value::Text(name));
+        }
+        sql.push_str(&format!(
+            " ORDER BY {} LIMIT {want}",
+            order_by(&["name"], descending)
+        ));
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        while let Some(row) = rows.next()? {
+            items.push(Entry::Folder(folder_from_row(row)?));
+        }
+    }
+    if items.len() < want {
+        let columns = order_columns(sort);
+        let mut sql = format!(
+            "SELECT {FILE_COLUMNS} FROM files
+             WHERE user = ?1 AND folder = ?2 AND status <> 'deleting'"
+        );
+        let mut args = vec![
+            Value::Text(user.as_str().to_owned()),
+            Value::Text(query.folder.as_str().to_owned()),
+        ];
+        if let Some((value, name, id)) = file_after {
+            sql.push_str(" AND ");
+            sql.push_str(&after(columns, descending, 3));
+            if let Some(value) = value {
+                args.push(Value::Integer(value));
+            }
+            args.push(Value::Text(name));
+            args.push(Value::Blob(id.as_bytes().to_vec()));
+        }
+        sql.push_str(&format!(
+            " ORDER BY {} LIMIT {}",
+            order_by(columns, descending),
+            want - items.len()
+        ));
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        while let Some(row) = rows.next()? {
+            items.push(Entry::File(file_from_row(row)?));
+        }
+    }
+    drop(tx);
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items
+            .last()
+            .map(|last| list_cursor(last, sort, descending))
+            .transpose()?
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+fn list_cursor(entry: &Entry, sort: SortKey, descending: bool) -> Result<String, PortError> {
+    let cursor = match entry {
+        Entry::Folder(folder) => Cursor::Folder {
+            o: sort,
+            d: descending,
+            n: folder.path.name().unwrap_or_default().to_owned(),
+        },
+        Entry::File(file) => Cursor::File {
+            o: sort,
+            d: descending,
+            v: match sort {
+                SortKey::Name => None,
+                SortKey::Size => Some(u64_to_db(file.size, "size")?),
+                SortKey::Modified => Some(time_to_db(file.updated_at)?),
+            },
+            n: file.name.as_str().to_owned(),
+            i: file.file_id,
+        },
+    };
+    Ok(cursor.encode())
+}
+
+/// Runs a file query and turns `limit + 1` rows into a page.
+fn file_page(
+    conn: &Connection,
+    sql: &str,
+    args: Vec<Value>,
+    limit: usize,
+    cursor_of: impl Fn(&FileRecord) -> Cursor,
+) -> StoreResult<Page<FileRecord>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    let mut items = Vec::with_capacity((limit + 1).min(128));
+    while let Some(row) = rows.next()? {
+        items.push(file_from_row(row)?);
+    }
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|last| cursor_of(last).encode())
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+pub(crate) fn search(
+    conn: &Connection,
+    user: &UserId,
+    text: &str,
+    cursor: Option<&str>,
+    limit: u32,
+) -> StoreResult<Page<FileRecord>> {
+    let limit = clamp_limit(limit) as usize;
+    let mut sql = format!(
+        "SELECT {FILE_COLUMNS} FROM files
+         WHERE user = ?1 AND status <> 'deleting' AND instr(name_folded, ?2) > 0"
+    );
+    let mut args = vec![
+        Value::Text(user.as_str().to_owned()),
+        Value::Text(fold(text)),
+    ];
+    match cursor.map(Cursor::decode).transpose()? {
+        None => {}
+        Some(Cursor::Search { n, i }) => {
+            sql.push_str(" AND (name, file_id) > (?3, ?4)");
+            args.push(Value::Text(n));
+            args.push(Value::Blob(i.as_bytes().to_vec()));
+        }
+        Some(_) => return Err(invalid_cursor("belongs to another query").into()),
+    }
+    sql.push_str(&format!(" ORDER BY name, file_id LIMIT {}", limit + 1));
+    file_page(conn, &sql, args, limit, |file| Cursor::Search {
+        n: file.name.as_str().to_owned(),
+        i: file.file_id,
+    })
+}
+
+/// The bounds of the folders strictly below `path`: every path starting
+/// with `path/` sorts at or after `path/` and before `path0` (`0` follows
+/// `/`), and nothing else does, so `ab` never counts as below `a`.
+fn below(path: &FolderPath) -> (String, String) {
+    (format!("{}/", path.as_str()), format!("{}0", path.as_str()))
+}
+
+pub(crate) fn files_under(
+    conn: &Connection,
+    user: &UserId,
+    folder: &FolderPath,
+    cursor: Option<&str>,
+    limit: u32,
+) -> StoreResult<Page<FileRecord>> {
+    let limit = clamp_limit(limit) as usize;
+    let after_id = match cursor.map(Cursor::decode).transpose()? {
+        None => None,
+        Some(Cursor::Under { i }) => Some(i),
+        Some(_) => return Err(invalid_cursor("belongs to another query").into()),
+    };
+    let mut args = vec![Value::Text(user.as_str().to_owned())];
+    let mut sql;
+    if folder.is_root() {
+        // Everything the user has, straight from the primary key.
+        sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE user = ?1");
+        if let Some(id) = after_id {
+            sql.push_str(" AND file_id > ?2");
+            args.push(Value::Blob(id.as_bytes().to_vec()));
+        }
+    } else {
+        // The ids come from files_by_folder alone (a range of it, sorted),
+        // and only the page's rows are read in full.
+        let (low, high) = below(folder);
+        let mut ids = String::from(
+            "SELECT file_id FROM files INDEXED BY files_by_folder
+             WHERE user = ?1 AND (folder = ?2 OR (folder >= ?3 AND folder < ?4))",
+        );
+        args.extend([
+            Value::Text(folder.as_str().to_owned()),
+            Value::Text(low),
+            Value::Text(high),
+        ]);
+        if let Some(id) = after_id {
+            ids.push_str(" AND file_id > ?5");
+            args.push(Value::Blob(id.as_bytes().to_vec()));
+        }
+        ids.push_str(&format!(" ORDER BY file_id LIMIT {}", limit + 1));
+        sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE user = ?1 AND file_id IN ({ids})");
+    }
+    sql.push_str(&format!(" ORDER BY file_id LIMIT {}", limit + 1));
+    file_page(conn, &sql, args, limit, |file| Cursor::Under {
+        i: file.file_id,
+    })
+}
+
+pub(crate) fn files_with_status(
+    conn: &Connection,
+    status: FileStatus,
+    before: Timestamp,
+    limit: u32,
+) -> StoreResult<Vec<FileRecord>> {
+    let before = time_to_db(before)?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {FILE_COLUMNS} FROM files WHERE status = ?1 AND updated_at < ?2
+         ORDER BY updated_at, user, file_id LIMIT ?3"
+    ))?;
+    let mut rows = stmt.query(params![status.as_str(), before, clamp_limit(limit)])?;
+    let mut files = Vec::new();
+    while let Some(row) = rows.next()? {
+        files.push(file_from_row(row)?);
+    }
+    Ok(files)
+}
+
+pub(crate) fn users(
+    conn: &Connection,
+    after: Option<&UserId>,
+    limit: u32,
+) -> StoreResult<Vec<UserId>> {
+    // Each step is two primary-key seeks, whatever the number of files.
+    let mut next = conn.prepare_cached(
+        "SELECT min(user) FROM (
+             SELECT min(user) AS user FROM files WHERE user > ?1
+             UNION ALL
+             SELECT min(user) FROM folders WHERE user > ?1)",
+    )?;
+    let mut users = Vec::new();
+    let mut cursor = after.map_or_else(String::new, |user| user.as_str().to_owned());
+    while users.len() < clamp_limit(limit) as usize {
+        let found: Option<String> = next.query_row([&cursor], |row| row.get(0))?;
+        let Some(found) = found else { break };
+        users.push(crate::codec::user_from_db(&found)?);
+        cursor = found;
+    }
+    Ok(users)
+}
+
+pub(crate) fn create_folder(
+    conn: &mut Connection,
+    user: &UserId,
+    path: &FolderPath,
+    at: Timestamp,
+) -> StoreResult<bool> {
+    let at = time_to_db(at)?;
+    let tx = write_tx(conn)?;
+    let created = ensure_folders(&tx, user, path, at)?;
+    tx.commit()?;
+    Ok(created)
+}
+
+pub(crate) fn folder_exists(
+    conn: &Connection,
+    user: &UserId,
+    path: &FolderPath,
+) -> StoreResult<bool> {
+    if path.is_root() {
+        return Ok(true);
+    }
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM folders WHERE user = ?1 AND path = ?2")?
+        .query_row(params![user.as_str(), path.as_str()], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+pub(crate) fn remove_folder_tree(
+    conn: &mut Connection,
+    user: &UserId,
+    path: &FolderPath,
+) -> StoreResult<bool> {
+    let tx = write_tx(conn)?;
+    let has_files = if path.is_root() {
+        tx.prepare_cached("SELECT 1 FROM files WHERE user = ?1 LIMIT 1")?
+            .query_row([user.as_str()], |_| Ok(()))
+            .optional()?
+            .is_some()
+    } else {
+        if !folder_exists(&tx, user, path)? {
+            return Ok(false);
+        }
+        let (low, high) = below(path);
+        tx.prepare_cached(
+            "SELECT 1 FROM files
+             WHERE user = ?1 AND (folder = ?2 OR (folder >= ?3 AND folder < ?4)) LIMIT 1",
+        )?
+        .query_row(params![user.as_str(), path.as_str(), low, high], |_| Ok(()))
+        .optional()?
+        .is_some()
+    };
+    if has_files {
+        return Err(PortError::Conflict(format!("{path} still holds files")).into());
+    }
+    if path.is_root() {
+        tx.prepare_cached("DELETE FROM folders WHERE user = ?1")?
+            .execute([user.as_str()])?;
+    } else {
+        let (low, high) = below(path);
+        tx.prepare_cached(
+            "DELETE FROM folders WHERE user = ?1 AND (path = ?2 OR (path >= ?3 AND path < ?4))",
+        )?
+        .execute(params![user.as_str(), path.as_str(), low, high])?;
+    }
+    tx.commit()?;
+    Ok(true)
+}
+
+pub(crate) fn usage(conn: &Connection, user: &UserId) -> StoreResult<Usage> {
+    let (bytes, files) = read_usage(conn, user)?;
+    Ok(Usage {
+        bytes: u64::try_from(bytes).map_err(|_| crate::codec::corrupt(format!("usage {bytes}")))?,
+        files: u64::try_from(files).map_err(|_| crate::codec::corrupt(format!("usage {files}")))?,
+    })
+}
+
+fn stored_command(
+    conn: &Connection,
+    user: &UserId,
+    command_id: Uuid,
+) -> StoreResult<Option<CommandRecord>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COMMAND_COLUMNS} FROM commands WHERE user = ?1 AND command_id = ?2"
+    ))?;
+    let mut rows = stmt.query(params![user.as_str(), command_id.as_bytes().as_slice()])?;
+    rows.next()?.map(command_from_row).transpose()
+}
+
+pub(crate) fn put_command(
+    conn: &mut Connection,
+    command: &CommandRecord,
+) -> StoreResult<PutCommand> {
+    let accepted_at = time_to_db(command.accepted_at)?;
+    let finished_at = command.finished_at.map(time_to_db).transpose()?;
+    let tx = write_tx(conn)?;
+    let inserted =
+        tx.prepare_cached(&format!(
+            "INSERT INTO commands ({COMMAND_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (user, command_id) DO NOTHING"
+        ))?
+        .execute(params![
+            command.user.as_str(),
+            command.command_id.as_bytes().as_slice(),
+            command.action,
+            command.request_hash,
+            command.response.to_string(),
+            command.status.as_str(),
+            command.result.as_ref().map(ToString::to_string),
+            accepted_at,
+            finished_at,
+        ])? == 1;
+    let outcome = if inserted {
+        PutCommand::Inserted
+    } else {
+        let existing = stored_command(&tx, &command.user, command.command_id)?
+            .ok_or_else(|| crate::codec::corrupt("command vanished mid-transaction".to_owned()))?;
+        PutCommand::Existing(existing)
+    };
+    tx.commit()?;
+    Ok(outcome)
+}
+
+pub(crate) fn command(
+    conn: &Connection,
+    user: &UserId,
+    command_id: Uuid,
+) -> StoreResult<Option<CommandRecord>> {
+    stored_command(conn, user, command_id)
+}
+
+pub(crate) fn finish_command(
+    conn: &mut Connection,
+    user: &UserId,
+    command_id: Uuid,
+    status: CommandStatus,
+    result: &serde_json::Value,
+    at: Timestamp,
+) -> StoreResult<()> {
+    if status == CommandStatus::Pending {
+        return Err(PortError::Invalid("a command can't be finished as pending".to_owned()).into());
+    }
+    let at = time_to_db(at)?;
+    let tx = write_tx(conn)?;
+    let changed = tx
+        .prepare_cached(
+            "UPDATE commands SET status = ?3, result = ?4, finished_at = ?5
+             WHERE user = ?1 AND command_id = ?2 AND status = 'pending'",
+        )?
+        .execute(params![
+            user.as_str(),
+            command_id.as_bytes().as_slice(),
+            status.as_str(),
+            result.to_string(),
+            at
+        ])?;
+    if changed == 0 && stored_command(&tx, user, command_id)?.is_none() {
+        return Err(PortError::NotFound(format!("command {command_id}")).into());
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub(crate) fn was_processed(
+    conn: &Connection,
+    consumer: &str,
+    event_id: Uuid,
+) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM processed WHERE consumer = ?1 AND event_id = ?2")?
+        .query_row(
+            params![consumer, event_id.as_bytes().as_slice()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+pub(crate) fn mark_processed(
+    conn: &Connection,
+    consumer: &str,
+    event_id: Uuid,
+    at: Timestamp,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO processed (consumer, event_id, at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (consumer, event_id) DO NOTHING",
+    )?
+    .execute(params![
+        consumer,
+        event_id.as_bytes().as_slice(),
+        time_to_db(at)?
+    ])?;
+    Ok(())
+}
