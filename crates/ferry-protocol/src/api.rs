@@ -337,3 +337,28 @@ pub struct UsageView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota_bytes: Option<u64>,
 }
+
+/// One event in the caller's feed (`GET /api/events`, and the WebSocket's
+/// `{"type": "event"}` messages carry the same two fields).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FeedItem {
+    /// Its position in the feed; resume after it.
+    pub cursor: i64,
+    /// The event, `{metadata, data}`.
+    pub event: serde_json::Value,
+}
+
+/// `GET /api/events?after=N`: the caller's events after a cursor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FeedPage {
+    /// The events after the asked cursor, oldest first.
+    pub events: Vec<FeedItem>,
+    /// The cursor to ask after next time.
+    pub cursor: i64,
+    /// Whether more events follow.
+    pub more: bool,
+}

@@ -24,7 +24,7 @@ use ferry_core::ports::{Notifier, PortError, PortResult};
 use ferry_protocol::{ApiError, ErrorCode, EventEnvelope};
 use futures_util::{SinkExt, StreamExt};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
@@ -60,27 +60,7 @@ impl Default for LiveSettings {
     }
 }
 
-/// One event in a user's feed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FeedItem {
-    /// Its position in the feed; resume after it.
-    pub cursor: i64,
-    /// The event, `{metadata, data}`.
-    pub event: Value,
-}
-
-/// A page of a user's feed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FeedPage {
-    /// The events after the asked cursor, oldest first.
-    pub events: Vec<FeedItem>,
-    /// The cursor to ask after next time.
-    pub cursor: i64,
-    /// Whether more events follow.
-    pub more: bool,
-}
+pub use ferry_protocol::api::{FeedItem, FeedPage};
 
 type Subscribers = HashMap<UserId, Vec<(u64, mpsc::Sender<Arc<str>>)>>;
 
