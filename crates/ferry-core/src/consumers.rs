@@ -103,6 +103,30 @@ fn envelope_for(
     )
 }
 
+/// An event envelope in every version still in use ([`Event::editions`]):
+/// the first keeps its id, each older edition gets an id derived from it, so
+/// republishing stays idempotent.
+pub fn editions(envelope: &EventEnvelope) -> Vec<EventEnvelope> {
+    let metadata = envelope.metadata().clone();
+    envelope
+        .data()
+        .clone()
+        .editions()
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| {
+            let mut metadata = metadata.clone();
+            if i > 0 {
+                metadata.event_id = Uuid::new_v5(
+                    &metadata.event_id,
+                    format!("v{}", event.version()).as_bytes(),
+                );
+            }
+            EventEnvelope::new(metadata, event)
+        })
+        .collect()
+}
+
 /// The bus entry of an event envelope.
 pub fn event_entry(envelope: &EventEnvelope) -> BusEntry {
     BusEntry {
@@ -185,7 +209,11 @@ impl Consumers {
     }
 
     async fn publish(&self, envelopes: &[EventEnvelope]) -> Result<(), Retry> {
-        let entries = envelopes.iter().map(event_entry).collect();
+        let entries = envelopes
+            .iter()
+            .flat_map(editions)
+            .map(|e| event_entry(&e))
+            .collect();
         self.bus.put(entries).await.map_err(retry)
     }
 

@@ -775,9 +775,11 @@ impl Files {
             event,
             &format!("UploadAborted:{}", file.file_id),
         );
-        self.bus
-            .put(vec![crate::consumers::event_entry(&envelope)])
-            .await?;
+        let entries = crate::consumers::editions(&envelope)
+            .iter()
+            .map(crate::consumers::event_entry)
+            .collect();
+        self.bus.put(entries).await?;
         Ok(())
     }
 

@@ -119,6 +119,18 @@ catalog! {
     }
 }
 
+impl Event {
+    /// This event in every version still in use, the newest first.
+    ///
+    /// While consumers still read an older version of an event, producers
+    /// publish both: when `FooV2` is introduced, the `Foo` arm here also
+    /// builds the `FooV1` it replaces (dropping what V1 can't carry), until
+    /// the last V1 consumer has moved on. Today every event has one version.
+    pub fn editions(self) -> Vec<Event> {
+        vec![self]
+    }
+}
+
 /// Ask to store a new file: the answer carries its id and where to upload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
