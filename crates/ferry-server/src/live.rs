@@ -246,12 +246,12 @@ struct Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        if let Ok(mut subscribers) = self.hub.subscribers.lock() {
-            if let Some(senders) = subscribers.get_mut(&self.user) {
-                senders.retain(|(id, _)| *id != self.id);
-                if senders.is_empty() {
-                    subscribers.remove(&self.user);
-                }
+        if let Ok(mut subscribers) = self.hub.subscribers.lock()
+            && let Some(senders) = subscribers.get_mut(&self.user)
+        {
+            senders.retain(|(id, _)| *id != self.id);
+            if senders.is_empty() {
+                subscribers.remove(&self.user);
             }
         }
     }
