@@ -151,3 +151,69 @@ async fn browsers_elsewhere_may_call_the_identity_provider() {
         .to_lowercase();
     assert!(allowed.contains("x-amz-target"), "{allowed}");
 }
+
+struct AlwaysFails;
+
+#[ferry_bus::async_trait]
+impl ferry_bus::Target for AlwaysFails {
+    async fn deliver(&self, _event: &serde_json::Value) -> Result<(), String> {
+        Err("the consumer is down".to_owned())
+    }
+}
+
+#[tokio::test]
+async fn the_dlq_commands_list_and_replay_dead_letters() {
+    use ferry_core::ports::{Bus, BusEntry};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let (ok, out, _) = cli(data, &["dlq", "list"]);
+    assert!(!ok, "no bus yet: {out}");
+
+    let bus = ferry_bus::LocalBus::open(
+        &data.join("bus.sqlite3"),
+        ferry_bus::BusConfig {
+            name: ferry_server::LOCAL_BUS.to_owned(),
+            account: ferry_server::LOCAL_ACCOUNT.to_owned(),
+            region: ferry_server::LOCAL_REGION.to_owned(),
+            retry: ferry_bus::RetryPolicy {
+                max_attempts: 2,
+                base: std::time::Duration::from_millis(1),
+                cap: std::time::Duration::from_millis(2),
+            },
+        },
+        vec![ferry_bus::Rule {
+            name: "deleter".to_owned(),
+            pattern: serde_json::json!({"source": ["ferry.commands"]}),
+            target: Arc::new(AlwaysFails),
+        }],
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    let dispatcher = bus.start();
+    bus.put(vec![BusEntry {
+        source: "ferry.commands".to_owned(),
+        detail_type: "DeleteFile".to_owned(),
+        detail: serde_json::json!({"metadata": {"EventId": uuid::Uuid::new_v4()}}),
+    }])
+    .await
+    .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(30), bus.drain())
+        .await
+        .unwrap();
+    dispatcher.abort();
+
+    let (ok, out, _) = cli(data, &["dlq", "list"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("deleter")
+            && out.contains("the consumer is down")
+            && out.contains("DeleteFile"),
+        "{out}"
+    );
+    let (ok, out, _) = cli(data, &["dlq", "replay", "--all"]);
+    assert!(ok && out.contains("replayed 1"), "{out}");
+    let (ok, out, _) = cli(data, &["dlq", "list"]);
+    assert!(ok && out.contains("no dead letters"), "{out}");
+    let (ok, _, err) = cli(data, &["dlq", "replay"]);
+    assert!(!ok && err.contains("--id"), "{err}");
+}
