@@ -617,6 +617,29 @@ impl Consumers {
             .await
     }
 
+    /// Marks the `CreateFile` command of an upload that ended without its
+    /// bytes as failed, with the event that ended it.
+    pub async fn finish_upload_command(
+        &self,
+        file: &FileRecord,
+        event: &EventEnvelope,
+    ) -> Result<(), Retry> {
+        let Some(command_id) = file.command_id else {
+            return Ok(());
+        };
+        let result = serde_json::to_value(event).unwrap_or_default();
+        self.index
+            .finish_command(
+                &file.user,
+                command_id,
+                CommandStatus::Failed,
+                &result,
+                self.now(),
+            )
+            .await
+            .map_err(retry)
+    }
+
     /// The indexer: S3's `Object Created` makes an upload available;
     /// `Object Deleted` of an available file (deleted behind Ferry's back)
     /// drops it.
@@ -850,24 +873,27 @@ impl Consumers {
                     .await
                     .map_err(retry)?;
             }
+            // Announce first, then forget: a crash in between announces
+            // again (the same event id) on the next sweep.
+            let event = event_envelope(
+                &file,
+                file.command_id,
+                "sweep",
+                now,
+                Event::UploadAborted(UploadAbortedV1 {
+                    file_id: file.file_id,
+                    reason: "expired".to_owned(),
+                }),
+                &format!("UploadAborted:{}", file.file_id),
+            );
+            self.publish(std::slice::from_ref(&event)).await?;
+            self.finish_upload_command(&file, &event).await?;
             if self
                 .index
                 .remove_file(&file.user, file.file_id, file.version)
                 .await
                 .map_err(retry)?
             {
-                let event = event_envelope(
-                    &file,
-                    file.command_id,
-                    "sweep",
-                    now,
-                    Event::UploadAborted(UploadAbortedV1 {
-                        file_id: file.file_id,
-                        reason: "expired".to_owned(),
-                    }),
-                    &format!("UploadAborted:{}", file.file_id),
-                );
-                self.publish(&[event]).await?;
                 report.uploads_aborted += 1;
             }
         }

@@ -760,9 +760,6 @@ impl Files {
         if let Some(upload_id) = &file.upload_id {
             self.objects.abort_multipart(&key, upload_id).await?;
         }
-        self.index
-            .remove_file(&file.user, file.file_id, file.version)
-            .await?;
         let event = Event::UploadAborted(UploadAbortedV1 {
             file_id: file.file_id,
             reason: reason.to_owned(),
@@ -780,6 +777,22 @@ impl Files {
             .map(crate::consumers::event_entry)
             .collect();
         self.bus.put(entries).await?;
+        // The CreateFile command ends here, failed: its bytes never came.
+        if let Some(create) = file.command_id {
+            let result = serde_json::to_value(&envelope).unwrap_or_default();
+            self.index
+                .finish_command(
+                    &file.user,
+                    create,
+                    CommandStatus::Failed,
+                    &result,
+                    self.now(),
+                )
+                .await?;
+        }
+        self.index
+            .remove_file(&file.user, file.file_id, file.version)
+            .await?;
         Ok(())
     }
 

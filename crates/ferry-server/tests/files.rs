@@ -572,6 +572,13 @@ async fn an_aborted_upload_leaves_nothing() {
         .unwrap();
     assert!(uploads.is_empty(), "{uploads:?}");
     assert_eq!(actions(&stack.events(&token).await), ["UploadAborted"]);
+    let create = created["commandId"].as_str().unwrap();
+    let status = stack
+        .get(&token, &format!("/api/commands/{create}"))
+        .await
+        .json();
+    assert_eq!(status["status"], "failed");
+    assert_eq!(status["result"]["data"]["Action"], "UploadAborted");
 }
 
 #[tokio::test]
