@@ -114,7 +114,16 @@ enum Holders {
     Available,
 }
 
-/// A file other than `except` that holds `name` in `folder`.
+// Named indexes: `file_id <> ?` would otherwise tempt the planner into the
+// user's whole primary-key range, making every insert cost O(files).
+const LIVE_HOLDER_SQL: &str = "SELECT 1 FROM files INDEXED BY files_live_name
+     WHERE user = ?1 AND folder = ?2 AND name = ?3 AND status <> 'deleting'
+       AND file_id <> ?4 LIMIT 1";
+const AVAILABLE_HOLDER_SQL: &str = "SELECT 1 FROM files INDEXED BY files_available_name
+     WHERE user = ?1 AND folder = ?2 AND name = ?3 AND status = 'available'
+       AND file_id <> ?4 LIMIT 1";
+
+/// Whether a file other than `except` holds `name` in `folder`.
 fn name_holder(
     conn: &Connection,
     user: &UserId,
@@ -124,16 +133,8 @@ fn name_holder(
     except: Uuid,
 ) -> StoreResult<bool> {
     let sql = match holders {
-        Holders::Live => {
-            "SELECT 1 FROM files
-             WHERE user = ?1 AND folder = ?2 AND name = ?3 AND status <> 'deleting'
-               AND file_id <> ?4 LIMIT 1"
-        }
-        Holders::Available => {
-            "SELECT 1 FROM files
-             WHERE user = ?1 AND folder = ?2 AND name = ?3 AND status = 'available'
-               AND file_id <> ?4 LIMIT 1"
-        }
+        Holders::Live => LIVE_HOLDER_SQL,
+        Holders::Available => AVAILABLE_HOLDER_SQL,
     };
     Ok(conn
         .prepare_cached(sql)?
@@ -546,15 +547,21 @@ fn file_page(
 /// cursor's name and id. `instr` rather than `LIKE`: no wildcard to escape,
 /// and the folding is Unicode's, not ASCII's.
 fn search_sql(after_cursor: bool, limit: usize) -> String {
-    let mut sql = format!(
-        "SELECT {FILE_COLUMNS} FROM files
-         WHERE user = ?1 AND status <> 'deleting' AND instr(name_folded, ?2) > 0"
-    );
-    if after_cursor {
-        sql.push_str(" AND (name, file_id) > (?3, ?4)");
-    }
-    sql.push_str(&format!(" ORDER BY name, file_id LIMIT {limit}"));
-    sql
+    let after = if after_cursor {
+        " AND (name, file_id) > (?3, ?4)"
+    } else {
+        ""
+    };
+    // The matching ids come from files_live_search alone, which holds the
+    // folded name (reading each row in full would cost a table seek per
+    // name); only the page's rows are read.
+    format!(
+        "SELECT {FILE_COLUMNS} FROM files WHERE user = ?1 AND file_id IN (
+             SELECT file_id FROM files INDEXED BY files_live_search
+             WHERE user = ?1 AND status <> 'deleting' AND instr(name_folded, ?2) > 0{after}
+             ORDER BY name, file_id LIMIT {limit})
+         ORDER BY name, file_id"
+    )
 }
 
 pub(crate) fn search(
@@ -954,8 +961,18 @@ mod tests {
                 }
             }
         }
+        for sql in [LIVE_HOLDER_SQL, AVAILABLE_HOLDER_SQL] {
+            assert_ranged(&conn, sql, "(user=? AND folder=? AND name=?)");
+        }
         for after_cursor in [false, true] {
-            assert_ranged(&conn, &search_sql(after_cursor, 101), "files_live_search");
+            let searched = plan(&conn, &search_sql(after_cursor, 101));
+            assert!(
+                searched.contains("COVERING INDEX files_live_search (user=?"),
+                "{searched}"
+            );
+            assert!(!searched.contains("SCAN"), "{searched}");
+            // Only the page itself is sorted, after the ids are found.
+            assert_eq!(searched.matches("TEMP B-TREE").count(), 1, "{searched}");
             assert_ranged(
                 &conn,
                 &under_sql(true, after_cursor, 101),
