@@ -1,6 +1,7 @@
 //! Ferry's web client.
 //!
-//! The logic lives in plain Rust that builds and tests natively (`config`);
+//! The logic lives in plain Rust that builds and tests natively (`config`,
+//! `folder`);
 //! `api` holds the side effects that talk to the backend; the components in
 //! `app` only wire state to the DOM. [`mount`] puts the app into any element,
 //! so a portal can embed it.
@@ -8,6 +9,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod folder;
 
 pub use app::App;
 
