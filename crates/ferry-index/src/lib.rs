@@ -14,6 +14,26 @@
 //! row), so a refused write changes nothing and `usage` always equals the sum
 //! over the user's files that are not `deleting`. When a write returns `Ok`
 //! it is on disk. SQLite is only ever called from blocking threads.
+//!
+//! Where the port leaves room, this adapter:
+//! - pages with opaque keyset cursors (base64url JSON of the last row's sort
+//!   key, tagged with the query and order), so a page never repeats or skips
+//!   a row that existed when paging began, whatever is inserted meanwhile; a
+//!   cursor that is malformed or belongs to another query or order is
+//!   [`PortError::Invalid`], and limits are clamped to 1..=1000;
+//! - orders a descending listing as the exact reverse of the ascending one
+//!   (sub-folders still first, by name), with ties broken by name, then id;
+//! - answers an empty page for a folder that doesn't exist (the domain asks
+//!   [`Index::folder_exists`] first);
+//! - refuses [`Index::update_file`] with [`PortError::Invalid`] unless the
+//!   new record's version is `expected_version + 1`, and
+//!   [`Index::finish_command`] as `pending`; an unknown command to finish is
+//!   [`PortError::NotFound`];
+//! - refuses [`Index::remove_folder_tree`] with [`PortError::Conflict`] while
+//!   any file record (any status) is still in the tree; the root always
+//!   exists, so creating it returns false and removing it removes every
+//!   folder;
+//! - keeps the first time a consumer marked an event processed.
 
 mod codec;
 mod db;

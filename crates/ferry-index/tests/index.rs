@@ -1134,3 +1134,48 @@ async fn the_index_survives_a_reopen() {
     drop(db);
     assert!(SqliteIndex::open(&path).is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_index_serves_readers_beside_its_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SqliteIndex::open(&dir.path().join("index.sqlite3")).unwrap();
+    let ann = user("ann");
+    let mut tasks = Vec::new();
+    for writer in 0..4 {
+        let (index, ann) = (Arc::clone(&index), ann.clone());
+        tasks.push(tokio::spawn(async move {
+            for n in 0..25 {
+                let record = file(&ann, "shared", &format!("w{writer}-{n:02}"), 1);
+                index
+                    .insert_file(&record, Some(1_000), false)
+                    .await
+                    .unwrap();
+                // A write is visible to the next read, whichever connection
+                // serves it.
+                assert!(index.file(&ann, record.file_id).await.unwrap().is_some());
+            }
+        }));
+    }
+    for _ in 0..4 {
+        let (index, ann) = (Arc::clone(&index), ann.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..25 {
+                let all = list_all(&index, &ann, list("shared", SortKey::Size, true, 7)).await;
+                let unique: HashSet<_> = listed(&all).into_iter().collect();
+                assert_eq!(unique.len(), all.len());
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let all = list_all(&index, &ann, list("shared", SortKey::Name, false, 1000)).await;
+    assert_eq!(all.len(), 100);
+    assert_eq!(
+        index.usage(&ann).await.unwrap(),
+        Usage {
+            bytes: 100,
+            files: 100
+        }
+    );
+}
