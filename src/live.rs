@@ -1,0 +1,342 @@
+//! The live connection's logic: what the WebSocket says, when to reconnect,
+//! when to give up on the socket and poll instead, and where to resume.
+//!
+//! The socket itself (a browser `WebSocket`) and the timers live in the
+//! components' hooks; this module only decides, so it is tested natively.
+//!
+//! - Reconnects back off exponentially with full jitter, so a fleet of
+//!   browsers doesn't reconnect in step after an outage.
+//! - Every reconnect resumes after the last cursor seen: nothing is missed.
+//! - A socket that is refused or keeps closing early (a proxy that doesn't
+//!   pass WebSockets, a corporate firewall) is given up for polling; the
+//!   socket is tried again now and then, and wins as soon as it holds.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::time::Duration;
+
+/// A message from the server.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerMessage {
+    /// Sent on connect: the feed's newest cursor.
+    Hello {
+        /// The cursor, when the server knows it.
+        cursor: Option<i64>,
+    },
+    /// One of the user's events.
+    Event {
+        /// Its position in the feed.
+        cursor: i64,
+        /// `{metadata, data}`; `None` when it was too large to send, and
+        /// must be read from the feed.
+        event: Option<Value>,
+    },
+    /// The end of a resume: everything after the asked cursor was sent.
+    Resumed {
+        /// Resume after this next time.
+        cursor: i64,
+    },
+    /// The answer to a ping.
+    Pong,
+    /// The server refused a message.
+    Error(String),
+}
+
+#[derive(Deserialize)]
+struct Wire {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    cursor: Option<i64>,
+    #[serde(default)]
+    event: Option<Value>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+/// Reads a server message; `None` for anything unknown (ignored, so a newer
+/// server can add message types).
+pub fn parse(text: &str) -> Option<ServerMessage> {
+    let wire: Wire = serde_json::from_str(text).ok()?;
+    Some(match wire.kind.as_str() {
+        "hello" => ServerMessage::Hello {
+            cursor: wire.cursor,
+        },
+        "event" => ServerMessage::Event {
+            cursor: wire.cursor?,
+            event: wire.event,
+        },
+        "resumed" => ServerMessage::Resumed {
+            cursor: wire.cursor?,
+        },
+        "pong" => ServerMessage::Pong,
+        "error" => ServerMessage::Error(
+            wire.error
+                .as_ref()
+                .and_then(|e| e.get("message"))
+                .and_then(Value::as_str)
+                .unwrap_or("The live connection refused a message.")
+                .to_owned(),
+        ),
+        _ => return None,
+    })
+}
+
+/// The message asking for everything after `cursor`.
+pub fn resume(cursor: i64) -> String {
+    serde_json::json!({"action": "resume", "after": cursor}).to_string()
+}
+
+/// The keep-alive message. API Gateway closes a connection idle for 10
+/// minutes, so the client speaks at least every [`HEARTBEAT`].
+pub fn ping() -> String {
+    serde_json::json!({"action": "ping"}).to_string()
+}
+
+/// How often the client pings.
+pub const HEARTBEAT: Duration = Duration::from_secs(5 * 60);
+
+/// Exponential backoff with full jitter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    /// The ceiling of the first wait.
+    pub base: Duration,
+    /// The largest ceiling.
+    pub cap: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Backoff {
+    /// The wait before attempt `failures + 1`; `unit` is a random number in
+    /// `[0, 1)` (full jitter).
+    pub fn delay(&self, failures: u32, unit: f64) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1u32.checked_shl(failures.min(20)).unwrap_or(u32::MAX))
+            .min(self.cap);
+        ceiling.mul_f64(unit.clamp(0.0, 1.0))
+    }
+}
+
+/// How the client learns about its commands right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Through the WebSocket.
+    Socket,
+    /// By polling `/api/events` (and command status), the socket having
+    /// failed too often; it is tried again every [`Live::SOCKET_RETRY`].
+    Polling,
+}
+
+/// What the connection logic asks its driver to do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Open the socket after this wait.
+    Connect(Duration),
+    /// Send this text on the open socket.
+    Send(String),
+    /// Poll the feed after this wait, from this cursor.
+    Poll(Duration, i64),
+}
+
+/// The live connection's state.
+#[derive(Debug, Clone)]
+pub struct Live {
+    backoff: Backoff,
+    mode: Mode,
+    cursor: i64,
+    /// Connections in a row that failed or closed before holding.
+    failures: u32,
+    /// Whether the current socket said hello.
+    open: bool,
+}
+
+impl Live {
+    /// Failures in a row after which the client polls instead.
+    pub const GIVE_UP_AFTER: u32 = 4;
+    /// How often, while polling, the socket is tried again.
+    pub const SOCKET_RETRY: Duration = Duration::from_secs(60);
+    /// How often the feed is polled.
+    pub const POLL_EVERY: Duration = Duration::from_secs(3);
+
+    /// A fresh state: connect now.
+    pub fn new(backoff: Backoff) -> Self {
+        Self {
+            backoff,
+            mode: Mode::Socket,
+            cursor: 0,
+            failures: 0,
+            open: false,
+        }
+    }
+
+    /// The mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The last cursor seen.
+    pub fn cursor(&self) -> i64 {
+        self.cursor
+    }
+
+    /// Starts from a known cursor (e.g. kept from an earlier page load).
+    pub fn with_cursor(mut self, cursor: i64) -> Self {
+        self.cursor = cursor;
+        self
+    }
+
+    /// A message arrived. Returns what to send back, if anything, and the
+    /// event to apply, if it is one not seen yet by cursor.
+    pub fn received(&mut self, message: &ServerMessage) -> (Option<Action>, Option<Value>) {
+        match message {
+            ServerMessage::Hello { cursor } => {
+                self.open = true;
+                self.failures = 0;
+                self.mode = Mode::Socket;
+                let first_time = self.cursor == 0;
+                if first_time {
+                    // Nothing to catch up on: start from now.
+                    self.cursor = cursor.unwrap_or(0);
+                    (None, None)
+                } else {
+                    (Some(Action::Send(resume(self.cursor))), None)
+                }
+            }
+            ServerMessage::Event { cursor, event } => {
+                if *cursor <= self.cursor {
+                    return (None, None);
+                }
+                self.cursor = *cursor;
+                (None, event.clone())
+            }
+            ServerMessage::Resumed { cursor } => {
+                self.cursor = self.cursor.max(*cursor);
+                (None, None)
+            }
+            ServerMessage::Pong | ServerMessage::Error(_) => (None, None),
+        }
+    }
+
+    /// The socket closed or could not open. `unit` is a random number in
+    /// `[0, 1)`.
+    pub fn closed(&mut self, unit: f64) -> Action {
+        if self.open {
+            // It held: reconnect soon, as if for the first time.
+            self.open = false;
+            self.failures = 0;
+        } else {
+            self.failures += 1;
+        }
+        if self.failures >= Self::GIVE_UP_AFTER {
+            self.mode = Mode::Polling;
+            return Action::Poll(Duration::ZERO, self.cursor);
+        }
+        Action::Connect(self.backoff.delay(self.failures, unit))
+    }
+
+    /// A poll of the feed returned events up to `cursor`; what next.
+    pub fn polled(&mut self, cursor: i64) -> Action {
+        self.cursor = self.cursor.max(cursor);
+        Action::Poll(Self::POLL_EVERY, self.cursor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn messages_are_read_and_unknown_ones_ignored() {
+        assert_eq!(
+            parse(r#"{"type":"hello","cursor":7}"#),
+            Some(ServerMessage::Hello { cursor: Some(7) })
+        );
+        assert_eq!(
+            parse(r#"{"type":"event","cursor":8,"event":{"a":1}}"#),
+            Some(ServerMessage::Event {
+                cursor: 8,
+                event: Some(serde_json::json!({"a": 1}))
+            })
+        );
+        assert_eq!(
+            parse(r#"{"type":"error","error":{"message":"No."}}"#),
+            Some(ServerMessage::Error("No.".into()))
+        );
+        assert_eq!(parse(r#"{"type":"future-thing"}"#), None);
+        assert_eq!(parse("not json"), None);
+        assert_eq!(parse(r#"{"type":"event"}"#), None);
+    }
+
+    #[test]
+    fn backoff_grows_to_its_cap_with_jitter() {
+        let backoff = Backoff::default();
+        assert_eq!(backoff.delay(0, 0.999_999).as_millis(), 499);
+        assert_eq!(backoff.delay(3, 0.5), Duration::from_secs(2));
+        assert_eq!(backoff.delay(30, 1.0), Duration::from_secs(30));
+        assert_eq!(backoff.delay(5, 0.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_reconnect_resumes_after_the_last_cursor_and_skips_what_it_saw() {
+        let mut live = Live::new(Backoff::default());
+        assert_eq!(
+            live.received(&ServerMessage::Hello { cursor: Some(10) }),
+            (None, None)
+        );
+        let (_, event) = live.received(&ServerMessage::Event {
+            cursor: 11,
+            event: Some(Value::from(1)),
+        });
+        assert_eq!(event, Some(Value::from(1)));
+        assert!(matches!(live.closed(0.5), Action::Connect(_)));
+        let (action, _) = live.received(&ServerMessage::Hello { cursor: Some(14) });
+        assert_eq!(action, Some(Action::Send(resume(11))));
+        // A duplicate of what was seen is skipped; newer ones apply.
+        assert_eq!(
+            live.received(&ServerMessage::Event {
+                cursor: 11,
+                event: Some(Value::from(1))
+            })
+            .1,
+            None
+        );
+        assert_eq!(
+            live.received(&ServerMessage::Event {
+                cursor: 12,
+                event: Some(Value::from(2))
+            })
+            .1,
+            Some(Value::from(2))
+        );
+        live.received(&ServerMessage::Resumed { cursor: 14 });
+        assert_eq!(live.cursor(), 14);
+    }
+
+    #[test]
+    fn a_socket_that_keeps_failing_gives_way_to_polling_and_comes_back() {
+        let mut live = Live::new(Backoff::default()).with_cursor(5);
+        for _ in 1..Live::GIVE_UP_AFTER {
+            assert!(matches!(live.closed(0.5), Action::Connect(_)));
+        }
+        assert_eq!(live.closed(0.5), Action::Poll(Duration::ZERO, 5));
+        assert_eq!(live.mode(), Mode::Polling);
+        assert_eq!(live.polled(9), Action::Poll(Live::POLL_EVERY, 9));
+        // The socket is tried again and holds.
+        let (action, _) = live.received(&ServerMessage::Hello { cursor: Some(12) });
+        assert_eq!(action, Some(Action::Send(resume(9))));
+        assert_eq!(live.mode(), Mode::Socket);
+        // A connection that held resets the count.
+        assert!(matches!(live.closed(0.5), Action::Connect(_)));
+        assert_eq!(live.mode(), Mode::Socket);
+    }
+}
