@@ -27,8 +27,8 @@
 //!   [`Index::folder_exists`] first);
 //! - refuses [`Index::update_file`] with [`PortError::Invalid`] unless the
 //!   new record's version is `expected_version + 1`, and
-//!   [`Index::finish_command`] as `pending`; an unknown command to finish is
-//!   [`PortError::NotFound`];
+//!   [`Index::finish_command`] as `pending`; finishing a command that was
+//!   never recorded does nothing (as DynamoDB's conditional update would);
 //! - refuses [`Index::remove_folder_tree`] with [`PortError::Conflict`] while
 //!   any file record (any status) is still in the tree; the root always
 //!   exists, so creating it returns false and removing it removes every

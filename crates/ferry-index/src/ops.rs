@@ -850,24 +850,22 @@ pub(crate) fn finish_command(
     if status == CommandStatus::Pending {
         return Err(PortError::Invalid("a command can't be finished as pending".to_owned()).into());
     }
-    let at = time_to_db(at)?;
-    let tx = write_tx(conn)?;
-    let changed = tx
-        .prepare_cached(
-            "UPDATE commands SET status = ?3, result = ?4, finished_at = ?5
-             WHERE user = ?1 AND command_id = ?2 AND status = 'pending'",
-        )?
-        .execute(params![
-            user.as_str(),
-            command_id.as_bytes().as_slice(),
-            status.as_str(),
-            result.to_string(),
-            at
-        ])?;
-    if changed == 0 && stored_command(&tx, user, command_id)?.is_none() {
-        return Err(PortError::NotFound(format!("command {command_id}")).into());
-    }
-    tx.commit()?;
+    // One statement, so no transaction: it changes a pending command or
+    // nothing. Nothing means finished already (the first result wins) or
+    // never recorded (a crash between storing a file and recording its
+    // command); either way there is nothing to mark, and an error would only
+    // make the consumer retry forever.
+    conn.prepare_cached(
+        "UPDATE commands SET status = ?3, result = ?4, finished_at = ?5
+         WHERE user = ?1 AND command_id = ?2 AND status = 'pending'",
+    )?
+    .execute(params![
+        user.as_str(),
+        command_id.as_bytes().as_slice(),
+        status.as_str(),
+        result.to_string(),
+        time_to_db(at)?
+    ])?;
     Ok(())
 }
 
