@@ -22,7 +22,12 @@
 //!   cursor that is malformed or belongs to another query or order is
 //!   [`PortError::Invalid`], and limits are clamped to 1..=1000;
 //! - orders a descending listing as the exact reverse of the ascending one
-//!   (sub-folders still first, by name), with ties broken by name, then id;
+//!   (sub-folders still first, by name in the same direction), with ties
+//!   broken by name, then id;
+//! - searches with `instr` over names folded to NFC lower case (Unicode's
+//!   mapping, so `ÉTÉ` finds `été.txt`; `%` and `_` are plain characters);
+//! - stores times as Unix nanoseconds, so a record reads back exactly as
+//!   written; a time outside 1677–2262 is [`PortError::Invalid`];
 //! - answers an empty page for a folder that doesn't exist (the domain asks
 //!   [`Index::folder_exists`] first);
 //! - refuses [`Index::update_file`] with [`PortError::Invalid`] unless the
