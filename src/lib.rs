@@ -11,6 +11,7 @@ pub mod app;
 pub mod config;
 pub mod folder;
 pub mod live;
+pub mod upload;
 
 pub use app::App;
 

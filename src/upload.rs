@@ -1,0 +1,370 @@
+//! The upload queue's logic: which files go next, how far each one is, and
+//! what the user is told — with no DOM and no network, so it is tested
+//! natively. The components feed it the browser's events (a file picked, an
+//! XHR progress event, an answer from the API, a `FileCreated` from the
+//! socket) and do what it says.
+//!
+//! A file goes `Queued` → (`Asking` when its name is taken) → `Uploading` →
+//! `Uploaded` (the bytes are in the store) → `Indexed` (its `FileCreated`
+//! arrived). At most `files_in_flight` files upload at once.
+
+use ferry_protocol::FolderPath;
+use ferry_protocol::messages::ConflictPolicy;
+use uuid::Uuid;
+
+/// Where one file of the queue is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// Waiting for a free slot.
+    Queued,
+    /// Its name is taken; the user picks replace, keep both or skip.
+    Asking,
+    /// Bytes on their way.
+    Uploading,
+    /// The store has the bytes; waiting for the index.
+    Uploaded,
+    /// Indexed and listed: done.
+    Indexed,
+    /// Skipped by the user.
+    Skipped,
+    /// Cancelled by the user.
+    Cancelled,
+    /// Failed, with a reason in words.
+    Failed(String),
+}
+
+impl Stage {
+    /// Whether the file needs nothing more.
+    pub fn is_over(&self) -> bool {
+        matches!(
+            self,
+            Self::Indexed | Self::Skipped | Self::Cancelled | Self::Failed(_)
+        )
+    }
+
+    /// The word shown beside the file.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Queued => "Waiting".into(),
+            Self::Asking => "Name taken".into(),
+            Self::Uploading => "Uploading".into(),
+            Self::Uploaded => "Uploaded".into(),
+            Self::Indexed => "Done".into(),
+            Self::Skipped => "Skipped".into(),
+            Self::Cancelled => "Cancelled".into(),
+            Self::Failed(reason) => format!("Failed: {reason}"),
+        }
+    }
+}
+
+/// One file in the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// The queue's own id for it (also the `CreateFile` command id).
+    pub id: Uuid,
+    /// The folder it goes to (the relative path of a dropped folder kept).
+    pub folder: FolderPath,
+    /// Its name.
+    pub name: String,
+    /// Its size.
+    pub size: u64,
+    /// Bytes sent so far.
+    pub sent: u64,
+    /// Where it is.
+    pub stage: Stage,
+    /// What to do if the name is taken (`Fail` asks the user).
+    pub on_conflict: ConflictPolicy,
+    /// The file's id once created.
+    pub file_id: Option<Uuid>,
+}
+
+/// What the driver should do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Send `CreateFile` for this item, then its bytes.
+    Start(Uuid),
+    /// Ask the user about this item's taken name.
+    Ask(Uuid),
+}
+
+/// The queue.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    items: Vec<Item>,
+    files_in_flight: usize,
+}
+
+impl Queue {
+    /// An empty queue letting `files_in_flight` files upload at once.
+    pub fn new(files_in_flight: usize) -> Self {
+        Self {
+            items: Vec::new(),
+            files_in_flight: files_in_flight.max(1),
+        }
+    }
+
+    /// Adds a file; returns its id.
+    pub fn add(&mut self, folder: FolderPath, name: &str, size: u64) -> Uuid {
+        let id = Uuid::new_v4();
+        self.items.push(Item {
+            id,
+            folder,
+            name: name.to_owned(),
+            size,
+            sent: 0,
+            stage: Stage::Queued,
+            on_conflict: ConflictPolicy::Fail,
+            file_id: None,
+        });
+        id
+    }
+
+    /// The items, in the order they were added.
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    fn item(&mut self, id: Uuid) -> Option<&mut Item> {
+        self.items.iter_mut().find(|i| i.id == id)
+    }
+
+    /// The items to start now, within the concurrency limit.
+    pub fn start_next(&mut self) -> Vec<Next> {
+        let busy = self
+            .items
+            .iter()
+            .filter(|i| i.stage == Stage::Uploading)
+            .count();
+        let mut free = self.files_in_flight.saturating_sub(busy);
+        let mut out = Vec::new();
+        for item in &mut self.items {
+            if free == 0 {
+                break;
+            }
+            if item.stage == Stage::Queued {
+                item.stage = Stage::Uploading;
+                out.push(Next::Start(item.id));
+                free -= 1;
+            }
+        }
+        out
+    }
+
+    /// `CreateFile` answered: the file exists, the bytes may go.
+    pub fn created(&mut self, id: Uuid, file_id: Uuid) {
+        if let Some(item) = self.item(id) {
+            item.file_id = Some(file_id);
+        }
+    }
+
+    /// `CreateFile` answered `Conflict`: ask the user.
+    pub fn name_taken(&mut self, id: Uuid) -> Option<Next> {
+        let item = self.item(id)?;
+        item.stage = Stage::Asking;
+        Some(Next::Ask(id))
+    }
+
+    /// The user answered about a taken name: `None` skips the file.
+    pub fn resolve(&mut self, id: Uuid, choice: Option<ConflictPolicy>) {
+        if let Some(item) = self.item(id) {
+            match choice {
+                Some(policy) => {
+                    item.on_conflict = policy;
+                    item.stage = Stage::Queued;
+                }
+                None => item.stage = Stage::Skipped,
+            }
+        }
+    }
+
+    /// Progress of an item's bytes (an XHR `progress` event).
+    pub fn progress(&mut self, id: Uuid, sent: u64) {
+        if let Some(item) = self.item(id) {
+            item.sent = sent.min(item.size);
+        }
+    }
+
+    /// The store has all the bytes.
+    pub fn uploaded(&mut self, id: Uuid) {
+        if let Some(item) = self.item(id)
+            && item.stage == Stage::Uploading
+        {
+            item.sent = item.size;
+            item.stage = Stage::Uploaded;
+        }
+    }
+
+    /// A `FileCreated` arrived for `file_id`. Returns whether it was one of
+    /// the queue's.
+    pub fn indexed(&mut self, file_id: Uuid) -> bool {
+        match self.items.iter_mut().find(|i| i.file_id == Some(file_id)) {
+            Some(item) if !item.stage.is_over() => {
+                item.sent = item.size;
+                item.stage = Stage::Indexed;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The item failed.
+    pub fn failed(&mut self, id: Uuid, reason: &str) {
+        if let Some(item) = self.item(id)
+            && !item.stage.is_over()
+        {
+            item.stage = Stage::Failed(reason.to_owned());
+        }
+    }
+
+    /// The user cancelled the item.
+    pub fn cancel(&mut self, id: Uuid) {
+        if let Some(item) = self.item(id)
+            && !item.stage.is_over()
+        {
+            item.stage = Stage::Cancelled;
+        }
+    }
+
+    /// Overall progress: bytes sent and total, of the items not skipped or
+    /// cancelled.
+    pub fn totals(&self) -> (u64, u64) {
+        self.items
+            .iter()
+            .filter(|i| !matches!(i.stage, Stage::Skipped | Stage::Cancelled))
+            .fold((0, 0), |(sent, total), i| (sent + i.sent, total + i.size))
+    }
+
+    /// A one-line summary for the progress bar's label and the live region:
+    /// "3 of 10 files uploaded".
+    pub fn summary(&self) -> String {
+        let counted: Vec<&Item> = self
+            .items
+            .iter()
+            .filter(|i| !matches!(i.stage, Stage::Skipped | Stage::Cancelled))
+            .collect();
+        let done = counted
+            .iter()
+            .filter(|i| matches!(i.stage, Stage::Uploaded | Stage::Indexed))
+            .count();
+        let failed = counted
+            .iter()
+            .filter(|i| matches!(i.stage, Stage::Failed(_)))
+            .count();
+        let noun = if counted.len() == 1 { "file" } else { "files" };
+        let mut text = format!("{done} of {} {noun} uploaded", counted.len());
+        if failed > 0 {
+            text.push_str(&format!(", {failed} failed"));
+        }
+        text
+    }
+
+    /// Drops finished items, keeping the rest.
+    pub fn clear_finished(&mut self) {
+        self.items.retain(|i| !i.stage.is_over());
+    }
+}
+
+/// The folder and name for a dropped file with a relative path
+/// (`photos/2026/a.jpg` dropped into `docs` → `docs/photos/2026`, `a.jpg`).
+pub fn place(base: &FolderPath, relative: &str) -> Result<(FolderPath, String), String> {
+    let relative = relative.trim_matches('/');
+    let (dirs, name) = match relative.rsplit_once('/') {
+        Some((dirs, name)) => (Some(dirs), name),
+        None => (None, relative),
+    };
+    let folder = match dirs {
+        None => base.clone(),
+        Some(dirs) => {
+            let joined = if base.is_root() {
+                dirs.to_owned()
+            } else {
+                format!("{}/{dirs}", base.as_str())
+            };
+            FolderPath::parse(&joined).map_err(|e| e.to_string())?
+        }
+    };
+    ferry_protocol::FileName::parse(name).map_err(|e| e.to_string())?;
+    Ok((folder, name.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn at_most_files_in_flight_upload_at_once() {
+        let mut queue = Queue::new(2);
+        let ids: Vec<Uuid> = (0..5)
+            .map(|i| queue.add(FolderPath::root(), &format!("{i}"), 10))
+            .collect();
+        assert_eq!(
+            queue.start_next(),
+            vec![Next::Start(ids[0]), Next::Start(ids[1])]
+        );
+        assert!(queue.start_next().is_empty());
+        queue.uploaded(ids[0]);
+        assert_eq!(queue.start_next(), vec![Next::Start(ids[2])]);
+        queue.failed(ids[1], "network down");
+        assert_eq!(queue.start_next(), vec![Next::Start(ids[3])]);
+        assert_eq!(queue.summary(), "1 of 5 files uploaded, 1 failed");
+    }
+
+    #[test]
+    fn a_file_goes_uploading_uploaded_indexed() {
+        let mut queue = Queue::new(3);
+        let id = queue.add(FolderPath::root(), "a.txt", 100);
+        queue.start_next();
+        let file_id = Uuid::new_v4();
+        queue.created(id, file_id);
+        queue.progress(id, 40);
+        assert_eq!(queue.totals(), (40, 100));
+        assert_eq!(queue.items()[0].stage.label(), "Uploading");
+        queue.uploaded(id);
+        assert_eq!(queue.items()[0].stage, Stage::Uploaded);
+        assert!(queue.indexed(file_id));
+        assert!(!queue.indexed(file_id));
+        assert_eq!(queue.items()[0].stage, Stage::Indexed);
+        assert_eq!(queue.summary(), "1 of 1 file uploaded");
+        queue.clear_finished();
+        assert!(queue.items().is_empty());
+    }
+
+    #[test]
+    fn a_taken_name_is_asked_about_then_retried_or_skipped() {
+        let mut queue = Queue::new(1);
+        let a = queue.add(FolderPath::root(), "a.txt", 1);
+        let b = queue.add(FolderPath::root(), "b.txt", 1);
+        queue.start_next();
+        assert_eq!(queue.name_taken(a), Some(Next::Ask(a)));
+        // Asking doesn't hold a slot.
+        assert_eq!(queue.start_next(), vec![Next::Start(b)]);
+        queue.resolve(a, Some(ConflictPolicy::KeepBoth));
+        queue.uploaded(b);
+        assert_eq!(queue.start_next(), vec![Next::Start(a)]);
+        assert_eq!(queue.items()[0].on_conflict, ConflictPolicy::KeepBoth);
+        let c = queue.add(FolderPath::root(), "c.txt", 5);
+        queue.start_next();
+        queue.name_taken(c);
+        queue.resolve(c, None);
+        assert_eq!(queue.items()[2].stage, Stage::Skipped);
+        assert_eq!(queue.totals().1, 2);
+    }
+
+    #[test]
+    fn dropped_folders_keep_their_relative_paths() {
+        let docs = FolderPath::parse("docs").unwrap();
+        assert_eq!(
+            place(&docs, "photos/2026/a.jpg").unwrap(),
+            (
+                FolderPath::parse("docs/photos/2026").unwrap(),
+                "a.jpg".to_owned()
+            )
+        );
+        assert_eq!(
+            place(&FolderPath::root(), "a.jpg").unwrap(),
+            (FolderPath::root(), "a.jpg".to_owned())
+        );
+        assert!(place(&docs, "../etc/passwd").is_err());
+    }
+}
