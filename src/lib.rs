@@ -10,6 +10,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod folder;
+pub mod listview;
 pub mod live;
 pub mod upload;
 
