@@ -6,6 +6,7 @@
 //! `app` only wire state to the DOM. [`mount`] puts the app into any element,
 //! so a portal can embed it.
 
+pub mod activity;
 pub mod api;
 pub mod app;
 pub mod config;
