@@ -125,6 +125,78 @@ fn sign_in_report(tools: &BuildTools, browser: &crate::tools::Browser) -> Result
     Ok(())
 }
 
+/// The `FERRY_BENCH …` lines of a benchmark's output, without the prefix.
+fn bench_lines(output: &str) -> Vec<&str> {
+    output
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("FERRY_BENCH "))
+        .collect()
+}
+
+/// The file API over real sockets (`ferry-server`'s `files` bench): request
+/// rates against `/healthz`, notification delay against a WebSocket ping, and
+/// PUT throughput against a raw disk write, all measured in the same run.
+fn files_report() -> Result<()> {
+    let output =
+        output_of(crate::cargo().args(["bench", "--package", "ferry-server", "--bench", "files"]))?;
+    let healthz = figure(&output, "healthz_rps")?;
+    let list = figure(&output, "list_rps")?;
+    let create = figure(&output, "create_rps")?;
+    let ping = figure(&output, "ws_ping_p50_ms")?;
+    let event_p50 = figure(&output, "put_to_event_p50_ms")?;
+    let event_p99 = figure(&output, "put_to_event_p99_ms")?;
+    let raw = figure(&output, "raw_write_mib_s")?;
+    let put = figure(&output, "put_mib_s")?;
+    let put_sha = figure(&output, "put_sha256_mib_s")?;
+    println!();
+    println!("File API over loopback, baselines measured in the same run");
+    println!("GET /healthz (baseline):            {healthz:>9.0} req/s");
+    println!(
+        "list a folder of 100:               {list:>9.0} req/s = {:.2}x healthz",
+        list / healthz
+    );
+    println!(
+        "CreateFile:                         {create:>9.0} req/s = {:.2}x healthz",
+        create / healthz
+    );
+    println!("WebSocket ping → pong (baseline):   {ping:>9.2} ms p50");
+    println!(
+        "PUT answered → FileCreated pushed:  {event_p50:>9.2} ms p50 = {:.1}x ping, {event_p99:.2} ms p99 = {:.1}x ping",
+        event_p50 / ping,
+        event_p99 / ping
+    );
+    println!("raw write + fsync (baseline):       {raw:>9.0} MiB/s");
+    println!(
+        "presigned PUT, 256 MiB:             {put:>9.0} MiB/s = {:.2}x raw write",
+        put / raw
+    );
+    println!(
+        "presigned PUT + SHA-256, 256 MiB:   {put_sha:>9.0} MiB/s = {:.2}x raw write",
+        put_sha / raw
+    );
+    for line in bench_lines(&output) {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
+/// The SQLite index (`ferry-index`'s `index` bench): its lines are relayed as
+/// the bench prints them, each with its own same-run baseline.
+fn index_report() -> Result<()> {
+    let output =
+        output_of(crate::cargo().args(["bench", "--package", "ferry-index", "--bench", "index"]))?;
+    let lines = bench_lines(&output);
+    if lines.is_empty() {
+        anyhow::bail!("the index benchmark printed no FERRY_BENCH line");
+    }
+    println!();
+    println!("File index (SQLite), baselines measured in the same run");
+    for line in lines {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
 pub fn bench() -> Result<()> {
     let tools = BuildTools::ensure()?;
     let browser = crate::tools::Browser::ensure()?;
@@ -159,5 +231,7 @@ pub fn bench() -> Result<()> {
         "gzip total vs Uppy dashboard + S3:        {:.2}x (95 KB)",
         ratio(UPPY_GZIP)
     );
-    sign_in_report(&tools, &browser)
+    sign_in_report(&tools, &browser)?;
+    files_report()?;
+    index_report()
 }
