@@ -152,11 +152,11 @@ fn files_report() -> Result<()> {
     println!("File API over loopback, baselines measured in the same run");
     println!("GET /healthz (baseline):            {healthz:>9.0} req/s");
     println!(
-        "list a folder of 100:               {list:>9.0} req/s = {:.2}x healthz",
+        "list a folder of 100:               {list:>9.0} req/s = {:.3}x healthz",
         list / healthz
     );
     println!(
-        "CreateFile:                         {create:>9.0} req/s = {:.2}x healthz",
+        "CreateFile:                         {create:>9.0} req/s = {:.3}x healthz",
         create / healthz
     );
     println!("WebSocket ping → pong (baseline):   {ping:>9.2} ms p50");

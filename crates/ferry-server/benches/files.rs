@@ -515,11 +515,11 @@ async fn run() {
     );
     println!("GET /healthz (baseline):         {healthz_rps:>9.0} req/s");
     println!(
-        "GET /api/files?folder= (100):    {list_rps:>9.0} req/s ({:.2}x healthz)",
+        "GET /api/files?folder= (100):    {list_rps:>9.0} req/s ({:.3}x healthz)",
         list_rps / healthz_rps
     );
     println!(
-        "CreateFile command:              {create_rps:>9.0} req/s ({:.2}x healthz)",
+        "CreateFile command:              {create_rps:>9.0} req/s ({:.3}x healthz)",
         create_rps / healthz_rps
     );
     println!("WebSocket ping → pong (baseline): {ping_p50:>8.2} ms p50");
