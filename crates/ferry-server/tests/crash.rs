@@ -1,0 +1,185 @@
+//! `kill -9` of the real `ferry-server` process while consumers are busy:
+//! after a restart on the same data directory every accepted command is
+//! carried out, an upload whose answer may have been lost is indexed, and
+//! nothing lands in the dead-letter table.
+
+#![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
+
+mod net;
+
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use uuid::Uuid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferry-server");
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Starts the server on `addr`; returns the process and the bound address.
+fn start(data: &Path, dist: &Path, addr: &str) -> (Child, SocketAddr) {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--addr", addr, "--dist"])
+        .arg(dist)
+        .env("FERRY_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("the server prints its URL").unwrap();
+        if let Some(url) = line.strip_prefix("ferry-server listening on ") {
+            break url.trim_end_matches('/').to_owned();
+        }
+    };
+    // Keep reading so the server never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let addr = url.strip_prefix("http://").unwrap().parse().unwrap();
+    (child, addr)
+}
+
+fn run(data: &Path, args: &[&str]) -> String {
+    let output = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+async fn status_of(addr: SocketAddr, token: &str, path: &str) -> (u16, serde_json::Value) {
+    net::get(addr, token, path).await
+}
+
+async fn until_available(addr: SocketAddr, token: &str, id: &str) {
+    let path = format!("/api/files/{id}");
+    net::eventually(WAIT, &format!("{id} to be available"), || {
+        let path = path.clone();
+        async move { status_of(addr, token, &path).await.1["status"] == "available" }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accepted_commands_survive_kill_9_and_are_carried_out_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, dist) = (dir.path().join("data"), dir.path().join("dist"));
+    std::fs::create_dir_all(&dist).unwrap();
+    run(&data, &["user", "add", "alice", "--password", net::PASSWORD]);
+    let (mut child, addr) = start(&data, &dist, "127.0.0.1:0");
+    let same_port = addr.to_string();
+
+    for (round, kill_after_ms) in [0u64, 5, 20].into_iter().enumerate() {
+        let token = net::sign_in(addr, "alice").await;
+        let mut doomed = Vec::new();
+        let mut moving = Vec::new();
+        for i in 0..20 {
+            doomed.push(net::upload(addr, &token, "", &format!("del-{round}-{i}.txt"), b"bye").await);
+            moving.push(net::upload(addr, &token, "", &format!("mv-{round}-{i}.txt"), b"go").await);
+        }
+        for id in doomed.iter().chain(&moving) {
+            until_available(addr, &token, id).await;
+        }
+
+        // Sixty commands in quick succession; every 202 is a promise.
+        let mut accepted = Vec::new();
+        for i in 0..20 {
+            for data in [
+                json!({"Action": "DeleteFile", "FileId": doomed[i]}),
+                json!({"Action": "CreateFolder", "Path": format!("round{round}/f{i}")}),
+                json!({"Action": "MoveFile", "FileId": moving[i], "ToFolder": format!("moved{round}"),
+                       "ToName": format!("moved-{i}.txt")}),
+            ] {
+                let id = Uuid::new_v4();
+                let (status, body) = net::command(addr, &token, id, data).await;
+                assert_eq!(status, 202, "{body}");
+                accepted.push(id);
+            }
+        }
+        // An upload whose Object Created may be in flight at the kill.
+        let (status, created) = net::command(
+            addr,
+            &token,
+            Uuid::new_v4(),
+            json!({"Action": "CreateFile", "Folder": "", "Name": format!("late-{round}.txt"),
+                   "Size": 4, "ContentType": "text/plain"}),
+        )
+        .await;
+        assert_eq!(status, 201, "{created}");
+        let late = created["file"]["fileId"].as_str().unwrap().to_owned();
+        let request = created["upload"]["request"].clone();
+        let put = {
+            let request = request.clone();
+            tokio::spawn(async move {
+                let url = request["url"].as_str().unwrap();
+                let path = &url[url.find("/ferry").unwrap()..];
+                let mut headers = vec![("content-length".to_owned(), "4".to_owned())];
+                for (name, value) in request["headers"].as_object().unwrap() {
+                    headers.push((name.clone(), value.as_str().unwrap().to_owned()));
+                }
+                net::send(addr, "PUT", path, &headers, b"late".to_vec()).await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let put_answered = matches!(put.await.unwrap(), Ok((200, _)));
+
+        // Same port, so the public URL (token issuer, presigned URLs) is unchanged.
+        (child, _) = start(&data, &dist, &same_port);
+        let token = net::sign_in(addr, "alice").await;
+        if !put_answered {
+            // The client never heard back, so it retries, as a browser would.
+            let (status, body) = net::presigned(addr, &request, b"late".to_vec()).await;
+            assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        }
+        for id in &accepted {
+            let path = format!("/api/commands/{id}");
+            let token = token.clone();
+            net::eventually(WAIT, &format!("command {id} to succeed"), || {
+                let (path, token) = (path.clone(), token.clone());
+                async move {
+                    let (_, status) = status_of(addr, &token, &path).await;
+                    assert_ne!(status["status"], "failed", "{status}");
+                    status["status"] == "succeeded"
+                }
+            })
+            .await;
+        }
+        until_available(addr, &token, &late).await;
+
+        for id in &doomed {
+            assert_eq!(status_of(addr, &token, &format!("/api/files/{id}")).await.0, 404);
+        }
+        let (_, listing) =
+            status_of(addr, &token, &format!("/api/files?folder=round{round}&limit=100")).await;
+        let mut folders: Vec<String> = listing["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_owned())
+            .collect();
+        folders.sort();
+        let mut expected: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
+        expected.sort();
+        assert_eq!(folders, expected);
+        for (i, id) in moving.iter().enumerate() {
+            let (_, file) = status_of(addr, &token, &format!("/api/files/{id}")).await;
+            assert_eq!(
+                (file["folder"].clone(), file["name"].clone(), file["status"].clone()),
+                (json!(format!("moved{round}")), json!(format!("moved-{i}.txt")), json!("available")),
+                "{file}"
+            );
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(run(&data, &["dlq", "list"]).contains("no dead letters"));
+}
