@@ -93,7 +93,10 @@ async fn next_json(socket: &mut Socket) -> Value {
 }
 
 async fn send(socket: &mut Socket, message: Value) {
-    socket.send(Message::text(message.to_string())).await.unwrap();
+    socket
+        .send(Message::text(message.to_string()))
+        .await
+        .unwrap();
 }
 
 fn refused_status(result: Result<Socket, tungstenite::Error>) -> u16 {
@@ -136,7 +139,12 @@ async fn a_missing_bad_forged_or_expired_token_is_refused_before_the_upgrade() {
     let parts: Vec<&str> = token.split('.').collect();
     let mut claims: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
     claims["sub"] = json!("someone-else");
-    let forged = format!("{}.{}.{}", parts[0], b64.encode(claims.to_string()), parts[2]);
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(claims.to_string()),
+        parts[2]
+    );
     assert_eq!(refused_status(served.connect(&forged).await), 401);
 
     // The real token works until it expires.
@@ -166,13 +174,17 @@ async fn each_user_gets_their_own_events_and_nobody_elses() {
     )
     .await;
     assert_eq!(status, 201, "{created}");
-    let (status, _) = net::presigned(served.addr, &created["upload"]["request"], b"abc".to_vec()).await;
+    let (status, _) =
+        net::presigned(served.addr, &created["upload"]["request"], b"abc".to_vec()).await;
     assert_eq!(status, 200);
     let file_id = created["file"]["fileId"].as_str().unwrap().to_owned();
     let event = next_json(&mut alice_socket).await;
     assert_eq!(event["type"], "event", "{event}");
     assert_eq!(event["event"]["data"]["Action"], "FileCreated");
-    assert_eq!(event["event"]["metadata"]["CommandId"], create_id.to_string());
+    assert_eq!(
+        event["event"]["metadata"]["CommandId"],
+        create_id.to_string()
+    );
     let first_cursor = event["cursor"].as_i64().unwrap();
 
     let delete_id = Uuid::new_v4();
@@ -186,7 +198,10 @@ async fn each_user_gets_their_own_events_and_nobody_elses() {
     assert_eq!(status, 202);
     let event = next_json(&mut alice_socket).await;
     assert_eq!(event["event"]["data"]["Action"], "FileDeleted", "{event}");
-    assert_eq!(event["event"]["metadata"]["CommandId"], delete_id.to_string());
+    assert_eq!(
+        event["event"]["metadata"]["CommandId"],
+        delete_id.to_string()
+    );
     assert!(event["cursor"].as_i64().unwrap() > first_cursor);
 
     // Bob's first event is his own, so none of Alice's reached him.
@@ -202,7 +217,10 @@ async fn each_user_gets_their_own_events_and_nobody_elses() {
     let event = next_json(&mut bob_socket).await;
     assert_eq!(event["event"]["data"]["Action"], "FolderCreated", "{event}");
     assert_eq!(event["event"]["metadata"]["UserId"], bob_sub.as_str());
-    assert_eq!(event["event"]["metadata"]["CommandId"], folder_id.to_string());
+    assert_eq!(
+        event["event"]["metadata"]["CommandId"],
+        folder_id.to_string()
+    );
 }
 
 #[tokio::test]
@@ -243,13 +261,22 @@ async fn a_client_that_reconnects_resumes_exactly_what_it_missed() {
         let at = message["cursor"].as_i64().unwrap();
         assert!(at > last, "in cursor order: {at} after {last}");
         last = at;
-        got.push(message["event"]["metadata"]["CommandId"].as_str().unwrap().to_owned());
+        got.push(
+            message["event"]["metadata"]["CommandId"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     };
     assert_eq!(got, sent);
     let resumed_at = resumed["cursor"].as_i64().unwrap();
     assert!(resumed_at >= last);
 
-    send(&mut socket, json!({"action": "resume", "after": resumed_at})).await;
+    send(
+        &mut socket,
+        json!({"action": "resume", "after": resumed_at}),
+    )
+    .await;
     let again = next_json(&mut socket).await;
     assert_eq!(again["type"], "resumed", "{again}");
     assert_eq!(again["cursor"], resumed_at);

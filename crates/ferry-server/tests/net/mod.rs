@@ -102,7 +102,13 @@ pub async fn presigned(addr: SocketAddr, request: &Value, body: Vec<u8>) -> (u16
 }
 
 /// Creates a file and PUTs `content`; returns its id (not waiting for the index).
-pub async fn upload(addr: SocketAddr, token: &str, folder: &str, name: &str, content: &[u8]) -> String {
+pub async fn upload(
+    addr: SocketAddr,
+    token: &str,
+    folder: &str,
+    name: &str,
+    content: &[u8],
+) -> String {
     let (status, created) = command(
         addr,
         token,
@@ -122,7 +128,10 @@ pub async fn sign_in(addr: SocketAddr, name: &str) -> String {
     let body = json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": ferry_server::LOCAL_CLIENT_ID,
                       "AuthParameters": {"USERNAME": name, "PASSWORD": PASSWORD}});
     let headers = vec![
-        ("content-type".to_owned(), "application/x-amz-json-1.1".to_owned()),
+        (
+            "content-type".to_owned(),
+            "application/x-amz-json-1.1".to_owned(),
+        ),
         (
             "x-amz-target".to_owned(),
             "AWSCognitoIdentityProviderService.InitiateAuth".to_owned(),
