@@ -218,6 +218,32 @@ fn io_error(e: impl std::fmt::Display) -> S3Error {
     S3Error::with_message(S3ErrorCode::InternalError, e.to_string())
 }
 
+/// Flushes files and the folders that name them to disk: an answered write
+/// survives a power cut, as S3's answer promises. (s3s-fs only renames its
+/// temporary file into place.) Missing files are skipped.
+async fn durable(paths: Vec<PathBuf>) -> S3Result<()> {
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let mut folders = std::collections::BTreeSet::new();
+        for path in &paths {
+            if let Ok(file) = std::fs::File::open(path) {
+                file.sync_all()?;
+            }
+            if let Some(folder) = path.parent() {
+                folders.insert(folder.to_owned());
+            }
+        }
+        for folder in folders {
+            if let Ok(handle) = std::fs::File::open(&folder) {
+                handle.sync_all()?;
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(io_error)?
+    .map_err(io_error)
+}
+
 fn meta_of<T>(req: &S3Request<T>) -> RequestMeta {
     req.extensions
         .get::<RequestMeta>()
@@ -374,7 +400,9 @@ impl FerryS3 {
         let bytes = serde_json::to_vec(value).map_err(io_error)?;
         let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
         tokio::fs::write(&tmp, bytes).await.map_err(io_error)?;
-        tokio::fs::rename(&tmp, path).await.map_err(io_error)
+        durable(vec![tmp.clone()]).await?;
+        tokio::fs::rename(&tmp, path).await.map_err(io_error)?;
+        durable(vec![path.to_owned()]).await
     }
 
     async fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
@@ -518,6 +546,10 @@ impl S3 for FerryS3 {
             .put_object(req)
             .await
             .map_err(|e| body_error(e, &fault))?;
+        let mut written: Vec<PathBuf> = self.object_file(&bucket, &key).into_iter().collect();
+        written.push(self.internal_info_path(&bucket, &key));
+        written.push(self.metadata_path(&bucket, &key));
+        durable(written).await?;
         if !key.ends_with('/') {
             let etag = out
                 .output
@@ -573,6 +605,7 @@ impl S3 for FerryS3 {
         let bucket = req.input.bucket.clone();
         let key = req.input.key.clone();
         let out = self.fs.copy_object(req).await?;
+        durable(self.object_file(&bucket, &key).into_iter().collect()).await?;
         let etag = out
             .output
             .copy_object_result
@@ -741,6 +774,7 @@ impl S3 for FerryS3 {
             .map(ETag::value)
             .unwrap_or_default()
             .to_owned();
+        durable(vec![self.part_file(&upload_id, part_number)]).await?;
         let size = tokio::fs::metadata(self.part_file(&upload_id, part_number))
             .await
             .map_err(io_error)?
@@ -911,6 +945,7 @@ impl S3 for FerryS3 {
             info.insert("checksum_sha256".into(), composite.clone().into());
             output.checksum_sha256 = Some(composite);
         }
+        durable(self.object_file(&bucket, &key).into_iter().collect()).await?;
         self.write_json(&self.internal_info_path(&bucket, &key), &info)
             .await?;
         self.write_json(
