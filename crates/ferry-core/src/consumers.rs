@@ -362,6 +362,25 @@ impl Consumers {
         trace_id: Option<&str>,
         producer: &str,
     ) -> Result<Option<EventEnvelope>, Retry> {
+        let Some(file) = self.clear(file, command_id, trace_id).await? else {
+            return Ok(None);
+        };
+        let event = self.deleted_event(&file, producer);
+        self.index
+            .remove_file(&file.user, file.file_id, file.version)
+            .await
+            .map_err(retry)?;
+        Ok(Some(event))
+    }
+
+    /// The first half of removing a file: marks it deleting and deletes its
+    /// object. Returns the record as marked, or `None` when it was gone.
+    async fn clear(
+        &self,
+        file: FileRecord,
+        command_id: Option<Uuid>,
+        trace_id: Option<&str>,
+    ) -> Result<Option<FileRecord>, Retry> {
         let key = file.user.object_key(file.file_id);
         let mut file = file;
         if file.status != FileStatus::Deleting {
@@ -386,17 +405,18 @@ impl Consumers {
                 .map_err(retry)?;
         }
         self.objects.delete(&key).await.map_err(retry)?;
-        self.index
-            .remove_file(&file.user, file.file_id, file.version)
-            .await
-            .map_err(retry)?;
+        Ok(Some(file))
+    }
+
+    /// The `FileDeleted` event of a file being removed.
+    fn deleted_event(&self, file: &FileRecord, producer: &str) -> EventEnvelope {
         let event = Event::FileDeleted(FileDeletedV1 {
             file_id: file.file_id,
             folder: file.folder.clone(),
             name: file.name.clone(),
             version: file.version + 1,
         });
-        Ok(Some(envelope_for(
+        envelope_for(
             &file.user,
             file.trace_id.as_deref(),
             file.command_id,
@@ -404,7 +424,7 @@ impl Consumers {
             self.now(),
             event,
             &format!("FileDeleted:{}", file.file_id),
-        )))
+        )
     }
 
     async fn delete_file(
@@ -419,6 +439,21 @@ impl Consumers {
             .await
             .map_err(retry)?;
         let Some(file) = file else {
+            // Finished already by an attempt that stopped (a crash) between
+            // dropping the record and noting the event as processed.
+            let finished = self
+                .index
+                .command(&incoming.user, incoming.command_id)
+                .await
+                .map_err(retry)?
+                .is_some_and(|command| command.status != CommandStatus::Pending);
+            if finished {
+                return self
+                    .index
+                    .mark_processed(consumer, incoming.metadata.event_id, self.now())
+                    .await
+                    .map_err(retry);
+            }
             return self
                 .fail(
                     incoming,
@@ -430,12 +465,33 @@ impl Consumers {
         };
         let trace = incoming.metadata.trace_id.as_str().to_owned();
         match self
-            .remove(file, Some(incoming.command_id), Some(&trace), consumer)
+            .clear(file, Some(incoming.command_id), Some(&trace))
             .await?
         {
-            Some(event) => {
-                self.finish(incoming, consumer, CommandStatus::Succeeded, vec![event])
+            Some(file) => {
+                // Announced and finished before the record goes, so a crash
+                // after dropping it can't turn into "already gone".
+                let event = self.deleted_event(&file, consumer);
+                self.publish(std::slice::from_ref(&event)).await?;
+                let result = serde_json::to_value(&event).unwrap_or_default();
+                self.index
+                    .finish_command(
+                        &incoming.user,
+                        incoming.command_id,
+                        CommandStatus::Succeeded,
+                        &result,
+                        self.now(),
+                    )
                     .await
+                    .map_err(retry)?;
+                self.index
+                    .remove_file(&file.user, file.file_id, file.version)
+                    .await
+                    .map_err(retry)?;
+                self.index
+                    .mark_processed(consumer, incoming.metadata.event_id, self.now())
+                    .await
+                    .map_err(retry)
             }
             None => {
                 self.fail(

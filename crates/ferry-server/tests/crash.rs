@@ -170,8 +170,7 @@ async fn accepted_commands_survive_kill_9_and_are_carried_out_after_restart() {
             "round {round}: killed after {kill_after_ms} ms; {unfinished} bus deliveries \
              unfinished; the last PUT answered: {put_answered}"
         );
-        let mut deletes_reported_failed = 0;
-        for (id, delete) in &accepted {
+        for (id, _) in &accepted {
             let path = format!("/api/commands/{id}");
             let started = std::time::Instant::now();
             let last = loop {
@@ -185,20 +184,8 @@ async fn accepted_commands_survive_kill_9_and_are_carried_out_after_restart() {
                 );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             };
-            if last["status"] == "failed" {
-                // KNOWN BUG (ferry-core `delete_file`): a kill after the
-                // deleter removed the record but before it finished the
-                // command makes the redelivery answer "The file was already
-                // gone." The file is deleted (checked below); only the
-                // command's outcome is wrong. Tolerated for DeleteFile only.
-                assert!(*delete, "{last}");
-                assert_eq!(last["result"]["data"]["Code"], "NotFound", "{last}");
-                deletes_reported_failed += 1;
-            }
+            assert_eq!(last["status"], "succeeded", "{last}");
         }
-        eprintln!(
-            "round {round}: {deletes_reported_failed} deletes reported failed after the restart"
-        );
         until_available(addr, &token, &late).await;
 
         for id in &doomed {
