@@ -518,6 +518,15 @@ impl Consumers {
             .await
             .map_err(retry)?
         {
+            // Finished already by an attempt that stopped (a crash) between
+            // dropping the folders and noting the event as processed.
+            if self.already_finished(incoming).await? {
+                return self
+                    .index
+                    .mark_processed(consumer, incoming.metadata.event_id, self.now())
+                    .await
+                    .map_err(retry);
+            }
             return self
                 .fail(
                     incoming,
@@ -549,21 +558,49 @@ impl Consumers {
                 }
             }
         }
-        self.index
-            .remove_folder_tree(user, &body.path)
-            .await
-            .map_err(retry)?;
+        // Announced and finished before the folders go, so a crash after
+        // dropping them can't turn into "already gone". (After a crash part
+        // way, FilesDeleted counts the files this attempt removed.)
         let envelope = self.envelope(
             incoming,
             consumer,
             Event::FolderDeleted(FolderDeletedV1 {
-                path: body.path,
+                path: body.path.clone(),
                 files_deleted: deleted,
             }),
             &format!("FolderDeleted:{}", incoming.command_id),
         );
-        self.finish(incoming, consumer, CommandStatus::Succeeded, vec![envelope])
+        self.publish(std::slice::from_ref(&envelope)).await?;
+        let result = serde_json::to_value(&envelope).unwrap_or_default();
+        self.index
+            .finish_command(
+                user,
+                incoming.command_id,
+                CommandStatus::Succeeded,
+                &result,
+                self.now(),
+            )
             .await
+            .map_err(retry)?;
+        self.index
+            .remove_folder_tree(user, &body.path)
+            .await
+            .map_err(retry)?;
+        self.index
+            .mark_processed(consumer, incoming.metadata.event_id, self.now())
+            .await
+            .map_err(retry)
+    }
+
+    /// Whether the incoming command was already finished (by an attempt
+    /// that stopped before noting its event as processed).
+    async fn already_finished(&self, incoming: &Incoming) -> Result<bool, Retry> {
+        Ok(self
+            .index
+            .command(&incoming.user, incoming.command_id)
+            .await
+            .map_err(retry)?
+            .is_some_and(|command| command.status != CommandStatus::Pending))
     }
 
     async fn move_file(
