@@ -326,8 +326,15 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(data_dir = %settings.data_dir.display(), dist = %settings.dist_dir.display(), "starting");
     let state = AppState::open(settings, Arc::new(SystemClock))?;
     // Tests and `cargo xtask run` read this line to learn the port.
-    println!("ferry-server listening on {public_url}/");
-    println!(
+    // Whoever started us may stop reading stdout after this line (tests do),
+    // so it is the only one, and a closed pipe is not an error.
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout();
+        let _ = writeln!(stdout, "ferry-server listening on {public_url}/");
+        let _ = stdout.flush();
+    }
+    tracing::info!(
         "object endpoint: {public_url} (path-style, bucket {}, region {}; `ferry-server s3-credentials` prints the keys)",
         ferry_server::LOCAL_BUCKET,
         ferry_server::LOCAL_REGION
