@@ -87,6 +87,7 @@ async fn the_aws_sdk_for_javascript_agrees_with_the_endpoint() {
         .filter_map(|v| v.as_str())
         .collect();
     assert!(steps.contains(&"complete-multipart"), "{steps:?}");
+    assert!(steps.contains(&"sdk-presigned-refusals"), "{steps:?}");
     assert!(
         steps.contains(&"our-presigned-url-equals-the-sdks"),
         "{steps:?}"
@@ -132,6 +133,19 @@ async fn the_aws_sdk_for_javascript_agrees_with_the_endpoint() {
                 "DeleteObject".to_owned()
             ),
             created("sdk/presigned.txt", "PutObject"),
+            // Only the upload of the signed size is stored; every refused
+            // presigned request left nothing.
+            created("sdk/sized.txt", "PutObject"),
+            (
+                "Object Deleted".to_owned(),
+                "sdk/presigned.txt".to_owned(),
+                "DeleteObject".to_owned()
+            ),
+            (
+                "Object Deleted".to_owned(),
+                "sdk/sized.txt".to_owned(),
+                "DeleteObject".to_owned()
+            ),
         ]
     );
 }

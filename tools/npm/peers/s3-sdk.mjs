@@ -197,6 +197,49 @@ async function main() {
   check(res2.headers.get('content-disposition') === "attachment; filename*=UTF-8''a%20b.txt", 'disposition');
   step('sdk-presigned-put-and-get');
 
+  // 7b. URLs presigned by the SDK are refused where S3 refuses them.
+  const s3Error = async (res) => ((await res.text()).match(/<Code>([^<]+)<\/Code>/) || [])[1];
+  const tampered = new URL(sdkUrl);
+  const sig = tampered.searchParams.get('X-Amz-Signature');
+  tampered.searchParams.set('X-Amz-Signature', (sig[0] === 'a' ? 'b' : 'a') + sig.slice(1));
+  let refused = await fetch(tampered, { method: 'PUT', body: presignedBody });
+  check(refused.status === 403 && (await s3Error(refused)) === 'SignatureDoesNotMatch', `tampered: ${refused.status}`);
+  const otherKey = new URL(sdkUrl);
+  otherKey.pathname = otherKey.pathname.replace('presigned.txt', 'elsewhere.txt');
+  refused = await fetch(otherKey, { method: 'PUT', body: presignedBody });
+  check(refused.status === 403 && (await s3Error(refused)) === 'SignatureDoesNotMatch', `other key: ${refused.status}`);
+  const past = await getSignedUrl(s3, new PutObjectCommand({ Bucket, Key: 'sdk/late.txt' }), {
+    expiresIn: 60, signingDate: new Date(Date.now() - 120 * 1000),
+  });
+  refused = await fetch(past, { method: 'PUT', body: presignedBody });
+  check(refused.status === 403 && (await s3Error(refused)) === 'AccessDenied', `expired: ${refused.status}`);
+  const sized = await getSignedUrl(s3, new PutObjectCommand({ Bucket, Key: 'sdk/sized.txt', ContentLength: 5 }), {
+    expiresIn: 300, signableHeaders: new Set(['content-length']),
+  });
+  refused = await fetch(sized, { method: 'PUT', body: Buffer.from('six!!!') });
+  check(refused.status === 403, `a body larger than signed: ${refused.status}`);
+  const fits = await fetch(sized, { method: 'PUT', body: Buffer.from('five!') });
+  check(fits.status === 200, `the signed size: ${fits.status}`);
+  const digest = sha256(Buffer.from('right'));
+  const checked = await getSignedUrl(s3, new PutObjectCommand({ Bucket, Key: 'sdk/checked.txt', ChecksumSHA256: digest }), {
+    expiresIn: 300, unhoistableHeaders: new Set(['x-amz-checksum-sha256']),
+  });
+  refused = await fetch(checked, { method: 'PUT', body: Buffer.from('wrong'), headers: { 'x-amz-checksum-sha256': digest } });
+  check(refused.status === 400 && (await s3Error(refused)) === 'BadDigest', `checksum mismatch: ${refused.status}`);
+  const gone = await s3.send(new ListObjectsV2Command({ Bucket, Prefix: 'sdk/checked' }));
+  check(!gone.Contents || gone.Contents.length === 0, 'nothing stored after BadDigest');
+  const mp = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'sdk/parts.bin' }));
+  const partUrl = await getSignedUrl(s3, new UploadPartCommand({ Bucket, Key: 'sdk/parts.bin', UploadId: mp.UploadId, PartNumber: 1 }), { expiresIn: 300 });
+  const partOk = await fetch(partUrl, { method: 'PUT', body: bytes(1024, 3) });
+  check(partOk.status === 200 && partOk.headers.get('etag'), `presigned part: ${partOk.status}`);
+  const partTampered = new URL(partUrl);
+  partTampered.searchParams.set('partNumber', '2');
+  refused = await fetch(partTampered, { method: 'PUT', body: bytes(1024, 3) });
+  check(refused.status === 403 && (await s3Error(refused)) === 'SignatureDoesNotMatch', `part number changed: ${refused.status}`);
+  await s3.send(new AbortMultipartUploadCommand({ Bucket, Key: 'sdk/parts.bin', UploadId: mp.UploadId }));
+  await s3.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: [{ Key: 'sdk/presigned.txt' }, { Key: 'sdk/sized.txt' }] } }));
+  step('sdk-presigned-refusals');
+
   // 8. Our presigner's URL equals the SDK's for the same request and time.
   const ours = new URL(env('OUR_PUT_URL'));
   const presigner = new S3RequestPresigner({ ...s3.config, region: async () => 'local-1' });
