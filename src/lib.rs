@@ -9,6 +9,7 @@
 pub mod activity;
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod folder;
 pub mod listview;
