@@ -496,6 +496,42 @@ impl<T: Transport> Client<T> {
         Ok(())
     }
 
+    /// Starts adding an authenticator app for a signed-in user: the secret to show.
+    pub async fn associate_software_token(&self, tokens: &TokenSet) -> Result<String, AuthError> {
+        let answer = self
+            .call(
+                "AssociateSoftwareToken",
+                json!({"AccessToken": tokens.access_token}),
+            )
+            .await?;
+        str_of(&answer, "SecretCode")
+    }
+
+    /// Checks the app's first code and turns MFA on for the signed-in user.
+    pub async fn enable_software_mfa(
+        &self,
+        tokens: &TokenSet,
+        code: &str,
+    ) -> Result<(), AuthError> {
+        let verified = self
+            .call(
+                "VerifySoftwareToken",
+                json!({"AccessToken": tokens.access_token, "UserCode": code.trim(),
+                       "FriendlyDeviceName": "Ferry"}),
+            )
+            .await?;
+        if verified["Status"] != "SUCCESS" {
+            return Err(AuthError::WrongCode);
+        }
+        self.call(
+            "SetUserMFAPreference",
+            json!({"AccessToken": tokens.access_token,
+                   "SoftwareTokenMfaSettings": {"Enabled": true, "PreferredMfa": true}}),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Sends a password-reset code (to the outbox on the local stack).
     pub async fn forgot_password(&self, username: &str) -> Result<(), AuthError> {
         self.call(

@@ -110,6 +110,21 @@ impl Stack {
         })
     }
 
+    /// Runs one of the server's admin commands (`user …`) on this stack's
+    /// data and returns what it printed.
+    pub fn admin(&self, args: &[&str]) -> Result<String> {
+        let output = Command::new(&self.bin)
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .args(args)
+            .stderr(Stdio::inherit())
+            .output()?;
+        if !output.status.success() {
+            bail!("`ferry-server {}` failed", args.join(" "));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
     /// Adds a user with the server's own admin command.
     pub fn add_user(&self, name: &str, password: &str) -> Result<()> {
         let status = Command::new(&self.bin)

@@ -11,3 +11,4 @@
 mod harness;
 mod hosted_ui;
 mod shell;
+mod signin;
