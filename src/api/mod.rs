@@ -3,6 +3,7 @@
 //! that are tested natively.
 
 pub mod http;
+pub mod identity;
 
 use crate::config::{LoadError, parse_config};
 use ferry_protocol::ClientConfig;

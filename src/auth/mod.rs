@@ -9,6 +9,8 @@
 //! identity provider. The password never leaves this module: only the SRP
 //! proof computed by `ferry-srp` is sent.
 
+pub mod store;
+
 use serde_json::{Value, json};
 
 /// How long before a token's `exp` it is refreshed.
