@@ -1,7 +1,7 @@
 //! Signing in: the client's sign-in conversation (`ferry_web::auth`) against
 //! the real identity provider over plain HTTP, then the form in a real browser.
 
-use crate::harness::Stack;
+use crate::harness::{Browser, Stack, wait_for_text};
 use anyhow::{Context, Result, anyhow};
 use ferry_web::auth::{AuthError, Client, Step, TokenSet, Transport, TransportError};
 use serde_json::Value;
@@ -265,5 +265,84 @@ async fn signin_protocol_new_password_then_mfa() -> Result<()> {
     let code = totp(&secret, unix + 30)?;
     let tokens = signed_in(client.verify_mfa_code(&session, &username, &code).await?)?;
     assert_eq!(tokens.username().as_deref(), Some("bob"));
+    Ok(())
+}
+
+const STORED_TOKENS: &str =
+    "arguments[arguments.length - 1](sessionStorage.getItem('ferry.tokens'));";
+
+async fn type_into(browser: &Browser, label: &str, text: &str) -> Result<()> {
+    browser.find_by_label(label).await?.send_keys(text).await?;
+    Ok(())
+}
+
+async fn click(browser: &Browser, name: &str) -> Result<()> {
+    browser.find_by_role("button", name).await?.click().await?;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn signin_form_wrong_password_then_in_and_out() -> Result<()> {
+    let stack = Stack::start()?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    browser.goto(&format!("{}/", stack.url)).await?;
+
+    browser.find_by_role("heading", "Sign in to Ferry").await?;
+    browser.assert_every_control_is_named().await?;
+    type_into(&browser, "Username", "demo").await?;
+    type_into(&browser, "Password", "Wrong-demo-1").await?;
+    click(&browser, "Sign in").await?;
+    let alert = browser.find_by_role("alert", "").await?;
+    let said = wait_for_text(&alert, |t| !t.is_empty()).await?;
+    assert_eq!(said, "Incorrect username or password.");
+    browser.screenshot("signin-wrong-password").await?;
+
+    type_into(&browser, "Password", "Ferry-demo-1").await?;
+    click(&browser, "Sign in").await?;
+    browser.find_by_role("heading", "Your files, live").await?;
+    browser.assert_every_control_is_named().await?;
+    browser.screenshot("signin-signed-in").await?;
+    let stored: Value = browser.run_async(STORED_TOKENS, vec![]).await?;
+    let tokens: TokenSet =
+        serde_json::from_str(stored.as_str().context("tokens in sessionStorage")?)?;
+    assert_eq!(tokens.username().as_deref(), Some("demo"));
+
+    click(&browser, "Sign out").await?;
+    browser.find_by_role("heading", "Sign in to Ferry").await?;
+    let stored: Value = browser.run_async(STORED_TOKENS, vec![]).await?;
+    assert!(stored.is_null(), "sign-out forgets the tokens: {stored}");
+    let client = client(&stack)?;
+    assert_eq!(
+        client.refresh(&tokens).await.map(|_| ()),
+        Err(AuthError::SessionEnded),
+        "sign-out revoked the refresh token"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn signin_form_temporary_password_asks_for_a_new_one() -> Result<()> {
+    let stack = Stack::start()?;
+    let printed = stack.admin(&["user", "add", "carol", "--temporary"])?;
+    let temporary = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("temporary password: "))
+        .context("no temporary password printed")?
+        .trim()
+        .to_owned();
+    let browser = Browser::start().await?;
+    browser.goto(&format!("{}/", stack.url)).await?;
+    type_into(&browser, "Username", "carol").await?;
+    type_into(&browser, "Password", &temporary).await?;
+    click(&browser, "Sign in").await?;
+    browser.find_by_label("New password").await?;
+    browser.assert_every_control_is_named().await?;
+    type_into(&browser, "New password", "Carols-Own-Pass-1").await?;
+    click(&browser, "Set password").await?;
+    browser.find_by_role("heading", "Your files, live").await?;
+    browser.screenshot("signin-new-password").await?;
     Ok(())
 }
