@@ -182,21 +182,20 @@ fn Ready(config: ClientConfig) -> impl IntoView {
     });
 
     // Runs one step of the conversation, showing its error or its next stage.
-    let run = move |work: std::pin::Pin<
-        Box<dyn Future<Output = Result<Option<Stage>, AuthError>>>,
-    >| {
-        error.set(None);
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            match work.await {
-                Ok(Some(Stage::SignedIn(tokens))) => session.signed_in(tokens),
-                Ok(Some(next)) => stage.set(next),
-                Ok(None) => {}
-                Err(e) => error.set(Some(e.to_string())),
-            }
-            busy.set(false);
-        });
-    };
+    let run =
+        move |work: std::pin::Pin<Box<dyn Future<Output = Result<Option<Stage>, AuthError>>>>| {
+            error.set(None);
+            busy.set(true);
+            leptos::task::spawn_local(async move {
+                match work.await {
+                    Ok(Some(Stage::SignedIn(tokens))) => session.signed_in(tokens),
+                    Ok(Some(next)) => stage.set(next),
+                    Ok(None) => {}
+                    Err(e) => error.set(Some(e.to_string())),
+                }
+                busy.set(false);
+            });
+        };
 
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -315,19 +314,32 @@ fn Ready(config: ClientConfig) -> impl IntoView {
         }
     };
 
+    let environment = config
+        .environment
+        .clone()
+        .unwrap_or_else(|| config.region.clone());
     view! {
-        <section class="ferry-card ferry-signin" aria-labelledby="ferry-welcome">
+        <section class="ferry-card" aria-labelledby="ferry-welcome">
+            <h1 id="ferry-welcome">"Your files, live"</h1>
+            <p role="status">{format!("Connected to the {environment} stack.")}</p>
+            <dl class="ferry-facts">
+                <dt>"Region"</dt>
+                <dd>{config.region.clone()}</dd>
+                <dt>"User pool"</dt>
+                <dd>{config.user_pool_id.clone()}</dd>
+            </dl>
+        </section>
+        <section class="ferry-card ferry-signin" aria-labelledby="ferry-signin-title">
             {move || match stage.get() {
                 Stage::SignedIn(tokens) => {
                     let name = tokens.username().unwrap_or_default();
                     view! {
-                        <h1 id="ferry-welcome">"Your files, live"</h1>
-                        <p role="status">{format!("Signed in as {name}.")}</p>
+                        <h2 id="ferry-signin-title">{format!("Signed in as {name}")}</h2>
                         <button type="button" class="ferry-button" on:click=sign_out>"Sign out"</button>
                     }.into_any()
                 }
                 Stage::Form => view! {
-                    <h1 id="ferry-welcome">"Sign in to Ferry"</h1>
+                    <h2 id="ferry-signin-title">"Sign in to Ferry"</h2>
                     <form class="ferry-form" on:submit=sign_in>
                         {text_input("ferry-username", "Username", "text", username, "username")}
                         {text_input("ferry-password", "Password", "password", password, "current-password")}
@@ -336,21 +348,21 @@ fn Ready(config: ClientConfig) -> impl IntoView {
                     </form>
                 }.into_any(),
                 Stage::NewPassword { .. } => view! {
-                    <h1 id="ferry-welcome">"Choose a new password"</h1>
+                    <h2 id="ferry-signin-title">"Choose a new password"</h2>
                     <form class="ferry-form" on:submit=set_password>
                         {text_input("ferry-new-password", "New password", "password", new_password, "new-password")}
                         <button type="submit" class="ferry-button" disabled=move || busy.get()>"Set password"</button>
                     </form>
                 }.into_any(),
                 Stage::MfaCode { .. } => view! {
-                    <h1 id="ferry-welcome">"Enter your authentication code"</h1>
+                    <h2 id="ferry-signin-title">"Enter your authentication code"</h2>
                     <form class="ferry-form" on:submit=verify>
                         {text_input("ferry-code", "Authentication code", "text", code, "one-time-code")}
                         <button type="submit" class="ferry-button" disabled=move || busy.get()>"Verify"</button>
                     </form>
                 }.into_any(),
                 Stage::MfaSetup { secret, .. } => view! {
-                    <h1 id="ferry-welcome">"Set up an authenticator app"</h1>
+                    <h2 id="ferry-signin-title">"Set up an authenticator app"</h2>
                     <p>"Add this key to your authenticator app, then enter the code it shows."</p>
                     <p><code class="ferry-secret" aria-label="Authenticator key">{secret}</code></p>
                     <form class="ferry-form" on:submit=verify>
@@ -359,7 +371,7 @@ fn Ready(config: ClientConfig) -> impl IntoView {
                     </form>
                 }.into_any(),
                 Stage::Forgot => view! {
-                    <h1 id="ferry-welcome">"Reset your password"</h1>
+                    <h2 id="ferry-signin-title">"Reset your password"</h2>
                     <form class="ferry-form" on:submit=reset>
                         {text_input("ferry-username", "Username", "text", username, "username")}
                         <button type="button" class="ferry-button" on:click=send_code>"Send code"</button>

@@ -301,7 +301,7 @@ async fn signin_form_wrong_password_then_in_and_out() -> Result<()> {
 
     type_into(&browser, "Password", "Ferry-demo-1").await?;
     click(&browser, "Sign in").await?;
-    browser.find_by_role("heading", "Your files, live").await?;
+    browser.find_by_role("heading", "Signed in as demo").await?;
     browser.assert_every_control_is_named().await?;
     browser.screenshot("signin-signed-in").await?;
     let stored: Value = browser.run_async(STORED_TOKENS, vec![]).await?;
@@ -342,7 +342,9 @@ async fn signin_form_temporary_password_asks_for_a_new_one() -> Result<()> {
     browser.assert_every_control_is_named().await?;
     type_into(&browser, "New password", "Carols-Own-Pass-1").await?;
     click(&browser, "Set password").await?;
-    browser.find_by_role("heading", "Your files, live").await?;
+    browser
+        .find_by_role("heading", "Signed in as carol")
+        .await?;
     browser.screenshot("signin-new-password").await?;
     Ok(())
 }
