@@ -561,5 +561,6 @@ impl<T: Transport> Client<T> {
     }
 }
 
-#[cfg(test)]
+// Native only: the tests drive the conversation on Tokio.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
