@@ -225,18 +225,40 @@ impl Consumers {
         status: CommandStatus,
         events: Vec<EventEnvelope>,
     ) -> Result<(), Retry> {
-        self.publish(&events).await?;
+        self.announce(incoming, status, &events).await?;
+        self.noted(incoming, consumer).await
+    }
+
+    /// Publishes a command's events and records it finished with the last
+    /// one. A consumer that still has to drop records does so after this,
+    /// so a crash in between can't turn into "already gone" on redelivery.
+    async fn announce(
+        &self,
+        incoming: &Incoming,
+        status: CommandStatus,
+        events: &[EventEnvelope],
+    ) -> Result<(), Retry> {
+        self.publish(events).await?;
         let result = events
             .last()
             .map(|e| serde_json::to_value(e).unwrap_or_default())
             .unwrap_or_default();
-        let now = self.now();
         self.index
-            .finish_command(&incoming.user, incoming.command_id, status, &result, now)
+            .finish_command(
+                &incoming.user,
+                incoming.command_id,
+                status,
+                &result,
+                self.now(),
+            )
             .await
-            .map_err(retry)?;
+            .map_err(retry)
+    }
+
+    /// Notes the incoming event as handled by `consumer`.
+    async fn noted(&self, incoming: &Incoming, consumer: &str) -> Result<(), Retry> {
         self.index
-            .mark_processed(consumer, incoming.metadata.event_id, now)
+            .mark_processed(consumer, incoming.metadata.event_id, self.now())
             .await
             .map_err(retry)
     }
@@ -441,18 +463,8 @@ impl Consumers {
         let Some(file) = file else {
             // Finished already by an attempt that stopped (a crash) between
             // dropping the record and noting the event as processed.
-            let finished = self
-                .index
-                .command(&incoming.user, incoming.command_id)
-                .await
-                .map_err(retry)?
-                .is_some_and(|command| command.status != CommandStatus::Pending);
-            if finished {
-                return self
-                    .index
-                    .mark_processed(consumer, incoming.metadata.event_id, self.now())
-                    .await
-                    .map_err(retry);
+            if self.already_finished(incoming).await? {
+                return self.noted(incoming, consumer).await;
             }
             return self
                 .fail(
@@ -472,26 +484,13 @@ impl Consumers {
                 // Announced and finished before the record goes, so a crash
                 // after dropping it can't turn into "already gone".
                 let event = self.deleted_event(&file, consumer);
-                self.publish(std::slice::from_ref(&event)).await?;
-                let result = serde_json::to_value(&event).unwrap_or_default();
-                self.index
-                    .finish_command(
-                        &incoming.user,
-                        incoming.command_id,
-                        CommandStatus::Succeeded,
-                        &result,
-                        self.now(),
-                    )
-                    .await
-                    .map_err(retry)?;
+                self.announce(incoming, CommandStatus::Succeeded, &[event])
+                    .await?;
                 self.index
                     .remove_file(&file.user, file.file_id, file.version)
                     .await
                     .map_err(retry)?;
-                self.index
-                    .mark_processed(consumer, incoming.metadata.event_id, self.now())
-                    .await
-                    .map_err(retry)
+                self.noted(incoming, consumer).await
             }
             None => {
                 self.fail(
@@ -521,11 +520,7 @@ impl Consumers {
             // Finished already by an attempt that stopped (a crash) between
             // dropping the folders and noting the event as processed.
             if self.already_finished(incoming).await? {
-                return self
-                    .index
-                    .mark_processed(consumer, incoming.metadata.event_id, self.now())
-                    .await
-                    .map_err(retry);
+                return self.noted(incoming, consumer).await;
             }
             return self
                 .fail(
@@ -570,26 +565,13 @@ impl Consumers {
             }),
             &format!("FolderDeleted:{}", incoming.command_id),
         );
-        self.publish(std::slice::from_ref(&envelope)).await?;
-        let result = serde_json::to_value(&envelope).unwrap_or_default();
-        self.index
-            .finish_command(
-                user,
-                incoming.command_id,
-                CommandStatus::Succeeded,
-                &result,
-                self.now(),
-            )
-            .await
-            .map_err(retry)?;
+        self.announce(incoming, CommandStatus::Succeeded, &[envelope])
+            .await?;
         self.index
             .remove_folder_tree(user, &body.path)
             .await
             .map_err(retry)?;
-        self.index
-            .mark_processed(consumer, incoming.metadata.event_id, self.now())
-            .await
-            .map_err(retry)
+        self.noted(incoming, consumer).await
     }
 
     /// Whether the incoming command was already finished (by an attempt

@@ -171,7 +171,7 @@ async fn delete_is_accepted_then_carried_out_once() {
         (json!(0), json!(0))
     );
     // And the object is gone from the store.
-    let objects: Vec<_> = walk(&stack.dir.path().join("data/objects"))
+    let objects: Vec<_> = common::walk(&stack.dir.path().join("data/objects"))
         .into_iter()
         .filter(|p| p.to_string_lossy().contains(id))
         .collect();
@@ -184,21 +184,6 @@ async fn delete_is_accepted_then_carried_out_once() {
         actions(&stack.events(&token).await),
         ["FileCreated", "FileDeleted"]
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                found.extend(walk(&path));
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 #[tokio::test]

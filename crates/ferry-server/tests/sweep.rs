@@ -15,19 +15,6 @@ use std::time::Duration;
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
-
 #[tokio::test]
 async fn the_sweep_repairs_what_was_left_behind() {
     const MIB: u64 = 1024 * 1024;
@@ -59,7 +46,7 @@ async fn the_sweep_repairs_what_was_left_behind() {
     let lost_id = lost["fileId"].as_str().unwrap().to_owned();
     let kept = stack.upload(&token, "", "kept.txt", b"kept").await;
     let objects = stack.dir.path().join("data/objects");
-    let lost_object = walk(&objects)
+    let lost_object = common::walk(&objects)
         .into_iter()
         .find(|p| {
             p.file_name()
