@@ -26,8 +26,9 @@ Commands:
   test    Run every check CI runs: fmt, clippy (native + wasm), native tests,
           wasm tests in headless Chromium, end-to-end browser tests.
   bench   Print the benchmark report: the client's first-load size, SRP
-          sign-ins on the server, and the client's SRP step natively and in
-          headless Chromium.
+          sign-ins on the server, the client's SRP step natively and in
+          headless Chromium, the file API (list and create rates, upload to
+          WebSocket latency, PUT throughput) and the index at 100,000 files.
   help    Show this text.
 
 Everything missing is installed first (wasm32 target, Trunk, wasm-bindgen-cli,
