@@ -5,6 +5,7 @@ use crate::api;
 use crate::api::identity::{BrowserStore, FetchTransport};
 use crate::auth::store::{self, TokenStorage};
 use crate::auth::{AuthError, Client, Step, TokenSet};
+use crate::browser::Files;
 use crate::config::{ConfigSource, LoadError};
 use ferry_protocol::ClientConfig;
 use leptos::prelude::*;
@@ -318,73 +319,88 @@ fn Ready(config: ClientConfig) -> impl IntoView {
         .environment
         .clone()
         .unwrap_or_else(|| config.region.clone());
+    let signed_in = Memo::new(move |_| stage.with(|s| matches!(s, Stage::SignedIn(_))));
+    let who = Memo::new(move |_| {
+        stage.with(|s| match s {
+            Stage::SignedIn(tokens) => tokens.username().unwrap_or_default(),
+            _ => String::new(),
+        })
+    });
+    let files_config = config.clone();
+    let (region, pool) = (config.region.clone(), config.user_pool_id.clone());
+    let signed_out_view = move || {
+        view! {
+            <section class="ferry-card" aria-labelledby="ferry-welcome">
+                <h1 id="ferry-welcome">"Your files, live"</h1>
+                <p role="status">{format!("Connected to the {environment} stack.")}</p>
+                <dl class="ferry-facts">
+                    <dt>"Region"</dt>
+                    <dd>{region.clone()}</dd>
+                    <dt>"User pool"</dt>
+                    <dd>{pool.clone()}</dd>
+                </dl>
+            </section>
+            <section class="ferry-card ferry-signin" aria-labelledby="ferry-signin-title">
+                {move || match stage.get() {
+                    Stage::SignedIn(_) => ().into_any(),
+                    Stage::Form => view! {
+                        <h2 id="ferry-signin-title">"Sign in to Ferry"</h2>
+                        <form class="ferry-form" on:submit=sign_in>
+                            {text_input("ferry-username", "Username", "text", username, "username")}
+                            {text_input("ferry-password", "Password", "password", password, "current-password")}
+                            <button type="submit" class="ferry-button" disabled=move || busy.get()>"Sign in"</button>
+                            <button type="button" class="ferry-link" on:click=move |_| { error.set(None); stage.set(Stage::Forgot) }>"Forgot password?"</button>
+                        </form>
+                    }.into_any(),
+                    Stage::NewPassword { .. } => view! {
+                        <h2 id="ferry-signin-title">"Choose a new password"</h2>
+                        <form class="ferry-form" on:submit=set_password>
+                            {text_input("ferry-new-password", "New password", "password", new_password, "new-password")}
+                            <button type="submit" class="ferry-button" disabled=move || busy.get()>"Set password"</button>
+                        </form>
+                    }.into_any(),
+                    Stage::MfaCode { .. } => view! {
+                        <h2 id="ferry-signin-title">"Enter your authentication code"</h2>
+                        <form class="ferry-form" on:submit=verify>
+                            {text_input("ferry-code", "Authentication code", "text", code, "one-time-code")}
+                            <button type="submit" class="ferry-button" disabled=move || busy.get()>"Verify"</button>
+                        </form>
+                    }.into_any(),
+                    Stage::MfaSetup { secret, .. } => view! {
+                        <h2 id="ferry-signin-title">"Set up an authenticator app"</h2>
+                        <p>"Add this key to your authenticator app, then enter the code it shows."</p>
+                        <p><code class="ferry-secret" aria-label="Authenticator key">{secret}</code></p>
+                        <form class="ferry-form" on:submit=verify>
+                            {text_input("ferry-code", "Authentication code", "text", code, "one-time-code")}
+                            <button type="submit" class="ferry-button" disabled=move || busy.get()>"Verify"</button>
+                        </form>
+                    }.into_any(),
+                    Stage::Forgot => view! {
+                        <h2 id="ferry-signin-title">"Reset your password"</h2>
+                        <form class="ferry-form" on:submit=reset>
+                            {text_input("ferry-username", "Username", "text", username, "username")}
+                            <button type="button" class="ferry-button" on:click=send_code>"Send code"</button>
+                            {text_input("ferry-reset-code", "Code", "text", code, "one-time-code")}
+                            {text_input("ferry-new-password", "New password", "password", new_password, "new-password")}
+                            <button type="submit" class="ferry-button" disabled=move || busy.get()>"Set password"</button>
+                            <button type="button" class="ferry-link" on:click=move |_| { error.set(None); stage.set(Stage::Form) }>"Back to sign in"</button>
+                        </form>
+                    }.into_any(),
+                }}
+                <p role="status" class="ferry-muted">{move || notice.get()}</p>
+                <div role="alert" class="ferry-alert">{move || error.get()}</div>
+            </section>
+        }
+    };
     view! {
-        <section class="ferry-card" aria-labelledby="ferry-welcome">
-            <h1 id="ferry-welcome">"Your files, live"</h1>
-            <p role="status">{format!("Connected to the {environment} stack.")}</p>
-            <dl class="ferry-facts">
-                <dt>"Region"</dt>
-                <dd>{config.region.clone()}</dd>
-                <dt>"User pool"</dt>
-                <dd>{config.user_pool_id.clone()}</dd>
-            </dl>
-        </section>
-        <section class="ferry-card ferry-signin" aria-labelledby="ferry-signin-title">
-            {move || match stage.get() {
-                Stage::SignedIn(tokens) => {
-                    let name = tokens.username().unwrap_or_default();
-                    view! {
-                        <h2 id="ferry-signin-title">{format!("Signed in as {name}")}</h2>
-                        <button type="button" class="ferry-button" on:click=sign_out>"Sign out"</button>
-                    }.into_any()
-                }
-                Stage::Form => view! {
-                    <h2 id="ferry-signin-title">"Sign in to Ferry"</h2>
-                    <form class="ferry-form" on:submit=sign_in>
-                        {text_input("ferry-username", "Username", "text", username, "username")}
-                        {text_input("ferry-password", "Password", "password", password, "current-password")}
-                        <button type="submit" class="ferry-button" disabled=move || busy.get()>"Sign in"</button>
-                        <button type="button" class="ferry-link" on:click=move |_| { error.set(None); stage.set(Stage::Forgot) }>"Forgot password?"</button>
-                    </form>
-                }.into_any(),
-                Stage::NewPassword { .. } => view! {
-                    <h2 id="ferry-signin-title">"Choose a new password"</h2>
-                    <form class="ferry-form" on:submit=set_password>
-                        {text_input("ferry-new-password", "New password", "password", new_password, "new-password")}
-                        <button type="submit" class="ferry-button" disabled=move || busy.get()>"Set password"</button>
-                    </form>
-                }.into_any(),
-                Stage::MfaCode { .. } => view! {
-                    <h2 id="ferry-signin-title">"Enter your authentication code"</h2>
-                    <form class="ferry-form" on:submit=verify>
-                        {text_input("ferry-code", "Authentication code", "text", code, "one-time-code")}
-                        <button type="submit" class="ferry-button" disabled=move || busy.get()>"Verify"</button>
-                    </form>
-                }.into_any(),
-                Stage::MfaSetup { secret, .. } => view! {
-                    <h2 id="ferry-signin-title">"Set up an authenticator app"</h2>
-                    <p>"Add this key to your authenticator app, then enter the code it shows."</p>
-                    <p><code class="ferry-secret" aria-label="Authenticator key">{secret}</code></p>
-                    <form class="ferry-form" on:submit=verify>
-                        {text_input("ferry-code", "Authentication code", "text", code, "one-time-code")}
-                        <button type="submit" class="ferry-button" disabled=move || busy.get()>"Verify"</button>
-                    </form>
-                }.into_any(),
-                Stage::Forgot => view! {
-                    <h2 id="ferry-signin-title">"Reset your password"</h2>
-                    <form class="ferry-form" on:submit=reset>
-                        {text_input("ferry-username", "Username", "text", username, "username")}
-                        <button type="button" class="ferry-button" on:click=send_code>"Send code"</button>
-                        {text_input("ferry-reset-code", "Code", "text", code, "one-time-code")}
-                        {text_input("ferry-new-password", "New password", "password", new_password, "new-password")}
-                        <button type="submit" class="ferry-button" disabled=move || busy.get()>"Set password"</button>
-                        <button type="button" class="ferry-link" on:click=move |_| { error.set(None); stage.set(Stage::Form) }>"Back to sign in"</button>
-                    </form>
-                }.into_any(),
-            }}
-            <p role="status" class="ferry-muted">{move || notice.get()}</p>
-            <div role="alert" class="ferry-alert">{move || error.get()}</div>
-        </section>
+        <Show when=move || signed_in.get() fallback=signed_out_view>
+            <div class="ferry-account" role="region" aria-labelledby="ferry-account-name">
+                <h2 id="ferry-account-name">{move || format!("Signed in as {}", who.get())}</h2>
+                <button type="button" class="ferry-button" on:click=sign_out>"Sign out"</button>
+                <div role="alert" class="ferry-alert">{move || error.get()}</div>
+            </div>
+            <Files config=files_config.clone() />
+        </Show>
     }
 }
 

@@ -10,10 +10,15 @@ pub mod activity;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod browser;
+pub mod commands;
 pub mod config;
 pub mod folder;
+pub mod format;
+pub mod hooks;
 pub mod listview;
 pub mod live;
+pub mod route;
 pub mod upload;
 
 pub use app::App;

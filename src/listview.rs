@@ -109,6 +109,13 @@ impl Selection {
         self.anchor = Some(key.to_owned());
     }
 
+    /// Puts the focus on a row (it was clicked), without changing the
+    /// selection.
+    pub fn point(&mut self, key: &str) {
+        self.focus = Some(key.to_owned());
+        self.anchor = Some(key.to_owned());
+    }
+
     /// Selects every row or, when all are selected, none.
     pub fn toggle_all(&mut self, rows: &[String]) {
         if !rows.is_empty() && rows.iter().all(|r| self.selected.contains(r)) {

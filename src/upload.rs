@@ -49,7 +49,7 @@ impl Stage {
             Self::Asking => "Name taken".into(),
             Self::Uploading => "Uploading".into(),
             Self::Uploaded => "Uploaded".into(),
-            Self::Indexed => "Done".into(),
+            Self::Indexed => "Indexed".into(),
             Self::Skipped => "Skipped".into(),
             Self::Cancelled => "Cancelled".into(),
             Self::Failed(reason) => format!("Failed: {reason}"),

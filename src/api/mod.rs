@@ -2,8 +2,11 @@
 //! over `fetch`; deciding what a response means is left to plain functions
 //! that are tested natively.
 
+pub mod failure;
+pub mod files;
 pub mod http;
 pub mod identity;
+pub mod xhr;
 
 use crate::config::{LoadError, parse_config};
 use ferry_protocol::ClientConfig;

@@ -1,0 +1,194 @@
+//! The file API from the browser: queries and commands over `fetch`, with the
+//! session's bearer token. After a 401 the session refreshes its tokens and
+//! the request is sent once more; a command keeps its `CommandId` across that
+//! retry, so it still has one effect.
+
+use crate::api::failure::ApiFailure;
+use crate::app::Session;
+use crate::commands;
+use ferry_protocol::api::{
+    DownloadResponse, FeedPage, ListResponse, PartWanted, PartsResponse, PresignPartsRequest,
+    SearchResponse, UsageView,
+};
+use ferry_protocol::{Command, FolderPath};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use uuid::Uuid;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// The API at the configuration's `apiUrl`, on behalf of the signed-in user.
+#[derive(Debug, Clone)]
+pub struct FilesApi {
+    base: String,
+    session: Session,
+}
+
+/// The API's answer to a command.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// The command's id (also its trace id).
+    pub command_id: Uuid,
+    /// The HTTP status: 201 for `CreateFile`, 200 or 202 for the rest.
+    pub status: u16,
+    /// The answer's body.
+    pub body: Value,
+}
+
+impl FilesApi {
+    /// The API at `api_url` (with or without a trailing `/`).
+    pub fn new(api_url: &str, session: Session) -> Self {
+        Self {
+            base: api_url.trim_end_matches('/').to_owned(),
+            session,
+        }
+    }
+
+    /// A folder's entries, one page.
+    pub async fn list(
+        &self,
+        folder: &FolderPath,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<ListResponse, ApiFailure> {
+        let mut path = format!(
+            "/files?folder={}&limit={limit}",
+            query_value(folder.as_str())
+        );
+        if let Some(cursor) = cursor {
+            path.push_str(&format!("&cursor={}", query_value(cursor)));
+        }
+        self.get(&path).await
+    }
+
+    /// Files whose names contain `text`, across folders.
+    pub async fn search(&self, text: &str) -> Result<SearchResponse, ApiFailure> {
+        self.get(&format!("/search?q={}&limit=200", query_value(text)))
+            .await
+    }
+
+    /// One file's metadata.
+    pub async fn file(&self, file_id: Uuid) -> Result<ferry_protocol::api::FileView, ApiFailure> {
+        self.get(&format!("/files/{file_id}")).await
+    }
+
+    /// Bytes and files used, and the quota.
+    pub async fn usage(&self) -> Result<UsageView, ApiFailure> {
+        self.get("/usage").await
+    }
+
+    /// A presigned download of a file.
+    pub async fn download(&self, file_id: Uuid) -> Result<DownloadResponse, ApiFailure> {
+        self.get(&format!("/files/{file_id}/download")).await
+    }
+
+    /// The user's events after `cursor` (the polling fallback).
+    pub async fn events(&self, after: i64) -> Result<FeedPage, ApiFailure> {
+        self.get(&format!("/events?after={after}")).await
+    }
+
+    /// Presigned requests for more parts of a multipart upload.
+    pub async fn presign_parts(
+        &self,
+        file_id: Uuid,
+        parts: Vec<PartWanted>,
+    ) -> Result<PartsResponse, ApiFailure> {
+        let body = serde_json::to_string(&PresignPartsRequest { parts })
+            .map_err(|_| ApiFailure::Unreachable)?;
+        let (status, text) = self
+            .send("POST", &format!("/files/{file_id}/parts"), Some(body))
+            .await?;
+        read(status, &text)
+    }
+
+    /// Sends `command` with a fresh id. A refusal (4xx/5xx) is an error.
+    pub async fn command(&self, command: Command) -> Result<Sent, ApiFailure> {
+        self.command_with_id(command, Uuid::new_v4()).await
+    }
+
+    /// Sends `command` with the given id (a retry of the same intent).
+    pub async fn command_with_id(
+        &self,
+        command: Command,
+        command_id: Uuid,
+    ) -> Result<Sent, ApiFailure> {
+        let envelope = commands::envelope(command, command_id, crate::api::identity::now());
+        let body = serde_json::to_string(&envelope).map_err(|_| ApiFailure::Unreachable)?;
+        let (status, text) = self.send("POST", "/commands", Some(body)).await?;
+        let body: Value = read(status, &text)?;
+        Ok(Sent {
+            command_id,
+            status,
+            body,
+        })
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
+        let (status, text) = self.send("GET", path, None).await?;
+        read(status, &text)
+    }
+
+    /// Sends a request with the access token; after a 401, refreshes and
+    /// sends it once more.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<(u16, String), ApiFailure> {
+        let url = format!("{}{path}", self.base);
+        let token = self.session.access_token().ok_or(ApiFailure::SignedOut)?;
+        let first = fetch(method, &url, &token, body.as_deref())
+            .await
+            .map_err(|_| ApiFailure::Unreachable)?;
+        if first.0 != 401 {
+            return Ok(first);
+        }
+        let token = self
+            .session
+            .refresh_after_unauthorized()
+            .await
+            .ok_or(ApiFailure::SignedOut)?;
+        fetch(method, &url, &token, body.as_deref())
+            .await
+            .map_err(|_| ApiFailure::Unreachable)
+    }
+}
+
+fn read<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, ApiFailure> {
+    if (200..300).contains(&status) {
+        serde_json::from_str(text).map_err(|_| ApiFailure::from_response(502, ""))
+    } else {
+        Err(ApiFailure::from_response(status, text))
+    }
+}
+
+async fn fetch(
+    method: &str,
+    url: &str,
+    token: &str,
+    body: Option<&str>,
+) -> Result<(u16, String), wasm_bindgen::JsValue> {
+    let window = web_sys::window().ok_or("no window")?;
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    init.set_cache(web_sys::RequestCache::NoStore);
+    let headers = web_sys::Headers::new()?;
+    headers.set("Authorization", &format!("Bearer {token}"))?;
+    if let Some(body) = body {
+        headers.set("Content-Type", "application/json")?;
+        init.set_body(&body.into());
+    }
+    init.set_headers(&headers);
+    let request = web_sys::Request::new_with_str_and_init(url, &init)?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
+        .await?
+        .dyn_into()?;
+    let text = JsFuture::from(response.text()?).await?;
+    Ok((response.status(), text.as_string().unwrap_or_default()))
+}
+
+/// Encodes a query parameter's value.
+fn query_value(text: &str) -> String {
+    String::from(js_sys::encode_uri_component(text))
+}

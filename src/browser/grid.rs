@@ -1,0 +1,311 @@
+//! The file grid: column headers that sort, rows with a checkbox and their
+//! actions, the keyboard model of `listview`, and virtual scrolling so only
+//! the rows in view are in the DOM.
+
+use super::dialogs::Dialog;
+use super::{Ctx, RowKind, RowView};
+use crate::folder::SortBy;
+use crate::format;
+use crate::listview::{self, Intent, Key};
+use crate::route::Route;
+use leptos::html;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// Every row's height in pixels; `.ferry-row` in the CSS says the same.
+const ROW_HEIGHT: f64 = 44.0;
+/// Rows rendered beyond the viewport on each side.
+const OVERSCAN: usize = 8;
+
+/// A timestamp in the reader's own locale and time zone.
+fn local_time(millis: i64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis as f64));
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
+    let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
+    String::from(date.to_locale_string("default", &options))
+}
+
+/// Opens a row: a folder is shown, a file downloaded.
+fn open(ctx: Ctx, row: &RowView) {
+    match &row.kind {
+        RowKind::Folder(path) => ctx.navigate.run(Route::folder(path.clone())),
+        RowKind::File(file_id) => ctx.download(*file_id, &row.name),
+    }
+}
+
+#[component]
+pub(super) fn Grid(
+    ctx: Ctx,
+    rows: Memo<Vec<RowView>>,
+    sort: RwSignal<(SortBy, bool)>,
+    label: String,
+) -> impl IntoView {
+    let scroll_top = RwSignal::new(0.0_f64);
+    let viewport = RwSignal::new(ROW_HEIGHT * 12.0);
+    let body: NodeRef<html::Div> = NodeRef::new();
+
+    // Forget selected rows that left the list (deleted, moved, filtered).
+    Effect::new(move |_| {
+        let keys: Vec<String> = rows.with(|r| r.iter().map(|r| r.key.clone()).collect());
+        ctx.selection.update(|s| s.retain(&keys));
+    });
+    Effect::new(move |_| {
+        if let Some(el) = body.get() {
+            let height = f64::from(el.client_height());
+            if height > 0.0 {
+                viewport.set(height);
+            }
+        }
+    });
+
+    let visible = move || {
+        let all = rows.get();
+        let range = listview::window(
+            scroll_top.get(),
+            viewport.get(),
+            ROW_HEIGHT,
+            all.len(),
+            OVERSCAN,
+        );
+        all[range.clone()]
+            .iter()
+            .cloned()
+            .zip(range)
+            .map(|(row, i)| (i, row))
+            .collect::<Vec<_>>()
+    };
+    let before = move || {
+        let n = rows.with(Vec::len);
+        let range = listview::window(scroll_top.get(), viewport.get(), ROW_HEIGHT, n, OVERSCAN);
+        format!("height: {}px", range.start as f64 * ROW_HEIGHT)
+    };
+    let after = move || {
+        let n = rows.with(Vec::len);
+        let range = listview::window(scroll_top.get(), viewport.get(), ROW_HEIGHT, n, OVERSCAN);
+        format!("height: {}px", (n - range.end) as f64 * ROW_HEIGHT)
+    };
+    let focused_index = move || {
+        let focus = ctx.selection.with(|s| s.focus().map(str::to_owned))?;
+        rows.with(|r| r.iter().position(|r| r.key == focus))
+    };
+
+    // Keeps the focused row in view after the keyboard moved it.
+    let reveal = move || {
+        let (Some(index), Some(el)) = (focused_index(), body.get_untracked()) else {
+            return;
+        };
+        let top = index as f64 * ROW_HEIGHT;
+        let now = el.scroll_top() as f64;
+        let height = f64::from(el.client_height());
+        if top < now {
+            el.set_scroll_top(top as i32);
+        } else if top + ROW_HEIGHT > now + height {
+            el.set_scroll_top((top + ROW_HEIGHT - height) as i32);
+        }
+        scroll_top.set(f64::from(el.scroll_top()));
+    };
+
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        let Some(key) = Key::from_dom(&ev.key(), ev.ctrl_key() || ev.meta_key()) else {
+            return;
+        };
+        let on_control = ev.target().is_some_and(|t| {
+            t.dyn_ref::<web_sys::HtmlInputElement>().is_some()
+                || t.dyn_ref::<web_sys::HtmlButtonElement>().is_some()
+                || t.dyn_ref::<web_sys::HtmlAnchorElement>().is_some()
+        });
+        if on_control && matches!(key, Key::Space | Key::Enter) {
+            // The control's own action (a checkbox, a button, a link).
+            return;
+        }
+        ev.prevent_default();
+        let keys: Vec<String> = rows.with_untracked(|r| r.iter().map(|r| r.key.clone()).collect());
+        let page = (viewport.get_untracked() / ROW_HEIGHT).floor() as usize;
+        let intent = ctx
+            .selection
+            .try_update(|s| s.key(key, ev.shift_key(), &keys, page))
+            .unwrap_or(Intent::None);
+        let find = |key: &str| rows.with_untracked(|r| r.iter().find(|r| r.key == key).cloned());
+        match intent {
+            Intent::None => reveal(),
+            Intent::Open(key) => {
+                if let Some(row) = find(&key) {
+                    open(ctx, &row);
+                }
+            }
+            Intent::Delete(keys) => {
+                let chosen: Vec<RowView> = keys.iter().filter_map(|k| find(k)).collect();
+                ctx.dialog.set(Some(Dialog::Delete(chosen)));
+            }
+            Intent::Rename(key) => {
+                if let Some(row) = find(&key)
+                    && matches!(row.kind, RowKind::File(_))
+                {
+                    ctx.dialog.set(Some(Dialog::Rename(row)));
+                }
+            }
+        }
+    };
+
+    let header = move |title: &'static str, by: SortBy| {
+        let state = move || match sort.get() {
+            (s, false) if s == by => "ascending",
+            (s, true) if s == by => "descending",
+            _ => "none",
+        };
+        view! {
+            <div role="columnheader" aria-sort=state class="ferry-col">
+                <button type="button" class="ferry-sort"
+                    on:click=move |_| sort.update(|(s, desc)| {
+                        if *s == by { *desc = !*desc } else { *s = by; *desc = false }
+                    })>
+                    {title}
+                    <span aria-hidden="true" class="ferry-sort-mark">{move || match state() { "ascending" => "▲", "descending" => "▼", _ => "" }}</span>
+                </button>
+            </div>
+        }
+    };
+    let all_selected = move || {
+        ctx.selection
+            .with(|s| rows.with(|r| !r.is_empty() && r.iter().all(|row| s.is_selected(&row.key))))
+    };
+
+    view! {
+        <div role="grid" class="ferry-grid" aria-label=label aria-multiselectable="true"
+            aria-rowcount=move || (rows.with(Vec::len) + 1).to_string()
+            tabindex="0"
+            aria-activedescendant=move || focused_index().map(|i| format!("ferry-row-{i}"))
+            on:keydown=on_key>
+            <div role="rowgroup" class="ferry-head">
+                <div role="row" aria-rowindex="1" class="ferry-row">
+                    <div role="columnheader" class="ferry-col ferry-check">
+                        <input type="checkbox" aria-label="Select all"
+                            prop:checked=all_selected
+                            on:change=move |_| {
+                                let keys: Vec<String> = rows.with_untracked(|r| r.iter().map(|r| r.key.clone()).collect());
+                                ctx.selection.update(|s| s.toggle_all(&keys));
+                            } />
+                    </div>
+                    {header("Name", SortBy::Name)}
+                    {header("Size", SortBy::Size)}
+                    {header("Modified", SortBy::Modified)}
+                    <div role="columnheader" class="ferry-col">"Status"</div>
+                    <div role="columnheader" class="ferry-col ferry-actions-head">"Actions"</div>
+                </div>
+            </div>
+            <div role="rowgroup" class="ferry-body" node_ref=body
+                on:scroll=move |_| {
+                    if let Some(el) = body.get_untracked() {
+                        scroll_top.set(f64::from(el.scroll_top()));
+                    }
+                }>
+                <div aria-hidden="true" style=before></div>
+                <For each=visible
+                    key=|(i, row)| format!("{i}|{}|{}|{}", row.key, row.version, row.status)
+                    let((i, row))>
+                    <GridRow ctx=ctx index=i row=row />
+                </For>
+                <div aria-hidden="true" style=after></div>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn GridRow(ctx: Ctx, index: usize, row: RowView) -> impl IntoView {
+    let key = row.key.clone();
+    let selected = {
+        let key = key.clone();
+        Signal::derive(move || ctx.selection.with(|s| s.is_selected(&key)))
+    };
+    let focused = {
+        let key = key.clone();
+        Signal::derive(move || ctx.selection.with(|s| s.focus() == Some(key.as_str())))
+    };
+    let busy = !row.status.is_empty();
+    let name = row.name.clone();
+    let cell_name = match &row.kind {
+        RowKind::Folder(path) => {
+            let href = Route::folder(path.clone()).to_hash();
+            view! {
+                <a href=href class="ferry-entry">
+                    <span aria-hidden="true" class="ferry-icon ferry-icon-folder"></span>
+                    {name.clone()}
+                </a>
+            }
+            .into_any()
+        }
+        RowKind::File(_) => {
+            let place = row.place.clone().map(|p| {
+                let text = if p.is_root() {
+                    "in Home".to_owned()
+                } else {
+                    format!("in {}", p.as_str())
+                };
+                let href = Route::folder(p).to_hash();
+                view! { <a class="ferry-place" href=href>{text}</a> }
+            });
+            view! {
+                <span class="ferry-entry">
+                    <span aria-hidden="true" class="ferry-icon ferry-icon-file"></span>
+                    <span class="ferry-entry-name">{name.clone()}</span>
+                    {place}
+                </span>
+            }
+            .into_any()
+        }
+    };
+    let actions = match row.kind.clone() {
+        RowKind::File(file_id) => {
+            let (a, b, c) = (row.clone(), row.clone(), row.clone());
+            view! {
+                <button type="button" class="ferry-icon-button" aria-label=format!("Download {name}") title="Download"
+                    disabled=busy on:click=move |_| ctx.download(file_id, &a.name)>
+                    <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M12 4v11m0 0l-4-4m4 4l4-4M5 19h14" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"/></svg>
+                </button>
+                <button type="button" class="ferry-icon-button" aria-label=format!("Rename {name}") title="Rename"
+                    disabled=busy on:click=move |_| ctx.dialog.set(Some(Dialog::Rename(b.clone())))>
+                    <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M4 20h4L19 9l-4-4L4 16v4z" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/></svg>
+                </button>
+                <button type="button" class="ferry-icon-button ferry-danger" aria-label=format!("Delete {name}") title="Delete"
+                    disabled=busy on:click=move |_| ctx.delete(vec![c.clone()])>
+                    <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M5 7h14M10 7V4h4v3M7 7l1 13h8l1-13" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/></svg>
+                </button>
+            }
+            .into_any()
+        }
+        RowKind::Folder(_) => {
+            let a = row.clone();
+            view! {
+                <button type="button" class="ferry-icon-button ferry-danger" aria-label=format!("Delete folder {name}") title="Delete folder"
+                    on:click=move |_| ctx.dialog.set(Some(Dialog::Delete(vec![a.clone()])))>
+                    <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M5 7h14M10 7V4h4v3M7 7l1 13h8l1-13" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/></svg>
+                </button>
+            }
+            .into_any()
+        }
+    };
+    let point = key.clone();
+    view! {
+        <div role="row" id=format!("ferry-row-{index}") aria-rowindex=(index + 2).to_string()
+            aria-selected=move || selected.get().to_string()
+            aria-busy=busy.to_string()
+            class="ferry-row"
+            class:ferry-selected=selected
+            class:ferry-focused=focused
+            class:ferry-busy=busy
+            on:click=move |_| ctx.selection.update(|s| s.point(&point))>
+            <div role="gridcell" class="ferry-check">
+                <input type="checkbox" aria-label=format!("Select {}", row.name)
+                    prop:checked=selected
+                    on:change=move |_| ctx.selection.update(|s| s.toggle(&key)) />
+            </div>
+            <div role="gridcell" class="ferry-name">{cell_name}</div>
+            <div role="gridcell" class="ferry-size">{row.size.map(format::bytes).unwrap_or_else(|| "—".to_owned())}</div>
+            <div role="gridcell" class="ferry-date">{row.modified.map(local_time).unwrap_or_default()}</div>
+            <div role="gridcell" class="ferry-status">{row.status.clone()}</div>
+            <div role="gridcell" class="ferry-actions">{actions}</div>
+        </div>
+    }
+}

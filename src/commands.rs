@@ -1,0 +1,99 @@
+//! Commands as the browser sends them: a `{metadata, data}` envelope whose
+//! `CommandId` the browser makes up, so a retried request carries the same id
+//! and has one effect; and the words the Activity panel uses for each.
+//!
+//! Plain Rust, tested natively.
+
+use ferry_protocol::envelope::{Metadata, Timestamp, TraceId};
+use ferry_protocol::{Command, CommandEnvelope};
+use uuid::Uuid;
+
+/// The producer name of everything the web client sends.
+pub const PRODUCER: &str = "web";
+
+/// `command` in an envelope with id `id` (also its trace id) at `now`.
+pub fn envelope(command: Command, id: Uuid, now: time::OffsetDateTime) -> CommandEnvelope {
+    CommandEnvelope::new(
+        Metadata {
+            event_id: id,
+            trace_id: TraceId::from_uuid(id),
+            command_id: Some(id),
+            occurred_at: Timestamp::new(now),
+            producer: PRODUCER.to_owned(),
+            user_id: None,
+        },
+        command,
+    )
+}
+
+/// What the user did, in words, for the Activity panel.
+pub fn title(command: &Command, name: &str) -> String {
+    match command {
+        Command::CreateFile(c) => format!("Upload {}", c.name),
+        Command::CompleteUpload(_) => format!("Finish uploading {name}"),
+        Command::AbortUpload(_) => format!("Cancel uploading {name}"),
+        Command::DeleteFile(_) => format!("Delete {name}"),
+        Command::DeleteFolder(c) => format!("Delete folder {}", c.path.as_str()),
+        Command::MoveFile(c) if c.to_name.as_str() != name => {
+            format!("Rename {name} to {}", c.to_name)
+        }
+        Command::MoveFile(c) if c.to_folder.is_root() => format!("Move {name} to Home"),
+        Command::MoveFile(c) => format!("Move {name} to {}", c.to_folder.as_str()),
+        Command::CreateFolder(c) => format!("New folder {}", c.path.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use ferry_protocol::messages::{ConflictPolicy, DeleteFileV1, MoveFileV1};
+    use ferry_protocol::{FileName, FolderPath};
+
+    #[test]
+    fn an_envelope_carries_its_id_as_command_and_trace() {
+        let id = Uuid::new_v4();
+        let command = Command::DeleteFile(DeleteFileV1 { file_id: id });
+        let sent = envelope(command, id, time::OffsetDateTime::UNIX_EPOCH);
+        let wire = serde_json::to_value(&sent).unwrap();
+        assert_eq!(wire["metadata"]["CommandId"], id.to_string());
+        assert_eq!(wire["metadata"]["EventId"], id.to_string());
+        assert_eq!(wire["metadata"]["EventVersion"], 1);
+        assert_eq!(wire["metadata"]["Producer"], "web");
+        assert_eq!(wire["data"]["Action"], "DeleteFile");
+        assert!(
+            wire["metadata"]["TraceId"]
+                .as_str()
+                .unwrap()
+                .contains(&id.simple().to_string())
+        );
+        let back: CommandEnvelope = serde_json::from_value(wire).unwrap();
+        assert_eq!(back, sent);
+    }
+
+    #[test]
+    fn titles_say_what_the_user_did() {
+        let file_id = Uuid::new_v4();
+        let moving = |folder: &str, name: &str| {
+            Command::MoveFile(MoveFileV1 {
+                file_id,
+                to_folder: FolderPath::parse(folder).unwrap(),
+                to_name: FileName::parse(name).unwrap(),
+                on_conflict: ConflictPolicy::Fail,
+            })
+        };
+        assert_eq!(
+            title(&moving("", "b.txt"), "a.txt"),
+            "Rename a.txt to b.txt"
+        );
+        assert_eq!(
+            title(&moving("docs", "a.txt"), "a.txt"),
+            "Move a.txt to docs"
+        );
+        assert_eq!(title(&moving("", "a.txt"), "a.txt"), "Move a.txt to Home");
+        assert_eq!(
+            title(&Command::DeleteFile(DeleteFileV1 { file_id }), "a.txt"),
+            "Delete a.txt"
+        );
+    }
+}

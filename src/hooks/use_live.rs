@@ -1,0 +1,286 @@
+//! `use_live`: the user's events, live. A WebSocket while it works, with
+//! reconnects that back off with jitter and resume from the last cursor, and
+//! a heartbeat; polling `/api/events` when the socket can't be used, trying
+//! the socket again now and then. What to do when is decided by
+//! [`crate::live::Live`]; this hook only runs the socket and the timers.
+
+use crate::api::files::FilesApi;
+use crate::app::Session;
+use crate::live::{self, Action, Live, Mode};
+use ferry_protocol::EventEnvelope;
+use leptos::prelude::*;
+use send_wrapper::SendWrapper;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+/// What `use_live` needs.
+pub struct UseLiveOptions {
+    /// The configuration's `websocketUrl`.
+    pub websocket_url: String,
+    /// For polling.
+    pub api: FilesApi,
+    /// For the socket's token.
+    pub session: Session,
+    /// Called with every event not seen before (by cursor); the caller still
+    /// dedupes by event id, since polling and the socket can overlap.
+    pub on_event: Rc<dyn Fn(EventEnvelope)>,
+    /// Called after a (re)connection resumed, and when polling starts: a
+    /// moment to reload what may have been missed while offline.
+    pub on_resync: Rc<dyn Fn()>,
+}
+
+impl std::fmt::Debug for UseLiveOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UseLiveOptions")
+            .field("websocket_url", &self.websocket_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `use_live` gives back.
+#[derive(Debug, Clone, Copy)]
+pub struct UseLiveReturn {
+    /// Socket or polling.
+    pub mode: ReadSignal<Mode>,
+    /// Whether the socket is open right now.
+    pub connected: ReadSignal<bool>,
+}
+
+struct Driver {
+    options: UseLiveOptions,
+    live: Live,
+    socket: Option<web_sys::WebSocket>,
+    handlers: Vec<Closure<dyn FnMut(JsValue)>>,
+    timers: Vec<TimeoutHandle>,
+    heartbeat: Option<IntervalHandle>,
+    polling: bool,
+    stopped: bool,
+    set_mode: WriteSignal<Mode>,
+    set_connected: WriteSignal<bool>,
+}
+
+type Shared = Rc<RefCell<Driver>>;
+
+/// Starts following the user's events; stops when the calling component is
+/// unmounted.
+pub fn use_live(options: UseLiveOptions) -> UseLiveReturn {
+    let (mode, set_mode) = signal(Mode::Socket);
+    let (connected, set_connected) = signal(false);
+    let driver: Shared = Rc::new(RefCell::new(Driver {
+        options,
+        live: Live::new(live::Backoff::default()),
+        socket: None,
+        handlers: Vec::new(),
+        timers: Vec::new(),
+        heartbeat: None,
+        polling: false,
+        stopped: false,
+        set_mode,
+        set_connected,
+    }));
+    connect(&driver);
+    let beat = driver.clone();
+    let heartbeat = set_interval_with_handle(
+        move || {
+            if let Some(socket) = &beat.borrow().socket
+                && socket.ready_state() == web_sys::WebSocket::OPEN
+            {
+                let _ = socket.send_with_str(&live::ping());
+            }
+        },
+        live::HEARTBEAT,
+    )
+    .ok();
+    driver.borrow_mut().heartbeat = heartbeat;
+    let cleanup = SendWrapper::new(driver);
+    on_cleanup(move || stop(&cleanup));
+    UseLiveReturn { mode, connected }
+}
+
+fn stop(driver: &Shared) {
+    let mut d = driver.borrow_mut();
+    d.stopped = true;
+    if let Some(socket) = d.socket.take() {
+        detach(&socket);
+        let _ = socket.close();
+    }
+    for timer in d.timers.drain(..) {
+        timer.clear();
+    }
+    if let Some(heartbeat) = d.heartbeat.take() {
+        heartbeat.clear();
+    }
+    d.handlers.clear();
+}
+
+fn detach(socket: &web_sys::WebSocket) {
+    socket.set_onopen(None);
+    socket.set_onmessage(None);
+    socket.set_onclose(None);
+    socket.set_onerror(None);
+}
+
+fn connect(driver: &Shared) {
+    let url = {
+        let d = driver.borrow();
+        if d.stopped || d.socket.is_some() {
+            return;
+        }
+        let Some(token) = d.options.session.access_token() else {
+            return;
+        };
+        let separator = if d.options.websocket_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!(
+            "{}{separator}token={}",
+            d.options.websocket_url,
+            String::from(js_sys::encode_uri_component(&token))
+        )
+    };
+    let socket = match web_sys::WebSocket::new(&url) {
+        Ok(socket) => socket,
+        Err(_) => {
+            closed(driver);
+            return;
+        }
+    };
+    let on_message = {
+        let driver = driver.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            let Ok(event) = event.dyn_into::<web_sys::MessageEvent>() else {
+                return;
+            };
+            if let Some(text) = event.data().as_string() {
+                received(&driver, &text);
+            }
+        })
+    };
+    let on_close = {
+        let driver = driver.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            if let Some(socket) = driver.borrow_mut().socket.take() {
+                detach(&socket);
+            }
+            closed(&driver);
+        })
+    };
+    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    let mut d = driver.borrow_mut();
+    d.handlers = vec![on_message, on_close];
+    d.socket = Some(socket);
+}
+
+fn received(driver: &Shared, text: &str) {
+    let Some(message) = live::parse(text) else {
+        return;
+    };
+    let hello = matches!(message, live::ServerMessage::Hello { .. });
+    let resumed = matches!(message, live::ServerMessage::Resumed { .. });
+    let (reply, event) = driver.borrow_mut().live.received(&message);
+    if let Some(Action::Send(text)) = reply
+        && let Some(socket) = &driver.borrow().socket
+    {
+        let _ = socket.send_with_str(&text);
+    }
+    if hello {
+        let d = driver.borrow();
+        d.set_connected.set(true);
+        d.set_mode.set(Mode::Socket);
+    }
+    if resumed {
+        let resync = driver.borrow().options.on_resync.clone();
+        resync();
+    }
+    if let Some(event) = event
+        && let Ok(envelope) = serde_json::from_value::<EventEnvelope>(event)
+    {
+        let on_event = driver.borrow().options.on_event.clone();
+        on_event(envelope);
+    }
+}
+
+fn closed(driver: &Shared) {
+    let action = {
+        let mut d = driver.borrow_mut();
+        if d.stopped {
+            return;
+        }
+        d.set_connected.set(false);
+        let action = d.live.closed(js_sys::Math::random());
+        d.set_mode.set(d.live.mode());
+        action
+    };
+    run(driver, action);
+}
+
+fn run(driver: &Shared, action: Action) {
+    match action {
+        Action::Send(_) => {}
+        Action::Connect(wait) => later(driver, wait, connect),
+        Action::Poll(wait, _) => {
+            if driver.borrow().polling {
+                // A poll loop is already running; the socket gets its next
+                // try a while from now.
+                later(driver, Live::SOCKET_RETRY, connect);
+                return;
+            }
+            driver.borrow_mut().polling = true;
+            let resync = driver.borrow().options.on_resync.clone();
+            resync();
+            later(driver, wait, poll);
+            later(driver, Live::SOCKET_RETRY, connect);
+        }
+    }
+}
+
+fn later(driver: &Shared, wait: std::time::Duration, then: fn(&Shared)) {
+    let target = driver.clone();
+    if let Ok(handle) = set_timeout_with_handle(move || then(&target), wait) {
+        let mut d = driver.borrow_mut();
+        d.timers.push(handle);
+        // Keep the list short: fired timers need no clearing.
+        let excess = d.timers.len().saturating_sub(16);
+        d.timers.drain(..excess);
+    }
+}
+
+fn poll(driver: &Shared) {
+    {
+        let mut d = driver.borrow_mut();
+        if d.stopped || d.live.mode() == Mode::Socket {
+            d.polling = false;
+            return;
+        }
+    }
+    let driver = driver.clone();
+    leptos::task::spawn_local(async move {
+        let (api, cursor) = {
+            let d = driver.borrow();
+            (d.options.api.clone(), d.live.cursor())
+        };
+        let page = api.events(cursor).await;
+        let next = match page {
+            Ok(page) => {
+                let on_event = driver.borrow().options.on_event.clone();
+                for item in page.events {
+                    if let Ok(envelope) = serde_json::from_value::<EventEnvelope>(item.event) {
+                        on_event(envelope);
+                    }
+                }
+                let action = driver.borrow_mut().live.polled(page.cursor);
+                match action {
+                    Action::Poll(_, _) if page.more => std::time::Duration::ZERO,
+                    Action::Poll(wait, _) => wait,
+                    _ => Live::POLL_EVERY,
+                }
+            }
+            Err(_) => Live::POLL_EVERY * 2,
+        };
+        later(&driver, next, poll);
+    });
+}
