@@ -553,6 +553,13 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
     let paste_settings = config.upload.clone();
     let pick_settings = config.upload.clone();
     let folder_settings = config.upload.clone();
+    // The folder picker: an attribute Leptos has no name for.
+    let folder_input: NodeRef<leptos::html::Input> = NodeRef::new();
+    Effect::new(move |_| {
+        if let Some(input) = folder_input.get() {
+            let _ = input.set_attribute("webkitdirectory", "");
+        }
+    });
     let paste = window_event_listener(leptos::ev::paste, move |ev| {
         let files = ev.clipboard_data().and_then(|d| d.files());
         if let Some(files) = files
@@ -605,7 +612,7 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
                 </label>
                 <label class="ferry-button ferry-pick">
                     "Upload a folder"
-                    <input type="file" multiple webkitdirectory="" class="ferry-visually-hidden"
+                    <input type="file" multiple node_ref=folder_input class="ferry-visually-hidden"
                         on:change=move |ev| {
                             let input: web_sys::HtmlInputElement = event_target(&ev);
                             if let Some(files) = input.files() {
