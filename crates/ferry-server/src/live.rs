@@ -47,6 +47,9 @@ pub struct LiveSettings {
     pub heartbeat: Duration,
     /// How long the feed keeps events.
     pub retention: Duration,
+    /// Whether `/ws` upgrades at all. Off, the server answers as a proxy
+    /// that doesn't pass WebSockets would, and browsers poll `/api/events`.
+    pub websockets: bool,
 }
 
 impl Default for LiveSettings {
@@ -56,6 +59,7 @@ impl Default for LiveSettings {
             max_lifetime: Duration::from_secs(2 * 60 * 60),
             heartbeat: Duration::from_secs(30),
             retention: Duration::from_secs(7 * 24 * 60 * 60),
+            websockets: true,
         }
     }
 }
@@ -312,6 +316,13 @@ pub async fn connect(
     Query(query): Query<Connect>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    if !state.live.settings.websockets {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "WebSockets are turned off on this server; poll /api/events instead.",
+        )
+            .into_response();
+    }
     let token = query.token.unwrap_or_default();
     let user = match crate::api::auth::authorize(&state.identity, &token, state.clock.unix()) {
         Ok(user) => user,

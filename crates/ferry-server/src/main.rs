@@ -112,6 +112,10 @@ struct ServeArgs {
     /// (a portal embedding Ferry). Repeatable.
     #[arg(long = "allow-origin")]
     allow_origins: Vec<String>,
+    /// Refuse WebSocket upgrades, as a proxy that doesn't pass them would;
+    /// browsers then follow their events by polling.
+    #[arg(long)]
+    no_websockets: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -322,6 +326,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         });
     }
     settings.extra_origins = args.allow_origins;
+    settings.live.websockets = !args.no_websockets;
     let public_url = settings.public_url.clone();
     tracing::info!(data_dir = %settings.data_dir.display(), dist = %settings.dist_dir.display(), "starting");
     let state = AppState::open(settings, Arc::new(SystemClock))?;

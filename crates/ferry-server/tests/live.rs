@@ -368,3 +368,17 @@ async fn a_connection_is_closed_at_its_maximum_lifetime() {
     };
     assert_eq!(code, Some(1001));
 }
+
+#[tokio::test]
+async fn with_websockets_off_the_upgrade_is_refused_and_the_feed_still_answers() {
+    let served = serve(Arc::new(SystemClock), |settings| {
+        settings.live.websockets = false;
+    })
+    .await;
+    let (alice, _) = served.user("alice").await;
+    let refused = served.connect(&alice).await;
+    assert!(refused.is_err(), "the upgrade went through");
+    let (status, feed) = net::get(served.addr, &alice, "/api/events?after=0").await;
+    assert_eq!(status, 200, "{feed}");
+    assert!(feed["events"].is_array(), "{feed}");
+}
