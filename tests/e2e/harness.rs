@@ -71,6 +71,11 @@ pub struct Stack {
 impl Stack {
     /// Starts the server binary named by `FERRY_SERVER_BIN` serving `FERRY_DIST`.
     pub fn start() -> Result<Self> {
+        Self::start_with(&[])
+    }
+
+    /// Like [`Stack::start`], with more `serve` flags.
+    pub fn start_with(flags: &[&str]) -> Result<Self> {
         let bin = env_path("FERRY_SERVER_BIN", || {
             workspace_root().join("target/debug/ferry-server")
         });
@@ -89,6 +94,7 @@ impl Stack {
                 .arg(dir.path().join("data"))
                 .arg("--dist")
                 .arg(&dist)
+                .args(flags)
                 .env("TMPDIR", dir.path())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit()),
@@ -145,6 +151,7 @@ impl Stack {
 pub struct Browser {
     client: Client,
     _driver: ProcessGroup,
+    downloads: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -179,7 +186,13 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let profile = dir.path().join("profile");
+        let downloads = dir.path().join("downloads");
+        std::fs::create_dir_all(&downloads)?;
         let mut options = json!({
+            "prefs": {
+                "download.default_directory": downloads,
+                "download.prompt_for_download": false,
+            },
             "args": [
                 "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -201,8 +214,61 @@ impl Browser {
         Ok(Self {
             client,
             _driver: driver,
+            downloads,
             _dir: dir,
         })
+    }
+
+    /// Waits for a finished download named `name` and returns its bytes.
+    pub async fn downloaded(&self, name: &str) -> Result<Vec<u8>> {
+        let path = self.downloads.join(name);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let partial = std::fs::read_dir(&self.downloads)?
+                .filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().ends_with(".crdownload"));
+            if path.exists() && !partial {
+                return Ok(std::fs::read(&path)?);
+            }
+            if Instant::now() > deadline {
+                let seen: Vec<String> = std::fs::read_dir(&self.downloads)?
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
+                bail!("{name} was never downloaded; the folder has {seen:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until no element with this role and accessible name is left.
+    pub async fn wait_gone(&self, role: &str, name: &str) -> Result<()> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let mut found = false;
+            for element in self.client.find_all(Locator::Css(candidates(role))).await? {
+                if let Ok((computed_role, label)) = self.accessible(&element).await
+                    && computed_role == role
+                    && label == name
+                {
+                    found = true;
+                    break;
+                }
+            }
+            if !found {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the {role} named {name:?} is still on the page");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Goes back in the browser's history.
+    pub async fn back(&self) -> Result<()> {
+        self.client.back().await?;
+        Ok(())
     }
 
     /// Opens `url`.
@@ -352,6 +418,10 @@ fn candidates(role: &str) -> &'static str {
         "main" => "main, [role=main]",
         "region" => "section, [role=region]",
         "dialog" => "dialog, [role=dialog], [role=alertdialog]",
+        "grid" => "table, [role=grid]",
+        "progressbar" => "progress, [role=progressbar]",
+        "navigation" => "nav, [role=navigation]",
+        "complementary" => "aside, [role=complementary]",
         _ => "*",
     }
 }

@@ -1,0 +1,193 @@
+//! The file browser in Chromium against the real server: upload, see it
+//! indexed, download the same bytes, rename, delete, folders and the URL;
+//! once with the WebSocket and once with it refused (the polling path).
+
+use crate::harness::{Browser, Stack, wait_for_text};
+use anyhow::{Context, Result};
+use std::path::Path;
+
+async fn sign_in(browser: &Browser, stack: &Stack, name: &str, password: &str) -> Result<()> {
+    browser.goto(&format!("{}/", stack.url)).await?;
+    browser
+        .find_by_label("Username")
+        .await?
+        .send_keys(name)
+        .await?;
+    browser
+        .find_by_label("Password")
+        .await?
+        .send_keys(password)
+        .await?;
+    click(browser, "Sign in").await?;
+    browser
+        .find_by_role("heading", &format!("Signed in as {name}"))
+        .await?;
+    Ok(())
+}
+
+async fn click(browser: &Browser, name: &str) -> Result<()> {
+    browser.find_by_role("button", name).await?.click().await?;
+    Ok(())
+}
+
+/// Bytes that aren't all alike, so a truncated or shifted copy shows.
+fn content(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| u8::try_from((i * 31 + i / 251) % 256).unwrap_or(0))
+        .collect()
+}
+
+async fn the_whole_flow(stack: Stack, polling: bool) -> Result<()> {
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    sign_in(&browser, &stack, "demo", "Ferry-demo-1").await?;
+    let files = browser.find_by_role("region", "Files").await?;
+    wait_for_text(&files, |t| t.contains("This folder is empty.")).await?;
+    // How events reach the page.
+    if polling {
+        wait_for_text(&files, |t| t.contains("Live (polling)")).await?;
+    } else {
+        wait_for_text(&files, |t| t.contains("Live") && !t.contains("polling")).await?;
+    }
+    browser.assert_every_control_is_named().await?;
+    browser.screenshot("files-empty").await?;
+
+    // Upload: the bytes go to the presigned URL, then the event says indexed.
+    let dir = tempfile::tempdir()?;
+    let name = "report 2026.txt";
+    let bytes = content(300_000);
+    let path = dir.path().join(name);
+    std::fs::write(&path, &bytes)?;
+    browser
+        .find_by_label("Upload files")
+        .await?
+        .send_keys(path.to_str().context("a UTF-8 path")?)
+        .await?;
+    let uploads = browser.find_by_role("region", "Uploads").await?;
+    wait_for_text(&uploads, |t| t.contains("Indexed")).await?;
+    browser
+        .find_by_role("progressbar", &format!("Uploading {name}"))
+        .await?;
+    wait_for_text(&uploads, |t| t.contains("1 of 1 file uploaded")).await?;
+    browser
+        .find_by_role("button", &format!("Download {name}"))
+        .await?;
+    browser.find_by_role("grid", "Files in Home").await?;
+    browser.assert_every_control_is_named().await?;
+    browser.screenshot("files-uploaded").await?;
+
+    // Download: the same bytes, under the file's name.
+    click(&browser, &format!("Download {name}")).await?;
+    let got = browser.downloaded(name).await?;
+    assert_eq!(got.len(), bytes.len(), "the download's size");
+    assert!(
+        got == bytes,
+        "the downloaded bytes differ from the uploaded ones"
+    );
+
+    // Rename through the dialog.
+    click(&browser, &format!("Rename {name}")).await?;
+    browser
+        .find_by_role("dialog", &format!("Rename {name}"))
+        .await?;
+    let field = browser.find_by_label("New name").await?;
+    field.clear().await?;
+    field.send_keys("summary.txt").await?;
+    browser.screenshot("files-rename").await?;
+    click(&browser, "Rename").await?;
+    browser
+        .find_by_role("button", "Download summary.txt")
+        .await?;
+    browser
+        .wait_gone("button", &format!("Download {name}"))
+        .await?;
+
+    // Delete: the row goes once the deleter's event arrives.
+    click(&browser, "Delete summary.txt").await?;
+    browser.wait_gone("button", "Download summary.txt").await?;
+    wait_for_text(&files, |t| t.contains("This folder is empty.")).await?;
+
+    // A folder, opened by its link; the URL follows, and back comes home.
+    click(&browser, "New folder").await?;
+    browser.find_by_role("dialog", "New folder").await?;
+    browser
+        .find_by_label("Folder name")
+        .await?
+        .send_keys("Photos")
+        .await?;
+    click(&browser, "Create").await?;
+    browser
+        .find_by_role("link", "Photos")
+        .await?
+        .click()
+        .await?;
+    let url = browser
+        .wait_for_url(&format!("{}/#/Photos", stack.url))
+        .await?;
+    assert!(url.ends_with("#/Photos"), "{url}");
+    browser.find_by_role("navigation", "Breadcrumb").await?;
+    wait_for_text(&files, |t| t.contains("This folder is empty.")).await?;
+    browser.screenshot("files-folder").await?;
+    browser.back().await?;
+    browser.find_by_role("link", "Photos").await?;
+    browser.find_by_role("grid", "Files in Home").await?;
+
+    // What happened is listed in Activity, with trace ids.
+    click(&browser, "Activity").await?;
+    let activity = browser.find_by_role("complementary", "Activity").await?;
+    let text = wait_for_text(&activity, |t| t.contains("Delete summary.txt")).await?;
+    assert!(
+        text.contains("Rename report 2026.txt to summary.txt"),
+        "{text}"
+    );
+    assert!(text.contains("FileDeleted"), "{text}");
+    assert!(text.contains("Trace "), "{text}");
+    browser.screenshot("files-activity").await?;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn upload_download_rename_delete_with_the_websocket() -> Result<()> {
+    the_whole_flow(Stack::start()?, false).await
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn the_same_flow_polls_when_websockets_are_refused() -> Result<()> {
+    the_whole_flow(Stack::start_with(&["--no-websockets"])?, true).await
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn a_name_taken_asks_and_keep_both_keeps_both() -> Result<()> {
+    let stack = Stack::start()?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    sign_in(&browser, &stack, "demo", "Ferry-demo-1").await?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, b"first")?;
+    let upload = |p: &Path| p.to_str().map(str::to_owned).context("a UTF-8 path");
+    browser
+        .find_by_label("Upload files")
+        .await?
+        .send_keys(&upload(&path)?)
+        .await?;
+    browser.find_by_role("button", "Download notes.txt").await?;
+    std::fs::write(&path, b"second")?;
+    browser
+        .find_by_label("Upload files")
+        .await?
+        .send_keys(&upload(&path)?)
+        .await?;
+    browser
+        .find_by_role("dialog", "notes.txt already exists")
+        .await?;
+    browser.screenshot("files-conflict").await?;
+    click(&browser, "Keep both").await?;
+    let grid = browser.find_by_role("grid", "Files in Home").await?;
+    let text = wait_for_text(&grid, |t| t.matches("notes").count() == 2).await?;
+    assert!(text.contains("notes.txt"), "{text}");
+    Ok(())
+}
