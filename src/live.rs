@@ -157,7 +157,15 @@ pub struct Live {
     failures: u32,
     /// Whether the current socket said hello.
     open: bool,
+    /// Cursors of recent events. Concurrent producers can push events out
+    /// of cursor order, so a lower cursor than the newest is not proof of
+    /// a duplicate: only a cursor seen before is.
+    seen: std::collections::HashSet<i64>,
+    seen_order: std::collections::VecDeque<i64>,
 }
+
+/// How many event cursors are remembered for deduplication.
+const SEEN_CURSORS: usize = 2048;
 
 impl Live {
     /// Failures in a row after which the client polls instead.
@@ -175,6 +183,8 @@ impl Live {
             cursor: 0,
             failures: 0,
             open: false,
+            seen: Default::default(),
+            seen_order: Default::default(),
         }
     }
 
@@ -195,7 +205,8 @@ impl Live {
     }
 
     /// A message arrived. Returns what to send back, if anything, and the
-    /// event to apply, if it is one not seen yet by cursor.
+    /// event to apply, if its cursor wasn't seen yet (events can arrive out
+    /// of cursor order; what applies them still dedupes by event id).
     pub fn received(&mut self, message: &ServerMessage) -> (Option<Action>, Option<Value>) {
         match message {
             ServerMessage::Hello { cursor } => {
@@ -212,10 +223,16 @@ impl Live {
                 }
             }
             ServerMessage::Event { cursor, event } => {
-                if *cursor <= self.cursor {
+                if !self.seen.insert(*cursor) {
                     return (None, None);
                 }
-                self.cursor = *cursor;
+                self.seen_order.push_back(*cursor);
+                if self.seen_order.len() > SEEN_CURSORS
+                    && let Some(old) = self.seen_order.pop_front()
+                {
+                    self.seen.remove(&old);
+                }
+                self.cursor = self.cursor.max(*cursor);
                 (None, event.clone())
             }
             ServerMessage::Resumed { cursor } => {
@@ -312,12 +329,23 @@ mod tests {
         );
         assert_eq!(
             live.received(&ServerMessage::Event {
+                cursor: 13,
+                event: Some(Value::from(3))
+            })
+            .1,
+            Some(Value::from(3))
+        );
+        // Out of order (two producers raced): a lower cursor never seen
+        // still applies, and the resume point stays the newest.
+        assert_eq!(
+            live.received(&ServerMessage::Event {
                 cursor: 12,
                 event: Some(Value::from(2))
             })
             .1,
             Some(Value::from(2))
         );
+        assert_eq!(live.cursor(), 13);
         live.received(&ServerMessage::Resumed { cursor: 14 });
         assert_eq!(live.cursor(), 14);
     }

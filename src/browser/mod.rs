@@ -474,6 +474,10 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
         })
     });
 
+    // Memos, so the listing is rebuilt only when what it shows changes
+    // (not on every event that changes a row).
+    let loaded = Memo::new(move |_| load.get());
+    let empty = Memo::new(move |_| ctx.state.with(|s| s.is_empty()));
     let here = move || route.with(|r| r.folder.clone());
     let searching = move || route.with(|r| r.search.clone());
     let search_text = RwSignal::new(route.get_untracked().search.unwrap_or_default());
@@ -651,7 +655,7 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
             </div>
             <div class="ferry-content">
                 <div class="ferry-listing">
-                    {move || match (searching(), load.get()) {
+                    {move || match (searching(), loaded.get()) {
                         (Some(text), _) => match ctx.search.get() {
                             None => view! { <p role="status" class="ferry-muted">{format!("Searching for “{text}”…")}</p> }.into_any(),
                             Some(Err(message)) => view! { <p class="ferry-empty">{message}</p> }.into_any(),
@@ -668,7 +672,7 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
                                 <button type="button" class="ferry-button" on:click=move |_| { load.set(Load::Loading); reload() }>"Try again"</button>
                             </div>
                         }.into_any(),
-                        (None, Load::Ready) if ctx.state.with(|s| s.is_empty()) => view! {
+                        (None, Load::Ready) if empty.get() => view! {
                             <div class="ferry-empty">
                                 <p>"This folder is empty."</p>
                                 <p class="ferry-muted">"Drop files here, paste them, or use Upload files."</p>

@@ -25,8 +25,9 @@ pub struct UseLiveOptions {
     /// Called with every event not seen before (by cursor); the caller still
     /// dedupes by event id, since polling and the socket can overlap.
     pub on_event: Rc<dyn Fn(EventEnvelope)>,
-    /// Called after a (re)connection resumed, and when polling starts: a
-    /// moment to reload what may have been missed while offline.
+    /// Called when the socket says hello (after the first connect and every
+    /// reconnect) and when polling starts: a moment to reload what may have
+    /// been missed in between.
     pub on_resync: Rc<dyn Fn()>,
 }
 
@@ -180,7 +181,6 @@ fn received(driver: &Shared, text: &str) {
         return;
     };
     let hello = matches!(message, live::ServerMessage::Hello { .. });
-    let resumed = matches!(message, live::ServerMessage::Resumed { .. });
     let (reply, event) = driver.borrow_mut().live.received(&message);
     if let Some(Action::Send(text)) = reply
         && let Some(socket) = &driver.borrow().socket
@@ -188,12 +188,14 @@ fn received(driver: &Shared, text: &str) {
         let _ = socket.send_with_str(&text);
     }
     if hello {
-        let d = driver.borrow();
-        d.set_connected.set(true);
-        d.set_mode.set(Mode::Socket);
-    }
-    if resumed {
-        let resync = driver.borrow().options.on_resync.clone();
+        let resync = {
+            let d = driver.borrow();
+            d.set_connected.set(true);
+            d.set_mode.set(Mode::Socket);
+            d.options.on_resync.clone()
+        };
+        // What changed between the page's listing and this hello reached
+        // no socket: read the folder again (the reload merges by version).
         resync();
     }
     if let Some(event) = event

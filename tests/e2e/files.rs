@@ -191,3 +191,97 @@ async fn a_name_taken_asks_and_keep_both_keeps_both() -> Result<()> {
     assert!(text.contains("notes.txt"), "{text}");
     Ok(())
 }
+
+/// Sends `CreateFolder` for `f0000` … from the page, with the page's token,
+/// the way any API client would.
+const CREATE_FOLDERS: &str = r#"
+const [count, done] = [arguments[0], arguments[arguments.length - 1]];
+const token = JSON.parse(sessionStorage.getItem('ferry.tokens')).access_token;
+(async () => {
+  let accepted = 0;
+  for (let i = 0; i < count; i += 50) {
+    const batch = [];
+    for (let j = i; j < Math.min(count, i + 50); j++) {
+      const id = crypto.randomUUID();
+      const body = {
+        metadata: { EventVersion: 1, EventId: id, CommandId: id, TraceId: id.replaceAll('-', ''),
+                    OccurredAt: new Date().toISOString(), Producer: 'e2e' },
+        data: { Action: 'CreateFolder', Path: 'f' + String(j).padStart(4, '0') },
+      };
+      batch.push(fetch('/api/commands', { method: 'POST', body: JSON.stringify(body),
+        headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' } }));
+    }
+    for (const response of await Promise.all(batch)) if (response.status === 202) accepted++;
+  }
+  done(accepted);
+})().catch(e => done(String(e)));
+"#;
+
+/// What the API lists in Home, for a failure's message.
+const LISTED: &str = r#"
+const done = arguments[arguments.length - 1];
+const token = JSON.parse(sessionStorage.getItem('ferry.tokens')).access_token;
+fetch('/api/files?limit=1000', { headers: { authorization: 'Bearer ' + token } })
+  .then(r => r.json()).then(page => done(page.entries.length + ' entries')).catch(e => done(String(e)));
+"#;
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn a_long_folder_stays_small_in_the_dom_and_works_by_keyboard() -> Result<()> {
+    // Enough to need many screens; each is a durable command (fsync'd).
+    const COUNT: usize = 400;
+    let stack = Stack::start()?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    sign_in(&browser, &stack, "demo", "Ferry-demo-1").await?;
+    browser.find_by_label("Upload files").await?;
+    let accepted = browser
+        .run_async(CREATE_FOLDERS, vec![serde_json::json!(COUNT)])
+        .await?;
+    assert_eq!(accepted, serde_json::json!(COUNT));
+    // Reload: the listing comes page by page from the API.
+    browser.goto(&format!("{}/", stack.url)).await?;
+    let grid = browser.find_by_role("grid", "Files in Home").await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let count = grid.attr("aria-rowcount").await?.unwrap_or_default();
+        if count == (COUNT + 1).to_string() {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let listed = browser.run_async(LISTED, vec![]).await?;
+            anyhow::bail!(
+                "the grid has {count} rows, not {}; the API lists {listed}",
+                COUNT + 1
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Virtual scrolling: only the rows in view (and a margin) exist.
+    let rendered = browser.count("[role=grid] [role=row]").await?;
+    assert!(rendered < 60, "{rendered} rows in the DOM");
+
+    // The keyboard: End goes to the last row, which scrolls into view.
+    // (Keys sent to the grid focus it first, as Tab would.)
+    grid.send_keys("\u{E010}").await?; // End
+    browser.find_by_role("link", "f0399").await?;
+    let rendered = browser.count("[role=grid] [role=row]").await?;
+    assert!(rendered < 60, "{rendered} rows in the DOM after scrolling");
+    // Shift+Up twice selects three rows; Delete asks about all three.
+    grid.send_keys("\u{E008}\u{E013}\u{E013}\u{E000}").await?; // Shift, Up, Up, release
+    let region = browser.find_by_role("region", "Selection").await?;
+    wait_for_text(&region, |t| t.contains("3 selected")).await?;
+    grid.send_keys("\u{E017}").await?; // Delete
+    browser.find_by_role("dialog", "Delete 3 items?").await?;
+    browser.screenshot("files-keyboard-delete").await?;
+    click(&browser, "Delete").await?;
+    browser.wait_gone("link", "f0399").await?;
+    browser.wait_gone("link", "f0397").await?;
+    browser.find_by_role("link", "f0396").await?;
+    // Escape clears; Home goes back to the top; Enter opens the folder.
+    grid.send_keys("\u{E00C}\u{E011}\u{E007}").await?; // Escape, Home, Enter
+    browser
+        .wait_for_url(&format!("{}/#/f0000", stack.url))
+        .await?;
+    Ok(())
+}

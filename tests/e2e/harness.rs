@@ -265,6 +265,11 @@ impl Browser {
         }
     }
 
+    /// How many elements match a CSS selector right now.
+    pub async fn count(&self, css: &str) -> Result<usize> {
+        Ok(self.client.find_all(Locator::Css(css)).await?.len())
+    }
+
     /// Goes back in the browser's history.
     pub async fn back(&self) -> Result<()> {
         self.client.back().await?;
