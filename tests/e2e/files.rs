@@ -6,25 +6,6 @@ use crate::harness::{Browser, Stack, wait_for_text};
 use anyhow::{Context, Result};
 use std::path::Path;
 
-async fn sign_in(browser: &Browser, stack: &Stack, name: &str, password: &str) -> Result<()> {
-    browser.goto(&format!("{}/", stack.url)).await?;
-    browser
-        .find_by_label("Username")
-        .await?
-        .send_keys(name)
-        .await?;
-    browser
-        .find_by_label("Password")
-        .await?
-        .send_keys(password)
-        .await?;
-    click(browser, "Sign in").await?;
-    browser
-        .find_by_role("heading", &format!("Signed in as {name}"))
-        .await?;
-    Ok(())
-}
-
 async fn click(browser: &Browser, name: &str) -> Result<()> {
     browser.find_by_role("button", name).await?.click().await?;
     Ok(())
@@ -40,7 +21,7 @@ fn content(len: usize) -> Vec<u8> {
 async fn the_whole_flow(stack: Stack, polling: bool) -> Result<()> {
     stack.add_user("demo", "Ferry-demo-1")?;
     let browser = Browser::start().await?;
-    sign_in(&browser, &stack, "demo", "Ferry-demo-1").await?;
+    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
     let files = browser.find_by_role("region", "Files").await?;
     wait_for_text(&files, |t| t.contains("This folder is empty.")).await?;
     // How events reach the page.
@@ -164,7 +145,7 @@ async fn a_name_taken_asks_and_keep_both_keeps_both() -> Result<()> {
     let stack = Stack::start()?;
     stack.add_user("demo", "Ferry-demo-1")?;
     let browser = Browser::start().await?;
-    sign_in(&browser, &stack, "demo", "Ferry-demo-1").await?;
+    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("notes.txt");
     std::fs::write(&path, b"first")?;
@@ -192,31 +173,6 @@ async fn a_name_taken_asks_and_keep_both_keeps_both() -> Result<()> {
     Ok(())
 }
 
-/// Sends `CreateFolder` for `f0000` … from the page, with the page's token,
-/// the way any API client would.
-const CREATE_FOLDERS: &str = r#"
-const [count, done] = [arguments[0], arguments[arguments.length - 1]];
-const token = JSON.parse(sessionStorage.getItem('ferry.tokens')).access_token;
-(async () => {
-  let accepted = 0;
-  for (let i = 0; i < count; i += 50) {
-    const batch = [];
-    for (let j = i; j < Math.min(count, i + 50); j++) {
-      const id = crypto.randomUUID();
-      const body = {
-        metadata: { EventVersion: 1, EventId: id, CommandId: id, TraceId: id.replaceAll('-', ''),
-                    OccurredAt: new Date().toISOString(), Producer: 'e2e' },
-        data: { Action: 'CreateFolder', Path: 'f' + String(j).padStart(4, '0') },
-      };
-      batch.push(fetch('/api/commands', { method: 'POST', body: JSON.stringify(body),
-        headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' } }));
-    }
-    for (const response of await Promise.all(batch)) if (response.status === 202) accepted++;
-  }
-  done(accepted);
-})().catch(e => done(String(e)));
-"#;
-
 /// What the API lists in Home, for a failure's message.
 const LISTED: &str = r#"
 const done = arguments[arguments.length - 1];
@@ -233,12 +189,9 @@ async fn a_long_folder_stays_small_in_the_dom_and_works_by_keyboard() -> Result<
     let stack = Stack::start()?;
     stack.add_user("demo", "Ferry-demo-1")?;
     let browser = Browser::start().await?;
-    sign_in(&browser, &stack, "demo", "Ferry-demo-1").await?;
+    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
     browser.find_by_label("Upload files").await?;
-    let accepted = browser
-        .run_async(CREATE_FOLDERS, vec![serde_json::json!(COUNT)])
-        .await?;
-    assert_eq!(accepted, serde_json::json!(COUNT));
+    browser.create_folders(COUNT).await?;
     // Reload: the listing comes page by page from the API.
     browser.goto(&format!("{}/", stack.url)).await?;
     let grid = browser.find_by_role("grid", "Files in Home").await?;

@@ -265,6 +265,36 @@ impl Browser {
         }
     }
 
+    /// Signs in through the form and waits for the signed-in app.
+    pub async fn sign_in(&self, stack: &Stack, name: &str, password: &str) -> Result<()> {
+        self.goto(&format!("{}/", stack.url)).await?;
+        self.find_by_label("Username")
+            .await?
+            .send_keys(name)
+            .await?;
+        self.find_by_label("Password")
+            .await?
+            .send_keys(password)
+            .await?;
+        self.find_by_role("button", "Sign in")
+            .await?
+            .click()
+            .await?;
+        self.find_by_role("heading", &format!("Signed in as {name}"))
+            .await?;
+        Ok(())
+    }
+
+    /// Creates folders `f0000` … in Home through the API, from the page and
+    /// with its token, as any API client would; fails unless all are accepted.
+    pub async fn create_folders(&self, count: usize) -> Result<()> {
+        let accepted = self.run_async(CREATE_FOLDERS, vec![json!(count)]).await?;
+        if accepted != json!(count) {
+            bail!("{count} folders asked for, {accepted} accepted");
+        }
+        Ok(())
+    }
+
     /// How many elements match a CSS selector right now.
     pub async fn count(&self, css: &str) -> Result<usize> {
         Ok(self.client.find_all(Locator::Css(css)).await?.len())
@@ -404,6 +434,30 @@ impl Browser {
         Ok(())
     }
 }
+
+/// The script behind [`Browser::create_folders`].
+const CREATE_FOLDERS: &str = r#"
+const [count, done] = [arguments[0], arguments[arguments.length - 1]];
+const token = JSON.parse(sessionStorage.getItem('ferry.tokens')).access_token;
+(async () => {
+  let accepted = 0;
+  for (let i = 0; i < count; i += 50) {
+    const batch = [];
+    for (let j = i; j < Math.min(count, i + 50); j++) {
+      const id = crypto.randomUUID();
+      const body = {
+        metadata: { EventVersion: 1, EventId: id, CommandId: id, TraceId: id.replaceAll('-', ''),
+                    OccurredAt: new Date().toISOString(), Producer: 'e2e' },
+        data: { Action: 'CreateFolder', Path: 'f' + String(j).padStart(4, '0') },
+      };
+      batch.push(fetch('/api/commands', { method: 'POST', body: JSON.stringify(body),
+        headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' } }));
+    }
+    for (const response of await Promise.all(batch)) if (response.status === 202) accepted++;
+  }
+  done(accepted);
+})().catch(e => done(String(e)));
+"#;
 
 /// CSS that narrows the search for a role to the elements that can have it.
 fn candidates(role: &str) -> &'static str {

@@ -73,6 +73,45 @@ fn figure(output: &str, name: &str) -> Result<f64> {
         .with_context(|| format!("the benchmark printed no {name}"))
 }
 
+/// The client in Chromium against the server built as it serves: the
+/// list's first render and a delete's round trip, with the WebSocket and
+/// with polling, each against a baseline of the same run.
+fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
+    let server = crate::build_server("release-server")?;
+    let out = output_of(
+        crate::cargo()
+            .args([
+                "test",
+                "--test",
+                "ui_bench",
+                "--",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("FERRY_SERVER_BIN", &server)
+            .env("FERRY_DIST", dist)
+            .env("CHROMEDRIVER", &browser.chromedriver),
+    )?;
+    let get = |name: &str| figure(&out, name);
+    println!();
+    println!("The web client in Chromium (medians of 7; 100 entries listed)");
+    for mode in ["websocket", "polling"] {
+        let bare = get(&format!("{mode}_baseline_navigation_ms"))?;
+        let listed = get(&format!("{mode}_list_rendered_ms"))?;
+        let click = get(&format!("{mode}_baseline_click_ms"))?;
+        let deleted = get(&format!("{mode}_delete_to_row_gone_ms"))?;
+        println!(
+            "{mode:<9} navigation to a rendered list: {listed:>8.1} ms = {:.1}x navigating to /config.json ({bare:.1} ms)",
+            listed / bare
+        );
+        println!(
+            "{mode:<9} delete click to row gone:      {deleted:>8.1} ms = {:.1}x a click that only changes the page ({click:.1} ms)",
+            deleted / click.max(0.1)
+        );
+    }
+    Ok(())
+}
+
 fn sign_in_report(tools: &BuildTools, browser: &crate::tools::Browser) -> Result<()> {
     let native = output_of(crate::cargo().args([
         "bench",
@@ -231,6 +270,7 @@ pub fn bench() -> Result<()> {
         "gzip total vs Uppy dashboard + S3:        {:.2}x (95 KB)",
         ratio(UPPY_GZIP)
     );
+    ui_report(&dist, &browser)?;
     sign_in_report(&tools, &browser)?;
     files_report()?;
     index_report()
