@@ -366,9 +366,19 @@ fn Ready(config: ClientConfig) -> impl IntoView {
                             <button type="submit" class="ferry-button" disabled=move || busy.get()>"Verify"</button>
                         </form>
                     }.into_any(),
-                    Stage::MfaSetup { secret, .. } => view! {
+                    Stage::MfaSetup { secret, username: user, .. } => view! {
                         <h2 id="ferry-signin-title">"Set up an authenticator app"</h2>
-                        <p>"Add this key to your authenticator app, then enter the code it shows."</p>
+                        <p>"Scan this code with your authenticator app, or type the key below, then enter the code it shows."</p>
+                        {crate::qr::encode(&Step::otpauth_uri(&user, &secret)).map(|qr| {
+                            let side = qr.size + 8;
+                            view! {
+                                <svg class="ferry-qr" role="img" aria-label="QR code for your authenticator app"
+                                    viewBox=format!("0 0 {side} {side}") width="176" height="176">
+                                    <rect width=side.to_string() height=side.to_string() fill="#fff" />
+                                    <path d=qr.path transform="translate(4 4)" fill="#000" />
+                                </svg>
+                            }
+                        })}
                         <p><code class="ferry-secret" aria-label="Authenticator key">{secret}</code></p>
                         <form class="ferry-form" on:submit=verify>
                             {text_input("ferry-code", "Authentication code", "text", code, "one-time-code")}

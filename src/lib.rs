@@ -18,6 +18,7 @@ pub mod format;
 pub mod hooks;
 pub mod listview;
 pub mod live;
+pub mod qr;
 pub mod route;
 pub mod upload;
 

@@ -478,6 +478,7 @@ fn candidates(role: &str) -> &'static str {
         "region" => "section, [role=region]",
         "dialog" => "dialog, [role=dialog], [role=alertdialog]",
         "grid" => "table, [role=grid]",
+        "img" | "image" => "img, svg, [role=img], [role=image]",
         "progressbar" => "progress, [role=progressbar]",
         "navigation" => "nav, [role=navigation]",
         "complementary" => "aside, [role=complementary]",

@@ -348,3 +348,56 @@ async fn signin_form_temporary_password_asks_for_a_new_one() -> Result<()> {
     browser.screenshot("signin-new-password").await?;
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn signin_form_mfa_setup_shows_a_qr_code_then_asks_for_codes() -> Result<()> {
+    let stack = Stack::start_with(&["--mfa", "required"])?;
+    stack.add_user("dana", "Danas-Pass-1")?;
+    let browser = Browser::start().await?;
+    browser.goto(&format!("{}/", stack.url)).await?;
+    type_into(&browser, "Username", "dana").await?;
+    type_into(&browser, "Password", "Danas-Pass-1").await?;
+    click(&browser, "Sign in").await?;
+    browser
+        .find_by_role("heading", "Set up an authenticator app")
+        .await?;
+    browser
+        .find_by_role("image", "QR code for your authenticator app")
+        .await?;
+    // The key as a person would copy it from the page.
+    let secret = browser
+        .run_async(
+            "arguments[0](document.querySelector('[aria-label=\"Authenticator key\"]').textContent)",
+            vec![],
+        )
+        .await?;
+    let secret = secret.as_str().context("the key on the page")?.to_owned();
+    browser.assert_every_control_is_named().await?;
+    browser.screenshot("signin-mfa-setup").await?;
+    let unix = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs(),
+    )?;
+    type_into(&browser, "Authentication code", &totp(secret.trim(), unix)?).await?;
+    click(&browser, "Verify").await?;
+    browser.find_by_role("heading", "Signed in as dana").await?;
+
+    // Signed out, the next sign-in asks for a code; a wrong one is refused.
+    click(&browser, "Sign out").await?;
+    let field = browser.find_by_label("Username").await?;
+    field.clear().await?;
+    field.send_keys("dana").await?;
+    type_into(&browser, "Password", "Danas-Pass-1").await?;
+    click(&browser, "Sign in").await?;
+    browser
+        .find_by_role("heading", "Enter your authentication code")
+        .await?;
+    type_into(&browser, "Authentication code", "000000").await?;
+    click(&browser, "Verify").await?;
+    let alert = browser.find_by_role("alert", "").await?;
+    let said = wait_for_text(&alert, |t| !t.is_empty()).await?;
+    assert!(said.to_lowercase().contains("code"), "{said}");
+    Ok(())
+}
