@@ -131,6 +131,31 @@ impl Stack {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
+    /// The newest code the server "sent" (written to its outbox), waiting
+    /// for it to arrive.
+    pub async fn latest_code(&self) -> Result<String> {
+        let outbox = self.dir.path().join("data").join("outbox");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let mut messages: Vec<PathBuf> = std::fs::read_dir(&outbox)
+                .map(|dir| dir.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+                .unwrap_or_default();
+            messages.sort();
+            if let Some(newest) = messages.last() {
+                let text = std::fs::read_to_string(newest)?;
+                return text
+                    .split_once("Your code is ")
+                    .and_then(|(_, rest)| rest.get(..6))
+                    .map(str::to_owned)
+                    .ok_or_else(|| anyhow!("no code in {}", newest.display()));
+            }
+            if Instant::now() > deadline {
+                bail!("nothing reached the outbox {}", outbox.display());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Adds a user with the server's own admin command.
     pub fn add_user(&self, name: &str, password: &str) -> Result<()> {
         let status = Command::new(&self.bin)

@@ -401,3 +401,42 @@ async fn signin_form_mfa_setup_shows_a_qr_code_then_asks_for_codes() -> Result<(
     assert!(said.to_lowercase().contains("code"), "{said}");
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn signin_form_forgot_password_sets_a_new_one_with_the_code() -> Result<()> {
+    let stack = Stack::start()?;
+    stack.add_user("erin", "Erins-Old-Pass-1")?;
+    let browser = Browser::start().await?;
+    browser.goto(&format!("{}/", stack.url)).await?;
+    click(&browser, "Forgot password?").await?;
+    browser
+        .find_by_role("heading", "Reset your password")
+        .await?;
+    browser.assert_every_control_is_named().await?;
+    type_into(&browser, "Username", "erin").await?;
+    click(&browser, "Send code").await?;
+    let code = stack.latest_code().await?;
+    // A wrong code changes nothing.
+    type_into(&browser, "Code", "000000").await?;
+    type_into(&browser, "New password", "Erins-New-Pass-1").await?;
+    click(&browser, "Set password").await?;
+    let alert = browser.find_by_role("alert", "").await?;
+    let said = wait_for_text(&alert, |t| !t.is_empty()).await?;
+    assert!(said.to_lowercase().contains("code"), "{said}");
+    let field = browser.find_by_label("Code").await?;
+    field.clear().await?;
+    field.send_keys(&code).await?;
+    click(&browser, "Set password").await?;
+    browser.find_by_role("heading", "Sign in to Ferry").await?;
+    browser.screenshot("signin-password-reset").await?;
+    // The old password no longer works; the new one does.
+    type_into(&browser, "Password", "Erins-Old-Pass-1").await?;
+    click(&browser, "Sign in").await?;
+    let alert = browser.find_by_role("alert", "").await?;
+    wait_for_text(&alert, |t| t == "Incorrect username or password.").await?;
+    type_into(&browser, "Password", "Erins-New-Pass-1").await?;
+    click(&browser, "Sign in").await?;
+    browser.find_by_role("heading", "Signed in as erin").await?;
+    Ok(())
+}
