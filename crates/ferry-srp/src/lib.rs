@@ -17,15 +17,17 @@
 //!
 //! Invariant: no IO, no clock and no randomness of its own: callers pass the
 //! random bytes and the time, so every step is reproducible in tests and the
-//! crate builds for `wasm32-unknown-unknown` unchanged.
+//! crate builds for `wasm32-unknown-unknown` unchanged. Only the big-number
+//! arithmetic differs there: it runs on JavaScript's `BigInt` (see `int`), with
+//! the same results.
+
+mod int;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
-use num_bigint::BigUint;
-use num_traits::Zero;
+use int::Int;
 use sha2::{Digest, Sha256};
-use std::sync::LazyLock;
 use subtle::ConstantTimeEq;
 
 /// The 3072-bit safe prime of RFC 3526 §4, in hex.
@@ -49,17 +51,30 @@ pub const EXPONENT_BYTES: usize = 128;
 pub const SALT_BYTES: usize = 16;
 
 struct Group {
-    n: BigUint,
-    g: BigUint,
-    k: BigUint,
+    n: Int,
+    g: Int,
+    k: Int,
 }
 
-static GROUP: LazyLock<Group> = LazyLock::new(|| {
-    let n = BigUint::parse_bytes(N_HEX.as_bytes(), 16).unwrap_or_default();
-    let g = BigUint::from(2u32);
-    let k = hash_to_int(&[&pad(&n), &pad(&g)]);
-    Group { n, g, k }
-});
+impl Group {
+    fn new() -> Self {
+        let n = Int::from_bytes_be(&int::hex_to_bytes(N_HEX).unwrap_or_default());
+        let g = Int::from_u32(2);
+        let k = hash_to_int(&[&pad(&n), &pad(&g)]);
+        Self { n, g, k }
+    }
+}
+
+thread_local! {
+    // Per thread rather than one static: in the browser the numbers live in
+    // the JavaScript engine, whose values can't be shared between threads.
+    static GROUP: Group = Group::new();
+}
+
+/// Runs `f` with the group's N, g and k.
+fn with_group<R>(f: impl FnOnce(&Group) -> R) -> R {
+    GROUP.with(f)
+}
 
 /// Why an SRP step failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,7 +97,7 @@ pub enum SrpError {
 }
 
 /// PAD(n): big-endian bytes, with `00` prepended when the top bit is set.
-pub fn pad(value: &BigUint) -> Vec<u8> {
+fn pad(value: &Int) -> Vec<u8> {
     let mut bytes = value.to_bytes_be();
     if bytes.first().is_some_and(|b| b & 0x80 != 0) {
         bytes.insert(0, 0);
@@ -90,20 +105,9 @@ pub fn pad(value: &BigUint) -> Vec<u8> {
     bytes
 }
 
-/// PAD(n) as lowercase hex.
-pub fn pad_hex(value: &BigUint) -> String {
-    to_hex(&pad(value))
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn parse_hex(name: &'static str, text: &str) -> Result<BigUint, SrpError> {
-    if text.is_empty() {
-        return Err(SrpError::Encoding(name, "hex"));
-    }
-    BigUint::parse_bytes(text.as_bytes(), 16).ok_or(SrpError::Encoding(name, "hex"))
+fn parse_hex(name: &'static str, text: &str) -> Result<Int, SrpError> {
+    let bytes = int::hex_to_bytes(text).ok_or(SrpError::Encoding(name, "hex"))?;
+    Ok(Int::from_bytes_be(&bytes))
 }
 
 fn hash(parts: &[&[u8]]) -> [u8; 32] {
@@ -114,12 +118,12 @@ fn hash(parts: &[&[u8]]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-fn hash_to_int(parts: &[&[u8]]) -> BigUint {
-    BigUint::from_bytes_be(&hash(parts))
+fn hash_to_int(parts: &[&[u8]]) -> Int {
+    Int::from_bytes_be(&hash(parts))
 }
 
 /// x = H(PAD(salt) ‖ H(pool ‖ user ‖ ":" ‖ password)).
-fn private_key(pool_name: &str, user_id: &str, password: &str, salt: &BigUint) -> BigUint {
+fn private_key(pool_name: &str, user_id: &str, password: &str, salt: &Int) -> Int {
     let identity = hash(&[
         pool_name.as_bytes(),
         user_id.as_bytes(),
@@ -129,7 +133,7 @@ fn private_key(pool_name: &str, user_id: &str, password: &str, salt: &BigUint) -
     hash_to_int(&[&pad(salt), &identity])
 }
 
-fn scrambler(big_a: &BigUint, big_b: &BigUint) -> Result<BigUint, SrpError> {
+fn scrambler(big_a: &Int, big_b: &Int) -> Result<Int, SrpError> {
     let u = hash_to_int(&[&pad(big_a), &pad(big_b)]);
     if u.is_zero() {
         return Err(SrpError::ZeroScrambler);
@@ -138,7 +142,7 @@ fn scrambler(big_a: &BigUint, big_b: &BigUint) -> Result<BigUint, SrpError> {
 }
 
 /// HKDF-SHA256(salt = PAD(u), ikm = PAD(S), info = "Caldera Derived Key"), 16 bytes.
-fn session_key(s: &BigUint, u: &BigUint) -> [u8; 16] {
+fn session_key(s: &Int, u: &Int) -> [u8; 16] {
     let hkdf = hkdf::Hkdf::<Sha256>::new(Some(&pad(u)), &pad(s));
     let mut key = [0u8; 16];
     // 16 bytes is far below HKDF-SHA256's limit of 255 × 32.
@@ -162,11 +166,11 @@ fn claim_signature(
     mac.finalize().into_bytes().into()
 }
 
-fn exponent(name: &'static str, random: &[u8]) -> Result<BigUint, SrpError> {
+fn exponent(name: &'static str, random: &[u8], group: &Group) -> Result<Int, SrpError> {
     if random.len() < EXPONENT_BYTES {
         return Err(SrpError::NotEnoughRandomness(name, EXPONENT_BYTES));
     }
-    Ok(BigUint::from_bytes_be(random) % &GROUP.n)
+    Ok(Int::from_bytes_be(random).rem(&group.n))
 }
 
 const MONTHS: [&str; 12] = [
@@ -217,8 +221,8 @@ pub fn parse_timestamp(text: &str) -> Option<time::OffsetDateTime> {
 /// The browser's side of one sign-in.
 #[derive(Clone)]
 pub struct ClientSession {
-    a: BigUint,
-    big_a: BigUint,
+    a: Int,
+    big_a: Int,
 }
 
 impl std::fmt::Debug for ClientSession {
@@ -233,17 +237,19 @@ impl std::fmt::Debug for ClientSession {
 impl ClientSession {
     /// Starts a sign-in from [`EXPONENT_BYTES`] fresh random bytes.
     pub fn new(random: &[u8]) -> Result<Self, SrpError> {
-        let a = exponent("a", random)?;
-        let big_a = GROUP.g.modpow(&a, &GROUP.n);
-        if (&big_a % &GROUP.n).is_zero() {
-            return Err(SrpError::ZeroPublicValue("A"));
-        }
-        Ok(Self { a, big_a })
+        with_group(|group| {
+            let a = exponent("a", random, group)?;
+            let big_a = group.g.modpow(&a, &group.n);
+            if big_a.rem(&group.n).is_zero() {
+                return Err(SrpError::ZeroPublicValue("A"));
+            }
+            Ok(Self { a, big_a })
+        })
     }
 
     /// SRP_A as Cognito's client sends it: hex, not padded.
     pub fn srp_a(&self) -> String {
-        self.big_a.to_str_radix(16)
+        self.big_a.to_hex()
     }
 
     /// The 16-byte key both sides derive.
@@ -255,18 +261,20 @@ impl ClientSession {
         salt_hex: &str,
         srp_b_hex: &str,
     ) -> Result<[u8; 16], SrpError> {
-        let big_b = parse_hex("SRP_B", srp_b_hex)?;
-        if (&big_b % &GROUP.n).is_zero() {
-            return Err(SrpError::ZeroPublicValue("B"));
-        }
-        let salt = parse_hex("SALT", salt_hex)?;
-        let u = scrambler(&self.big_a, &big_b)?;
-        let x = private_key(pool_name, user_id, password, &salt);
-        let n = &GROUP.n;
-        let kgx = (&GROUP.k * GROUP.g.modpow(&x, n)) % n;
-        let base = ((&big_b % n) + n - kgx) % n;
-        let s = base.modpow(&(&self.a + &u * &x), n);
-        Ok(session_key(&s, &u))
+        with_group(|group| {
+            let n = &group.n;
+            let big_b = parse_hex("SRP_B", srp_b_hex)?;
+            if big_b.rem(n).is_zero() {
+                return Err(SrpError::ZeroPublicValue("B"));
+            }
+            let salt = parse_hex("SALT", salt_hex)?;
+            let u = scrambler(&self.big_a, &big_b)?;
+            let x = private_key(pool_name, user_id, password, &salt);
+            let kgx = group.k.mul(&group.g.modpow(&x, n)).rem(n);
+            let base = big_b.rem(n).add(n).sub(&kgx).rem(n);
+            let s = base.modpow(&self.a.add(&u.mul(&x)), n);
+            Ok(session_key(&s, &u))
+        })
     }
 
     /// PASSWORD_CLAIM_SIGNATURE for the `PASSWORD_VERIFIER` challenge.
@@ -308,9 +316,9 @@ impl std::fmt::Debug for PasswordVerifier {
 impl PasswordVerifier {
     /// The salt and verifier for `password`, from [`SALT_BYTES`] fresh random bytes.
     pub fn new(pool_name: &str, user_id: &str, password: &str, salt: &[u8]) -> Self {
-        let salt_int = BigUint::from_bytes_be(salt);
+        let salt_int = Int::from_bytes_be(salt);
         let x = private_key(pool_name, user_id, password, &salt_int);
-        let v = GROUP.g.modpow(&x, &GROUP.n);
+        let v = with_group(|group| group.g.modpow(&x, &group.n));
         Self {
             salt: salt_int.to_bytes_be(),
             verifier: v.to_bytes_be(),
@@ -321,10 +329,10 @@ impl PasswordVerifier {
 /// The identity provider's side of one sign-in.
 #[derive(Clone)]
 pub struct ServerChallenge {
-    b: BigUint,
-    big_b: BigUint,
-    v: BigUint,
-    salt: BigUint,
+    b: Int,
+    big_b: Int,
+    v: Int,
+    salt: Int,
 }
 
 impl std::fmt::Debug for ServerChallenge {
@@ -338,36 +346,38 @@ impl std::fmt::Debug for ServerChallenge {
 impl ServerChallenge {
     /// Answers a client's SRP_A: B = (k·v + g^b) mod N from fresh random `b`.
     pub fn new(verifier: &PasswordVerifier, random: &[u8]) -> Result<Self, SrpError> {
-        let b = exponent("b", random)?;
-        let v = BigUint::from_bytes_be(&verifier.verifier);
-        let n = &GROUP.n;
-        let big_b = (&GROUP.k * &v + GROUP.g.modpow(&b, n)) % n;
-        if big_b.is_zero() {
-            return Err(SrpError::ZeroPublicValue("B"));
-        }
-        Ok(Self {
-            b,
-            big_b,
-            v,
-            salt: BigUint::from_bytes_be(&verifier.salt),
+        with_group(|group| {
+            let n = &group.n;
+            let b = exponent("b", random, group)?;
+            let v = Int::from_bytes_be(&verifier.verifier);
+            let big_b = group.k.mul(&v).add(&group.g.modpow(&b, n)).rem(n);
+            if big_b.is_zero() {
+                return Err(SrpError::ZeroPublicValue("B"));
+            }
+            Ok(Self {
+                b,
+                big_b,
+                v,
+                salt: Int::from_bytes_be(&verifier.salt),
+            })
         })
     }
 
     /// SRP_B, hex.
     pub fn srp_b(&self) -> String {
-        self.big_b.to_str_radix(16)
+        self.big_b.to_hex()
     }
 
     /// SALT, hex.
     pub fn salt(&self) -> String {
-        self.salt.to_str_radix(16)
+        self.salt.to_hex()
     }
 
     /// Checks a client's SRP_A without deriving the key: valid hex and not
     /// ≡ 0 mod N. Cheap, so it can run before a challenge is handed out.
     pub fn check_srp_a(srp_a_hex: &str) -> Result<(), SrpError> {
         let big_a = parse_hex("SRP_A", srp_a_hex)?;
-        if (&big_a % &GROUP.n).is_zero() {
+        if with_group(|group| big_a.rem(&group.n).is_zero()) {
             return Err(SrpError::ZeroPublicValue("A"));
         }
         Ok(())
@@ -376,13 +386,15 @@ impl ServerChallenge {
     /// The 16-byte key, from the client's SRP_A.
     pub fn password_key(&self, srp_a_hex: &str) -> Result<[u8; 16], SrpError> {
         let big_a = parse_hex("SRP_A", srp_a_hex)?;
-        let n = &GROUP.n;
-        if (&big_a % n).is_zero() {
-            return Err(SrpError::ZeroPublicValue("A"));
-        }
-        let u = scrambler(&big_a, &self.big_b)?;
-        let s = ((big_a % n) * self.v.modpow(&u, n)).modpow(&self.b, n);
-        Ok(session_key(&s, &u))
+        with_group(|group| {
+            let n = &group.n;
+            if big_a.rem(n).is_zero() {
+                return Err(SrpError::ZeroPublicValue("A"));
+            }
+            let u = scrambler(&big_a, &self.big_b)?;
+            let s = big_a.rem(n).mul(&self.v.modpow(&u, n)).modpow(&self.b, n);
+            Ok(session_key(&s, &u))
+        })
     }
 
     /// Checks PASSWORD_CLAIM_SIGNATURE in constant time.
@@ -412,15 +424,19 @@ impl ServerChallenge {
 mod tests {
     use super::*;
 
+    fn pad_hex(value: &Int) -> String {
+        pad(value).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     #[test]
     fn pad_adds_a_zero_byte_only_when_the_top_bit_is_set() {
-        assert_eq!(pad_hex(&BigUint::from(0x7fu32)), "7f");
-        assert_eq!(pad_hex(&BigUint::from(0x80u32)), "0080");
-        assert_eq!(pad_hex(&BigUint::from(0xfu32)), "0f");
-        assert_eq!(pad_hex(&BigUint::from(0x1ffu32)), "01ff");
-        assert_eq!(pad_hex(&BigUint::zero()), "00");
+        assert_eq!(pad_hex(&Int::from_u32(0x7f)), "7f");
+        assert_eq!(pad_hex(&Int::from_u32(0x80)), "0080");
+        assert_eq!(pad_hex(&Int::from_u32(0xf)), "0f");
+        assert_eq!(pad_hex(&Int::from_u32(0x1ff)), "01ff");
+        assert_eq!(pad_hex(&Int::from_u32(0)), "00");
         // N's top bit is set, so PAD(N) starts with 00.
-        assert!(pad_hex(&GROUP.n).starts_with("00ffffffff"));
+        assert!(with_group(|group| pad_hex(&group.n)).starts_with("00ffffffff"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! so it is a test in its own right.
 
 #![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
 
 use ferry_srp::{ClientSession, PasswordVerifier, ServerChallenge};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
