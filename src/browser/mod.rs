@@ -95,6 +95,8 @@ pub(crate) struct Ctx {
     pub queue: RwSignal<Queue>,
     pub usage: RwSignal<Option<UsageView>>,
     pub search: RwSignal<Option<Result<Vec<FileView>, String>>>,
+    /// Tells the live connection a command went out (polls sooner).
+    pub nudge: StoredValue<Option<Callback<()>>>,
 }
 
 impl Ctx {
@@ -126,7 +128,10 @@ impl Ctx {
         });
         let api = self.api.get_value();
         match api.command_with_id(command, command_id).await {
-            Ok(_) => true,
+            Ok(_) => {
+                self.nudged();
+                true
+            }
             Err(failure) => {
                 let message = failure.to_string();
                 self.activity.update(|a| a.refused(command_id, &message));
@@ -137,6 +142,13 @@ impl Ctx {
                 }
                 false
             }
+        }
+    }
+
+    /// Lets the live connection know an event is on its way.
+    pub fn nudged(&self) {
+        if let Some(nudge) = self.nudge.get_value() {
+            nudge.run(());
         }
     }
 
@@ -393,6 +405,7 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
         )),
         usage: RwSignal::new(None),
         search: RwSignal::new(None),
+        nudge: StoredValue::new(None),
     };
     let load = RwSignal::new(Load::Loading);
     let sort = RwSignal::new((SortBy::Name, false));
@@ -436,6 +449,7 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
         on_event: Rc::new(move |envelope| ctx.apply(&envelope)),
         on_resync: Rc::new(reload),
     });
+    ctx.nudge.set_value(Some(live.nudge));
 
     let rows = Memo::new(move |_| {
         if let Some(found) = ctx.search.get() {

@@ -161,7 +161,10 @@ impl From<ApiFailure> for Stop {
 async fn upload(ctx: Ctx, id: Uuid, settings: UploadSettings) {
     let outcome = send_file(ctx, id).await;
     match outcome {
-        Ok(()) => ctx.queue.update(|q| q.uploaded(id)),
+        Ok(()) => {
+            ctx.queue.update(|q| q.uploaded(id));
+            ctx.nudged();
+        }
         Err(Stop::NameTaken) => {
             ctx.queue.update(|q| _ = q.name_taken(id));
         }

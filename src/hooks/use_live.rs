@@ -46,7 +46,16 @@ pub struct UseLiveReturn {
     pub mode: ReadSignal<Mode>,
     /// Whether the socket is open right now.
     pub connected: ReadSignal<bool>,
+    /// Says a command was just sent: while polling, the feed is read now
+    /// and every [`HURRY_EVERY`] for a few seconds, so its event shows
+    /// sooner than the next regular poll.
+    pub nudge: Callback<()>,
 }
+
+/// How often the feed is polled after a nudge.
+pub const HURRY_EVERY: std::time::Duration = std::time::Duration::from_millis(400);
+/// How many quick polls a nudge buys.
+const HURRY_POLLS: u32 = 8;
 
 struct Driver {
     options: UseLiveOptions,
@@ -56,6 +65,10 @@ struct Driver {
     timers: Vec<TimeoutHandle>,
     heartbeat: Option<IntervalHandle>,
     polling: bool,
+    /// Quick polls left after a nudge.
+    hurry: u32,
+    /// The next poll's timer, while one waits.
+    poll_timer: Option<TimeoutHandle>,
     stopped: bool,
     set_mode: WriteSignal<Mode>,
     set_connected: WriteSignal<bool>,
@@ -76,6 +89,8 @@ pub fn use_live(options: UseLiveOptions) -> UseLiveReturn {
         timers: Vec::new(),
         heartbeat: None,
         polling: false,
+        hurry: 0,
+        poll_timer: None,
         stopped: false,
         set_mode,
         set_connected,
@@ -94,9 +109,48 @@ pub fn use_live(options: UseLiveOptions) -> UseLiveReturn {
     )
     .ok();
     driver.borrow_mut().heartbeat = heartbeat;
+    let nudged = SendWrapper::new(driver.clone());
+    let nudge = Callback::new(move |()| hurry(&nudged));
     let cleanup = SendWrapper::new(driver);
     on_cleanup(move || stop(&cleanup));
-    UseLiveReturn { mode, connected }
+    UseLiveReturn {
+        mode,
+        connected,
+        nudge,
+    }
+}
+
+fn hurry(driver: &Shared) {
+    let waiting = {
+        let mut d = driver.borrow_mut();
+        if d.stopped || !d.polling {
+            return;
+        }
+        d.hurry = HURRY_POLLS;
+        d.poll_timer.take()
+    };
+    // A poll waiting on its timer goes now; one under way picks up the
+    // hurry when it schedules the next.
+    if let Some(timer) = waiting {
+        timer.clear();
+        schedule_poll(driver, std::time::Duration::ZERO);
+    }
+}
+
+fn schedule_poll(driver: &Shared, wait: std::time::Duration) {
+    let wait = {
+        let mut d = driver.borrow_mut();
+        if d.hurry > 0 {
+            d.hurry -= 1;
+            wait.min(HURRY_EVERY)
+        } else {
+            wait
+        }
+    };
+    let target = driver.clone();
+    if let Ok(handle) = set_timeout_with_handle(move || poll(&target), wait) {
+        driver.borrow_mut().poll_timer = Some(handle);
+    }
 }
 
 fn stop(driver: &Shared) {
@@ -107,6 +161,9 @@ fn stop(driver: &Shared) {
         let _ = socket.close();
     }
     for timer in d.timers.drain(..) {
+        timer.clear();
+    }
+    if let Some(timer) = d.poll_timer.take() {
         timer.clear();
     }
     if let Some(heartbeat) = d.heartbeat.take() {
@@ -234,7 +291,7 @@ fn run(driver: &Shared, action: Action) {
             driver.borrow_mut().polling = true;
             let resync = driver.borrow().options.on_resync.clone();
             resync();
-            later(driver, wait, poll);
+            schedule_poll(driver, wait);
             later(driver, Live::SOCKET_RETRY, connect);
         }
     }
@@ -254,6 +311,7 @@ fn later(driver: &Shared, wait: std::time::Duration, then: fn(&Shared)) {
 fn poll(driver: &Shared) {
     {
         let mut d = driver.borrow_mut();
+        d.poll_timer = None;
         if d.stopped || d.live.mode() == Mode::Socket {
             d.polling = false;
             return;
@@ -283,6 +341,6 @@ fn poll(driver: &Shared) {
             }
             Err(_) => Live::POLL_EVERY * 2,
         };
-        later(&driver, next, poll);
+        schedule_poll(&driver, next);
     });
 }
