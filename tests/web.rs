@@ -105,3 +105,20 @@ async fn unmounting_leaves_the_host_element_empty() {
     assert_eq!(root.child_element_count(), 0, "{}", root.inner_html());
     root.remove();
 }
+
+/// Names are NFC in the browser too, where JavaScript's normalize does it:
+/// the same answers as the native crate gives (see ferry-protocol's tests).
+#[wasm_bindgen_test]
+fn names_are_normalised_to_nfc_by_the_browser() {
+    use ferry_protocol::{FileName, FolderPath};
+    for (given, nfc) in [
+        ("Cafe\u{301}.txt", "Café.txt"),
+        ("\u{212B}ngstr\u{f6}m", "\u{C5}ngstr\u{f6}m"),
+        ("\u{1100}\u{1161}\u{11A8}", "\u{AC01}"),
+        ("\u{FB01}le", "\u{FB01}le"),
+        ("plain.txt", "plain.txt"),
+    ] {
+        assert_eq!(FileName::parse(given).unwrap().as_str(), nfc, "{given:?}");
+        assert_eq!(FolderPath::parse(given).unwrap().as_str(), nfc, "{given:?}");
+    }
+}
