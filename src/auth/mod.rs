@@ -175,9 +175,16 @@ impl TokenSet {
         })
     }
 
-    /// When to refresh: [`REFRESH_MARGIN_SECONDS`] before the access token expires.
+    /// When to refresh: [`REFRESH_MARGIN_SECONDS`] before the access token
+    /// expires, or halfway through its life when it lives less than twice
+    /// that (a pool with short-lived tokens would otherwise refresh again
+    /// and again, each new token already due).
     pub fn refresh_at(&self) -> i64 {
-        self.expires_at - REFRESH_MARGIN_SECONDS
+        let issued = jwt_claims(&self.access_token)
+            .and_then(|claims| claims["iat"].as_i64())
+            .unwrap_or(self.expires_at - 2 * REFRESH_MARGIN_SECONDS);
+        let lifetime = (self.expires_at - issued).max(0);
+        self.expires_at - REFRESH_MARGIN_SECONDS.min(lifetime / 2)
     }
 
     /// Whether the tokens should be refreshed at `now` (Unix seconds).

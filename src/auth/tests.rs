@@ -72,6 +72,26 @@ fn tokens_refresh_five_minutes_before_expiry() {
 }
 
 #[test]
+fn short_lived_tokens_refresh_halfway_not_at_once() {
+    let access = jwt(json!({"iat": 1_000, "exp": 1_030, "username": "alice"}));
+    let tokens = TokenSet::from_result(
+        &json!({"AccessToken": access, "IdToken": jwt(json!({"exp": 1_030}))}),
+        None,
+    )
+    .expect("tokens");
+    assert_eq!(tokens.refresh_at(), 1_015);
+    assert!(!tokens.needs_refresh(1_014));
+    // An hour-long token keeps the five-minute margin.
+    let access = jwt(json!({"iat": 0, "exp": 3_600}));
+    let tokens = TokenSet::from_result(
+        &json!({"AccessToken": access, "IdToken": jwt(json!({"exp": 3_600}))}),
+        None,
+    )
+    .expect("tokens");
+    assert_eq!(tokens.refresh_at(), 3_300);
+}
+
+#[test]
 fn a_refresh_answer_keeps_the_refresh_token() {
     let tokens = TokenSet::from_result(&result(1, None)["AuthenticationResult"], Some("old"))
         .expect("tokens");

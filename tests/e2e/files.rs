@@ -238,3 +238,35 @@ async fn a_long_folder_stays_small_in_the_dom_and_works_by_keyboard() -> Result<
         .await?;
     Ok(())
 }
+
+const ACCESS_TOKEN: &str = "arguments[arguments.length - 1](\
+    JSON.parse(sessionStorage.getItem('ferry.tokens')).access_token);";
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn a_token_that_expires_mid_session_is_refreshed() -> Result<()> {
+    // Access tokens of 20 s: the page refreshes halfway through their life.
+    let stack = Stack::start_with(&["--access-token-seconds", "20"])?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
+    let first = browser.run_async(ACCESS_TOKEN, vec![]).await?;
+    // Well past the first token's expiry.
+    tokio::time::sleep(std::time::Duration::from_secs(25)).await;
+    let now = browser.run_async(ACCESS_TOKEN, vec![]).await?;
+    assert!(
+        now.is_string() && now != first,
+        "the access token was never refreshed"
+    );
+    // Still signed in, and the API takes the new token.
+    browser.find_by_role("heading", "Signed in as demo").await?;
+    click(&browser, "New folder").await?;
+    browser
+        .find_by_label("Folder name")
+        .await?
+        .send_keys("After refresh")
+        .await?;
+    click(&browser, "Create").await?;
+    browser.find_by_role("link", "After refresh").await?;
+    Ok(())
+}
