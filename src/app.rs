@@ -319,6 +319,19 @@ fn Ready(config: ClientConfig) -> impl IntoView {
         .environment
         .clone()
         .unwrap_or_else(|| config.region.clone());
+    // Single sign-on: the hosted UI signs people in; coming back on the
+    // callback path, the code is traded for tokens.
+    let hosted = config.auth_mode == ferry_protocol::AuthMode::Hosted;
+    let sso_config = StoredValue::new(config.clone());
+    let callback_config = config.clone();
+    leptos::task::spawn_local(async move {
+        if let Some(result) = api::oauth::finish(&callback_config).await {
+            match result {
+                Ok(tokens) => session.signed_in(tokens),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        }
+    });
     let signed_in = Memo::new(move |_| stage.with(|s| matches!(s, Stage::SignedIn(_))));
     let who = Memo::new(move |_| {
         stage.with(|s| match s {
@@ -343,6 +356,19 @@ fn Ready(config: ClientConfig) -> impl IntoView {
             <section class="ferry-card ferry-signin" aria-labelledby="ferry-signin-title">
                 {move || match stage.get() {
                     Stage::SignedIn(_) => ().into_any(),
+                    Stage::Form if hosted => view! {
+                        <h2 id="ferry-signin-title">"Sign in to Ferry"</h2>
+                        <p>"You sign in on your organisation's sign-in page, then come back here."</p>
+                        <button type="button" class="ferry-button" disabled=move || busy.get()
+                            on:click=move |_| {
+                                error.set(None);
+                                busy.set(true);
+                                if let Err(e) = api::oauth::start(&sso_config.get_value()) {
+                                    error.set(Some(e.to_string()));
+                                    busy.set(false);
+                                }
+                            }>"Sign in with single sign-on"</button>
+                    }.into_any(),
                     Stage::Form => view! {
                         <h2 id="ferry-signin-title">"Sign in to Ferry"</h2>
                         <form class="ferry-form" on:submit=sign_in>

@@ -6,6 +6,7 @@ pub mod failure;
 pub mod files;
 pub mod http;
 pub mod identity;
+pub mod oauth;
 pub mod xhr;
 
 use crate::config::{LoadError, parse_config};

@@ -9,6 +9,7 @@
 //! identity provider. The password never leaves this module: only the SRP
 //! proof computed by `ferry-srp` is sent.
 
+pub mod hosted;
 pub mod store;
 
 use serde_json::{Value, json};

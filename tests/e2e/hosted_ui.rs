@@ -90,3 +90,56 @@ async fn pkce_sign_in_through_the_hosted_ui() -> anyhow::Result<()> {
     assert_eq!(again["body"]["error"], "invalid_grant", "a code works once");
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn the_app_signs_in_through_the_hosted_ui_with_pkce() -> anyhow::Result<()> {
+    let stack = Stack::start_with(&["--hosted-ui"])?;
+    stack.add_user("alice", "Correct-Horse-1")?;
+    let browser = Browser::start().await?;
+    browser.goto(&format!("{}/", stack.url)).await?;
+    browser
+        .find_by_role("button", "Sign in with single sign-on")
+        .await?
+        .click()
+        .await?;
+    // The hosted UI's own page, with the app's challenge in its URL.
+    let at = browser
+        .wait_for_url(&format!("{}/oauth2/authorize", stack.url))
+        .await?;
+    assert!(at.contains("code_challenge_method=S256"), "{at}");
+    browser
+        .find_by_role("textbox", "Username")
+        .await?
+        .send_keys("alice")
+        .await?;
+    browser
+        .find_by_label("Password")
+        .await?
+        .send_keys("Correct-Horse-1")
+        .await?;
+    browser
+        .find_by_role("button", "Sign in")
+        .await?
+        .click()
+        .await?;
+    // Back in the app: signed in, the callback gone from the address bar.
+    browser
+        .find_by_role("heading", "Signed in as alice")
+        .await?;
+    let url = browser.url().await?;
+    assert_eq!(url.trim_end_matches('/'), stack.url, "{url}");
+    browser.find_by_role("region", "Files").await?;
+    browser.screenshot("hosted-ui-signed-in").await?;
+    // A used callback can't sign in again.
+    browser
+        .goto(&format!(
+            "{}/auth/callback?code=replayed&state=x",
+            stack.url
+        ))
+        .await?;
+    let alert = browser.find_by_role("alert", "").await?;
+    let said = crate::harness::wait_for_text(&alert, |t| !t.is_empty()).await?;
+    assert!(said.contains("Sign in again"), "{said}");
+    Ok(())
+}

@@ -76,6 +76,9 @@ pub struct Settings {
     pub s3_credentials: Option<S3Credentials>,
     /// More web origins allowed to upload and download (the app's own always is).
     pub extra_origins: Vec<String>,
+    /// How the web client signs people in: SRP in its own form, or through
+    /// the hosted UI (authorization code with PKCE).
+    pub auth_mode: AuthMode,
     /// The WebSocket's limits.
     pub live: LiveSettings,
     /// How the bus retries a failing consumer.
@@ -134,6 +137,7 @@ impl Settings {
             files: FileSettings::default(),
             s3_credentials: None,
             extra_origins: Vec::new(),
+            auth_mode: AuthMode::Srp,
             live: LiveSettings::default(),
             bus_retry: RetryPolicy::default(),
             sweep_every: Duration::from_secs(60 * 60),
@@ -198,7 +202,7 @@ impl Settings {
             identity_endpoint: Some(format!("{base}/")),
             api_url: format!("{base}/api"),
             websocket_url: format!("{ws_base}/ws"),
-            auth_mode: AuthMode::Srp,
+            auth_mode: self.auth_mode,
             hosted_ui_url: Some(base.to_owned()),
             upload: UploadSettings {
                 multipart_threshold_bytes: self.files.multipart_threshold,

@@ -116,6 +116,10 @@ struct ServeArgs {
     /// browsers then follow their events by polling.
     #[arg(long)]
     no_websockets: bool,
+    /// The web client signs people in through the hosted UI (single
+    /// sign-on with PKCE) instead of its own form.
+    #[arg(long)]
+    hosted_ui: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -327,6 +331,9 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     }
     settings.extra_origins = args.allow_origins;
     settings.live.websockets = !args.no_websockets;
+    if args.hosted_ui {
+        settings.auth_mode = ferry_protocol::AuthMode::Hosted;
+    }
     let public_url = settings.public_url.clone();
     tracing::info!(data_dir = %settings.data_dir.display(), dist = %settings.dist_dir.display(), "starting");
     let state = AppState::open(settings, Arc::new(SystemClock))?;

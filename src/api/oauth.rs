@@ -1,0 +1,133 @@
+//! The hosted UI from the browser: the redirect to sign in, and on the way
+//! back the code traded for tokens at the token endpoint. Deciding what
+//! the URLs and answers mean is `auth::hosted`'s.
+
+use crate::api::identity::random_bytes;
+use crate::auth::hosted::{CALLBACK_PATH, Pending, Returned, returned};
+use crate::auth::{AuthError, TokenSet};
+use ferry_protocol::ClientConfig;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// Where the verifier waits for the redirect back (this tab only).
+const PENDING_KEY: &str = "ferry.pkce";
+
+fn hosted_ui(config: &ClientConfig) -> Result<String, AuthError> {
+    config
+        .hosted_ui_url
+        .clone()
+        .ok_or_else(|| AuthError::Other("Single sign-on is not set up for this app.".into()))
+}
+
+fn redirect_uri(location: &web_sys::Location) -> Result<String, AuthError> {
+    let origin = location
+        .origin()
+        .map_err(|_| AuthError::Other("this page has no origin".into()))?;
+    let path = location.pathname().unwrap_or_default();
+    let base = path.strip_suffix(CALLBACK_PATH).unwrap_or(&path);
+    Ok(format!(
+        "{origin}{}{CALLBACK_PATH}",
+        base.trim_end_matches('/')
+    ))
+}
+
+/// Sends the browser to the hosted UI to sign in.
+pub fn start(config: &ClientConfig) -> Result<(), AuthError> {
+    let no_random = || AuthError::Other("this browser has no secure random numbers".into());
+    let pending = Pending::new(
+        &random_bytes(32).ok_or_else(no_random)?,
+        &random_bytes(16).ok_or_else(no_random)?,
+    );
+    let window = web_sys::window().ok_or_else(|| AuthError::Other("no window".into()))?;
+    let storage = window
+        .session_storage()
+        .ok()
+        .flatten()
+        .ok_or_else(|| AuthError::Other("this browser keeps no session storage".into()))?;
+    let saved = serde_json::to_string(&pending).map_err(|e| AuthError::Other(e.to_string()))?;
+    storage
+        .set_item(PENDING_KEY, &saved)
+        .map_err(|_| AuthError::Other("this browser refused to keep the sign-in".into()))?;
+    let location = window.location();
+    let url = pending.authorize_url(
+        &hosted_ui(config)?,
+        &config.user_pool_client_id,
+        &redirect_uri(&location)?,
+    );
+    location
+        .assign(&url)
+        .map_err(|_| AuthError::Other("the browser refused to open the sign-in page".into()))
+}
+
+/// On the callback path, trades the code for tokens and puts the app's own
+/// path back in the address bar. `None` anywhere else.
+pub async fn finish(config: &ClientConfig) -> Option<Result<TokenSet, AuthError>> {
+    let window = web_sys::window()?;
+    let location = window.location();
+    if !location.pathname().ok()?.ends_with(CALLBACK_PATH) {
+        return None;
+    }
+    let storage = window.session_storage().ok().flatten();
+    let pending = storage
+        .as_ref()
+        .and_then(|s| s.get_item(PENDING_KEY).ok().flatten())
+        .and_then(|text| serde_json::from_str::<Pending>(&text).ok());
+    if let Some(storage) = &storage {
+        // A code works once; so does its verifier.
+        let _ = storage.remove_item(PENDING_KEY);
+    }
+    let search = location.search().unwrap_or_default();
+    let redirect = redirect_uri(&location).ok()?;
+    let home = redirect
+        .strip_suffix(CALLBACK_PATH)
+        .unwrap_or("")
+        .to_owned()
+        + "/";
+    if let Ok(history) = window.history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&home));
+    }
+    let code = match returned(&search, pending.as_ref())? {
+        Returned::Code(code) => code,
+        Returned::Refused(reason) => return Some(Err(AuthError::Other(reason))),
+    };
+    let pending = pending?;
+    Some(exchange(config, &pending, &code, &redirect).await)
+}
+
+async fn exchange(
+    config: &ClientConfig,
+    pending: &Pending,
+    code: &str,
+    redirect: &str,
+) -> Result<TokenSet, AuthError> {
+    let url = format!("{}/oauth2/token", hosted_ui(config)?.trim_end_matches('/'));
+    let body = pending.token_request(code, &config.user_pool_client_id, redirect);
+    let (status, text) = post_form(&url, &body)
+        .await
+        .map_err(|_| AuthError::Unreachable)?;
+    if status != 200 {
+        return Err(AuthError::Other(
+            "The sign-in could not be completed. Sign in again.".into(),
+        ));
+    }
+    let answer: serde_json::Value =
+        serde_json::from_str(&text).map_err(|_| AuthError::Unreachable)?;
+    TokenSet::from_oauth(&answer)
+}
+
+async fn post_form(url: &str, body: &str) -> Result<(u16, String), wasm_bindgen::JsValue> {
+    let window = web_sys::window().ok_or("no window")?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_cache(web_sys::RequestCache::NoStore);
+    init.set_body(&body.into());
+    let headers = web_sys::Headers::new()?;
+    headers.set("Content-Type", "application/x-www-form-urlencoded")?;
+    init.set_headers(&headers);
+    let request = web_sys::Request::new_with_str_and_init(url, &init)?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
+        .await?
+        .dyn_into()?;
+    let text = JsFuture::from(response.text()?).await?;
+    Ok((response.status(), text.as_string().unwrap_or_default()))
+}
