@@ -122,3 +122,96 @@ fn names_are_normalised_to_nfc_by_the_browser() {
         assert_eq!(FolderPath::parse(given).unwrap().as_str(), nfc, "{given:?}");
     }
 }
+
+/// A token-shaped JWT (unsigned; only the page reads it) valid for an hour.
+fn fake_jwt(name: &str) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let exp = (js_sys::Date::now() / 1000.0) as i64 + 3600;
+    let claims = serde_json::json!({"exp": exp, "iat": exp - 3600, "username": name, "cognito:username": name});
+    format!(
+        "{}.{}.c2ln",
+        b64.encode(r#"{"alg":"RS256"}"#),
+        b64.encode(claims.to_string())
+    )
+}
+
+/// Counts the page's WebSocket connections from now on.
+fn count_websockets() {
+    js_sys::eval(
+        "if (!window.__ferryRealSocket) { window.__ferryRealSocket = window.WebSocket; }\
+         window.__ferrySockets = 0;\
+         window.WebSocket = function (url) { window.__ferrySockets++; return new window.__ferryRealSocket(url); };",
+    )
+    .unwrap();
+}
+
+fn websockets_opened() -> f64 {
+    js_sys::eval("window.__ferrySockets")
+        .unwrap()
+        .as_f64()
+        .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn signed_in_with_the_api_down_the_browser_says_so_and_unmounting_stops_reconnecting() {
+    let storage = web_sys::window()
+        .unwrap()
+        .session_storage()
+        .unwrap()
+        .unwrap();
+    let token = fake_jwt("tess");
+    let tokens = serde_json::json!({
+        "id_token": token, "access_token": token, "refresh_token": null,
+        "expires_at": (js_sys::Date::now() / 1000.0) as i64 + 3600,
+    });
+    storage
+        .set_item("ferry.tokens", &tokens.to_string())
+        .unwrap();
+    count_websockets();
+    // Nothing listens on port 9 of this machine: every request is refused.
+    let root = host(&[
+        ("data-api-url", "http://127.0.0.1:9/api"),
+        ("data-websocket-url", "ws://127.0.0.1:9/ws"),
+        ("data-region", "eu-west-1"),
+        ("data-user-pool-id", "eu-west-1_Portal"),
+        ("data-user-pool-client-id", "abc"),
+    ]);
+    let handle = ferry_web::mount(root.clone());
+    let heading = wait_for(&root, "#ferry-account-name").await;
+    assert_eq!(heading.text_content().unwrap(), "Signed in as tess");
+    let files = wait_for(&root, "section[aria-label=Files]").await;
+    // The error state, with a way to try again.
+    for _ in 0..100 {
+        if files.text_content().unwrap().contains("couldn't be loaded") {
+            break;
+        }
+        sleep(50).await;
+    }
+    let text = files.text_content().unwrap();
+    assert!(
+        text.contains("The files couldn't be loaded: Ferry can't reach the server"),
+        "{text}"
+    );
+    assert!(root.query_selector("button").unwrap().is_some());
+    let retry = (0..root.query_selector_all("button").unwrap().length())
+        .filter_map(|i| root.query_selector_all("button").unwrap().item(i))
+        .any(|b| b.text_content().unwrap() == "Try again");
+    assert!(retry, "no Try again button");
+    // The socket was tried (and refused).
+    assert!(websockets_opened() >= 1.0);
+
+    drop(handle);
+    leptos::task::tick().await;
+    assert_eq!(root.child_element_count(), 0);
+    // Unmounted, the app stops reconnecting: no socket after the backoff.
+    let before = websockets_opened();
+    sleep(2500).await;
+    assert_eq!(
+        websockets_opened(),
+        before,
+        "the app kept reconnecting after unmount"
+    );
+    storage.remove_item("ferry.tokens").unwrap();
+    root.remove();
+}
