@@ -217,6 +217,41 @@ impl FolderState {
         was_here
     }
 
+    /// Shows the sub-folder of this folder that leads to `deeper`, when
+    /// `deeper` is below this folder and it isn't shown yet.
+    fn show_path_to(
+        &mut self,
+        deeper: &FolderPath,
+        at: ferry_protocol::envelope::Timestamp,
+    ) -> Applied {
+        if deeper == &self.folder || !self.folder.contains(deeper) {
+            return Applied::Nothing;
+        }
+        let Some(name) = deeper.segments().nth(self.folder.segments().count()) else {
+            return Applied::Nothing;
+        };
+        if self.folders.contains_key(name) {
+            return Applied::Nothing;
+        }
+        let path = if self.folder.is_root() {
+            name.to_owned()
+        } else {
+            format!("{}/{name}", self.folder.as_str())
+        };
+        let Ok(path) = FolderPath::parse(&path) else {
+            return Applied::Nothing;
+        };
+        self.folders.insert(
+            name.to_owned(),
+            FolderView {
+                path,
+                name: name.to_owned(),
+                created_at: at,
+            },
+        );
+        Applied::Changed
+    }
+
     /// Applies one event.
     pub fn apply(&mut self, envelope: &EventEnvelope) -> Applied {
         if !self.first_time(envelope.metadata().event_id) {
@@ -225,7 +260,13 @@ impl FolderState {
         let command_id = envelope.metadata().command_id;
         match envelope.data() {
             Event::FileCreated(created) => {
-                if created.folder != self.folder || !self.newer(created.file_id, created.version) {
+                if created.folder != self.folder {
+                    // A file further down (an uploaded folder) shows its
+                    // folder here.
+                    let at = envelope.metadata().occurred_at;
+                    return self.show_path_to(&created.folder, at);
+                }
+                if !self.newer(created.file_id, created.version) {
                     return Applied::Nothing;
                 }
                 let at = envelope.metadata().occurred_at;
@@ -278,7 +319,7 @@ impl FolderState {
                         Applied::Changed
                     }
                     None if here => Applied::Fetch(moved.file_id),
-                    None => Applied::Nothing,
+                    None => self.show_path_to(&moved.to_folder, envelope.metadata().occurred_at),
                 }
             }
             Event::FolderCreated(created) => {
@@ -487,6 +528,29 @@ mod tests {
             name: FileName::parse(name).unwrap(),
             version,
         })
+    }
+
+    #[test]
+    fn a_file_created_further_down_shows_its_folder_here() {
+        let mut state = docs();
+        let mut deep = created(Uuid::new_v4(), "photo.jpg", 1);
+        if let Event::FileCreated(c) = &mut deep {
+            c.folder = FolderPath::parse("docs/trip/day 1").unwrap();
+        }
+        assert_eq!(state.apply(&event(deep.clone(), None)), Applied::Changed);
+        assert_eq!(names(&state), vec!["trip/"]);
+        // Another file there changes nothing more; nor does one elsewhere.
+        let mut again = deep.clone();
+        if let Event::FileCreated(c) = &mut again {
+            c.file_id = Uuid::new_v4();
+        }
+        assert_eq!(state.apply(&event(again, None)), Applied::Nothing);
+        let mut elsewhere = deep;
+        if let Event::FileCreated(c) = &mut elsewhere {
+            c.folder = FolderPath::parse("other/trip").unwrap();
+        }
+        assert_eq!(state.apply(&event(elsewhere, None)), Applied::Nothing);
+        assert_eq!(names(&state), vec!["trip/"]);
     }
 
     #[test]

@@ -604,8 +604,8 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
             on:drop=move |ev: leptos::ev::DragEvent| {
                 ev.prevent_default();
                 dropping.set(false);
-                if let Some(files) = ev.data_transfer().and_then(|d| d.files()) {
-                    uploads::add_files(ctx, &files, &drop_settings);
+                if let Some(transfer) = ev.data_transfer() {
+                    uploads::add_dropped(ctx, &transfer, &drop_settings);
                 }
             }>
             <div class="ferry-toolbar">

@@ -35,18 +35,126 @@ fn forget(id: Uuid) {
     RUNNING.with(|r| r.borrow_mut().remove(&id));
 }
 
-/// Queues files (from the picker, a drop or a paste) for the folder shown.
-/// A file with a relative path (a picked or dropped folder) keeps it.
+/// Queues files (from the picker or a paste) for the folder shown. A file
+/// with a relative path (from the folder picker) keeps it.
 pub(super) fn add_files(ctx: Ctx, files: &web_sys::FileList, settings: &UploadSettings) {
-    let base = ctx.route.get_untracked().folder;
-    let mut added = 0;
-    for i in 0..files.length() {
-        let Some(file) = files.get(i) else { continue };
-        let relative = js_sys::Reflect::get(&file, &"webkitRelativePath".into())
+    let picked = (0..files.length())
+        .filter_map(|i| files.get(i))
+        .map(|file| {
+            let relative = js_sys::Reflect::get(&file, &"webkitRelativePath".into())
+                .ok()
+                .and_then(|v| v.as_string())
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| file.name());
+            (relative, file)
+        })
+        .collect();
+    add_placed(ctx, picked, settings);
+}
+
+/// Queues files dropped on the browser, walking dropped folders so every
+/// file keeps its path under the folder shown.
+pub(super) fn add_dropped(ctx: Ctx, transfer: &web_sys::DataTransfer, settings: &UploadSettings) {
+    // Entries must be taken while the drop event runs; reading them can wait.
+    let items = js_sys::Reflect::get(transfer, &"items".into()).unwrap_or_default();
+    let count = js_sys::Reflect::get(&items, &"length".into())
+        .ok()
+        .and_then(|n| n.as_f64())
+        .unwrap_or(0.0) as u32;
+    let mut entries = Vec::new();
+    for i in 0..count {
+        let Ok(item) = js_sys::Reflect::get(&items, &i.into()) else {
+            continue;
+        };
+        if let Ok(entry) = call0(&item, "webkitGetAsEntry")
+            && !entry.is_null()
+            && !entry.is_undefined()
+        {
+            entries.push(entry);
+        }
+    }
+    if entries.is_empty() {
+        // A browser without entries: the flat list of files.
+        if let Some(files) = transfer.files() {
+            add_files(ctx, &files, settings);
+        }
+        return;
+    }
+    let settings = settings.clone();
+    leptos::task::spawn_local(async move {
+        let mut found = Vec::new();
+        for entry in entries {
+            walk(entry, &mut found).await;
+        }
+        add_placed(ctx, found, &settings);
+    });
+}
+
+fn call0(
+    target: &wasm_bindgen::JsValue,
+    method: &str,
+) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue> {
+    let function: js_sys::Function = js_sys::Reflect::get(target, &method.into())?.dyn_into()?;
+    function.call0(target)
+}
+
+/// Calls `target.method(resolve, reject)` and waits for the callback.
+async fn callback(target: &wasm_bindgen::JsValue, method: &str) -> Option<wasm_bindgen::JsValue> {
+    let function: js_sys::Function = js_sys::Reflect::get(target, &method.into())
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let promise = js_sys::Promise::new(&mut |resolve, reject| {
+        let _ = function.call2(target, &resolve, &reject);
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.ok()
+}
+
+/// Every file under a dropped entry, with its path (`photos/2026/a.jpg`).
+fn walk<'a>(
+    entry: wasm_bindgen::JsValue,
+    found: &'a mut Vec<(String, web_sys::File)>,
+) -> std::pin::Pin<Box<dyn Future<Output = ()> + 'a>> {
+    Box::pin(async move {
+        let flag = |name: &str| {
+            js_sys::Reflect::get(&entry, &name.into())
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false)
+        };
+        let path = js_sys::Reflect::get(&entry, &"fullPath".into())
             .ok()
             .and_then(|v| v.as_string())
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| file.name());
+            .unwrap_or_default();
+        if flag("isFile") {
+            if let Some(file) = callback(&entry, "file").await
+                && let Ok(file) = file.dyn_into::<web_sys::File>()
+            {
+                found.push((path.trim_start_matches('/').to_owned(), file));
+            }
+        } else if flag("isDirectory") {
+            let Ok(reader) = call0(&entry, "createReader") else {
+                return;
+            };
+            // readEntries gives a batch at a time, then an empty one.
+            while let Some(batch) = callback(&reader, "readEntries").await {
+                let batch = js_sys::Array::from(&batch);
+                if batch.length() == 0 {
+                    break;
+                }
+                for child in batch.iter() {
+                    walk(child, found).await;
+                }
+            }
+        }
+    })
+}
+
+/// Queues files with their paths relative to the folder shown.
+fn add_placed(ctx: Ctx, files: Vec<(String, web_sys::File)>, settings: &UploadSettings) {
+    let base = ctx.route.get_untracked().folder;
+    let mut added = 0;
+    for (relative, file) in files {
         let size = file.size() as u64;
         let (folder, name) = match place(&base, &relative) {
             Ok(placed) => placed,

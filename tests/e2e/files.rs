@@ -270,3 +270,56 @@ async fn a_token_that_expires_mid_session_is_refreshed() -> Result<()> {
     browser.find_by_role("link", "After refresh").await?;
     Ok(())
 }
+
+/// Drops a file made in the page onto the browser, as a drag from the
+/// desktop would (a synthetic drop carries files, not folder entries).
+const DROP_FILE: &str = r#"
+const [name, text, done] = arguments;
+const transfer = new DataTransfer();
+transfer.items.add(new File([text], name, { type: 'text/plain' }));
+const target = document.querySelector('section[aria-label=Files]');
+target.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+target.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+done(true);
+"#;
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn a_picked_folder_keeps_its_paths_and_a_dropped_file_uploads() -> Result<()> {
+    let stack = Stack::start()?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
+    let dir = tempfile::tempdir()?;
+    let trip = dir.path().join("trip");
+    std::fs::create_dir_all(trip.join("day 1"))?;
+    std::fs::write(trip.join("plan.txt"), b"plan")?;
+    std::fs::write(trip.join("day 1").join("photo.txt"), b"photo")?;
+    browser
+        .find_by_label("Upload a folder")
+        .await?
+        .send_keys(trip.to_str().context("a UTF-8 path")?)
+        .await?;
+    let uploads = browser.find_by_role("region", "Uploads").await?;
+    wait_for_text(&uploads, |t| t.contains("2 of 2 files uploaded")).await?;
+    browser.find_by_role("link", "trip").await?.click().await?;
+    browser.find_by_role("button", "Download plan.txt").await?;
+    browser.find_by_role("link", "day 1").await?.click().await?;
+    browser.find_by_role("button", "Download photo.txt").await?;
+    browser
+        .wait_for_url(&format!("{}/#/trip/day%201", stack.url))
+        .await?;
+
+    // A file dropped here lands here.
+    browser
+        .run_async(
+            DROP_FILE,
+            vec![serde_json::json!("dropped.txt"), serde_json::json!("hi")],
+        )
+        .await?;
+    browser
+        .find_by_role("button", "Download dropped.txt")
+        .await?;
+    browser.screenshot("files-dropped").await?;
+    Ok(())
+}
