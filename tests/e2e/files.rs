@@ -323,3 +323,63 @@ async fn a_picked_folder_keeps_its_paths_and_a_dropped_file_uploads() -> Result<
     browser.screenshot("files-dropped").await?;
     Ok(())
 }
+
+/// The accessible name of the focused element, and every live region's text.
+const FOCUS_AND_LIVE: &str = r#"
+const done = arguments[arguments.length - 1];
+const el = document.activeElement;
+const name = el ? (el.getAttribute('aria-label') || el.labels?.[0]?.textContent?.trim() || el.textContent.trim()) : '';
+done({ focused: name, live: [...document.querySelectorAll('[aria-live]')].map(e => e.textContent).join(' | ') });
+"#;
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn dialogs_keep_the_focus_and_changes_are_announced() -> Result<()> {
+    let stack = Stack::start()?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
+    let opener = browser.find_by_role("button", "New folder").await?;
+    opener.click().await?;
+    browser.find_by_role("dialog", "New folder").await?;
+    let state = |v: serde_json::Value| {
+        (
+            v["focused"].as_str().unwrap_or_default().to_owned(),
+            v["live"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    // Focus starts in the field; Tab cycles inside the dialog.
+    let (focused, _) = state(browser.run_async(FOCUS_AND_LIVE, vec![]).await?);
+    assert_eq!(focused, "Folder name");
+    let field = browser.find_by_label("Folder name").await?;
+    field.send_keys("\u{E004}\u{E004}\u{E004}").await?; // Tab ×3: Cancel, Create, back
+    let (focused, _) = state(browser.run_async(FOCUS_AND_LIVE, vec![]).await?);
+    assert_eq!(focused, "Folder name", "Tab left the dialog");
+    // Esc closes it and the focus returns to the button that opened it.
+    field.send_keys("\u{E00C}").await?;
+    browser.wait_gone("dialog", "New folder").await?;
+    let (focused, _) = state(browser.run_async(FOCUS_AND_LIVE, vec![]).await?);
+    assert_eq!(focused, "New folder");
+
+    // A change is announced through the live region.
+    opener.click().await?;
+    browser
+        .find_by_label("Folder name")
+        .await?
+        .send_keys("Reports\u{E007}") // Enter submits
+        .await?;
+    browser.find_by_role("link", "Reports").await?;
+    let (_, live) = state(browser.run_async(FOCUS_AND_LIVE, vec![]).await?);
+    assert!(live.contains("Creating folder Reports"), "{live}");
+    browser
+        .find_by_role("button", "Delete folder Reports")
+        .await?
+        .click()
+        .await?;
+    browser.find_by_role("dialog", "Delete Reports?").await?;
+    click(&browser, "Delete").await?;
+    browser.wait_gone("link", "Reports").await?;
+    let (_, live) = state(browser.run_async(FOCUS_AND_LIVE, vec![]).await?);
+    assert!(live.contains("Deleting Reports"), "{live}");
+    Ok(())
+}
