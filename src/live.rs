@@ -174,6 +174,8 @@ impl Live {
     pub const SOCKET_RETRY: Duration = Duration::from_secs(60);
     /// How often the feed is polled.
     pub const POLL_EVERY: Duration = Duration::from_secs(3);
+    /// How long a socket must stay open to count as holding.
+    pub const HELD: Duration = Duration::from_secs(30);
 
     /// A fresh state: connect now.
     pub fn new(backoff: Backoff) -> Self {
@@ -211,7 +213,6 @@ impl Live {
         match message {
             ServerMessage::Hello { cursor } => {
                 self.open = true;
-                self.failures = 0;
                 self.mode = Mode::Socket;
                 let first_time = self.cursor == 0;
                 if first_time {
@@ -243,16 +244,18 @@ impl Live {
         }
     }
 
-    /// The socket closed or could not open. `unit` is a random number in
-    /// `[0, 1)`.
-    pub fn closed(&mut self, unit: f64) -> Action {
-        if self.open {
+    /// The socket closed or could not open, `open_for` after its hello
+    /// (zero without one). `unit` is a random number in `[0, 1)`.
+    pub fn closed(&mut self, unit: f64, open_for: Duration) -> Action {
+        if self.open && open_for >= Self::HELD {
             // It held: reconnect soon, as if for the first time.
-            self.open = false;
             self.failures = 0;
         } else {
+            // Refused, or closing again right after it opened (a proxy
+            // that cuts WebSockets): both count towards polling.
             self.failures += 1;
         }
+        self.open = false;
         if self.failures >= Self::GIVE_UP_AFTER {
             self.mode = Mode::Polling;
             return Action::Poll(Duration::ZERO, self.cursor);
@@ -315,7 +318,10 @@ mod tests {
             event: Some(Value::from(1)),
         });
         assert_eq!(event, Some(Value::from(1)));
-        assert!(matches!(live.closed(0.5), Action::Connect(_)));
+        assert!(matches!(
+            live.closed(0.5, Duration::ZERO),
+            Action::Connect(_)
+        ));
         let (action, _) = live.received(&ServerMessage::Hello { cursor: Some(14) });
         assert_eq!(action, Some(Action::Send(resume(11))));
         // A duplicate of what was seen is skipped; newer ones apply.
@@ -354,9 +360,15 @@ mod tests {
     fn a_socket_that_keeps_failing_gives_way_to_polling_and_comes_back() {
         let mut live = Live::new(Backoff::default()).with_cursor(5);
         for _ in 1..Live::GIVE_UP_AFTER {
-            assert!(matches!(live.closed(0.5), Action::Connect(_)));
+            assert!(matches!(
+                live.closed(0.5, Duration::ZERO),
+                Action::Connect(_)
+            ));
         }
-        assert_eq!(live.closed(0.5), Action::Poll(Duration::ZERO, 5));
+        assert_eq!(
+            live.closed(0.5, Duration::ZERO),
+            Action::Poll(Duration::ZERO, 5)
+        );
         assert_eq!(live.mode(), Mode::Polling);
         assert_eq!(live.polled(9), Action::Poll(Live::POLL_EVERY, 9));
         // The socket is tried again and holds.
@@ -364,7 +376,25 @@ mod tests {
         assert_eq!(action, Some(Action::Send(resume(9))));
         assert_eq!(live.mode(), Mode::Socket);
         // A connection that held resets the count.
-        assert!(matches!(live.closed(0.5), Action::Connect(_)));
+        assert!(matches!(live.closed(0.5, Live::HELD), Action::Connect(_)));
         assert_eq!(live.mode(), Mode::Socket);
+    }
+
+    #[test]
+    fn a_socket_that_keeps_closing_right_after_hello_gives_way_to_polling() {
+        let mut live = Live::new(Backoff::default());
+        for _ in 1..Live::GIVE_UP_AFTER {
+            live.received(&ServerMessage::Hello { cursor: Some(1) });
+            assert!(matches!(
+                live.closed(0.5, Duration::from_secs(1)),
+                Action::Connect(_)
+            ));
+        }
+        live.received(&ServerMessage::Hello { cursor: Some(1) });
+        assert!(matches!(
+            live.closed(0.5, Duration::from_secs(1)),
+            Action::Poll(_, _)
+        ));
+        assert_eq!(live.mode(), Mode::Polling);
     }
 }

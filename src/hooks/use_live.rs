@@ -65,6 +65,8 @@ struct Driver {
     timers: Vec<TimeoutHandle>,
     heartbeat: Option<IntervalHandle>,
     polling: bool,
+    /// When the current socket said hello (`Date.now()`).
+    opened_at: Option<f64>,
     /// Quick polls left after a nudge.
     hurry: u32,
     /// The next poll's timer, while one waits.
@@ -89,6 +91,7 @@ pub fn use_live(options: UseLiveOptions) -> UseLiveReturn {
         timers: Vec::new(),
         heartbeat: None,
         polling: false,
+        opened_at: None,
         hurry: 0,
         poll_timer: None,
         stopped: false,
@@ -246,7 +249,8 @@ fn received(driver: &Shared, text: &str) {
     }
     if hello {
         let resync = {
-            let d = driver.borrow();
+            let mut d = driver.borrow_mut();
+            d.opened_at = Some(js_sys::Date::now());
             d.set_connected.set(true);
             d.set_mode.set(Mode::Socket);
             d.options.on_resync.clone()
@@ -270,7 +274,14 @@ fn closed(driver: &Shared) {
             return;
         }
         d.set_connected.set(false);
-        let action = d.live.closed(js_sys::Math::random());
+        let open_for = d
+            .opened_at
+            .take()
+            .map(|at| {
+                std::time::Duration::from_secs_f64(((js_sys::Date::now() - at) / 1000.0).max(0.0))
+            })
+            .unwrap_or_default();
+        let action = d.live.closed(js_sys::Math::random(), open_for);
         d.set_mode.set(d.live.mode());
         action
     };
