@@ -14,8 +14,6 @@ use ferry_protocol::{Command, FolderPath};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 /// The API at the configuration's `apiUrl`, on behalf of the signed-in user.
 #[derive(Debug, Clone)]
@@ -169,23 +167,12 @@ async fn fetch(
     token: &str,
     body: Option<&str>,
 ) -> Result<(u16, String), wasm_bindgen::JsValue> {
-    let window = web_sys::window().ok_or("no window")?;
-    let init = web_sys::RequestInit::new();
-    init.set_method(method);
-    init.set_cache(web_sys::RequestCache::NoStore);
-    let headers = web_sys::Headers::new()?;
-    headers.set("Authorization", &format!("Bearer {token}"))?;
-    if let Some(body) = body {
-        headers.set("Content-Type", "application/json")?;
-        init.set_body(&body.into());
+    let bearer = format!("Bearer {token}");
+    let mut headers = vec![("Authorization", bearer.as_str())];
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json"));
     }
-    init.set_headers(&headers);
-    let request = web_sys::Request::new_with_str_and_init(url, &init)?;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
-        .await?
-        .dyn_into()?;
-    let text = JsFuture::from(response.text()?).await?;
-    Ok((response.status(), text.as_string().unwrap_or_default()))
+    crate::api::http::send(method, url, &headers, body).await
 }
 
 /// Encodes a query parameter's value.

@@ -4,8 +4,6 @@
 use crate::auth::store::{KeyValue, TokenStorage};
 use crate::auth::{Transport, TransportError};
 use serde_json::Value;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 /// Cognito's user-pool API at `endpoint` (ending in `/`).
 #[derive(Debug, Clone)]
@@ -27,24 +25,17 @@ async fn post(
     operation: &str,
     body: &str,
 ) -> Result<(u16, String), wasm_bindgen::JsValue> {
-    let window = web_sys::window().ok_or("no window")?;
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_cache(web_sys::RequestCache::NoStore);
-    init.set_body(&body.into());
-    let headers = web_sys::Headers::new()?;
-    headers.set("Content-Type", "application/x-amz-json-1.1")?;
-    headers.set(
-        "X-Amz-Target",
-        &format!("AWSCognitoIdentityProviderService.{operation}"),
-    )?;
-    init.set_headers(&headers);
-    let request = web_sys::Request::new_with_str_and_init(endpoint, &init)?;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
-        .await?
-        .dyn_into()?;
-    let text = JsFuture::from(response.text()?).await?;
-    Ok((response.status(), text.as_string().unwrap_or_default()))
+    let target = format!("AWSCognitoIdentityProviderService.{operation}");
+    crate::api::http::send(
+        "POST",
+        endpoint,
+        &[
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("X-Amz-Target", &target),
+        ],
+        Some(body),
+    )
+    .await
 }
 
 impl Transport for FetchTransport {

@@ -6,8 +6,6 @@ use crate::api::identity::random_bytes;
 use crate::auth::hosted::{CALLBACK_PATH, Pending, Returned, returned};
 use crate::auth::{AuthError, TokenSet};
 use ferry_protocol::ClientConfig;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 /// Where the verifier waits for the redirect back (this tab only).
 const PENDING_KEY: &str = "ferry.pkce";
@@ -116,18 +114,11 @@ async fn exchange(
 }
 
 async fn post_form(url: &str, body: &str) -> Result<(u16, String), wasm_bindgen::JsValue> {
-    let window = web_sys::window().ok_or("no window")?;
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_cache(web_sys::RequestCache::NoStore);
-    init.set_body(&body.into());
-    let headers = web_sys::Headers::new()?;
-    headers.set("Content-Type", "application/x-www-form-urlencoded")?;
-    init.set_headers(&headers);
-    let request = web_sys::Request::new_with_str_and_init(url, &init)?;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
-        .await?
-        .dyn_into()?;
-    let text = JsFuture::from(response.text()?).await?;
-    Ok((response.status(), text.as_string().unwrap_or_default()))
+    crate::api::http::send(
+        "POST",
+        url,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some(body),
+    )
+    .await
 }

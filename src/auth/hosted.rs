@@ -120,17 +120,10 @@ impl TokenSet {
     }
 }
 
-/// `application/x-www-form-urlencoded` for one value.
+/// `application/x-www-form-urlencoded` for one value (unreserved
+/// characters as they are, the rest percent-encoded).
 fn form(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    crate::route::encode(text)
 }
 
 /// Undoes [`form`] (and `+` for a space); broken escapes stay as they are.
