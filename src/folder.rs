@@ -316,6 +316,8 @@ impl FolderState {
                     }
                     Some(_) => {
                         self.remove(moved.file_id, moved.version);
+                        // Moved further down: its folder shows here.
+                        self.show_path_to(&moved.to_folder, envelope.metadata().occurred_at);
                         Applied::Changed
                     }
                     None if here => Applied::Fetch(moved.file_id),

@@ -383,3 +383,85 @@ async fn dialogs_keep_the_focus_and_changes_are_announced() -> Result<()> {
     assert!(live.contains("Deleting Reports"), "{live}");
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn sort_a_refused_rename_bulk_move_and_search() -> Result<()> {
+    let stack = Stack::start()?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
+    let dir = tempfile::tempdir()?;
+    let (small, big) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+    std::fs::write(&small, b"small")?;
+    std::fs::write(&big, content(5_000))?;
+    let both = format!(
+        "{}\n{}",
+        small.to_str().context("UTF-8")?,
+        big.to_str().context("UTF-8")?
+    );
+    browser
+        .find_by_label("Upload files")
+        .await?
+        .send_keys(&both)
+        .await?;
+    browser.find_by_role("button", "Download a.txt").await?;
+    browser.find_by_role("button", "Download b.txt").await?;
+    let grid = browser.find_by_role("grid", "Files in Home").await?;
+    let order = |t: &str| t.find("a.txt") < t.find("b.txt");
+    wait_for_text(&grid, |t| order(t)).await?;
+
+    // Size, then size again: largest first.
+    click(&browser, "Size").await?;
+    wait_for_text(&grid, |t| order(t)).await?;
+    click(&browser, "Size").await?;
+    wait_for_text(&grid, |t| !order(t)).await?;
+
+    // A rename onto a taken name is refused with the reason; the row stays.
+    click(&browser, "Rename a.txt").await?;
+    let field = browser.find_by_label("New name").await?;
+    field.clear().await?;
+    field.send_keys("b.txt").await?;
+    click(&browser, "Rename").await?;
+    let files = browser.find_by_role("region", "Files").await?;
+    wait_for_text(&files, |t| t.contains("Rename a.txt to b.txt:")).await?;
+    browser.find_by_role("button", "Download a.txt").await?;
+    browser.screenshot("files-refused-rename").await?;
+
+    // Both selected, moved into a new folder at once.
+    browser
+        .find_by_role("checkbox", "Select a.txt")
+        .await?
+        .click()
+        .await?;
+    browser
+        .find_by_role("checkbox", "Select b.txt")
+        .await?
+        .click()
+        .await?;
+    click(&browser, "Move selected").await?;
+    browser.find_by_role("dialog", "Move 2 files").await?;
+    let field = browser.find_by_label("Destination folder").await?;
+    field.clear().await?;
+    field.send_keys("archive").await?;
+    click(&browser, "Move").await?;
+    browser.wait_gone("button", "Download a.txt").await?;
+    browser.wait_gone("button", "Download b.txt").await?;
+    browser.find_by_role("link", "archive").await?;
+
+    // Search across folders finds it where it went.
+    browser
+        .find_by_role("searchbox", "Search all files")
+        .await?
+        .send_keys("b.t\u{E007}")
+        .await?;
+    browser
+        .find_by_role("grid", "Search results for b.t")
+        .await?;
+    browser.find_by_role("link", "in archive").await?;
+    browser.find_by_role("button", "Download b.txt").await?;
+    let url = browser.url().await?;
+    assert!(url.ends_with("#/?q=b.t"), "{url}");
+    browser.screenshot("files-search").await?;
+    Ok(())
+}

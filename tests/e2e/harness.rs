@@ -503,6 +503,7 @@ fn candidates(role: &str) -> &'static str {
         "region" => "section, [role=region]",
         "dialog" => "dialog, [role=dialog], [role=alertdialog]",
         "grid" => "table, [role=grid]",
+        "searchbox" => "input[type=search], [role=searchbox]",
         "img" | "image" => "img, svg, [role=img], [role=image]",
         "progressbar" => "progress, [role=progressbar]",
         "navigation" => "nav, [role=navigation]",
