@@ -424,7 +424,11 @@ async fn sort_a_refused_rename_bulk_move_and_search() -> Result<()> {
     field.send_keys("b.txt").await?;
     click(&browser, "Rename").await?;
     let files = browser.find_by_role("region", "Files").await?;
-    wait_for_text(&files, |t| t.contains("Rename a.txt to b.txt:")).await?;
+    // The mover refuses it (CommandFailed); the page says why.
+    wait_for_text(&files, |t| {
+        t.contains("A file named “b.txt” is already there.")
+    })
+    .await?;
     browser.find_by_role("button", "Download a.txt").await?;
     browser.screenshot("files-refused-rename").await?;
 
