@@ -452,17 +452,25 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
     ctx.nudge.set_value(Some(live.nudge));
 
     let rows = Memo::new(move |_| {
-        if let Some(found) = ctx.search.get() {
-            return found
-                .map(|files| {
-                    files
-                        .iter()
-                        .map(|f| RowView::file(f, None, true))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default();
-        }
         let (by, descending) = sort.get();
+        if let Some(found) = ctx.search.get() {
+            // Search results sort by the same headers as a folder does.
+            let mut rows: Vec<RowView> = found
+                .map(|files| files.iter().map(|f| RowView::file(f, None, true)).collect())
+                .unwrap_or_default();
+            rows.sort_by(|a, b| {
+                let by_name = a.name.cmp(&b.name).then_with(|| a.key.cmp(&b.key));
+                match by {
+                    SortBy::Name => by_name,
+                    SortBy::Size => a.size.cmp(&b.size).then(by_name),
+                    SortBy::Modified => a.modified.cmp(&b.modified).then(by_name),
+                }
+            });
+            if descending {
+                rows.reverse();
+            }
+            return rows;
+        }
         let needle = filter.get();
         ctx.state.with(|s| {
             s.rows(by, descending, &needle)
@@ -613,7 +621,14 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
                 <form class="ferry-search" role="search" on:submit=submit_search>
                     <input type="search" aria-label="Search all files" placeholder="Search all files"
                         prop:value=move || search_text.get()
-                        on:input=move |ev| search_text.set(event_target_value(&ev)) />
+                        on:input=move |ev| {
+                            let text = event_target_value(&ev);
+                            // Emptied (or cleared with its ×): back to the folder.
+                            if text.trim().is_empty() && route.with_untracked(|r| r.search.is_some()) {
+                                navigate.run(Route::folder(route.get_untracked().folder));
+                            }
+                            search_text.set(text);
+                        } />
                 </form>
             </div>
             <div class="ferry-toolbar">

@@ -467,5 +467,12 @@ async fn sort_a_refused_rename_bulk_move_and_search() -> Result<()> {
     let url = browser.url().await?;
     assert!(url.ends_with("#/?q=b.t"), "{url}");
     browser.screenshot("files-search").await?;
+    // Emptying the search box goes back to the folder.
+    let search = browser
+        .find_by_role("searchbox", "Search all files")
+        .await?;
+    search.send_keys("\u{E003}\u{E003}\u{E003}").await?; // Backspace ×3
+    browser.find_by_role("grid", "Files in Home").await?;
+    browser.find_by_role("link", "archive").await?;
     Ok(())
 }
