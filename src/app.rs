@@ -98,7 +98,11 @@ pub struct Session {
     stage: RwSignal<Stage>,
     client: StoredValue<Client<FetchTransport>>,
     storage: TokenStorage,
+    /// While a refresh runs: the requests waiting for its token.
+    waiting: StoredValue<Option<Vec<Refreshed>>>,
 }
+
+type Refreshed = futures::channel::oneshot::Sender<Option<String>>;
 
 impl Session {
     /// The current access token, if signed in.
@@ -109,13 +113,33 @@ impl Session {
         }
     }
 
-    /// Refreshes the tokens; `None` (and back to the form) when the session ended.
-    pub async fn refresh_after_unauthorized(&self) -> Option<String> {
+    /// Refreshes the tokens after `refused` was refused (or is about to
+    /// expire); `None` (and back to the form) when the session ended. Many
+    /// requests refused at once share one refresh, and a request refused
+    /// with a token already replaced just gets the new one.
+    pub async fn refresh_after_unauthorized(&self, refused: &str) -> Option<String> {
         let Stage::SignedIn(tokens) = self.stage.get_untracked() else {
             return None;
         };
+        if tokens.access_token != refused {
+            return Some(tokens.access_token);
+        }
+        let waiting = self.waiting.try_update_value(|waiting| match waiting {
+            Some(others) => {
+                let (tell, told) = futures::channel::oneshot::channel();
+                others.push(tell);
+                Some(told)
+            }
+            None => {
+                *waiting = Some(Vec::new());
+                None
+            }
+        });
+        if let Some(Some(told)) = waiting {
+            return told.await.ok().flatten();
+        }
         let client = self.client.get_value();
-        match client.refresh(&tokens).await {
+        let fresh = match client.refresh(&tokens).await {
             Ok(fresh) => {
                 self.signed_in(fresh.clone());
                 Some(fresh.access_token)
@@ -126,7 +150,16 @@ impl Session {
                 self.stage.set(Stage::Form);
                 None
             }
+        };
+        let others = self
+            .waiting
+            .try_update_value(Option::take)
+            .flatten()
+            .unwrap_or_default();
+        for tell in others {
+            let _ = tell.send(fresh.clone());
         }
+        fresh
     }
 
     fn signed_in(&self, tokens: TokenSet) {
@@ -142,7 +175,7 @@ fn random() -> Result<Vec<u8>, AuthError> {
 
 #[component]
 fn Ready(config: ClientConfig) -> impl IntoView {
-    let storage = TokenStorage::default();
+    let storage = config.token_storage;
     let client = Client::new(
         FetchTransport::new(&config.identity_endpoint()),
         &config.user_pool_id,
@@ -155,6 +188,7 @@ fn Ready(config: ClientConfig) -> impl IntoView {
         stage: RwSignal::new(initial),
         client: StoredValue::new(client),
         storage,
+        waiting: StoredValue::new(None),
     };
     provide_context(session);
     let stage = session.stage;
@@ -168,7 +202,9 @@ fn Ready(config: ClientConfig) -> impl IntoView {
             let handle = set_timeout_with_handle(
                 move || {
                     leptos::task::spawn_local(async move {
-                        session.refresh_after_unauthorized().await;
+                        session
+                            .refresh_after_unauthorized(&tokens.access_token)
+                            .await;
                     });
                 },
                 std::time::Duration::from_secs(u64::try_from(wait).unwrap_or(0)),

@@ -4,10 +4,12 @@
 //! Attributes win so a portal can embed Ferry with no extra request:
 //! `data-api-url`, `data-websocket-url`, `data-region`, `data-user-pool-id`,
 //! `data-user-pool-client-id`, and optionally `data-identity-endpoint`,
-//! `data-auth-mode` (`srp` or `hosted`), `data-hosted-ui-url`. Without
+//! `data-auth-mode` (`srp` or `hosted`), `data-hosted-ui-url`,
+//! `data-token-storage` (`session`, `local` or `memory`). Without
 //! `data-api-url`, the settings are fetched from `data-config-url`
 //! (default `/config.json`).
 
+use ferry_protocol::config::TokenStorage;
 use ferry_protocol::{AuthMode, ClientConfig, ConfigError, UploadSettings};
 
 /// The config URL used when the mount element names none.
@@ -41,6 +43,16 @@ pub fn source_from_attributes(attribute: impl Fn(&str) -> Option<String>) -> Con
             ));
         }
     };
+    let token_storage = match get("data-token-storage").as_deref() {
+        None | Some("session") => TokenStorage::Session,
+        Some("local") => TokenStorage::Local,
+        Some("memory") => TokenStorage::Memory,
+        Some(other) => {
+            return ConfigSource::Invalid(format!(
+                "the setting `data-token-storage` must be `session`, `local` or `memory`, but is `{other}`"
+            ));
+        }
+    };
     let config = ClientConfig {
         region: get("data-region").unwrap_or_default(),
         user_pool_id: get("data-user-pool-id").unwrap_or_default(),
@@ -50,6 +62,7 @@ pub fn source_from_attributes(attribute: impl Fn(&str) -> Option<String>) -> Con
         websocket_url: get("data-websocket-url").unwrap_or_default(),
         auth_mode,
         hosted_ui_url: get("data-hosted-ui-url"),
+        token_storage,
         upload: UploadSettings::default(),
         environment: get("data-environment"),
     };
@@ -136,11 +149,13 @@ mod tests {
             ("data-user-pool-client-id", "abc123"),
             ("data-auth-mode", "hosted"),
             ("data-hosted-ui-url", "https://auth.example.com"),
+            ("data-token-storage", "local"),
         ]));
         let ConfigSource::Inline(config) = source else {
             panic!("expected an inline config, got {source:?}")
         };
         assert_eq!(config.auth_mode, AuthMode::Hosted);
+        assert_eq!(config.token_storage, TokenStorage::Local);
         assert_eq!(config.pool_name(), "AbC");
     }
 
@@ -156,6 +171,13 @@ mod tests {
             ("data-auth-mode", "password"),
         ]));
         assert!(matches!(source, ConfigSource::Invalid(m) if m.contains("`srp` or `hosted`")));
+        let source = source_from_attributes(attrs(&[
+            ("data-api-url", "https://api.example.com"),
+            ("data-token-storage", "cookie"),
+        ]));
+        assert!(
+            matches!(source, ConfigSource::Invalid(m) if m.contains("`session`, `local` or `memory`"))
+        );
     }
 
     #[test]

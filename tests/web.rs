@@ -215,3 +215,54 @@ async fn signed_in_with_the_api_down_the_browser_says_so_and_unmounting_stops_re
     storage.remove_item("ferry.tokens").unwrap();
     root.remove();
 }
+
+#[wasm_bindgen_test]
+async fn tokens_go_to_local_storage_only_when_configured() {
+    let window = web_sys::window().unwrap();
+    let local = window.local_storage().unwrap().unwrap();
+    let session = window.session_storage().unwrap().unwrap();
+    session.remove_item("ferry.tokens").unwrap();
+    let token = fake_jwt("lou");
+    let tokens = serde_json::json!({
+        "id_token": token, "access_token": token, "refresh_token": null,
+        "expires_at": (js_sys::Date::now() / 1000.0) as i64 + 3600,
+    });
+    local.set_item("ferry.tokens", &tokens.to_string()).unwrap();
+    let settings = [
+        ("data-api-url", "http://127.0.0.1:9/api"),
+        ("data-websocket-url", "ws://127.0.0.1:9/ws"),
+        ("data-region", "eu-west-1"),
+        ("data-user-pool-id", "eu-west-1_Portal"),
+        ("data-user-pool-client-id", "abc"),
+    ];
+    // By default the page reads sessionStorage: the tokens in localStorage
+    // are not a session, and the form shows.
+    let root = host(&settings);
+    let handle = ferry_web::mount(root.clone());
+    wait_for(&root, "form").await;
+    assert!(
+        root.query_selector("#ferry-account-name")
+            .unwrap()
+            .is_none()
+    );
+    drop(handle);
+    root.remove();
+    // Configured for localStorage, the same tokens sign the page in, and
+    // signing out removes them from there.
+    let mut with_local = settings.to_vec();
+    with_local.push(("data-token-storage", "local"));
+    let root = host(&with_local);
+    let handle = ferry_web::mount(root.clone());
+    let heading = wait_for(&root, "#ferry-account-name").await;
+    assert_eq!(heading.text_content().unwrap(), "Signed in as lou");
+    let sign_out = (0..root.query_selector_all("button").unwrap().length())
+        .filter_map(|i| root.query_selector_all("button").unwrap().item(i))
+        .find(|b| b.text_content().unwrap() == "Sign out")
+        .expect("a Sign out button");
+    sign_out.unchecked_ref::<web_sys::HtmlElement>().click();
+    wait_for(&root, "form").await;
+    assert_eq!(local.get_item("ferry.tokens").unwrap(), None);
+    assert_eq!(session.get_item("ferry.tokens").unwrap(), None);
+    drop(handle);
+    root.remove();
+}

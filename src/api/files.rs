@@ -144,7 +144,7 @@ impl FilesApi {
         }
         let token = self
             .session
-            .refresh_after_unauthorized()
+            .refresh_after_unauthorized(&token)
             .await
             .ok_or(ApiFailure::SignedOut)?;
         fetch(method, &url, &token, body.as_deref())

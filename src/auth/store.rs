@@ -6,17 +6,7 @@ use super::TokenSet;
 /// The key the tokens are stored under.
 pub const STORAGE_KEY: &str = "ferry.tokens";
 
-/// Which browser storage keeps the tokens.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum TokenStorage {
-    /// `sessionStorage`: survives a reload, not a closed tab. The default.
-    #[default]
-    Session,
-    /// `localStorage`: survives closing the browser.
-    Local,
-    /// Memory only: a reload signs out.
-    Memory,
-}
+pub use ferry_protocol::config::TokenStorage;
 
 /// A string store, so the rules here are tested without a browser.
 pub trait KeyValue {

@@ -271,6 +271,47 @@ async fn a_token_that_expires_mid_session_is_refreshed() -> Result<()> {
     Ok(())
 }
 
+/// Breaks the stored access token's signature, as a rotated signing key or a
+/// revoked token would, keeping its claims (so the page still thinks it
+/// valid), and returns the broken token.
+const BREAK_ACCESS_TOKEN: &str = r#"
+const done = arguments[arguments.length - 1];
+const tokens = JSON.parse(sessionStorage.getItem('ferry.tokens'));
+const [head, body, sig] = tokens.access_token.split('.');
+const flipped = (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1);
+tokens.access_token = [head, body, flipped].join('.');
+sessionStorage.setItem('ferry.tokens', JSON.stringify(tokens));
+done(tokens.access_token);
+"#;
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn a_refused_token_is_refreshed_and_the_request_sent_again() -> Result<()> {
+    let stack = Stack::start()?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
+    browser.create_folders(1).await?;
+    let broken = browser.run_async(BREAK_ACCESS_TOKEN, vec![]).await?;
+    // The reload restores the broken token; the API answers the list with
+    // 401, the page refreshes its tokens and asks again.
+    browser.goto(&stack.url).await?;
+    browser.find_by_role("link", "f0000").await?;
+    let now = browser.run_async(ACCESS_TOKEN, vec![]).await?;
+    assert!(
+        now.is_string() && now != broken,
+        "the refused token was kept"
+    );
+    let alerts = browser
+        .run_async(
+            "arguments[0]([...document.querySelectorAll('[role=alert]')].map(a => a.textContent.trim()).filter(t => t).join(' | '))",
+            vec![],
+        )
+        .await?;
+    assert_eq!(alerts, "", "the 401 reached the user");
+    Ok(())
+}
+
 /// Drops a file made in the page onto the browser, as a drag from the
 /// desktop would (a synthetic drop carries files, not folder entries).
 const DROP_FILE: &str = r#"

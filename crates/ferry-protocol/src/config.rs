@@ -18,6 +18,20 @@ pub enum AuthMode {
     Hosted,
 }
 
+/// Where the browser keeps a session's tokens between page loads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum TokenStorage {
+    /// `sessionStorage`: survives a reload, not a closed tab. The default.
+    #[default]
+    Session,
+    /// `localStorage`: survives closing the browser. Only when configured.
+    Local,
+    /// Memory only: a reload signs out.
+    Memory,
+}
+
 /// Upload tuning the server suggests to the client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -68,6 +82,9 @@ pub struct ClientConfig {
     /// The hosted UI's base URL, needed when `authMode` is `hosted`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosted_ui_url: Option<String>,
+    /// Where tokens are kept (`session` unless an embedder asks otherwise).
+    #[serde(default)]
+    pub token_storage: TokenStorage,
     /// Upload tuning.
     #[serde(default)]
     pub upload: UploadSettings,
@@ -202,6 +219,7 @@ mod tests {
             websocket_url: "ws://127.0.0.1:8080/ws".into(),
             auth_mode: AuthMode::Srp,
             hosted_ui_url: None,
+            token_storage: TokenStorage::Session,
             upload: UploadSettings::default(),
             environment: Some("local".into()),
         }
@@ -224,6 +242,10 @@ mod tests {
         let config: ClientConfig = serde_json::from_str(json).unwrap();
         assert_eq!(config.upload, UploadSettings::default());
         assert_eq!(config.auth_mode, AuthMode::Srp);
+        assert_eq!(config.token_storage, TokenStorage::Session);
+        let local: ClientConfig =
+            serde_json::from_str(&json.replace('}', r#","tokenStorage":"local"}"#)).unwrap();
+        assert_eq!(local.token_storage, TokenStorage::Local);
         assert_eq!(
             config.identity_endpoint(),
             "https://cognito-idp.eu-west-1.amazonaws.com/"

@@ -19,7 +19,7 @@ pub mod path;
 #[cfg(feature = "schema")]
 pub mod schema;
 
-pub use config::{AuthMode, ClientConfig, ConfigError, UploadSettings};
+pub use config::{AuthMode, ClientConfig, ConfigError, TokenStorage, UploadSettings};
 pub use envelope::{
     CommandEnvelope, DecodeError, Envelope, EventBridgeEvent, EventEnvelope, Metadata, Payload,
     Timestamp, TraceId,

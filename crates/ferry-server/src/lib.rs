@@ -30,7 +30,7 @@ use ferry_core::consumers::rules;
 use ferry_core::{Consumers, FileSettings, Files};
 use ferry_index::SqliteIndex;
 use ferry_objects::{ObjectEndpoint, ObjectsConfig};
-use ferry_protocol::{AuthMode, ClientConfig, UploadSettings};
+use ferry_protocol::{AuthMode, ClientConfig, TokenStorage, UploadSettings};
 use identity::{Identity, IdentitySettings, Lifetimes, MfaConfiguration};
 use live::{LiveHub, LiveSettings};
 use std::path::{Path, PathBuf};
@@ -204,6 +204,7 @@ impl Settings {
             websocket_url: format!("{ws_base}/ws"),
             auth_mode: self.auth_mode,
             hosted_ui_url: Some(base.to_owned()),
+            token_storage: TokenStorage::Session,
             upload: UploadSettings {
                 multipart_threshold_bytes: self.files.multipart_threshold,
                 max_file_bytes: self.files.max_file_bytes,
