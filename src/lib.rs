@@ -20,6 +20,7 @@ pub mod listview;
 pub mod live;
 pub mod qr;
 pub mod route;
+pub mod transfer;
 pub mod upload;
 
 pub use app::App;
