@@ -27,14 +27,16 @@ const BACKOFF_BASE_MS: f64 = 500.0;
 const BACKOFF_CAP_MS: f64 = 30_000.0;
 /// A presigned URL with less life than this is presigned again before use.
 const EXPIRY_MARGIN_MS: i64 = 60_000;
+/// The signed header that carries a part's checksum.
+const CHECKSUM_HEADER: &str = "x-amz-checksum-sha256";
 /// The most parts asked for in one presign request.
 const PRESIGN_BATCH: usize = 100;
 
 /// How long to wait before try number `tries + 1` of a part: a random
 /// share (`jitter`, 0 to 1) of an exponentially growing cap ("full jitter").
 pub fn backoff_ms(tries: u32, jitter: f64) -> f64 {
-    let cap = (BACKOFF_BASE_MS * 2f64.powi(tries.saturating_sub(1).min(16) as i32))
-        .min(BACKOFF_CAP_MS);
+    let cap =
+        (BACKOFF_BASE_MS * 2f64.powi(tries.saturating_sub(1).min(16) as i32)).min(BACKOFF_CAP_MS);
     cap * jitter.clamp(0.0, 1.0)
 }
 
@@ -102,6 +104,9 @@ pub struct Transfer {
     checksums: bool,
     parts_in_flight: usize,
     presigning: bool,
+    /// After a failed presign or completion: not again before this time.
+    retry_at: f64,
+    retries: u32,
     paused: bool,
     completing: bool,
     sha256: Option<String>,
@@ -130,6 +135,8 @@ impl Transfer {
             checksums,
             parts_in_flight: parts_in_flight.max(1),
             presigning: false,
+            retry_at: 0.0,
+            retries: 0,
             paused: false,
             completing: false,
             sha256: None,
@@ -159,18 +166,24 @@ impl Transfer {
     /// request signed without the checksum a part now has is not used.
     pub fn presigned(&mut self, parts: Vec<PartUpload>) {
         self.presigning = false;
+        let checksums = self.checksums;
         for upload in parts {
+            let signed = upload.request.headers.get(CHECKSUM_HEADER).cloned();
             if let Some(part) = self.part(upload.part_number)
                 && part.state == State::Waiting
+                && (!checksums || (signed.is_some() && signed == part.checksum))
             {
                 part.request = Some(upload);
             }
         }
     }
 
-    /// The presign request failed; it is asked again on the next step.
-    pub fn presign_failed(&mut self) {
+    /// The presign request failed at `now` (the API unreachable): asked
+    /// again after a backoff.
+    pub fn presign_failed(&mut self, now: f64, jitter: f64) {
         self.presigning = false;
+        self.retries += 1;
+        self.retry_at = now + backoff_ms(self.retries, jitter);
     }
 
     /// Part `number`'s SHA-256, base64, from the hasher.
@@ -214,26 +227,26 @@ impl Transfer {
         }
         part.state = State::Waiting;
         part.sent = 0;
-        match failure {
-            PartFailure::Expired => {
-                part.request = None;
-            }
-            PartFailure::Dropped | PartFailure::BadDigest => {
-                part.tries += 1;
-                if part.tries >= MAX_TRIES {
-                    let reason = if failure == PartFailure::BadDigest {
-                        format!("part {number} kept arriving damaged; the file may be changing")
-                    } else {
-                        format!("part {number} failed {MAX_TRIES} times")
-                    };
-                    self.failed = Some(reason);
-                    return;
+        if let PartFailure::Refused(reason) = failure {
+            self.failed = Some(reason);
+            return;
+        }
+        part.tries += 1;
+        if part.tries >= MAX_TRIES {
+            self.failed = Some(match failure {
+                PartFailure::BadDigest => {
+                    format!("part {number} kept arriving damaged; the file may be changing")
                 }
-                part.not_before = now + backoff_ms(part.tries, jitter);
-            }
-            PartFailure::Refused(reason) => {
-                self.failed = Some(reason);
-            }
+                PartFailure::Expired => format!("part {number}'s upload link kept being refused"),
+                _ => format!("part {number} failed {MAX_TRIES} times"),
+            });
+            return;
+        }
+        if failure == PartFailure::Expired {
+            // Presigned again and sent at once.
+            part.request = None;
+        } else {
+            part.not_before = now + backoff_ms(part.tries, jitter);
         }
     }
 
@@ -281,9 +294,12 @@ impl Transfer {
         self.paused
     }
 
-    /// `CompleteUpload` failed; it is sent again on the next step.
-    pub fn complete_failed(&mut self) {
+    /// `CompleteUpload` couldn't be sent at `now` (the API unreachable):
+    /// sent again after a backoff.
+    pub fn complete_failed(&mut self, now: f64, jitter: f64) {
         self.completing = false;
+        self.retries += 1;
+        self.retry_at = now + backoff_ms(self.retries, jitter);
     }
 
     /// Bytes stored or on their way.
@@ -315,10 +331,14 @@ impl Transfer {
         if self.completing {
             return Vec::new();
         }
+        let retry_wait = (self.retry_at > now).then_some(self.retry_at);
         if self.parts.iter().all(|p| matches!(p.state, State::Done(_))) {
             if self.checksums && self.sha256.is_none() {
                 // The hasher is still reading; it says when it's done.
                 return Vec::new();
+            }
+            if let Some(at) = retry_wait {
+                return vec![Action::WaitUntil(at)];
             }
             self.completing = true;
             let parts = self
@@ -376,7 +396,11 @@ impl Transfer {
             actions.push(Action::Send(upload));
         }
         // Presign ahead: enough waiting requests to fill the slots twice.
-        if !self.presigning {
+        if let Some(at) = retry_wait
+            && !self.presigning
+        {
+            wake = Some(wake.map_or(at, |w: f64| w.min(at)));
+        } else if !self.presigning {
             let ready = self
                 .parts
                 .iter()
@@ -505,7 +529,11 @@ mod tests {
         };
         assert_eq!(parts.len(), 10);
         assert_eq!(parts[1].e_tag, "\"e2\"");
-        assert!(parts.windows(2).all(|w| w[0].part_number + 1 == w[1].part_number));
+        assert!(
+            parts
+                .windows(2)
+                .all(|w| w[0].part_number + 1 == w[1].part_number)
+        );
         assert_eq!(*sha256, None);
         // Complete is asked once.
         assert!(t.next(NOW).is_empty());
@@ -612,7 +640,49 @@ mod tests {
         let actions = t.next(NOW);
         assert!(matches!(&actions[..], [Action::Presign(w)] if w[0].part_number == 1));
         presign_all(&mut t, &actions);
-        assert_eq!(sends(&t.next(NOW)), vec![1], "no backoff for an expired URL");
+        assert_eq!(
+            sends(&t.next(NOW)),
+            vec![1],
+            "no backoff for an expired URL"
+        );
+    }
+
+    #[test]
+    fn with_checksums_a_request_signed_without_the_checksum_is_not_used() {
+        let mut t = Transfer::new(5 * MIB, 5 * MIB, true, 1);
+        t.presigned(vec![upload(1, 5 * MIB, None, NOW as i64 + 3_600_000)]);
+        t.hashed(1, "c1".into());
+        let actions = t.next(NOW);
+        assert!(
+            matches!(&actions[..], [Action::Presign(w)] if w[0].checksum_sha256.as_deref() == Some("c1"))
+        );
+    }
+
+    #[test]
+    fn a_failed_presign_or_completion_is_asked_again_after_a_wait() {
+        let mut t = Transfer::new(5 * MIB, 5 * MIB, false, 1);
+        assert!(matches!(&t.next(NOW)[..], [Action::Presign(_)]));
+        assert!(t.next(NOW).is_empty(), "one presign at a time");
+        t.presign_failed(NOW, 1.0);
+        assert_eq!(t.next(NOW + 1.0), vec![Action::WaitUntil(NOW + 500.0)]);
+        let again = t.next(NOW + 500.0);
+        assert!(matches!(&again[..], [Action::Presign(_)]));
+        presign_all(&mut t, &again);
+        assert_eq!(sends(&t.next(NOW + 500.0)), vec![1]);
+        t.stored(1, "e1".into());
+        assert!(matches!(
+            &t.next(NOW + 500.0)[..],
+            [Action::Complete { .. }]
+        ));
+        t.complete_failed(NOW + 500.0, 1.0);
+        assert_eq!(
+            t.next(NOW + 600.0),
+            vec![Action::WaitUntil(NOW + 500.0 + 1000.0)]
+        );
+        assert!(matches!(
+            &t.next(NOW + 1500.0)[..],
+            [Action::Complete { .. }]
+        ));
     }
 
     #[test]

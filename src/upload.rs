@@ -42,6 +42,11 @@ impl Stage {
         )
     }
 
+    /// Whether bytes are still to be sent (so it can be paused).
+    pub fn is_sending(&self) -> bool {
+        matches!(self, Self::Queued | Self::Uploading)
+    }
+
     /// The word shown beside the file.
     pub fn label(&self) -> String {
         match self {
@@ -76,6 +81,19 @@ pub struct Item {
     pub on_conflict: ConflictPolicy,
     /// The file's id once created.
     pub file_id: Option<Uuid>,
+    /// Paused by the user: it holds no slot and sends nothing.
+    pub paused: bool,
+}
+
+impl Item {
+    /// The word shown beside the file.
+    pub fn label(&self) -> String {
+        if self.paused && self.stage.is_sending() {
+            "Paused".into()
+        } else {
+            self.stage.label()
+        }
+    }
 }
 
 /// What the driver should do next.
@@ -92,6 +110,7 @@ pub enum Next {
 pub struct Queue {
     items: Vec<Item>,
     files_in_flight: usize,
+    offline: bool,
 }
 
 impl Queue {
@@ -100,6 +119,7 @@ impl Queue {
         Self {
             items: Vec::new(),
             files_in_flight: files_in_flight.max(1),
+            offline: false,
         }
     }
 
@@ -115,6 +135,7 @@ impl Queue {
             stage: Stage::Queued,
             on_conflict: ConflictPolicy::Fail,
             file_id: None,
+            paused: false,
         });
         id
     }
@@ -128,12 +149,16 @@ impl Queue {
         self.items.iter_mut().find(|i| i.id == id)
     }
 
-    /// The items to start now, within the concurrency limit.
+    /// The items to start now, within the concurrency limit. Paused items
+    /// hold no slot; offline, nothing starts.
     pub fn start_next(&mut self) -> Vec<Next> {
+        if self.offline {
+            return Vec::new();
+        }
         let busy = self
             .items
             .iter()
-            .filter(|i| i.stage == Stage::Uploading)
+            .filter(|i| i.stage == Stage::Uploading && !i.paused)
             .count();
         let mut free = self.files_in_flight.saturating_sub(busy);
         let mut out = Vec::new();
@@ -141,13 +166,56 @@ impl Queue {
             if free == 0 {
                 break;
             }
-            if item.stage == Stage::Queued {
+            if item.stage == Stage::Queued && !item.paused {
                 item.stage = Stage::Uploading;
                 out.push(Next::Start(item.id));
                 free -= 1;
             }
         }
         out
+    }
+
+    /// Pauses or resumes one item; returns whether it changed.
+    pub fn set_paused(&mut self, id: Uuid, paused: bool) -> bool {
+        match self.item(id) {
+            Some(item) if item.stage.is_sending() && item.paused != paused => {
+                item.paused = paused;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Pauses or resumes every unfinished item.
+    pub fn set_all_paused(&mut self, paused: bool) {
+        for item in &mut self.items {
+            if item.stage.is_sending() {
+                item.paused = paused;
+            }
+        }
+    }
+
+    /// Whether an item must not send now: paused, or the browser offline.
+    pub fn is_held(&self, id: Uuid) -> bool {
+        self.offline || self.items.iter().any(|i| i.id == id && i.paused)
+    }
+
+    /// The browser went offline or came back.
+    pub fn set_offline(&mut self, offline: bool) {
+        self.offline = offline;
+    }
+
+    /// Whether the browser is offline.
+    pub fn is_offline(&self) -> bool {
+        self.offline
+    }
+
+    /// Whether any unfinished item is paused, and whether any runs.
+    pub fn pause_state(&self) -> (bool, bool) {
+        let open = self.items.iter().filter(|i| i.stage.is_sending());
+        open.fold((false, false), |(paused, running), i| {
+            (paused || i.paused, running || !i.paused)
+        })
     }
 
     /// `CreateFile` answered: the file exists, the bytes may go.
@@ -349,6 +417,35 @@ mod tests {
         queue.resolve(c, None);
         assert_eq!(queue.items()[2].stage, Stage::Skipped);
         assert_eq!(queue.totals().1, 2);
+    }
+
+    #[test]
+    fn paused_items_hold_no_slot_and_offline_nothing_starts() {
+        let mut queue = Queue::new(1);
+        let a = queue.add(FolderPath::root(), "a", 10);
+        let b = queue.add(FolderPath::root(), "b", 10);
+        let c = queue.add(FolderPath::root(), "c", 10);
+        assert_eq!(queue.start_next(), vec![Next::Start(a)]);
+        assert!(queue.set_paused(a, true));
+        assert!(!queue.set_paused(a, true), "already paused");
+        assert!(queue.is_held(a));
+        assert_eq!(queue.items()[0].label(), "Paused");
+        // A's slot goes to b.
+        assert_eq!(queue.start_next(), vec![Next::Start(b)]);
+        assert!(queue.set_paused(c, true));
+        queue.uploaded(b);
+        assert!(queue.start_next().is_empty(), "c is paused");
+        assert_eq!(queue.pause_state(), (true, false));
+        queue.set_all_paused(false);
+        assert_eq!(queue.pause_state(), (false, true));
+        queue.set_offline(true);
+        assert!(queue.is_held(c));
+        assert!(queue.start_next().is_empty(), "offline");
+        queue.set_offline(false);
+        // a resumed holds its slot again; c waits for it.
+        assert!(queue.start_next().is_empty());
+        queue.uploaded(a);
+        assert_eq!(queue.start_next(), vec![Next::Start(c)]);
     }
 
     #[test]

@@ -266,3 +266,39 @@ async fn tokens_go_to_local_storage_only_when_configured() {
     drop(handle);
     root.remove();
 }
+
+#[wasm_bindgen_test]
+async fn the_hashing_worker_gives_each_parts_and_the_whole_files_sha256() {
+    use base64::Engine as _;
+    use ferry_web::api::hasher::{Hashed, Hasher};
+    use sha2::Digest as _;
+    const PART: usize = 5 * 1024 * 1024;
+    // Three whole parts and a short last one, not a multiple of 64 bytes.
+    let bytes: Vec<u8> = (0..(3 * PART + 12_345))
+        .map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let array = js_sys::Uint8Array::from(&bytes[..]);
+    let parts = js_sys::Array::of1(&array);
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap();
+    let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let sink = heard.clone();
+    let _hasher = Hasher::start(&blob, PART as u64, move |news| sink.borrow_mut().push(news)).unwrap();
+    for _ in 0..600 {
+        if heard.borrow().iter().any(|h| !matches!(h, Hashed::Part(..))) {
+            break;
+        }
+        sleep(50).await;
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut expected: Vec<Hashed> = bytes
+        .chunks(PART)
+        .enumerate()
+        .map(|(i, chunk)| Hashed::Part(i as u32 + 1, b64.encode(sha2::Sha256::digest(chunk))))
+        .collect();
+    let whole: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    expected.push(Hashed::File(whole));
+    assert_eq!(*heard.borrow(), expected);
+}

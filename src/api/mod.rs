@@ -4,6 +4,7 @@
 
 pub mod failure;
 pub mod files;
+pub mod hasher;
 pub mod http;
 pub mod identity;
 pub mod oauth;

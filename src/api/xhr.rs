@@ -2,6 +2,7 @@
 //! browser API that reports upload progress. The bytes never pass through
 //! the API.
 
+use crate::transfer::PartFailure;
 use ferry_protocol::api::PresignedRequest;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -34,9 +35,30 @@ impl std::fmt::Display for PutFailure {
                 f.write_str("the upload link expired")
             }
             Self::Refused { code, .. } if code == "BadDigest" => {
-                f.write_str("the file changed while it was read")
+                f.write_str("the bytes arrived damaged")
             }
             Self::Refused { status, .. } => write!(f, "the store refused it ({status})"),
+        }
+    }
+}
+
+impl PutFailure {
+    /// What the failure means for a part of a multipart upload.
+    pub fn for_part(&self) -> PartFailure {
+        match self {
+            Self::Unreachable => PartFailure::Dropped,
+            Self::Refused { status, .. } if *status >= 500 || *status == 408 || *status == 429 => {
+                PartFailure::Dropped
+            }
+            Self::Refused { code, .. } if code == "AccessDenied" || code == "ExpiredToken" => {
+                PartFailure::Expired
+            }
+            Self::Refused { code, .. }
+                if code == "BadDigest" || code == "XAmzContentChecksumMismatch" =>
+            {
+                PartFailure::BadDigest
+            }
+            other => PartFailure::Refused(other.to_string()),
         }
     }
 }

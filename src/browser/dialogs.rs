@@ -5,7 +5,7 @@
 use super::uploads;
 use super::{Ctx, RowKind, RowView};
 use ferry_protocol::messages::ConflictPolicy;
-use ferry_protocol::{ClientConfig, FileName, FolderPath};
+use ferry_protocol::{FileName, FolderPath};
 use leptos::html;
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
@@ -126,11 +126,10 @@ fn field(
 
 /// Renders whichever dialog is open.
 #[component]
-pub(crate) fn DialogView(ctx: Ctx, config: ClientConfig) -> impl IntoView {
+pub(crate) fn DialogView(ctx: Ctx) -> impl IntoView {
     let close = Callback::new(move |()| ctx.dialog.set(None));
     move || {
         let dialog = ctx.dialog.get()?;
-        let config = config.clone();
         Some(match dialog {
             Dialog::NewFolder => {
                 let name = RwSignal::new(String::new());
@@ -268,18 +267,16 @@ pub(crate) fn DialogView(ctx: Ctx, config: ClientConfig) -> impl IntoView {
                 .into_any()
             }
             Dialog::Conflict { upload, name } => {
-                let settings = config.upload.clone();
                 let answer = move |choice: Option<ConflictPolicy>| {
-                    let config = config.clone();
                     move |_| {
                         ctx.dialog.set(None);
-                        uploads::resolve(ctx, upload, choice, &config.upload);
+                        uploads::resolve(ctx, upload, choice);
                     }
                 };
                 view! {
                     <Modal title=format!("{name} already exists") on_close=Callback::new(move |()| {
                         ctx.dialog.set(None);
-                        uploads::resolve(ctx, upload, None, &settings);
+                        uploads::resolve(ctx, upload, None);
                     })>
                         <p>"A file with this name is already in this folder. What should happen to the one you are uploading?"</p>
                         <div class="ferry-dialog-buttons">

@@ -25,7 +25,9 @@ use ferry_protocol::api::{FileView, UsageView};
 use ferry_protocol::messages::{
     ConflictPolicy, CreateFolderV1, DeleteFileV1, DeleteFolderV1, MoveFileV1,
 };
-use ferry_protocol::{ClientConfig, Command, Event, EventEnvelope, FileName, FolderPath};
+use ferry_protocol::{
+    ClientConfig, Command, Event, EventEnvelope, FileName, FolderPath, UploadSettings,
+};
 use leptos::prelude::*;
 use std::rc::Rc;
 use uuid::Uuid;
@@ -97,6 +99,8 @@ pub(crate) struct Ctx {
     pub search: RwSignal<Option<Result<Vec<FileView>, String>>>,
     /// Tells the live connection a command went out (polls sooner).
     pub nudge: StoredValue<Option<Callback<()>>>,
+    /// Upload tuning from the configuration.
+    pub upload: StoredValue<UploadSettings>,
 }
 
 impl Ctx {
@@ -115,9 +119,22 @@ impl Ctx {
         });
     }
 
-    /// Sends a command the user asked for, listing it in Activity; a refusal
-    /// is shown and announced. Returns whether the API took it.
-    pub async fn send(&self, command: Command, command_id: Uuid, name: &str) -> bool {
+    /// Sends a command, listing it in Activity (with the refusal, if any).
+    pub async fn send_recorded(
+        &self,
+        command: Command,
+        name: &str,
+    ) -> Result<crate::api::files::Sent, ApiFailure> {
+        self.send_recorded_with_id(command, Uuid::new_v4(), name)
+            .await
+    }
+
+    async fn send_recorded_with_id(
+        &self,
+        command: Command,
+        command_id: Uuid,
+        name: &str,
+    ) -> Result<crate::api::files::Sent, ApiFailure> {
         let title = commands::title(&command, name);
         self.activity.update(|a| {
             a.sent(
@@ -127,16 +144,26 @@ impl Ctx {
             )
         });
         let api = self.api.get_value();
-        match api.command_with_id(command, command_id).await {
+        let answer = api.command_with_id(command, command_id).await;
+        if let Err(failure) = &answer {
+            self.activity
+                .update(|a| a.refused(command_id, &failure.to_string()));
+        }
+        answer
+    }
+
+    /// Sends a command the user asked for, listing it in Activity; a refusal
+    /// is shown and announced. Returns whether the API took it.
+    pub async fn send(&self, command: Command, command_id: Uuid, name: &str) -> bool {
+        let title = commands::title(&command, name);
+        match self.send_recorded_with_id(command, command_id, name).await {
             Ok(_) => {
                 self.nudged();
                 true
             }
             Err(failure) => {
-                let message = failure.to_string();
-                self.activity.update(|a| a.refused(command_id, &message));
                 self.state.update(|s| s.cancel(command_id));
-                self.fail(&format!("{title}: {message}"));
+                self.fail(&format!("{title}: {failure}"));
                 if failure == ApiFailure::SignedOut {
                     self.dialog.set(None);
                 }
@@ -406,13 +433,13 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
         usage: RwSignal::new(None),
         search: RwSignal::new(None),
         nudge: StoredValue::new(None),
+        upload: StoredValue::new(config.upload.clone()),
     };
     let load = RwSignal::new(Load::Loading);
     let sort = RwSignal::new((SortBy::Name, false));
     let filter = RwSignal::new(String::new());
     let show_activity = RwSignal::new(false);
     let dropping = RwSignal::new(false);
-    let drop_settings = config.upload.clone();
 
     // The folder (or search) follows the URL.
     Effect::new(move |_| {
@@ -576,9 +603,6 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
     };
 
     // Paste files anywhere on the page to upload them here.
-    let paste_settings = config.upload.clone();
-    let pick_settings = config.upload.clone();
-    let folder_settings = config.upload.clone();
     // The folder picker: an attribute Leptos has no name for.
     let folder_input: NodeRef<leptos::html::Input> = NodeRef::new();
     Effect::new(move |_| {
@@ -592,7 +616,7 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
             && files.length() > 0
         {
             ev.prevent_default();
-            uploads::add_files(ctx, &files, &paste_settings);
+            uploads::add_files(ctx, &files);
         }
     });
     let paste = send_wrapper::SendWrapper::new(paste);
@@ -613,7 +637,7 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
                 ev.prevent_default();
                 dropping.set(false);
                 if let Some(transfer) = ev.data_transfer() {
-                    uploads::add_dropped(ctx, &transfer, &drop_settings);
+                    uploads::add_dropped(ctx, &transfer);
                 }
             }>
             <div class="ferry-toolbar">
@@ -638,7 +662,7 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
                         on:change=move |ev| {
                             let input: web_sys::HtmlInputElement = event_target(&ev);
                             if let Some(files) = input.files() {
-                                uploads::add_files(ctx, &files, &pick_settings);
+                                uploads::add_files(ctx, &files);
                             }
                             input.set_value("");
                         } />
@@ -649,7 +673,7 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
                         on:change=move |ev| {
                             let input: web_sys::HtmlInputElement = event_target(&ev);
                             if let Some(files) = input.files() {
-                                uploads::add_files(ctx, &files, &folder_settings);
+                                uploads::add_files(ctx, &files);
                             }
                             input.set_value("");
                         } />
@@ -719,7 +743,7 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
                 </Show>
             </div>
             <uploads::UploadPanel ctx=ctx />
-            <DialogView ctx=ctx config=config.clone() />
+            <DialogView ctx=ctx />
             <div class="ferry-visually-hidden" role="status" aria-live="polite">{move || ctx.announce.get()}</div>
         </section>
     }

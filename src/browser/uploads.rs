@@ -6,38 +6,61 @@
 use super::Ctx;
 use super::dialogs::Dialog;
 use crate::api::failure::ApiFailure;
+use crate::api::hasher::{Hashed, Hasher};
 use crate::api::xhr::{Put, PutFailure};
 use crate::format;
+use crate::transfer::{Action, MAX_TRIES, PartFailure, Transfer, backoff_ms};
 use crate::upload::{Next, Stage, place};
-use ferry_protocol::api::{CreateFileResponse, PartUpload, PartWanted, UploadInstructions};
-use ferry_protocol::messages::{
-    AbortUploadV1, CompleteUploadV1, ConflictPolicy, CreateFileV1, UploadedPart,
-};
-use ferry_protocol::{Command, ErrorCode, FileName, FolderPath, UploadSettings};
+use ferry_protocol::api::{CreateFileResponse, PartUpload, UploadInstructions};
+use ferry_protocol::messages::{AbortUploadV1, CompleteUploadV1, ConflictPolicy, CreateFileV1};
+use ferry_protocol::{Command, ErrorCode, FileName, FolderPath};
+use futures::StreamExt as _;
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use leptos::prelude::*;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::rc::Rc;
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
 
-/// How often a part or file is tried when the connection drops.
-const TRIES: u32 = 3;
-
 thread_local! {
-    // The browser's File objects and running requests, by queue item. They
-    // can't live in signals (not `Send`); they leave when the item is over.
+    // The browser's File objects, running requests and drivers, by queue
+    // item. They can't live in signals (not `Send`); they leave when the
+    // item is over.
     static FILES: RefCell<HashMap<Uuid, web_sys::File>> = RefCell::new(HashMap::new());
-    static RUNNING: RefCell<HashMap<Uuid, web_sys::XmlHttpRequest>> = RefCell::new(HashMap::new());
+    static RUNNING: RefCell<HashMap<Uuid, HashMap<u32, web_sys::XmlHttpRequest>>> =
+        RefCell::new(HashMap::new());
+    static DRIVERS: RefCell<HashMap<Uuid, UnboundedSender<News>>> = RefCell::new(HashMap::new());
 }
 
 fn forget(id: Uuid) {
     FILES.with(|f| f.borrow_mut().remove(&id));
-    RUNNING.with(|r| r.borrow_mut().remove(&id));
+    abort_running(id);
+    DRIVERS.with(|d| d.borrow_mut().remove(&id));
+}
+
+/// Aborts every request of an item.
+fn abort_running(id: Uuid) {
+    let running = RUNNING
+        .with(|r| r.borrow_mut().remove(&id))
+        .unwrap_or_default();
+    for xhr in running.into_values() {
+        let _ = xhr.abort();
+    }
+}
+
+/// Tells an item's driver something changed (pause, resume, online).
+fn poke(id: Uuid, news: News) {
+    DRIVERS.with(|d| {
+        if let Some(driver) = d.borrow().get(&id) {
+            let _ = driver.unbounded_send(news);
+        }
+    });
 }
 
 /// Queues files (from the picker or a paste) for the folder shown. A file
 /// with a relative path (from the folder picker) keeps it.
-pub(super) fn add_files(ctx: Ctx, files: &web_sys::FileList, settings: &UploadSettings) {
+pub(super) fn add_files(ctx: Ctx, files: &web_sys::FileList) {
     let picked = (0..files.length())
         .filter_map(|i| files.get(i))
         .map(|file| {
@@ -49,12 +72,12 @@ pub(super) fn add_files(ctx: Ctx, files: &web_sys::FileList, settings: &UploadSe
             (relative, file)
         })
         .collect();
-    add_placed(ctx, picked, settings);
+    add_placed(ctx, picked);
 }
 
 /// Queues files dropped on the browser, walking dropped folders so every
 /// file keeps its path under the folder shown.
-pub(super) fn add_dropped(ctx: Ctx, transfer: &web_sys::DataTransfer, settings: &UploadSettings) {
+pub(super) fn add_dropped(ctx: Ctx, transfer: &web_sys::DataTransfer) {
     // Entries must be taken while the drop event runs; reading them can wait.
     let items = js_sys::Reflect::get(transfer, &"items".into()).unwrap_or_default();
     let count = js_sys::Reflect::get(&items, &"length".into())
@@ -76,17 +99,16 @@ pub(super) fn add_dropped(ctx: Ctx, transfer: &web_sys::DataTransfer, settings: 
     if entries.is_empty() {
         // A browser without entries: the flat list of files.
         if let Some(files) = transfer.files() {
-            add_files(ctx, &files, settings);
+            add_files(ctx, &files);
         }
         return;
     }
-    let settings = settings.clone();
     leptos::task::spawn_local(async move {
         let mut found = Vec::new();
         for entry in entries {
             walk(entry, &mut found).await;
         }
-        add_placed(ctx, found, &settings);
+        add_placed(ctx, found);
     });
 }
 
@@ -151,8 +173,9 @@ fn walk<'a>(
 }
 
 /// Queues files with their paths relative to the folder shown.
-fn add_placed(ctx: Ctx, files: Vec<(String, web_sys::File)>, settings: &UploadSettings) {
+fn add_placed(ctx: Ctx, files: Vec<(String, web_sys::File)>) {
     let base = ctx.route.get_untracked().folder;
+    let max_file_bytes = ctx.upload.with_value(|u| u.max_file_bytes);
     let mut added = 0;
     for (relative, file) in files {
         let size = file.size() as u64;
@@ -163,11 +186,11 @@ fn add_placed(ctx: Ctx, files: Vec<(String, web_sys::File)>, settings: &UploadSe
                 continue;
             }
         };
-        if size > settings.max_file_bytes {
+        if size > max_file_bytes {
             ctx.fail(&format!(
                 "{name} is {}, over the {} limit.",
                 format::bytes(size),
-                format::bytes(settings.max_file_bytes)
+                format::bytes(max_file_bytes)
             ));
             continue;
         }
@@ -183,15 +206,15 @@ fn add_placed(ctx: Ctx, files: Vec<(String, web_sys::File)>, settings: &UploadSe
             format!("Uploading {added} files")
         });
     }
-    pump(ctx, settings);
+    pump(ctx);
 }
 
 /// Starts what the queue lets start.
-fn pump(ctx: Ctx, settings: &UploadSettings) {
+fn pump(ctx: Ctx) {
     let next = ctx.queue.try_update(|q| q.start_next()).unwrap_or_default();
     for step in next {
         if let Next::Start(id) = step {
-            leptos::task::spawn_local(upload(ctx, id, settings.clone()));
+            leptos::task::spawn_local(upload(ctx, id));
         }
     }
     ask_next(ctx);
@@ -214,23 +237,25 @@ fn ask_next(ctx: Ctx) {
 }
 
 /// The user answered the conflict dialog; `None` skips the file.
-pub(super) fn resolve(
-    ctx: Ctx,
-    upload: Uuid,
-    choice: Option<ConflictPolicy>,
-    settings: &UploadSettings,
-) {
+pub(super) fn resolve(ctx: Ctx, upload: Uuid, choice: Option<ConflictPolicy>) {
     if choice.is_none() {
         forget(upload);
     }
     ctx.queue.update(|q| q.resolve(upload, choice));
-    pump(ctx, settings);
+    pump(ctx);
+}
+
+/// What an item's driver hears while its bytes go up.
+enum News {
+    Hashed(Hashed),
+    Presigned(Result<Vec<PartUpload>, ApiFailure>),
+    Put(u32, Result<Option<String>, PutFailure>),
+    /// A pause or resume, the browser back online, or a timer.
+    Poke,
+    Cancel,
 }
 
 fn cancel(ctx: Ctx, id: Uuid) {
-    if let Some(xhr) = RUNNING.with(|r| r.borrow_mut().remove(&id)) {
-        let _ = xhr.abort();
-    }
     let file_id = ctx.queue.with_untracked(|q| {
         q.items()
             .iter()
@@ -238,6 +263,7 @@ fn cancel(ctx: Ctx, id: Uuid) {
             .and_then(|i| i.file_id)
     });
     ctx.queue.update(|q| q.cancel(id));
+    poke(id, News::Cancel);
     forget(id);
     if let Some(file_id) = file_id {
         let api = ctx.api.get_value();
@@ -247,6 +273,50 @@ fn cancel(ctx: Ctx, id: Uuid) {
                 .await;
         });
     }
+}
+
+/// Pauses or resumes one file. A pause stops its requests at once; parts
+/// already stored stay stored.
+fn set_paused(ctx: Ctx, id: Uuid, paused: bool) {
+    if ctx
+        .queue
+        .try_update(|q| q.set_paused(id, paused))
+        .unwrap_or(false)
+    {
+        if paused {
+            abort_running(id);
+        }
+        poke(id, News::Poke);
+        pump(ctx);
+    }
+}
+
+/// Pauses or resumes every file.
+fn set_all_paused(ctx: Ctx, paused: bool) {
+    ctx.queue.update(|q| q.set_all_paused(paused));
+    hold_changed(ctx, paused);
+}
+
+/// The browser went offline (everything waits) or came back.
+fn set_offline(ctx: Ctx, offline: bool) {
+    ctx.queue.update(|q| q.set_offline(offline));
+    if offline {
+        ctx.say("Offline: uploads are paused until the connection is back.");
+    } else {
+        ctx.say("Back online: uploads resume.");
+    }
+    hold_changed(ctx, offline);
+}
+
+fn hold_changed(ctx: Ctx, held: bool) {
+    let ids: Vec<Uuid> = DRIVERS.with(|d| d.borrow().keys().copied().collect());
+    for id in ids {
+        if held && ctx.queue.with_untracked(|q| q.is_held(id)) {
+            abort_running(id);
+        }
+        poke(id, News::Poke);
+    }
+    pump(ctx);
 }
 
 /// Why an upload stopped, for the queue.
@@ -266,8 +336,10 @@ impl From<ApiFailure> for Stop {
     }
 }
 
-async fn upload(ctx: Ctx, id: Uuid, settings: UploadSettings) {
-    let outcome = send_file(ctx, id).await;
+async fn upload(ctx: Ctx, id: Uuid) {
+    let (tell, mut news) = futures::channel::mpsc::unbounded();
+    DRIVERS.with(|d| d.borrow_mut().insert(id, tell.clone()));
+    let outcome = send_file(ctx, id, tell, &mut news).await;
     match outcome {
         Ok(()) => {
             ctx.queue.update(|q| q.uploaded(id));
@@ -299,11 +371,26 @@ async fn upload(ctx: Ctx, id: Uuid, settings: UploadSettings) {
     }) {
         FILES.with(|f| f.borrow_mut().remove(&id));
     }
-    RUNNING.with(|r| r.borrow_mut().remove(&id));
-    pump(ctx, &settings);
+    abort_running(id);
+    DRIVERS.with(|d| d.borrow_mut().remove(&id));
+    pump(ctx);
 }
 
-async fn send_file(ctx: Ctx, id: Uuid) -> Result<(), Stop> {
+fn is_cancelled(ctx: Ctx, id: Uuid) -> bool {
+    ctx.queue.with_untracked(|q| {
+        q.items()
+            .iter()
+            .find(|i| i.id == id)
+            .is_none_or(|i| i.stage == Stage::Cancelled)
+    })
+}
+
+async fn send_file(
+    ctx: Ctx,
+    id: Uuid,
+    tell: UnboundedSender<News>,
+    news: &mut UnboundedReceiver<News>,
+) -> Result<(), Stop> {
     let Some(item) = ctx
         .queue
         .with_untracked(|q| q.items().iter().find(|i| i.id == id).cloned())
@@ -325,55 +412,27 @@ async fn send_file(ctx: Ctx, id: Uuid) -> Result<(), Stop> {
         sha256: None,
         on_conflict: item.on_conflict,
     });
-    let command_id = Uuid::new_v4();
-    let title = crate::commands::title(&command, &item.name);
-    ctx.activity.update(|a| {
-        a.sent(
-            command_id,
-            &title,
-            ferry_protocol::envelope::TraceId::from_uuid(command_id).as_str(),
-        )
-    });
-    let api = ctx.api.get_value();
-    let sent = match api.command_with_id(command, command_id).await {
-        Ok(sent) => sent,
-        Err(failure) => {
-            ctx.activity
-                .update(|a| a.refused(command_id, &failure.to_string()));
-            return Err(failure.into());
-        }
-    };
+    let sent = ctx
+        .send_recorded(command, &item.name)
+        .await
+        .map_err(Stop::from)?;
     let created: CreateFileResponse = serde_json::from_value(sent.body)
         .map_err(|_| Stop::Failed("the server's answer was not understood".into()))?;
     let file_id = created.file.file_id;
     ctx.queue.update(|q| q.created(id, file_id));
     ctx.state.update(|s| s.fetched(created.file.clone()));
-    if ctx.queue.with_untracked(|q| {
-        q.items()
-            .iter()
-            .any(|i| i.id == id && i.stage == Stage::Cancelled)
-    }) {
+    if is_cancelled(ctx, id) {
         return Err(Stop::Cancelled);
     }
-    let queue = ctx.queue;
     match created.upload {
-        UploadInstructions::Single { request } => {
-            let blob: &web_sys::Blob = file.unchecked_ref();
-            put(id, &request, blob, move |sent| {
-                queue.update(|q| q.progress(id, sent));
-            })
-            .await?;
-            Ok(())
-        }
+        UploadInstructions::Single { request } => send_whole(ctx, id, &request, &file, news).await,
         UploadInstructions::Multipart {
-            part_size,
-            part_count,
-            parts,
-            ..
+            part_size, parts, ..
         } => {
-            let result = send_parts(ctx, id, file_id, &file, part_size, part_count, parts).await;
+            let result = send_parts(ctx, id, file_id, &file, part_size, parts, tell, news).await;
             if let Err(Stop::Failed(_)) = &result {
                 // Give the store its space back; the record is dropped too.
+                let api = ctx.api.get_value();
                 let _ = api
                     .command(Command::AbortUpload(AbortUploadV1 { file_id }))
                     .await;
@@ -383,45 +442,79 @@ async fn send_file(ctx: Ctx, id: Uuid) -> Result<(), Stop> {
     }
 }
 
-/// One PUT, tried again when the connection dropped.
-async fn put(
+/// Waits while the item is paused or the browser offline.
+async fn wait_while_held(
+    ctx: Ctx,
+    id: Uuid,
+    news: &mut UnboundedReceiver<News>,
+) -> Result<(), Stop> {
+    while ctx.queue.with_untracked(|q| q.is_held(id)) {
+        match news.next().await {
+            Some(News::Cancel) | None => return Err(Stop::Cancelled),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// A file in one PUT, tried again after a backoff when the connection
+/// dropped, and from the start after a pause.
+async fn send_whole(
+    ctx: Ctx,
     id: Uuid,
     request: &ferry_protocol::api::PresignedRequest,
-    body: &web_sys::Blob,
-    progress: impl Fn(u64) + Clone + 'static,
-) -> Result<Option<String>, Stop> {
+    file: &web_sys::File,
+    news: &mut UnboundedReceiver<News>,
+) -> Result<(), Stop> {
     let mut tries = 0;
     loop {
+        wait_while_held(ctx, id, news).await?;
+        let queue = ctx.queue;
+        let started = Put::start(request, file.unchecked_ref(), move |sent| {
+            queue.update(|q| q.progress(id, sent as u64));
+        })
+        .map_err(|_| Stop::Failed("the browser refused the upload".into()))?;
+        RUNNING.with(|r| {
+            r.borrow_mut()
+                .entry(id)
+                .or_default()
+                .insert(0, started.canceller())
+        });
+        let outcome = started.finish().await;
+        RUNNING.with(|r| r.borrow_mut().remove(&id));
+        let failure = match outcome {
+            Ok(_) => return Ok(()),
+            Err(_) if is_cancelled(ctx, id) => return Err(Stop::Cancelled),
+            Err(failure) => failure,
+        };
+        ctx.queue.update(|q| q.progress(id, 0));
+        if ctx.queue.with_untracked(|q| q.is_held(id)) {
+            continue;
+        }
         tries += 1;
-        let report = progress.clone();
-        let started = Put::start(request, body, move |loaded| report(loaded as u64))
-            .map_err(|_| Stop::Failed("the browser refused the upload".into()))?;
-        RUNNING.with(|r| r.borrow_mut().insert(id, started.canceller()));
-        let cancelled = || RUNNING.with(|r| !r.borrow().contains_key(&id));
-        match started.finish().await {
-            Ok(etag) => return Ok(etag),
-            Err(_) if cancelled() => return Err(Stop::Cancelled),
-            Err(PutFailure::Unreachable) if tries < TRIES => {
-                progress(0);
-                sleep(std::time::Duration::from_secs(u64::from(tries))).await;
+        match failure.for_part() {
+            PartFailure::Dropped | PartFailure::BadDigest if tries < MAX_TRIES => {
+                sleep(backoff_ms(tries, js_sys::Math::random())).await;
             }
-            Err(failure) => return Err(Stop::Failed(failure.to_string())),
+            _ => return Err(Stop::Failed(failure.to_string())),
         }
     }
 }
 
-async fn sleep(wait: std::time::Duration) {
+async fn sleep(ms: f64) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let _ = set_timeout_with_handle(
             move || {
                 let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
             },
-            wait,
+            std::time::Duration::from_millis(ms.max(0.0) as u64),
         );
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
+/// A multipart upload: parts hashed in a worker, presigned in batches,
+/// sent several at once, tried again as [`Transfer`] says.
 #[allow(clippy::too_many_arguments)]
 async fn send_parts(
     ctx: Ctx,
@@ -429,98 +522,278 @@ async fn send_parts(
     file_id: Uuid,
     file: &web_sys::File,
     part_size: u64,
-    part_count: u32,
     first: Vec<PartUpload>,
+    tell: UnboundedSender<News>,
+    news: &mut UnboundedReceiver<News>,
 ) -> Result<(), Stop> {
+    let settings = ctx.upload.get_value();
     let api = ctx.api.get_value();
-    let mut ready: BTreeMap<u32, PartUpload> =
-        first.into_iter().map(|p| (p.part_number, p)).collect();
-    let mut done = Vec::with_capacity(part_count as usize);
-    let mut before = 0u64;
-    for number in 1..=part_count {
-        if !ready.contains_key(&number) {
-            let wanted = (number..=part_count.min(number + 99))
-                .map(|part_number| PartWanted {
-                    part_number,
-                    checksum_sha256: None,
-                })
-                .collect();
-            let more = api.presign_parts(file_id, wanted).await?;
-            ready.extend(more.parts.into_iter().map(|p| (p.part_number, p)));
-        }
-        let part = ready
-            .remove(&number)
-            .ok_or_else(|| Stop::Failed(format!("part {number} wasn't presigned")))?;
-        let start = u64::from(number - 1) * part_size;
-        let blob = file
-            .slice_with_f64_and_f64(start as f64, (start + part.size) as f64)
-            .map_err(|_| Stop::Failed("the file couldn't be read".into()))?;
-        let queue = ctx.queue;
-        let etag = put(id, &part.request, &blob, move |sent| {
-            queue.update(|q| q.progress(id, before + sent));
+    let plan = Rc::new(RefCell::new(Transfer::new(
+        file.size() as u64,
+        part_size,
+        settings.checksums,
+        usize::try_from(settings.parts_in_flight).unwrap_or(1),
+    )));
+    plan.borrow_mut().presigned(first);
+    let _hasher = if settings.checksums {
+        let tell = tell.clone();
+        let hasher = Hasher::start(file, part_size, move |hashed| {
+            let _ = tell.unbounded_send(News::Hashed(hashed));
         })
-        .await?
-        .ok_or_else(|| Stop::Failed("the store's answer had no ETag".into()))?;
-        before += part.size;
-        done.push(UploadedPart {
-            part_number: number,
-            e_tag: etag,
-            checksum_sha256: None,
-        });
+        .map_err(|_| Stop::Failed("the browser couldn't start hashing the file".into()))?;
+        Some(hasher)
+    } else {
+        None
+    };
+    let mut timer: Option<TimeoutHandle> = None;
+    let outcome = loop {
+        let held = ctx.queue.with_untracked(|q| q.is_held(id));
+        if held != plan.borrow().is_paused() {
+            plan.borrow_mut().set_paused(held);
+        }
+        let now = js_sys::Date::now();
+        let actions = plan.borrow_mut().next(now);
+        let mut stop = None;
+        for action in actions {
+            match action {
+                Action::Presign(wanted) => {
+                    let api = api.clone();
+                    let tell = tell.clone();
+                    leptos::task::spawn_local(async move {
+                        let answer = api.presign_parts(file_id, wanted).await.map(|p| p.parts);
+                        let _ = tell.unbounded_send(News::Presigned(answer));
+                    });
+                }
+                Action::Send(part) => {
+                    if let Err(failure) = send_part(ctx, id, file, &plan, part, &tell) {
+                        stop = Some(failure);
+                        break;
+                    }
+                }
+                Action::Complete { parts, sha256 } => {
+                    let command = Command::CompleteUpload(CompleteUploadV1 {
+                        file_id,
+                        parts,
+                        sha256,
+                    });
+                    match api.command(command).await {
+                        Ok(_) => {
+                            stop = Some(Ok(()));
+                            break;
+                        }
+                        Err(ApiFailure::Unreachable) => plan
+                            .borrow_mut()
+                            .complete_failed(js_sys::Date::now(), js_sys::Math::random()),
+                        Err(failure) => {
+                            stop = Some(Err(failure.into()));
+                            break;
+                        }
+                    }
+                    // Look again at once (the backoff's wait comes from `next`).
+                    let _ = tell.unbounded_send(News::Poke);
+                }
+                Action::WaitUntil(at) => {
+                    if let Some(old) = timer.take() {
+                        old.clear();
+                    }
+                    let tell = tell.clone();
+                    timer = set_timeout_with_handle(
+                        move || {
+                            let _ = tell.unbounded_send(News::Poke);
+                        },
+                        std::time::Duration::from_millis((at - now).max(0.0) as u64),
+                    )
+                    .ok();
+                }
+                Action::Fail(reason) => {
+                    stop = Some(Err(Stop::Failed(reason)));
+                    break;
+                }
+            }
+        }
+        if let Some(outcome) = stop {
+            break outcome;
+        }
+        let Some(heard) = news.next().await else {
+            break Err(Stop::Cancelled);
+        };
+        let mut plan_now = plan.borrow_mut();
+        match heard {
+            News::Cancel => break Err(Stop::Cancelled),
+            News::Poke => {}
+            News::Hashed(Hashed::Part(number, checksum)) => plan_now.hashed(number, checksum),
+            News::Hashed(Hashed::File(sha256)) => plan_now.file_hashed(sha256),
+            News::Hashed(Hashed::Failed(reason)) => {
+                break Err(Stop::Failed(format!(
+                    "the file couldn't be read ({reason})"
+                )));
+            }
+            News::Presigned(Ok(parts)) => plan_now.presigned(parts),
+            News::Presigned(Err(ApiFailure::Unreachable)) => {
+                plan_now.presign_failed(js_sys::Date::now(), js_sys::Math::random());
+            }
+            News::Presigned(Err(failure)) => break Err(failure.into()),
+            News::Put(number, Ok(Some(etag))) => plan_now.stored(number, etag),
+            News::Put(_, Ok(None)) => {
+                break Err(Stop::Failed("the store's answer had no ETag".into()));
+            }
+            News::Put(number, Err(failure)) => {
+                if ctx.queue.with_untracked(|q| q.is_held(id)) {
+                    plan_now.interrupted(number);
+                } else {
+                    plan_now.part_failed(
+                        number,
+                        failure.for_part(),
+                        js_sys::Date::now(),
+                        js_sys::Math::random(),
+                    );
+                }
+            }
+        }
+        let sent = plan_now.sent();
+        drop(plan_now);
+        ctx.queue.update(|q| q.progress(id, sent));
+    };
+    if let Some(timer) = timer {
+        timer.clear();
     }
-    api.command(Command::CompleteUpload(CompleteUploadV1 {
-        file_id,
-        parts: done,
-    }))
-    .await?;
+    outcome
+}
+
+/// Starts one part's PUT; its end comes back as [`News::Put`].
+fn send_part(
+    ctx: Ctx,
+    id: Uuid,
+    file: &web_sys::File,
+    plan: &Rc<RefCell<Transfer>>,
+    part: PartUpload,
+    tell: &UnboundedSender<News>,
+) -> Result<(), Result<(), Stop>> {
+    let number = part.part_number;
+    let (start, end) = plan.borrow().range(number);
+    let blob = file
+        .slice_with_f64_and_f64(start as f64, end as f64)
+        .map_err(|_| Err(Stop::Failed("the file couldn't be read".into())))?;
+    let queue = ctx.queue;
+    let progress = Rc::clone(plan);
+    let put = Put::start(&part.request, &blob, move |loaded| {
+        let sent = {
+            let mut plan = progress.borrow_mut();
+            plan.progress(number, loaded as u64);
+            plan.sent()
+        };
+        queue.update(|q| q.progress(id, sent));
+    })
+    .map_err(|_| Err(Stop::Failed("the browser refused the upload".into())))?;
+    RUNNING.with(|r| {
+        r.borrow_mut()
+            .entry(id)
+            .or_default()
+            .insert(number, put.canceller())
+    });
+    let tell = tell.clone();
+    leptos::task::spawn_local(async move {
+        let outcome = put.finish().await;
+        RUNNING.with(|r| {
+            if let Some(running) = r.borrow_mut().get_mut(&id) {
+                running.remove(&number);
+            }
+        });
+        let _ = tell.unbounded_send(News::Put(number, outcome));
+    });
     Ok(())
 }
 
-/// The upload queue: a bar per file and one for all.
+/// The most files listed in the panel; the rest are counted.
+const LISTED: usize = 50;
+
+/// The upload queue: a bar per file and one for all, pause and resume.
 #[component]
 pub(super) fn UploadPanel(ctx: Ctx) -> impl IntoView {
-    on_cleanup(|| {
+    // Offline, every upload waits; back online, they go on by themselves.
+    let offline = window_event_listener(leptos::ev::offline, move |_| set_offline(ctx, true));
+    let online = window_event_listener(leptos::ev::online, move |_| set_offline(ctx, false));
+    let listeners = send_wrapper::SendWrapper::new((offline, online));
+    on_cleanup(move || {
+        let (offline, online) = listeners.take();
+        offline.remove();
+        online.remove();
         // Leave nothing running behind an unmounted app.
-        for (_, xhr) in RUNNING.with(|r| r.borrow_mut().drain().collect::<Vec<_>>()) {
-            let _ = xhr.abort();
+        let ids: Vec<Uuid> = RUNNING.with(|r| r.borrow().keys().copied().collect());
+        for id in ids {
+            abort_running(id);
         }
+        DRIVERS.with(|d| d.borrow_mut().clear());
         FILES.with(|f| f.borrow_mut().clear());
     });
     let any = move || ctx.queue.with(|q| !q.items().is_empty());
+    let pause_state = Memo::new(move |_| ctx.queue.with(|q| q.pause_state()));
     view! {
         <Show when=any>
             <section class="ferry-uploads" aria-label="Uploads">
                 <div class="ferry-uploads-head">
                     <h2>"Uploads"</h2>
                     <span>{move || ctx.queue.with(|q| q.summary())}</span>
+                    {move || {
+                        // "Resume all" once nothing runs; "Pause all" while anything does.
+                        let (paused, running) = pause_state.get();
+                        let resume = paused && !running;
+                        (paused || running).then(|| view! {
+                            <button type="button" class="ferry-link" on:click=move |_| set_all_paused(ctx, !resume)>
+                                {if resume { "Resume all" } else { "Pause all" }}
+                            </button>
+                        })
+                    }}
                     <button type="button" class="ferry-link" on:click=move |_| ctx.queue.update(|q| q.clear_finished())>"Clear finished"</button>
                 </div>
+                <Show when=move || ctx.queue.with(|q| q.is_offline())>
+                    <p class="ferry-muted" role="status">"Offline: uploads are paused and resume when the connection is back."</p>
+                </Show>
                 {move || {
                     let (sent, total) = ctx.queue.with(|q| q.totals());
                     view! { <progress aria-label="All uploads" max=total.max(1).to_string() value=sent.to_string()></progress> }
                 }}
                 <ul class="ferry-upload-list">
-                    {move || ctx.queue.with(|q| q.items().iter().map(|item| {
+                    {move || ctx.queue.with(|q| {
+                        // Unfinished files first (in order), then finished ones.
+                        let (open, over): (Vec<_>, Vec<_>) = q.items().iter().partition(|i| !i.stage.is_over());
+                        let hidden = (open.len() + over.len()).saturating_sub(LISTED);
+                        let rows = open.into_iter().chain(over).take(LISTED).map(|item| {
                         let id = item.id;
                         let over = item.stage.is_over();
+                        let paused = item.paused;
+                        let sending = item.stage.is_sending();
                         let place = if item.folder == FolderPath::root() { String::new() } else { format!("{}/", item.folder.as_str()) };
                         let class = match item.stage {
                             Stage::Failed(_) => "ferry-upload ferry-failed",
                             Stage::Indexed => "ferry-upload ferry-done",
                             _ => "ferry-upload",
                         };
+                        let name = item.name.clone();
                         view! {
                             <li class=class>
                                 <span class="ferry-upload-name"><span class="ferry-muted">{place}</span>{item.name.clone()}</span>
                                 <progress aria-label=format!("Uploading {}", item.name) max=item.size.max(1).to_string() value=item.sent.to_string()></progress>
-                                <span class="ferry-upload-stage">{item.stage.label()}</span>
+                                <span class="ferry-upload-stage">{item.label()}</span>
+                                {sending.then(|| {
+                                    let (word, label) = if paused { ("Resume", format!("Resume {name}")) } else { ("Pause", format!("Pause {name}")) };
+                                    view! {
+                                        <button type="button" class="ferry-link" aria-label=label
+                                            on:click=move |_| set_paused(ctx, id, !paused)>{word}</button>
+                                    }
+                                })}
                                 {(!over).then(|| view! {
-                                    <button type="button" class="ferry-link" aria-label=format!("Cancel {}", item.name)
+                                    <button type="button" class="ferry-link" aria-label=format!("Cancel {name}")
                                         on:click=move |_| cancel(ctx, id)>"Cancel"</button>
                                 })}
                             </li>
                         }
-                    }).collect_view())}
+                    }).collect_view();
+                        view! {
+                            {rows}
+                            {(hidden > 0).then(|| view! { <li class="ferry-upload ferry-muted">{format!("and {hidden} more")}</li> })}
+                        }
+                    })}
                 </ul>
             </section>
         </Show>

@@ -685,8 +685,29 @@ impl Files {
         body: CompleteUploadV1,
         request_hash: String,
     ) -> DomainResult<CommandAnswer> {
-        let file = self.owned_file(&caller.user, body.file_id).await?;
+        let mut file = self.owned_file(&caller.user, body.file_id).await?;
         if file.status == FileStatus::Uploading {
+            if let Some(given) = &body.sha256 {
+                let given = hex(&parse_sha256_hex(given)?);
+                match &file.sha256 {
+                    Some(known) if *known != given => {
+                        return Err(DomainError::invalid(
+                            "This SHA-256 differs from the one given when the upload began.",
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        // Kept before the object appears, so the indexer
+                        // publishes it with the file.
+                        let mut hashed = file.clone();
+                        hashed.sha256 = Some(given);
+                        hashed.version += 1;
+                        hashed.updated_at = self.now();
+                        self.index.update_file(&hashed, file.version).await?;
+                        file = hashed;
+                    }
+                }
+            }
             if let (Some(upload_id), Some(part_size)) = (&file.upload_id, file.part_size) {
                 let count = part_count(file.size, part_size);
                 let numbers: Vec<u32> = body.parts.iter().map(|p| p.part_number).collect();

@@ -45,6 +45,9 @@ pub struct UploadSettings {
     pub files_in_flight: u32,
     /// The largest file accepted, in bytes.
     pub max_file_bytes: u64,
+    /// Whether parts carry a signed SHA-256 the store checks, and the
+    /// whole file's SHA-256 goes to the index.
+    pub checksums: bool,
 }
 
 impl Default for UploadSettings {
@@ -54,6 +57,7 @@ impl Default for UploadSettings {
             parts_in_flight: 4,
             files_in_flight: 3,
             max_file_bytes: 5 * 1024 * 1024 * 1024 * 1024,
+            checksums: true,
         }
     }
 }

@@ -176,6 +176,10 @@ pub struct CompleteUploadV1 {
     /// single-PUT upload.
     #[serde(default)]
     pub parts: Vec<UploadedPart>,
+    /// The whole file's SHA-256 (hex), when the client computed it while
+    /// reading the file; kept in the index so downloads can be checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// One uploaded part of a multipart upload.

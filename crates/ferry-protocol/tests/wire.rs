@@ -49,6 +49,7 @@ fn every_command() -> Vec<Command> {
         }
         .into(),
         CompleteUploadV1 {
+            sha256: None,
             file_id,
             parts: vec![UploadedPart {
                 part_number: 1,

@@ -93,6 +93,10 @@ struct ServeArgs {
     /// Files at least this large are uploaded in parts.
     #[arg(long)]
     multipart_threshold_bytes: Option<u64>,
+    /// How long a presigned upload URL works, in seconds (an hour by
+    /// default; clients presign again when one expires).
+    #[arg(long)]
+    upload_link_seconds: Option<u64>,
     /// The object endpoint's access key id (with --s3-secret-access-key);
     /// by default a pair is generated and kept in the data directory.
     #[arg(
@@ -320,6 +324,9 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(threshold) = args.multipart_threshold_bytes {
         settings.files.multipart_threshold = threshold;
+    }
+    if let Some(seconds) = args.upload_link_seconds {
+        settings.files.upload_ttl = std::time::Duration::from_secs(seconds.max(1));
     }
     if let (Some(access_key_id), Some(secret_access_key)) =
         (args.s3_access_key_id, args.s3_secret_access_key)

@@ -494,16 +494,30 @@ async fn a_multipart_upload_is_completed_from_its_parts() {
         )
         .await;
     assert_eq!(short.status, 400);
+    // A malformed whole-file SHA-256: refused, nothing completed.
+    let malformed = stack
+        .command(
+            &token,
+            json!({"Action": "CompleteUpload", "FileId": id, "Parts": parts, "Sha256": "xyz"}),
+        )
+        .await;
+    assert_eq!(malformed.status, 400);
+    // The client's SHA-256 of the whole file is kept in the index.
+    let whole: String = sha2::Sha256::digest(&content)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let done = stack
         .command(
             &token,
-            json!({"Action": "CompleteUpload", "FileId": id, "Parts": parts}),
+            json!({"Action": "CompleteUpload", "FileId": id, "Parts": parts, "Sha256": whole}),
         )
         .await;
     assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
     stack.settle().await;
     let file = stack.get(&token, &format!("/api/files/{id}")).await.json();
     assert_eq!(file["status"], "available");
+    assert_eq!(file["sha256"], whole);
     assert!(file.get("multipart").is_none());
     let download = stack
         .get(&token, &format!("/api/files/{id}/download"))
