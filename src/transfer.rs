@@ -25,7 +25,8 @@ pub const MAX_TRIES: u32 = 8;
 const BACKOFF_BASE_MS: f64 = 500.0;
 /// No wait is longer than this.
 const BACKOFF_CAP_MS: f64 = 30_000.0;
-/// A presigned URL with less life than this is presigned again before use.
+/// A presigned URL with less life than this (or a quarter of its life, if
+/// shorter) is presigned again before use.
 const EXPIRY_MARGIN_MS: i64 = 60_000;
 /// The signed header that carries a part's checksum.
 const CHECKSUM_HEADER: &str = "x-amz-checksum-sha256";
@@ -92,6 +93,8 @@ struct Part {
     state: State,
     checksum: Option<String>,
     request: Option<PartUpload>,
+    /// When `request` stops being used (ms since the epoch).
+    fresh_until: i64,
     tries: u32,
     not_before: f64,
     sent: u64,
@@ -125,6 +128,7 @@ impl Transfer {
                 state: State::Waiting,
                 checksum: None,
                 request: None,
+                fresh_until: 0,
                 tries: 0,
                 not_before: 0.0,
                 sent: 0,
@@ -162,9 +166,10 @@ impl Transfer {
         self.parts.get_mut((number as usize).checked_sub(1)?)
     }
 
-    /// Presigned requests the server gave (with `CreateFile` or later). A
-    /// request signed without the checksum a part now has is not used.
-    pub fn presigned(&mut self, parts: Vec<PartUpload>) {
+    /// Presigned requests the server gave at `now` (with `CreateFile` or
+    /// later). A request signed without the checksum a part now has is not
+    /// used.
+    pub fn presigned(&mut self, parts: Vec<PartUpload>, now: f64) {
         self.presigning = false;
         let checksums = self.checksums;
         for upload in parts {
@@ -173,6 +178,14 @@ impl Transfer {
                 && part.state == State::Waiting
                 && (!checksums || (signed.is_some() && signed == part.checksum))
             {
+                // Used only while a quarter of its life (at most a minute)
+                // is left, so a short-lived link isn't dropped at once.
+                let life = upload.request.expires_at.unix_millis() - now as i64;
+                // A link already expired by this clock (skewed) is still
+                // tried: the store's refusal then counts as a try.
+                part.fresh_until = (upload.request.expires_at.unix_millis()
+                    - (life / 4).clamp(0, EXPIRY_MARGIN_MS))
+                .max(now as i64 + 1_000);
                 part.request = Some(upload);
             }
         }
@@ -365,9 +378,7 @@ impl Transfer {
         let now_ms = now as i64;
         // Requests about to expire are dropped and presigned again.
         for part in &mut self.parts {
-            if part.state == State::Waiting
-                && let Some(upload) = &part.request
-                && upload.request.expires_at.unix_millis() - now_ms < EXPIRY_MARGIN_MS
+            if part.state == State::Waiting && part.request.is_some() && now_ms >= part.fresh_until
             {
                 part.request = None;
             }
@@ -478,7 +489,7 @@ mod tests {
                         )
                     })
                     .collect();
-                transfer.presigned(answer);
+                transfer.presigned(answer, NOW);
             }
         }
     }
@@ -650,7 +661,7 @@ mod tests {
     #[test]
     fn with_checksums_a_request_signed_without_the_checksum_is_not_used() {
         let mut t = Transfer::new(5 * MIB, 5 * MIB, true, 1);
-        t.presigned(vec![upload(1, 5 * MIB, None, NOW as i64 + 3_600_000)]);
+        t.presigned(vec![upload(1, 5 * MIB, None, NOW as i64 + 3_600_000)], NOW);
         t.hashed(1, "c1".into());
         let actions = t.next(NOW);
         assert!(
@@ -688,9 +699,20 @@ mod tests {
     #[test]
     fn a_url_about_to_expire_is_not_used() {
         let mut t = Transfer::new(5 * MIB, 5 * MIB, false, 1);
-        t.presigned(vec![upload(1, 5 * MIB, None, NOW as i64 + 10_000)]);
+        // Presigned an hour ago for an hour and ten seconds: too old now.
+        t.presigned(
+            vec![upload(1, 5 * MIB, None, NOW as i64 + 10_000)],
+            NOW - 3_600_000.0,
+        );
         let actions = t.next(NOW);
         assert!(matches!(&actions[..], [Action::Presign(w)] if w[0].part_number == 1));
+        // A link that lives 2 s is used in its first 1.5 s.
+        let mut t = Transfer::new(5 * MIB, 5 * MIB, false, 1);
+        t.presigned(vec![upload(1, 5 * MIB, None, NOW as i64 + 2_000)], NOW);
+        assert_eq!(sends(&t.next(NOW + 1_000.0)), vec![1]);
+        let mut t = Transfer::new(5 * MIB, 5 * MIB, false, 1);
+        t.presigned(vec![upload(1, 5 * MIB, None, NOW as i64 + 2_000)], NOW);
+        assert!(matches!(&t.next(NOW + 1_600.0)[..], [Action::Presign(_)]));
     }
 
     #[test]

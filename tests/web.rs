@@ -282,9 +282,14 @@ async fn the_hashing_worker_gives_each_parts_and_the_whole_files_sha256() {
     let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap();
     let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let sink = heard.clone();
-    let _hasher = Hasher::start(&blob, PART as u64, move |news| sink.borrow_mut().push(news)).unwrap();
+    let _hasher =
+        Hasher::start(&blob, PART as u64, move |news| sink.borrow_mut().push(news)).unwrap();
     for _ in 0..600 {
-        if heard.borrow().iter().any(|h| !matches!(h, Hashed::Part(..))) {
+        if heard
+            .borrow()
+            .iter()
+            .any(|h| !matches!(h, Hashed::Part(..)))
+        {
             break;
         }
         sleep(50).await;

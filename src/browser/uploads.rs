@@ -534,7 +534,7 @@ async fn send_parts(
         settings.checksums,
         usize::try_from(settings.parts_in_flight).unwrap_or(1),
     )));
-    plan.borrow_mut().presigned(first);
+    plan.borrow_mut().presigned(first, js_sys::Date::now());
     let _hasher = if settings.checksums {
         let tell = tell.clone();
         let hasher = Hasher::start(file, part_size, move |hashed| {
@@ -628,7 +628,7 @@ async fn send_parts(
                     "the file couldn't be read ({reason})"
                 )));
             }
-            News::Presigned(Ok(parts)) => plan_now.presigned(parts),
+            News::Presigned(Ok(parts)) => plan_now.presigned(parts, js_sys::Date::now()),
             News::Presigned(Err(ApiFailure::Unreachable)) => {
                 plan_now.presign_failed(js_sys::Date::now(), js_sys::Math::random());
             }

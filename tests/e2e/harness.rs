@@ -116,6 +116,11 @@ impl Stack {
         })
     }
 
+    /// The server's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
     /// Runs one of the server's admin commands (`user …`) on this stack's
     /// data and returns what it printed.
     pub fn admin(&self, args: &[&str]) -> Result<String> {

@@ -13,3 +13,4 @@ mod harness;
 mod hosted_ui;
 mod shell;
 mod signin;
+mod uploads;

@@ -1,0 +1,211 @@
+//! Large uploads: checksummed parts sent several at once, the whole file's
+//! SHA-256 in the index, pause and resume (past the upload links' expiry),
+//! and cancel leaving no parts behind.
+
+use crate::harness::{Browser, Stack, wait_for_text};
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+use sha2::Digest as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const MIB: usize = 1024 * 1024;
+
+/// A file of `len` bytes that no two parts share, written under `dir`.
+fn generated(dir: &Path, name: &str, len: usize) -> Result<(PathBuf, Vec<u8>)> {
+    let bytes: Vec<u8> = (0..len)
+        .map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 24) as u8 ^ (i >> 20) as u8)
+        .collect();
+    let path = dir.join(name);
+    std::fs::write(&path, &bytes)?;
+    Ok((path, bytes))
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The file's record as the API lists it in the home folder.
+const FILE_RECORD: &str = r#"
+const [name, done] = [arguments[0], arguments[arguments.length - 1]];
+const token = JSON.parse(sessionStorage.getItem('ferry.tokens')).access_token;
+fetch('/api/files?folder=', { headers: { authorization: 'Bearer ' + token } })
+  .then(r => r.json())
+  .then(page => done((page.entries || page.items || []).map(e => e.file || e).find(f => f.name === name) || null))
+  .catch(e => done(String(e)));
+"#;
+
+/// Picks the file, then clicks its Pause button as soon as any byte is on
+/// its way (so some parts are presigned and some sent).
+const PICK_THEN_PAUSE: &str = r#"
+const [name, done] = [arguments[0], arguments[arguments.length - 1]];
+const started = performance.now();
+(function look() {
+  const bar = document.querySelector(`progress[aria-label="Uploading ${name}"]`);
+  const pause = document.querySelector(`button[aria-label="Pause ${name}"]`);
+  if (bar && pause && Number(bar.value) > 0) { pause.click(); done(Number(bar.value)); return; }
+  if (performance.now() - started > 20000) { done('never started'); return; }
+  requestAnimationFrame(look);
+})();
+"#;
+
+/// The files of open multipart uploads (parts and their records) in a
+/// server's data directory.
+fn leftover_parts(data: &Path) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    let mut dirs = vec![data.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type()?.is_dir() {
+                dirs.push(entry.path());
+            } else if name.starts_with(".upload_id-") || name.starts_with(".upload-") {
+                found.push(name);
+            }
+        }
+    }
+    Ok(found)
+}
+
+async fn signed_in(flags: &[&str]) -> Result<(Stack, Browser)> {
+    let stack = Stack::start_with(flags)?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
+    Ok((stack, browser))
+}
+
+async fn pick(browser: &Browser, path: &Path) -> Result<()> {
+    browser
+        .find_by_label("Upload files")
+        .await?
+        .send_keys(path.to_str().context("a UTF-8 path")?)
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn a_large_file_goes_up_in_checksummed_parts_and_keeps_its_sha256() -> Result<()> {
+    let (stack, browser) = signed_in(&["--multipart-threshold-bytes", "5242880"]).await?;
+    let dir = tempfile::tempdir()?;
+    // Five whole 5 MiB parts and a short sixth.
+    let (path, bytes) = generated(dir.path(), "big.bin", 25 * MIB + 4321)?;
+    pick(&browser, &path).await?;
+    let uploads = browser.find_by_role("region", "Uploads").await?;
+    wait_for_text(&uploads, |t| t.contains("Indexed")).await?;
+    // The index has the SHA-256 the page computed, and it is the source's.
+    let record = browser
+        .run_async(FILE_RECORD, vec![json!("big.bin")])
+        .await?;
+    assert_eq!(record["sha256"], json!(hex_sha256(&bytes)), "{record}");
+    assert_eq!(record["size"], json!(bytes.len()));
+    // The stored object is the source, byte for byte.
+    browser
+        .find_by_role("button", "Download big.bin")
+        .await?
+        .click()
+        .await?;
+    let downloaded = browser.downloaded("big.bin").await?;
+    assert_eq!(hex_sha256(&downloaded), hex_sha256(&bytes));
+    assert!(leftover_parts(&stack.data_dir())?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn a_paused_upload_resumes_after_its_links_expired() -> Result<()> {
+    // Upload links live 2 s: a pause of 4 s outlives every one presigned.
+    let (_stack, browser) = signed_in(&[
+        "--multipart-threshold-bytes",
+        "5242880",
+        "--upload-link-seconds",
+        "2",
+    ])
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let (path, bytes) = generated(dir.path(), "paused.bin", 120 * MIB + 99)?;
+    pick(&browser, &path).await?;
+    let at = browser
+        .run_async(PICK_THEN_PAUSE, vec![json!("paused.bin")])
+        .await?;
+    if !at.is_number() {
+        bail!("the upload never started: {at}");
+    }
+    let uploads = browser.find_by_role("region", "Uploads").await?;
+    wait_for_text(&uploads, |t| t.contains("Paused")).await?;
+    let resume = browser.find_by_role("button", "Resume paused.bin").await?;
+    // Paused: the bar stays where it is.
+    let bar = browser
+        .find_by_role("progressbar", "Uploading paused.bin")
+        .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = bar.attr("value").await?.unwrap_or_default();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let after = bar.attr("value").await?.unwrap_or_default();
+    assert_eq!(before, after, "bytes went up while paused");
+    assert!(
+        after.parse::<f64>().unwrap_or(0.0) < bytes.len() as f64,
+        "the upload ended before the pause"
+    );
+    resume.click().await?;
+    wait_for_text(&uploads, |t| t.contains("Indexed") || t.contains("Failed")).await?;
+    let text = uploads.text().await?;
+    assert!(text.contains("Indexed"), "{text}");
+    let record = browser
+        .run_async(FILE_RECORD, vec![json!("paused.bin")])
+        .await?;
+    assert_eq!(record["sha256"], json!(hex_sha256(&bytes)), "{record}");
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn a_cancelled_upload_leaves_no_parts_on_the_server() -> Result<()> {
+    let (stack, browser) = signed_in(&["--multipart-threshold-bytes", "5242880"]).await?;
+    let dir = tempfile::tempdir()?;
+    let (path, _) = generated(dir.path(), "gone.bin", 120 * MIB)?;
+    pick(&browser, &path).await?;
+    let at = browser
+        .run_async(PICK_THEN_PAUSE, vec![json!("gone.bin")])
+        .await?;
+    if !at.is_number() {
+        bail!("the upload never started: {at}");
+    }
+    // Parts are on the server now (stored before the pause).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while leftover_parts(&stack.data_dir())?.is_empty() {
+        if Instant::now() > deadline {
+            bail!("no part was ever stored");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser
+        .find_by_role("button", "Cancel gone.bin")
+        .await?
+        .click()
+        .await?;
+    let uploads = browser.find_by_role("region", "Uploads").await?;
+    wait_for_text(&uploads, |t| t.contains("Cancelled")).await?;
+    // The multipart upload is aborted: no part and no record of it remain.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = leftover_parts(&stack.data_dir())?;
+        if left.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("parts left on the server: {left:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let record = browser
+        .run_async(FILE_RECORD, vec![json!("gone.bin")])
+        .await?;
+    assert_eq!(record, json!(null), "the cancelled file is still listed");
+    Ok(())
+}
