@@ -18,7 +18,7 @@ pub fn App(source: ConfigSource) -> impl IntoView {
         let source = source.clone();
         async move {
             match source {
-                ConfigSource::Inline(config) => Ok(config),
+                ConfigSource::Inline(config) => Ok(*config),
                 ConfigSource::Url(url) => api::load_config(&url).await,
                 ConfigSource::Invalid(reason) => Err(LoadError::Invalid {
                     url: "the page".to_owned(),

@@ -19,7 +19,7 @@ pub const DEFAULT_CONFIG_URL: &str = "/config.json";
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfigSource {
     /// Fully given by attributes (or already fetched).
-    Inline(ClientConfig),
+    Inline(Box<ClientConfig>),
     /// To be fetched from this URL.
     Url(String),
     /// Attributes were given but don't make a usable config.
@@ -67,7 +67,7 @@ pub fn source_from_attributes(attribute: impl Fn(&str) -> Option<String>) -> Con
         environment: get("data-environment"),
     };
     match config.validate() {
-        Ok(()) => ConfigSource::Inline(config),
+        Ok(()) => ConfigSource::Inline(Box::new(config)),
         Err(e) => ConfigSource::Invalid(e.to_string()),
     }
 }
