@@ -775,6 +775,7 @@ pub(super) fn UploadPanel(ctx: Ctx) -> impl IntoView {
                                 <span class="ferry-upload-name"><span class="ferry-muted">{place}</span>{item.name.clone()}</span>
                                 <progress aria-label=format!("Uploading {}", item.name) max=item.size.max(1).to_string() value=item.sent.to_string()></progress>
                                 <span class="ferry-upload-stage">{item.label()}</span>
+                                <span class="ferry-upload-actions">
                                 {sending.then(|| {
                                     let (word, label) = if paused { ("Resume", format!("Resume {name}")) } else { ("Pause", format!("Pause {name}")) };
                                     view! {
@@ -786,6 +787,7 @@ pub(super) fn UploadPanel(ctx: Ctx) -> impl IntoView {
                                     <button type="button" class="ferry-link" aria-label=format!("Cancel {name}")
                                         on:click=move |_| cancel(ctx, id)>"Cancel"</button>
                                 })}
+                                </span>
                             </li>
                         }
                     }).collect_view();

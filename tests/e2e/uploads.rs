@@ -138,6 +138,8 @@ async fn a_paused_upload_resumes_after_its_links_expired() -> Result<()> {
     }
     let uploads = browser.find_by_role("region", "Uploads").await?;
     wait_for_text(&uploads, |t| t.contains("Paused")).await?;
+    browser.assert_every_control_is_named().await?;
+    browser.screenshot("upload-paused").await?;
     let resume = browser.find_by_role("button", "Resume paused.bin").await?;
     // Paused: the bar stays where it is.
     let bar = browser
