@@ -15,6 +15,9 @@
 #[allow(dead_code)]
 #[path = "e2e/harness.rs"]
 mod harness;
+#[allow(dead_code)]
+#[path = "e2e/proxy.rs"]
+mod proxy;
 
 use anyhow::{Context, Result};
 use harness::{Browser, Stack};
@@ -141,4 +144,206 @@ async fn measure(flags: &[&str], label: &str) -> Result<()> {
 async fn ui_timings() -> Result<()> {
     measure(&[], "websocket").await?;
     measure(&["--no-websockets"], "polling").await
+}
+
+const GIB: u64 = 1 << 30;
+
+/// Writes a file of `len` bytes (a pattern that differs per MiB, so no two
+/// parts are alike) and returns its path.
+fn big_file(dir: &std::path::Path, name: &str, len: u64) -> Result<std::path::PathBuf> {
+    use std::io::Write as _;
+    let path = dir.join(name);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    let block: Vec<u8> = (0..1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let mut left = len;
+    let mut n = 0u8;
+    while left > 0 {
+        let take = left.min(block.len() as u64) as usize;
+        let mut chunk = block[..take].to_vec();
+        chunk[0] = n;
+        n = n.wrapping_add(1);
+        out.write_all(&chunk)?;
+        left -= take as u64;
+    }
+    out.flush()?;
+    Ok(path)
+}
+
+/// Creates a file through the API (the page's token) and returns its
+/// presigned single PUT: `[url, headers]`.
+const CREATE_SINGLE: &str = r#"
+const [name, size, done] = arguments;
+const token = JSON.parse(sessionStorage.getItem('ferry.tokens')).access_token;
+const id = crypto.randomUUID();
+const body = {
+  metadata: { EventVersion: 1, EventId: id, CommandId: id, TraceId: id.replaceAll('-', ''),
+              OccurredAt: new Date().toISOString(), Producer: 'bench' },
+  data: { Action: 'CreateFile', Folder: '', Name: name, Size: size, ContentType: 'application/octet-stream' },
+};
+fetch('/api/commands', { method: 'POST', body: JSON.stringify(body),
+  headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' } })
+  .then(r => r.json())
+  .then(a => done([a.upload.request.url, a.upload.request.headers]))
+  .catch(e => done(String(e)));
+"#;
+
+/// Starts watching: the pick's time and the page's long tasks.
+const WATCH_UPLOAD: &str = r#"
+const done = arguments[arguments.length - 1];
+window.__ferryPicked = null;
+window.__ferryLong = [];
+document.addEventListener('change', e => {
+  if (e.target.type === 'file') window.__ferryPicked = performance.now();
+}, true);
+new PerformanceObserver(list => list.getEntries().forEach(e => window.__ferryLong.push(e.duration)))
+  .observe({ type: 'longtask' });
+done(true);
+"#;
+
+/// Waits until the file's stage reads Uploaded (or Indexed): returns the
+/// milliseconds since the pick, and the long tasks meanwhile.
+const UPLOADED: &str = r#"
+const [name, done] = arguments;
+(function look() {
+  const item = [...document.querySelectorAll('.ferry-upload')]
+    .find(li => li.querySelector('.ferry-upload-name')?.textContent.endsWith(name));
+  const stage = item?.querySelector('.ferry-upload-stage')?.textContent || '';
+  if (stage === 'Uploaded' || stage === 'Indexed') {
+    done({ ms: performance.now() - window.__ferryPicked, long: window.__ferryLong });
+  } else if (stage.startsWith('Failed')) {
+    done({ error: stage });
+  } else {
+    setTimeout(look, 5);
+  }
+})();
+"#;
+
+/// Uploads `path` from the page; returns (ms, the renderer's peak memory,
+/// the longest main-thread task in ms, how many tasks took over 50 ms).
+async fn browser_upload(
+    browser: &Browser,
+    path: &std::path::Path,
+) -> Result<(f64, u64, f64, usize)> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("a file name")?
+        .to_owned();
+    browser.run_async(WATCH_UPLOAD, vec![]).await?;
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    browser
+        .find_by_label("Upload files")
+        .await?
+        .send_keys(path.to_str().context("a UTF-8 path")?)
+        .await?;
+    let watching = {
+        let (peak, stop) = (peak.clone(), stop.clone());
+        let sample = browser.memory_sampler();
+        tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                peak.fetch_max(sample(), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let result = browser.run_async(UPLOADED, vec![json!(name)]).await?;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    watching.await?;
+    if let Some(error) = result.get("error") {
+        anyhow::bail!("the upload failed: {error}");
+    }
+    let ms = result["ms"].as_f64().context("timing")?;
+    let long: Vec<f64> = result["long"]
+        .as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_f64).collect())
+        .unwrap_or_default();
+    let longest = long.iter().copied().fold(0.0, f64::max);
+    Ok((
+        ms,
+        peak.load(std::sync::atomic::Ordering::Relaxed),
+        longest,
+        long.len(),
+    ))
+}
+
+/// curl PUTs `path` to a presigned URL from the same server; returns ms.
+async fn curl_upload(browser: &Browser, path: &std::path::Path, size: u64) -> Result<f64> {
+    let answer = browser
+        .run_async(CREATE_SINGLE, vec![json!("curl.bin"), json!(size)])
+        .await?;
+    let url = answer[0]
+        .as_str()
+        .with_context(|| format!("CreateFile: {answer}"))?;
+    let mut command = std::process::Command::new("curl");
+    command.args([
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{time_total}",
+        "-X",
+        "PUT",
+        "-T",
+    ]);
+    command.arg(path);
+    if let Some(headers) = answer[1].as_object() {
+        for (name, value) in headers {
+            command
+                .arg("-H")
+                .arg(format!("{name}: {}", value.as_str().unwrap_or_default()));
+        }
+    }
+    command.arg(url);
+    let out = command.output().context("running curl")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (status, seconds) = text.split_once(' ').context("curl's output")?;
+    anyhow::ensure!(
+        status == "200",
+        "curl's PUT answered {status}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(seconds.trim().parse::<f64>()? * 1000.0)
+}
+
+#[tokio::test]
+#[ignore = "a benchmark: `cargo xtask bench` runs it"]
+async fn upload_timings() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    // One byte over the threshold: the page goes multipart, while curl's
+    // 1 GiB (one byte less) is a single presigned PUT to the same endpoint.
+    let threshold = (GIB + 1).to_string();
+    let big = big_file(dir.path(), "big.bin", GIB + 1)?;
+    let quarter = big_file(dir.path(), "quarter.bin", GIB / 4 + 1)?;
+    for (label, extra) in [
+        ("checksums", None),
+        ("no_checksums", Some("--no-upload-checksums")),
+    ] {
+        let mut flags = vec!["--multipart-threshold-bytes", threshold.as_str()];
+        flags.extend(extra);
+        let stack = Stack::start_with(&flags)?;
+        stack.add_user("bench", "Ferry-bench-1")?;
+        let browser = Browser::start().await?;
+        browser.sign_in(&stack, "bench", "Ferry-bench-1").await?;
+        browser.find_by_label("Upload files").await?;
+        let curl = curl_upload(&browser, &big, GIB).await?;
+        let (ms, peak, longest, long) = browser_upload(&browser, &big).await?;
+        println!("FERRY_BENCH upload_{label}_curl_ms={curl:.1}");
+        println!("FERRY_BENCH upload_{label}_browser_ms={ms:.1}");
+        println!("FERRY_BENCH upload_{label}_peak_bytes={peak}");
+        println!("FERRY_BENCH upload_{label}_longest_task_ms={longest:.1}");
+        println!("FERRY_BENCH upload_{label}_long_tasks={long}");
+    }
+    // The same kind of upload at a quarter of the size: memory must not
+    // follow the file's size.
+    let stack = Stack::start_with(&["--multipart-threshold-bytes", "5242880"])?;
+    stack.add_user("bench", "Ferry-bench-1")?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&stack, "bench", "Ferry-bench-1").await?;
+    browser.find_by_label("Upload files").await?;
+    let (_, small_peak, _, _) = browser_upload(&browser, &quarter).await?;
+    println!("FERRY_BENCH upload_quarter_peak_bytes={small_peak}");
+    Ok(())
 }

@@ -76,6 +76,29 @@ impl Stack {
 
     /// Like [`Stack::start`], with more `serve` flags.
     pub fn start_with(flags: &[&str]) -> Result<Self> {
+        Self::launch("127.0.0.1:0", flags)
+    }
+
+    /// A stack reached through `proxy` (its URL is the server's public URL,
+    /// so presigned links go through it too), with more `serve` flags.
+    pub async fn start_behind(
+        proxy: &crate::proxy::Proxy,
+        listener: tokio::net::TcpListener,
+        flags: &[&str],
+    ) -> Result<Self> {
+        // A free port for the server; the proxy forwards there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let upstream = format!("127.0.0.1:{port}");
+        let mut all = vec!["--public-url", proxy.url.as_str()];
+        all.extend_from_slice(flags);
+        let stack = Self::launch(&upstream, &all)?;
+        proxy.start(listener, upstream);
+        Ok(stack)
+    }
+
+    fn launch(addr: &str, flags: &[&str]) -> Result<Self> {
         let bin = env_path("FERRY_SERVER_BIN", || {
             workspace_root().join("target/debug/ferry-server")
         });
@@ -90,7 +113,7 @@ impl Stack {
         let dir = tempfile::tempdir()?;
         let mut server = ProcessGroup::spawn(
             Command::new(&bin)
-                .args(["--addr", "127.0.0.1:0", "--data-dir"])
+                .args(["--addr", addr, "--data-dir"])
                 .arg(dir.path().join("data"))
                 .arg("--dist")
                 .arg(&dist)
@@ -180,7 +203,7 @@ impl Stack {
 #[derive(Debug)]
 pub struct Browser {
     client: Client,
-    _driver: ProcessGroup,
+    driver: ProcessGroup,
     downloads: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -243,7 +266,7 @@ impl Browser {
             .context("starting a Chromium session")?;
         Ok(Self {
             client,
-            _driver: driver,
+            driver,
             downloads,
             _dir: dir,
         })
@@ -325,6 +348,55 @@ impl Browser {
         Ok(())
     }
 
+    /// A function that reads the resident memory of this browser's renderer
+    /// processes (its tabs), in bytes, from `/proc` (Linux). Chromium runs in
+    /// chromedriver's process group.
+    #[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
+    pub fn memory_sampler(&self) -> impl Fn() -> u64 + Send + 'static {
+        let group = self.driver.child.id();
+        move || renderer_memory(group)
+    }
+}
+
+fn renderer_memory(group: u32) -> u64 {
+    {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return 0;
+        };
+        entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                // Fields after the command's closing parenthesis: state, ppid, pgrp.
+                let pgrp: u32 = stat
+                    .rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(2)?
+                    .parse()
+                    .ok()?;
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let renderer = String::from_utf8_lossy(&cmdline).contains("--type=renderer");
+                (pgrp == group && renderer).then_some(pid)
+            })
+            .filter_map(|pid| {
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+                let kib: u64 = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .ok()?;
+                Some(kib * 1024)
+            })
+            .sum()
+    }
+}
+
+impl Browser {
     /// How many elements match a CSS selector right now.
     pub async fn count(&self, css: &str) -> Result<usize> {
         Ok(self.client.find_all(Locator::Css(css)).await?.len())

@@ -11,6 +11,7 @@
 mod files;
 mod harness;
 mod hosted_ui;
+mod proxy;
 mod shell;
 mod signin;
 mod uploads;

@@ -211,3 +211,70 @@ async fn a_cancelled_upload_leaves_no_parts_on_the_server() -> Result<()> {
     assert_eq!(record, json!(null), "the cancelled file is still listed");
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn dropped_damaged_and_expired_parts_are_sent_again() -> Result<()> {
+    use crate::proxy::{Fault, Proxy, Rule};
+    let (proxy, listener) = Proxy::bind().await?;
+    // Links live 2 s; part 5 is held back 3 s, past its link's expiry.
+    let stack = Stack::start_behind(
+        &proxy,
+        listener,
+        &[
+            "--multipart-threshold-bytes",
+            "5242880",
+            "--upload-link-seconds",
+            "2",
+        ],
+    )
+    .await?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
+    // Part 2's connection drops twice midway; part 4 arrives damaged once.
+    proxy.add(Rule {
+        part: 2,
+        fault: Fault::Cut(MIB),
+        times: 2,
+    });
+    proxy.add(Rule {
+        part: 4,
+        fault: Fault::Corrupt(12_345),
+        times: 1,
+    });
+    proxy.add(Rule {
+        part: 5,
+        fault: Fault::Delay(Duration::from_secs(3)),
+        times: 1,
+    });
+    let dir = tempfile::tempdir()?;
+    let (path, bytes) = generated(dir.path(), "rough.bin", 30 * MIB + 17)?;
+    pick(&browser, &path).await?;
+    let uploads = browser.find_by_role("region", "Uploads").await?;
+    wait_for_text(&uploads, |t| t.contains("Indexed") || t.contains("Failed")).await?;
+    let text = uploads.text().await?;
+    assert!(text.contains("Indexed"), "{text}");
+    // Each fault happened, and the part was sent again until stored.
+    assert_eq!(proxy.part_answers(2), vec![None, None, Some(200)]);
+    assert_eq!(proxy.part_answers(4), vec![Some(400), Some(200)]);
+    assert_eq!(proxy.part_answers(5), vec![Some(403), Some(200)]);
+    for part in [1, 3, 6, 7] {
+        assert_eq!(proxy.part_answers(part), vec![Some(200)], "part {part}");
+    }
+    // And the file is whole.
+    let record = browser
+        .run_async(FILE_RECORD, vec![json!("rough.bin")])
+        .await?;
+    assert_eq!(record["sha256"], json!(hex_sha256(&bytes)), "{record}");
+    browser
+        .find_by_role("button", "Download rough.bin")
+        .await?
+        .click()
+        .await?;
+    assert_eq!(
+        hex_sha256(&browser.downloaded("rough.bin").await?),
+        hex_sha256(&bytes)
+    );
+    Ok(())
+}

@@ -109,6 +109,38 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
             deleted / click.max(0.1)
         );
     }
+    println!();
+    println!(
+        "Uploading 1 GiB from Chromium (multipart, 5 MiB parts, 4 in flight) next to curl's \
+         single presigned PUT of 1 GiB to the same endpoint"
+    );
+    let mib = 1024.0 * 1024.0;
+    for (label, words) in [
+        ("checksums", "with checksums   "),
+        ("no_checksums", "without checksums"),
+    ] {
+        let curl = get(&format!("upload_{label}_curl_ms"))?;
+        let page = get(&format!("upload_{label}_browser_ms"))?;
+        let peak = get(&format!("upload_{label}_peak_bytes"))?;
+        let longest = get(&format!("upload_{label}_longest_task_ms"))?;
+        let long = get(&format!("upload_{label}_long_tasks"))?;
+        println!(
+            "{words}: {:>7.1} MiB/s = {:.2}x curl ({:.1} MiB/s; goal 0.9x); tab peak {:.0} MiB; \
+             main-thread tasks over 50 ms: {long:.0} (longest {longest:.0} ms)",
+            1024.0 / (page / 1000.0),
+            curl / page,
+            1024.0 / (curl / 1000.0),
+            peak / mib,
+        );
+    }
+    let big = get("upload_checksums_peak_bytes")?;
+    let quarter = get("upload_quarter_peak_bytes")?;
+    println!(
+        "tab peak memory, 1 GiB vs 256 MiB upload: {:.0} MiB vs {:.0} MiB = {:.2}x (flat is 1x)",
+        big / mib,
+        quarter / mib,
+        big / quarter.max(1.0)
+    );
     Ok(())
 }
 

@@ -79,6 +79,9 @@ pub struct Settings {
     /// How the web client signs people in: SRP in its own form, or through
     /// the hosted UI (authorization code with PKCE).
     pub auth_mode: AuthMode,
+    /// Upload tuning the web client is given (the threshold and the largest
+    /// file come from `files`).
+    pub client_upload: UploadSettings,
     /// The WebSocket's limits.
     pub live: LiveSettings,
     /// How the bus retries a failing consumer.
@@ -138,6 +141,7 @@ impl Settings {
             s3_credentials: None,
             extra_origins: Vec::new(),
             auth_mode: AuthMode::Srp,
+            client_upload: UploadSettings::default(),
             live: LiveSettings::default(),
             bus_retry: RetryPolicy::default(),
             sweep_every: Duration::from_secs(60 * 60),
@@ -208,7 +212,7 @@ impl Settings {
             upload: UploadSettings {
                 multipart_threshold_bytes: self.files.multipart_threshold,
                 max_file_bytes: self.files.max_file_bytes,
-                ..UploadSettings::default()
+                ..self.client_upload.clone()
             },
             environment: Some("local".to_owned()),
         }

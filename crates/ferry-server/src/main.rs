@@ -93,6 +93,16 @@ struct ServeArgs {
     /// Files at least this large are uploaded in parts.
     #[arg(long)]
     multipart_threshold_bytes: Option<u64>,
+    /// Parts of one file the web client sends at once.
+    #[arg(long)]
+    parts_in_flight: Option<u32>,
+    /// Files the web client uploads at once.
+    #[arg(long)]
+    files_in_flight: Option<u32>,
+    /// The web client sends parts without a SHA-256 for the store to check
+    /// (and puts no SHA-256 in the index); faster on slow machines.
+    #[arg(long)]
+    no_upload_checksums: bool,
     /// How long a presigned upload URL works, in seconds (an hour by
     /// default; clients presign again when one expires).
     #[arg(long)]
@@ -325,6 +335,13 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(threshold) = args.multipart_threshold_bytes {
         settings.files.multipart_threshold = threshold;
     }
+    if let Some(parts) = args.parts_in_flight {
+        settings.client_upload.parts_in_flight = parts.clamp(1, 64);
+    }
+    if let Some(files) = args.files_in_flight {
+        settings.client_upload.files_in_flight = files.clamp(1, 64);
+    }
+    settings.client_upload.checksums = !args.no_upload_checksums;
     if let Some(seconds) = args.upload_link_seconds {
         settings.files.upload_ttl = std::time::Duration::from_secs(seconds.max(1));
     }

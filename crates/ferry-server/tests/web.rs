@@ -65,6 +65,19 @@ async fn config_points_the_client_at_this_server() {
 }
 
 #[tokio::test]
+async fn upload_tuning_reaches_the_client() {
+    let mut f = fixture();
+    f.settings.files.multipart_threshold = 8 * 1024 * 1024;
+    f.settings.client_upload.parts_in_flight = 6;
+    f.settings.client_upload.checksums = false;
+    let (_, _, body) = get(&f.settings, "/config.json").await;
+    let config: ClientConfig = serde_json::from_slice(&body).unwrap();
+    assert_eq!(config.upload.multipart_threshold_bytes, 8 * 1024 * 1024);
+    assert_eq!(config.upload.parts_in_flight, 6);
+    assert!(!config.upload.checksums);
+}
+
+#[tokio::test]
 async fn https_public_urls_get_a_secure_websocket() {
     let mut f = fixture();
     f.settings.public_url = "https://files.example.com".into();
