@@ -2,8 +2,10 @@
 // and reports each part's SHA-256 (base64, for `x-amz-checksum-sha256`) and
 // then the whole file's SHA-256 (hex). Started by src/api/hasher.rs.
 //
-// in:  { file: Blob, partSize: number, from?: number }
-// out: { part: n, checksum } per part, then { sha256 }, or { error }
+// in:  { file: Blob, partSize: number, parts: bool, whole: bool }
+// out: { part: n, checksum } per part (if `parts`), then { sha256 } (if
+//      `whole`), or { error }. The page runs two: one for the parts (fast,
+//      WebCrypto), one for the whole file (slower), so parts needn't wait.
 
 const K = new Uint32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -96,22 +98,24 @@ function base64(buffer) {
   return btoa(text);
 }
 
-self.onmessage = async ({ data: { file, partSize } }) => {
+self.onmessage = async ({ data: { file, partSize, parts, whole } }) => {
   try {
-    const whole = new Sha256();
+    const hasher = whole ? new Sha256() : null;
     let part = 1;
     // The next part is read while this one is hashed.
     let next = file.slice(0, partSize).arrayBuffer();
-    for (let start = 0; start < file.size || part === 1; start += partSize, part++) {
+    for (let start = 0; ; start += partSize, part++) {
       const buffer = await next;
       const end = Math.min(start + partSize, file.size);
       if (end < file.size) next = file.slice(end, end + partSize).arrayBuffer();
-      const digest = crypto.subtle.digest('SHA-256', buffer);
-      whole.update(new Uint8Array(buffer));
-      self.postMessage({ part, checksum: base64(await digest) });
+      if (parts) {
+        const digest = await crypto.subtle.digest('SHA-256', buffer);
+        self.postMessage({ part, checksum: base64(digest) });
+      }
+      if (hasher) hasher.update(new Uint8Array(buffer));
       if (end >= file.size) break;
     }
-    self.postMessage({ sha256: whole.hex() });
+    if (hasher) self.postMessage({ sha256: hasher.hex() });
   } catch (error) {
     self.postMessage({ error: String(error && error.message || error) });
   }

@@ -316,6 +316,7 @@ async fn upload_timings() -> Result<()> {
     // 1 GiB (one byte less) is a single presigned PUT to the same endpoint.
     let threshold = (GIB + 1).to_string();
     let big = big_file(dir.path(), "big.bin", GIB + 1)?;
+    let whole = big_file(dir.path(), "whole.bin", GIB)?;
     let quarter = big_file(dir.path(), "quarter.bin", GIB / 4 + 1)?;
     for (label, extra) in [
         ("checksums", None),
@@ -328,7 +329,7 @@ async fn upload_timings() -> Result<()> {
         let browser = Browser::start().await?;
         browser.sign_in(&stack, "bench", "Ferry-bench-1").await?;
         browser.find_by_label("Upload files").await?;
-        let curl = curl_upload(&browser, &big, GIB).await?;
+        let curl = curl_upload(&browser, &whole, GIB).await?;
         let (ms, peak, longest, long) = browser_upload(&browser, &big).await?;
         println!("FERRY_BENCH upload_{label}_curl_ms={curl:.1}");
         println!("FERRY_BENCH upload_{label}_browser_ms={ms:.1}");

@@ -14,25 +14,24 @@ pub enum Hashed {
     Failed(String),
 }
 
-/// A running hasher; dropping it stops the worker.
+/// A running hasher; dropping it stops its workers.
 #[derive(Debug)]
 pub struct Hasher {
-    worker: web_sys::Worker,
+    workers: Vec<web_sys::Worker>,
     _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
 }
 
 impl Hasher {
     /// Starts hashing `file` in parts of `part_size`; `report` hears of
-    /// each part in order, then of the whole file.
+    /// each part in order, and of the whole file. Two workers read the
+    /// file: the parts' checksums (WebCrypto) don't wait for the whole
+    /// file's (a streaming SHA-256, slower).
     pub fn start(
         file: &web_sys::Blob,
         part_size: u64,
         report: impl Fn(Hashed) + 'static,
     ) -> Result<Self, JsValue> {
         let url = wasm_bindgen::link_to!(module = "/js/hash-worker.js");
-        let options = web_sys::WorkerOptions::new();
-        options.set_type(web_sys::WorkerType::Module);
-        let worker = web_sys::Worker::new_with_options(&url, &options)?;
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
             move |event: web_sys::MessageEvent| {
                 if let Some(news) = read(&event.data()) {
@@ -40,13 +39,22 @@ impl Hasher {
                 }
             },
         );
-        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        let message = js_sys::Object::new();
-        js_sys::Reflect::set(&message, &"file".into(), file)?;
-        js_sys::Reflect::set(&message, &"partSize".into(), &(part_size as f64).into())?;
-        worker.post_message(&message)?;
+        let mut workers = Vec::new();
+        for (parts, whole) in [(true, false), (false, true)] {
+            let options = web_sys::WorkerOptions::new();
+            options.set_type(web_sys::WorkerType::Module);
+            let worker = web_sys::Worker::new_with_options(&url, &options)?;
+            worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+            let message = js_sys::Object::new();
+            js_sys::Reflect::set(&message, &"file".into(), file)?;
+            js_sys::Reflect::set(&message, &"partSize".into(), &(part_size as f64).into())?;
+            js_sys::Reflect::set(&message, &"parts".into(), &parts.into())?;
+            js_sys::Reflect::set(&message, &"whole".into(), &whole.into())?;
+            worker.post_message(&message)?;
+            workers.push(worker);
+        }
         Ok(Self {
-            worker,
+            workers,
             _on_message: on_message,
         })
     }
@@ -54,8 +62,10 @@ impl Hasher {
 
 impl Drop for Hasher {
     fn drop(&mut self) {
-        self.worker.set_onmessage(None);
-        self.worker.terminate();
+        for worker in &self.workers {
+            worker.set_onmessage(None);
+            worker.terminate();
+        }
     }
 }
 

@@ -111,7 +111,7 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
     }
     println!();
     println!(
-        "Uploading 1 GiB from Chromium (multipart, 5 MiB parts, 4 in flight) next to curl's \
+        "Uploading 1 GiB from Chromium (multipart, 64 parts of 16 MiB, 4 in flight) next to curl's \
          single presigned PUT of 1 GiB to the same endpoint"
     );
     let mib = 1024.0 * 1024.0;
