@@ -47,6 +47,9 @@ pub struct Seen {
 struct Shared {
     rules: Vec<Rule>,
     seen: Vec<Seen>,
+    /// `PUT`s in flight now, and the most at once.
+    puts: usize,
+    most_puts: usize,
 }
 
 /// The running proxy; it stops with the test's runtime.
@@ -92,6 +95,11 @@ impl Proxy {
     /// Every request seen so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.lock().seen.clone()
+    }
+
+    /// The most `PUT`s (uploads of bytes) that were in flight at once.
+    pub fn most_puts_at_once(&self) -> usize {
+        self.lock().most_puts
     }
 
     /// The statuses that answered `PUT`s of part `part`, in order (`None`
@@ -152,6 +160,7 @@ async fn relay(mut client: TcpStream, upstream: &str, shared: &Mutex<Shared>) ->
         tokio::io::copy_bidirectional(&mut client, &mut server).await?;
         return Ok(());
     }
+    let _put = (method == "PUT").then(|| PutInFlight::start(shared));
     let length: usize = header("content-length")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
@@ -240,4 +249,22 @@ fn record(shared: &Mutex<Shared>, method: &str, part: Option<u32>, status: Optio
             part,
             status,
         });
+}
+
+/// Counts a `PUT` as in flight until dropped.
+struct PutInFlight<'a>(&'a Mutex<Shared>);
+
+impl<'a> PutInFlight<'a> {
+    fn start(shared: &'a Mutex<Shared>) -> Self {
+        let mut state = shared.lock().unwrap_or_else(|e| e.into_inner());
+        state.puts += 1;
+        state.most_puts = state.most_puts.max(state.puts);
+        Self(shared)
+    }
+}
+
+impl Drop for PutInFlight<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).puts -= 1;
+    }
 }

@@ -278,3 +278,77 @@ async fn dropped_damaged_and_expired_parts_are_sent_again() -> Result<()> {
     );
     Ok(())
 }
+
+/// How many files the API lists in a folder (all pages).
+const COUNT_FILES: &str = r#"
+const [folder, done] = [arguments[0], arguments[arguments.length - 1]];
+const token = JSON.parse(sessionStorage.getItem('ferry.tokens')).access_token;
+(async () => {
+  let count = 0, cursor = null;
+  do {
+    const url = '/api/files?limit=1000&folder=' + encodeURIComponent(folder) +
+      (cursor ? '&cursor=' + encodeURIComponent(cursor) : '');
+    const page = await (await fetch(url, { headers: { authorization: 'Bearer ' + token } })).json();
+    count += page.entries.filter(e => e.type === 'file' && e.status === 'available').length;
+    cursor = page.nextCursor;
+  } while (cursor);
+  done(count);
+})().catch(e => done(String(e)));
+"#;
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn a_folder_of_a_thousand_files_goes_up_a_few_at_a_time_with_one_summary() -> Result<()> {
+    use crate::proxy::Proxy;
+    let (proxy, listener) = Proxy::bind().await?;
+    let stack = Stack::start_behind(&proxy, listener, &["--files-in-flight", "3"]).await?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
+    let dir = tempfile::tempdir()?;
+    let many = dir.path().join("many");
+    std::fs::create_dir_all(&many)?;
+    for i in 0..1000 {
+        std::fs::write(
+            many.join(format!("note {i:04}.txt")),
+            format!("note {i}\n").repeat(i % 7 + 1),
+        )?;
+    }
+    browser
+        .find_by_label("Upload a folder")
+        .await?
+        .send_keys(many.to_str().context("a UTF-8 path")?)
+        .await?;
+    let uploads = browser.find_by_role("region", "Uploads").await?;
+    // One summary for all; the list stays short while they go.
+    wait_for_text(&uploads, |t| t.contains("of 1000 files uploaded")).await?;
+    let rows = browser.count(".ferry-upload-list > li").await?;
+    assert!(rows <= 51, "{rows} rows in the upload list");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let text = uploads.text().await?;
+        if text.contains("1000 of 1000 files uploaded") {
+            break;
+        }
+        if text.contains("failed") || Instant::now() > deadline {
+            bail!("the uploads didn't all finish: {text}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Never more than three files' bytes on their way at once.
+    let most = proxy.most_puts_at_once();
+    assert!((1..=3).contains(&most), "{most} uploads at once");
+    // Every file is stored and listed.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let count = browser.run_async(COUNT_FILES, vec![json!("many")]).await?;
+        if count == json!(1000) {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("{count} of 1000 files listed");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(())
+}
