@@ -105,6 +105,14 @@ pub struct Session {
 type Refreshed = futures::channel::oneshot::Sender<Option<String>>;
 
 impl Session {
+    /// The signed-in user's name.
+    pub fn username(&self) -> Option<String> {
+        match self.stage.get_untracked() {
+            Stage::SignedIn(tokens) => tokens.username(),
+            _ => None,
+        }
+    }
+
     /// The current access token, if signed in.
     pub fn access_token(&self) -> Option<String> {
         match self.stage.get_untracked() {

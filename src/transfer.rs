@@ -211,6 +211,14 @@ impl Transfer {
         self.sha256 = Some(sha256);
     }
 
+    /// Part `number`'s checksum, once known.
+    pub fn checksum(&self, number: u32) -> Option<String> {
+        self.parts
+            .get((number as usize).checked_sub(1)?)?
+            .checksum
+            .clone()
+    }
+
     /// Bytes of part `number` sent so far on its current try.
     pub fn progress(&mut self, number: u32, sent: u64) {
         if let Some(part) = self.part(number)

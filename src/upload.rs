@@ -9,7 +9,8 @@
 //! arrived). At most `files_in_flight` files upload at once.
 
 use ferry_protocol::FolderPath;
-use ferry_protocol::messages::ConflictPolicy;
+use ferry_protocol::messages::{ConflictPolicy, UploadedPart};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Where one file of the queue is.
@@ -83,6 +84,9 @@ pub struct Item {
     pub file_id: Option<Uuid>,
     /// Paused by the user: it holds no slot and sends nothing.
     pub paused: bool,
+    /// For an upload resumed after a reload: its multipart upload (no
+    /// `CreateFile` is sent).
+    pub resume: Option<Unfinished>,
 }
 
 impl Item {
@@ -136,7 +140,19 @@ impl Queue {
             on_conflict: ConflictPolicy::Fail,
             file_id: None,
             paused: false,
+            resume: None,
         });
+        id
+    }
+
+    /// Adds an unfinished upload to go on with (the same file, picked
+    /// again); returns its id.
+    pub fn add_resumed(&mut self, unfinished: Unfinished) -> Uuid {
+        let id = self.add(unfinished.folder.clone(), &unfinished.name, unfinished.size);
+        if let Some(item) = self.item(id) {
+            item.file_id = Some(unfinished.file_id);
+            item.resume = Some(unfinished);
+        }
         id
     }
 
@@ -332,6 +348,71 @@ impl Queue {
     }
 }
 
+/// A multipart upload that hasn't finished, as kept in the browser
+/// (IndexedDB) so it can go on after a reload or a crash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unfinished {
+    /// The file (and its `CreateFile` command).
+    pub file_id: Uuid,
+    /// Who uploads it (another user of this browser doesn't see it).
+    pub owner: String,
+    /// Where it goes.
+    pub folder: FolderPath,
+    /// Its name.
+    pub name: String,
+    /// The source file's size and last modification (ms since the epoch):
+    /// the same file picked again has both.
+    pub size: u64,
+    pub last_modified: i64,
+    /// The multipart upload and its part size.
+    pub upload_id: String,
+    pub part_size: u64,
+    /// The first part's SHA-256 (base64), once known: the surest check that
+    /// the file picked again is the same.
+    #[serde(default)]
+    pub first_checksum: Option<String>,
+    /// The parts stored so far, with their ETags and checksums.
+    #[serde(default)]
+    pub parts: Vec<UploadedPart>,
+}
+
+impl Unfinished {
+    /// Whether a picked file is this upload's source, judged by its size
+    /// and date; `Err` says why not.
+    pub fn matches(&self, size: u64, last_modified: i64) -> Result<(), String> {
+        if size != self.size {
+            return Err(format!(
+                "it is {}, and the file being uploaded is {}",
+                crate::format::bytes(size),
+                crate::format::bytes(self.size)
+            ));
+        }
+        if last_modified != self.last_modified {
+            return Err("it was changed since the upload began".into());
+        }
+        Ok(())
+    }
+
+    /// Whether the picked file's first part has the checksum kept (when one
+    /// was kept).
+    pub fn same_start(&self, first_checksum: &str) -> Result<(), String> {
+        match &self.first_checksum {
+            Some(kept) if kept != first_checksum => {
+                Err("its first bytes differ from the file being uploaded".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Records a stored part (again: the newest ETag wins).
+    pub fn stored(&mut self, part: UploadedPart) {
+        self.parts.retain(|p| p.part_number != part.part_number);
+        self.parts.push(part);
+        self.parts.sort_by_key(|p| p.part_number);
+    }
+}
+
 /// The folder and name for a dropped file with a relative path
 /// (`photos/2026/a.jpg` dropped into `docs` → `docs/photos/2026`, `a.jpg`).
 pub fn place(base: &FolderPath, relative: &str) -> Result<(FolderPath, String), String> {
@@ -446,6 +527,74 @@ mod tests {
         assert!(queue.start_next().is_empty());
         queue.uploaded(a);
         assert_eq!(queue.start_next(), vec![Next::Start(c)]);
+    }
+
+    fn unfinished() -> Unfinished {
+        Unfinished {
+            file_id: Uuid::new_v4(),
+            owner: "tess".into(),
+            folder: FolderPath::root(),
+            name: "big.bin".into(),
+            size: 100,
+            last_modified: 1_700_000_000_000,
+            upload_id: "u".into(),
+            part_size: 50,
+            first_checksum: Some("c1".into()),
+            parts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_same_file_picked_again_is_recognised() {
+        let record = unfinished();
+        assert_eq!(record.matches(100, 1_700_000_000_000), Ok(()));
+        assert!(
+            record
+                .matches(99, 1_700_000_000_000)
+                .unwrap_err()
+                .starts_with("it is 99 bytes, and the file being uploaded is 100 bytes")
+        );
+        assert!(
+            record
+                .matches(100, 1_700_000_100_000)
+                .unwrap_err()
+                .contains("changed")
+        );
+        assert_eq!(record.same_start("c1"), Ok(()));
+        assert!(record.same_start("c2").is_err());
+        let mut no_checksum = record.clone();
+        no_checksum.first_checksum = None;
+        assert_eq!(no_checksum.same_start("anything"), Ok(()));
+        // It survives the trip through IndexedDB's JSON.
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(json.contains("\"fileId\""));
+        assert_eq!(serde_json::from_str::<Unfinished>(&json).unwrap(), record);
+    }
+
+    #[test]
+    fn stored_parts_are_kept_once_in_order() {
+        let mut record = unfinished();
+        let part = |n: u32, etag: &str| UploadedPart {
+            part_number: n,
+            e_tag: etag.into(),
+            checksum_sha256: None,
+        };
+        record.stored(part(2, "b"));
+        record.stored(part(1, "a"));
+        record.stored(part(2, "c"));
+        assert_eq!(record.parts, vec![part(1, "a"), part(2, "c")]);
+    }
+
+    #[test]
+    fn a_resumed_upload_skips_creating_the_file() {
+        let mut queue = Queue::new(1);
+        let record = unfinished();
+        let id = queue.add_resumed(record.clone());
+        let item = &queue.items()[0];
+        assert_eq!(item.id, id);
+        assert_eq!(item.file_id, Some(record.file_id));
+        assert_eq!(item.resume.as_ref(), Some(&record));
+        assert_eq!(queue.start_next(), vec![Next::Start(id)]);
     }
 
     #[test]

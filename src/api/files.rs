@@ -8,7 +8,7 @@ use crate::app::Session;
 use crate::commands;
 use ferry_protocol::api::{
     DownloadResponse, FeedPage, ListResponse, PartWanted, PartsResponse, PresignPartsRequest,
-    SearchResponse, UsageView,
+    SearchResponse, UploadedPartsResponse, UsageView,
 };
 use ferry_protocol::{Command, FolderPath};
 use serde::de::DeserializeOwned;
@@ -97,6 +97,11 @@ impl FilesApi {
             .send("POST", &format!("/files/{file_id}/parts"), Some(body))
             .await?;
         read(status, &text)
+    }
+
+    /// The parts of a multipart upload the store has (for resuming).
+    pub async fn uploaded_parts(&self, file_id: Uuid) -> Result<UploadedPartsResponse, ApiFailure> {
+        self.get(&format!("/files/{file_id}/parts")).await
     }
 
     /// Sends `command` with a fresh id. A refusal (4xx/5xx) is an error.

@@ -8,6 +8,7 @@ pub mod hasher;
 pub mod http;
 pub mod identity;
 pub mod oauth;
+pub mod unfinished;
 pub mod xhr;
 
 use crate::config::{LoadError, parse_config};

@@ -101,6 +101,8 @@ pub(crate) struct Ctx {
     pub nudge: StoredValue<Option<Callback<()>>>,
     /// Upload tuning from the configuration.
     pub upload: StoredValue<UploadSettings>,
+    /// The signed-in user's name.
+    pub user: StoredValue<String>,
 }
 
 impl Ctx {
@@ -434,6 +436,7 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
         search: RwSignal::new(None),
         nudge: StoredValue::new(None),
         upload: StoredValue::new(config.upload.clone()),
+        user: StoredValue::new(session.username().unwrap_or_default()),
     };
     let load = RwSignal::new(Load::Loading);
     let sort = RwSignal::new((SortBy::Name, false));

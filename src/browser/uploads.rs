@@ -7,12 +7,15 @@ use super::Ctx;
 use super::dialogs::Dialog;
 use crate::api::failure::ApiFailure;
 use crate::api::hasher::{Hashed, Hasher};
+use crate::api::unfinished;
 use crate::api::xhr::{Put, PutFailure};
 use crate::format;
 use crate::transfer::{Action, MAX_TRIES, PartFailure, Transfer, backoff_ms};
-use crate::upload::{Next, Stage, place};
-use ferry_protocol::api::{CreateFileResponse, PartUpload, UploadInstructions};
-use ferry_protocol::messages::{AbortUploadV1, CompleteUploadV1, ConflictPolicy, CreateFileV1};
+use crate::upload::{Next, Stage, Unfinished, place};
+use ferry_protocol::api::{CreateFileResponse, PartUpload, UploadInstructions, UploadedPartView};
+use ferry_protocol::messages::{
+    AbortUploadV1, CompleteUploadV1, ConflictPolicy, CreateFileV1, UploadedPart,
+};
 use ferry_protocol::{Command, ErrorCode, FileName, FolderPath};
 use futures::StreamExt as _;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
@@ -400,6 +403,16 @@ async fn send_file(
     let Some(file) = FILES.with(|f| f.borrow().get(&id).cloned()) else {
         return Err(Stop::Cancelled);
     };
+    if let Some(record) = item.resume.clone() {
+        // Picked again after a reload: the store has some parts already.
+        let api = ctx.api.get_value();
+        let already = api
+            .uploaded_parts(record.file_id)
+            .await
+            .map_err(|failure| Stop::Failed(format!("the upload can't go on ({failure})")))?
+            .parts;
+        return send_parts_or_abort(ctx, id, record, &file, Vec::new(), already, tell, news).await;
+    }
     let name = FileName::parse(&item.name).map_err(|e| Stop::Failed(e.to_string()))?;
     let content_type = Some(file.type_())
         .filter(|t| !t.is_empty())
@@ -427,19 +440,52 @@ async fn send_file(
     match created.upload {
         UploadInstructions::Single { request } => send_whole(ctx, id, &request, &file, news).await,
         UploadInstructions::Multipart {
-            part_size, parts, ..
+            upload_id,
+            part_size,
+            parts,
+            ..
         } => {
-            let result = send_parts(ctx, id, file_id, &file, part_size, parts, tell, news).await;
-            if let Err(Stop::Failed(_)) = &result {
-                // Give the store its space back; the record is dropped too.
-                let api = ctx.api.get_value();
-                let _ = api
-                    .command(Command::AbortUpload(AbortUploadV1 { file_id }))
-                    .await;
-            }
-            result
+            let record = Unfinished {
+                file_id,
+                owner: ctx.user.get_value(),
+                folder: created.file.folder.clone(),
+                name: created.file.name.as_str().to_owned(),
+                size: item.size,
+                last_modified: file.last_modified() as i64,
+                upload_id,
+                part_size,
+                first_checksum: None,
+                parts: Vec::new(),
+            };
+            send_parts_or_abort(ctx, id, record, &file, parts, Vec::new(), tell, news).await
         }
     }
+}
+
+/// [`send_parts`], then: a failed upload is aborted (the store gets its
+/// space back), and a finished, failed or cancelled one is forgotten by the
+/// browser (only an interrupted one can resume).
+#[allow(clippy::too_many_arguments)]
+async fn send_parts_or_abort(
+    ctx: Ctx,
+    id: Uuid,
+    record: Unfinished,
+    file: &web_sys::File,
+    first: Vec<PartUpload>,
+    already: Vec<UploadedPartView>,
+    tell: UnboundedSender<News>,
+    news: &mut UnboundedReceiver<News>,
+) -> Result<(), Stop> {
+    let file_id = record.file_id;
+    let result = send_parts(ctx, id, record, file, first, already, tell, news).await;
+    if let Err(Stop::Failed(_)) = &result {
+        let api = ctx.api.get_value();
+        let _ = api
+            .command(Command::AbortUpload(AbortUploadV1 { file_id }))
+            .await;
+    }
+    unfinished::forget(file_id).await;
+    result
 }
 
 /// Waits while the item is paused or the browser offline.
@@ -515,19 +561,24 @@ async fn sleep(ms: f64) {
 
 /// A multipart upload: parts hashed in a worker, presigned in batches,
 /// sent several at once, tried again as [`Transfer`] says.
+///
+/// The browser keeps `record` (IndexedDB) while it runs, so a reload can
+/// resume it; `already` are the parts the store has (from resuming).
 #[allow(clippy::too_many_arguments)]
 async fn send_parts(
     ctx: Ctx,
     id: Uuid,
-    file_id: Uuid,
+    mut record: Unfinished,
     file: &web_sys::File,
-    part_size: u64,
     first: Vec<PartUpload>,
+    already: Vec<UploadedPartView>,
     tell: UnboundedSender<News>,
     news: &mut UnboundedReceiver<News>,
 ) -> Result<(), Stop> {
     let settings = ctx.upload.get_value();
     let api = ctx.api.get_value();
+    let (file_id, part_size) = (record.file_id, record.part_size);
+    unfinished::save(&record).await;
     let plan = Rc::new(RefCell::new(Transfer::new(
         file.size() as u64,
         part_size,
@@ -535,6 +586,10 @@ async fn send_parts(
         usize::try_from(settings.parts_in_flight).unwrap_or(1),
     )));
     plan.borrow_mut().presigned(first, js_sys::Date::now());
+    if !settings.checksums {
+        // Without checksums, a part of the right size is taken as stored.
+        plan.borrow_mut().already_stored(&already);
+    }
     let _hasher = if settings.checksums {
         let tell = tell.clone();
         let hasher = Hasher::start(file, part_size, move |hashed| {
@@ -621,7 +676,20 @@ async fn send_parts(
         match heard {
             News::Cancel => break Err(Stop::Cancelled),
             News::Poke => {}
-            News::Hashed(Hashed::Part(number, checksum)) => plan_now.hashed(number, checksum),
+            News::Hashed(Hashed::Part(number, checksum)) => {
+                if number == 1 {
+                    record.first_checksum = Some(checksum.clone());
+                    keep(&record);
+                }
+                plan_now.hashed(number, checksum);
+                // A part the store has, with this checksum, isn't sent again.
+                let stored: Vec<UploadedPartView> = already
+                    .iter()
+                    .filter(|p| p.part_number == number)
+                    .cloned()
+                    .collect();
+                plan_now.already_stored(&stored);
+            }
             News::Hashed(Hashed::File(sha256)) => plan_now.file_hashed(sha256),
             News::Hashed(Hashed::Failed(reason)) => {
                 break Err(Stop::Failed(format!(
@@ -633,7 +701,15 @@ async fn send_parts(
                 plan_now.presign_failed(js_sys::Date::now(), js_sys::Math::random());
             }
             News::Presigned(Err(failure)) => break Err(failure.into()),
-            News::Put(number, Ok(Some(etag))) => plan_now.stored(number, etag),
+            News::Put(number, Ok(Some(etag))) => {
+                record.stored(UploadedPart {
+                    part_number: number,
+                    e_tag: etag.clone(),
+                    checksum_sha256: plan_now.checksum(number),
+                });
+                keep(&record);
+                plan_now.stored(number, etag);
+            }
             News::Put(_, Ok(None)) => {
                 break Err(Stop::Failed("the store's answer had no ETag".into()));
             }
@@ -658,6 +734,12 @@ async fn send_parts(
         timer.clear();
     }
     outcome
+}
+
+/// Saves an upload's record without waiting.
+fn keep(record: &Unfinished) {
+    let record = record.clone();
+    leptos::task::spawn_local(async move { unfinished::save(&record).await });
 }
 
 /// Starts one part's PUT; its end comes back as [`News::Put`].
@@ -704,6 +786,98 @@ fn send_part(
     Ok(())
 }
 
+/// The picked file's first `len` bytes' SHA-256, base64 (WebCrypto).
+async fn first_part_checksum(file: &web_sys::File, len: u64) -> Option<String> {
+    use base64::Engine as _;
+    let slice = file.slice_with_f64_and_f64(0.0, len as f64).ok()?;
+    let buffer = wasm_bindgen_futures::JsFuture::from(slice.array_buffer())
+        .await
+        .ok()?;
+    let subtle = web_sys::window()?.crypto().ok()?.subtle();
+    let digest = subtle
+        .digest_with_str_and_buffer_source("SHA-256", &js_sys::Object::from(buffer))
+        .ok()?;
+    let digest = wasm_bindgen_futures::JsFuture::from(digest).await.ok()?;
+    let bytes = js_sys::Uint8Array::new(&digest).to_vec();
+    Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// The user picked a file to go on with an unfinished upload: if it is the
+/// same file (size, date, first part), the upload resumes; if not, they are
+/// told why and nothing changes.
+fn resume_with(
+    ctx: Ctx,
+    unfinished: RwSignal<Vec<Unfinished>>,
+    record: Unfinished,
+    file: web_sys::File,
+) {
+    let name = record.name.clone();
+    let refuse = move |why: String| {
+        ctx.fail(&format!(
+            "{name} can't go on with the file chosen: {why}. Choose the same file again."
+        ));
+    };
+    if let Err(why) = record.matches(file.size() as u64, file.last_modified() as i64) {
+        refuse(why);
+        return;
+    }
+    leptos::task::spawn_local(async move {
+        if record.first_checksum.is_some() {
+            let first = record.part_size.min(record.size);
+            match first_part_checksum(&file, first).await {
+                Some(sum) => {
+                    if let Err(why) = record.same_start(&sum) {
+                        refuse(why);
+                        return;
+                    }
+                }
+                None => {
+                    refuse("the browser couldn't read it".into());
+                    return;
+                }
+            }
+        }
+        let file_id = record.file_id;
+        unfinished.update(|list| list.retain(|u| u.file_id != file_id));
+        let name = record.name.clone();
+        if let Some(id) = ctx.queue.try_update(|q| q.add_resumed(record)) {
+            FILES.with(|f| f.borrow_mut().insert(id, file));
+        }
+        ctx.say(format!("Resuming {name}"));
+        pump(ctx);
+    });
+}
+
+/// Gives up an unfinished upload: the store drops its parts.
+fn discard(ctx: Ctx, unfinished: RwSignal<Vec<Unfinished>>, file_id: Uuid) {
+    unfinished.update(|list| list.retain(|u| u.file_id != file_id));
+    let api = ctx.api.get_value();
+    leptos::task::spawn_local(async move {
+        let _ = api
+            .command(Command::AbortUpload(AbortUploadV1 { file_id }))
+            .await;
+        unfinished::forget(file_id).await;
+    });
+}
+
+/// This user's unfinished uploads kept by the browser, those the server
+/// still has (the others are forgotten).
+async fn load_unfinished(ctx: Ctx) -> Vec<Unfinished> {
+    let user = ctx.user.get_value();
+    let api = ctx.api.get_value();
+    let mut alive = Vec::new();
+    for record in unfinished::all().await {
+        if record.owner != user {
+            continue;
+        }
+        match api.uploaded_parts(record.file_id).await {
+            Ok(_) | Err(ApiFailure::Unreachable) => alive.push(record),
+            Err(_) => unfinished::forget(record.file_id).await,
+        }
+    }
+    alive
+}
+
 /// The most files listed in the panel; the rest are counted.
 const LISTED: usize = 50;
 
@@ -726,14 +900,23 @@ pub(super) fn UploadPanel(ctx: Ctx) -> impl IntoView {
         DRIVERS.with(|d| d.borrow_mut().clear());
         FILES.with(|f| f.borrow_mut().clear());
     });
-    let any = move || ctx.queue.with(|q| !q.items().is_empty());
+    // Uploads a reload or a crash interrupted, to go on with.
+    let unfinished = RwSignal::new(Vec::<Unfinished>::new());
+    leptos::task::spawn_local(async move {
+        let found = load_unfinished(ctx).await;
+        if !found.is_empty() {
+            let _ = unfinished.try_set(found);
+        }
+    });
+    let any =
+        move || ctx.queue.with(|q| !q.items().is_empty()) || unfinished.with(|u| !u.is_empty());
     let pause_state = Memo::new(move |_| ctx.queue.with(|q| q.pause_state()));
     view! {
         <Show when=any>
             <section class="ferry-uploads" aria-label="Uploads">
                 <div class="ferry-uploads-head">
                     <h2>"Uploads"</h2>
-                    <span>{move || ctx.queue.with(|q| q.summary())}</span>
+                    <span>{move || ctx.queue.with(|q| (!q.items().is_empty()).then(|| q.summary()))}</span>
                     {move || {
                         // "Resume all" once nothing runs; "Pause all" while anything does.
                         let (paused, running) = pause_state.get();
@@ -746,12 +929,47 @@ pub(super) fn UploadPanel(ctx: Ctx) -> impl IntoView {
                     }}
                     <button type="button" class="ferry-link" on:click=move |_| ctx.queue.update(|q| q.clear_finished())>"Clear finished"</button>
                 </div>
+                <Show when=move || unfinished.with(|u| !u.is_empty())>
+                    <div class="ferry-unfinished" role="group" aria-label="Unfinished uploads">
+                        <p class="ferry-muted">"These uploads were interrupted. Choose each file again to go on; the parts already sent are kept."</p>
+                        <ul class="ferry-upload-list">
+                            {move || unfinished.get().into_iter().map(|record| {
+                                let name = record.name.clone();
+                                let file_id = record.file_id;
+                                let sent: u64 = record.parts.len() as u64 * record.part_size;
+                                let progress = format!("{} of {} sent", format::bytes(sent.min(record.size)), format::bytes(record.size));
+                                view! {
+                                    <li class="ferry-upload">
+                                        <span class="ferry-upload-name">{name.clone()}</span>
+                                        <span class="ferry-muted">{progress}</span>
+                                        <span></span>
+                                        <span class="ferry-upload-actions">
+                                            <label class="ferry-link ferry-pick">
+                                                {format!("Resume {name}")}
+                                                <input type="file" class="ferry-visually-hidden"
+                                                    on:change=move |ev| {
+                                                        let input: web_sys::HtmlInputElement = event_target(&ev);
+                                                        if let Some(file) = input.files().and_then(|f| f.get(0)) {
+                                                            resume_with(ctx, unfinished, record.clone(), file);
+                                                        }
+                                                        input.set_value("");
+                                                    } />
+                                            </label>
+                                            <button type="button" class="ferry-link" aria-label=format!("Discard {name}")
+                                                on:click=move |_| discard(ctx, unfinished, file_id)>"Discard"</button>
+                                        </span>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    </div>
+                </Show>
                 <Show when=move || ctx.queue.with(|q| q.is_offline())>
                     <p class="ferry-muted" role="status">"Offline: uploads are paused and resume when the connection is back."</p>
                 </Show>
                 {move || {
                     let (sent, total) = ctx.queue.with(|q| q.totals());
-                    view! { <progress aria-label="All uploads" max=total.max(1).to_string() value=sent.to_string()></progress> }
+                    (total > 0).then(|| view! { <progress aria-label="All uploads" max=total.to_string() value=sent.to_string()></progress> })
                 }}
                 <ul class="ferry-upload-list">
                     {move || ctx.queue.with(|q| {

@@ -352,3 +352,103 @@ async fn a_folder_of_a_thousand_files_goes_up_a_few_at_a_time_with_one_summary()
     }
     Ok(())
 }
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn after_a_reload_an_upload_resumes_and_sends_only_the_missing_parts() -> Result<()> {
+    use crate::proxy::Proxy;
+    let (proxy, listener) = Proxy::bind().await?;
+    let stack = Stack::start_behind(
+        &proxy,
+        listener,
+        &[
+            "--multipart-threshold-bytes",
+            "5242880",
+            "--parts-in-flight",
+            "2",
+        ],
+    )
+    .await?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
+    let dir = tempfile::tempdir()?;
+    // 24 parts of 5 MiB.
+    let (path, bytes) = generated(dir.path(), "resume.bin", 120 * MIB)?;
+    let stored = |proxy: &Proxy| -> Vec<u32> {
+        (1..=24)
+            .filter(|&n| proxy.part_answers(n).contains(&Some(200)))
+            .collect()
+    };
+    pick(&browser, &path).await?;
+    // Reload once a few parts are stored.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stored(&proxy).len() < 3 {
+        if Instant::now() > deadline {
+            bail!("no parts were stored");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    browser.goto(&stack.url).await?;
+    let unfinished = browser.find_by_role("group", "Unfinished uploads").await?;
+    let before = stored(&proxy);
+    assert!(before.len() < 24, "the whole file went before the reload");
+
+    // Another file of the same name is refused, and nothing changes.
+    let (other, _) = generated(dir.path(), "other.bin", 7 * MIB)?;
+    browser
+        .find_by_label("Resume resume.bin")
+        .await?
+        .send_keys(other.to_str().context("a UTF-8 path")?)
+        .await?;
+    let alerts = browser
+        .run_async(
+            "arguments[0]([...document.querySelectorAll('[role=alert]')].map(a => a.textContent).join(' '))",
+            vec![],
+        )
+        .await?;
+    assert!(
+        alerts
+            .as_str()
+            .unwrap_or_default()
+            .contains("resume.bin can't go on with the file chosen: it is 7.3 MB"),
+        "{alerts}"
+    );
+    let still = unfinished.text().await?;
+    assert!(still.contains("Resume resume.bin"), "{still}");
+    assert_eq!(stored(&proxy), before, "a part was sent for the wrong file");
+    browser.assert_every_control_is_named().await?;
+    browser.screenshot("upload-unfinished").await?;
+
+    // The same file: only the missing parts go.
+    browser
+        .find_by_label("Resume resume.bin")
+        .await?
+        .send_keys(path.to_str().context("a UTF-8 path")?)
+        .await?;
+    let uploads = browser.find_by_role("region", "Uploads").await?;
+    wait_for_text(&uploads, |t| t.contains("Indexed") || t.contains("Failed")).await?;
+    let text = uploads.text().await?;
+    assert!(text.contains("Indexed"), "{text}");
+    for part in 1..=24 {
+        let answers = proxy.part_answers(part);
+        let ok = answers.iter().filter(|a| **a == Some(200)).count();
+        assert_eq!(ok, 1, "part {part} was stored {ok} times: {answers:?}");
+    }
+    let resent: Vec<u32> = before
+        .iter()
+        .copied()
+        .filter(|&n| proxy.part_answers(n).len() > 1)
+        .collect();
+    assert!(resent.is_empty(), "parts {resent:?} were sent again");
+    let record = browser
+        .run_async(FILE_RECORD, vec![json!("resume.bin")])
+        .await?;
+    assert_eq!(record["sha256"], json!(hex_sha256(&bytes)), "{record}");
+    // Nothing is left to resume.
+    browser.goto(&stack.url).await?;
+    browser.find_by_role("grid", "Files in Home").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(browser.count("[aria-label='Unfinished uploads']").await?, 0);
+    Ok(())
+}
