@@ -481,6 +481,15 @@ impl Browser {
         ))
     }
 
+    /// Takes the browser off the network, or puts it back (Chromium's
+    /// network emulation: requests fail, `navigator.onLine` turns false and
+    /// the page hears `offline`, then `online`).
+    #[allow(dead_code)] // the benchmark shares this harness
+    pub async fn set_offline(&self, offline: bool) -> Result<()> {
+        self.client.issue_cmd(NetworkConditions { offline }).await?;
+        Ok(())
+    }
+
     /// The page's current URL.
     pub async fn url(&self) -> Result<String> {
         Ok(self.client.current_url().await?.to_string())
@@ -612,6 +621,33 @@ impl WebDriverCompatibleCommand for ElementQuery {
 
     fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::GET, None)
+    }
+}
+
+/// chromedriver's `POST /session/{id}/chromium/network_conditions`.
+#[derive(Debug)]
+struct NetworkConditions {
+    offline: bool,
+}
+
+impl WebDriverCompatibleCommand for NetworkConditions {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/chromium/network_conditions"))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({"network_conditions": {
+            "offline": self.offline,
+            "latency": 0,
+            "download_throughput": -1,
+            "upload_throughput": -1,
+        }});
+        (http::Method::POST, Some(body.to_string()))
     }
 }
 

@@ -79,6 +79,17 @@ async fn signed_in(flags: &[&str]) -> Result<(Stack, Browser)> {
     Ok((stack, browser))
 }
 
+/// Like [`signed_in`], with the stack reached through a fault-injecting
+/// proxy the test controls.
+async fn signed_in_behind(flags: &[&str]) -> Result<(crate::proxy::Proxy, Stack, Browser)> {
+    let (proxy, listener) = crate::proxy::Proxy::bind().await?;
+    let stack = Stack::start_behind(&proxy, listener, flags).await?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
+    Ok((proxy, stack, browser))
+}
+
 async fn pick(browser: &Browser, path: &Path) -> Result<()> {
     browser
         .find_by_label("Upload files")
@@ -215,23 +226,15 @@ async fn a_cancelled_upload_leaves_no_parts_on_the_server() -> Result<()> {
 #[tokio::test]
 #[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
 async fn dropped_damaged_and_expired_parts_are_sent_again() -> Result<()> {
-    use crate::proxy::{Fault, Proxy, Rule};
-    let (proxy, listener) = Proxy::bind().await?;
+    use crate::proxy::{Fault, Rule};
     // Links live 2 s; part 5 is held back 3 s, past its link's expiry.
-    let stack = Stack::start_behind(
-        &proxy,
-        listener,
-        &[
-            "--multipart-threshold-bytes",
-            "5242880",
-            "--upload-link-seconds",
-            "2",
-        ],
-    )
+    let (proxy, _stack, browser) = signed_in_behind(&[
+        "--multipart-threshold-bytes",
+        "5242880",
+        "--upload-link-seconds",
+        "2",
+    ])
     .await?;
-    stack.add_user("demo", "Ferry-demo-1")?;
-    let browser = Browser::start().await?;
-    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
     // Part 2's connection drops twice midway; part 4 arrives damaged once.
     proxy.add(Rule {
         part: 2,
@@ -299,12 +302,7 @@ const token = JSON.parse(sessionStorage.getItem('ferry.tokens')).access_token;
 #[tokio::test]
 #[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
 async fn a_folder_of_a_thousand_files_goes_up_a_few_at_a_time_with_one_summary() -> Result<()> {
-    use crate::proxy::Proxy;
-    let (proxy, listener) = Proxy::bind().await?;
-    let stack = Stack::start_behind(&proxy, listener, &["--files-in-flight", "3"]).await?;
-    stack.add_user("demo", "Ferry-demo-1")?;
-    let browser = Browser::start().await?;
-    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
+    let (proxy, _stack, browser) = signed_in_behind(&["--files-in-flight", "3"]).await?;
     let dir = tempfile::tempdir()?;
     let many = dir.path().join("many");
     std::fs::create_dir_all(&many)?;
@@ -357,21 +355,13 @@ async fn a_folder_of_a_thousand_files_goes_up_a_few_at_a_time_with_one_summary()
 #[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
 async fn after_a_reload_an_upload_resumes_and_sends_only_the_missing_parts() -> Result<()> {
     use crate::proxy::Proxy;
-    let (proxy, listener) = Proxy::bind().await?;
-    let stack = Stack::start_behind(
-        &proxy,
-        listener,
-        &[
-            "--multipart-threshold-bytes",
-            "5242880",
-            "--parts-in-flight",
-            "2",
-        ],
-    )
+    let (proxy, stack, browser) = signed_in_behind(&[
+        "--multipart-threshold-bytes",
+        "5242880",
+        "--parts-in-flight",
+        "2",
+    ])
     .await?;
-    stack.add_user("demo", "Ferry-demo-1")?;
-    let browser = Browser::start().await?;
-    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
     let dir = tempfile::tempdir()?;
     // 24 parts of 5 MiB.
     let (path, bytes) = generated(dir.path(), "resume.bin", 120 * MIB)?;
@@ -450,5 +440,44 @@ async fn after_a_reload_an_upload_resumes_and_sends_only_the_missing_parts() -> 
     browser.find_by_role("grid", "Files in Home").await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(browser.count("[aria-label='Unfinished uploads']").await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn offline_uploads_pause_and_go_on_when_the_network_is_back() -> Result<()> {
+    let (_stack, browser) = signed_in(&["--multipart-threshold-bytes", "5242880"]).await?;
+    let dir = tempfile::tempdir()?;
+    let (path, bytes) = generated(dir.path(), "offline.bin", 120 * MIB + 3)?;
+    pick(&browser, &path).await?;
+    // As soon as bytes move, the network goes.
+    let bar = browser
+        .find_by_role("progressbar", "Uploading offline.bin")
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while bar.attr("value").await?.unwrap_or_default() == "0" {
+        if Instant::now() > deadline {
+            bail!("the upload never started");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    browser.set_offline(true).await?;
+    let uploads = browser.find_by_role("region", "Uploads").await?;
+    wait_for_text(&uploads, |t| t.contains("Offline: uploads are paused")).await?;
+    // Nothing fails while offline, and nothing moves.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let held = bar.attr("value").await?.unwrap_or_default();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(bar.attr("value").await?.unwrap_or_default(), held);
+    let text = uploads.text().await?;
+    assert!(!text.contains("Failed"), "{text}");
+    browser.set_offline(false).await?;
+    wait_for_text(&uploads, |t| t.contains("Indexed") || t.contains("Failed")).await?;
+    let text = uploads.text().await?;
+    assert!(text.contains("Indexed"), "{text}");
+    let record = browser
+        .run_async(FILE_RECORD, vec![json!("offline.bin")])
+        .await?;
+    assert_eq!(record["sha256"], json!(hex_sha256(&bytes)), "{record}");
     Ok(())
 }
