@@ -107,10 +107,9 @@ impl Stream for Verified {
                 }
                 Poll::Ready(Some(Ok(bytes)))
             }
-            Poll::Ready(Some(Err(e))) => {
-                self.done = true;
-                Poll::Ready(Some(Err(std::io::Error::other(e.to_string()))))
-            }
+            // The client went away mid-body (a dropped connection): the
+            // body is incomplete, the client's doing, not the store's.
+            Poll::Ready(Some(Err(_))) => self.fail(Fault::TooShort),
             Poll::Ready(None) => {
                 if self.expected_len.is_some_and(|n| self.seen < n) {
                     return self.fail(Fault::TooShort);

@@ -228,6 +228,55 @@ async fn a_longer_body_under_the_signed_length_is_refused_without_a_socket() {
     assert!(s.bus.take().is_empty());
 }
 
+/// A request body given chunk by chunk (an error is a dropped connection).
+struct Chunks(std::collections::VecDeque<Result<bytes::Bytes, std::io::Error>>);
+
+impl futures_core::Stream for Chunks {
+    type Item = Result<bytes::Bytes, std::io::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(self.0.pop_front())
+    }
+}
+
+#[tokio::test]
+async fn a_body_cut_short_by_a_dropped_connection_is_incomplete_and_stores_nothing() {
+    let s = start().await;
+    let body = bytes_of(100, 5);
+    let put = s
+        .store
+        .presign_put("k/cut", &limits(&body, None), s.now(), HOUR);
+    // Half the body, then the connection drops.
+    let half = bytes::Bytes::copy_from_slice(&body[..50]);
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = vec![
+        Ok(half),
+        Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+    ];
+    let req = http::Request::builder()
+        .method("PUT")
+        .uri(&put.url)
+        .header("host", s.url.trim_start_matches("http://"))
+        .header("content-length", "100")
+        .header("x-amz-checksum-sha256", sha256_b64(&body))
+        .body(axum::body::Body::from_stream(Chunks(chunks.into())))
+        .unwrap();
+    let resp = s.endpoint.handle(req).await;
+    assert_eq!(resp.status(), 400);
+    let text = String::from_utf8(
+        axum::body::to_bytes(resp.into_body(), 10_000)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(text.contains("IncompleteBody"), "{text}");
+    assert!(s.store.head("k/cut").await.unwrap().is_none());
+    assert!(s.bus.take().is_empty());
+}
+
 #[tokio::test]
 async fn expired_urls_are_refused_by_the_injected_clock() {
     let s = start().await;
