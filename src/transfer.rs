@@ -104,6 +104,7 @@ struct Part {
 #[derive(Debug, Clone)]
 pub struct Transfer {
     parts: Vec<Part>,
+    part_size: u64,
     checksums: bool,
     parts_in_flight: usize,
     presigning: bool,
@@ -136,6 +137,7 @@ impl Transfer {
             .collect();
         Self {
             parts,
+            part_size,
             checksums,
             parts_in_flight: parts_in_flight.max(1),
             presigning: false,
@@ -155,10 +157,7 @@ impl Transfer {
 
     /// The byte range of part `number` (1-based) in the file.
     pub fn range(&self, number: u32) -> (u64, u64) {
-        let start: u64 = self.parts[..(number as usize - 1)]
-            .iter()
-            .map(|p| p.size)
-            .sum();
+        let start = u64::from(number.saturating_sub(1)) * self.part_size;
         (start, start + self.parts[number as usize - 1].size)
     }
 

@@ -411,7 +411,7 @@ async fn send_file(
             .await
             .map_err(|failure| Stop::Failed(format!("the upload can't go on ({failure})")))?
             .parts;
-        return send_parts_or_abort(ctx, id, record, &file, Vec::new(), already, tell, news).await;
+        return send_parts(ctx, id, record, &file, Vec::new(), already, tell, news).await;
     }
     let name = FileName::parse(&item.name).map_err(|e| Stop::Failed(e.to_string()))?;
     let content_type = Some(file.type_())
@@ -457,35 +457,9 @@ async fn send_file(
                 first_checksum: None,
                 parts: Vec::new(),
             };
-            send_parts_or_abort(ctx, id, record, &file, parts, Vec::new(), tell, news).await
+            send_parts(ctx, id, record, &file, parts, Vec::new(), tell, news).await
         }
     }
-}
-
-/// [`send_parts`], then: a failed upload is aborted (the store gets its
-/// space back), and a finished, failed or cancelled one is forgotten by the
-/// browser (only an interrupted one can resume).
-#[allow(clippy::too_many_arguments)]
-async fn send_parts_or_abort(
-    ctx: Ctx,
-    id: Uuid,
-    record: Unfinished,
-    file: &web_sys::File,
-    first: Vec<PartUpload>,
-    already: Vec<UploadedPartView>,
-    tell: UnboundedSender<News>,
-    news: &mut UnboundedReceiver<News>,
-) -> Result<(), Stop> {
-    let file_id = record.file_id;
-    let result = send_parts(ctx, id, record, file, first, already, tell, news).await;
-    if let Err(Stop::Failed(_)) = &result {
-        let api = ctx.api.get_value();
-        let _ = api
-            .command(Command::AbortUpload(AbortUploadV1 { file_id }))
-            .await;
-    }
-    unfinished::forget(file_id).await;
-    result
 }
 
 /// Waits while the item is paused or the browser offline.
@@ -563,7 +537,10 @@ async fn sleep(ms: f64) {
 /// sent several at once, tried again as [`Transfer`] says.
 ///
 /// The browser keeps `record` (IndexedDB) while it runs, so a reload can
-/// resume it; `already` are the parts the store has (from resuming).
+/// resume it; `already` are the parts the store has (from resuming). When
+/// it ends, a failed upload is aborted (the store gets its space back), and
+/// a finished, failed or cancelled one is forgotten by the browser: only an
+/// interrupted one can resume.
 #[allow(clippy::too_many_arguments)]
 async fn send_parts(
     ctx: Ctx,
@@ -590,149 +567,158 @@ async fn send_parts(
         // Without checksums, a part of the right size is taken as stored.
         plan.borrow_mut().already_stored(&already);
     }
-    let _hasher = if settings.checksums {
+    // Kept alive while the parts go; dropping it stops the workers.
+    let hasher = settings.checksums.then(|| {
         let tell = tell.clone();
-        let hasher = Hasher::start(file, part_size, move |hashed| {
+        Hasher::start(file, part_size, move |hashed| {
             let _ = tell.unbounded_send(News::Hashed(hashed));
         })
-        .map_err(|_| Stop::Failed("the browser couldn't start hashing the file".into()))?;
-        Some(hasher)
-    } else {
-        None
-    };
+    });
     let mut timer: Option<TimeoutHandle> = None;
-    let outcome = loop {
-        let held = ctx.queue.with_untracked(|q| q.is_held(id));
-        if held != plan.borrow().is_paused() {
-            plan.borrow_mut().set_paused(held);
-        }
-        let now = js_sys::Date::now();
-        let actions = plan.borrow_mut().next(now);
-        let mut stop = None;
-        for action in actions {
-            match action {
-                Action::Presign(wanted) => {
-                    let api = api.clone();
-                    let tell = tell.clone();
-                    leptos::task::spawn_local(async move {
-                        let answer = api.presign_parts(file_id, wanted).await.map(|p| p.parts);
-                        let _ = tell.unbounded_send(News::Presigned(answer));
-                    });
-                }
-                Action::Send(part) => {
-                    if let Err(failure) = send_part(ctx, id, file, &plan, part, &tell) {
-                        stop = Some(failure);
+    let outcome = if matches!(hasher, Some(Err(_))) {
+        Err(Stop::Failed(
+            "the browser couldn't start hashing the file".into(),
+        ))
+    } else {
+        loop {
+            let held = ctx.queue.with_untracked(|q| q.is_held(id));
+            if held != plan.borrow().is_paused() {
+                plan.borrow_mut().set_paused(held);
+            }
+            let now = js_sys::Date::now();
+            let actions = plan.borrow_mut().next(now);
+            let mut stop = None;
+            for action in actions {
+                match action {
+                    Action::Presign(wanted) => {
+                        let api = api.clone();
+                        let tell = tell.clone();
+                        leptos::task::spawn_local(async move {
+                            let answer = api.presign_parts(file_id, wanted).await.map(|p| p.parts);
+                            let _ = tell.unbounded_send(News::Presigned(answer));
+                        });
+                    }
+                    Action::Send(part) => {
+                        if let Err(failure) = send_part(ctx, id, file, &plan, part, &tell) {
+                            stop = Some(failure);
+                            break;
+                        }
+                    }
+                    Action::Complete { parts, sha256 } => {
+                        let command = Command::CompleteUpload(CompleteUploadV1 {
+                            file_id,
+                            parts,
+                            sha256,
+                        });
+                        match api.command(command).await {
+                            Ok(_) => {
+                                stop = Some(Ok(()));
+                                break;
+                            }
+                            Err(ApiFailure::Unreachable) => plan
+                                .borrow_mut()
+                                .complete_failed(js_sys::Date::now(), js_sys::Math::random()),
+                            Err(failure) => {
+                                stop = Some(Err(failure.into()));
+                                break;
+                            }
+                        }
+                        // Look again at once (the backoff's wait comes from `next`).
+                        let _ = tell.unbounded_send(News::Poke);
+                    }
+                    Action::WaitUntil(at) => {
+                        if let Some(old) = timer.take() {
+                            old.clear();
+                        }
+                        let tell = tell.clone();
+                        timer = set_timeout_with_handle(
+                            move || {
+                                let _ = tell.unbounded_send(News::Poke);
+                            },
+                            std::time::Duration::from_millis((at - now).max(0.0) as u64),
+                        )
+                        .ok();
+                    }
+                    Action::Fail(reason) => {
+                        stop = Some(Err(Stop::Failed(reason)));
                         break;
                     }
                 }
-                Action::Complete { parts, sha256 } => {
-                    let command = Command::CompleteUpload(CompleteUploadV1 {
-                        file_id,
-                        parts,
-                        sha256,
+            }
+            if let Some(outcome) = stop {
+                break outcome;
+            }
+            let Some(heard) = news.next().await else {
+                break Err(Stop::Cancelled);
+            };
+            let mut plan_now = plan.borrow_mut();
+            match heard {
+                News::Cancel => break Err(Stop::Cancelled),
+                News::Poke => {}
+                News::Hashed(Hashed::Part(number, checksum)) => {
+                    if number == 1 {
+                        record.first_checksum = Some(checksum.clone());
+                        keep(&record);
+                    }
+                    plan_now.hashed(number, checksum);
+                    // A part the store has, with this checksum, isn't sent again.
+                    let stored: Vec<UploadedPartView> = already
+                        .iter()
+                        .filter(|p| p.part_number == number)
+                        .cloned()
+                        .collect();
+                    plan_now.already_stored(&stored);
+                }
+                News::Hashed(Hashed::File(sha256)) => plan_now.file_hashed(sha256),
+                News::Hashed(Hashed::Failed(reason)) => {
+                    break Err(Stop::Failed(format!(
+                        "the file couldn't be read ({reason})"
+                    )));
+                }
+                News::Presigned(Ok(parts)) => plan_now.presigned(parts, js_sys::Date::now()),
+                News::Presigned(Err(ApiFailure::Unreachable)) => {
+                    plan_now.presign_failed(js_sys::Date::now(), js_sys::Math::random());
+                }
+                News::Presigned(Err(failure)) => break Err(failure.into()),
+                News::Put(number, Ok(Some(etag))) => {
+                    record.stored(UploadedPart {
+                        part_number: number,
+                        e_tag: etag.clone(),
+                        checksum_sha256: plan_now.checksum(number),
                     });
-                    match api.command(command).await {
-                        Ok(_) => {
-                            stop = Some(Ok(()));
-                            break;
-                        }
-                        Err(ApiFailure::Unreachable) => plan
-                            .borrow_mut()
-                            .complete_failed(js_sys::Date::now(), js_sys::Math::random()),
-                        Err(failure) => {
-                            stop = Some(Err(failure.into()));
-                            break;
-                        }
-                    }
-                    // Look again at once (the backoff's wait comes from `next`).
-                    let _ = tell.unbounded_send(News::Poke);
-                }
-                Action::WaitUntil(at) => {
-                    if let Some(old) = timer.take() {
-                        old.clear();
-                    }
-                    let tell = tell.clone();
-                    timer = set_timeout_with_handle(
-                        move || {
-                            let _ = tell.unbounded_send(News::Poke);
-                        },
-                        std::time::Duration::from_millis((at - now).max(0.0) as u64),
-                    )
-                    .ok();
-                }
-                Action::Fail(reason) => {
-                    stop = Some(Err(Stop::Failed(reason)));
-                    break;
-                }
-            }
-        }
-        if let Some(outcome) = stop {
-            break outcome;
-        }
-        let Some(heard) = news.next().await else {
-            break Err(Stop::Cancelled);
-        };
-        let mut plan_now = plan.borrow_mut();
-        match heard {
-            News::Cancel => break Err(Stop::Cancelled),
-            News::Poke => {}
-            News::Hashed(Hashed::Part(number, checksum)) => {
-                if number == 1 {
-                    record.first_checksum = Some(checksum.clone());
                     keep(&record);
+                    plan_now.stored(number, etag);
                 }
-                plan_now.hashed(number, checksum);
-                // A part the store has, with this checksum, isn't sent again.
-                let stored: Vec<UploadedPartView> = already
-                    .iter()
-                    .filter(|p| p.part_number == number)
-                    .cloned()
-                    .collect();
-                plan_now.already_stored(&stored);
-            }
-            News::Hashed(Hashed::File(sha256)) => plan_now.file_hashed(sha256),
-            News::Hashed(Hashed::Failed(reason)) => {
-                break Err(Stop::Failed(format!(
-                    "the file couldn't be read ({reason})"
-                )));
-            }
-            News::Presigned(Ok(parts)) => plan_now.presigned(parts, js_sys::Date::now()),
-            News::Presigned(Err(ApiFailure::Unreachable)) => {
-                plan_now.presign_failed(js_sys::Date::now(), js_sys::Math::random());
-            }
-            News::Presigned(Err(failure)) => break Err(failure.into()),
-            News::Put(number, Ok(Some(etag))) => {
-                record.stored(UploadedPart {
-                    part_number: number,
-                    e_tag: etag.clone(),
-                    checksum_sha256: plan_now.checksum(number),
-                });
-                keep(&record);
-                plan_now.stored(number, etag);
-            }
-            News::Put(_, Ok(None)) => {
-                break Err(Stop::Failed("the store's answer had no ETag".into()));
-            }
-            News::Put(number, Err(failure)) => {
-                if ctx.queue.with_untracked(|q| q.is_held(id)) {
-                    plan_now.interrupted(number);
-                } else {
-                    plan_now.part_failed(
-                        number,
-                        failure.for_part(),
-                        js_sys::Date::now(),
-                        js_sys::Math::random(),
-                    );
+                News::Put(_, Ok(None)) => {
+                    break Err(Stop::Failed("the store's answer had no ETag".into()));
+                }
+                News::Put(number, Err(failure)) => {
+                    if ctx.queue.with_untracked(|q| q.is_held(id)) {
+                        plan_now.interrupted(number);
+                    } else {
+                        plan_now.part_failed(
+                            number,
+                            failure.for_part(),
+                            js_sys::Date::now(),
+                            js_sys::Math::random(),
+                        );
+                    }
                 }
             }
+            let sent = plan_now.sent();
+            drop(plan_now);
+            ctx.queue.update(|q| q.progress(id, sent));
         }
-        let sent = plan_now.sent();
-        drop(plan_now);
-        ctx.queue.update(|q| q.progress(id, sent));
     };
     if let Some(timer) = timer {
         timer.clear();
     }
+    if let Err(Stop::Failed(_)) = &outcome {
+        let _ = api
+            .command(Command::AbortUpload(AbortUploadV1 { file_id }))
+            .await;
+    }
+    unfinished::forget(file_id).await;
     outcome
 }
 

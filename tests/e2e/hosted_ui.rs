@@ -42,21 +42,7 @@ async fn pkce_sign_in_through_the_hosted_ui() -> anyhow::Result<()> {
 
     browser.find_by_role("heading", "Sign in to Ferry").await?;
     browser.assert_every_control_is_named().await?;
-    browser
-        .find_by_role("textbox", "Username")
-        .await?
-        .send_keys("alice")
-        .await?;
-    browser
-        .find_by_label("Password")
-        .await?
-        .send_keys("Wrong-Horse-1")
-        .await?;
-    browser
-        .find_by_role("button", "Sign in")
-        .await?
-        .click()
-        .await?;
+    browser.submit_credentials("alice", "Wrong-Horse-1").await?;
     let alert = browser.find_by_role("alert", "").await?;
     assert_eq!(alert.text().await?, "Incorrect username or password.");
     browser.screenshot("hosted-ui-wrong-password").await?;
@@ -109,19 +95,7 @@ async fn the_app_signs_in_through_the_hosted_ui_with_pkce() -> anyhow::Result<()
         .await?;
     assert!(at.contains("code_challenge_method=S256"), "{at}");
     browser
-        .find_by_role("textbox", "Username")
-        .await?
-        .send_keys("alice")
-        .await?;
-    browser
-        .find_by_label("Password")
-        .await?
-        .send_keys("Correct-Horse-1")
-        .await?;
-    browser
-        .find_by_role("button", "Sign in")
-        .await?
-        .click()
+        .submit_credentials("alice", "Correct-Horse-1")
         .await?;
     // Back in the app: signed in, the callback gone from the address bar.
     browser
