@@ -25,10 +25,13 @@ Commands:
             --public-url URL    the URL browsers use, when it differs from ADDR
   test    Run every check CI runs: fmt, clippy (native + wasm), native tests,
           wasm tests in headless Chromium, end-to-end browser tests.
-  bench   Print the benchmark report: the client's first-load size, SRP
-          sign-ins on the server, the client's SRP step natively and in
-          headless Chromium, the file API (list and create rates, upload to
-          WebSocket latency, PUT throughput) and the index at 100,000 files.
+  bench   Print the benchmark report: the client's first-load size, the
+          client in headless Chromium (a rendered list, a delete's round
+          trip over the WebSocket and polling, a 1 GiB upload next to curl
+          with and without checksums, the tab's peak memory), SRP sign-ins
+          on the server and the client's SRP step natively and in Chromium,
+          the file API (list and create rates, upload to WebSocket latency,
+          PUT throughput) and the index at 100,000 files.
   help    Show this text.
 
 Everything missing is installed first (wasm32 target, Trunk, wasm-bindgen-cli,
