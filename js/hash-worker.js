@@ -1,11 +1,11 @@
 // Ferry's hashing worker: reads a file part by part, off the page's thread,
-// and reports each part's SHA-256 (base64, for `x-amz-checksum-sha256`) and
-// then the whole file's SHA-256 (hex). Started by src/api/hasher.rs.
+// and reports each part's SHA-256 (base64, for `x-amz-checksum-sha256`), or
+// the whole file's SHA-256 (hex). Started by src/api/hasher.rs.
 //
 // in:  { file: Blob, partSize: number, parts: bool, whole: bool }
-// out: { part: n, checksum } per part (if `parts`), then { sha256 } (if
-//      `whole`), or { error }. The page runs two: one for the parts (fast,
-//      WebCrypto), one for the whole file (slower), so parts needn't wait.
+// out: { part: n, checksum } per part (if `parts`, WebCrypto), or (if
+//      `whole`, a streaming SHA-256, slower) { read: bytes } as it goes and
+//      then { sha256 }; or { error }.
 
 const K = new Uint32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -112,7 +112,10 @@ self.onmessage = async ({ data: { file, partSize, parts, whole } }) => {
         const digest = await crypto.subtle.digest('SHA-256', buffer);
         self.postMessage({ part, checksum: base64(digest) });
       }
-      if (hasher) hasher.update(new Uint8Array(buffer));
+      if (hasher) {
+        hasher.update(new Uint8Array(buffer));
+        self.postMessage({ read: end });
+      }
       if (end >= file.size) break;
     }
     if (hasher) self.postMessage({ sha256: hasher.hex() });

@@ -22,6 +22,7 @@ pub mod qr;
 pub mod route;
 pub mod transfer;
 pub mod upload;
+pub mod verify;
 
 pub use app::App;
 

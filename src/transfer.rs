@@ -7,8 +7,9 @@
 //!
 //! - Parts go out `parts_in_flight` at a time, lowest number first.
 //! - With checksums on, a part is presigned only once its SHA-256 is known,
-//!   so the store checks it (`x-amz-checksum-sha256` is signed); the file's
-//!   whole SHA-256 must be known before completing.
+//!   so the store checks it (`x-amz-checksum-sha256` is signed). The whole
+//!   file's SHA-256 is the store's to compute when it joins the parts it
+//!   checked: hashing the whole file here would bound the upload's speed.
 //! - URLs are presigned in batches ahead of need, and again when one has
 //!   expired or is about to.
 //! - A dropped part is tried again after an exponential backoff with full
@@ -62,13 +63,10 @@ pub enum Action {
     Presign(Vec<PartWanted>),
     /// Send this part's bytes with its presigned request.
     Send(PartUpload),
-    /// Every part is stored: send `CompleteUpload` with these parts and the
-    /// file's SHA-256 (hex), if known.
+    /// Every part is stored: send `CompleteUpload` with these parts.
     Complete {
         /// The parts, in order.
         parts: Vec<UploadedPart>,
-        /// The whole file's SHA-256.
-        sha256: Option<String>,
     },
     /// Nothing to do until this time (ms since the epoch), unless something
     /// happens first.
@@ -113,13 +111,12 @@ pub struct Transfer {
     retries: u32,
     paused: bool,
     completing: bool,
-    sha256: Option<String>,
     failed: Option<String>,
 }
 
 impl Transfer {
     /// A plan for `size` bytes in parts of `part_size`; `checksums` turns
-    /// the per-part and whole-file SHA-256 on.
+    /// the per-part SHA-256 on.
     pub fn new(size: u64, part_size: u64, checksums: bool, parts_in_flight: usize) -> Self {
         let part_size = part_size.max(1);
         let count = size.div_ceil(part_size).max(1);
@@ -145,7 +142,6 @@ impl Transfer {
             retries: 0,
             paused: false,
             completing: false,
-            sha256: None,
             failed: None,
         }
     }
@@ -203,11 +199,6 @@ impl Transfer {
         if let Some(part) = self.part(number) {
             part.checksum = Some(checksum);
         }
-    }
-
-    /// The whole file's SHA-256, hex, from the hasher.
-    pub fn file_hashed(&mut self, sha256: String) {
-        self.sha256 = Some(sha256);
     }
 
     /// Part `number`'s checksum, once known.
@@ -353,10 +344,6 @@ impl Transfer {
         }
         let retry_wait = (self.retry_at > now).then_some(self.retry_at);
         if self.parts.iter().all(|p| matches!(p.state, State::Done(_))) {
-            if self.checksums && self.sha256.is_none() {
-                // The hasher is still reading; it says when it's done.
-                return Vec::new();
-            }
             if let Some(at) = retry_wait {
                 return vec![Action::WaitUntil(at)];
             }
@@ -374,10 +361,7 @@ impl Transfer {
                     _ => None,
                 })
                 .collect();
-            return vec![Action::Complete {
-                parts,
-                sha256: self.sha256.clone(),
-            }];
+            return vec![Action::Complete { parts }];
         }
         if self.paused {
             return Vec::new();
@@ -542,7 +526,7 @@ mod tests {
             }
             done = t.next(NOW);
         }
-        let [Action::Complete { parts, sha256 }] = &done[..] else {
+        let [Action::Complete { parts }] = &done[..] else {
             panic!("expected Complete, got {done:?}")
         };
         assert_eq!(parts.len(), 10);
@@ -552,15 +536,14 @@ mod tests {
                 .windows(2)
                 .all(|w| w[0].part_number + 1 == w[1].part_number)
         );
-        assert_eq!(*sha256, None);
+        assert!(parts.iter().all(|p| p.checksum_sha256.is_none()));
         // Complete is asked once.
         assert!(t.next(NOW).is_empty());
         assert_eq!(t.sent(), 50 * MIB);
     }
 
     #[test]
-    fn with_checksums_parts_are_presigned_with_them_in_order_and_completion_waits_for_the_file_hash()
-     {
+    fn with_checksums_parts_are_presigned_with_them_in_order_and_complete_with_them() {
         let mut t = Transfer::new(20 * MIB, 5 * MIB, true, 2);
         // No checksum yet: nothing to presign or send.
         assert!(t.next(NOW).is_empty());
@@ -592,15 +575,12 @@ mod tests {
         for n in 3..=4 {
             t.stored(n, format!("e{n}"));
         }
-        // Every part stored, but the file's hash isn't known yet.
-        assert!(t.next(NOW).is_empty());
-        t.file_hashed("ab".repeat(32));
         let done = t.next(NOW);
-        let [Action::Complete { parts, sha256 }] = &done[..] else {
+        let [Action::Complete { parts }] = &done[..] else {
             panic!("{done:?}")
         };
-        assert_eq!(parts[3].checksum_sha256.as_deref(), Some("c4"));
-        assert_eq!(sha256.as_deref(), Some("ab".repeat(32).as_str()));
+        let sums: Vec<_> = parts.iter().map(|p| p.checksum_sha256.clone()).collect();
+        assert_eq!(sums, ["c1", "c2", "c3", "c4"].map(|c| Some(c.to_owned())));
     }
 
     #[test]

@@ -267,10 +267,23 @@ async fn tokens_go_to_local_storage_only_when_configured() {
     root.remove();
 }
 
+/// Waits (at most 30 s) until `done` says what the worker said is enough.
+async fn until_heard(
+    heard: &std::cell::RefCell<Vec<ferry_web::api::hasher::Hashed>>,
+    done: impl Fn(&[ferry_web::api::hasher::Hashed]) -> bool,
+) {
+    for _ in 0..600 {
+        if done(&heard.borrow()) {
+            break;
+        }
+        sleep(50).await;
+    }
+}
+
 #[wasm_bindgen_test]
-async fn the_hashing_worker_gives_each_parts_and_the_whole_files_sha256() {
+async fn the_hashing_worker_and_webcrypto_agree_with_sha2() {
     use base64::Engine as _;
-    use ferry_web::api::hasher::{Hashed, Hasher};
+    use ferry_web::api::hasher::{self, Hashed, Hasher};
     use sha2::Digest as _;
     const PART: usize = 5 * 1024 * 1024;
     // Three whole parts and a short last one, not a multiple of 64 bytes.
@@ -280,30 +293,44 @@ async fn the_hashing_worker_gives_each_parts_and_the_whole_files_sha256() {
     let array = js_sys::Uint8Array::from(&bytes[..]);
     let parts = js_sys::Array::of1(&array);
     let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap();
-    let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-    let sink = heard.clone();
-    let _hasher =
-        Hasher::start(&blob, PART as u64, move |news| sink.borrow_mut().push(news)).unwrap();
-    for _ in 0..600 {
-        if heard
-            .borrow()
-            .iter()
-            .any(|h| !matches!(h, Hashed::Part(..)))
-        {
-            break;
-        }
-        sleep(50).await;
-    }
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut expected: Vec<Hashed> = bytes
-        .chunks(PART)
-        .enumerate()
-        .map(|(i, chunk)| Hashed::Part(i as u32 + 1, b64.encode(sha2::Sha256::digest(chunk))))
-        .collect();
     let whole: String = sha2::Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    expected.push(Hashed::File(whole));
+
+    // The parts, as a multipart upload signs them: each part's, in order.
+    let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let sink = heard.clone();
+    let hashing =
+        Hasher::parts(&blob, PART as u64, move |news| sink.borrow_mut().push(news)).unwrap();
+    until_heard(&heard, |h| h.len() >= 4).await;
+    drop(hashing);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let expected: Vec<Hashed> = bytes
+        .chunks(PART)
+        .enumerate()
+        .map(|(i, chunk)| Hashed::Part(i as u32 + 1, b64.encode(sha2::Sha256::digest(chunk))))
+        .collect();
     assert_eq!(*heard.borrow(), expected);
+
+    // The whole file, streamed (checking a downloaded copy).
+    let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let sink = heard.clone();
+    let _hashing = Hasher::whole(&blob, move |news| sink.borrow_mut().push(news)).unwrap();
+    until_heard(&heard, |h| {
+        h.iter()
+            .any(|h| matches!(h, Hashed::File(_) | Hashed::Failed(_)))
+    })
+    .await;
+    // Progress as it reads (16 MiB at a time: once here), then the hash.
+    assert_eq!(
+        *heard.borrow(),
+        vec![
+            Hashed::Read(bytes.len() as u64),
+            Hashed::File(whole.clone())
+        ]
+    );
+
+    // A file for one PUT, by WebCrypto.
+    assert_eq!(hasher::digest(&blob).await.unwrap(), whole);
 }

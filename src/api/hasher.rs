@@ -1,5 +1,7 @@
-//! The hashing worker (`js/hash-worker.js`): a file's parts' SHA-256 and
-//! the whole file's, computed off the page's thread while the parts upload.
+//! SHA-256 off the page's thread: the hashing worker (`js/hash-worker.js`)
+//! for a file's parts while they upload, and for a whole file of any size
+//! (checking a downloaded copy); WebCrypto for a file small enough to go up
+//! in one PUT.
 
 use wasm_bindgen::prelude::*;
 
@@ -8,6 +10,8 @@ use wasm_bindgen::prelude::*;
 pub enum Hashed {
     /// Part `n`'s SHA-256, base64.
     Part(u32, String),
+    /// While hashing a whole file: this many bytes read.
+    Read(u64),
     /// The whole file's SHA-256, hex.
     File(String),
     /// The file couldn't be read.
@@ -17,18 +21,32 @@ pub enum Hashed {
 /// A running hasher; dropping it stops its workers.
 #[derive(Debug)]
 pub struct Hasher {
-    workers: Vec<web_sys::Worker>,
+    worker: web_sys::Worker,
     _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
 }
 
 impl Hasher {
-    /// Starts hashing `file` in parts of `part_size`; `report` hears of
-    /// each part in order, and of the whole file. Two workers read the
-    /// file: the parts' checksums (WebCrypto) don't wait for the whole
-    /// file's (a streaming SHA-256, slower).
-    pub fn start(
+    /// Starts hashing `file` in parts of `part_size`: `report` hears each
+    /// part's SHA-256 (WebCrypto), in order.
+    pub fn parts(
         file: &web_sys::Blob,
         part_size: u64,
+        report: impl Fn(Hashed) + 'static,
+    ) -> Result<Self, JsValue> {
+        Self::start(file, part_size, true, false, report)
+    }
+
+    /// Starts hashing the whole of `file` with a streaming SHA-256 (WebCrypto
+    /// only hashes whole buffers): `report` hears [`Hashed::File`] at the end.
+    pub fn whole(file: &web_sys::Blob, report: impl Fn(Hashed) + 'static) -> Result<Self, JsValue> {
+        Self::start(file, 16 * 1024 * 1024, false, true, report)
+    }
+
+    fn start(
+        file: &web_sys::Blob,
+        part_size: u64,
+        parts: bool,
+        whole: bool,
         report: impl Fn(Hashed) + 'static,
     ) -> Result<Self, JsValue> {
         let url = wasm_bindgen::link_to!(module = "/js/hash-worker.js");
@@ -39,33 +57,46 @@ impl Hasher {
                 }
             },
         );
-        let mut workers = Vec::new();
-        for (parts, whole) in [(true, false), (false, true)] {
-            let options = web_sys::WorkerOptions::new();
-            options.set_type(web_sys::WorkerType::Module);
-            let worker = web_sys::Worker::new_with_options(&url, &options)?;
-            worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-            let message = js_sys::Object::new();
-            js_sys::Reflect::set(&message, &"file".into(), file)?;
-            js_sys::Reflect::set(&message, &"partSize".into(), &(part_size as f64).into())?;
-            js_sys::Reflect::set(&message, &"parts".into(), &parts.into())?;
-            js_sys::Reflect::set(&message, &"whole".into(), &whole.into())?;
-            worker.post_message(&message)?;
-            workers.push(worker);
-        }
+        let options = web_sys::WorkerOptions::new();
+        options.set_type(web_sys::WorkerType::Module);
+        let worker = web_sys::Worker::new_with_options(&url, &options)?;
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        let message = js_sys::Object::new();
+        js_sys::Reflect::set(&message, &"file".into(), file)?;
+        js_sys::Reflect::set(&message, &"partSize".into(), &(part_size as f64).into())?;
+        js_sys::Reflect::set(&message, &"parts".into(), &parts.into())?;
+        js_sys::Reflect::set(&message, &"whole".into(), &whole.into())?;
+        worker.post_message(&message)?;
         Ok(Self {
-            workers,
+            worker,
             _on_message: on_message,
         })
     }
 }
 
+/// The SHA-256 of a file read whole (hex), by WebCrypto: for files that go
+/// up in one PUT, whose checksum is signed before the bytes leave. Reading
+/// and hashing both run off the page's thread; the file is held in memory
+/// while it is hashed, so this is for files below the multipart threshold.
+pub async fn digest(file: &web_sys::Blob) -> Result<String, JsValue> {
+    let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
+    let bytes = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await?;
+    let subtle = window.crypto()?.subtle();
+    let digest = wasm_bindgen_futures::JsFuture::from(
+        subtle.digest_with_str_and_buffer_source("SHA-256", bytes.unchecked_ref())?,
+    )
+    .await?;
+    Ok(js_sys::Uint8Array::new(&digest)
+        .to_vec()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
 impl Drop for Hasher {
     fn drop(&mut self) {
-        for worker in &self.workers {
-            worker.set_onmessage(None);
-            worker.terminate();
-        }
+        self.worker.set_onmessage(None);
+        self.worker.terminate();
     }
 }
 
@@ -76,6 +107,9 @@ fn read(data: &JsValue) -> Option<Hashed> {
     }
     if let Some(sha256) = field("sha256").and_then(|s| s.as_string()) {
         return Some(Hashed::File(sha256));
+    }
+    if let Some(read) = field("read").and_then(|r| r.as_f64()) {
+        return Some(Hashed::Read(read as u64));
     }
     let part = field("part")?.as_f64()? as u32;
     let checksum = field("checksum")?.as_string()?;

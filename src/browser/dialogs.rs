@@ -1,5 +1,5 @@
-//! The browser's dialogs: new folder, rename, delete, move, and a taken
-//! upload name. Each is modal: focus moves into it, Tab stays inside, Esc
+//! The browser's dialogs: new folder, rename, delete, move, checking a
+//! downloaded copy, and a taken upload name. Each is modal: focus moves into it, Tab stays inside, Esc
 //! closes it, and focus goes back where it was.
 
 use super::uploads;
@@ -19,6 +19,8 @@ pub(crate) enum Dialog {
     Rename(RowView),
     Delete(Vec<RowView>),
     Move(Vec<RowView>),
+    /// Checking a downloaded copy against the stored file.
+    Verify(RowView),
     /// An upload's name is taken.
     Conflict {
         upload: Uuid,
@@ -124,6 +126,77 @@ fn field(
     }
 }
 
+/// Checks a copy the person chose against the stored file: sizes first,
+/// then the SHA-256, hashed in a worker (stopped when the dialog closes).
+fn verify_dialog(row: RowView, close: Callback<()>) -> impl IntoView {
+    use crate::api::hasher::{Hashed, Hasher};
+    use crate::verify::Check;
+    let name = row.name.clone();
+    let stored = row.sha256.clone().unwrap_or_default();
+    let size = row.size.unwrap_or(0);
+    let check = RwSignal::new(Check::Waiting);
+    // Owned by the dialog: closing it drops the hasher, which stops the worker.
+    let hashing = StoredValue::new_local(None::<Hasher>);
+    let pick = {
+        move |ev: leptos::ev::Event| {
+            let Some(file) = event_target::<web_sys::HtmlInputElement>(&ev)
+                .files()
+                .and_then(|f| f.get(0))
+            else {
+                return;
+            };
+            hashing.set_value(None);
+            let start = Check::start(file.size() as u64, size);
+            let reading = !start.is_over();
+            check.set(start);
+            if !reading {
+                return;
+            }
+            let stored = stored.clone();
+            let heard = move |news: Hashed| match news {
+                Hashed::Read(read) => {
+                    check.update(|c| {
+                        if let Check::Reading { of, .. } = *c {
+                            *c = Check::Reading { read, of };
+                        }
+                    });
+                }
+                Hashed::File(sha256) => check.update(|c| *c = c.hashed(&sha256, &stored)),
+                Hashed::Failed(reason) => check.set(Check::Unreadable(reason)),
+                Hashed::Part(..) => {}
+            };
+            match Hasher::whole(&file, heard) {
+                Ok(hasher) => hashing.set_value(Some(hasher)),
+                Err(_) => check.set(Check::Unreadable(
+                    "the browser couldn't start reading it".into(),
+                )),
+            }
+        }
+    };
+    let outcome = move || {
+        check.with(|c| match c {
+            Check::Matches { .. } => "ferry-verify ferry-verify-ok",
+            Check::WrongSize { .. } | Check::Differs | Check::Unreadable(_) => {
+                "ferry-verify ferry-verify-bad"
+            }
+            _ => "ferry-verify",
+        })
+    };
+    view! {
+        <Modal title=format!("Check a copy of {name}") on_close=close>
+            <p>"Choose the copy you downloaded: Ferry compares it with the SHA-256 recorded when the file was stored. The copy stays on your device."</p>
+            <label class="ferry-field" for="ferry-verify-copy">
+                <span>{format!("Your copy of {name}")}</span>
+                <input id="ferry-verify-copy" type="file" on:change=pick />
+            </label>
+            <p role="status" class=outcome>{move || check.with(Check::text)}</p>
+            <div class="ferry-dialog-buttons">
+                <button type="button" class="ferry-button" on:click=move |_| close.run(())>"Close"</button>
+            </div>
+        </Modal>
+    }
+}
+
 /// Renders whichever dialog is open.
 #[component]
 pub(crate) fn DialogView(ctx: Ctx) -> impl IntoView {
@@ -198,6 +271,7 @@ pub(crate) fn DialogView(ctx: Ctx) -> impl IntoView {
                 }
                 .into_any()
             }
+            Dialog::Verify(row) => verify_dialog(row, close).into_any(),
             Dialog::Delete(rows) => {
                 let title = match rows.as_slice() {
                     [one] => format!("Delete {}?", one.name),

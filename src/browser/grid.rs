@@ -258,12 +258,20 @@ fn GridRow(ctx: Ctx, index: usize, row: RowView) -> impl IntoView {
     };
     let actions = match row.kind.clone() {
         RowKind::File(file_id) => {
-            let (a, b, c) = (row.clone(), row.clone(), row.clone());
+            let (a, b, c, d) = (row.clone(), row.clone(), row.clone(), row.clone());
+            // A copy can be checked against the SHA-256 the index keeps.
+            let verify = row.sha256.is_some().then(|| view! {
+                <button type="button" class="ferry-icon-button" aria-label=format!("Check a copy of {name}") title="Check a downloaded copy"
+                    disabled=busy on:click=move |_| ctx.dialog.set(Some(Dialog::Verify(d.clone())))>
+                    <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M12 3l7 3v5c0 4.5-3 8.5-7 10-4-1.5-7-5.5-7-10V6l7-3z M9 12l2 2 4-4" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"/></svg>
+                </button>
+            });
             view! {
                 <button type="button" class="ferry-icon-button" aria-label=format!("Download {name}") title="Download"
                     disabled=busy on:click=move |_| ctx.download(file_id, &a.name)>
                     <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M12 4v11m0 0l-4-4m4 4l4-4M5 19h14" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"/></svg>
                 </button>
+                {verify}
                 <button type="button" class="ferry-icon-button" aria-label=format!("Rename {name}") title="Rename"
                     disabled=busy on:click=move |_| ctx.dialog.set(Some(Dialog::Rename(b.clone())))>
                     <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M4 20h4L19 9l-4-4L4 16v4z" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/></svg>

@@ -54,6 +54,8 @@ pub(crate) struct RowView {
     /// "Deleting…", "Uploading…", or empty.
     pub status: String,
     pub version: u64,
+    /// A file's SHA-256 (hex), when the index has it.
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +80,7 @@ impl RowView {
             modified: Some(file.updated_at.unix_millis()),
             status,
             version: file.version,
+            sha256: file.sha256.clone(),
         }
     }
 }
@@ -515,6 +518,7 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
                         modified: Some(folder.created_at.unix_millis()),
                         status: String::new(),
                         version: 0,
+                        sha256: None,
                     },
                     Row::File(file) => RowView::file(
                         &file.file,

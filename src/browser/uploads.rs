@@ -6,7 +6,7 @@
 use super::Ctx;
 use super::dialogs::Dialog;
 use crate::api::failure::ApiFailure;
-use crate::api::hasher::{Hashed, Hasher};
+use crate::api::hasher::{self, Hashed, Hasher};
 use crate::api::unfinished;
 use crate::api::xhr::{Put, PutFailure};
 use crate::format;
@@ -417,12 +417,28 @@ async fn send_file(
     let content_type = Some(file.type_())
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| "application/octet-stream".to_owned());
+    let settings = ctx.upload.get_value();
+    // A file that goes up in one PUT is hashed first, so its checksum is
+    // signed into the URL and the store refuses bytes changed on the way.
+    // (A multipart upload's parts are hashed as they go.)
+    let sha256 = if settings.checksums && item.size < settings.multipart_threshold_bytes {
+        Some(
+            hasher::digest(&file)
+                .await
+                .map_err(|_| Stop::Failed("the file couldn't be read".into()))?,
+        )
+    } else {
+        None
+    };
+    if is_cancelled(ctx, id) {
+        return Err(Stop::Cancelled);
+    }
     let command = Command::CreateFile(CreateFileV1 {
         folder: item.folder.clone(),
         name,
         size: item.size,
         content_type,
-        sha256: None,
+        sha256,
         on_conflict: item.on_conflict,
     });
     let sent = ctx
@@ -570,7 +586,7 @@ async fn send_parts(
     // Kept alive while the parts go; dropping it stops the workers.
     let hasher = settings.checksums.then(|| {
         let tell = tell.clone();
-        Hasher::start(file, part_size, move |hashed| {
+        Hasher::parts(file, part_size, move |hashed| {
             let _ = tell.unbounded_send(News::Hashed(hashed));
         })
     });
@@ -604,11 +620,13 @@ async fn send_parts(
                             break;
                         }
                     }
-                    Action::Complete { parts, sha256 } => {
+                    Action::Complete { parts } => {
+                        // The store computes the whole file's SHA-256 from
+                        // the parts it checked.
                         let command = Command::CompleteUpload(CompleteUploadV1 {
                             file_id,
                             parts,
-                            sha256,
+                            sha256: None,
                         });
                         match api.command(command).await {
                             Ok(_) => {
@@ -669,7 +687,7 @@ async fn send_parts(
                         .collect();
                     plan_now.already_stored(&stored);
                 }
-                News::Hashed(Hashed::File(sha256)) => plan_now.file_hashed(sha256),
+                News::Hashed(Hashed::File(_) | Hashed::Read(_)) => {}
                 News::Hashed(Hashed::Failed(reason)) => {
                     break Err(Stop::Failed(format!(
                         "the file couldn't be read ({reason})"

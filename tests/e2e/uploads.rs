@@ -1,5 +1,6 @@
 //! Large uploads: checksummed parts sent several at once, the whole file's
-//! SHA-256 in the index, pause and resume (past the upload links' expiry),
+//! SHA-256 in the index (and a downloaded copy checked against it), pause
+//! and resume (past the upload links' expiry),
 //! and cancel leaving no parts behind.
 
 use crate::harness::{Browser, Stack, wait_for_text};
@@ -104,17 +105,26 @@ async fn pick(browser: &Browser, path: &Path) -> Result<()> {
 async fn a_large_file_goes_up_in_checksummed_parts_and_keeps_its_sha256() -> Result<()> {
     let (stack, browser) = signed_in(&["--multipart-threshold-bytes", "5242880"]).await?;
     let dir = tempfile::tempdir()?;
-    // Five whole 5 MiB parts and a short sixth.
+    // Five whole 5 MiB parts and a short sixth; and one under the threshold.
     let (path, bytes) = generated(dir.path(), "big.bin", 25 * MIB + 4321)?;
+    let (small_path, small) = generated(dir.path(), "small.bin", MIB + 7)?;
     pick(&browser, &path).await?;
+    pick(&browser, &small_path).await?;
     let uploads = browser.find_by_role("region", "Uploads").await?;
-    wait_for_text(&uploads, |t| t.contains("Indexed")).await?;
-    // The index has the SHA-256 the page computed, and it is the source's.
+    wait_for_text(&uploads, |t| t.matches("Indexed").count() == 2).await?;
+    // The index has the SHA-256 the store computed as it joined the
+    // checked parts, and it is the source's.
     let record = browser
         .run_async(FILE_RECORD, vec![json!("big.bin")])
         .await?;
     assert_eq!(record["sha256"], json!(hex_sha256(&bytes)), "{record}");
     assert_eq!(record["size"], json!(bytes.len()));
+    // The small file's SHA-256 (WebCrypto, before CreateFile) was signed
+    // into its PUT and kept.
+    let record = browser
+        .run_async(FILE_RECORD, vec![json!("small.bin")])
+        .await?;
+    assert_eq!(record["sha256"], json!(hex_sha256(&small)), "{record}");
     // The stored object is the source, byte for byte.
     browser
         .find_by_role("button", "Download big.bin")
@@ -124,6 +134,38 @@ async fn a_large_file_goes_up_in_checksummed_parts_and_keeps_its_sha256() -> Res
     let downloaded = browser.downloaded("big.bin").await?;
     assert_eq!(hex_sha256(&downloaded), hex_sha256(&bytes));
     assert!(leftover_parts(&stack.data_dir())?.is_empty());
+
+    // The downloaded copy checks out against the index's SHA-256; a copy
+    // with one byte changed, or one cut short, doesn't.
+    let copy = dir.path().join("copy of big.bin");
+    std::fs::write(&copy, &downloaded)?;
+    let mut changed = downloaded.clone();
+    changed[17 * MIB] ^= 1;
+    let damaged = dir.path().join("damaged big.bin");
+    std::fs::write(&damaged, &changed)?;
+    let short = dir.path().join("short big.bin");
+    std::fs::write(&short, &downloaded[..MIB])?;
+    browser
+        .find_by_role("button", "Check a copy of big.bin")
+        .await?
+        .click()
+        .await?;
+    let dialog = browser
+        .find_by_role("dialog", "Check a copy of big.bin")
+        .await?;
+    for (file, verdict) in [
+        (&copy, "Your copy matches the stored file"),
+        (&damaged, "its SHA-256 is another"),
+        (&short, "it has 1.0 MB, the stored file 26 MB"),
+        (&copy, "Your copy matches the stored file"),
+    ] {
+        browser
+            .find_by_label("Your copy of big.bin")
+            .await?
+            .send_keys(file.to_str().context("a UTF-8 path")?)
+            .await?;
+        wait_for_text(&dialog, |t| t.contains(verdict)).await?;
+    }
     Ok(())
 }
 

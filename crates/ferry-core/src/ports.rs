@@ -84,7 +84,9 @@ pub struct ObjectInfo {
     pub size: u64,
     /// Its ETag, quotes included as S3 writes it.
     pub etag: String,
-    /// Base64 SHA-256 when the object was stored with one.
+    /// Base64 SHA-256 of the whole object, when the store knows it: sent
+    /// with a PUT, or computed when a multipart upload completed. (S3's
+    /// composite checksum of a multipart object is not one.)
     pub checksum_sha256: Option<String>,
     /// When it was written.
     pub last_modified: Timestamp,

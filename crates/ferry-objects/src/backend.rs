@@ -395,6 +395,16 @@ impl FerryS3 {
         ))
     }
 
+    /// The attributes (content type, metadata) s3s-fs keeps for an open
+    /// upload, which become the object's when it completes.
+    fn upload_metadata_path(&self, bucket: &str, key: &str, upload_id: &str) -> PathBuf {
+        self.sidecar(format!(
+            ".bucket-{}.object-{}.upload-{upload_id}.metadata.json",
+            URL_SAFE_NO_PAD.encode(bucket),
+            URL_SAFE_NO_PAD.encode(key)
+        ))
+    }
+
     async fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> S3Result<()> {
         let bytes = serde_json::to_vec(value).map_err(io_error)?;
         let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
@@ -498,6 +508,33 @@ impl FerryS3 {
         }
     }
 
+    /// Refuses, as s3s-fs does, to let anyone but the upload's creator
+    /// complete it (s3s-fs records the creator's access key).
+    async fn check_creator(
+        &self,
+        upload_id: &str,
+        credentials: Option<&s3s::auth::Credentials>,
+    ) -> S3Result<()> {
+        let creator: Option<Option<String>> =
+            Self::read_json(&self.sidecar(format!(".upload-{upload_id}.json"))).await;
+        match creator {
+            Some(creator) if creator.as_deref() == credentials.map(|c| c.access_key.as_str()) => {
+                Ok(())
+            }
+            Some(_) => Err(s3_error!(AccessDenied)),
+            None => Err(s3_error!(NoSuchUpload)),
+        }
+    }
+
+    /// The whole object's SHA-256 (base64), when Ferry computed it.
+    pub(crate) async fn whole_sha256(&self, bucket: &str, key: &str) -> Option<String> {
+        let info: serde_json::Map<String, serde_json::Value> =
+            Self::read_json(&self.internal_info_path(bucket, key)).await?;
+        info.get(WHOLE_SHA256)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    }
+
     /// The object's current ETag as s3s-fs recorded it.
     async fn stored_etag(&self, bucket: &str, key: &str) -> Option<String> {
         let info: serde_json::Map<String, serde_json::Value> =
@@ -506,6 +543,77 @@ impl FerryS3 {
             .and_then(|v| v.as_str())
             .map(str::to_owned)
     }
+}
+
+/// Where Ferry keeps, beside s3s-fs's checksums, the whole object's SHA-256
+/// (base64): S3's checksum of a multipart object is only a composite of its
+/// parts' checksums, which no one can check a download against.
+pub(crate) const WHOLE_SHA256: &str = "ferry_sha256";
+
+/// `"0a1b…"` as bytes; `None` unless it is all pairs of hex digits.
+fn hex_bytes(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Joins `parts`, in order, into `dest`, and returns the SHA-256 of the
+/// whole. The kernel copies the bytes (`copy_file_range`, which `io::copy`
+/// uses between files) while a second thread reads the same parts for the
+/// hash, so neither pass goes through the async runtime in small chunks. The
+/// object is written to a temporary file, flushed and renamed into place:
+/// readers never see half of it, and s3s-fs removes `.tmp.*.internal.part`
+/// files left by a crash when it starts.
+fn join_parts(root: &Path, dest: &Path, parts: &[PathBuf]) -> std::io::Result<[u8; 32]> {
+    use std::io::Read as _;
+    let tmp = root.join(format!(
+        ".tmp.ferry-{}.internal.part",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let joined = std::thread::scope(|scope| -> std::io::Result<[u8; 32]> {
+        let hashing = scope.spawn(|| -> std::io::Result<[u8; 32]> {
+            let mut sha = Sha256::new();
+            let mut buf = vec![0_u8; 1 << 20];
+            for part in parts {
+                let mut file = std::fs::File::open(part)?;
+                loop {
+                    let n = file.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    sha.update(&buf[..n]);
+                }
+            }
+            Ok(sha.finalize().into())
+        });
+        let copied = (|| {
+            let mut out = std::fs::File::create(&tmp)?;
+            for part in parts {
+                std::io::copy(&mut std::fs::File::open(part)?, &mut out)?;
+            }
+            out.sync_all()
+        })();
+        let whole = hashing
+            .join()
+            .map_err(|_| std::io::Error::other("hashing the parts failed"))?;
+        copied?;
+        whole
+    });
+    let placed = joined.and_then(|whole| {
+        if let Some(folder) = dest.parent() {
+            std::fs::create_dir_all(folder)?;
+        }
+        std::fs::rename(&tmp, dest)?;
+        Ok(whole)
+    });
+    if placed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    placed
 }
 
 fn md5_hex(bytes: &[u8]) -> String {
@@ -920,21 +1028,73 @@ impl S3 for FerryS3 {
             }
         }
 
-        let out = self.fs.complete_multipart_upload(req).await?;
-        let mut output = out.output;
-        if let Some(future) = output.future.take() {
-            output = future.await?;
+        self.check_creator(&upload_id, req.credentials.as_ref())
+            .await?;
+        let object = self
+            .object_file(&bucket, &key)
+            .ok_or_else(|| s3_error!(InvalidArgument))?;
+        if req.input.if_none_match.as_ref().is_some_and(|c| c.is_any()) && object.is_file() {
+            return Err(s3_error!(PreconditionFailed, "Object already exists"));
         }
-        let etag = output
-            .e_tag
-            .as_ref()
-            .map(ETag::value)
-            .unwrap_or_default()
-            .to_owned();
+        if let Some(condition) = &req.input.if_match {
+            let current = self.stored_etag(&bucket, &key).await;
+            let holds = match condition.as_etag() {
+                _ if !object.is_file() => false,
+                None => condition.is_any(),
+                Some(wanted) => {
+                    current.as_deref().map(bare_etag) == Some(bare_etag(wanted.value()))
+                }
+            };
+            if !holds {
+                return Err(s3_error!(PreconditionFailed, "ETag does not match"));
+            }
+        }
 
-        // s3s-fs keeps the old object's checksums here; write the new truth.
+        let mut sources = Vec::with_capacity(listed.len());
+        let mut md5s = Vec::with_capacity(listed.len() * 16);
+        for part in &listed {
+            let number = part.part_number.unwrap_or_default();
+            let record = stored
+                .iter()
+                .find(|(n, _)| *n == number)
+                .map(|(_, r)| r)
+                .ok_or_else(|| s3_error!(InvalidPart))?;
+            md5s.extend(
+                hex_bytes(bare_etag(&record.etag))
+                    .ok_or_else(|| io_error(format!("part {number}'s ETag is not an MD5")))?,
+            );
+            sources.push(self.part_file(&upload_id, number));
+        }
+        let root = self.root.clone();
+        let whole = tokio::task::spawn_blocking({
+            let object = object.clone();
+            move || join_parts(&root, &object, &sources)
+        })
+        .await
+        .map_err(io_error)?
+        .map_err(io_error)?;
+        // S3's multipart ETag: the MD5 of the parts' MD5s, and their count.
+        let etag = format!("{}-{}", md5_hex(&md5s), listed.len());
+
+        // The upload's attributes (its content type) become the object's.
+        let attributes = self.upload_metadata_path(&bucket, &key, &upload_id);
+        let metadata = self.metadata_path(&bucket, &key);
+        if attributes.is_file() {
+            tokio::fs::rename(&attributes, &metadata)
+                .await
+                .map_err(io_error)?;
+        } else {
+            let _ = tokio::fs::remove_file(&metadata).await;
+        }
         let mut info = serde_json::Map::new();
         info.insert("e_tag".into(), etag.clone().into());
+        info.insert(WHOLE_SHA256.into(), STANDARD.encode(whole).into());
+        let mut output = CompleteMultipartUploadOutput {
+            bucket: Some(bucket.clone()),
+            key: Some(key.clone()),
+            e_tag: Some(ETag::Strong(etag.clone())),
+            ..Default::default()
+        };
         if all_sha && !listed.is_empty() {
             let composite = format!(
                 "{}-{}",
@@ -944,7 +1104,7 @@ impl S3 for FerryS3 {
             info.insert("checksum_sha256".into(), composite.clone().into());
             output.checksum_sha256 = Some(composite);
         }
-        durable(self.object_file(&bucket, &key).into_iter().collect()).await?;
+        durable(vec![object, metadata]).await?;
         self.write_json(&self.internal_info_path(&bucket, &key), &info)
             .await?;
         self.write_json(
@@ -955,6 +1115,9 @@ impl S3 for FerryS3 {
             },
         )
         .await?;
+        // Closed last: a crash before this leaves the upload open and its
+        // parts in place, so completing it again builds the same object.
+        let _ = tokio::fs::remove_file(self.sidecar(format!(".upload-{upload_id}.json"))).await;
         self.forget_upload(&upload_id).await;
 
         self.emit_created(

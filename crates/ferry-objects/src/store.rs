@@ -337,6 +337,12 @@ impl ObjectStore for LocalObjectStore {
         match self.backend.head_object(self.request(input)).await {
             Ok(out) => {
                 let o = out.output;
+                // A multipart object's S3 checksum is a composite of its
+                // parts'; the whole object's SHA-256 is kept beside it.
+                let whole = match self.backend.whole_sha256(self.backend.bucket(), key).await {
+                    Some(sum) => Some(sum),
+                    None => o.checksum_sha256.filter(|c| !c.contains('-')),
+                };
                 Ok(Some(ObjectInfo {
                     key: key.to_owned(),
                     size: o
@@ -347,7 +353,7 @@ impl ObjectStore for LocalObjectStore {
                         .e_tag
                         .map(|e| format!("\"{}\"", e.value()))
                         .unwrap_or_default(),
-                    checksum_sha256: o.checksum_sha256,
+                    checksum_sha256: whole,
                     last_modified: timestamp(o.last_modified),
                 }))
             }

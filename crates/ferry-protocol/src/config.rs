@@ -45,8 +45,8 @@ pub struct UploadSettings {
     pub files_in_flight: u32,
     /// The largest file accepted, in bytes.
     pub max_file_bytes: u64,
-    /// Whether parts carry a signed SHA-256 the store checks, and the
-    /// whole file's SHA-256 goes to the index.
+    /// Whether parts, and files sent in one PUT, carry a signed SHA-256
+    /// the store checks.
     pub checksums: bool,
 }
 

@@ -99,8 +99,9 @@ struct ServeArgs {
     /// Files the web client uploads at once.
     #[arg(long)]
     files_in_flight: Option<u32>,
-    /// The web client sends parts without a SHA-256 for the store to check
-    /// (and puts no SHA-256 in the index); faster on slow machines.
+    /// The web client sends parts and small files without a SHA-256 for the
+    /// store to check; faster on slow machines. (The store still computes a
+    /// multipart file's SHA-256 for the index as it joins the parts.)
     #[arg(long)]
     no_upload_checksums: bool,
     /// How long a presigned upload URL works, in seconds (an hour by

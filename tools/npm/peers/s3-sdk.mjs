@@ -128,7 +128,13 @@ async function main() {
   const done = await s3.send(new CompleteMultipartUploadCommand({
     Bucket, Key: 'sdk/big.bin', UploadId, MultipartUpload: { Parts: uploaded },
   }));
-  check(/-3"$/.test(done.ETag), `multipart etag ${done.ETag}`);
+  const md5 = (buf) => createHash('md5').update(buf).digest();
+  const etag = `"${md5(Buffer.concat(parts.map(md5))).toString('hex')}-3"`;
+  check(done.ETag === etag, `multipart etag ${done.ETag}, not ${etag}`);
+  const headBig = await s3.send(new HeadObjectCommand({ Bucket, Key: 'sdk/big.bin', ChecksumMode: 'ENABLED' }));
+  const composite = `${createHash('sha256').update(Buffer.concat(uploaded.map((u) => Buffer.from(u.ChecksumSHA256, 'base64')))).digest('base64')}-3`;
+  check(headBig.ChecksumSHA256 === composite, `multipart checksum ${headBig.ChecksumSHA256}, not ${composite}`);
+  check(headBig.ContentType === 'application/octet-stream' && headBig.ETag === etag, `multipart head ${JSON.stringify(headBig)}`);
   const big = await s3.send(new GetObjectCommand({ Bucket, Key: 'sdk/big.bin' }));
   check(Buffer.compare(await bodyOf(big), Buffer.concat(parts)) === 0, 'multipart bytes differ');
   step('complete-multipart', { etag: done.ETag });
