@@ -552,7 +552,7 @@ pub(crate) const WHOLE_SHA256: &str = "ferry_sha256";
 
 /// `"0a1b…"` as bytes; `None` unless it is all pairs of hex digits.
 fn hex_bytes(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
