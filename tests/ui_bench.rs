@@ -329,13 +329,22 @@ async fn upload_timings() -> Result<()> {
         let browser = Browser::start().await?;
         browser.sign_in(&stack, "bench", "Ferry-bench-1").await?;
         browser.find_by_label("Upload files").await?;
+        let server_before = stack.cpu_seconds();
         let curl = curl_upload(&browser, &whole, GIB).await?;
+        let server_curl = stack.cpu_seconds() - server_before;
+        // Where the CPU goes while the page uploads: two cores in all.
+        let (server_before, chromium_before) = (stack.cpu_seconds(), browser.cpu_seconds());
         let (ms, peak, longest, long) = browser_upload(&browser, &big).await?;
+        let server_cpu = stack.cpu_seconds() - server_before;
+        let chromium_cpu = browser.cpu_seconds() - chromium_before;
         println!("FERRY_BENCH upload_{label}_curl_ms={curl:.1}");
         println!("FERRY_BENCH upload_{label}_browser_ms={ms:.1}");
         println!("FERRY_BENCH upload_{label}_peak_bytes={peak}");
         println!("FERRY_BENCH upload_{label}_longest_task_ms={longest:.1}");
         println!("FERRY_BENCH upload_{label}_long_tasks={long}");
+        println!("FERRY_BENCH upload_{label}_curl_server_cpu_s={server_curl:.2}");
+        println!("FERRY_BENCH upload_{label}_server_cpu_s={server_cpu:.2}");
+        println!("FERRY_BENCH upload_{label}_chromium_cpu_s={chromium_cpu:.2}");
     }
     // The same kind of upload at a quarter of the size: memory must not
     // follow the file's size.

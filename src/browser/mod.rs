@@ -663,7 +663,23 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
                 </form>
             </div>
             <div class="ferry-toolbar">
-                <label class="ferry-button ferry-primary ferry-pick">
+                <label class="ferry-button ferry-primary ferry-pick"
+                    on:click=move |ev| {
+                        // Chromium's picker gives handles: an interrupted
+                        // upload can then go on without a new pick.
+                        let label: web_sys::Element = event_target(&ev);
+                        let input = label
+                            .closest("label")
+                            .ok()
+                            .flatten()
+                            .and_then(|l| l.query_selector("input").ok().flatten())
+                            .and_then(|i| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(i).ok());
+                        if let Some(input) = input
+                            && uploads::pick_with_handles(ctx, input)
+                        {
+                            ev.prevent_default();
+                        }
+                    }>
                     "Upload files"
                     <input type="file" multiple class="ferry-visually-hidden"
                         on:change=move |ev| {

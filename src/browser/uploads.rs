@@ -30,10 +30,52 @@ thread_local! {
     // The browser's File objects, running requests and drivers, by queue
     // item. They can't live in signals (not `Send`); they leave when the
     // item is over.
-    static FILES: RefCell<HashMap<Uuid, web_sys::File>> = RefCell::new(HashMap::new());
+    static FILES: RefCell<HashMap<Uuid, Picked>> = RefCell::new(HashMap::new());
+    // Handles of unfinished uploads' files kept from before a reload, by
+    // file id.
+    static KEPT: RefCell<HashMap<Uuid, wasm_bindgen::JsValue>> = RefCell::new(HashMap::new());
+    // Set while the plain file input is opened because the handle-giving
+    // picker failed, so its click isn't taken for the person's.
+    static PLAIN_PICK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     static RUNNING: RefCell<HashMap<Uuid, HashMap<u32, web_sys::XmlHttpRequest>>> =
         RefCell::new(HashMap::new());
     static DRIVERS: RefCell<HashMap<Uuid, UnboundedSender<News>>> = RefCell::new(HashMap::new());
+}
+
+/// A file to upload, and its handle when the browser's picker gave one
+/// (kept with the upload's record, so it can resume without a new pick).
+#[derive(Clone)]
+struct Picked {
+    file: web_sys::File,
+    handle: Option<wasm_bindgen::JsValue>,
+}
+
+/// "Upload files" was clicked: where the browser's picker gives handles
+/// (Chromium), it opens instead of the plain one, so an interrupted upload
+/// can later go on without the file being chosen again. Returns whether it
+/// took the click (the caller then prevents the plain picker).
+pub(super) fn pick_with_handles(ctx: Ctx, input: web_sys::HtmlInputElement) -> bool {
+    if PLAIN_PICK.with(|p| p.replace(false)) || !unfinished::can_pick() {
+        return false;
+    }
+    leptos::task::spawn_local(async move {
+        match unfinished::pick().await {
+            Some(picked) => add_placed(
+                ctx,
+                picked
+                    .into_iter()
+                    .map(|(file, handle)| (file.name(), file, Some(handle)))
+                    .collect(),
+            ),
+            None => {
+                // Refused (a portal's frame may not allow it): the plain one.
+                PLAIN_PICK.with(|p| p.set(true));
+                input.click();
+                PLAIN_PICK.with(|p| p.set(false));
+            }
+        }
+    });
+    true
 }
 
 fn forget(id: Uuid) {
@@ -72,7 +114,7 @@ pub(super) fn add_files(ctx: Ctx, files: &web_sys::FileList) {
                 .and_then(|v| v.as_string())
                 .filter(|p| !p.is_empty())
                 .unwrap_or_else(|| file.name());
-            (relative, file)
+            (relative, file, None)
         })
         .collect();
     add_placed(ctx, picked);
@@ -138,7 +180,7 @@ async fn callback(target: &wasm_bindgen::JsValue, method: &str) -> Option<wasm_b
 /// Every file under a dropped entry, with its path (`photos/2026/a.jpg`).
 fn walk<'a>(
     entry: wasm_bindgen::JsValue,
-    found: &'a mut Vec<(String, web_sys::File)>,
+    found: &'a mut Vec<(String, web_sys::File, Option<wasm_bindgen::JsValue>)>,
 ) -> std::pin::Pin<Box<dyn Future<Output = ()> + 'a>> {
     Box::pin(async move {
         let flag = |name: &str| {
@@ -155,7 +197,7 @@ fn walk<'a>(
             if let Some(file) = callback(&entry, "file").await
                 && let Ok(file) = file.dyn_into::<web_sys::File>()
             {
-                found.push((path.trim_start_matches('/').to_owned(), file));
+                found.push((path.trim_start_matches('/').to_owned(), file, None));
             }
         } else if flag("isDirectory") {
             let Ok(reader) = call0(&entry, "createReader") else {
@@ -175,12 +217,13 @@ fn walk<'a>(
     })
 }
 
-/// Queues files with their paths relative to the folder shown.
-fn add_placed(ctx: Ctx, files: Vec<(String, web_sys::File)>) {
+/// Queues files with their paths relative to the folder shown (and their
+/// handles, when the picker gave them).
+fn add_placed(ctx: Ctx, files: Vec<(String, web_sys::File, Option<wasm_bindgen::JsValue>)>) {
     let base = ctx.route.get_untracked().folder;
     let max_file_bytes = ctx.upload.with_value(|u| u.max_file_bytes);
     let mut added = 0;
-    for (relative, file) in files {
+    for (relative, file, handle) in files {
         let size = file.size() as u64;
         let (folder, name) = match place(&base, &relative) {
             Ok(placed) => placed,
@@ -198,7 +241,7 @@ fn add_placed(ctx: Ctx, files: Vec<(String, web_sys::File)>) {
             continue;
         }
         if let Some(id) = ctx.queue.try_update(|q| q.add(folder, &name, size)) {
-            FILES.with(|f| f.borrow_mut().insert(id, file));
+            FILES.with(|f| f.borrow_mut().insert(id, Picked { file, handle }));
             added += 1;
         }
     }
@@ -400,7 +443,7 @@ async fn send_file(
     else {
         return Err(Stop::Cancelled);
     };
-    let Some(file) = FILES.with(|f| f.borrow().get(&id).cloned()) else {
+    let Some(file) = FILES.with(|f| f.borrow().get(&id).map(|p| p.file.clone())) else {
         return Err(Stop::Cancelled);
     };
     if let Some(record) = item.resume.clone() {
@@ -572,6 +615,9 @@ async fn send_parts(
     let api = ctx.api.get_value();
     let (file_id, part_size) = (record.file_id, record.part_size);
     unfinished::save(&record).await;
+    if let Some(handle) = FILES.with(|f| f.borrow().get(&id).and_then(|p| p.handle.clone())) {
+        unfinished::keep_handle(file_id, &handle).await;
+    }
     let plan = Rc::new(RefCell::new(Transfer::new(
         file.size() as u64,
         part_size,
@@ -814,6 +860,7 @@ fn resume_with(
     unfinished: RwSignal<Vec<Unfinished>>,
     record: Unfinished,
     file: web_sys::File,
+    handle: Option<wasm_bindgen::JsValue>,
 ) {
     let name = record.name.clone();
     let refuse = move |why: String| {
@@ -845,7 +892,7 @@ fn resume_with(
         unfinished.update(|list| list.retain(|u| u.file_id != file_id));
         let name = record.name.clone();
         if let Some(id) = ctx.queue.try_update(|q| q.add_resumed(record)) {
-            FILES.with(|f| f.borrow_mut().insert(id, file));
+            FILES.with(|f| f.borrow_mut().insert(id, Picked { file, handle }));
         }
         ctx.say(format!("Resuming {name}"));
         pump(ctx);
@@ -879,7 +926,39 @@ async fn load_unfinished(ctx: Ctx) -> Vec<Unfinished> {
             Err(_) => unfinished::forget(record.file_id).await,
         }
     }
+    let handles = unfinished::handles().await;
+    KEPT.with(|k| {
+        let mut kept = k.borrow_mut();
+        for (file_id, handle) in handles {
+            if alive.iter().any(|r| r.file_id == file_id) {
+                kept.insert(file_id, handle);
+            }
+        }
+    });
     alive
+}
+
+/// Resumes an unfinished upload from its kept handle: the browser may ask
+/// the person to allow reading the file again (the click counts). When the
+/// file can't be read any more, the person is asked to choose it.
+fn resume_from_handle(ctx: Ctx, unfinished: RwSignal<Vec<Unfinished>>, record: Unfinished) {
+    let Some(handle) = KEPT.with(|k| k.borrow().get(&record.file_id).cloned()) else {
+        return;
+    };
+    leptos::task::spawn_local(async move {
+        match unfinished::file_of(&handle).await {
+            Some(file) => resume_with(ctx, unfinished, record, file, Some(handle)),
+            None => {
+                KEPT.with(|k| k.borrow_mut().remove(&record.file_id));
+                // Re-rendered without the handle: the file input shows.
+                unfinished.update(|_| {});
+                ctx.fail(&format!(
+                    "{} can't be read where it was: choose it again to go on.",
+                    record.name
+                ));
+            }
+        }
+    });
 }
 
 /// The most files listed in the panel; the rest are counted.
@@ -903,6 +982,7 @@ pub(super) fn UploadPanel(ctx: Ctx) -> impl IntoView {
         }
         DRIVERS.with(|d| d.borrow_mut().clear());
         FILES.with(|f| f.borrow_mut().clear());
+        KEPT.with(|k| k.borrow_mut().clear());
     });
     // Uploads a reload or a crash interrupted, to go on with.
     let unfinished = RwSignal::new(Vec::<Unfinished>::new());
@@ -935,26 +1015,37 @@ pub(super) fn UploadPanel(ctx: Ctx) -> impl IntoView {
                 </div>
                 <Show when=move || unfinished.with(|u| !u.is_empty())>
                     <div class="ferry-unfinished" role="group" aria-label="Unfinished uploads">
-                        <p class="ferry-muted">"These uploads were interrupted. Choose each file again to go on; the parts already sent are kept."</p>
+                        <p class="ferry-muted">"These uploads were interrupted. Resume each to go on (you may be asked to choose the file again); the parts already sent are kept."</p>
                         <ul class="ferry-upload-list">
                             {move || unfinished.get().into_iter().map(|record| {
                                 let name = record.name.clone();
                                 let file_id = record.file_id;
                                 let sent: u64 = record.parts.len() as u64 * record.part_size;
                                 let progress = format!("{} of {} sent", format::bytes(sent.min(record.size)), format::bytes(record.size));
+                                // With a kept handle, one click goes on; the
+                                // file input stays for choosing it anyway.
+                                let kept = KEPT.with(|k| k.borrow().contains_key(&file_id));
+                                let again = record.clone();
+                                let from_handle = kept.then(|| view! {
+                                    <button type="button" class="ferry-link" aria-label=format!("Resume {name}")
+                                        on:click=move |_| resume_from_handle(ctx, unfinished, again.clone())>"Resume"</button>
+                                });
+                                let pick_label = if kept { format!("Choose {name} again") } else { format!("Resume {name}") };
+                                let pick_text = if kept { "Choose again" } else { "Resume" };
                                 view! {
                                     <li class="ferry-upload">
                                         <span class="ferry-upload-name">{name.clone()}</span>
                                         <span class="ferry-muted">{progress}</span>
                                         <span></span>
                                         <span class="ferry-upload-actions">
+                                            {from_handle}
                                             <label class="ferry-link ferry-pick">
-                                                {format!("Resume {name}")}
-                                                <input type="file" class="ferry-visually-hidden"
+                                                <span aria-hidden="true">{pick_text}</span>
+                                                <input type="file" class="ferry-visually-hidden" aria-label=pick_label
                                                     on:change=move |ev| {
                                                         let input: web_sys::HtmlInputElement = event_target(&ev);
                                                         if let Some(file) = input.files().and_then(|f| f.get(0)) {
-                                                            resume_with(ctx, unfinished, record.clone(), file);
+                                                            resume_with(ctx, unfinished, record.clone(), file, None);
                                                         }
                                                         input.set_value("");
                                                     } />

@@ -139,6 +139,11 @@ impl Stack {
         })
     }
 
+    /// CPU seconds the server has used so far (user and system).
+    pub fn cpu_seconds(&self) -> f64 {
+        group_cpu_seconds(self._server.child.id(), |_| true)
+    }
+
     /// The server's data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
@@ -363,6 +368,47 @@ impl Browser {
         let group = self.driver.child.id();
         move || renderer_memory(group)
     }
+}
+
+impl Browser {
+    /// CPU seconds Chromium's live processes (browser, renderers, network
+    /// service, GPU…) have used so far, user and system.
+    pub fn cpu_seconds(&self) -> f64 {
+        group_cpu_seconds(self.driver.child.id(), |cmdline| {
+            cmdline.contains("chrom") && !cmdline.contains("chromedriver")
+        })
+    }
+}
+
+/// CPU seconds of the live processes in process group `group` whose
+/// command line passes `wanted` (`/proc/PID/stat`: utime and stime, in
+/// clock ticks of 1/100 s).
+fn group_cpu_seconds(group: u32, wanted: impl Fn(&str) -> bool) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    let ticks: u64 = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // After the command's closing parenthesis: state (0), ppid,
+            // pgrp (2), …, utime (11), stime (12).
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let pgrp: u32 = fields.get(2)?.parse().ok()?;
+            if pgrp != group {
+                return None;
+            }
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            if !wanted(&String::from_utf8_lossy(&cmdline)) {
+                return None;
+            }
+            let utime: u64 = fields.get(11)?.parse().ok()?;
+            let stime: u64 = fields.get(12)?.parse().ok()?;
+            Some(utime + stime)
+        })
+        .sum();
+    ticks as f64 / 100.0
 }
 
 fn renderer_memory(group: u32) -> u64 {

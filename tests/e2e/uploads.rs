@@ -523,3 +523,122 @@ async fn offline_uploads_pause_and_go_on_when_the_network_is_back() -> Result<()
     assert_eq!(record["sha256"], json!(hex_sha256(&bytes)), "{record}");
     Ok(())
 }
+
+/// Writes `generated()`'s bytes into the page's origin-private file system
+/// (a real `FileSystemFileHandle`, as Chromium's picker gives) and makes the
+/// picker give that handle: WebDriver can't drive the browser's own file
+/// dialog. Answers the file's SHA-256 (hex), by WebCrypto.
+const PICKER_GIVES_A_KEPT_FILE: &str = r#"
+const [name, size, done] = arguments;
+(async () => {
+  const root = await navigator.storage.getDirectory();
+  const handle = await root.getFileHandle(name, { create: true });
+  const writable = await handle.createWritable();
+  const chunk = 1 << 20;
+  for (let at = 0; at < size; at += chunk) {
+    const bytes = new Uint8Array(Math.min(chunk, size - at));
+    for (let i = 0; i < bytes.length; i++) {
+      const k = at + i;
+      bytes[i] = (Math.imul(k, 2654435761) >>> 24) ^ ((k >>> 20) & 0xff);
+    }
+    await writable.write(bytes);
+  }
+  await writable.close();
+  window.showOpenFilePicker = async () => [handle];
+  const digest = await crypto.subtle.digest('SHA-256', await (await handle.getFile()).arrayBuffer());
+  done([...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join(''));
+})().catch((e) => done('failed: ' + e));
+"#;
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn with_a_kept_file_handle_an_upload_resumes_after_a_reload_without_a_new_pick() -> Result<()>
+{
+    use crate::proxy::Proxy;
+    let (proxy, stack, browser) = signed_in_behind(&[
+        "--multipart-threshold-bytes",
+        "5242880",
+        "--parts-in-flight",
+        "2",
+    ])
+    .await?;
+    // 16 parts of 5 MiB, the last one short.
+    let size = 80 * MIB - 1234;
+    let dir = tempfile::tempdir()?;
+    let (_, bytes) = generated(dir.path(), "kept.bin", size)?;
+    let sha = browser
+        .run_async(
+            PICKER_GIVES_A_KEPT_FILE,
+            vec![json!("kept.bin"), json!(size)],
+        )
+        .await?;
+    assert_eq!(sha, json!(hex_sha256(&bytes)), "the page wrote other bytes");
+    let stored = |proxy: &Proxy| -> Vec<u32> {
+        (1..=16)
+            .filter(|&n| proxy.part_answers(n).contains(&Some(200)))
+            .collect()
+    };
+    // "Upload files", clicked as a person would: its label.
+    let input = browser.find_by_label("Upload files").await?;
+    browser
+        .run_async(
+            "const [input, done] = arguments; input.closest('label').click(); done(true);",
+            vec![serde_json::to_value(&input)?],
+        )
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while stored(&proxy).len() < 3 {
+        if Instant::now() > deadline {
+            bail!("no parts were stored");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    browser.goto(&stack.url).await?;
+    browser.find_by_role("group", "Unfinished uploads").await?;
+    let before = stored(&proxy);
+    assert!(before.len() < 16, "the whole file went before the reload");
+    // The file needn't be chosen again (though it may be).
+    browser.find_by_label("Choose kept.bin again").await?;
+    browser.assert_every_control_is_named().await?;
+    browser
+        .find_by_role("button", "Resume kept.bin")
+        .await?
+        .click()
+        .await?;
+    let uploads = browser.find_by_role("region", "Uploads").await?;
+    wait_for_text(&uploads, |t| t.contains("Indexed") || t.contains("Failed")).await?;
+    let text = uploads.text().await?;
+    assert!(text.contains("Indexed"), "{text}");
+    for part in 1..=16 {
+        let answers = proxy.part_answers(part);
+        let ok = answers.iter().filter(|a| **a == Some(200)).count();
+        assert_eq!(ok, 1, "part {part} was stored {ok} times: {answers:?}");
+    }
+    let resent: Vec<u32> = before
+        .iter()
+        .copied()
+        .filter(|&n| proxy.part_answers(n).len() > 1)
+        .collect();
+    assert!(resent.is_empty(), "parts {resent:?} were sent again");
+    let record = browser
+        .run_async(FILE_RECORD, vec![json!("kept.bin")])
+        .await?;
+    assert_eq!(record["sha256"], json!(hex_sha256(&bytes)), "{record}");
+    // Finished: neither the record nor the handle is kept.
+    let kept = browser
+        .run_async(
+            r#"const done = arguments[0];
+            const open = indexedDB.open('ferry-uploads');
+            open.onsuccess = () => {
+              const tx = open.result.transaction(['unfinished', 'handles']);
+              const a = tx.objectStore('unfinished').count();
+              const b = tx.objectStore('handles').count();
+              tx.oncomplete = () => done([a.result, b.result]);
+            };
+            open.onerror = () => done('no database');"#,
+            vec![],
+        )
+        .await?;
+    assert_eq!(kept, json!([0, 0]));
+    Ok(())
+}

@@ -132,6 +132,18 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
             1024.0 / (curl / 1000.0),
             peak / mib,
         );
+        let chromium = get(&format!("upload_{label}_chromium_cpu_s"))?;
+        let server = get(&format!("upload_{label}_server_cpu_s"))?;
+        let server_curl = get(&format!("upload_{label}_curl_server_cpu_s"))?;
+        // Two cores: CPU seconds per wall second near 2 means the machine,
+        // not the network path, sets the pace.
+        println!(
+            "{:17}  CPU: Chromium {chromium:.1} s + server {server:.1} s over {:.1} s = {:.2} cores busy \
+             (server {server_curl:.1} s for curl's PUT)",
+            "",
+            page / 1000.0,
+            (chromium + server) / (page / 1000.0),
+        );
     }
     let big = get("upload_checksums_peak_bytes")?;
     let quarter = get("upload_quarter_peak_bytes")?;
