@@ -140,6 +140,7 @@ impl Stack {
     }
 
     /// CPU seconds the server has used so far (user and system).
+    #[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
     pub fn cpu_seconds(&self) -> f64 {
         group_cpu_seconds(self._server.child.id(), |_| true)
     }
@@ -373,6 +374,7 @@ impl Browser {
 impl Browser {
     /// CPU seconds Chromium's live processes (browser, renderers, network
     /// service, GPU…) have used so far, user and system.
+    #[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
     pub fn cpu_seconds(&self) -> f64 {
         group_cpu_seconds(self.driver.child.id(), |cmdline| {
             cmdline.contains("chrom") && !cmdline.contains("chromedriver")
@@ -383,6 +385,7 @@ impl Browser {
 /// CPU seconds of the live processes in process group `group` whose
 /// command line passes `wanted` (`/proc/PID/stat`: utime and stime, in
 /// clock ticks of 1/100 s).
+#[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
 fn group_cpu_seconds(group: u32, wanted: impl Fn(&str) -> bool) -> f64 {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return 0.0;
