@@ -2,7 +2,10 @@
 // and reports each part's SHA-256 (base64, for `x-amz-checksum-sha256`), or
 // the whole file's SHA-256 (hex). Started by src/api/hasher.rs.
 //
-// in:  { file: Blob, partSize: number, parts: bool, whole: bool }
+// in:  { file: Blob, partSize: number, parts: bool, whole: bool, until: n }
+//      then { until: n } as the page allows more: parts past `until` wait,
+//      so the worker stays a few parts ahead of the uploads instead of
+//      reading the whole file at once (no `until`: no limit).
 // out: { part: n, checksum } per part (if `parts`, WebCrypto), or (if
 //      `whole`, a streaming SHA-256, slower) { read: bytes } as it goes and
 //      then { sha256 }; or { error }.
@@ -98,22 +101,56 @@ function base64(buffer) {
   return btoa(text);
 }
 
-self.onmessage = async ({ data: { file, partSize, parts, whole } }) => {
+let until = Infinity;
+let wake = null;
+
+// Resolves once part `n` may be read.
+async function allowed(n) {
+  while (n > until) await new Promise((resolve) => (wake = resolve));
+}
+
+// Reads `blob` into `buffer` (an ArrayBuffer at least as long), through a
+// "bring your own buffer" reader, so reading allocates nothing the garbage
+// collector must find: the page's memory doesn't follow the part size.
+// Answers the buffer (a read hands it over and gives it back as a new
+// ArrayBuffer object over the same memory).
+async function fill(blob, buffer) {
+  const reader = blob.stream().getReader({ mode: 'byob' });
+  let offset = 0;
+  while (offset < blob.size) {
+    const { value, done } = await reader.read(new Uint8Array(buffer, offset, blob.size - offset));
+    if (done) break;
+    buffer = value.buffer;
+    offset += value.byteLength;
+  }
+  reader.releaseLock();
+  if (offset !== blob.size) throw new Error('the file changed while it was read');
+  return buffer;
+}
+
+// A whole file is streamed this much at a time.
+const CHUNK = 4 * 1024 * 1024;
+
+async function hash({ file, partSize, parts, whole }) {
   try {
     const hasher = whole ? new Sha256() : null;
-    let part = 1;
-    // The next part is read while this one is hashed.
-    let next = file.slice(0, partSize).arrayBuffer();
-    for (let start = 0; ; start += partSize, part++) {
-      const buffer = await next;
+    // One buffer, reused: for a part (WebCrypto hashes whole buffers only),
+    // or for a chunk of a whole file.
+    let buffer = new ArrayBuffer(Math.min(parts ? partSize : CHUNK, file.size));
+    for (let start = 0, part = 1; start < file.size || part === 1; start += partSize, part++) {
+      await allowed(part);
       const end = Math.min(start + partSize, file.size);
-      if (end < file.size) next = file.slice(end, end + partSize).arrayBuffer();
       if (parts) {
-        const digest = await crypto.subtle.digest('SHA-256', buffer);
+        buffer = await fill(file.slice(start, end), buffer);
+        const digest = await crypto.subtle.digest('SHA-256', new Uint8Array(buffer, 0, end - start));
         self.postMessage({ part, checksum: base64(digest) });
       }
       if (hasher) {
-        hasher.update(new Uint8Array(buffer));
+        for (let at = start; at < end; at += CHUNK) {
+          const to = Math.min(at + CHUNK, end);
+          buffer = await fill(file.slice(at, to), buffer);
+          hasher.update(new Uint8Array(buffer, 0, to - at));
+        }
         self.postMessage({ read: end });
       }
       if (end >= file.size) break;
@@ -122,4 +159,13 @@ self.onmessage = async ({ data: { file, partSize, parts, whole } }) => {
   } catch (error) {
     self.postMessage({ error: String(error && error.message || error) });
   }
+}
+
+self.onmessage = ({ data }) => {
+  if (typeof data.until === 'number') {
+    until = data.until;
+    if (wake) wake();
+    wake = null;
+  }
+  if (data.file) hash(data);
 };

@@ -201,6 +201,19 @@ impl Transfer {
         }
     }
 
+    /// The last part the hasher may read now: `ahead` parts from the
+    /// first one not yet stored. The hasher keeps that little ahead of the
+    /// uploads instead of reading the whole file at once, so the page's
+    /// memory doesn't follow the file's size.
+    pub fn hash_until(&self, ahead: u32) -> u32 {
+        let first_open = self
+            .parts
+            .iter()
+            .position(|p| !matches!(p.state, State::Done(_)))
+            .unwrap_or(self.parts.len());
+        (first_open as u32 + ahead.max(1)).min(self.parts.len() as u32)
+    }
+
     /// Part `number`'s checksum, once known.
     pub fn checksum(&self, number: u32) -> Option<String> {
         self.parts
@@ -493,6 +506,25 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn the_hasher_stays_a_few_parts_ahead_of_the_stored_ones() {
+        let mut t = Transfer::new(50 * MIB, 5 * MIB, true, 2);
+        assert_eq!(t.hash_until(4), 4);
+        for n in 1..=3 {
+            t.hashed(n, format!("c{n}"));
+        }
+        let a = t.next(NOW);
+        presign_all(&mut t, &a);
+        assert_eq!(sends(&t.next(NOW)), vec![1, 2]);
+        // Part 2 stored before part 1: the first open part is still 1.
+        t.stored(2, "e2".into());
+        assert_eq!(t.hash_until(4), 4);
+        t.stored(1, "e1".into());
+        assert_eq!(t.hash_until(4), 6);
+        // Never past the last part.
+        assert_eq!(t.hash_until(40), 10);
     }
 
     #[test]

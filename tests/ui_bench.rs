@@ -346,14 +346,21 @@ async fn upload_timings() -> Result<()> {
         println!("FERRY_BENCH upload_{label}_server_cpu_s={server_cpu:.2}");
         println!("FERRY_BENCH upload_{label}_chromium_cpu_s={chromium_cpu:.2}");
     }
-    // The same kind of upload at a quarter of the size: memory must not
+    // The same kinds of upload at a quarter of the size: memory must not
     // follow the file's size.
-    let stack = Stack::start_with(&["--multipart-threshold-bytes", "5242880"])?;
-    stack.add_user("bench", "Ferry-bench-1")?;
-    let browser = Browser::start().await?;
-    browser.sign_in(&stack, "bench", "Ferry-bench-1").await?;
-    browser.find_by_label("Upload files").await?;
-    let (_, small_peak, _, _) = browser_upload(&browser, &quarter).await?;
-    println!("FERRY_BENCH upload_quarter_peak_bytes={small_peak}");
+    for (label, extra) in [
+        ("checksums", None),
+        ("no_checksums", Some("--no-upload-checksums")),
+    ] {
+        let mut flags = vec!["--multipart-threshold-bytes", "5242880"];
+        flags.extend(extra);
+        let stack = Stack::start_with(&flags)?;
+        stack.add_user("bench", "Ferry-bench-1")?;
+        let browser = Browser::start().await?;
+        browser.sign_in(&stack, "bench", "Ferry-bench-1").await?;
+        browser.find_by_label("Upload files").await?;
+        let (_, small_peak, _, _) = browser_upload(&browser, &quarter).await?;
+        println!("FERRY_BENCH upload_{label}_quarter_peak_bytes={small_peak}");
+    }
     Ok(())
 }

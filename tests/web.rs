@@ -301,8 +301,19 @@ async fn the_hashing_worker_and_webcrypto_agree_with_sha2() {
     // The parts, as a multipart upload signs them: each part's, in order.
     let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let sink = heard.clone();
-    let hashing =
-        Hasher::parts(&blob, PART as u64, move |news| sink.borrow_mut().push(news)).unwrap();
+    let hashing = Hasher::parts(&blob, PART as u64, 2, move |news| {
+        sink.borrow_mut().push(news)
+    })
+    .unwrap();
+    // Two parts, then no more until it's allowed.
+    until_heard(&heard, |h| h.len() >= 2).await;
+    sleep(300).await;
+    assert_eq!(
+        heard.borrow().len(),
+        2,
+        "the hasher read past what it was allowed"
+    );
+    hashing.allow(4);
     until_heard(&heard, |h| h.len() >= 4).await;
     drop(hashing);
     let b64 = base64::engine::general_purpose::STANDARD;

@@ -27,19 +27,29 @@ pub struct Hasher {
 
 impl Hasher {
     /// Starts hashing `file` in parts of `part_size`: `report` hears each
-    /// part's SHA-256 (WebCrypto), in order.
+    /// part's SHA-256 (WebCrypto), in order, up to part `until`; [`Self::allow`]
+    /// lets it go further.
     pub fn parts(
         file: &web_sys::Blob,
         part_size: u64,
+        until: u32,
         report: impl Fn(Hashed) + 'static,
     ) -> Result<Self, JsValue> {
-        Self::start(file, part_size, true, false, report)
+        Self::start(file, part_size, true, false, Some(until), report)
+    }
+
+    /// Lets the worker hash parts up to `until`.
+    pub fn allow(&self, until: u32) {
+        let message = js_sys::Object::new();
+        if js_sys::Reflect::set(&message, &"until".into(), &until.into()).is_ok() {
+            let _ = self.worker.post_message(&message);
+        }
     }
 
     /// Starts hashing the whole of `file` with a streaming SHA-256 (WebCrypto
     /// only hashes whole buffers): `report` hears [`Hashed::File`] at the end.
     pub fn whole(file: &web_sys::Blob, report: impl Fn(Hashed) + 'static) -> Result<Self, JsValue> {
-        Self::start(file, 16 * 1024 * 1024, false, true, report)
+        Self::start(file, 16 * 1024 * 1024, false, true, None, report)
     }
 
     fn start(
@@ -47,6 +57,7 @@ impl Hasher {
         part_size: u64,
         parts: bool,
         whole: bool,
+        until: Option<u32>,
         report: impl Fn(Hashed) + 'static,
     ) -> Result<Self, JsValue> {
         let url = wasm_bindgen::link_to!(module = "/js/hash-worker.js");
@@ -66,6 +77,9 @@ impl Hasher {
         js_sys::Reflect::set(&message, &"partSize".into(), &(part_size as f64).into())?;
         js_sys::Reflect::set(&message, &"parts".into(), &parts.into())?;
         js_sys::Reflect::set(&message, &"whole".into(), &whole.into())?;
+        if let Some(until) = until {
+            js_sys::Reflect::set(&message, &"until".into(), &until.into())?;
+        }
         worker.post_message(&message)?;
         Ok(Self {
             worker,

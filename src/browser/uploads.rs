@@ -629,10 +629,13 @@ async fn send_parts(
         // Without checksums, a part of the right size is taken as stored.
         plan.borrow_mut().already_stored(&already);
     }
-    // Kept alive while the parts go; dropping it stops the workers.
+    // Kept alive while the parts go; dropping it stops the worker. It
+    // hashes a few parts ahead of the first one not stored, no further.
+    let ahead = settings.parts_in_flight.saturating_mul(2).saturating_add(2);
+    let mut allowed = plan.borrow().hash_until(ahead);
     let hasher = settings.checksums.then(|| {
         let tell = tell.clone();
-        Hasher::parts(file, part_size, move |hashed| {
+        Hasher::parts(file, part_size, allowed, move |hashed| {
             let _ = tell.unbounded_send(News::Hashed(hashed));
         })
     });
@@ -643,6 +646,13 @@ async fn send_parts(
         ))
     } else {
         loop {
+            if let Some(Ok(hasher)) = &hasher {
+                let until = plan.borrow().hash_until(ahead);
+                if until > allowed {
+                    hasher.allow(until);
+                    allowed = until;
+                }
+            }
             let held = ctx.queue.with_untracked(|q| q.is_held(id));
             if held != plan.borrow().is_paused() {
                 plan.borrow_mut().set_paused(held);

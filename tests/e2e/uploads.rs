@@ -300,12 +300,38 @@ async fn dropped_damaged_and_expired_parts_are_sent_again() -> Result<()> {
     wait_for_text(&uploads, |t| t.contains("Indexed") || t.contains("Failed")).await?;
     let text = uploads.text().await?;
     assert!(text.contains("Indexed"), "{text}");
-    // Each fault happened, and the part was sent again until stored.
-    assert_eq!(proxy.part_answers(2), vec![None, None, Some(200)]);
-    assert_eq!(proxy.part_answers(4), vec![Some(400), Some(200)]);
-    assert_eq!(proxy.part_answers(5), vec![Some(403), Some(200)]);
+    // Each fault happened, and the part was sent again until stored. With
+    // 2 s links, a loaded machine may see a link expire anywhere (403, then
+    // presigned again): those answers are set aside, except for part 5's.
+    let answers = |part: u32| -> Vec<Option<u16>> {
+        proxy
+            .part_answers(part)
+            .into_iter()
+            .filter(|a| *a != Some(403))
+            .collect()
+    };
+    assert_eq!(
+        answers(2),
+        vec![None, None, Some(200)],
+        "{:?}",
+        proxy.part_answers(2)
+    );
+    assert_eq!(
+        answers(4),
+        vec![Some(400), Some(200)],
+        "{:?}",
+        proxy.part_answers(4)
+    );
+    let held = proxy.part_answers(5);
+    assert_eq!(held.first(), Some(&Some(403)), "{held:?}");
+    assert_eq!(answers(5), vec![Some(200)], "{held:?}");
     for part in [1, 3, 6, 7] {
-        assert_eq!(proxy.part_answers(part), vec![Some(200)], "part {part}");
+        assert_eq!(
+            answers(part),
+            vec![Some(200)],
+            "part {part}: {:?}",
+            proxy.part_answers(part)
+        );
     }
     // And the file is whole.
     let record = browser
@@ -447,7 +473,8 @@ async fn after_a_reload_an_upload_resumes_and_sends_only_the_missing_parts() -> 
         "{alerts}"
     );
     let still = unfinished.text().await?;
-    assert!(still.contains("Resume resume.bin"), "{still}");
+    assert!(still.contains("resume.bin"), "{still}");
+    browser.find_by_label("Resume resume.bin").await?;
     assert_eq!(stored(&proxy), before, "a part was sent for the wrong file");
     browser.assert_every_control_is_named().await?;
     browser.screenshot("upload-unfinished").await?;

@@ -145,14 +145,19 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
             (chromium + server) / (page / 1000.0),
         );
     }
-    let big = get("upload_checksums_peak_bytes")?;
-    let quarter = get("upload_quarter_peak_bytes")?;
-    println!(
-        "tab peak memory, 1 GiB vs 256 MiB upload: {:.0} MiB vs {:.0} MiB = {:.2}x (flat is 1x)",
-        big / mib,
-        quarter / mib,
-        big / quarter.max(1.0)
-    );
+    for (label, words) in [
+        ("checksums", "with checksums   "),
+        ("no_checksums", "without checksums"),
+    ] {
+        let big = get(&format!("upload_{label}_peak_bytes"))?;
+        let quarter = get(&format!("upload_{label}_quarter_peak_bytes"))?;
+        println!(
+            "tab peak memory {words}, 1 GiB vs 256 MiB upload: {:.0} MiB vs {:.0} MiB = {:.2}x (flat is 1x)",
+            big / mib,
+            quarter / mib,
+            big / quarter.max(1.0)
+        );
+    }
     Ok(())
 }
 
