@@ -304,6 +304,15 @@ fn test() -> Result<()> {
         ]))?;
     }
 
+    // The AWS stack's template, linted as AWS's own linter sees it (with
+    // the SAM transform).
+    let python = tools::PythonTools::ensure()?;
+    run_checked(
+        python
+            .cfn_lint()
+            .arg(root().join("deploy/aws/template.yaml")),
+    )?;
+
     let dist = build_client(&tools)?;
     let server = build_server("dev")?;
     let mut tally = Tally::default();

@@ -159,3 +159,42 @@ impl Browser {
         Ok(Self { chromedriver })
     }
 }
+
+/// The test peers from PyPI (cfn-lint), pinned in tools/python/requirements.txt,
+/// in a virtual environment under target/.
+#[derive(Debug)]
+pub struct PythonTools {
+    bin: PathBuf,
+}
+
+impl PythonTools {
+    /// Creates the environment and installs the pinned requirements, again
+    /// whenever the committed file differs from the one last installed.
+    pub fn ensure() -> Result<Self> {
+        let requirements = root().join("tools/python/requirements.txt");
+        let venv = root().join("target/tools/python");
+        let bin = venv.join("bin");
+        let wanted = std::fs::read(&requirements)?;
+        let stamp = venv.join(".ferry-installed-requirements");
+        if std::fs::read(&stamp).ok() != Some(wanted.clone()) || !bin.join("cfn-lint").exists() {
+            if !bin.join("python").exists() {
+                run_checked(Command::new("python3").arg("-m").arg("venv").arg(&venv)).context(
+                    "Python 3 with its venv module is needed for cfn-lint \
+                     (on Debian: `apt-get install -y python3-venv`)",
+                )?;
+            }
+            run_checked(
+                Command::new(bin.join("pip"))
+                    .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                    .arg(&requirements),
+            )?;
+            std::fs::write(&stamp, &wanted)?;
+        }
+        Ok(Self { bin })
+    }
+
+    /// cfn-lint from the environment.
+    pub fn cfn_lint(&self) -> Command {
+        Command::new(self.bin.join("cfn-lint"))
+    }
+}

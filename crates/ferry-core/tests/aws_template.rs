@@ -1,0 +1,45 @@
+//! The SAM template's rules on Ferry's bus are [`rules`] exactly: the local
+//! bus and AWS route the same events to the same consumers.
+
+use ferry_core::consumers::rules;
+use serde_json::Value;
+
+fn template() -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/aws/template.yaml"
+    );
+    std::fs::read_to_string(path).expect("deploy/aws/template.yaml")
+}
+
+/// The `EventPattern:` of the rule described as `(rule "NAME")`.
+fn pattern_of(template: &str, name: &str) -> Option<Value> {
+    let at = template.find(&format!("(rule \"{name}\")"))?;
+    let line = template[at..]
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("EventPattern:"))?;
+    serde_json::from_str(line.trim()).ok()
+}
+
+#[test]
+fn every_bus_rule_in_the_template_is_a_rule_of_the_local_bus() {
+    let template = template();
+    let rules = rules();
+    for (name, pattern) in &rules {
+        assert_eq!(
+            pattern_of(&template, name).as_ref(),
+            Some(pattern),
+            "the template's rule {name:?} differs from ferry_core::consumers::rules()"
+        );
+        // Its target is the consumer of that name.
+        assert!(
+            template.contains(&format!("- Id: {name}\n")),
+            "the template's rule {name:?} has no target {name:?}"
+        );
+    }
+    assert_eq!(
+        template.matches("(rule \"").count(),
+        rules.len(),
+        "the template has rules that ferry_core::consumers::rules() lacks"
+    );
+}
