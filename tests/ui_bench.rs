@@ -308,6 +308,19 @@ async fn curl_upload(browser: &Browser, path: &std::path::Path, size: u64) -> Re
     Ok(seconds.trim().parse::<f64>()? * 1000.0)
 }
 
+/// A fresh stack (multipart from `threshold` bytes, and `extra` flag) and a
+/// signed-in page ready to upload.
+async fn uploading_page(threshold: &str, extra: Option<&str>) -> Result<(Stack, Browser)> {
+    let mut flags = vec!["--multipart-threshold-bytes", threshold];
+    flags.extend(extra);
+    let stack = Stack::start_with(&flags)?;
+    stack.add_user("bench", "Ferry-bench-1")?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&stack, "bench", "Ferry-bench-1").await?;
+    browser.find_by_label("Upload files").await?;
+    Ok((stack, browser))
+}
+
 #[tokio::test]
 #[ignore = "a benchmark: `cargo xtask bench` runs it"]
 async fn upload_timings() -> Result<()> {
@@ -322,13 +335,7 @@ async fn upload_timings() -> Result<()> {
         ("checksums", None),
         ("no_checksums", Some("--no-upload-checksums")),
     ] {
-        let mut flags = vec!["--multipart-threshold-bytes", threshold.as_str()];
-        flags.extend(extra);
-        let stack = Stack::start_with(&flags)?;
-        stack.add_user("bench", "Ferry-bench-1")?;
-        let browser = Browser::start().await?;
-        browser.sign_in(&stack, "bench", "Ferry-bench-1").await?;
-        browser.find_by_label("Upload files").await?;
+        let (stack, browser) = uploading_page(&threshold, extra).await?;
         let server_before = stack.cpu_seconds();
         let curl = curl_upload(&browser, &whole, GIB).await?;
         let server_curl = stack.cpu_seconds() - server_before;
@@ -352,13 +359,7 @@ async fn upload_timings() -> Result<()> {
         ("checksums", None),
         ("no_checksums", Some("--no-upload-checksums")),
     ] {
-        let mut flags = vec!["--multipart-threshold-bytes", "5242880"];
-        flags.extend(extra);
-        let stack = Stack::start_with(&flags)?;
-        stack.add_user("bench", "Ferry-bench-1")?;
-        let browser = Browser::start().await?;
-        browser.sign_in(&stack, "bench", "Ferry-bench-1").await?;
-        browser.find_by_label("Upload files").await?;
+        let (_stack, browser) = uploading_page("5242880", extra).await?;
         let (_, small_peak, _, _) = browser_upload(&browser, &quarter).await?;
         println!("FERRY_BENCH upload_{label}_quarter_peak_bytes={small_peak}");
     }

@@ -72,6 +72,37 @@ fn leftover_parts(data: &Path) -> Result<Vec<String>> {
     Ok(found)
 }
 
+/// After a resumed upload: it was indexed, each of its `count` parts was
+/// stored exactly once, none stored before the reload (`before`) was sent
+/// again, and the index has the source's SHA-256.
+async fn resumed_exactly(
+    browser: &Browser,
+    proxy: &crate::proxy::Proxy,
+    name: &str,
+    count: u32,
+    before: &[u32],
+    bytes: &[u8],
+) -> Result<()> {
+    let uploads = browser.find_by_role("region", "Uploads").await?;
+    wait_for_text(&uploads, |t| t.contains("Indexed") || t.contains("Failed")).await?;
+    let text = uploads.text().await?;
+    assert!(text.contains("Indexed"), "{text}");
+    for part in 1..=count {
+        let answers = proxy.part_answers(part);
+        let ok = answers.iter().filter(|a| **a == Some(200)).count();
+        assert_eq!(ok, 1, "part {part} was stored {ok} times: {answers:?}");
+    }
+    let resent: Vec<u32> = before
+        .iter()
+        .copied()
+        .filter(|&n| proxy.part_answers(n).len() > 1)
+        .collect();
+    assert!(resent.is_empty(), "parts {resent:?} were sent again");
+    let record = browser.run_async(FILE_RECORD, vec![json!(name)]).await?;
+    assert_eq!(record["sha256"], json!(hex_sha256(bytes)), "{record}");
+    Ok(())
+}
+
 async fn signed_in(flags: &[&str]) -> Result<(Stack, Browser)> {
     let stack = Stack::start_with(flags)?;
     stack.add_user("demo", "Ferry-demo-1")?;
@@ -166,6 +197,8 @@ async fn a_large_file_goes_up_in_checksummed_parts_and_keeps_its_sha256() -> Res
             .await?;
         wait_for_text(&dialog, |t| t.contains(verdict)).await?;
     }
+    browser.assert_every_control_is_named().await?;
+    browser.screenshot("upload-verified-copy").await?;
     Ok(())
 }
 
@@ -485,25 +518,7 @@ async fn after_a_reload_an_upload_resumes_and_sends_only_the_missing_parts() -> 
         .await?
         .send_keys(path.to_str().context("a UTF-8 path")?)
         .await?;
-    let uploads = browser.find_by_role("region", "Uploads").await?;
-    wait_for_text(&uploads, |t| t.contains("Indexed") || t.contains("Failed")).await?;
-    let text = uploads.text().await?;
-    assert!(text.contains("Indexed"), "{text}");
-    for part in 1..=24 {
-        let answers = proxy.part_answers(part);
-        let ok = answers.iter().filter(|a| **a == Some(200)).count();
-        assert_eq!(ok, 1, "part {part} was stored {ok} times: {answers:?}");
-    }
-    let resent: Vec<u32> = before
-        .iter()
-        .copied()
-        .filter(|&n| proxy.part_answers(n).len() > 1)
-        .collect();
-    assert!(resent.is_empty(), "parts {resent:?} were sent again");
-    let record = browser
-        .run_async(FILE_RECORD, vec![json!("resume.bin")])
-        .await?;
-    assert_eq!(record["sha256"], json!(hex_sha256(&bytes)), "{record}");
+    resumed_exactly(&browser, &proxy, "resume.bin", 24, &before, &bytes).await?;
     // Nothing is left to resume.
     browser.goto(&stack.url).await?;
     browser.find_by_role("grid", "Files in Home").await?;
@@ -627,30 +642,13 @@ async fn with_a_kept_file_handle_an_upload_resumes_after_a_reload_without_a_new_
     // The file needn't be chosen again (though it may be).
     browser.find_by_label("Choose kept.bin again").await?;
     browser.assert_every_control_is_named().await?;
+    browser.screenshot("upload-unfinished-kept").await?;
     browser
         .find_by_role("button", "Resume kept.bin")
         .await?
         .click()
         .await?;
-    let uploads = browser.find_by_role("region", "Uploads").await?;
-    wait_for_text(&uploads, |t| t.contains("Indexed") || t.contains("Failed")).await?;
-    let text = uploads.text().await?;
-    assert!(text.contains("Indexed"), "{text}");
-    for part in 1..=16 {
-        let answers = proxy.part_answers(part);
-        let ok = answers.iter().filter(|a| **a == Some(200)).count();
-        assert_eq!(ok, 1, "part {part} was stored {ok} times: {answers:?}");
-    }
-    let resent: Vec<u32> = before
-        .iter()
-        .copied()
-        .filter(|&n| proxy.part_answers(n).len() > 1)
-        .collect();
-    assert!(resent.is_empty(), "parts {resent:?} were sent again");
-    let record = browser
-        .run_async(FILE_RECORD, vec![json!("kept.bin")])
-        .await?;
-    assert_eq!(record["sha256"], json!(hex_sha256(&bytes)), "{record}");
+    resumed_exactly(&browser, &proxy, "kept.bin", 16, &before, &bytes).await?;
     // Finished: neither the record nor the handle is kept.
     let kept = browser
         .run_async(
