@@ -123,15 +123,15 @@ pub struct UploadInfo {
 #[async_trait]
 pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// A presigned `PUT` of the whole object.
-    fn presign_put(
+    async fn presign_put(
         &self,
         key: &str,
         limits: &PutLimits,
         now: Timestamp,
         expires: Duration,
-    ) -> Presigned;
+    ) -> PortResult<Presigned>;
     /// A presigned `PUT` of one part of a multipart upload (`UploadPart`).
-    fn presign_part(
+    async fn presign_part(
         &self,
         key: &str,
         upload_id: &str,
@@ -139,18 +139,18 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         limits: &PutLimits,
         now: Timestamp,
         expires: Duration,
-    ) -> Presigned;
+    ) -> PortResult<Presigned>;
     /// A presigned `GET` whose response carries
     /// `Content-Disposition: attachment; filename*=UTF-8''{download_name}`
     /// (`response-content-disposition`), so the download keeps its name.
-    fn presign_get(
+    async fn presign_get(
         &self,
         key: &str,
         download_name: &str,
         content_type: &str,
         now: Timestamp,
         expires: Duration,
-    ) -> Presigned;
+    ) -> PortResult<Presigned>;
     /// Starts a multipart upload; returns its id.
     async fn create_multipart(&self, key: &str, content_type: &str) -> PortResult<String>;
     /// The parts uploaded so far, by part number.

@@ -246,7 +246,7 @@ impl Files {
                     None => None,
                 };
                 if file.status == FileStatus::Uploading {
-                    let upload = self.instructions(&file, &key, sha.as_deref())?;
+                    let upload = self.instructions(&file, &key, sha.as_deref()).await?;
                     let body = serde_json::to_value(CreateFileResponse {
                         command_id: existing.command_id,
                         file: file_view(&file),
@@ -451,7 +451,9 @@ impl Files {
         // A retry after a crash between storing the file and recording the
         // command: the file is there already; answer with it.
         if let Some(existing) = self.index.file(&caller.user, file_id).await? {
-            let upload = self.instructions(&existing, &key, sha256.as_deref())?;
+            let upload = self
+                .instructions(&existing, &key, sha256.as_deref())
+                .await?;
             let body = serde_json::to_value(CreateFileResponse {
                 command_id,
                 file: file_view(&existing),
@@ -476,7 +478,7 @@ impl Files {
             return Err(error);
         }
 
-        let upload = self.instructions(&record, &key, sha256.as_deref())?;
+        let upload = self.instructions(&record, &key, sha256.as_deref()).await?;
         let answer = CreateFileResponse {
             command_id,
             file: file_view(&record),
@@ -543,7 +545,7 @@ impl Files {
         }
     }
 
-    fn instructions(
+    async fn instructions(
         &self,
         file: &FileRecord,
         key: &str,
@@ -559,7 +561,9 @@ impl Files {
                         checksum_sha256: None,
                     })
                     .collect();
-                let parts = self.presign_parts_of(file, upload_id, part_size, key, &wanted, now)?;
+                let parts = self
+                    .presign_parts_of(file, upload_id, part_size, key, &wanted, now)
+                    .await?;
                 Ok(UploadInstructions::Multipart {
                     upload_id: upload_id.clone(),
                     part_size,
@@ -574,9 +578,10 @@ impl Files {
                         .map(|d| base64::engine::general_purpose::STANDARD.encode(d)),
                     content_type: Some(file.content_type.clone()),
                 };
-                let presigned =
-                    self.objects
-                        .presign_put(key, &limits, now, self.settings.upload_ttl);
+                let presigned = self
+                    .objects
+                    .presign_put(key, &limits, now, self.settings.upload_ttl)
+                    .await?;
                 Ok(UploadInstructions::Single {
                     request: request_view(presigned),
                 })
@@ -584,7 +589,7 @@ impl Files {
         }
     }
 
-    fn presign_parts_of(
+    async fn presign_parts_of(
         &self,
         file: &FileRecord,
         upload_id: &str,
@@ -594,39 +599,41 @@ impl Files {
         now: Timestamp,
     ) -> DomainResult<Vec<PartUpload>> {
         let count = part_count(file.size, part_size);
-        wanted
-            .iter()
-            .map(|part| {
-                if part.part_number == 0 || part.part_number > count {
-                    return Err(DomainError::invalid(format!(
-                        "Part {} doesn't exist: this upload has parts 1 to {count}.",
-                        part.part_number
-                    )));
-                }
-                if let Some(checksum) = &part.checksum_sha256 {
-                    parse_sha256_base64(checksum)?;
-                }
-                let size = part_len(file.size, part_size, part.part_number);
-                let limits = PutLimits {
-                    content_length: size,
-                    checksum_sha256: part.checksum_sha256.clone(),
-                    content_type: None,
-                };
-                let presigned = self.objects.presign_part(
+        let mut parts = Vec::with_capacity(wanted.len());
+        for part in wanted {
+            if part.part_number == 0 || part.part_number > count {
+                return Err(DomainError::invalid(format!(
+                    "Part {} doesn't exist: this upload has parts 1 to {count}.",
+                    part.part_number
+                )));
+            }
+            if let Some(checksum) = &part.checksum_sha256 {
+                parse_sha256_base64(checksum)?;
+            }
+            let size = part_len(file.size, part_size, part.part_number);
+            let limits = PutLimits {
+                content_length: size,
+                checksum_sha256: part.checksum_sha256.clone(),
+                content_type: None,
+            };
+            let presigned = self
+                .objects
+                .presign_part(
                     key,
                     upload_id,
                     part.part_number,
                     &limits,
                     now,
                     self.settings.upload_ttl,
-                );
-                Ok(PartUpload {
-                    part_number: part.part_number,
-                    size,
-                    request: request_view(presigned),
-                })
-            })
-            .collect()
+                )
+                .await?;
+            parts.push(PartUpload {
+                part_number: part.part_number,
+                size,
+                request: request_view(presigned),
+            });
+        }
+        Ok(parts)
     }
 
     /// Presigns more parts of a file's multipart upload.
@@ -649,7 +656,9 @@ impl Files {
             return Err(DomainError::conflict("This file's upload is over."));
         }
         let key = user.object_key(file_id);
-        let parts = self.presign_parts_of(&file, upload_id, part_size, &key, wanted, self.now())?;
+        let parts = self
+            .presign_parts_of(&file, upload_id, part_size, &key, wanted, self.now())
+            .await?;
         Ok(PartsResponse { parts })
     }
 
@@ -901,13 +910,16 @@ impl Files {
                 "A download URL must live at least a second.",
             ));
         }
-        let presigned = self.objects.presign_get(
-            &user.object_key(file_id),
-            file.name.as_str(),
-            &file.content_type,
-            self.now(),
-            ttl,
-        );
+        let presigned = self
+            .objects
+            .presign_get(
+                &user.object_key(file_id),
+                file.name.as_str(),
+                &file.content_type,
+                self.now(),
+                ttl,
+            )
+            .await?;
         Ok(DownloadResponse {
             request: request_view(presigned),
             sha256: file.sha256,

@@ -156,24 +156,24 @@ impl LocalObjectStore {
 
 #[async_trait]
 impl ObjectStore for LocalObjectStore {
-    fn presign_put(
+    async fn presign_put(
         &self,
         key: &str,
         limits: &PutLimits,
         now: Timestamp,
         expires: Duration,
-    ) -> Presigned {
-        self.presigned(
+    ) -> PortResult<Presigned> {
+        Ok(self.presigned(
             "PUT",
             key,
             vec![],
             Self::put_headers(limits, true),
             now,
             expires,
-        )
+        ))
     }
 
-    fn presign_part(
+    async fn presign_part(
         &self,
         key: &str,
         upload_id: &str,
@@ -181,29 +181,29 @@ impl ObjectStore for LocalObjectStore {
         limits: &PutLimits,
         now: Timestamp,
         expires: Duration,
-    ) -> Presigned {
+    ) -> PortResult<Presigned> {
         let query = vec![
             ("partNumber".to_owned(), part_number.to_string()),
             ("uploadId".to_owned(), upload_id.to_owned()),
         ];
-        self.presigned(
+        Ok(self.presigned(
             "PUT",
             key,
             query,
             Self::put_headers(limits, false),
             now,
             expires,
-        )
+        ))
     }
 
-    fn presign_get(
+    async fn presign_get(
         &self,
         key: &str,
         download_name: &str,
         content_type: &str,
         now: Timestamp,
         expires: Duration,
-    ) -> Presigned {
+    ) -> PortResult<Presigned> {
         let mut query = vec![(
             "response-content-disposition".to_owned(),
             presign::attachment_disposition(download_name),
@@ -211,7 +211,7 @@ impl ObjectStore for LocalObjectStore {
         if !content_type.is_empty() {
             query.push(("response-content-type".to_owned(), content_type.to_owned()));
         }
-        self.presigned("GET", key, query, vec![], now, expires)
+        Ok(self.presigned("GET", key, query, vec![], now, expires))
     }
 
     async fn create_multipart(&self, key: &str, content_type: &str) -> PortResult<String> {

@@ -35,12 +35,16 @@ async fn the_aws_sdk_for_javascript_agrees_with_the_endpoint() {
         content_type: Some("text/plain".into()),
     };
     let signing_time = s.clock.now();
-    let ours = s.store.presign_put(
-        "sdk/compare me ü.txt",
-        &limits,
-        s.now(),
-        Duration::from_secs(900),
-    );
+    let ours = s
+        .store
+        .presign_put(
+            "sdk/compare me ü.txt",
+            &limits,
+            s.now(),
+            Duration::from_secs(900),
+        )
+        .await
+        .unwrap();
     let date = signing_time
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();

@@ -35,12 +35,16 @@ fn headers_of(p: &ferry_core::ports::Presigned) -> Vec<(&str, &str)> {
 async fn presigned_put_then_get_keeps_bytes_type_and_download_name() {
     let s = start().await;
     let body = bytes_of(4096, 7);
-    let put = s.store.presign_put(
-        "users/u1/f1",
-        &limits(&body, Some("text/plain")),
-        s.now(),
-        HOUR,
-    );
+    let put = s
+        .store
+        .presign_put(
+            "users/u1/f1",
+            &limits(&body, Some("text/plain")),
+            s.now(),
+            HOUR,
+        )
+        .await
+        .unwrap();
     assert_eq!(put.method, "PUT");
     let mut names: Vec<_> = put.headers.iter().map(|(k, _)| k.as_str()).collect();
     names.sort_unstable();
@@ -78,13 +82,17 @@ async fn presigned_put_then_get_keeps_bytes_type_and_download_name() {
     assert_eq!(head.etag, etag);
     assert_eq!(head.checksum_sha256, Some(sha256_b64(&body)));
 
-    let get = s.store.presign_get(
-        "users/u1/f1",
-        "Résumé 2026.txt",
-        "text/plain; charset=utf-8",
-        s.now(),
-        HOUR,
-    );
+    let get = s
+        .store
+        .presign_get(
+            "users/u1/f1",
+            "Résumé 2026.txt",
+            "text/plain; charset=utf-8",
+            s.now(),
+            HOUR,
+        )
+        .await
+        .unwrap();
     assert!(get.headers.is_empty());
     let r = s.send("GET", &get.url, &[], Vec::new()).await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -105,7 +113,9 @@ async fn tampered_urls_and_signatures_are_refused() {
     let body = bytes_of(100, 1);
     let put = s
         .store
-        .presign_put("k/a", &limits(&body, None), s.now(), HOUR);
+        .presign_put("k/a", &limits(&body, None), s.now(), HOUR)
+        .await
+        .unwrap();
     let h = headers_of(&put);
 
     // Another signature.
@@ -211,7 +221,9 @@ async fn a_longer_body_under_the_signed_length_is_refused_without_a_socket() {
     let body = bytes_of(100, 3);
     let put = s
         .store
-        .presign_put("k/len", &limits(&body, None), s.now(), HOUR);
+        .presign_put("k/len", &limits(&body, None), s.now(), HOUR)
+        .await
+        .unwrap();
     let mut longer = body.clone();
     longer.extend_from_slice(b"extra bytes");
     let req = http::Request::builder()
@@ -248,7 +260,9 @@ async fn a_body_cut_short_by_a_dropped_connection_is_incomplete_and_stores_nothi
     let body = bytes_of(100, 5);
     let put = s
         .store
-        .presign_put("k/cut", &limits(&body, None), s.now(), HOUR);
+        .presign_put("k/cut", &limits(&body, None), s.now(), HOUR)
+        .await
+        .unwrap();
     // Half the body, then the connection drops.
     let half = bytes::Bytes::copy_from_slice(&body[..50]);
     let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = vec![
@@ -281,12 +295,16 @@ async fn a_body_cut_short_by_a_dropped_connection_is_incomplete_and_stores_nothi
 async fn expired_urls_are_refused_by_the_injected_clock() {
     let s = start().await;
     let body = bytes_of(10, 4);
-    let put = s.store.presign_put(
-        "k/e",
-        &limits(&body, None),
-        s.now(),
-        Duration::from_secs(60),
-    );
+    let put = s
+        .store
+        .presign_put(
+            "k/e",
+            &limits(&body, None),
+            s.now(),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
     s.clock.advance(61);
     let r = s
         .send("PUT", &put.url, &headers_of(&put), body.clone())
@@ -296,18 +314,26 @@ async fn expired_urls_are_refused_by_the_injected_clock() {
 
     // Signed long ago, by the system clock too.
     let then = ferry_protocol::Timestamp::new(s.clock.now() - time::Duration::hours(3));
-    let get = s.store.presign_get("k/e", "e", "text/plain", then, HOUR);
+    let get = s
+        .store
+        .presign_get("k/e", "e", "text/plain", then, HOUR)
+        .await
+        .unwrap();
     let r = s.send("GET", &get.url, &[], Vec::new()).await;
     assert_eq!((r.status, r.code().as_str()), (403, "AccessDenied"));
 
     // More than seven days is never valid.
-    let week = s.store.presign_get(
-        "k/e",
-        "e",
-        "text/plain",
-        s.now(),
-        Duration::from_secs(30 * 86_400),
-    );
+    let week = s
+        .store
+        .presign_get(
+            "k/e",
+            "e",
+            "text/plain",
+            s.now(),
+            Duration::from_secs(30 * 86_400),
+        )
+        .await
+        .unwrap();
     assert!(week.url.contains("X-Amz-Expires=604800"));
     assert_eq!(
         week.expires_at.get(),
@@ -321,7 +347,11 @@ async fn a_signed_checksum_is_enforced_and_nothing_is_stored_on_mismatch() {
     let body = bytes_of(2048, 5);
     let mut wrong = limits(&body, None);
     wrong.checksum_sha256 = Some(sha256_b64(b"something else"));
-    let put = s.store.presign_put("k/sum", &wrong, s.now(), HOUR);
+    let put = s
+        .store
+        .presign_put("k/sum", &wrong, s.now(), HOUR)
+        .await
+        .unwrap();
     let r = s
         .send("PUT", &put.url, &headers_of(&put), body.clone())
         .await;
@@ -337,7 +367,9 @@ async fn a_signed_checksum_is_enforced_and_nothing_is_stored_on_mismatch() {
     // An earlier version stays as it was.
     let good = s
         .store
-        .presign_put("k/sum", &limits(&body, None), s.now(), HOUR);
+        .presign_put("k/sum", &limits(&body, None), s.now(), HOUR)
+        .await
+        .unwrap();
     assert_eq!(
         s.send("PUT", &good.url, &headers_of(&good), body.clone())
             .await
@@ -368,7 +400,9 @@ async fn multipart_upload_with_presigned_parts() {
     for (n, part) in [(1u32, &p1), (2, &p2)] {
         let url = s
             .store
-            .presign_part(key, &upload_id, n, &limits(part, None), s.now(), HOUR);
+            .presign_part(key, &upload_id, n, &limits(part, None), s.now(), HOUR)
+            .await
+            .unwrap();
         assert_eq!(
             url.headers.len(),
             1,
@@ -391,14 +425,18 @@ async fn multipart_upload_with_presigned_parts() {
     wrong.checksum_sha256 = Some(sha256_b64(b"nope"));
     let url = s
         .store
-        .presign_part(key, &upload_id, 2, &wrong, s.now(), HOUR);
+        .presign_part(key, &upload_id, 2, &wrong, s.now(), HOUR)
+        .await
+        .unwrap();
     let r = s.send("PUT", &url.url, &headers_of(&url), p2.clone()).await;
     assert_eq!((r.status, r.code().as_str()), (400, "BadDigest"));
 
     // A part URL of another upload or number doesn't verify.
     let url = s
         .store
-        .presign_part(key, &upload_id, 3, &limits(&p2, None), s.now(), HOUR);
+        .presign_part(key, &upload_id, 3, &limits(&p2, None), s.now(), HOUR)
+        .await
+        .unwrap();
     let moved = url.url.replace("partNumber=3", "partNumber=4");
     let r = s.send("PUT", &moved, &headers_of(&url), p2.clone()).await;
     assert_eq!(r.code(), "SignatureDoesNotMatch");
@@ -471,7 +509,9 @@ async fn multipart_upload_with_presigned_parts() {
 
     let get = s
         .store
-        .presign_get(key, "big.bin", "application/octet-stream", s.now(), HOUR);
+        .presign_get(key, "big.bin", "application/octet-stream", s.now(), HOUR)
+        .await
+        .unwrap();
     let r = s.send("GET", &get.url, &[], Vec::new()).await;
     assert_eq!(r.status, 200);
     assert_eq!(&r.body[..p1.len()], p1.as_slice());
@@ -489,7 +529,9 @@ async fn abort_removes_parts_and_unknown_uploads_are_fine() {
     let part = bytes_of(10, 9);
     let url = s
         .store
-        .presign_part("k/abort", &id, 1, &limits(&part, None), s.now(), HOUR);
+        .presign_part("k/abort", &id, 1, &limits(&part, None), s.now(), HOUR)
+        .await
+        .unwrap();
     assert_eq!(
         s.send("PUT", &url.url, &headers_of(&url), part.clone())
             .await
@@ -574,7 +616,9 @@ async fn cors_preflight_and_response_headers() {
     let body = bytes_of(5, 5);
     let put = s
         .store
-        .presign_put("k/c", &limits(&body, None), s.now(), HOUR);
+        .presign_put("k/c", &limits(&body, None), s.now(), HOUR)
+        .await
+        .unwrap();
     let mut h = headers_of(&put);
     h.push(("origin", ORIGIN));
     let r = s.send("PUT", &put.url, &h, body.clone()).await;
@@ -586,7 +630,11 @@ async fn cors_preflight_and_response_headers() {
             .contains("ETag")
     );
 
-    let get = s.store.presign_get("k/c", "c", "text/plain", s.now(), HOUR);
+    let get = s
+        .store
+        .presign_get("k/c", "c", "text/plain", s.now(), HOUR)
+        .await
+        .unwrap();
     let r = s
         .send(
             "GET",
@@ -607,7 +655,9 @@ async fn a_bus_failure_answers_503() {
     let body = bytes_of(5, 6);
     let put = s
         .store
-        .presign_put("k/bus", &limits(&body, None), s.now(), HOUR);
+        .presign_put("k/bus", &limits(&body, None), s.now(), HOUR)
+        .await
+        .unwrap();
     let r = s.send("PUT", &put.url, &headers_of(&put), body).await;
     assert_eq!((r.status, r.code().as_str()), (503, "ServiceUnavailable"));
     let err = s.store.delete("k/bus").await.unwrap_err();
@@ -624,7 +674,9 @@ async fn delete_and_list_through_the_port() {
         let body = key.as_bytes().to_vec();
         let put = s
             .store
-            .presign_put(key, &limits(&body, None), s.now(), HOUR);
+            .presign_put(key, &limits(&body, None), s.now(), HOUR)
+            .await
+            .unwrap();
         assert_eq!(
             s.send("PUT", &put.url, &headers_of(&put), body)
                 .await
@@ -693,7 +745,9 @@ async fn a_small_middle_part_is_refused_and_the_upload_survives() {
         let part = bytes_of(1000, n as u8);
         let url = s
             .store
-            .presign_part(key, &id, n, &limits(&part, None), s.now(), HOUR);
+            .presign_part(key, &id, n, &limits(&part, None), s.now(), HOUR)
+            .await
+            .unwrap();
         let r = s
             .send("PUT", &url.url, &headers_of(&url), part.clone())
             .await;
@@ -752,7 +806,9 @@ async fn an_empty_file_uploads_with_a_presigned_put() {
     let s = start().await;
     let put = s
         .store
-        .presign_put("k/empty", &limits(b"", None), s.now(), HOUR);
+        .presign_put("k/empty", &limits(b"", None), s.now(), HOUR)
+        .await
+        .unwrap();
     // Browsers send `Content-Length: 0` for an empty PUT; hyper's client
     // leaves it out unless told.
     let mut h = headers_of(&put);
@@ -771,7 +827,9 @@ async fn keys_cannot_climb_out_and_other_buckets_do_not_exist() {
     for key in ["../escape", "a/../../escape", "a//b", "./a"] {
         let put = s
             .store
-            .presign_put(key, &limits(&body, None), s.now(), HOUR);
+            .presign_put(key, &limits(&body, None), s.now(), HOUR)
+            .await
+            .unwrap();
         let r = s
             .send("PUT", &put.url, &headers_of(&put), body.clone())
             .await;
@@ -817,12 +875,18 @@ async fn keys_with_any_characters_sign_and_verify() {
         let body = key.as_bytes().to_vec();
         let put = s
             .store
-            .presign_put(key, &limits(&body, Some("text/plain")), s.now(), HOUR);
+            .presign_put(key, &limits(&body, Some("text/plain")), s.now(), HOUR)
+            .await
+            .unwrap();
         let r = s
             .send("PUT", &put.url, &headers_of(&put), body.clone())
             .await;
         assert_eq!(r.status, 200, "{key}: {}", r.text());
-        let get = s.store.presign_get(key, "x", "text/plain", s.now(), HOUR);
+        let get = s
+            .store
+            .presign_get(key, "x", "text/plain", s.now(), HOUR)
+            .await
+            .unwrap();
         let r = s.send("GET", &get.url, &[], Vec::new()).await;
         assert_eq!(r.status, 200, "{key}: {}", r.text());
         assert_eq!(r.body.as_ref(), body.as_slice());
@@ -847,7 +911,9 @@ async fn signing_times_are_judged_by_the_injected_clock() {
     let body = bytes_of(10, 8);
     let put = s
         .store
-        .presign_put("k/ahead", &limits(&body, None), s.now(), HOUR);
+        .presign_put("k/ahead", &limits(&body, None), s.now(), HOUR)
+        .await
+        .unwrap();
     let r = s
         .send("PUT", &put.url, &headers_of(&put), body.clone())
         .await;
@@ -863,7 +929,9 @@ async fn signing_times_are_judged_by_the_injected_clock() {
     let later = ferry_protocol::Timestamp::new(s.clock.now() + time::Duration::hours(1));
     let put = s
         .store
-        .presign_put("k/ahead", &limits(&body, None), later, HOUR);
+        .presign_put("k/ahead", &limits(&body, None), later, HOUR)
+        .await
+        .unwrap();
     let r = s.send("PUT", &put.url, &headers_of(&put), body).await;
     assert_eq!((r.status, r.code().as_str()), (403, "RequestTimeTooSkewed"));
 }
