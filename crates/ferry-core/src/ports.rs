@@ -92,6 +92,21 @@ pub struct ObjectInfo {
     pub last_modified: Timestamp,
 }
 
+/// `attachment; filename*=UTF-8''<name>` (RFC 6266 / 5987): how a presigned
+/// download keeps its name whatever characters it has. Everything but
+/// letters, digits and `-._~` is percent-encoded (UTF-8).
+pub fn attachment_disposition(name: &str) -> String {
+    let mut encoded = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("attachment; filename*=UTF-8''{encoded}")
+}
+
 /// A part of an open multipart upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartInfo {
@@ -152,7 +167,14 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         expires: Duration,
     ) -> PortResult<Presigned>;
     /// Starts a multipart upload; returns its id.
-    async fn create_multipart(&self, key: &str, content_type: &str) -> PortResult<String>;
+    /// `part_checksums`: every part will carry a signed SHA-256 (S3 is told
+    /// when the upload starts, and then requires one on every part).
+    async fn create_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+        part_checksums: bool,
+    ) -> PortResult<String>;
     /// The parts uploaded so far, by part number.
     async fn list_parts(&self, key: &str, upload_id: &str) -> PortResult<Vec<PartInfo>>;
     /// Completes a multipart upload from the listed parts. The store emits
@@ -361,4 +383,21 @@ pub trait Notifier: Send + Sync + std::fmt::Debug {
     /// Stores the event in `user`'s feed (once per event id) and pushes it to
     /// their connections, and only theirs.
     async fn notify(&self, user: &UserId, event: &EventEnvelope) -> PortResult<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_download_keeps_its_name_whatever_its_characters() {
+        assert_eq!(
+            attachment_disposition("a b;ü.txt"),
+            "attachment; filename*=UTF-8''a%20b%3B%C3%BC.txt"
+        );
+        assert_eq!(
+            attachment_disposition("Report-2026_v1.~"),
+            "attachment; filename*=UTF-8''Report-2026_v1.~"
+        );
+    }
 }

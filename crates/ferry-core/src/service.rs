@@ -59,6 +59,9 @@ pub struct FileSettings {
     pub download_ttl: Duration,
     /// How many part URLs `CreateFile` returns up front.
     pub first_parts: u32,
+    /// Whether browsers sign each part's SHA-256 (as their configuration
+    /// says); a multipart upload is started accordingly.
+    pub part_checksums: bool,
 }
 
 impl Default for FileSettings {
@@ -70,6 +73,7 @@ impl Default for FileSettings {
             upload_ttl: Duration::from_secs(60 * 60),
             download_ttl: MAX_DOWNLOAD_TTL,
             first_parts: 16,
+            part_checksums: true,
         }
     }
 }
@@ -467,7 +471,7 @@ impl Files {
         if multipart {
             record.upload_id = Some(
                 self.objects
-                    .create_multipart(&key, &body.content_type)
+                    .create_multipart(&key, &body.content_type, self.settings.part_checksums)
                     .await?,
             );
         }

@@ -186,12 +186,6 @@ impl Signer {
     }
 }
 
-/// `attachment; filename*=UTF-8''<name>` (RFC 6266 / 5987), the way a
-/// download keeps its name whatever characters it has.
-pub fn attachment_disposition(name: &str) -> String {
-    format!("attachment; filename*=UTF-8''{}", encode_component(name))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -241,13 +235,5 @@ mod tests {
         s.base_url = "https://files.example.com:443/s3".into();
         assert_eq!(s.host(), "files.example.com");
         assert_eq!(s.base_path(), "/s3");
-    }
-
-    #[test]
-    fn disposition_encodes_the_name() {
-        assert_eq!(
-            attachment_disposition("a b;ü.txt"),
-            "attachment; filename*=UTF-8''a%20b%3B%C3%BC.txt"
-        );
     }
 }

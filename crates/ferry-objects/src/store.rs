@@ -206,7 +206,7 @@ impl ObjectStore for LocalObjectStore {
     ) -> PortResult<Presigned> {
         let mut query = vec![(
             "response-content-disposition".to_owned(),
-            presign::attachment_disposition(download_name),
+            ferry_core::ports::attachment_disposition(download_name),
         )];
         if !content_type.is_empty() {
             query.push(("response-content-type".to_owned(), content_type.to_owned()));
@@ -214,7 +214,13 @@ impl ObjectStore for LocalObjectStore {
         Ok(self.presigned("GET", key, query, vec![], now, expires))
     }
 
-    async fn create_multipart(&self, key: &str, content_type: &str) -> PortResult<String> {
+    async fn create_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+        // The endpoint takes parts with or without a checksum either way.
+        _part_checksums: bool,
+    ) -> PortResult<String> {
         let input = CreateMultipartUploadInput {
             bucket: self.backend.bucket().to_owned(),
             key: key.to_owned(),

@@ -390,7 +390,7 @@ async fn multipart_upload_with_presigned_parts() {
     let key = "users/u1/big";
     let upload_id = s
         .store
-        .create_multipart(key, "application/octet-stream")
+        .create_multipart(key, "application/octet-stream", true)
         .await
         .unwrap();
     let p1 = bytes_of(5 * 1024 * 1024, 1);
@@ -523,7 +523,7 @@ async fn abort_removes_parts_and_unknown_uploads_are_fine() {
     let s = start().await;
     let id = s
         .store
-        .create_multipart("k/abort", "text/plain")
+        .create_multipart("k/abort", "text/plain", true)
         .await
         .unwrap();
     let part = bytes_of(10, 9);
@@ -739,7 +739,11 @@ async fn list_buckets_at_the_root() {
 async fn a_small_middle_part_is_refused_and_the_upload_survives() {
     let s = start().await;
     let key = "k/small-parts";
-    let id = s.store.create_multipart(key, "text/plain").await.unwrap();
+    let id = s
+        .store
+        .create_multipart(key, "text/plain", true)
+        .await
+        .unwrap();
     let mut uploaded = Vec::new();
     for n in 1..=2u32 {
         let part = bytes_of(1000, n as u8);
@@ -782,7 +786,7 @@ async fn a_small_middle_part_is_refused_and_the_upload_survives() {
     // An upload answers only for its own key.
     let other = s
         .store
-        .create_multipart("k/other", "text/plain")
+        .create_multipart("k/other", "text/plain", true)
         .await
         .unwrap();
     let err = s.store.list_parts("k/not-other", &other).await.unwrap_err();

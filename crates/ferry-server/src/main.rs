@@ -343,6 +343,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         settings.client_upload.files_in_flight = files.clamp(1, 64);
     }
     settings.client_upload.checksums = !args.no_upload_checksums;
+    settings.files.part_checksums = !args.no_upload_checksums;
     if let Some(seconds) = args.upload_link_seconds {
         settings.files.upload_ttl = std::time::Duration::from_secs(seconds.max(1));
     }

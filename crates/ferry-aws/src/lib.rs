@@ -1,0 +1,47 @@
+//! Ferry's ports on AWS's services, for the Lambda handlers: the same domain
+//! (`ferry-core`) as the local stack, other adapters. So far the object store
+//! (S3, with the SDK's presigner); the index (DynamoDB), the bus
+//! (EventBridge) and the notifier (the API Gateway management API) follow.
+//!
+//! Only this crate builds the AWS SDK: the local stack never links it.
+
+mod s3;
+
+pub use s3::S3ObjectStore;
+
+use aws_sdk_s3::config::{Credentials, Region};
+
+/// Where the AWS clients connect, and as whom: from the environment Lambda
+/// sets (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`), or given (tests against a stand-in).
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    /// The region.
+    pub region: String,
+    /// The credentials.
+    pub credentials: Credentials,
+    /// Another endpoint than AWS's (a stand-in such as moto in tests).
+    pub endpoint_url: Option<String>,
+}
+
+impl AwsSettings {
+    /// The settings Lambda's environment gives a function.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set"));
+        Ok(Self {
+            region: var("AWS_REGION")?,
+            credentials: Credentials::new(
+                var("AWS_ACCESS_KEY_ID")?,
+                var("AWS_SECRET_ACCESS_KEY")?,
+                std::env::var("AWS_SESSION_TOKEN").ok(),
+                None,
+                "lambda-environment",
+            ),
+            endpoint_url: std::env::var("AWS_ENDPOINT_URL").ok(),
+        })
+    }
+
+    fn region(&self) -> Region {
+        Region::new(self.region.clone())
+    }
+}
