@@ -1,12 +1,14 @@
 //! Ferry's ports on AWS's services, for the Lambda handlers: the same domain
 //! (`ferry-core`) as the local stack, other adapters. So far the object store
-//! (S3, with the SDK's presigner); the index (DynamoDB), the bus
-//! (EventBridge) and the notifier (the API Gateway management API) follow.
+//! (S3, with the SDK's presigner) and the bus (EventBridge); the index
+//! (DynamoDB) and the notifier (the API Gateway management API) follow.
 //!
 //! Only this crate builds the AWS SDK: the local stack never links it.
 
+mod eventbridge;
 mod s3;
 
+pub use eventbridge::EventBridgeBus;
 pub use s3::S3ObjectStore;
 
 use aws_sdk_s3::config::{Credentials, Region};

@@ -14,88 +14,19 @@
 #![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
 
 use base64::Engine as _;
-use ferry_aws::{AwsSettings, S3ObjectStore};
+mod common;
+
+use common::{Moto, settings, start_moto};
+use ferry_aws::S3ObjectStore;
 use ferry_core::ports::{ObjectStore, PutLimits, attachment_disposition};
 use ferry_protocol::Timestamp;
 use ferry_protocol::messages::UploadedPart;
 use sha2::Digest as _;
 use std::io::{Read as _, Write as _};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 const BUCKET: &str = "ferry-files";
 const HOUR: Duration = Duration::from_secs(3600);
-
-/// moto's server, in its own process group, stopped on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &format!("-{}", self.child.id())])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto_server() -> PathBuf {
-    if let Some(path) = std::env::var_os("FERRY_MOTO_SERVER") {
-        return path.into();
-    }
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/python/bin/moto_server");
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo xtask test` installs the PyPI test peers (tools/python/requirements.txt)",
-        path.display()
-    );
-    path
-}
-
-fn start_moto() -> Moto {
-    use std::os::unix::process::CommandExt as _;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(moto_server())
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let moto = Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return moto;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("moto_server never listened on {port}");
-}
-
-fn settings(moto: &Moto) -> AwsSettings {
-    AwsSettings {
-        region: "us-east-1".into(),
-        credentials: aws_sdk_s3::config::Credentials::new(
-            "AKIDMOTO",
-            "moto-secret",
-            None,
-            None,
-            "test",
-        ),
-        endpoint_url: Some(moto.url.clone()),
-    }
-}
 
 /// A plain HTTP/1.1 request, as a browser sends a presigned one.
 struct Answer {
