@@ -612,6 +612,7 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
     // Paste files anywhere on the page to upload them here.
     // The folder picker: an attribute Leptos has no name for.
     let folder_input: NodeRef<leptos::html::Input> = NodeRef::new();
+    let files_input: NodeRef<leptos::html::Input> = NodeRef::new();
     Effect::new(move |_| {
         if let Some(input) = folder_input.get() {
             let _ = input.set_attribute("webkitdirectory", "");
@@ -667,21 +668,14 @@ pub fn Files(config: ClientConfig) -> impl IntoView {
                     on:click=move |ev| {
                         // Chromium's picker gives handles: an interrupted
                         // upload can then go on without a new pick.
-                        let label: web_sys::Element = event_target(&ev);
-                        let input = label
-                            .closest("label")
-                            .ok()
-                            .flatten()
-                            .and_then(|l| l.query_selector("input").ok().flatten())
-                            .and_then(|i| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(i).ok());
-                        if let Some(input) = input
+                        if let Some(input) = files_input.get()
                             && uploads::pick_with_handles(ctx, input)
                         {
                             ev.prevent_default();
                         }
                     }>
                     "Upload files"
-                    <input type="file" multiple class="ferry-visually-hidden"
+                    <input type="file" multiple node_ref=files_input class="ferry-visually-hidden"
                         on:change=move |ev| {
                             let input: web_sys::HtmlInputElement = event_target(&ev);
                             if let Some(files) = input.files() {

@@ -961,7 +961,7 @@ fn resume_from_handle(ctx: Ctx, unfinished: RwSignal<Vec<Unfinished>>, record: U
             None => {
                 KEPT.with(|k| k.borrow_mut().remove(&record.file_id));
                 // Re-rendered without the handle: the file input shows.
-                unfinished.update(|_| {});
+                unfinished.notify();
                 ctx.fail(&format!(
                     "{} can't be read where it was: choose it again to go on.",
                     record.name

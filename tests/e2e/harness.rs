@@ -382,30 +382,40 @@ impl Browser {
     }
 }
 
-/// CPU seconds of the live processes in process group `group` whose
-/// command line passes `wanted` (`/proc/PID/stat`: utime and stime, in
-/// clock ticks of 1/100 s).
-#[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
-fn group_cpu_seconds(group: u32, wanted: impl Fn(&str) -> bool) -> f64 {
+/// The live processes in process group `group` whose command line passes
+/// `wanted`: their pid, and the `/proc/PID/stat` fields after the command's
+/// closing parenthesis (state (0), ppid, pgrp (2), …, utime (11), stime (12)).
+fn group_processes(group: u32, wanted: impl Fn(&str) -> bool) -> Vec<(u32, Vec<String>)> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0.0;
+        return Vec::new();
     };
-    let ticks: u64 = entries
+    entries
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let pid: u32 = e.file_name().to_str()?.parse().ok()?;
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // After the command's closing parenthesis: state (0), ppid,
-            // pgrp (2), …, utime (11), stime (12).
-            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-            let pgrp: u32 = fields.get(2)?.parse().ok()?;
-            if pgrp != group {
+            let fields: Vec<String> = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            if fields.get(2)?.parse::<u32>().ok()? != group {
                 return None;
             }
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            if !wanted(&String::from_utf8_lossy(&cmdline)) {
-                return None;
-            }
+            wanted(&String::from_utf8_lossy(&cmdline)).then_some((pid, fields))
+        })
+        .collect()
+}
+
+/// CPU seconds of the live processes in process group `group` whose
+/// command line passes `wanted` (utime and stime, in clock ticks of 1/100 s).
+#[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
+fn group_cpu_seconds(group: u32, wanted: impl Fn(&str) -> bool) -> f64 {
+    let ticks: u64 = group_processes(group, wanted)
+        .iter()
+        .filter_map(|(_, fields)| {
             let utime: u64 = fields.get(11)?.parse().ok()?;
             let stime: u64 = fields.get(12)?.parse().ok()?;
             Some(utime + stime)
@@ -414,42 +424,23 @@ fn group_cpu_seconds(group: u32, wanted: impl Fn(&str) -> bool) -> f64 {
     ticks as f64 / 100.0
 }
 
+/// The resident memory of the renderers in process group `group`.
 fn renderer_memory(group: u32) -> u64 {
-    {
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return 0;
-        };
-        entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-                // Fields after the command's closing parenthesis: state, ppid, pgrp.
-                let pgrp: u32 = stat
-                    .rsplit_once(')')?
-                    .1
-                    .split_whitespace()
-                    .nth(2)?
-                    .parse()
-                    .ok()?;
-                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-                let renderer = String::from_utf8_lossy(&cmdline).contains("--type=renderer");
-                (pgrp == group && renderer).then_some(pid)
-            })
-            .filter_map(|pid| {
-                let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-                let kib: u64 = status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))?
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .ok()?;
-                Some(kib * 1024)
-            })
-            .sum()
-    }
+    group_processes(group, |cmdline| cmdline.contains("--type=renderer"))
+        .iter()
+        .filter_map(|(pid, _)| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            let kib: u64 = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()?;
+            Some(kib * 1024)
+        })
+        .sum()
 }
 
 impl Browser {

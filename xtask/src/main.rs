@@ -23,19 +23,22 @@ Commands:
             --addr ADDR         listen address (default 127.0.0.1:8080)
             --data-dir DIR      state directory (default .ferry)
             --public-url URL    the URL browsers use, when it differs from ADDR
-  test    Run every check CI runs: fmt, clippy (native + wasm), native tests,
+  test    Run every check CI runs: fmt, clippy (native + wasm), cfn-lint on
+          the AWS template, native tests (the AWS adapters' against moto),
           wasm tests in headless Chromium, end-to-end browser tests.
   bench   Print the benchmark report: the client's first-load size, the
           client in headless Chromium (a rendered list, a delete's round
           trip over the WebSocket and polling, a 1 GiB upload next to curl
-          with and without checksums, the tab's peak memory), SRP sign-ins
+          with and without checksums with the CPU each side used, the tab's
+          peak memory at 1 GiB and 256 MiB), SRP sign-ins
           on the server and the client's SRP step natively and in Chromium,
           the file API (list and create rates, upload to WebSocket latency,
           PUT throughput) and the index at 100,000 files.
   help    Show this text.
 
 Everything missing is installed first (wasm32 target, Trunk, wasm-bindgen-cli,
-wasm-opt from npm; Chromium and chromedriver with apt-get when run as root).";
+wasm-opt from npm; Chromium and chromedriver with apt-get when run as root;
+for `test`, cfn-lint and moto from PyPI into target/tools/python).";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

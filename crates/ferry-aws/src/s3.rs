@@ -46,19 +46,25 @@ impl S3ObjectStore {
         }
     }
 
-    fn presigning(now: Timestamp, expires: Duration) -> PortResult<PresigningConfig> {
-        PresigningConfig::builder()
+    /// The presigner's window for a URL signed at `now` living `expires`
+    /// (1 s to a week), and when it ends.
+    fn presigning(now: Timestamp, expires: Duration) -> PortResult<(PresigningConfig, Timestamp)> {
+        let expires = expires.clamp(Duration::from_secs(1), MAX_PRESIGNED);
+        let config = PresigningConfig::builder()
             .start_time(SystemTime::from(now.get()))
-            .expires_in(expires.clamp(Duration::from_secs(1), MAX_PRESIGNED))
+            .expires_in(expires)
             .build()
-            .map_err(|e| PortError::Other(format!("presigning: {e}")))
+            .map_err(|e| PortError::Other(format!("presigning: {e}")))?;
+        let ends = Timestamp::new(
+            now.get() + time::Duration::seconds(i64::try_from(expires.as_secs()).unwrap_or(0)),
+        );
+        Ok((config, ends))
     }
 }
 
 /// The SDK's presigned request as the port gives it: the headers the
 /// browser must send (not `host` or `content-length`, which it sets itself).
-fn presigned(request: &PresignedRequest, now: Timestamp, expires: Duration) -> Presigned {
-    let expires = expires.clamp(Duration::from_secs(1), MAX_PRESIGNED);
+fn presigned(request: &PresignedRequest, expires_at: Timestamp) -> Presigned {
     Presigned {
         method: request.method().to_owned(),
         url: request.uri().to_owned(),
@@ -69,9 +75,7 @@ fn presigned(request: &PresignedRequest, now: Timestamp, expires: Duration) -> P
             })
             .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
             .collect(),
-        expires_at: Timestamp::new(
-            now.get() + time::Duration::seconds(i64::try_from(expires.as_secs()).unwrap_or(0)),
-        ),
+        expires_at,
     }
 }
 
@@ -121,6 +125,7 @@ impl ObjectStore for S3ObjectStore {
         now: Timestamp,
         expires: Duration,
     ) -> PortResult<Presigned> {
+        let (window, expires_at) = Self::presigning(now, expires)?;
         let request = self
             .client
             .put_object()
@@ -129,10 +134,10 @@ impl ObjectStore for S3ObjectStore {
             .content_length(i64::try_from(limits.content_length).unwrap_or(i64::MAX))
             .set_checksum_sha256(limits.checksum_sha256.clone())
             .set_content_type(limits.content_type.clone())
-            .presigned(Self::presigning(now, expires)?)
+            .presigned(window)
             .await
             .map_err(port_error)?;
-        Ok(presigned(&request, now, expires))
+        Ok(presigned(&request, expires_at))
     }
 
     async fn presign_part(
@@ -144,6 +149,7 @@ impl ObjectStore for S3ObjectStore {
         now: Timestamp,
         expires: Duration,
     ) -> PortResult<Presigned> {
+        let (window, expires_at) = Self::presigning(now, expires)?;
         let request = self
             .client
             .upload_part()
@@ -153,10 +159,10 @@ impl ObjectStore for S3ObjectStore {
             .part_number(i32::try_from(part_number).unwrap_or(i32::MAX))
             .content_length(i64::try_from(limits.content_length).unwrap_or(i64::MAX))
             .set_checksum_sha256(limits.checksum_sha256.clone())
-            .presigned(Self::presigning(now, expires)?)
+            .presigned(window)
             .await
             .map_err(port_error)?;
-        Ok(presigned(&request, now, expires))
+        Ok(presigned(&request, expires_at))
     }
 
     async fn presign_get(
@@ -167,6 +173,7 @@ impl ObjectStore for S3ObjectStore {
         now: Timestamp,
         expires: Duration,
     ) -> PortResult<Presigned> {
+        let (window, expires_at) = Self::presigning(now, expires)?;
         let request = self
             .client
             .get_object()
@@ -174,10 +181,10 @@ impl ObjectStore for S3ObjectStore {
             .key(key)
             .response_content_disposition(attachment_disposition(download_name))
             .set_response_content_type(Some(content_type.to_owned()).filter(|t| !t.is_empty()))
-            .presigned(Self::presigning(now, expires)?)
+            .presigned(window)
             .await
             .map_err(port_error)?;
-        Ok(presigned(&request, now, expires))
+        Ok(presigned(&request, expires_at))
     }
 
     async fn create_multipart(

@@ -126,6 +126,16 @@ fn now() -> Timestamp {
     Timestamp::new(time::OffsetDateTime::now_utc())
 }
 
+/// Whether the store lists `upload_id` among its open uploads.
+async fn is_open(store: &S3ObjectStore, upload_id: &str) -> bool {
+    store
+        .list_uploads()
+        .await
+        .unwrap()
+        .iter()
+        .any(|u| u.upload_id == upload_id)
+}
+
 async fn store_with_bucket(moto: &Moto) -> S3ObjectStore {
     let settings = settings(moto);
     let config = aws_sdk_s3::Config::builder()
@@ -272,14 +282,7 @@ async fn a_multipart_upload_from_presigned_parts_completes_once_and_aborts_clean
         .await
         .unwrap();
     assert_eq!(again.etag, object.etag);
-    assert!(
-        !store
-            .list_uploads()
-            .await
-            .unwrap()
-            .iter()
-            .any(|u| u.upload_id == upload_id)
-    );
+    assert!(!is_open(&store, &upload_id).await);
 
     // An aborted upload is gone; aborting it again is no error.
     let other = store
@@ -290,14 +293,7 @@ async fn a_multipart_upload_from_presigned_parts_completes_once_and_aborts_clean
         .abort_multipart("objects/u1/gone", &other)
         .await
         .unwrap();
-    assert!(
-        !store
-            .list_uploads()
-            .await
-            .unwrap()
-            .iter()
-            .any(|u| u.upload_id == other)
-    );
+    assert!(!is_open(&store, &other).await);
     store
         .abort_multipart("objects/u1/gone", &other)
         .await
