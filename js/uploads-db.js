@@ -92,3 +92,27 @@ export async function pickFiles() {
     return error && error.name === 'AbortError' ? [] : null;
   }
 }
+
+// A dropped item's handle, as a promise (Chromium gives it only while the
+// drop event runs; it can be awaited later), or null where the browser has
+// none. The promise resolves to null when no handle comes.
+export function droppedHandle(item) {
+  if (item.kind !== 'file' || typeof item.getAsFileSystemHandle !== 'function') return null;
+  return item.getAsFileSystemHandle().catch(() => null);
+}
+
+// The file handle at `path` ('photos/2026/a.jpg', starting with the dropped
+// item's own name) under a dropped item's handle, or null.
+export async function handleAt(handle, path) {
+  if (!handle) return null;
+  const names = path.split('/').filter((name) => name);
+  if (names.shift() !== handle.name) return null;
+  try {
+    if (handle.kind === 'file') return names.length === 0 ? handle : null;
+    let folder = handle;
+    while (names.length > 1) folder = await folder.getDirectoryHandle(names.shift());
+    return names.length === 1 ? await folder.getFileHandle(names[0]) : null;
+  } catch (_) {
+    return null;
+  }
+}

@@ -27,6 +27,24 @@ extern "C" {
     fn can_pick_handles() -> bool;
     #[wasm_bindgen(js_name = pickFiles)]
     async fn pick_files_with_handles() -> JsValue;
+    #[wasm_bindgen(js_name = droppedHandle)]
+    fn dropped_handle_promise(item: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = handleAt)]
+    async fn handle_at_path(handle: &JsValue, path: &str) -> JsValue;
+}
+
+/// A dropped item's handle, to be awaited later: it must be asked for while
+/// the drop event runs (`None` where the browser gives none).
+pub fn dropped_handle(item: &JsValue) -> Option<js_sys::Promise> {
+    dropped_handle_promise(item).dyn_into().ok()
+}
+
+/// The handle of the file at `path` (starting with the dropped item's name)
+/// under a dropped item's handle: the item itself, or a file in the
+/// dropped folder.
+pub async fn handle_at(dropped: &JsValue, path: &str) -> Option<JsValue> {
+    let handle = handle_at_path(dropped, path).await;
+    (!handle.is_null() && !handle.is_undefined()).then_some(handle)
 }
 
 /// Keeps the handle of an upload's file beside its record.

@@ -121,41 +121,98 @@ pub(super) fn add_files(ctx: Ctx, files: &web_sys::FileList) {
 }
 
 /// Queues files dropped on the browser, walking dropped folders so every
-/// file keeps its path under the folder shown.
+/// file keeps its path under the folder shown. Where the browser gives
+/// handles (Chromium), a large file keeps its own, so an interrupted upload
+/// can go on after a reload without the file being dropped again.
 pub(super) fn add_dropped(ctx: Ctx, transfer: &web_sys::DataTransfer) {
-    // Entries must be taken while the drop event runs; reading them can wait.
+    // Entries and handles must be asked for while the drop event runs;
+    // reading them can wait.
     let items = js_sys::Reflect::get(transfer, &"items".into()).unwrap_or_default();
     let count = js_sys::Reflect::get(&items, &"length".into())
         .ok()
         .and_then(|n| n.as_f64())
         .unwrap_or(0.0) as u32;
     let mut entries = Vec::new();
+    let mut handles = Vec::new();
     for i in 0..count {
         let Ok(item) = js_sys::Reflect::get(&items, &i.into()) else {
             continue;
         };
+        if js_sys::Reflect::get(&item, &"kind".into())
+            .ok()
+            .and_then(|k| k.as_string())
+            .as_deref()
+            != Some("file")
+        {
+            continue;
+        }
+        let handle = unfinished::dropped_handle(&item);
         if let Ok(entry) = call0(&item, "webkitGetAsEntry")
             && !entry.is_null()
             && !entry.is_undefined()
         {
-            entries.push(entry);
+            entries.push((entry, handle.clone()));
         }
+        handles.push(handle);
     }
+    let threshold = ctx.upload.with_value(|u| u.multipart_threshold_bytes);
     if entries.is_empty() {
         // A browser without entries: the flat list of files.
-        if let Some(files) = transfer.files() {
-            add_files(ctx, &files);
+        let Some(files) = transfer.files() else {
+            return;
+        };
+        let files: Vec<web_sys::File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
+        if handles.len() != files.len() {
+            add_placed(
+                ctx,
+                files.into_iter().map(|f| (f.name(), f, None)).collect(),
+            );
+            return;
         }
+        leptos::task::spawn_local(async move {
+            let mut found = Vec::new();
+            for (file, handle) in files.into_iter().zip(handles) {
+                let mut placed = vec![(file.name(), file, None)];
+                if let Some(handle) = handle {
+                    attach_handles(handle, &mut placed, threshold).await;
+                }
+                found.append(&mut placed);
+            }
+            add_placed(ctx, found);
+        });
         return;
     }
     leptos::task::spawn_local(async move {
         let mut found = Vec::new();
-        for entry in entries {
+        for (entry, handle) in entries {
+            let from = found.len();
             walk(entry, &mut found).await;
+            if let Some(handle) = handle {
+                attach_handles(handle, &mut found[from..], threshold).await;
+            }
         }
         add_placed(ctx, found);
     });
 }
+
+/// Gives each file from one dropped item that will go up in parts (only
+/// those can resume) its handle, found under the item's own.
+async fn attach_handles(dropped: js_sys::Promise, files: &mut [Placed], threshold: u64) {
+    let Ok(dropped) = wasm_bindgen_futures::JsFuture::from(dropped).await else {
+        return;
+    };
+    if dropped.is_null() || dropped.is_undefined() {
+        return;
+    }
+    for (path, file, handle) in files {
+        if file.size() as u64 >= threshold {
+            *handle = unfinished::handle_at(&dropped, path).await;
+        }
+    }
+}
+
+/// A file to queue: its path under the folder shown, and its handle.
+type Placed = (String, web_sys::File, Option<wasm_bindgen::JsValue>);
 
 fn call0(
     target: &wasm_bindgen::JsValue,
@@ -180,7 +237,7 @@ async fn callback(target: &wasm_bindgen::JsValue, method: &str) -> Option<wasm_b
 /// Every file under a dropped entry, with its path (`photos/2026/a.jpg`).
 fn walk<'a>(
     entry: wasm_bindgen::JsValue,
-    found: &'a mut Vec<(String, web_sys::File, Option<wasm_bindgen::JsValue>)>,
+    found: &'a mut Vec<Placed>,
 ) -> std::pin::Pin<Box<dyn Future<Output = ()> + 'a>> {
     Box::pin(async move {
         let flag = |name: &str| {
@@ -219,7 +276,7 @@ fn walk<'a>(
 
 /// Queues files with their paths relative to the folder shown (and their
 /// handles, when the picker gave them).
-fn add_placed(ctx: Ctx, files: Vec<(String, web_sys::File, Option<wasm_bindgen::JsValue>)>) {
+fn add_placed(ctx: Ctx, files: Vec<Placed>) {
     let base = ctx.route.get_untracked().folder;
     let max_file_bytes = ctx.upload.with_value(|u| u.max_file_bytes);
     let mut added = 0;

@@ -97,18 +97,19 @@ pub struct CommandAnswer {
     pub body: serde_json::Value,
 }
 
-/// The part size for a file, in whole MiB: about 64 parts (fewer requests,
-/// each big enough to keep a connection busy), between 5 MiB and 64 MiB —
-/// and more than 64 MiB only when 10,000 parts need it.
+/// The part size for a file, in whole MiB: 8 MiB (the AWS CLI's default:
+/// big enough to keep a connection busy, small enough that the browser's
+/// hashing worker, which holds a part or two, uses the same memory for a
+/// 256 MiB file as for a 50 GiB one), and more only when 10,000 parts need
+/// it (past about 78 GiB).
 pub fn part_size_for(size: u64) -> u64 {
     const MIB: u64 = 1024 * 1024;
-    let by_count = size.div_ceil(TARGET_PARTS).div_ceil(MIB).clamp(5, 64);
     let by_limit = size.div_ceil(MAX_PARTS).div_ceil(MIB);
-    by_count.max(by_limit).max(MIN_PART_SIZE / MIB) * MIB
+    by_limit.max(PART_SIZE / MIB).max(MIN_PART_SIZE / MIB) * MIB
 }
 
-/// How many parts a large file is cut into, give or take.
-const TARGET_PARTS: u64 = 64;
+/// The part size of every file up to 10,000 parts of it.
+const PART_SIZE: u64 = 8 * 1024 * 1024;
 
 /// How many parts a file of `size` has at `part_size`.
 pub fn part_count(size: u64, part_size: u64) -> u32 {
@@ -1080,12 +1081,12 @@ mod tests {
     #[test]
     fn part_sizes_keep_within_ten_thousand_parts() {
         const MIB: u64 = 1024 * 1024;
-        assert_eq!(part_size_for(1), 5 * MIB);
-        assert_eq!(part_size_for(100 * MIB), 5 * MIB);
-        // A GiB goes in 64 parts of 16 MiB.
-        assert_eq!(part_size_for(1024 * MIB), 16 * MIB);
-        assert_eq!(part_size_for(50_000 * MIB), 64 * MIB);
-        // Past 10,000 parts of 64 MiB, the limit decides.
+        assert_eq!(part_size_for(1), 8 * MIB);
+        assert_eq!(part_size_for(100 * MIB), 8 * MIB);
+        // The size doesn't follow the file's until 10,000 parts need it.
+        assert_eq!(part_size_for(1024 * MIB), 8 * MIB);
+        assert_eq!(part_size_for(80_000 * MIB), 8 * MIB);
+        assert_eq!(part_size_for(80_000 * MIB + 1), 9 * MIB);
         assert_eq!(part_size_for(640_000 * MIB), 64 * MIB);
         assert_eq!(part_size_for(640_000 * MIB + 1), 65 * MIB);
         for size in [

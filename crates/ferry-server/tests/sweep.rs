@@ -37,7 +37,7 @@ async fn the_sweep_repairs_what_was_left_behind() {
     let part = stack
         .presigned(
             &stale["upload"]["parts"][0]["request"],
-            vec![7u8; 5 * MIB as usize],
+            vec![7u8; 8 * MIB as usize],
         )
         .await;
     assert_eq!(part.status, 200);
