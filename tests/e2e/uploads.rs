@@ -134,9 +134,15 @@ async fn pick(browser: &Browser, path: &Path) -> Result<()> {
 #[tokio::test]
 #[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
 async fn a_large_file_goes_up_in_checksummed_parts_and_keeps_its_sha256() -> Result<()> {
-    let (stack, browser) = signed_in(&["--multipart-threshold-bytes", "5242880"]).await?;
+    let (stack, browser) = signed_in(&[
+        "--multipart-threshold-bytes",
+        "5242880",
+        "--part-size-bytes",
+        "5242880",
+    ])
+    .await?;
     let dir = tempfile::tempdir()?;
-    // Three whole 8 MiB parts and a short fourth; and one under the threshold.
+    // Five whole 5 MiB parts and a short sixth; and one under the threshold.
     let (path, bytes) = generated(dir.path(), "big.bin", 25 * MIB + 4321)?;
     let (small_path, small) = generated(dir.path(), "small.bin", MIB + 7)?;
     pick(&browser, &path).await?;
@@ -209,6 +215,8 @@ async fn a_paused_upload_resumes_after_its_links_expired() -> Result<()> {
     let (_stack, browser) = signed_in(&[
         "--multipart-threshold-bytes",
         "5242880",
+        "--part-size-bytes",
+        "5242880",
         "--upload-link-seconds",
         "2",
     ])
@@ -254,7 +262,13 @@ async fn a_paused_upload_resumes_after_its_links_expired() -> Result<()> {
 #[tokio::test]
 #[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
 async fn a_cancelled_upload_leaves_no_parts_on_the_server() -> Result<()> {
-    let (stack, browser) = signed_in(&["--multipart-threshold-bytes", "5242880"]).await?;
+    let (stack, browser) = signed_in(&[
+        "--multipart-threshold-bytes",
+        "5242880",
+        "--part-size-bytes",
+        "5242880",
+    ])
+    .await?;
     let dir = tempfile::tempdir()?;
     let (path, _) = generated(dir.path(), "gone.bin", 120 * MIB)?;
     pick(&browser, &path).await?;
@@ -306,6 +320,8 @@ async fn dropped_damaged_and_expired_parts_are_sent_again() -> Result<()> {
     let (proxy, _stack, browser) = signed_in_behind(&[
         "--multipart-threshold-bytes",
         "5242880",
+        "--part-size-bytes",
+        "5242880",
         "--upload-link-seconds",
         "2",
     ])
@@ -327,7 +343,7 @@ async fn dropped_damaged_and_expired_parts_are_sent_again() -> Result<()> {
         times: 1,
     });
     let dir = tempfile::tempdir()?;
-    let (path, bytes) = generated(dir.path(), "rough.bin", 40 * MIB + 17)?;
+    let (path, bytes) = generated(dir.path(), "rough.bin", 30 * MIB + 17)?;
     pick(&browser, &path).await?;
     let uploads = browser.find_by_role("region", "Uploads").await?;
     wait_for_text(&uploads, |t| t.contains("Indexed") || t.contains("Failed")).await?;
@@ -358,7 +374,7 @@ async fn dropped_damaged_and_expired_parts_are_sent_again() -> Result<()> {
     let held = proxy.part_answers(5);
     assert_eq!(held.first(), Some(&Some(403)), "{held:?}");
     assert_eq!(answers(5), vec![Some(200)], "{held:?}");
-    for part in [1, 3, 6] {
+    for part in [1, 3, 6, 7] {
         assert_eq!(
             answers(part),
             vec![Some(200)],
@@ -459,15 +475,17 @@ async fn after_a_reload_an_upload_resumes_and_sends_only_the_missing_parts() -> 
     let (proxy, stack, browser) = signed_in_behind(&[
         "--multipart-threshold-bytes",
         "5242880",
+        "--part-size-bytes",
+        "5242880",
         "--parts-in-flight",
         "2",
     ])
     .await?;
     let dir = tempfile::tempdir()?;
-    // 15 parts of 8 MiB.
+    // 24 parts of 5 MiB.
     let (path, bytes) = generated(dir.path(), "resume.bin", 120 * MIB)?;
     let stored = |proxy: &Proxy| -> Vec<u32> {
-        (1..=15)
+        (1..=24)
             .filter(|&n| proxy.part_answers(n).contains(&Some(200)))
             .collect()
     };
@@ -518,7 +536,7 @@ async fn after_a_reload_an_upload_resumes_and_sends_only_the_missing_parts() -> 
         .await?
         .send_keys(path.to_str().context("a UTF-8 path")?)
         .await?;
-    resumed_exactly(&browser, &proxy, "resume.bin", 15, &before, &bytes).await?;
+    resumed_exactly(&browser, &proxy, "resume.bin", 24, &before, &bytes).await?;
     // Nothing is left to resume.
     browser.goto(&stack.url).await?;
     browser.find_by_role("grid", "Files in Home").await?;
@@ -530,7 +548,13 @@ async fn after_a_reload_an_upload_resumes_and_sends_only_the_missing_parts() -> 
 #[tokio::test]
 #[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
 async fn offline_uploads_pause_and_go_on_when_the_network_is_back() -> Result<()> {
-    let (_stack, browser) = signed_in(&["--multipart-threshold-bytes", "5242880"]).await?;
+    let (_stack, browser) = signed_in(&[
+        "--multipart-threshold-bytes",
+        "5242880",
+        "--part-size-bytes",
+        "5242880",
+    ])
+    .await?;
     let dir = tempfile::tempdir()?;
     let (path, bytes) = generated(dir.path(), "offline.bin", 120 * MIB + 3)?;
     pick(&browser, &path).await?;
@@ -629,12 +653,14 @@ async fn resumes_with_a_kept_handle(how: &str) -> Result<()> {
     let (proxy, stack, browser) = signed_in_behind(&[
         "--multipart-threshold-bytes",
         "5242880",
+        "--part-size-bytes",
+        "5242880",
         "--parts-in-flight",
         "2",
     ])
     .await?;
-    // 16 parts of 8 MiB, the last one short.
-    let size = 128 * MIB - 1234;
+    // 16 parts of 5 MiB, the last one short.
+    let size = 80 * MIB - 1234;
     let dir = tempfile::tempdir()?;
     let (_, bytes) = generated(dir.path(), "kept.bin", size)?;
     let sha = browser

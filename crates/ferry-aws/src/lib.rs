@@ -1,13 +1,15 @@
 //! Ferry's ports on AWS's services, for the Lambda handlers: the same domain
-//! (`ferry-core`) as the local stack, other adapters. So far the object store
-//! (S3, with the SDK's presigner) and the bus (EventBridge); the index
-//! (DynamoDB) and the notifier (the API Gateway management API) follow.
+//! (`ferry-core`) as the local stack, other adapters: the object store (S3,
+//! with the SDK's presigner), the bus (EventBridge) and the index
+//! (DynamoDB); the notifier (the API Gateway management API) follows.
 //!
 //! Only this crate builds the AWS SDK: the local stack never links it.
 
+pub mod dynamodb;
 mod eventbridge;
 mod s3;
 
+pub use dynamodb::DynamoIndex;
 pub use eventbridge::EventBridgeBus;
 pub use s3::S3ObjectStore;
 

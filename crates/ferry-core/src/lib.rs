@@ -12,6 +12,8 @@
 //! AWS ones, and both run exactly this code.
 
 pub mod clock;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod consumers;
 pub mod error;
 pub mod model;

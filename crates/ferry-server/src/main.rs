@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the web client and the local stack (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage the users of the local user pool.
     #[command(subcommand)]
     User(UserCommand),
@@ -93,6 +93,10 @@ struct ServeArgs {
     /// Files at least this large are uploaded in parts.
     #[arg(long)]
     multipart_threshold_bytes: Option<u64>,
+    /// The size of those parts (16 MiB by default, at least 5 MiB; larger
+    /// when a file would need more than 10,000).
+    #[arg(long)]
+    part_size_bytes: Option<u64>,
     /// Parts of one file the web client sends at once.
     #[arg(long)]
     parts_in_flight: Option<u32>,
@@ -192,7 +196,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Serve(args)) => serve(cli.data_dir, args).await,
+        Some(Command::Serve(args)) => serve(cli.data_dir, *args).await,
         Some(Command::User(command)) => user(cli.data_dir, command),
         Some(Command::Dlq(command)) => dlq(&cli.data_dir, command),
         Some(Command::S3Credentials) => {
@@ -335,6 +339,9 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(threshold) = args.multipart_threshold_bytes {
         settings.files.multipart_threshold = threshold;
+    }
+    if let Some(size) = args.part_size_bytes {
+        settings.files.part_size = size;
     }
     if let Some(parts) = args.parts_in_flight {
         settings.client_upload.parts_in_flight = parts.clamp(1, 64);

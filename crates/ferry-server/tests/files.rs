@@ -419,10 +419,11 @@ fn urlencode(text: &str) -> String {
 async fn a_multipart_upload_is_completed_from_its_parts() {
     const MIB: usize = 1024 * 1024;
     let stack = Stack::new(Arc::new(SystemClock), |s| {
-        s.files.multipart_threshold = 6 * MIB as u64
+        s.files.multipart_threshold = 6 * MIB as u64;
+        s.files.part_size = 5 * MIB as u64;
     });
     let token = stack.user("alice").await;
-    let content: Vec<u8> = (0..(19 * MIB + 7)).map(|i| (i % 251) as u8).collect();
+    let content: Vec<u8> = (0..(11 * MIB + 7)).map(|i| (i % 251) as u8).collect();
     let created = stack
         .command(
             &token,
@@ -434,12 +435,12 @@ async fn a_multipart_upload_is_completed_from_its_parts() {
     let created = created.json();
     let upload = &created["upload"];
     assert_eq!(upload["kind"], "multipart");
-    assert_eq!(upload["partSize"], 8 * MIB);
+    assert_eq!(upload["partSize"], 5 * MIB);
     assert_eq!(upload["partCount"], 3);
     let id = created["file"]["fileId"].as_str().unwrap();
 
     // Part 2 with a signed checksum, presigned on demand.
-    let chunk = |n: usize| content[(n - 1) * 8 * MIB..(n * 8 * MIB).min(content.len())].to_vec();
+    let chunk = |n: usize| content[(n - 1) * 5 * MIB..(n * 5 * MIB).min(content.len())].to_vec();
     use base64::Engine as _;
     let checksum = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(chunk(2)));
     let more = stack
@@ -532,7 +533,8 @@ async fn a_multipart_upload_is_completed_from_its_parts() {
 async fn an_aborted_upload_leaves_nothing() {
     const MIB: u64 = 1024 * 1024;
     let stack = Stack::new(Arc::new(SystemClock), |s| {
-        s.files.multipart_threshold = 6 * MIB
+        s.files.multipart_threshold = 6 * MIB;
+        s.files.part_size = 5 * MIB;
     });
     let token = stack.user("alice").await;
     let created = stack
@@ -547,7 +549,7 @@ async fn an_aborted_upload_leaves_nothing() {
     let part = stack
         .presigned(
             &created["upload"]["parts"][0]["request"],
-            vec![0u8; 8 * MIB as usize],
+            vec![0u8; 5 * MIB as usize],
         )
         .await;
     assert_eq!(part.status, 200);

@@ -21,7 +21,10 @@ async fn the_sweep_repairs_what_was_left_behind() {
     let clock = Arc::new(ManualClock::new(
         time::OffsetDateTime::now_utc().unix_timestamp(),
     ));
-    let stack = Stack::new(clock.clone(), |s| s.files.multipart_threshold = 6 * MIB);
+    let stack = Stack::new(clock.clone(), |s| {
+        s.files.multipart_threshold = 6 * MIB;
+        s.files.part_size = 5 * MIB;
+    });
     let token = stack.user("alice").await;
 
     // An upload that never finishes, with one part sent.
@@ -37,7 +40,7 @@ async fn the_sweep_repairs_what_was_left_behind() {
     let part = stack
         .presigned(
             &stale["upload"]["parts"][0]["request"],
-            vec![7u8; 8 * MIB as usize],
+            vec![7u8; 5 * MIB as usize],
         )
         .await;
     assert_eq!(part.status, 200);

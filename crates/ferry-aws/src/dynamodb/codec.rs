@@ -1,0 +1,388 @@
+//! How records become DynamoDB items and back, the keys of the layout, the
+//! opaque page cursors, and expressions with their placeholders.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferry_core::model::{
+    CommandRecord, CommandStatus, FileRecord, FileStatus, FolderRecord, SortKey, UserId,
+};
+use ferry_core::ports::{PortError, PortResult};
+use ferry_protocol::{FileName, FolderPath, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use time::OffsetDateTime;
+use unicode_normalization::UnicodeNormalization;
+use uuid::Uuid;
+
+/// An item: attribute name to value.
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// Separates the parts of a sort key. Names and paths never hold control
+/// characters, so `a` sorts before `a\u{1}…` before `ab`: keys order as
+/// their parts do.
+const SEP: char = '\u{1}';
+
+/// A name as search compares it: NFC, lower case (Unicode's full mapping),
+/// NFC again: the same folding as the local index.
+pub fn fold(text: &str) -> String {
+    text.nfc()
+        .collect::<String>()
+        .to_lowercase()
+        .nfc()
+        .collect()
+}
+
+pub(crate) fn s(text: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(text.into())
+}
+
+fn n(number: impl ToString) -> AttributeValue {
+    AttributeValue::N(number.to_string())
+}
+
+pub(crate) fn corrupt(what: String) -> PortError {
+    PortError::Other(format!("corrupt index item: {what}"))
+}
+
+pub(crate) fn invalid_cursor(why: &str) -> PortError {
+    PortError::Invalid(format!("page cursor {why}"))
+}
+
+pub(crate) fn key(pk: AttributeValue, sk: AttributeValue) -> Item {
+    HashMap::from([("pk".to_owned(), pk), ("sk".to_owned(), sk)])
+}
+
+/// A user's partition.
+pub(crate) fn user_pk(user: &UserId) -> String {
+    format!("U#{}", user.as_str())
+}
+
+pub(crate) fn file_key(user: &UserId, file_id: Uuid) -> Item {
+    key(s(user_pk(user)), s(format!("F#{file_id}")))
+}
+
+pub(crate) fn folder_key(user: &UserId, path: &FolderPath) -> Item {
+    key(s(user_pk(user)), s(format!("D#{}", path.as_str())))
+}
+
+pub(crate) fn name_key(user: &UserId, folder: &FolderPath, name: &str) -> Item {
+    key(
+        s(user_pk(user)),
+        s(format!("N#{}{SEP}{name}", folder.as_str())),
+    )
+}
+
+pub(crate) fn user_key(user: &UserId) -> Item {
+    key(s(user_pk(user)), s("USER"))
+}
+
+pub(crate) fn command_key(user: &UserId, command_id: Uuid) -> Item {
+    key(s(user_pk(user)), s(format!("C#{command_id}")))
+}
+
+/// A consumer's mark, in a partition of its own (no hot partition per
+/// consumer).
+pub(crate) fn processed_key(consumer: &str, event_id: Uuid) -> Item {
+    key(s(format!("P#{consumer}#{event_id}")), s("P"))
+}
+
+/// The folder-listing indexes' partition: one folder of one user.
+pub(crate) fn dir_key(user: &UserId, folder: &FolderPath) -> String {
+    format!("{}#{}", user.as_str(), folder.as_str())
+}
+
+fn nanos(at: Timestamp) -> i128 {
+    at.get().unix_timestamp_nanos()
+}
+
+/// A time as a sort key: Unix nanoseconds shifted positive and padded, so
+/// strings order as times do (any `Timestamp`, before 1970 too).
+pub(crate) fn ordered_time(at: Timestamp) -> PortResult<String> {
+    Ok(format!("{:032}", nanos(at) + 10i128.pow(30)))
+}
+
+pub(crate) fn time_value(at: Timestamp) -> PortResult<AttributeValue> {
+    Ok(n(nanos(at)))
+}
+
+fn time_of(item: &Item, attr: &str) -> PortResult<Timestamp> {
+    let text = get_n(item, attr)?;
+    let nanos: i128 = text
+        .parse()
+        .map_err(|_| corrupt(format!("{attr} `{text}`")))?;
+    OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .map(Timestamp::new)
+        .map_err(|e| corrupt(format!("{attr} {nanos}: {e}")))
+}
+
+fn get_s<'a>(item: &'a Item, attr: &str) -> PortResult<&'a str> {
+    match item.get(attr) {
+        Some(AttributeValue::S(text)) => Ok(text),
+        _ => Err(corrupt(format!("no text {attr}"))),
+    }
+}
+
+fn get_n<'a>(item: &'a Item, attr: &str) -> PortResult<&'a str> {
+    match item.get(attr) {
+        Some(AttributeValue::N(text)) => Ok(text),
+        _ => Err(corrupt(format!("no number {attr}"))),
+    }
+}
+
+fn opt_s(item: &Item, attr: &str) -> Option<String> {
+    match item.get(attr) {
+        Some(AttributeValue::S(text)) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+pub(crate) fn get_u64(item: &Item, attr: &str) -> PortResult<u64> {
+    let text = get_n(item, attr)?;
+    text.parse()
+        .map_err(|_| corrupt(format!("{attr} `{text}`")))
+}
+
+/// A file's key in the name-ordered indexes (listing and search).
+pub(crate) fn by_name_of_file(file: &FileRecord) -> String {
+    format!("F{}{SEP}{}", file.name.as_str(), file.file_id)
+}
+
+/// A file's key in the listing index of `sort`.
+pub(crate) fn sort_key_of(file: &FileRecord, sort: SortKey) -> String {
+    let tail = format!("{SEP}{}{SEP}{}", file.name.as_str(), file.file_id);
+    match sort {
+        SortKey::Name => by_name_of_file(file),
+        SortKey::Size => format!("{:020}{tail}", file.size),
+        SortKey::Modified => format!("{:032}{tail}", nanos(file.updated_at) + 10i128.pow(30)),
+    }
+}
+
+/// A file's item. Files that aren't being deleted carry the listing and
+/// search indexes' keys (deleting ones drop out of both); files that aren't
+/// available carry the sweep's.
+pub(crate) fn file_item(file: &FileRecord) -> PortResult<Item> {
+    let mut item = file_key(&file.user, file.file_id);
+    let mut put = |attr: &str, value: AttributeValue| {
+        item.insert(attr.to_owned(), value);
+    };
+    put("folder", s(file.folder.as_str()));
+    put("name", s(file.name.as_str()));
+    put("nf", s(fold(file.name.as_str())));
+    put("status", s(file.status.as_str()));
+    put("size", n(file.size));
+    put("content_type", s(file.content_type.clone()));
+    for (attr, value) in [
+        ("sha256", &file.sha256),
+        ("etag", &file.etag),
+        ("upload_id", &file.upload_id),
+        ("trace_id", &file.trace_id),
+    ] {
+        if let Some(value) = value {
+            put(attr, s(value.clone()));
+        }
+    }
+    if let Some(part_size) = file.part_size {
+        put("part_size", n(part_size));
+    }
+    if let Some(command_id) = file.command_id {
+        put("command_id", s(command_id.to_string()));
+    }
+    put("version", n(file.version));
+    put("created_at", time_value(file.created_at)?);
+    put("updated_at", time_value(file.updated_at)?);
+    if file.status != FileStatus::Deleting {
+        put("dir", s(dir_key(&file.user, &file.folder)));
+        put("owner", s(file.user.as_str()));
+        put("by_name", s(by_name_of_file(file)));
+        put("by_size", s(sort_key_of(file, SortKey::Size)));
+        put("by_time", s(sort_key_of(file, SortKey::Modified)));
+    }
+    if file.status != FileStatus::Available {
+        put("stale", s(file.status.as_str()));
+        put(
+            "stale_at",
+            s(format!(
+                "{}{SEP}{}{SEP}{}",
+                ordered_time(file.updated_at)?,
+                file.user.as_str(),
+                file.file_id
+            )),
+        );
+    }
+    Ok(item)
+}
+
+pub(crate) fn file_from_item(item: &Item) -> PortResult<FileRecord> {
+    let pk = get_s(item, "pk")?;
+    let sub = pk
+        .strip_prefix("U#")
+        .ok_or_else(|| corrupt(format!("file partition `{pk}`")))?;
+    let sk = get_s(item, "sk")?;
+    let id = sk
+        .strip_prefix("F#")
+        .and_then(|id| Uuid::parse_str(id).ok())
+        .ok_or_else(|| corrupt(format!("file key `{sk}`")))?;
+    let folder = get_s(item, "folder")?;
+    let name = get_s(item, "name")?;
+    let status = get_s(item, "status")?;
+    Ok(FileRecord {
+        user: UserId::parse(sub).ok_or_else(|| corrupt(format!("user `{sub}`")))?,
+        file_id: id,
+        folder: FolderPath::parse(folder)
+            .map_err(|e| corrupt(format!("folder `{folder}`: {e}")))?,
+        name: FileName::parse(name).map_err(|e| corrupt(format!("name `{name}`: {e}")))?,
+        status: FileStatus::parse(status).ok_or_else(|| corrupt(format!("status `{status}`")))?,
+        size: get_u64(item, "size")?,
+        content_type: get_s(item, "content_type")?.to_owned(),
+        sha256: opt_s(item, "sha256"),
+        etag: opt_s(item, "etag"),
+        upload_id: opt_s(item, "upload_id"),
+        part_size: item
+            .contains_key("part_size")
+            .then(|| get_u64(item, "part_size"))
+            .transpose()?,
+        command_id: opt_s(item, "command_id")
+            .map(|id| Uuid::parse_str(&id).map_err(|e| corrupt(format!("command id: {e}"))))
+            .transpose()?,
+        trace_id: opt_s(item, "trace_id"),
+        version: get_u64(item, "version")?,
+        created_at: time_of(item, "created_at")?,
+        updated_at: time_of(item, "updated_at")?,
+    })
+}
+
+/// A folder's item, with its listing index keys (`D` before its name, so
+/// folders come before files, which start with `F`).
+pub(crate) fn folder_item(user: &UserId, path: &FolderPath, at: Timestamp) -> PortResult<Item> {
+    let (Some(parent), Some(name)) = (path.parent(), path.name()) else {
+        return Err(PortError::Invalid("the root is no folder item".into()));
+    };
+    let mut item = folder_key(user, path);
+    item.insert("path".into(), s(path.as_str()));
+    item.insert("created_at".into(), time_value(at)?);
+    item.insert("dir".into(), s(dir_key(user, &parent)));
+    item.insert("by_name".into(), s(format!("D{name}")));
+    Ok(item)
+}
+
+pub(crate) fn folder_from_item(item: &Item) -> PortResult<FolderRecord> {
+    let path = get_s(item, "path")?;
+    Ok(FolderRecord {
+        path: FolderPath::parse(path).map_err(|e| corrupt(format!("folder `{path}`: {e}")))?,
+        created_at: time_of(item, "created_at")?,
+    })
+}
+
+/// A command's item: the record as JSON, and its status apart, for the
+/// condition that finishes it once.
+pub(crate) fn command_item(command: &CommandRecord) -> PortResult<Item> {
+    let mut item = command_key(&command.user, command.command_id);
+    let doc = serde_json::to_string(command)
+        .map_err(|e| PortError::Other(format!("command record: {e}")))?;
+    item.insert("doc".into(), s(doc));
+    item.insert("status".into(), s(command.status.as_str()));
+    Ok(item)
+}
+
+pub(crate) fn command_from_item(item: &Item) -> PortResult<CommandRecord> {
+    let record: CommandRecord =
+        serde_json::from_str(get_s(item, "doc")?).map_err(|e| corrupt(format!("command: {e}")))?;
+    let status = get_s(item, "status")?;
+    if CommandStatus::parse(status) != Some(record.status) {
+        return Err(corrupt(format!("command status `{status}`")));
+    }
+    Ok(record)
+}
+
+/// Where a page ended: the last entry's key in the index read. Opaque to
+/// clients; refused when it belongs to another query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "q", deny_unknown_fields)]
+pub(crate) enum Cursor {
+    /// A folder listing, by `o`, descending when `d`.
+    #[serde(rename = "l")]
+    List { o: SortKey, d: bool, k: String },
+    /// A search.
+    #[serde(rename = "s")]
+    Search { k: String },
+    /// The files under a folder, by id.
+    #[serde(rename = "u")]
+    Under { i: Uuid },
+}
+
+impl Cursor {
+    pub(crate) fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    pub(crate) fn decode(text: &str) -> PortResult<Self> {
+        if text.len() > 2048 {
+            return Err(invalid_cursor("is too long"));
+        }
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| invalid_cursor("is malformed"))?;
+        serde_json::from_slice(&bytes).map_err(|_| invalid_cursor("is malformed"))
+    }
+}
+
+/// An expression's placeholders: `#attr` for every attribute named (many
+/// of Ferry's are DynamoDB reserved words), `:key` for every value.
+#[derive(Debug, Default)]
+pub(crate) struct Expr {
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Expr {
+    pub(crate) fn name(&mut self, attr: &str) -> String {
+        let placeholder = format!("#{attr}");
+        self.names.insert(placeholder.clone(), attr.to_owned());
+        placeholder
+    }
+
+    pub(crate) fn value(&mut self, key: &str, value: AttributeValue) -> String {
+        let placeholder = format!(":{key}");
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+
+    pub(crate) fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+
+    pub(crate) fn values(&self) -> Option<HashMap<String, AttributeValue>> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_order_as_strings_before_and_after_1970() {
+        let times = [-5_000_000_000_123i64, -1, 0, 1, 1_767_225_600_000];
+        let keys: Vec<String> = times
+            .iter()
+            .map(|ms| ordered_time(Timestamp::from_unix_millis(*ms).unwrap()).unwrap())
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_junk() {
+        let cursor = Cursor::List {
+            o: SortKey::Size,
+            d: true,
+            k: "00000000000000000012\u{1}a\u{1}x".into(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+        for junk in ["", "e30", "eyJ0IjoiZiJ9", "not a cursor"] {
+            assert!(Cursor::decode(junk).is_err(), "{junk}");
+        }
+    }
+}
