@@ -1,16 +1,19 @@
 //! Ferry's ports on AWS's services, for the Lambda handlers: the same domain
 //! (`ferry-core`) as the local stack, other adapters: the object store (S3,
-//! with the SDK's presigner), the bus (EventBridge) and the index
-//! (DynamoDB); the notifier (the API Gateway management API) follows.
+//! with the SDK's presigner), the bus (EventBridge), the index (DynamoDB)
+//! and the notifier (a feed in DynamoDB, pushes through API Gateway's
+//! management API).
 //!
 //! Only this crate builds the AWS SDK: the local stack never links it.
 
 pub mod dynamodb;
 mod eventbridge;
+pub mod notifier;
 mod s3;
 
 pub use dynamodb::DynamoIndex;
 pub use eventbridge::EventBridgeBus;
+pub use notifier::ApiGatewayNotifier;
 pub use s3::S3ObjectStore;
 
 use aws_sdk_s3::config::{Credentials, Region};

@@ -14,6 +14,7 @@ pub mod api;
 pub mod config;
 pub mod envelope;
 pub mod error;
+pub mod live;
 pub mod messages;
 pub mod path;
 #[cfg(feature = "schema")]

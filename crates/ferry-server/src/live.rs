@@ -25,7 +25,7 @@ use ferry_protocol::{ApiError, ErrorCode, EventEnvelope};
 use futures_util::{SinkExt, StreamExt};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -33,8 +33,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
-/// API Gateway's largest WebSocket message.
-pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+pub use ferry_protocol::live::MAX_MESSAGE_BYTES;
+use ferry_protocol::live::{event_message, hello_message, resumed_message};
 
 /// The socket's timing, API Gateway's by default.
 #[derive(Debug, Clone, Copy)]
@@ -262,22 +262,6 @@ impl Drop for Subscription {
 }
 
 /// The socket message of one event.
-fn event_message(cursor: i64, event: &Value) -> String {
-    let message = json!({"type": "event", "cursor": cursor, "event": event}).to_string();
-    if message.len() <= MAX_MESSAGE_BYTES {
-        return message;
-    }
-    // Never happens with today's events; if one ever outgrows the limit the
-    // client is told to fetch it from the feed instead.
-    json!({
-        "type": "event",
-        "cursor": cursor,
-        "truncated": true,
-        "eventId": event.pointer("/metadata/EventId"),
-    })
-    .to_string()
-}
-
 #[async_trait]
 impl Notifier for LiveHub {
     async fn notify(&self, user: &UserId, event: &EventEnvelope) -> PortResult<()> {
@@ -355,11 +339,8 @@ async fn session(socket: WebSocket, hub: Arc<LiveHub>, user: UserId) {
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     heartbeat.tick().await;
 
-    let hello = match hub.latest_cursor().await {
-        Ok(cursor) => json!({"type": "hello", "cursor": cursor}),
-        Err(_) => json!({"type": "hello"}),
-    };
-    if sink.send(text(hello.to_string())).await.is_err() {
+    let hello = hello_message(hub.latest_cursor().await.ok());
+    if sink.send(text(hello)).await.is_err() {
         return;
     }
     let close = |code: u16, reason: &'static str| {
@@ -457,7 +438,7 @@ async fn answer(hub: &LiveHub, user: &UserId, body: &str) -> Vec<String> {
                     }
                 }
             }
-            lines.push(json!({"type": "resumed", "cursor": after}).to_string());
+            lines.push(resumed_message(after));
             lines
         }
         other => error(&format!(

@@ -9,7 +9,7 @@
 //! search read global secondary indexes, which DynamoDB keeps up to date
 //! within about a second.
 
-mod codec;
+pub(crate) mod codec;
 pub mod table;
 
 use crate::AwsSettings;
