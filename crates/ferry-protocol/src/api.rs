@@ -1,6 +1,6 @@
 //! The request and response bodies of the file API (`/api/...`), shared by
 //! the browser and the server. JSON, camelCase. The OpenAPI document
-//! (`crates/ferry-server/openapi.json`) describes the routes that carry them.
+//! (`crates/ferry-api/openapi.json`) describes the routes that carry them.
 //!
 //! Commands themselves travel as `{metadata, data}` envelopes
 //! ([`crate::CommandEnvelope`]); these are the answers and the queries.

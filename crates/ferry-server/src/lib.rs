@@ -2,7 +2,7 @@
 //!
 //! Behind one listener it serves the built web client and its `/config.json`,
 //! an identity provider that speaks Cognito's user-pool protocol
-//! (`identity`), the file API (`/api`, [`api`]), an S3-compatible object
+//! (`identity`), the file API (`/api`, `ferry-api`), an S3-compatible object
 //! endpoint (`/{bucket}/…`, `ferry-objects`) and a WebSocket of live events
 //! (`/ws`, [`live`]). Behind them, the domain (`ferry-core`) runs on local
 //! adapters: the SQLite index (`ferry-index`) and the durable bus

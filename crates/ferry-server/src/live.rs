@@ -308,7 +308,7 @@ pub async fn connect(
             .into_response();
     }
     let token = query.token.unwrap_or_default();
-    let user = match crate::api::auth::authorize(&state.identity, &token, state.clock.unix()) {
+    let user = match crate::api::authorize(&state.identity, &token, state.clock.unix()) {
         Ok(user) => user,
         Err(error) => return crate::AppError::Api(error).into_response(),
     };

@@ -44,7 +44,7 @@ pub(crate) fn routes(state: Arc<AppState>) -> Router {
             get(openid_configuration).layer(cognito_cors()),
         )
         .merge(identity_routes)
-        .nest("/api", crate::api::routes())
+        .nest("/api", ferry_api::routes(state.clone()))
         .fallback_service(assets.fallback(get(client_route).with_state(state.clone())))
         .layer(middleware::from_fn(cache_headers))
         .layer(CompressionLayer::new())

@@ -1,10 +1,15 @@
 //! The file API under `/api`: commands (`POST /api/commands`) and queries,
 //! as the OpenAPI document `openapi.json` describes them. Handlers are thin:
 //! they authorize, parse and hand over to the domain ([`ferry_core::Files`]).
+//!
+//! Written once, served twice: `ferry-server` mounts [`routes`] locally, and
+//! the API function runs them on Lambda. What differs is the [`ApiHost`]:
+//! who the caller is (a bearer token checked here, or the claims API
+//! Gateway's JWT authorizer already checked) and where the event feed is.
 
 pub mod auth;
 
-use crate::{AppError, AppState};
+use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -13,9 +18,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ferry_core::model::{DEFAULT_PAGE, ListQuery, UserId};
+use ferry_core::ports::PortResult;
 use ferry_core::service::{parse_folder, parse_sort};
-use ferry_core::{Caller, DomainError};
-use ferry_protocol::api::{BatchRequest, BatchResponse, BatchResult, PresignPartsRequest};
+use ferry_core::{Caller, DomainError, Files};
+use ferry_protocol::api::{
+    BatchRequest, BatchResponse, BatchResult, FeedPage, PresignPartsRequest,
+};
 use ferry_protocol::{
     ApiError, Command, CommandEnvelope, ErrorCode, FileName, FolderPath, TraceId,
 };
@@ -31,9 +39,45 @@ pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
 /// The most commands in one batch.
 pub const MAX_BATCH: usize = 100;
 /// The OpenAPI document of this API, committed beside the code.
-pub const OPENAPI: &str = include_str!("../../openapi.json");
+pub const OPENAPI: &str = include_str!("../openapi.json");
 
-pub(crate) fn routes() -> Router<Arc<AppState>> {
+/// What the API runs on: the stack's file service, how it knows the
+/// caller, and its event feed.
+#[async_trait]
+pub trait ApiHost: Send + Sync + 'static {
+    /// The file service.
+    fn files(&self) -> &Files;
+    /// The caller of a request, from its headers or from what the platform
+    /// put in its extensions; a `401` body when there is none.
+    fn caller(&self, parts: &Parts) -> Result<UserId, ApiError>;
+    /// `user`'s events after the cursor `after`.
+    async fn events_after(&self, user: &UserId, after: i64, limit: u32) -> PortResult<FeedPage>;
+}
+
+/// The shared state of the routes.
+type Host = Arc<dyn ApiHost>;
+
+/// A failure as the client sees it: the stable [`ApiError`] body and its
+/// status.
+#[derive(Debug)]
+pub struct Failure(pub ApiError);
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Self {
+        Self(error)
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.0)).into_response()
+    }
+}
+
+/// The routes, relative to `/api`, on `host`.
+pub fn routes<S>(host: Arc<dyn ApiHost>) -> Router<S> {
     Router::new()
         .route("/commands", post(post_command))
         .route("/commands/batch", post(post_batch))
@@ -60,6 +104,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
                 ])
                 .max_age(Duration::from_secs(600)),
         )
+        .with_state(host)
 }
 
 /// A request whose bearer token passed the authorizer.
@@ -71,26 +116,14 @@ pub struct Authed {
     pub trace_id: TraceId,
 }
 
-impl FromRequestParts<Arc<AppState>> for Authed {
-    type Rejection = AppError;
+impl FromRequestParts<Host> for Authed {
+    type Rejection = Failure;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, host: &Host) -> Result<Self, Self::Rejection> {
         let trace_id = trace_id(&parts.headers);
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let Some(token) = auth::bearer(header) else {
-            return Err(AppError::Api(
-                ApiError::new(ErrorCode::Unauthorized, "Sign in first: no token was sent.")
-                    .with_trace_id(trace_id.as_str()),
-            ));
-        };
-        let user = auth::authorize(&state.identity, token, state.clock.unix())
-            .map_err(|e| AppError::Api(e.with_trace_id(trace_id.as_str())))?;
+        let user = host
+            .caller(parts)
+            .map_err(|e| Failure(e.with_trace_id(trace_id.as_str())))?;
         Ok(Self { user, trace_id })
     }
 }
@@ -103,11 +136,11 @@ fn trace_id(headers: &HeaderMap) -> TraceId {
         .unwrap_or_else(|| TraceId::from_uuid(Uuid::new_v4()))
 }
 
-fn api_error(error: impl Into<ApiError>, trace_id: &TraceId) -> AppError {
-    AppError::Api(error.into().with_trace_id(trace_id.as_str()))
+fn api_error(error: impl Into<ApiError>, trace_id: &TraceId) -> Failure {
+    Failure(error.into().with_trace_id(trace_id.as_str()))
 }
 
-fn domain(trace_id: &TraceId) -> impl Fn(DomainError) -> AppError + '_ {
+fn domain(trace_id: &TraceId) -> impl Fn(DomainError) -> Failure + '_ {
     move |e| api_error(e, trace_id)
 }
 
@@ -156,7 +189,7 @@ pub fn parse_command(raw: &[u8]) -> Result<CommandEnvelope, ApiError> {
 }
 
 async fn run_command(
-    state: &AppState,
+    host: &dyn ApiHost,
     authed: &Authed,
     raw: &[u8],
 ) -> Result<(u16, Value), ApiError> {
@@ -171,16 +204,16 @@ async fn run_command(
         user: authed.user.clone(),
         trace_id: envelope.metadata().trace_id.clone(),
     };
-    let answer = state.files.command(&caller, envelope, raw).await?;
+    let answer = host.files().command(&caller, envelope, raw).await?;
     Ok((answer.status, answer.body))
 }
 
 async fn post_command(
-    State(state): State<Arc<AppState>>,
+    State(host): State<Host>,
     authed: Authed,
     body: Bytes,
-) -> Result<Response, AppError> {
-    let (status, body) = run_command(&state, &authed, &body)
+) -> Result<Response, Failure> {
+    let (status, body) = run_command(&*host, &authed, &body)
         .await
         .map_err(|e| api_error(e, &authed.trace_id))?;
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
@@ -188,10 +221,10 @@ async fn post_command(
 }
 
 async fn post_batch(
-    State(state): State<Arc<AppState>>,
+    State(host): State<Host>,
     authed: Authed,
     body: Bytes,
-) -> Result<Json<BatchResponse>, AppError> {
+) -> Result<Json<BatchResponse>, Failure> {
     let request: BatchRequest = serde_json::from_slice(&body).map_err(|e| {
         api_error(
             ApiError::new(
@@ -213,7 +246,7 @@ async fn post_batch(
     let mut results = Vec::with_capacity(request.commands.len());
     for command in request.commands {
         let raw = serde_json::to_vec(&command).unwrap_or_default();
-        let result = match run_command(&state, &authed, &raw).await {
+        let result = match run_command(&*host, &authed, &raw).await {
             Ok((status, body)) => BatchResult { status, body },
             Err(error) => BatchResult {
                 status: error.code.http_status(),
@@ -226,12 +259,12 @@ async fn post_batch(
     Ok(Json(BatchResponse { results }))
 }
 
-fn parse_id(text: &str, what: &str, trace_id: &TraceId) -> Result<Uuid, AppError> {
+fn parse_id(text: &str, what: &str, trace_id: &TraceId) -> Result<Uuid, Failure> {
     // A malformed id names nothing: the same 404 as an unknown one.
     Uuid::parse_str(text).map_err(|_| api_error(DomainError::not_found(what), trace_id))
 }
 
-fn parse_limit(query: &HashMap<String, String>, trace_id: &TraceId) -> Result<u32, AppError> {
+fn parse_limit(query: &HashMap<String, String>, trace_id: &TraceId) -> Result<u32, Failure> {
     match query.get("limit") {
         None => Ok(DEFAULT_PAGE),
         Some(text) => match text.parse::<u32>() {
@@ -248,10 +281,10 @@ fn parse_limit(query: &HashMap<String, String>, trace_id: &TraceId) -> Result<u3
 }
 
 async fn list(
-    State(state): State<Arc<AppState>>,
+    State(host): State<Host>,
     authed: Authed,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, AppError> {
+) -> Result<Response, Failure> {
     let t = &authed.trace_id;
     let folder = parse_folder(query.get("folder").map(String::as_str)).map_err(domain(t))?;
     let sort = parse_sort(query.get("sort").map(String::as_str)).map_err(domain(t))?;
@@ -263,8 +296,8 @@ async fn list(
         }
     };
     let limit = parse_limit(&query, t)?;
-    let list = state
-        .files
+    let list = host
+        .files()
         .list(
             &authed.user,
             ListQuery {
@@ -281,15 +314,15 @@ async fn list(
 }
 
 async fn search(
-    State(state): State<Arc<AppState>>,
+    State(host): State<Host>,
     authed: Authed,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, AppError> {
+) -> Result<Response, Failure> {
     let t = &authed.trace_id;
     let limit = parse_limit(&query, t)?;
     let text = query.get("q").map(String::as_str).unwrap_or_default();
-    let found = state
-        .files
+    let found = host
+        .files()
         .search(
             &authed.user,
             text,
@@ -302,14 +335,14 @@ async fn search(
 }
 
 async fn file(
-    State(state): State<Arc<AppState>>,
+    State(host): State<Host>,
     authed: Authed,
     Path(id): Path<String>,
-) -> Result<Response, AppError> {
+) -> Result<Response, Failure> {
     let t = &authed.trace_id;
     let id = parse_id(&id, "file", t)?;
-    let file = state
-        .files
+    let file = host
+        .files()
         .file(&authed.user, id)
         .await
         .map_err(domain(t))?;
@@ -317,11 +350,11 @@ async fn file(
 }
 
 async fn download(
-    State(state): State<Arc<AppState>>,
+    State(host): State<Host>,
     authed: Authed,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, AppError> {
+) -> Result<Response, Failure> {
     let t = &authed.trace_id;
     let id = parse_id(&id, "file", t)?;
     let ttl = match query.get("expiresIn") {
@@ -336,8 +369,8 @@ async fn download(
             }
         },
     };
-    let answer = state
-        .files
+    let answer = host
+        .files()
         .download(&authed.user, id, ttl)
         .await
         .map_err(domain(t))?;
@@ -345,14 +378,14 @@ async fn download(
 }
 
 async fn uploaded_parts(
-    State(state): State<Arc<AppState>>,
+    State(host): State<Host>,
     authed: Authed,
     Path(id): Path<String>,
-) -> Result<Response, AppError> {
+) -> Result<Response, Failure> {
     let t = &authed.trace_id;
     let id = parse_id(&id, "file", t)?;
-    let parts = state
-        .files
+    let parts = host
+        .files()
         .uploaded_parts(&authed.user, id)
         .await
         .map_err(domain(t))?;
@@ -360,11 +393,11 @@ async fn uploaded_parts(
 }
 
 async fn presign_parts(
-    State(state): State<Arc<AppState>>,
+    State(host): State<Host>,
     authed: Authed,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Response, AppError> {
+) -> Result<Response, Failure> {
     let t = &authed.trace_id;
     let id = parse_id(&id, "file", t)?;
     let request: PresignPartsRequest = serde_json::from_slice(&body).map_err(|e| {
@@ -376,8 +409,8 @@ async fn presign_parts(
             t,
         )
     })?;
-    let parts = state
-        .files
+    let parts = host
+        .files()
         .presign_parts(&authed.user, id, &request.parts)
         .await
         .map_err(domain(t))?;
@@ -385,23 +418,23 @@ async fn presign_parts(
 }
 
 async fn command_status(
-    State(state): State<Arc<AppState>>,
+    State(host): State<Host>,
     authed: Authed,
     Path(id): Path<String>,
-) -> Result<Response, AppError> {
+) -> Result<Response, Failure> {
     let t = &authed.trace_id;
     let id = parse_id(&id, "command", t)?;
-    let view = state
-        .files
+    let view = host
+        .files()
         .command_status(&authed.user, id)
         .await
         .map_err(domain(t))?;
     Ok(Json(view).into_response())
 }
 
-async fn usage(State(state): State<Arc<AppState>>, authed: Authed) -> Result<Response, AppError> {
+async fn usage(State(host): State<Host>, authed: Authed) -> Result<Response, Failure> {
     let t = &authed.trace_id;
-    let usage = state.files.usage(&authed.user).await.map_err(domain(t))?;
+    let usage = host.files().usage(&authed.user).await.map_err(domain(t))?;
     Ok(Json(usage).into_response())
 }
 
@@ -409,10 +442,10 @@ async fn usage(State(state): State<Arc<AppState>>, authed: Authed) -> Result<Res
 /// client that can't hold a WebSocket open (the same feed the socket resumes
 /// from).
 async fn events(
-    State(state): State<Arc<AppState>>,
+    State(host): State<Host>,
     authed: Authed,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, AppError> {
+) -> Result<Response, Failure> {
     let t = &authed.trace_id;
     let after = match query.get("after") {
         None => 0,
@@ -424,8 +457,7 @@ async fn events(
         })?,
     };
     let limit = parse_limit(&query, t)?;
-    let page = state
-        .live
+    let page = host
         .events_after(&authed.user, after, limit)
         .await
         .map_err(|e| api_error(DomainError::from(e), t))?;
@@ -446,9 +478,9 @@ async fn openapi() -> Response {
 async fn not_found(
     method: Method,
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-) -> AppError {
-    AppError::api(
+) -> Failure {
+    Failure(ApiError::new(
         ErrorCode::NotFound,
         format!("There is no API route {method} {}.", uri.path()),
-    )
+    ))
 }
