@@ -82,6 +82,12 @@ pub fn parse(text: &str) -> Option<ServerMessage> {
     })
 }
 
+/// The first message on a new connection; the server answers with its
+/// hello (and the newest cursor).
+pub fn hello() -> String {
+    serde_json::json!({"action": "hello"}).to_string()
+}
+
 /// The message asking for everything after `cursor`.
 pub fn resume(cursor: i64) -> String {
     serde_json::json!({"action": "resume", "after": cursor}).to_string()

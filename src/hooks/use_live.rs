@@ -229,10 +229,19 @@ fn connect(driver: &Shared) {
             closed(&driver);
         })
     };
+    // The client speaks first: API Gateway can't send on a connection
+    // until its `$connect` has returned, so the server's hello answers this.
+    let on_open = {
+        let opened = socket.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            let _ = opened.send_with_str(&live::hello());
+        })
+    };
+    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
     let mut d = driver.borrow_mut();
-    d.handlers = vec![on_message, on_close];
+    d.handlers = vec![on_open, on_message, on_close];
     d.socket = Some(socket);
 }
 

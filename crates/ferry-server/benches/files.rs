@@ -425,6 +425,10 @@ async fn run() {
     let (mut socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws?token={token}"))
         .await
         .unwrap();
+    socket
+        .send(Message::text(r#"{"action":"hello"}"#))
+        .await
+        .unwrap();
     assert_eq!(next_json(&mut socket).await["type"], "hello");
     let mut pings = Vec::with_capacity(NOTIFY_ROUNDS);
     for _ in 0..NOTIFY_ROUNDS {

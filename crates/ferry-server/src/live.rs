@@ -339,10 +339,6 @@ async fn session(socket: WebSocket, hub: Arc<LiveHub>, user: UserId) {
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     heartbeat.tick().await;
 
-    let hello = hello_message(hub.latest_cursor().await.ok());
-    if sink.send(text(hello)).await.is_err() {
-        return;
-    }
     let close = |code: u16, reason: &'static str| {
         Message::Close(Some(CloseFrame {
             code,
@@ -411,10 +407,15 @@ async fn answer(hub: &LiveHub, user: &UserId, body: &str) -> Vec<String> {
         vec![json!({"type": "error", "error": body}).to_string()]
     };
     let Ok(request) = serde_json::from_str::<ClientMessage>(body) else {
-        return error("Send {\"action\": \"resume\", \"after\": N} or {\"action\": \"ping\"}.");
+        return error(
+            "Send {\"action\": \"hello\"}, {\"action\": \"resume\", \"after\": N} or {\"action\": \"ping\"}.",
+        );
     };
     match request.action.as_str() {
         "ping" => vec![json!({"type": "pong"}).to_string()],
+        // The client speaks first (API Gateway can't send before `$connect`
+        // returns): the greeting, with the newest cursor.
+        "hello" => vec![hello_message(hub.latest_cursor().await.ok())],
         "resume" => {
             let mut after = request.after.unwrap_or(0);
             let mut lines = Vec::new();
@@ -442,7 +443,7 @@ async fn answer(hub: &LiveHub, user: &UserId, body: &str) -> Vec<String> {
             lines
         }
         other => error(&format!(
-            "There is no action “{other}”; use resume or ping."
+            "There is no action “{other}”; use hello, resume or ping."
         )),
     }
 }

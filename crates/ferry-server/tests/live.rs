@@ -63,12 +63,15 @@ impl Served {
         (net::sign_in(self.addr, name).await, user.sub.to_string())
     }
 
+    /// Opens a socket and says hello, as the client does first.
     async fn connect(&self, token: &str) -> Result<Socket, tungstenite::Error> {
         let url = format!("ws://{}/ws?token={token}", self.addr);
-        tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+        let mut socket = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
             .await
             .unwrap()
-            .map(|(socket, _)| socket)
+            .map(|(socket, _)| socket)?;
+        send(&mut socket, serde_json::json!({"action": "hello"})).await;
+        Ok(socket)
     }
 
     async fn settle(&self) {
