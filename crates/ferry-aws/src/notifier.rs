@@ -43,7 +43,7 @@ pub const BY_USER: &str = "by-user";
 #[derive(Debug, Clone)]
 pub struct ApiGatewayNotifier {
     dynamo: aws_sdk_dynamodb::Client,
-    management: aws_sdk_apigatewaymanagement::Client,
+    management: Option<aws_sdk_apigatewaymanagement::Client>,
     files_table: String,
     connections_table: String,
 }
@@ -67,12 +67,13 @@ fn expires(at: Timestamp, ttl: Duration) -> aws_sdk_dynamodb::types::AttributeVa
 impl ApiGatewayNotifier {
     /// The notifier over `files_table` (the feed), `connections_table`, and
     /// the WebSocket API's management endpoint
-    /// (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
+    /// (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`; without
+    /// one, the feed is kept and read but nothing is pushed).
     pub fn new(
         settings: &AwsSettings,
         files_table: &str,
         connections_table: &str,
-        management_endpoint: &str,
+        management_endpoint: Option<&str>,
     ) -> Self {
         let mut dynamo = aws_sdk_dynamodb::Config::builder()
             .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
@@ -83,17 +84,23 @@ impl ApiGatewayNotifier {
         if let Some(url) = &settings.endpoint_url {
             dynamo = dynamo.endpoint_url(url);
         }
-        let management = aws_sdk_apigatewaymanagement::Config::builder()
-            .behavior_version(aws_sdk_apigatewaymanagement::config::BehaviorVersion::latest())
-            .region(aws_sdk_apigatewaymanagement::config::Region::new(
-                settings.region.clone(),
-            ))
-            .credentials_provider(settings.credentials.clone())
-            .endpoint_url(management_endpoint)
-            .build();
+        let management = management_endpoint.map(|endpoint| {
+            aws_sdk_apigatewaymanagement::Client::from_conf(
+                aws_sdk_apigatewaymanagement::Config::builder()
+                    .behavior_version(
+                        aws_sdk_apigatewaymanagement::config::BehaviorVersion::latest(),
+                    )
+                    .region(aws_sdk_apigatewaymanagement::config::Region::new(
+                        settings.region.clone(),
+                    ))
+                    .credentials_provider(settings.credentials.clone())
+                    .endpoint_url(endpoint)
+                    .build(),
+            )
+        });
         Self {
             dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo.build()),
-            management: aws_sdk_apigatewaymanagement::Client::from_conf(management),
+            management,
             files_table: files_table.to_owned(),
             connections_table: connections_table.to_owned(),
         }
@@ -188,8 +195,12 @@ impl ApiGatewayNotifier {
     /// Sends `message` to one connection. `Ok(false)` when API Gateway says
     /// it is gone; its record is then removed.
     pub async fn send(&self, connection_id: &str, message: &str) -> PortResult<bool> {
-        let sent = self
-            .management
+        let Some(management) = &self.management else {
+            return Err(PortError::Unavailable(
+                "no WebSocket management endpoint is configured".into(),
+            ));
+        };
+        let sent = management
             .post_to_connection()
             .connection_id(connection_id)
             .data(Blob::new(message.as_bytes().to_vec()))
@@ -444,6 +455,9 @@ impl Notifier for ApiGatewayNotifier {
         let Some(cursor) = self.store(user, event).await? else {
             return Ok(());
         };
+        if self.management.is_none() {
+            return Ok(());
+        }
         let body = serde_json::to_value(event).map_err(|e| PortError::Other(e.to_string()))?;
         let message = event_message(cursor, &body);
         // The event is in the feed: a push that fails is not retried (the

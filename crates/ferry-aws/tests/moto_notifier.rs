@@ -112,7 +112,12 @@ async fn tables(moto: &common::Moto, management: &str) -> ApiGatewayNotifier {
         .await
         .unwrap();
     let notifier =
-        ApiGatewayNotifier::new(&settings, "ferry-files", "ferry-connections", management);
+        ApiGatewayNotifier::new(
+        &settings,
+        "ferry-files",
+        "ferry-connections",
+        Some(management),
+    );
     notifier.create_connections_table().await.unwrap();
     notifier
 }

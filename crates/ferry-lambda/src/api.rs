@@ -1,0 +1,58 @@
+//! The API function: `ferry-api`'s routes under `/api`, behind the HTTP
+//! API's JWT authorizer. API Gateway has checked the token (signature,
+//! issuer, audience, expiry) before the function runs; the caller is the
+//! `sub` it put in the request context.
+
+use crate::Stack;
+use async_trait::async_trait;
+use axum::Router;
+use axum::http::request::Parts;
+use ferry_api::{ApiHost, auth};
+use ferry_core::Files;
+use ferry_core::model::UserId;
+use ferry_core::ports::PortResult;
+use ferry_protocol::ApiError;
+use ferry_protocol::api::FeedPage;
+use lambda_http::request::RequestContext;
+use std::sync::Arc;
+
+/// The API on Lambda.
+#[derive(Debug)]
+pub struct AwsHost {
+    stack: Stack,
+}
+
+/// The caller API Gateway's JWT authorizer named: the token's `sub`.
+pub fn caller_of(parts: &Parts) -> Option<UserId> {
+    match parts.extensions.get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(context) => context
+            .authorizer
+            .as_ref()?
+            .jwt
+            .as_ref()?
+            .claims
+            .get("sub")
+            .and_then(|sub| UserId::parse(sub)),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl ApiHost for AwsHost {
+    fn files(&self) -> &Files {
+        &self.stack.files
+    }
+
+    fn caller(&self, parts: &Parts) -> Result<UserId, ApiError> {
+        caller_of(parts).ok_or_else(auth::no_token)
+    }
+
+    async fn events_after(&self, user: &UserId, after: i64, limit: u32) -> PortResult<FeedPage> {
+        self.stack.notifier.events_after(user, after, limit).await
+    }
+}
+
+/// The routes as the HTTP API sends them (`/api/…`).
+pub fn router(stack: Stack) -> Router {
+    Router::new().nest("/api", ferry_api::routes(Arc::new(AwsHost { stack })))
+}
