@@ -11,7 +11,6 @@ mod common;
 
 use common::{settings, start_moto};
 use ferry_aws::EventBridgeBus;
-use ferry_core::consumers::rules;
 use ferry_core::ports::{Bus, BusEntry};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -33,69 +32,7 @@ fn entry(source: &str, detail_type: &str, n: u32) -> BusEntry {
 async fn entries_reach_exactly_the_consumers_the_local_bus_feeds() {
     let moto = start_moto();
     let settings = settings(&moto);
-    let region = aws_sdk_eventbridge::config::Region::new(settings.region.clone());
-    let events = aws_sdk_eventbridge::Client::from_conf(
-        aws_sdk_eventbridge::Config::builder()
-            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-            .region(region.clone())
-            .credentials_provider(settings.credentials.clone())
-            .endpoint_url(&moto.url)
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .region(aws_sdk_sqs::config::Region::new(settings.region.clone()))
-            .credentials_provider(settings.credentials.clone())
-            .endpoint_url(&moto.url)
-            .build(),
-    );
-    events.create_event_bus().name(BUS).send().await.unwrap();
-    let mut queues = BTreeMap::new();
-    for (name, pattern) in rules() {
-        let url = sqs
-            .create_queue()
-            .queue_name(format!("ferry-{name}"))
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let arn = sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-            .clone();
-        events
-            .put_rule()
-            .name(name)
-            .event_bus_name(BUS)
-            .event_pattern(pattern.to_string())
-            .send()
-            .await
-            .unwrap();
-        events
-            .put_targets()
-            .rule(name)
-            .event_bus_name(BUS)
-            .targets(
-                aws_sdk_eventbridge::types::Target::builder()
-                    .id(name)
-                    .arn(arn)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
-        queues.insert(name, url);
-    }
-
+    let (_, sqs, queues) = common::bus_with_queues(&moto, BUS).await;
     // Twelve entries: two PutEvents batches.
     let mut entries = vec![
         entry("ferry.commands", "DeleteFile", 1),
@@ -112,32 +49,12 @@ async fn entries_reach_exactly_the_consumers_the_local_bus_feeds() {
     let mut got: BTreeMap<&str, Vec<(String, Value)>> = BTreeMap::new();
     for (name, url) in &queues {
         let mut seen = Vec::new();
-        loop {
-            let out = sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .unwrap();
-            let messages = out.messages.unwrap_or_default();
-            if messages.is_empty() {
-                break;
-            }
-            for message in messages {
-                let event: Value = serde_json::from_str(message.body().unwrap()).unwrap();
-                assert_eq!(event["source"], json!(entry_source(&event)));
-                seen.push((
-                    event["detail-type"].as_str().unwrap().to_owned(),
-                    event["detail"].clone(),
-                ));
-                sqs.delete_message()
-                    .queue_url(url)
-                    .receipt_handle(message.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
+        for event in common::receive_all(&sqs, url).await {
+            assert_eq!(event["source"], json!(entry_source(&event)));
+            seen.push((
+                event["detail-type"].as_str().unwrap().to_owned(),
+                event["detail"].clone(),
+            ));
         }
         seen.sort_by_key(|(_, d)| d["data"]["n"].as_u64());
         got.insert(name, seen);

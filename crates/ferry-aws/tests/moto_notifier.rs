@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{settings, start_moto};
+use common::{management_stand_in, settings, start_moto};
 use ferry_aws::{ApiGatewayNotifier, DynamoIndex};
 use ferry_core::model::UserId;
 use ferry_core::ports::Notifier;
@@ -17,8 +17,6 @@ use ferry_protocol::messages::FileDeletedV1;
 use ferry_protocol::{Event, EventEnvelope, FileName, FolderPath, Metadata, Timestamp, TraceId};
 use serde_json::Value;
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use uuid::Uuid;
 
 fn user(sub: &str) -> UserId {
@@ -44,75 +42,13 @@ fn deleted(owner: &UserId, name: &str) -> EventEnvelope {
     )
 }
 
-/// What the stand-in received: (connection id, body).
-type Received = Arc<Mutex<Vec<(String, String)>>>;
-
-/// A stand-in for the management API: records each `POST
-/// /{stage}/@connections/{id}`, answering `410 Gone` (as API Gateway does)
-/// for the ids in `gone`.
-async fn management_stand_in(gone: HashSet<String>) -> (String, Received) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/prod", listener.local_addr().unwrap());
-    let received: Received = Arc::default();
-    let log = received.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                return;
-            };
-            let (log, gone) = (log.clone(), gone.clone());
-            tokio::spawn(async move {
-                let mut reader = BufReader::new(socket);
-                let mut line = String::new();
-                reader.read_line(&mut line).await.unwrap();
-                let path = line
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_owned();
-                let mut length = 0;
-                loop {
-                    let mut header = String::new();
-                    reader.read_line(&mut header).await.unwrap();
-                    if header.trim().is_empty() {
-                        break;
-                    }
-                    if let Some((name, value)) = header.split_once(':')
-                        && name.eq_ignore_ascii_case("content-length")
-                    {
-                        length = value.trim().parse().unwrap();
-                    }
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).await.unwrap();
-                let id = path.rsplit('/').next().unwrap_or_default().to_owned();
-                let answer = if gone.contains(&id) {
-                    let body = r#"{"message":"Gone"}"#;
-                    format!(
-                        "HTTP/1.1 410 Gone\r\nx-amzn-errortype: GoneException\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    )
-                } else {
-                    log.lock()
-                        .unwrap()
-                        .push((id, String::from_utf8(body).unwrap()));
-                    "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
-                };
-                reader.get_mut().write_all(answer.as_bytes()).await.unwrap();
-            });
-        }
-    });
-    (url, received)
-}
-
 async fn tables(moto: &common::Moto, management: &str) -> ApiGatewayNotifier {
     let settings = settings(moto);
     DynamoIndex::new(&settings, "ferry-files")
         .create_table()
         .await
         .unwrap();
-    let notifier =
-        ApiGatewayNotifier::new(
+    let notifier = ApiGatewayNotifier::new(
         &settings,
         "ferry-files",
         "ferry-connections",

@@ -111,7 +111,10 @@ impl Authorizer {
                 ));
             }
         }
-        keys.by_kid.get(kid).cloned().ok_or_else(auth::bad_signature)
+        keys.by_kid
+            .get(kid)
+            .cloned()
+            .ok_or_else(auth::bad_signature)
     }
 
     /// Checks `token` at `now` (Unix seconds) and returns the caller.

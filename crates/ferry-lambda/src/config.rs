@@ -64,13 +64,23 @@ pub async fn handle(s3: &aws_sdk_s3::Client, http: &Http, request: &Value) -> Re
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| format!("config.json: {}", aws_sdk_s3::error::DisplayErrorContext(&e)))
+                    .map_err(|e| {
+                        format!(
+                            "config.json: {}",
+                            aws_sdk_s3::error::DisplayErrorContext(&e)
+                        )
+                    })
             }
             Err(error) => Err(error),
         },
         Some("Delete") => {
             // A bucket already gone (or never written) is nothing to undo.
-            let _ = s3.delete_object().bucket(&bucket).key("config.json").send().await;
+            let _ = s3
+                .delete_object()
+                .bucket(&bucket)
+                .key("config.json")
+                .send()
+                .await;
             Ok(())
         }
         other => Err(format!("unknown request type {other:?}")),
@@ -90,7 +100,12 @@ pub async fn handle(s3: &aws_sdk_s3::Client, http: &Http, request: &Value) -> Re
     let url = request["ResponseURL"].as_str().ok_or("no ResponseURL")?;
     // The URL is presigned for a PUT with no content type.
     let (status, _) = http
-        .send("PUT", url, &[("content-type", "")], answer.to_string().into_bytes())
+        .send(
+            "PUT",
+            url,
+            &[("content-type", "")],
+            answer.to_string().into_bytes(),
+        )
         .await?;
     if !(200..300).contains(&status) {
         return Err(format!("CloudFormation's response URL answered {status}"));

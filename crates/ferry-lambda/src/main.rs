@@ -77,7 +77,9 @@ async fn main() -> Result<(), Error> {
             lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
                 let notifier = stack.notifier.clone();
                 async move {
-                    Ok::<_, Error>(ferry_lambda::live::handle(&notifier, &event.payload, now()).await)
+                    Ok::<_, Error>(
+                        ferry_lambda::live::handle(&notifier, &event.payload, now()).await,
+                    )
                 }
             }))
             .await

@@ -62,7 +62,9 @@ impl Env {
             .ok_or("AWS_REGION is not set")?;
         let issuer = lookup("FERRY_ISSUER")
             .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| format!("https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"));
+            .unwrap_or_else(|| {
+                format!("https://cognito-idp.{region}.amazonaws.com/{user_pool_id}")
+            });
         let mut files = FileSettings::default();
         if let Some(threshold) = number("FERRY_MULTIPART_THRESHOLD_BYTES")? {
             files.multipart_threshold = threshold;
@@ -161,7 +163,10 @@ mod tests {
             ("FERRY_MULTIPART_THRESHOLD_BYTES", "1048576"),
         ]);
         let env = Env::from_lookup(lookup(&vars)).unwrap();
-        assert_eq!(env.issuer, "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc");
+        assert_eq!(
+            env.issuer,
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc"
+        );
         assert_eq!(env.client_ids, ["client1", "client2"]);
         assert_eq!(env.files.quota_bytes, None);
         assert_eq!(env.files.multipart_threshold, 1_048_576);
@@ -171,8 +176,15 @@ mod tests {
 
     #[test]
     fn a_missing_or_malformed_setting_is_named() {
-        let vars: Vec<_> = BASE.iter().filter(|(k, _)| *k != "FERRY_BUCKET").copied().collect();
-        assert_eq!(Env::from_lookup(lookup(&vars)).unwrap_err(), "FERRY_BUCKET is not set");
+        let vars: Vec<_> = BASE
+            .iter()
+            .filter(|(k, _)| *k != "FERRY_BUCKET")
+            .copied()
+            .collect();
+        assert_eq!(
+            Env::from_lookup(lookup(&vars)).unwrap_err(),
+            "FERRY_BUCKET is not set"
+        );
         let mut vars = BASE.to_vec();
         vars.push(("FERRY_QUOTA_BYTES", "lots"));
         assert_eq!(
