@@ -336,6 +336,51 @@ impl ObjectStore for S3ObjectStore {
         }
     }
 
+    async fn whole_sha256(&self, key: &str) -> PortResult<Option<String>> {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let Some(info) = self.head(key).await? else {
+            return Ok(None);
+        };
+        if info.checksum_sha256.is_some() {
+            return Ok(info.checksum_sha256);
+        }
+        // Read through, pinned to the object just described (a new one
+        // under the key meanwhile makes this fail, and the indexer retry).
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_match(&info.etag)
+            .send()
+            .await;
+        let mut body = match out {
+            Ok(out) => out.body,
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => return Ok(None),
+            Err(error) => return Err(port_error(error)),
+        };
+        let mut hasher = sha2::Sha256::new();
+        let mut read = 0u64;
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| PortError::Unavailable(format!("S3 read of {key}: {e}")))?
+        {
+            read += chunk.len() as u64;
+            hasher.update(&chunk);
+        }
+        if read != info.size {
+            return Err(PortError::Unavailable(format!(
+                "S3 gave {read} bytes of {key}, not {}",
+                info.size
+            )));
+        }
+        Ok(Some(
+            base64::engine::general_purpose::STANDARD.encode(hasher.finalize()),
+        ))
+    }
+
     async fn delete(&self, key: &str) -> PortResult<()> {
         self.client
             .delete_object()

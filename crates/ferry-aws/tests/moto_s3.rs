@@ -274,8 +274,14 @@ async fn a_multipart_upload_from_presigned_parts_completes_once_and_aborts_clean
     assert_eq!(object.size, (parts[0].len() + parts[1].len()) as u64);
     assert!(object.etag.ends_with("-2\""), "{}", object.etag);
     // A multipart object's SHA-256 from S3 is a composite: not reported as
-    // the whole object's.
+    // the whole object's, which is read through when asked for.
     assert_eq!(object.checksum_sha256, None);
+    let whole: Vec<u8> = parts.concat();
+    assert_eq!(
+        store.whole_sha256(key).await.unwrap(),
+        Some(sha256_b64(&whole))
+    );
+    assert_eq!(store.whole_sha256("objects/u1/none").await.unwrap(), None);
     // Completing again (an answer lost on the way) answers the object.
     let again = store
         .complete_multipart(key, &upload_id, &uploaded)

@@ -826,9 +826,15 @@ impl Consumers {
         {
             events.push(event);
         }
+        let stored = match (&file.sha256, &object.checksum_sha256) {
+            (Some(_), _) => None,
+            (None, Some(known)) => Some(known.clone()),
+            // The store keeps no whole-object SHA-256 (S3, for a multipart
+            // object): it is read through once, here, and kept in the index.
+            (None, None) => self.objects.whole_sha256(&key).await.map_err(retry)?,
+        };
         let sha256 = file.sha256.clone().or_else(|| {
-            object
-                .checksum_sha256
+            stored
                 .as_deref()
                 .filter(|c| !c.contains('-'))
                 .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())

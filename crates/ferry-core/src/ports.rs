@@ -191,6 +191,13 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     async fn abort_multipart(&self, key: &str, upload_id: &str) -> PortResult<()>;
     /// The object at `key`, if any.
     async fn head(&self, key: &str) -> PortResult<Option<ObjectInfo>>;
+    /// The whole object's SHA-256 (base64), computing it if the store
+    /// doesn't keep it (S3 keeps only a composite of a multipart object's
+    /// parts: its adapter reads the object through). `None` when there is
+    /// no object.
+    async fn whole_sha256(&self, key: &str) -> PortResult<Option<String>> {
+        Ok(self.head(key).await?.and_then(|o| o.checksum_sha256))
+    }
     /// Deletes the object at `key`; a missing object is not an error. The
     /// store emits `Object Deleted` when there was one.
     async fn delete(&self, key: &str) -> PortResult<()>;
