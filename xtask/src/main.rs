@@ -5,9 +5,11 @@
 //!   on the local stack and prints the URL.
 //! - `cargo xtask test`  formatting, lints (native and wasm), every native test,
 //!   the wasm component tests and the end-to-end browser tests.
+//! - `cargo xtask package-aws` builds the Lambda functions' zip.
 //! - `cargo xtask bench` prints the benchmark report.
 
 mod bench;
+mod package;
 mod tools;
 
 use anyhow::{Context, Result, bail};
@@ -24,8 +26,15 @@ Commands:
             --data-dir DIR      state directory (default .ferry)
             --public-url URL    the URL browsers use, when it differs from ADDR
   test    Run every check CI runs: fmt, clippy (native + wasm), cfn-lint on
-          the AWS template, native tests (the AWS adapters' against moto),
-          wasm tests in headless Chromium, end-to-end browser tests.
+          the AWS template, native tests (the AWS adapters' and the Lambda
+          handlers' against moto), wasm tests in headless Chromium,
+          end-to-end browser tests, and package-aws.
+  package-aws
+          Build the Lambda functions' zip (target/lambda/ferry.zip) for
+          deploy/aws/template.yaml: one binary linked against glibc 2.34
+          (Lambda's provided.al2023) with cargo-zigbuild and Zig from PyPI.
+            --arch arm64|x86_64 the functions' CPU (default arm64, as the
+                                template's Architecture)
   bench   Print the benchmark report: the client's first-load size, the
           client in headless Chromium (a rendered list, a delete's round
           trip over the WebSocket and polling, a 1 GiB upload next to curl
@@ -46,6 +55,7 @@ fn main() {
         Some("run") => run(&args[1..]),
         Some("test") => test(),
         Some("bench") => bench::bench(),
+        Some("package-aws") => package::package_aws(&args[1..]).map(|_| ()),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             Ok(())
@@ -362,6 +372,10 @@ fn test() -> Result<()> {
     )?;
     // The plain run ignored exactly the end-to-end tests, which have now run.
     tally.ignored = tally.ignored.saturating_sub(tally.passed - passed_before);
+
+    // The AWS stack's zip builds on a fresh machine, for the template's
+    // default architecture, and needs no glibc newer than Lambda's.
+    package::package_aws(&[])?;
 
     eprintln!(
         "xtask test: every check passed in {:.0?} ({} ignored)",

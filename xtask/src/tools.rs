@@ -198,3 +198,81 @@ impl PythonTools {
         Command::new(self.bin.join("cfn-lint"))
     }
 }
+
+/// cargo-zigbuild, which builds against an older glibc than this machine's
+/// (Lambda's `provided.al2023` has 2.34) through Zig's linker.
+const CARGO_ZIGBUILD_VERSION: &str = "0.24.1";
+
+/// The tools that build the Lambda binary: Zig from PyPI (pinned in
+/// tools/python/package-aws.txt) and cargo-zigbuild from crates.io, both
+/// under target/tools, and the Rust target.
+#[derive(Debug)]
+pub struct ZigTools {
+    bins: Vec<PathBuf>,
+}
+
+impl ZigTools {
+    /// Installs what is missing for `triple`.
+    pub fn ensure(triple: &str) -> Result<Self> {
+        let targets = Command::new("rustup")
+            .args(["target", "list", "--installed"])
+            .output()
+            .context("rustup is needed to add the Lambda's target")?;
+        if !String::from_utf8_lossy(&targets.stdout)
+            .lines()
+            .any(|l| l.trim() == triple)
+        {
+            run_checked(Command::new("rustup").args(["target", "add", triple]))?;
+        }
+        let tools = root().join("target/tools");
+        let zigbuild_root = tools.join("cargo-zigbuild");
+        let zigbuild = zigbuild_root.join("bin/cargo-zigbuild");
+        let wanted = format!("cargo-zigbuild {CARGO_ZIGBUILD_VERSION}");
+        if version_of(&zigbuild, "--version").as_deref() != Some(wanted.as_str()) {
+            run_checked(
+                crate::cargo()
+                    .args([
+                        "install",
+                        "cargo-zigbuild",
+                        "--locked",
+                        "--version",
+                        &format!("={CARGO_ZIGBUILD_VERSION}"),
+                        "--root",
+                    ])
+                    .arg(&zigbuild_root),
+            )?;
+        }
+        let requirements = root().join("tools/python/package-aws.txt");
+        let venv = tools.join("zig");
+        let venv_bin = venv.join("bin");
+        let wanted = std::fs::read(&requirements)?;
+        let stamp = venv.join(".ferry-installed-requirements");
+        if std::fs::read(&stamp).ok() != Some(wanted.clone()) {
+            if !venv_bin.join("python").exists() {
+                run_checked(Command::new("python3").arg("-m").arg("venv").arg(&venv)).context(
+                    "Python 3 with its venv module is needed for Zig from PyPI \
+                     (on Debian: `apt-get install -y python3-venv`)",
+                )?;
+            }
+            run_checked(
+                Command::new(venv_bin.join("pip"))
+                    .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                    .arg(&requirements),
+            )?;
+            std::fs::write(&stamp, &wanted)?;
+        }
+        Ok(Self {
+            bins: vec![zigbuild_root.join("bin"), venv_bin],
+        })
+    }
+
+    /// `PATH` with cargo-zigbuild and the venv's `python3` (which finds Zig
+    /// as `python3 -m ziglang`) first.
+    pub fn path(&self) -> Result<OsString> {
+        let mut paths = self.bins.clone();
+        paths.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
+        Ok(std::env::join_paths(paths)?)
+    }
+}
