@@ -195,7 +195,7 @@ async fn the_websocket_authorizer_lets_in_only_the_pool_s_valid_tokens() {
 /// Everything the functions use, on moto: the tables, the bucket (with
 /// EventBridge notifications on), the bus and its rules feeding queues.
 struct Aws {
-    _moto: Moto,
+    moto: Moto,
     stack: Stack,
     sqs: aws_sdk_sqs::Client,
     queues: std::collections::BTreeMap<&'static str, String>,
@@ -260,7 +260,7 @@ async fn aws() -> Aws {
     .unwrap();
     Aws {
         stack: Stack::new(&aws, env),
-        _moto: moto,
+        moto,
         sqs,
         queues,
         pushed,
@@ -362,7 +362,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_goes_from_create_to_index_to_the_browser_through_every_function() {
+async fn a_file_goes_from_create_to_index_to_the_browser_and_is_deleted_through_every_function() {
     let aws = aws().await;
     let router = ferry_lambda::api::router(aws.stack.clone());
     let notifier = aws.stack.notifier.clone();
@@ -501,6 +501,75 @@ async fn a_file_goes_from_create_to_index_to_the_browser_through_every_function(
             .iter()
             .any(|m| m["event"]["data"]["Action"] == "FileCreated")
     );
+
+    // Deleted: the API accepts DeleteFile, the deleter's rule gets it.
+    let file_id = entry["fileId"].as_str().unwrap().to_owned();
+    let delete = envelope(json!({"Action": "DeleteFile", "FileId": file_id}));
+    let (status, accepted) = call(
+        &router,
+        http_event("POST", "/api/commands", "", Some("ann"), Some(&delete)),
+    )
+    .await;
+    assert_eq!(status, 202, "{accepted}");
+    for event in next_events(&aws, "deleter").await {
+        assert_eq!(event["detail-type"], "DeleteFile");
+        aws.stack
+            .consumers
+            .deliver("deleter", &event)
+            .await
+            .unwrap();
+        aws.stack
+            .consumers
+            .deliver("deleter", &event)
+            .await
+            .unwrap();
+    }
+    // S3 says the object is gone: the indexer has nothing left to do.
+    for event in next_events(&aws, "indexer").await {
+        assert_eq!(event["detail-type"], "Object Deleted");
+        aws.stack
+            .consumers
+            .deliver("indexer", &event)
+            .await
+            .unwrap();
+    }
+    for event in &next_events(&aws, "notifier").await {
+        aws.stack
+            .consumers
+            .deliver("notifier", event)
+            .await
+            .unwrap();
+    }
+    let pushed: Vec<Value> = aws
+        .pushed
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| serde_json::from_str(body).unwrap())
+        .collect();
+    let gone: Vec<&Value> = pushed
+        .iter()
+        .filter(|m| m["event"]["data"]["Action"] == "FileDeleted")
+        .collect();
+    assert_eq!(gone.len(), 1, "{pushed:?}");
+    assert_eq!(gone[0]["event"]["data"]["FileId"], file_id.as_str());
+    let (_, listed) = call(
+        &router,
+        http_event("GET", "/api/files", "folder=docs", Some("ann"), None),
+    )
+    .await;
+    assert_eq!(listed["entries"], json!([]), "{listed}");
+    let key = format!("users/ann/{file_id}");
+    let s3 = s3_client(&aws.moto);
+    assert!(
+        s3.head_object()
+            .bucket(BUCKET)
+            .key(&key)
+            .send()
+            .await
+            .is_err()
+    );
+
     live(socket_event("$disconnect", "conn-1", "ann", None)).await;
     let ann = ferry_core::model::UserId::parse("ann").unwrap();
     assert!(
