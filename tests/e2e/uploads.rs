@@ -12,6 +12,15 @@ use std::time::{Duration, Instant};
 
 const MIB: usize = 1024 * 1024;
 
+/// The server's flags for these tests: files from 5 MiB go up in parts of
+/// 5 MiB (the smallest S3 allows), so a few dozen MiB make many parts.
+const SMALL_PARTS: [&str; 4] = [
+    "--multipart-threshold-bytes",
+    "5242880",
+    "--part-size-bytes",
+    "5242880",
+];
+
 /// A file of `len` bytes that no two parts share, written under `dir`.
 fn generated(dir: &Path, name: &str, len: usize) -> Result<(PathBuf, Vec<u8>)> {
     let bytes: Vec<u8> = (0..len)
@@ -134,13 +143,7 @@ async fn pick(browser: &Browser, path: &Path) -> Result<()> {
 #[tokio::test]
 #[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
 async fn a_large_file_goes_up_in_checksummed_parts_and_keeps_its_sha256() -> Result<()> {
-    let (stack, browser) = signed_in(&[
-        "--multipart-threshold-bytes",
-        "5242880",
-        "--part-size-bytes",
-        "5242880",
-    ])
-    .await?;
+    let (stack, browser) = signed_in(&SMALL_PARTS).await?;
     let dir = tempfile::tempdir()?;
     // Five whole 5 MiB parts and a short sixth; and one under the threshold.
     let (path, bytes) = generated(dir.path(), "big.bin", 25 * MIB + 4321)?;
@@ -212,15 +215,8 @@ async fn a_large_file_goes_up_in_checksummed_parts_and_keeps_its_sha256() -> Res
 #[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
 async fn a_paused_upload_resumes_after_its_links_expired() -> Result<()> {
     // Upload links live 2 s: a pause of 4 s outlives every one presigned.
-    let (_stack, browser) = signed_in(&[
-        "--multipart-threshold-bytes",
-        "5242880",
-        "--part-size-bytes",
-        "5242880",
-        "--upload-link-seconds",
-        "2",
-    ])
-    .await?;
+    let (_stack, browser) =
+        signed_in(&[&SMALL_PARTS[..], &["--upload-link-seconds", "2"]].concat()).await?;
     let dir = tempfile::tempdir()?;
     let (path, bytes) = generated(dir.path(), "paused.bin", 120 * MIB + 99)?;
     pick(&browser, &path).await?;
@@ -262,13 +258,7 @@ async fn a_paused_upload_resumes_after_its_links_expired() -> Result<()> {
 #[tokio::test]
 #[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
 async fn a_cancelled_upload_leaves_no_parts_on_the_server() -> Result<()> {
-    let (stack, browser) = signed_in(&[
-        "--multipart-threshold-bytes",
-        "5242880",
-        "--part-size-bytes",
-        "5242880",
-    ])
-    .await?;
+    let (stack, browser) = signed_in(&SMALL_PARTS).await?;
     let dir = tempfile::tempdir()?;
     let (path, _) = generated(dir.path(), "gone.bin", 120 * MIB)?;
     pick(&browser, &path).await?;
@@ -317,15 +307,8 @@ async fn a_cancelled_upload_leaves_no_parts_on_the_server() -> Result<()> {
 async fn dropped_damaged_and_expired_parts_are_sent_again() -> Result<()> {
     use crate::proxy::{Fault, Rule};
     // Links live 2 s; part 5 is held back 3 s, past its link's expiry.
-    let (proxy, _stack, browser) = signed_in_behind(&[
-        "--multipart-threshold-bytes",
-        "5242880",
-        "--part-size-bytes",
-        "5242880",
-        "--upload-link-seconds",
-        "2",
-    ])
-    .await?;
+    let (proxy, _stack, browser) =
+        signed_in_behind(&[&SMALL_PARTS[..], &["--upload-link-seconds", "2"]].concat()).await?;
     // Part 2's connection drops twice midway; part 4 arrives damaged once.
     proxy.add(Rule {
         part: 2,
@@ -472,15 +455,8 @@ async fn a_folder_of_a_thousand_files_goes_up_a_few_at_a_time_with_one_summary()
 #[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
 async fn after_a_reload_an_upload_resumes_and_sends_only_the_missing_parts() -> Result<()> {
     use crate::proxy::Proxy;
-    let (proxy, stack, browser) = signed_in_behind(&[
-        "--multipart-threshold-bytes",
-        "5242880",
-        "--part-size-bytes",
-        "5242880",
-        "--parts-in-flight",
-        "2",
-    ])
-    .await?;
+    let (proxy, stack, browser) =
+        signed_in_behind(&[&SMALL_PARTS[..], &["--parts-in-flight", "2"]].concat()).await?;
     let dir = tempfile::tempdir()?;
     // 24 parts of 5 MiB.
     let (path, bytes) = generated(dir.path(), "resume.bin", 120 * MIB)?;
@@ -548,13 +524,7 @@ async fn after_a_reload_an_upload_resumes_and_sends_only_the_missing_parts() -> 
 #[tokio::test]
 #[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
 async fn offline_uploads_pause_and_go_on_when_the_network_is_back() -> Result<()> {
-    let (_stack, browser) = signed_in(&[
-        "--multipart-threshold-bytes",
-        "5242880",
-        "--part-size-bytes",
-        "5242880",
-    ])
-    .await?;
+    let (_stack, browser) = signed_in(&SMALL_PARTS).await?;
     let dir = tempfile::tempdir()?;
     let (path, bytes) = generated(dir.path(), "offline.bin", 120 * MIB + 3)?;
     pick(&browser, &path).await?;
@@ -650,15 +620,8 @@ async fn a_dropped_file_keeps_its_handle_and_resumes_after_a_reload() -> Result<
 /// missing parts go.
 async fn resumes_with_a_kept_handle(how: &str) -> Result<()> {
     use crate::proxy::Proxy;
-    let (proxy, stack, browser) = signed_in_behind(&[
-        "--multipart-threshold-bytes",
-        "5242880",
-        "--part-size-bytes",
-        "5242880",
-        "--parts-in-flight",
-        "2",
-    ])
-    .await?;
+    let (proxy, stack, browser) =
+        signed_in_behind(&[&SMALL_PARTS[..], &["--parts-in-flight", "2"]].concat()).await?;
     // 16 parts of 5 MiB, the last one short.
     let size = 80 * MIB - 1234;
     let dir = tempfile::tempdir()?;

@@ -171,25 +171,11 @@ impl PythonTools {
     /// Creates the environment and installs the pinned requirements, again
     /// whenever the committed file differs from the one last installed.
     pub fn ensure() -> Result<Self> {
-        let requirements = root().join("tools/python/requirements.txt");
-        let venv = root().join("target/tools/python");
-        let bin = venv.join("bin");
-        let wanted = std::fs::read(&requirements)?;
-        let stamp = venv.join(".ferry-installed-requirements");
-        if std::fs::read(&stamp).ok() != Some(wanted.clone()) || !bin.join("cfn-lint").exists() {
-            if !bin.join("python").exists() {
-                run_checked(Command::new("python3").arg("-m").arg("venv").arg(&venv)).context(
-                    "Python 3 with its venv module is needed for cfn-lint \
-                     (on Debian: `apt-get install -y python3-venv`)",
-                )?;
-            }
-            run_checked(
-                Command::new(bin.join("pip"))
-                    .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-                    .arg(&requirements),
-            )?;
-            std::fs::write(&stamp, &wanted)?;
-        }
+        let bin = venv(
+            "tools/python/requirements.txt",
+            "target/tools/python",
+            "cfn-lint",
+        )?;
         Ok(Self { bin })
     }
 
@@ -242,25 +228,11 @@ impl ZigTools {
                     .arg(&zigbuild_root),
             )?;
         }
-        let requirements = root().join("tools/python/package-aws.txt");
-        let venv = tools.join("zig");
-        let venv_bin = venv.join("bin");
-        let wanted = std::fs::read(&requirements)?;
-        let stamp = venv.join(".ferry-installed-requirements");
-        if std::fs::read(&stamp).ok() != Some(wanted.clone()) {
-            if !venv_bin.join("python").exists() {
-                run_checked(Command::new("python3").arg("-m").arg("venv").arg(&venv)).context(
-                    "Python 3 with its venv module is needed for Zig from PyPI \
-                     (on Debian: `apt-get install -y python3-venv`)",
-                )?;
-            }
-            run_checked(
-                Command::new(venv_bin.join("pip"))
-                    .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-                    .arg(&requirements),
-            )?;
-            std::fs::write(&stamp, &wanted)?;
-        }
+        let venv_bin = venv(
+            "tools/python/package-aws.txt",
+            "target/tools/zig",
+            "python3",
+        )?;
         Ok(Self {
             bins: vec![zigbuild_root.join("bin"), venv_bin],
         })
@@ -275,4 +247,36 @@ impl ZigTools {
         ));
         Ok(std::env::join_paths(paths)?)
     }
+}
+
+/// A Python virtual environment at `dir` (under the root) with the pinned
+/// `requirements` installed, again whenever the committed file differs from
+/// the one last installed or `program` is missing from it; answers its
+/// `bin` directory.
+fn venv(requirements: &str, dir: &str, program: &str) -> Result<PathBuf> {
+    let requirements = root().join(requirements);
+    let venv = root().join(dir);
+    let bin = venv.join("bin");
+    let wanted = std::fs::read(&requirements)?;
+    let stamp = venv.join(".ferry-installed-requirements");
+    if std::fs::read(&stamp).ok() != Some(wanted.clone()) || !bin.join(program).exists() {
+        if !bin.join("python").exists() {
+            run_checked(Command::new("python3").arg("-m").arg("venv").arg(&venv)).with_context(
+                || {
+                    format!(
+                        "Python 3 with its venv module is needed for {} \
+                         (on Debian: `apt-get install -y python3-venv`)",
+                        requirements.display()
+                    )
+                },
+            )?;
+        }
+        run_checked(
+            Command::new(bin.join("pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                .arg(&requirements),
+        )?;
+        std::fs::write(&stamp, &wanted)?;
+    }
+    Ok(bin)
 }

@@ -6,7 +6,6 @@
 use crate::AwsSettings;
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
-use aws_sdk_eventbridge::config::BehaviorVersion;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use ferry_core::ports::{Bus, BusEntry, PortError, PortResult};
 use std::time::Duration;
@@ -26,17 +25,8 @@ pub struct EventBridgeBus {
 impl EventBridgeBus {
     /// The bus named (or with the ARN) `bus`.
     pub fn new(settings: &AwsSettings, bus: &str) -> Self {
-        let mut config = aws_sdk_eventbridge::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(aws_sdk_eventbridge::config::Region::new(
-                settings.region.clone(),
-            ))
-            .credentials_provider(settings.credentials.clone());
-        if let Some(url) = &settings.endpoint_url {
-            config = config.endpoint_url(url);
-        }
         Self {
-            client: Client::from_conf(config.build()),
+            client: Client::new(&settings.sdk_config()),
             bus: bus.to_owned(),
         }
     }

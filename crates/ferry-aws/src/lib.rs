@@ -48,7 +48,18 @@ impl AwsSettings {
         })
     }
 
-    fn region(&self) -> Region {
-        Region::new(self.region.clone())
+    /// The configuration every client starts from: region, credentials,
+    /// endpoint (each service's own settings go on top).
+    pub fn sdk_config(&self) -> aws_types::SdkConfig {
+        let mut config = aws_types::SdkConfig::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(Region::new(self.region.clone()))
+            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+                self.credentials.clone(),
+            ));
+        if let Some(url) = &self.endpoint_url {
+            config = config.endpoint_url(url);
+        }
+        config.build()
     }
 }

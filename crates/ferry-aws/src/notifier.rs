@@ -75,31 +75,16 @@ impl ApiGatewayNotifier {
         connections_table: &str,
         management_endpoint: Option<&str>,
     ) -> Self {
-        let mut dynamo = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .region(aws_sdk_dynamodb::config::Region::new(
-                settings.region.clone(),
-            ))
-            .credentials_provider(settings.credentials.clone());
-        if let Some(url) = &settings.endpoint_url {
-            dynamo = dynamo.endpoint_url(url);
-        }
+        let sdk = settings.sdk_config();
         let management = management_endpoint.map(|endpoint| {
             aws_sdk_apigatewaymanagement::Client::from_conf(
-                aws_sdk_apigatewaymanagement::Config::builder()
-                    .behavior_version(
-                        aws_sdk_apigatewaymanagement::config::BehaviorVersion::latest(),
-                    )
-                    .region(aws_sdk_apigatewaymanagement::config::Region::new(
-                        settings.region.clone(),
-                    ))
-                    .credentials_provider(settings.credentials.clone())
+                aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
                     .endpoint_url(endpoint)
                     .build(),
             )
         });
         Self {
-            dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo.build()),
+            dynamo: aws_sdk_dynamodb::Client::new(&sdk),
             management,
             files_table: files_table.to_owned(),
             connections_table: connections_table.to_owned(),

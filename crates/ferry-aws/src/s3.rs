@@ -6,7 +6,7 @@
 use crate::AwsSettings;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{BehaviorVersion, RequestChecksumCalculation};
+use aws_sdk_s3::config::RequestChecksumCalculation;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
@@ -35,15 +35,10 @@ pub struct S3ObjectStore {
 impl S3ObjectStore {
     /// The store for `bucket`.
     pub fn new(settings: &AwsSettings, bucket: &str) -> Self {
-        let mut config = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(settings.region())
-            .credentials_provider(settings.credentials.clone())
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired);
-        if let Some(url) = &settings.endpoint_url {
+        let config = aws_sdk_s3::config::Builder::from(&settings.sdk_config())
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             // A stand-in answers on one host: path-style addressing.
-            config = config.endpoint_url(url).force_path_style(true);
-        }
+            .force_path_style(settings.endpoint_url.is_some());
         Self {
             client: Client::from_conf(config.build()),
             bucket: bucket.to_owned(),

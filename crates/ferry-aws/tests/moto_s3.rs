@@ -137,21 +137,13 @@ async fn is_open(store: &S3ObjectStore, upload_id: &str) -> bool {
 }
 
 async fn store_with_bucket(moto: &Moto) -> S3ObjectStore {
-    let settings = settings(moto);
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-        .region(aws_sdk_s3::config::Region::new(settings.region.clone()))
-        .credentials_provider(settings.credentials.clone())
-        .endpoint_url(&moto.url)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    common::s3_client(moto)
         .create_bucket()
         .bucket(BUCKET)
         .send()
         .await
         .unwrap();
-    S3ObjectStore::new(&settings, BUCKET)
+    S3ObjectStore::new(&settings(moto), BUCKET)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,6 @@ use ferry_protocol::{FileName, FolderPath, Timestamp};
 use rusqlite::Row;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
 
 /// The columns of `files` that make a [`FileRecord`], in [`file_from_row`]'s order.
@@ -27,15 +26,7 @@ pub(crate) const FILE_COLUMN_COUNT: usize = 16;
 pub(crate) const COMMAND_COLUMNS: &str = "user, command_id, action, request_hash, response, \
      status, result, accepted_at, finished_at";
 
-/// A name as search compares it: NFC, lower case (Unicode's full mapping, so
-/// `ÉTÉ` and `été` fold alike), NFC again.
-pub fn fold(text: &str) -> String {
-    text.nfc()
-        .collect::<String>()
-        .to_lowercase()
-        .nfc()
-        .collect()
-}
+pub use ferry_protocol::path::fold;
 
 /// A time as stored: Unix nanoseconds, which keep every `Timestamp` exactly
 /// and order like it. Times outside 1677–2262 are refused.
@@ -239,13 +230,6 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn folding_is_unicode_aware() {
-        assert_eq!(fold("ÉTÉ"), "été");
-        assert_eq!(fold("E\u{301}te\u{301}"), "été");
-        assert_eq!(fold("STRASSE"), "strasse");
     }
 
     #[test]

@@ -258,7 +258,7 @@ pub(crate) fn file_by_name(
          ORDER BY status = 'available' DESC, created_at DESC, file_id LIMIT 1"
     ))?;
     // Names are stored in NFC, as FileName makes them.
-    let name: String = unicode_normalization::UnicodeNormalization::nfc(name).collect();
+    let name = ferry_protocol::path::nfc(name);
     let mut rows = stmt.query(params![user.as_str(), folder.as_str(), name])?;
     rows.next()?.map(file_from_row).transpose()
 }

@@ -31,13 +31,7 @@ async fn main() -> Result<(), Error> {
     let function = std::env::var("FERRY_FUNCTION").unwrap_or_default();
     let aws = AwsSettings::from_env().map_err(Error::from)?;
     if function == "config" {
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-                .region(aws_sdk_s3::config::Region::new(aws.region.clone()))
-                .credentials_provider(aws.credentials.clone())
-                .build(),
-        );
+        let s3 = aws_sdk_s3::Client::new(&aws.sdk_config());
         let http = Http::new()?;
         return lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
             let (s3, http) = (s3.clone(), http.clone());

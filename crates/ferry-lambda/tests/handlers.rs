@@ -14,7 +14,8 @@ mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{
-    Moto, bus_with_queues, management_stand_in, receive_all, settings, stand_in, start_moto,
+    Moto, bus_with_queues, management_stand_in, receive_all, s3_client, settings, stand_in,
+    start_moto,
 };
 use ferry_aws::{ApiGatewayNotifier, DynamoIndex};
 use ferry_lambda::authorizer::Authorizer;
@@ -200,19 +201,6 @@ struct Aws {
     sqs: aws_sdk_sqs::Client,
     queues: std::collections::BTreeMap<&'static str, String>,
     pushed: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
-}
-
-fn s3_client(moto: &Moto) -> aws_sdk_s3::Client {
-    let aws = settings(moto);
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new(aws.region.clone()))
-            .credentials_provider(aws.credentials.clone())
-            .endpoint_url(&moto.url)
-            .force_path_style(true)
-            .build(),
-    )
 }
 
 async fn aws() -> Aws {

@@ -29,6 +29,12 @@ pub fn nfc(text: &str) -> String {
     String::from(js.normalize("NFC"))
 }
 
+/// A name as search compares it: NFC, lower case (Unicode's full mapping,
+/// so `ÉTÉ` and `été` fold alike), NFC again. Every index folds with this.
+pub fn fold(text: &str) -> String {
+    nfc(&nfc(text).to_lowercase())
+}
+
 /// The longest file or folder name, in UTF-8 bytes.
 pub const MAX_NAME_BYTES: usize = 255;
 /// The longest object key S3 accepts, in UTF-8 bytes.
@@ -356,5 +362,12 @@ mod tests {
         assert!(serde_json::from_str::<FolderPath>("\"a/../b\"").is_err());
         let name: FileName = serde_json::from_str("\"e\\u0301\"").unwrap();
         assert_eq!(name.as_str(), "\u{e9}");
+    }
+
+    #[test]
+    fn folding_is_unicode_aware() {
+        assert_eq!(fold("ÉTÉ"), "été");
+        assert_eq!(fold("E\u{301}te\u{301}"), "été");
+        assert_eq!(fold("STRASSE"), "strasse");
     }
 }

@@ -12,7 +12,6 @@ use ferry_protocol::{FileName, FolderPath, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use time::OffsetDateTime;
-use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
 
 /// An item: attribute name to value.
@@ -23,15 +22,7 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 /// their parts do.
 const SEP: char = '\u{1}';
 
-/// A name as search compares it: NFC, lower case (Unicode's full mapping),
-/// NFC again: the same folding as the local index.
-pub fn fold(text: &str) -> String {
-    text.nfc()
-        .collect::<String>()
-        .to_lowercase()
-        .nfc()
-        .collect()
-}
+pub use ferry_protocol::path::fold;
 
 pub(crate) fn s(text: impl Into<String>) -> AttributeValue {
     AttributeValue::S(text.into())

@@ -15,7 +15,6 @@ pub mod table;
 use crate::AwsSettings;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::BehaviorVersion;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
@@ -38,6 +37,8 @@ pub use codec::fold;
 
 /// DynamoDB's most items in one transaction.
 const MAX_TRANSACTION: usize = 100;
+/// How many times a transaction that collided with another goes again.
+const CONFLICT_TRIES: u32 = 10;
 /// How long a consumer's "processed" mark is kept: longer than any
 /// redelivery (EventBridge retries for at most 24 hours, SQS keeps a
 /// dead letter 14 days).
@@ -195,17 +196,8 @@ impl Hold {
 impl DynamoIndex {
     /// The index in `table`.
     pub fn new(settings: &AwsSettings, table: &str) -> Self {
-        let mut config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(aws_sdk_dynamodb::config::Region::new(
-                settings.region.clone(),
-            ))
-            .credentials_provider(settings.credentials.clone());
-        if let Some(url) = &settings.endpoint_url {
-            config = config.endpoint_url(url);
-        }
         Self {
-            client: Client::from_conf(config.build()),
+            client: Client::new(&settings.sdk_config()),
             table: table.to_owned(),
         }
     }
@@ -243,15 +235,44 @@ impl DynamoIndex {
             return Ok(());
         }
         let guards: Vec<Guard> = tx.items.iter().map(|(g, _)| *g).collect();
-        let items = tx.items.into_iter().map(|(_, item)| item).collect();
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
+        let items: Vec<TransactWriteItem> = tx.items.into_iter().map(|(_, item)| item).collect();
+        let mut tries = 0;
+        let err = loop {
+            tries += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let Err(err) = result else {
+                return Ok(());
+            };
+            // Another transaction held one of the items (the owner's usage,
+            // a name) at that instant: DynamoDB refuses rather than waits,
+            // so this one goes again, its conditions checked anew.
+            let conflicted = matches!(
+                err.as_service_error(),
+                Some(TransactWriteItemsError::TransactionCanceledException(c))
+                    if c.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict"))
+                        && !c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+            ) || matches!(
+                err.as_service_error(),
+                Some(TransactWriteItemsError::TransactionInProgressException(_))
+            );
+            if !conflicted || tries >= CONFLICT_TRIES {
+                break err;
+            }
+            let jitter = u64::from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos())
+                    % 20,
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(
+                (10 << tries.min(6)) + jitter,
+            ))
             .await;
-        let Err(err) = result else {
-            return Ok(());
         };
         if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
             err.as_service_error()
@@ -691,7 +712,7 @@ impl Index for DynamoIndex {
         folder: &FolderPath,
         name: &str,
     ) -> PortResult<Option<FileRecord>> {
-        let name: String = unicode_normalization::UnicodeNormalization::nfc(name).collect();
+        let name = ferry_protocol::path::nfc(name);
         let Some(holds) = self.get(name_key(user, folder, &name)).await? else {
             return Ok(None);
         };

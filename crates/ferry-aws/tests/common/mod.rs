@@ -23,12 +23,14 @@ impl Drop for Moto {
     }
 }
 
-pub fn moto_server() -> PathBuf {
-    if let Some(path) = std::env::var_os("FERRY_MOTO_SERVER") {
+/// The Python that has moto (`cargo xtask test` installs it from the pins in
+/// tools/python/requirements.txt), or `FERRY_MOTO_PYTHON`.
+pub fn moto_python() -> PathBuf {
+    if let Some(path) = std::env::var_os("FERRY_MOTO_PYTHON") {
         return path.into();
     }
     let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/python/bin/moto_server");
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/tools/python/bin/python");
     assert!(
         path.exists(),
         "{} is missing: `cargo xtask test` installs the PyPI test peers (tools/python/requirements.txt)",
@@ -37,6 +39,8 @@ pub fn moto_server() -> PathBuf {
     path
 }
 
+/// moto's server on a free port, serving one request at a time
+/// (tools/python/moto_serial.py says why).
 pub fn start_moto() -> Moto {
     use std::os::unix::process::CommandExt as _;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -44,8 +48,11 @@ pub fn start_moto() -> Moto {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(moto_server())
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/python/moto_serial.py");
+    let child = Command::new(moto_python())
+        .arg(script)
+        .args(["127.0.0.1", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
@@ -61,7 +68,7 @@ pub fn start_moto() -> Moto {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("moto_server never listened on {port}");
+    panic!("moto never listened on {port}");
 }
 
 pub fn settings(moto: &Moto) -> AwsSettings {
@@ -174,17 +181,18 @@ pub async fn management_stand_in(
     (format!("{url}/prod"), accepted)
 }
 
-/// An SQS client on moto.
-pub fn sqs_client(moto: &Moto) -> aws_sdk_sqs::Client {
-    let settings = settings(moto);
-    aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .region(aws_sdk_sqs::config::Region::new(settings.region.clone()))
-            .credentials_provider(settings.credentials.clone())
-            .endpoint_url(&moto.url)
+/// An S3 client on moto (path-style: one host).
+pub fn s3_client(moto: &Moto) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&settings(moto).sdk_config())
+            .force_path_style(true)
             .build(),
     )
+}
+
+/// An SQS client on moto.
+pub fn sqs_client(moto: &Moto) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&settings(moto).sdk_config())
 }
 
 /// Ferry's bus on moto, as the SAM template lays it out: `bus`, and each
@@ -199,17 +207,7 @@ pub async fn bus_with_queues(
     aws_sdk_sqs::Client,
     std::collections::BTreeMap<&'static str, String>,
 ) {
-    let settings = settings(moto);
-    let events = aws_sdk_eventbridge::Client::from_conf(
-        aws_sdk_eventbridge::Config::builder()
-            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-            .region(aws_sdk_eventbridge::config::Region::new(
-                settings.region.clone(),
-            ))
-            .credentials_provider(settings.credentials.clone())
-            .endpoint_url(&moto.url)
-            .build(),
-    );
+    let events = aws_sdk_eventbridge::Client::new(&settings(moto).sdk_config());
     let sqs = sqs_client(moto);
     events.create_event_bus().name(bus).send().await.unwrap();
     let mut queues = std::collections::BTreeMap::new();
