@@ -25,6 +25,30 @@ fn param(url: &str, name: &str) -> Option<String> {
         .find_map(|pair| pair.strip_prefix(&format!("{name}=")).map(str::to_owned))
 }
 
+/// The URL the hosted UI sent the browser back to. The app served there
+/// takes the callback out of the address bar at once (`replaceState`), so
+/// a poll of the address may never see it; the page's navigation entry
+/// keeps the URL it was loaded at.
+async fn landed_at(browser: &Browser, origin: &str) -> anyhow::Result<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let url = browser.url().await?;
+        if url.starts_with(origin) && !url.contains("/oauth2/") {
+            let entry = browser
+                .run_async(
+                    "arguments[0](performance.getEntriesByType('navigation')[0].name)",
+                    vec![],
+                )
+                .await?;
+            return Ok(entry.as_str().unwrap_or_default().to_owned());
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("the hosted UI never sent the browser back; it is at {url}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
 async fn pkce_sign_in_through_the_hosted_ui() -> anyhow::Result<()> {
@@ -57,7 +81,8 @@ async fn pkce_sign_in_through_the_hosted_ui() -> anyhow::Result<()> {
         .await?
         .click()
         .await?;
-    let landed = browser.wait_for_url(&callback).await?;
+    let landed = landed_at(&browser, &stack.url).await?;
+    assert!(landed.starts_with(&callback), "{landed}");
     assert_eq!(param(&landed, "state").as_deref(), Some("portal-42"));
     let code = param(&landed, "code").expect("a code in the callback URL");
 
