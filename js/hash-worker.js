@@ -1,6 +1,6 @@
 // Ferry's hashing worker: reads a file part by part, off the page's thread,
 // and reports each part's SHA-256 (base64, for `x-amz-checksum-sha256`), or
-// the whole file's SHA-256 (hex). Started by src/api/hasher.rs.
+// the whole file's SHA-256 (hex). Started by src/platform/hasher.rs.
 //
 // in:  { file: Blob, partSize: number, parts: bool, whole: bool, until: n }
 //      then { until: n } as the page allows more: parts past `until` wait,

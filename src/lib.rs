@@ -1,30 +1,30 @@
-//! Ferry's web client.
+//! Ferry's web client, the shell: everything that touches the browser,
+//! around the compiled core `ferry_client`, which decides.
 //!
-//! The logic lives in plain Rust that builds and tests natively (`config`,
-//! `folder`);
-//! `api` holds the side effects that talk to the backend; the components in
-//! `app` only wire state to the DOM. [`mount`] puts the app into any element,
-//! so a portal can embed it.
+//! - `api`: the network only (the file API, the identity provider, the
+//!   settings document, presigned PUTs).
+//! - `platform`: the browser's other facilities, each in its own home
+//!   (IndexedDB, the file picker, the hashing worker, storage, clock).
+//! - `hooks`: every side effect that outlives a call (`use_live`,
+//!   `use_uploads`, …), cleaned up on unmount.
+//! - `session`, `notices`, `outbox`: one mount's session, what it tells the
+//!   person, and its commands' way out.
+//! - `components`: the views; `chunks`: where they are cut into lazily
+//!   loaded chunks.
+//!
+//! [`mount`] puts the app into any element, so a portal can embed it; every
+//! mount has its own state, so two on one page don't mix.
 
-pub mod activity;
 pub mod api;
-pub mod app;
-pub mod auth;
-pub mod browser;
-pub mod commands;
-pub mod config;
-pub mod folder;
-pub mod format;
+pub mod chunks;
+pub mod components;
 pub mod hooks;
-pub mod listview;
-pub mod live;
-pub mod qr;
-pub mod route;
-pub mod transfer;
-pub mod upload;
-pub mod verify;
+pub mod notices;
+pub mod outbox;
+pub mod platform;
+pub mod session;
 
-pub use app::App;
+pub use components::app::App;
 
 /// Mounts Ferry into `parent`. Settings come from the element's `data-`
 /// attributes, or from the config URL they name (`/config.json` by default).
@@ -33,6 +33,6 @@ pub fn mount(
     parent: web_sys::HtmlElement,
 ) -> leptos::mount::UnmountHandle<impl leptos::tachys::view::Mountable> {
     use leptos::prelude::*;
-    let source = config::source_from_attributes(|name| parent.get_attribute(name));
+    let source = ferry_client::config::source_from_attributes(|name| parent.get_attribute(name));
     mount_to(parent, move || view! { <App source=source.clone() /> })
 }

@@ -269,8 +269,8 @@ async fn tokens_go_to_local_storage_only_when_configured() {
 
 /// Waits (at most 30 s) until `done` says what the worker said is enough.
 async fn until_heard(
-    heard: &std::cell::RefCell<Vec<ferry_web::api::hasher::Hashed>>,
-    done: impl Fn(&[ferry_web::api::hasher::Hashed]) -> bool,
+    heard: &std::cell::RefCell<Vec<ferry_web::platform::hasher::Hashed>>,
+    done: impl Fn(&[ferry_web::platform::hasher::Hashed]) -> bool,
 ) {
     for _ in 0..600 {
         if done(&heard.borrow()) {
@@ -283,7 +283,7 @@ async fn until_heard(
 #[wasm_bindgen_test]
 async fn the_hashing_worker_and_webcrypto_agree_with_sha2() {
     use base64::Engine as _;
-    use ferry_web::api::hasher::{self, Hashed, Hasher};
+    use ferry_web::platform::hasher::{self, Hashed, Hasher};
     use sha2::Digest as _;
     const PART: usize = 5 * 1024 * 1024;
     // Three whole parts and a short last one, not a multiple of 64 bytes.
@@ -343,5 +343,11 @@ async fn the_hashing_worker_and_webcrypto_agree_with_sha2() {
     );
 
     // A file for one PUT, by WebCrypto.
-    assert_eq!(hasher::digest(&blob).await.unwrap(), whole);
+    assert_eq!(hasher::hex(&hasher::digest(&blob).await.unwrap()), whole);
+    // The same digest in base64 by the browser's btoa, as S3's checksum
+    // header wants it.
+    assert_eq!(
+        hasher::base64(&hasher::digest(&blob).await.unwrap()).unwrap(),
+        b64.encode(sha2::Sha256::digest(&bytes))
+    );
 }

@@ -3,16 +3,17 @@
 //! the request is sent once more; a command keeps its `CommandId` across that
 //! retry, so it still has one effect.
 
-use crate::api::failure::ApiFailure;
-use crate::app::Session;
-use crate::commands;
+use super::http::{self, Answer};
+use crate::session::Session;
+use ferry_client::commands;
+use ferry_client::failure::ApiFailure;
 use ferry_protocol::api::{
     DownloadResponse, FeedPage, ListResponse, PartWanted, PartsResponse, PresignPartsRequest,
     SearchResponse, UploadedPartsResponse, UsageView,
 };
 use ferry_protocol::{Command, FolderPath};
+use gloo_net::http::Method;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 use uuid::Uuid;
 
 /// The API at the configuration's `apiUrl`, on behalf of the signed-in user.
@@ -29,8 +30,8 @@ pub struct Sent {
     pub command_id: Uuid,
     /// The HTTP status: 201 for `CreateFile`, 200 or 202 for the rest.
     pub status: u16,
-    /// The answer's body.
-    pub body: Value,
+    /// The answer's body (JSON).
+    pub body: String,
 }
 
 impl FilesApi {
@@ -93,10 +94,10 @@ impl FilesApi {
     ) -> Result<PartsResponse, ApiFailure> {
         let body = serde_json::to_string(&PresignPartsRequest { parts })
             .map_err(|_| ApiFailure::Unreachable)?;
-        let (status, text) = self
-            .send("POST", &format!("/files/{file_id}/parts"), Some(body))
+        let answer = self
+            .send(Method::POST, &format!("/files/{file_id}/parts"), Some(body))
             .await?;
-        read(status, &text)
+        read(answer)
     }
 
     /// The parts of a multipart upload the store has (for resuming).
@@ -106,7 +107,8 @@ impl FilesApi {
 
     /// Sends `command` with a fresh id. A refusal (4xx/5xx) is an error.
     pub async fn command(&self, command: Command) -> Result<Sent, ApiFailure> {
-        self.command_with_id(command, Uuid::new_v4()).await
+        self.command_with_id(command, crate::platform::new_id())
+            .await
     }
 
     /// Sends `command` with the given id (a retry of the same intent).
@@ -115,36 +117,36 @@ impl FilesApi {
         command: Command,
         command_id: Uuid,
     ) -> Result<Sent, ApiFailure> {
-        let envelope = commands::envelope(command, command_id, crate::api::identity::now());
+        let envelope = commands::envelope(command, command_id, crate::platform::now());
         let body = serde_json::to_string(&envelope).map_err(|_| ApiFailure::Unreachable)?;
-        let (status, text) = self.send("POST", "/commands", Some(body)).await?;
-        let body: Value = read(status, &text)?;
+        let answer = self.send(Method::POST, "/commands", Some(body)).await?;
+        if !answer.is_success() {
+            return Err(ApiFailure::from_response(answer.status, &answer.body));
+        }
         Ok(Sent {
             command_id,
-            status,
-            body,
+            status: answer.status,
+            body: answer.body,
         })
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
-        let (status, text) = self.send("GET", path, None).await?;
-        read(status, &text)
+        let answer = self.send(Method::GET, path, None).await?;
+        read(answer)
     }
 
     /// Sends a request with the access token; after a 401, refreshes and
     /// sends it once more.
     async fn send(
         &self,
-        method: &str,
+        method: Method,
         path: &str,
         body: Option<String>,
-    ) -> Result<(u16, String), ApiFailure> {
+    ) -> Result<Answer, ApiFailure> {
         let url = format!("{}{path}", self.base);
         let token = self.session.access_token().ok_or(ApiFailure::SignedOut)?;
-        let first = fetch(method, &url, &token, body.as_deref())
-            .await
-            .map_err(|_| ApiFailure::Unreachable)?;
-        if first.0 != 401 {
+        let first = fetch(method.clone(), &url, &token, body.clone()).await?;
+        if first.status != 401 {
             return Ok(first);
         }
         let token = self
@@ -152,32 +154,32 @@ impl FilesApi {
             .refresh_after_unauthorized(&token)
             .await
             .ok_or(ApiFailure::SignedOut)?;
-        fetch(method, &url, &token, body.as_deref())
-            .await
-            .map_err(|_| ApiFailure::Unreachable)
+        fetch(method, &url, &token, body).await
     }
 }
 
-fn read<T: DeserializeOwned>(status: u16, text: &str) -> Result<T, ApiFailure> {
-    if (200..300).contains(&status) {
-        serde_json::from_str(text).map_err(|_| ApiFailure::from_response(502, ""))
+fn read<T: DeserializeOwned>(answer: Answer) -> Result<T, ApiFailure> {
+    if answer.is_success() {
+        serde_json::from_str(&answer.body).map_err(|_| ApiFailure::from_response(502, ""))
     } else {
-        Err(ApiFailure::from_response(status, text))
+        Err(ApiFailure::from_response(answer.status, &answer.body))
     }
 }
 
 async fn fetch(
-    method: &str,
+    method: Method,
     url: &str,
     token: &str,
-    body: Option<&str>,
-) -> Result<(u16, String), wasm_bindgen::JsValue> {
+    body: Option<String>,
+) -> Result<Answer, ApiFailure> {
     let bearer = format!("Bearer {token}");
     let mut headers = vec![("Authorization", bearer.as_str())];
     if body.is_some() {
         headers.push(("Content-Type", "application/json"));
     }
-    crate::api::http::send(method, url, &headers, body).await
+    http::send(method, url, &headers, body)
+        .await
+        .map_err(|_| ApiFailure::Unreachable)
 }
 
 /// Encodes a query parameter's value.

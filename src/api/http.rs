@@ -1,49 +1,54 @@
-//! A minimal `fetch` wrapper: the browser's own HTTP client, no extra crates.
+//! HTTP requests through `gloo-net` (the browser's `fetch`): without cache,
+//! the answer's status and body as text. Deciding what an answer means is
+//! left to `ferry_client` (`failure`, `auth`, `config`).
 
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use gloo_net::http::{Method, RequestBuilder};
 
-/// A response with its body read as text.
+/// No answer arrived: a network error, a CORS refusal, or no window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreachable;
+
+/// An answer: its status and its body as text.
 #[derive(Debug, Clone)]
-pub struct TextResponse {
+pub struct Answer {
     /// The HTTP status.
     pub status: u16,
     /// The body.
     pub body: String,
 }
 
-/// `GET url`, without cache, reading the body as text. Fails only when no
-/// response arrived (network error, CORS refusal, no window).
-pub async fn get_text(url: &str) -> Result<TextResponse, JsValue> {
-    let (status, body) = send("GET", url, &[], None).await?;
-    Ok(TextResponse { status, body })
+impl Answer {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
 }
 
-/// Sends a request with these headers and body, without cache; returns the
-/// status and the body as text. Fails only when no response arrived
-/// (network error, CORS refusal, no window).
+/// Sends a request with these headers and body, without cache.
 pub async fn send(
-    method: &str,
+    method: Method,
     url: &str,
     headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> Result<(u16, String), JsValue> {
-    let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
-    let init = web_sys::RequestInit::new();
-    init.set_method(method);
-    init.set_cache(web_sys::RequestCache::NoStore);
-    let sent = web_sys::Headers::new()?;
+    body: Option<String>,
+) -> Result<Answer, Unreachable> {
+    let mut request = RequestBuilder::new(url)
+        .method(method)
+        .cache(web_sys::RequestCache::NoStore);
     for (name, value) in headers {
-        sent.set(name, value)?;
+        request = request.header(name, value);
     }
-    init.set_headers(&sent);
-    if let Some(body) = body {
-        init.set_body(&body.into());
+    let request = match body {
+        Some(body) => request.body(body),
+        None => request.build(),
     }
-    let request = web_sys::Request::new_with_str_and_init(url, &init)?;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
-        .await?
-        .dyn_into()?;
-    let text = JsFuture::from(response.text()?).await?;
-    Ok((response.status(), text.as_string().unwrap_or_default()))
+    .map_err(|_| Unreachable)?;
+    let response = request.send().await.map_err(|_| Unreachable)?;
+    let status = response.status();
+    let body = response.text().await.map_err(|_| Unreachable)?;
+    Ok(Answer { status, body })
+}
+
+/// `GET url`, without cache.
+pub async fn get(url: &str) -> Result<Answer, Unreachable> {
+    send(Method::GET, url, &[], None).await
 }

@@ -1,31 +1,29 @@
-//! Side effects that talk to the backend. Everything here is a thin wrapper
-//! over `fetch`; deciding what a response means is left to plain functions
-//! that are tested natively.
+//! The network, and only the network: the API (`files`), the identity
+//! provider (`identity`, and `oauth` for the hosted UI), the settings
+//! document, and presigned PUTs to the object store (`put`). Requests go
+//! through `gloo-net` (`http`); uploads through `XMLHttpRequest`, the one
+//! browser API that reports upload progress. What an answer means is
+//! decided by `ferry_client`, tested natively.
 
-pub mod failure;
 pub mod files;
-pub mod hasher;
 pub mod http;
 pub mod identity;
 pub mod oauth;
-pub mod unfinished;
-pub mod xhr;
+pub mod put;
 
-use crate::config::{LoadError, parse_config};
+use ferry_client::config::{LoadError, parse_config};
 use ferry_protocol::ClientConfig;
 
 /// Fetches and checks the client's settings from `url`.
 pub async fn load_config(url: &str) -> Result<ClientConfig, LoadError> {
-    let response = http::get_text(url)
-        .await
-        .map_err(|_| LoadError::Unreachable {
-            url: url.to_owned(),
-        })?;
-    if !(200..300).contains(&response.status) {
+    let answer = http::get(url).await.map_err(|_| LoadError::Unreachable {
+        url: url.to_owned(),
+    })?;
+    if !answer.is_success() {
         return Err(LoadError::Status {
             url: url.to_owned(),
-            status: response.status,
+            status: answer.status,
         });
     }
-    parse_config(url, &response.body)
+    parse_config(url, &answer.body)
 }

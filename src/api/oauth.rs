@@ -1,11 +1,13 @@
 //! The hosted UI from the browser: the redirect to sign in, and on the way
 //! back the code traded for tokens at the token endpoint. Deciding what
-//! the URLs and answers mean is `auth::hosted`'s.
+//! the URLs and answers mean is `ferry_client::auth::hosted`'s.
 
-use crate::api::identity::random_bytes;
-use crate::auth::hosted::{CALLBACK_PATH, Pending, Returned, returned};
-use crate::auth::{AuthError, TokenSet};
+use super::http;
+use crate::platform::random_bytes;
+use ferry_client::auth::hosted::{CALLBACK_PATH, Pending, Returned, returned};
+use ferry_client::auth::{AuthError, TokenSet};
 use ferry_protocol::ClientConfig;
+use gloo_net::http::Method;
 
 /// Where the verifier waits for the redirect back (this tab only).
 const PENDING_KEY: &str = "ferry.pkce";
@@ -100,25 +102,18 @@ async fn exchange(
 ) -> Result<TokenSet, AuthError> {
     let url = format!("{}/oauth2/token", hosted_ui(config)?.trim_end_matches('/'));
     let body = pending.token_request(code, &config.user_pool_client_id, redirect);
-    let (status, text) = post_form(&url, &body)
-        .await
-        .map_err(|_| AuthError::Unreachable)?;
-    if status != 200 {
-        return Err(AuthError::Other(
-            "The sign-in could not be completed. Sign in again.".into(),
-        ));
-    }
-    let answer: serde_json::Value =
-        serde_json::from_str(&text).map_err(|_| AuthError::Unreachable)?;
-    TokenSet::from_oauth(&answer)
-}
-
-async fn post_form(url: &str, body: &str) -> Result<(u16, String), wasm_bindgen::JsValue> {
-    crate::api::http::send(
-        "POST",
-        url,
+    let answer = http::send(
+        Method::POST,
+        &url,
         &[("Content-Type", "application/x-www-form-urlencoded")],
         Some(body),
     )
     .await
+    .map_err(|_| AuthError::Unreachable)?;
+    if answer.status != 200 {
+        return Err(AuthError::Other(
+            "The sign-in could not be completed. Sign in again.".into(),
+        ));
+    }
+    TokenSet::from_oauth(&answer.body)
 }

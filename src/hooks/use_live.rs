@@ -1,18 +1,28 @@
-//! `use_live`: the user's events, live. A WebSocket while it works, with
-//! reconnects that back off with jitter and resume from the last cursor, and
-//! a heartbeat; polling `/api/events` when the socket can't be used, trying
-//! the socket again now and then. What to do when is decided by
-//! [`crate::live::Live`]; this hook only runs the socket and the timers.
+//! `use_live`: the user's events, live. A WebSocket (`gloo-net`) while it
+//! works, with reconnects that back off with jitter and resume from the
+//! last cursor, and a heartbeat; polling `/api/events` when the socket
+//! can't be used, trying the socket again now and then. What to do when is
+//! decided by `ferry_client::live::Live`; this hook only runs the socket
+//! and the timers, and stops them all when its component unmounts.
+//!
+//! One task owns each connection's socket: it forwards what the page sends
+//! (hello, resume, ping) and reads what the server says. Dropping the
+//! sending side ends the task, and the socket closes with it (`gloo-net`
+//! closes a socket it drops), so stopping is forgetting the sender.
 
 use crate::api::files::FilesApi;
-use crate::app::Session;
-use crate::live::{self, Action, Live, Mode};
+use crate::session::Session;
+use ferry_client::live::{self, Action, Live, Mode};
 use ferry_protocol::EventEnvelope;
+use futures::channel::mpsc::{UnboundedSender, unbounded};
+use futures::future::{Either, select};
+use futures::{SinkExt as _, StreamExt as _};
+use gloo_net::websocket::Message;
+use gloo_net::websocket::futures::WebSocket;
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use std::cell::RefCell;
 use std::rc::Rc;
-use wasm_bindgen::prelude::*;
 
 /// What `use_live` needs.
 pub struct UseLiveOptions {
@@ -60,8 +70,11 @@ const HURRY_POLLS: u32 = 8;
 struct Driver {
     options: UseLiveOptions,
     live: Live,
-    socket: Option<web_sys::WebSocket>,
-    handlers: Vec<Closure<dyn FnMut(JsValue)>>,
+    /// What the page sends on the open connection; `None` between
+    /// connections. Dropping it closes the socket.
+    outbox: Option<UnboundedSender<String>>,
+    /// Counts connections, so a closed one's task can tell it is stale.
+    connection: u64,
     timers: Vec<TimeoutHandle>,
     heartbeat: Option<IntervalHandle>,
     polling: bool,
@@ -86,8 +99,8 @@ pub fn use_live(options: UseLiveOptions) -> UseLiveReturn {
     let driver: Shared = Rc::new(RefCell::new(Driver {
         options,
         live: Live::new(live::Backoff::default()),
-        socket: None,
-        handlers: Vec::new(),
+        outbox: None,
+        connection: 0,
         timers: Vec::new(),
         heartbeat: None,
         polling: false,
@@ -100,17 +113,8 @@ pub fn use_live(options: UseLiveOptions) -> UseLiveReturn {
     }));
     connect(&driver);
     let beat = driver.clone();
-    let heartbeat = set_interval_with_handle(
-        move || {
-            if let Some(socket) = &beat.borrow().socket
-                && socket.ready_state() == web_sys::WebSocket::OPEN
-            {
-                let _ = socket.send_with_str(&live::ping());
-            }
-        },
-        live::HEARTBEAT,
-    )
-    .ok();
+    let heartbeat =
+        set_interval_with_handle(move || send(&beat, live::ping()), live::HEARTBEAT).ok();
     driver.borrow_mut().heartbeat = heartbeat;
     let nudged = SendWrapper::new(driver.clone());
     let nudge = Callback::new(move |()| hurry(&nudged));
@@ -120,6 +124,13 @@ pub fn use_live(options: UseLiveOptions) -> UseLiveReturn {
         mode,
         connected,
         nudge,
+    }
+}
+
+/// Sends `text` on the open connection, if there is one.
+fn send(driver: &Shared, text: String) {
+    if let Some(outbox) = &driver.borrow().outbox {
+        let _ = outbox.unbounded_send(text);
     }
 }
 
@@ -159,10 +170,8 @@ fn schedule_poll(driver: &Shared, wait: std::time::Duration) {
 fn stop(driver: &Shared) {
     let mut d = driver.borrow_mut();
     d.stopped = true;
-    if let Some(socket) = d.socket.take() {
-        detach(&socket);
-        let _ = socket.close();
-    }
+    // The connection's task ends when its sender goes, closing the socket.
+    d.outbox = None;
     for timer in d.timers.drain(..) {
         timer.clear();
     }
@@ -172,20 +181,12 @@ fn stop(driver: &Shared) {
     if let Some(heartbeat) = d.heartbeat.take() {
         heartbeat.clear();
     }
-    d.handlers.clear();
-}
-
-fn detach(socket: &web_sys::WebSocket) {
-    socket.set_onopen(None);
-    socket.set_onmessage(None);
-    socket.set_onclose(None);
-    socket.set_onerror(None);
 }
 
 fn connect(driver: &Shared) {
-    let url = {
-        let d = driver.borrow();
-        if d.stopped || d.socket.is_some() {
+    let (url, connection) = {
+        let mut d = driver.borrow_mut();
+        if d.stopped || d.outbox.is_some() {
             return;
         }
         let Some(token) = d.options.session.access_token() else {
@@ -196,53 +197,49 @@ fn connect(driver: &Shared) {
         } else {
             '?'
         };
-        format!(
+        d.connection += 1;
+        let url = format!(
             "{}{separator}token={}",
             d.options.websocket_url,
             String::from(js_sys::encode_uri_component(&token))
-        )
+        );
+        (url, d.connection)
     };
-    let socket = match web_sys::WebSocket::new(&url) {
-        Ok(socket) => socket,
-        Err(_) => {
-            closed(driver);
-            return;
-        }
+    let Ok(socket) = WebSocket::open(&url) else {
+        closed(driver, connection);
+        return;
     };
-    let on_message = {
-        let driver = driver.clone();
-        Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
-            let Ok(event) = event.dyn_into::<web_sys::MessageEvent>() else {
-                return;
+    let (outbox, mut outgoing) = unbounded::<String>();
+    // The client speaks first: API Gateway can't send on a connection until
+    // its `$connect` has returned, so the server's hello answers this. The
+    // socket sends it once open.
+    let _ = outbox.unbounded_send(live::hello());
+    driver.borrow_mut().outbox = Some(outbox);
+    let driver = driver.clone();
+    leptos::task::spawn_local(async move {
+        let mut socket = socket;
+        loop {
+            let next = match select(socket.next(), outgoing.next()).await {
+                Either::Left((heard, _)) => Either::Left(heard),
+                Either::Right((said, _)) => Either::Right(said),
             };
-            if let Some(text) = event.data().as_string() {
-                received(&driver, &text);
+            match next {
+                Either::Left(Some(Ok(Message::Text(text)))) => received(&driver, &text),
+                Either::Left(Some(Ok(Message::Bytes(_)))) => {}
+                // Closed (with its close code) or failed: reconnect or poll.
+                Either::Left(Some(Err(_)) | None) => break,
+                Either::Right(Some(text)) => {
+                    if socket.send(Message::Text(text)).await.is_err() {
+                        break;
+                    }
+                }
+                // The page stopped listening: dropping the socket closes it.
+                Either::Right(None) => return,
             }
-        })
-    };
-    let on_close = {
-        let driver = driver.clone();
-        Closure::<dyn FnMut(JsValue)>::new(move |_| {
-            if let Some(socket) = driver.borrow_mut().socket.take() {
-                detach(&socket);
-            }
-            closed(&driver);
-        })
-    };
-    // The client speaks first: API Gateway can't send on a connection
-    // until its `$connect` has returned, so the server's hello answers this.
-    let on_open = {
-        let opened = socket.clone();
-        Closure::<dyn FnMut(JsValue)>::new(move |_| {
-            let _ = opened.send_with_str(&live::hello());
-        })
-    };
-    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-    let mut d = driver.borrow_mut();
-    d.handlers = vec![on_open, on_message, on_close];
-    d.socket = Some(socket);
+        }
+        drop(socket);
+        closed(&driver, connection);
+    });
 }
 
 fn received(driver: &Shared, text: &str) {
@@ -251,10 +248,8 @@ fn received(driver: &Shared, text: &str) {
     };
     let hello = matches!(message, live::ServerMessage::Hello { .. });
     let (reply, event) = driver.borrow_mut().live.received(&message);
-    if let Some(Action::Send(text)) = reply
-        && let Some(socket) = &driver.borrow().socket
-    {
-        let _ = socket.send_with_str(&text);
+    if let Some(Action::Send(text)) = reply {
+        send(driver, text);
     }
     if hello {
         let resync = {
@@ -276,12 +271,15 @@ fn received(driver: &Shared, text: &str) {
     }
 }
 
-fn closed(driver: &Shared) {
+/// Connection `connection` closed: decide what next, unless the page
+/// stopped or a newer connection already replaced it.
+fn closed(driver: &Shared, connection: u64) {
     let action = {
         let mut d = driver.borrow_mut();
-        if d.stopped {
+        if d.stopped || d.connection != connection {
             return;
         }
+        d.outbox = None;
         d.set_connected.set(false);
         let open_for = d
             .opened_at
@@ -344,6 +342,9 @@ fn poll(driver: &Shared) {
             (d.options.api.clone(), d.live.cursor())
         };
         let page = api.events(cursor).await;
+        if driver.borrow().stopped {
+            return;
+        }
         let next = match page {
             Ok(page) => {
                 let on_event = driver.borrow().options.on_event.clone();

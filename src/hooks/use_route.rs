@@ -2,7 +2,7 @@
 //! Navigating sets the fragment, so the browser's history has every folder
 //! visited and back and forward work.
 
-use crate::route::Route;
+use ferry_client::route::Route;
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 

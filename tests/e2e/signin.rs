@@ -3,7 +3,7 @@
 
 use crate::harness::{Browser, Stack, wait_for_text};
 use anyhow::{Context, Result, anyhow};
-use ferry_web::auth::{AuthError, Client, Step, TokenSet, Transport, TransportError};
+use ferry_client::auth::{AuthError, Client, Step, TokenSet, Transport, TransportError};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -76,15 +76,15 @@ fn dechunk(mut body: &str) -> String {
 }
 
 impl Transport for Http {
-    async fn call(&self, operation: &str, body: Value) -> Result<Value, TransportError> {
+    async fn call(&self, operation: &str, body: String) -> Result<String, TransportError> {
         let headers = format!(
             "Content-Type: application/x-amz-json-1.1\r\nX-Amz-Target: AWSCognitoIdentityProviderService.{operation}\r\n"
         );
         let (status, text) = self
-            .request("POST", "/", &headers, &body.to_string())
+            .request("POST", "/", &headers, &body)
             .map_err(|_| TransportError::Unreachable)?;
         if (200..300).contains(&status) {
-            serde_json::from_str(&text).map_err(|_| TransportError::Unreachable)
+            Ok(text)
         } else {
             Err(TransportError::from_body(&text))
         }

@@ -2,18 +2,21 @@
 //! actions, the keyboard model of `listview`, and virtual scrolling so only
 //! the rows in view are in the DOM.
 
-use super::dialogs::Dialog;
-use super::{Ctx, RowKind, RowView};
-use crate::folder::SortBy;
-use crate::format;
-use crate::listview::{self, Intent, Key};
-use crate::route::Route;
+use super::actions::Actions;
+use super::{Ctx, Dialog};
+use ferry_client::folder::SortBy;
+use ferry_client::format;
+use ferry_client::listview::{self, Intent, Key};
+use ferry_client::route::Route;
+use ferry_client::rows::{RowKind, RowView};
 use leptos::html;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 /// Every row's height in pixels; `.ferry-row` in the CSS says the same.
 const ROW_HEIGHT: f64 = 44.0;
+/// The same, for the spacers' heights (whole pixels, no float formatting).
+const ROW_HEIGHT_PX: usize = 44;
 /// Rows rendered beyond the viewport on each side.
 const OVERSCAN: usize = 8;
 
@@ -26,21 +29,10 @@ fn local_time(millis: i64) -> String {
     String::from(date.to_locale_string("default", &options))
 }
 
-/// Opens a row: a folder is shown, a file downloaded.
-fn open(ctx: Ctx, row: &RowView) {
-    match &row.kind {
-        RowKind::Folder(path) => ctx.navigate.run(Route::folder(path.clone())),
-        RowKind::File(file_id) => ctx.download(*file_id, &row.name),
-    }
-}
-
+/// The rows as a grid.
 #[component]
-pub(super) fn Grid(
-    ctx: Ctx,
-    rows: Memo<Vec<RowView>>,
-    sort: RwSignal<(SortBy, bool)>,
-    label: String,
-) -> impl IntoView {
+pub fn Grid(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>, label: String) -> impl IntoView {
+    let sort = ctx.sort;
     let scroll_top = RwSignal::new(0.0_f64);
     let viewport = RwSignal::new(ROW_HEIGHT * 12.0);
     let body: NodeRef<html::Div> = NodeRef::new();
@@ -59,31 +51,31 @@ pub(super) fn Grid(
         }
     });
 
+    // The rows in view (and a few around them), computed once per scroll
+    // or change; the spacers above and below stand for the rest.
+    let window = Memo::new(move |_| {
+        let n = rows.with(Vec::len);
+        let range = listview::window(scroll_top.get(), viewport.get(), ROW_HEIGHT, n, OVERSCAN);
+        (range, n)
+    });
     let visible = move || {
-        let all = rows.get();
-        let range = listview::window(
-            scroll_top.get(),
-            viewport.get(),
-            ROW_HEIGHT,
-            all.len(),
-            OVERSCAN,
-        );
-        all[range.clone()]
-            .iter()
-            .cloned()
-            .zip(range)
-            .map(|(row, i)| (i, row))
-            .collect::<Vec<_>>()
+        let (range, _) = window.get();
+        rows.with(|all| {
+            all[range.clone()]
+                .iter()
+                .cloned()
+                .zip(range)
+                .map(|(row, i)| (i, row))
+                .collect::<Vec<_>>()
+        })
     };
     let before = move || {
-        let n = rows.with(Vec::len);
-        let range = listview::window(scroll_top.get(), viewport.get(), ROW_HEIGHT, n, OVERSCAN);
-        format!("height: {}px", range.start as f64 * ROW_HEIGHT)
+        let (range, _) = window.get();
+        format!("height: {}px", range.start * ROW_HEIGHT_PX)
     };
     let after = move || {
-        let n = rows.with(Vec::len);
-        let range = listview::window(scroll_top.get(), viewport.get(), ROW_HEIGHT, n, OVERSCAN);
-        format!("height: {}px", (n - range.end) as f64 * ROW_HEIGHT)
+        let (range, n) = window.get();
+        format!("height: {}px", (n - range.end) * ROW_HEIGHT_PX)
     };
     let focused_index = move || {
         let focus = ctx.selection.with(|s| s.focus().map(str::to_owned))?;
@@ -131,7 +123,7 @@ pub(super) fn Grid(
             Intent::None => reveal(),
             Intent::Open(key) => {
                 if let Some(row) = find(&key) {
-                    open(ctx, &row);
+                    actions.open(&row);
                 }
             }
             Intent::Delete(keys) => {
@@ -204,7 +196,7 @@ pub(super) fn Grid(
                 <For each=visible
                     key=|(i, row)| format!("{i}|{}|{}|{}", row.key, row.version, row.status)
                     let((i, row))>
-                    <GridRow ctx=ctx index=i row=row />
+                    <GridRow ctx=ctx actions=actions index=i row=row />
                 </For>
                 <div aria-hidden="true" style=after></div>
             </div>
@@ -213,7 +205,7 @@ pub(super) fn Grid(
 }
 
 #[component]
-fn GridRow(ctx: Ctx, index: usize, row: RowView) -> impl IntoView {
+fn GridRow(ctx: Ctx, actions: Actions, index: usize, row: RowView) -> impl IntoView {
     let key = row.key.clone();
     let selected = {
         let key = key.clone();
@@ -268,7 +260,7 @@ fn GridRow(ctx: Ctx, index: usize, row: RowView) -> impl IntoView {
             });
             view! {
                 <button type="button" class="ferry-icon-button" aria-label=format!("Download {name}") title="Download"
-                    disabled=busy on:click=move |_| ctx.download(file_id, &a.name)>
+                    disabled=busy on:click=move |_| actions.download(file_id, &a.name)>
                     <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M12 4v11m0 0l-4-4m4 4l4-4M5 19h14" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"/></svg>
                 </button>
                 {verify}
@@ -277,7 +269,7 @@ fn GridRow(ctx: Ctx, index: usize, row: RowView) -> impl IntoView {
                     <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M4 20h4L19 9l-4-4L4 16v4z" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/></svg>
                 </button>
                 <button type="button" class="ferry-icon-button ferry-danger" aria-label=format!("Delete {name}") title="Delete"
-                    disabled=busy on:click=move |_| ctx.delete(vec![c.clone()])>
+                    disabled=busy on:click=move |_| actions.delete(vec![c.clone()])>
                     <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M5 7h14M10 7V4h4v3M7 7l1 13h8l1-13" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/></svg>
                 </button>
             }

@@ -11,6 +11,7 @@
 //! Plain Rust, no DOM: tested natively.
 
 use ferry_protocol::api::{EntryView, FileView, FolderView, ListResponse};
+use ferry_protocol::path::fold;
 use ferry_protocol::{Event, EventEnvelope, FolderPath};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use uuid::Uuid;
@@ -392,8 +393,8 @@ impl FolderState {
     /// The rows in order: folders first (by name), then files by `sort`,
     /// keeping only names that contain `filter` (case-insensitive).
     pub fn rows(&self, sort: SortBy, descending: bool, filter: &str) -> Vec<Row<'_>> {
-        let needle = filter.trim().to_lowercase();
-        let keep = |name: &str| needle.is_empty() || name.to_lowercase().contains(&needle);
+        let needle = fold(filter.trim());
+        let keep = |name: &str| needle.is_empty() || fold(name).contains(&needle);
         let mut folders: Vec<&FolderView> =
             self.folders.values().filter(|f| keep(&f.name)).collect();
         folders.sort_by(|a, b| a.name.cmp(&b.name));

@@ -1,7 +1,8 @@
 //! SHA-256 off the page's thread: the hashing worker (`js/hash-worker.js`)
 //! for a file's parts while they upload, and for a whole file of any size
 //! (checking a downloaded copy); WebCrypto for a file small enough to go up
-//! in one PUT.
+//! in one PUT. A [`Hasher`] owns its worker: dropping it stops the worker,
+//! so whoever holds it (an upload, the copy check) cleans up by dropping.
 
 use wasm_bindgen::prelude::*;
 
@@ -88,23 +89,38 @@ impl Hasher {
     }
 }
 
-/// The SHA-256 of a file read whole (hex), by WebCrypto: for files that go
-/// up in one PUT, whose checksum is signed before the bytes leave. Reading
-/// and hashing both run off the page's thread; the file is held in memory
-/// while it is hashed, so this is for files below the multipart threshold.
-pub async fn digest(file: &web_sys::Blob) -> Result<String, JsValue> {
+/// The SHA-256 of a blob read whole, by WebCrypto: for files that go up in
+/// one PUT, whose checksum is signed before the bytes leave, and a large
+/// file's first part (to recognise it when resuming). Reading and hashing
+/// both run off the page's thread; the blob is held in memory while it is
+/// hashed, so this is for blobs below the multipart threshold.
+pub async fn digest(blob: &web_sys::Blob) -> Result<Vec<u8>, JsValue> {
     let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
-    let bytes = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await?;
+    let bytes = wasm_bindgen_futures::JsFuture::from(blob.array_buffer()).await?;
     let subtle = window.crypto()?.subtle();
     let digest = wasm_bindgen_futures::JsFuture::from(
         subtle.digest_with_str_and_buffer_source("SHA-256", bytes.unchecked_ref())?,
     )
     .await?;
-    Ok(js_sys::Uint8Array::new(&digest)
-        .to_vec()
+    Ok(js_sys::Uint8Array::new(&digest).to_vec())
+}
+
+/// Bytes as lower-case hex (the index's SHA-256).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    bytes
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
+}
+
+/// Bytes as standard base64 (S3's `x-amz-checksum-sha256`), by the
+/// browser's `btoa`: no base64 code in the download.
+pub fn base64(bytes: &[u8]) -> Option<String> {
+    // `btoa` takes a "binary string": one character per byte.
+    let binary: String = bytes.iter().copied().map(char::from).collect();
+    web_sys::window()?.btoa(&binary).ok()
 }
 
 impl Drop for Hasher {

@@ -2,6 +2,7 @@
 //! drives the same code in the end-to-end tests.
 
 use super::*;
+use serde_json::{Value, json};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
@@ -22,13 +23,20 @@ impl Scripted {
 }
 
 impl Transport for &Scripted {
-    async fn call(&self, operation: &str, body: Value) -> Result<Value, TransportError> {
+    async fn call(&self, operation: &str, body: String) -> Result<String, TransportError> {
+        let body: Value = serde_json::from_str(&body).expect("the client sends JSON");
         self.calls.borrow_mut().push((operation.to_owned(), body));
         self.answers
             .borrow_mut()
             .pop_front()
             .unwrap_or(Err(TransportError::Unreachable))
+            .map(|answer| answer.to_string())
     }
+}
+
+/// The `AuthenticationResult` of an answer made by [`result`].
+fn authentication(answer: Value) -> AuthenticationResult {
+    serde_json::from_value(answer["AuthenticationResult"].clone()).expect("a result")
 }
 
 fn jwt(claims: Value) -> String {
@@ -61,8 +69,8 @@ fn service(kind: &str, message: &str) -> TransportError {
 
 #[test]
 fn tokens_refresh_five_minutes_before_expiry() {
-    let tokens = TokenSet::from_result(&result(10_000, Some("r"))["AuthenticationResult"], None)
-        .expect("tokens");
+    let tokens =
+        TokenSet::from_result(&authentication(result(10_000, Some("r"))), None).expect("tokens");
     assert_eq!(tokens.expires_at, 10_000);
     assert!(!tokens.needs_refresh(10_000 - 301));
     assert!(tokens.needs_refresh(10_000 - 300));
@@ -75,7 +83,7 @@ fn tokens_refresh_five_minutes_before_expiry() {
 fn short_lived_tokens_refresh_halfway_not_at_once() {
     let access = jwt(json!({"iat": 1_000, "exp": 1_030, "username": "alice"}));
     let tokens = TokenSet::from_result(
-        &json!({"AccessToken": access, "IdToken": jwt(json!({"exp": 1_030}))}),
+        &authentication(json!({"AuthenticationResult": {"AccessToken": access, "IdToken": jwt(json!({"exp": 1_030}))}})),
         None,
     )
     .expect("tokens");
@@ -84,7 +92,7 @@ fn short_lived_tokens_refresh_halfway_not_at_once() {
     // An hour-long token keeps the five-minute margin.
     let access = jwt(json!({"iat": 0, "exp": 3_600}));
     let tokens = TokenSet::from_result(
-        &json!({"AccessToken": access, "IdToken": jwt(json!({"exp": 3_600}))}),
+        &authentication(json!({"AuthenticationResult": {"AccessToken": access, "IdToken": jwt(json!({"exp": 3_600}))}})),
         None,
     )
     .expect("tokens");
@@ -93,8 +101,8 @@ fn short_lived_tokens_refresh_halfway_not_at_once() {
 
 #[test]
 fn a_refresh_answer_keeps_the_refresh_token() {
-    let tokens = TokenSet::from_result(&result(1, None)["AuthenticationResult"], Some("old"))
-        .expect("tokens");
+    let tokens =
+        TokenSet::from_result(&authentication(result(1, None)), Some("old")).expect("tokens");
     assert_eq!(tokens.refresh_token.as_deref(), Some("old"));
 }
 
@@ -254,7 +262,7 @@ async fn refresh_and_sign_out_use_the_refresh_token() {
     let script = Scripted::new(vec![Ok(result(50, None)), Ok(json!({}))]);
     let client = Client::new(&script, "local-1_ferry", "client");
     let tokens =
-        TokenSet::from_result(&result(1, Some("r"))["AuthenticationResult"], None).expect("tokens");
+        TokenSet::from_result(&authentication(result(1, Some("r"))), None).expect("tokens");
     let fresh = client.refresh(&tokens).await.expect("refreshed");
     assert_eq!(
         (fresh.expires_at, fresh.refresh_token.as_deref()),

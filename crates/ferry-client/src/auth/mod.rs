@@ -12,20 +12,23 @@
 pub mod hosted;
 pub mod store;
 
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 /// How long before a token's `exp` it is refreshed.
 pub const REFRESH_MARGIN_SECONDS: i64 = 5 * 60;
 
-/// One call to the user pool's JSON API, e.g. `InitiateAuth`.
+/// One call to the user pool's JSON API, e.g. `InitiateAuth`. Bodies are
+/// JSON text: the conversation writes and reads them with typed structs
+/// (no `serde_json::Value`, whose machinery would weigh on the sign-in
+/// page's download).
 pub trait Transport {
     /// Sends `body` as `AWSCognitoIdentityProviderService.{operation}` and
-    /// returns the answer: `Ok` for a 2xx body, `Err` otherwise.
+    /// returns the answer's body: `Ok` for a 2xx answer, `Err` otherwise.
     fn call(
         &self,
         operation: &str,
-        body: Value,
-    ) -> impl Future<Output = Result<Value, TransportError>>;
+        body: String,
+    ) -> impl Future<Output = Result<String, TransportError>>;
 }
 
 /// What can go wrong below the conversation.
@@ -47,14 +50,21 @@ pub enum TransportError {
 impl TransportError {
     /// Reads a Cognito error body (`{"__type": .., "message": ..}`).
     pub fn from_body(body: &str) -> Self {
-        let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-        let kind = value["__type"].as_str().unwrap_or("InternalErrorException");
-        let kind = kind.rsplit('#').next().unwrap_or(kind).to_owned();
-        let message = value["message"]
-            .as_str()
-            .or_else(|| value["Message"].as_str())
-            .unwrap_or_default()
-            .to_owned();
+        #[derive(Deserialize, Default)]
+        #[serde(default)]
+        struct ErrorBody {
+            #[serde(rename = "__type")]
+            kind: Option<String>,
+            message: Option<String>,
+            #[serde(rename = "Message")]
+            upper_message: Option<String>,
+        }
+        let error: ErrorBody = serde_json::from_str(body).unwrap_or_default();
+        let kind = error
+            .kind
+            .unwrap_or_else(|| "InternalErrorException".to_owned());
+        let kind = kind.rsplit('#').next().unwrap_or(&kind).to_owned();
+        let message = error.message.or(error.upper_message).unwrap_or_default();
         Self::Service { kind, message }
     }
 }
@@ -101,7 +111,9 @@ impl From<TransportError> for AuthError {
         match error {
             TransportError::Unreachable => Self::Unreachable,
             TransportError::Service { kind, message } => {
-                let lower = message.to_lowercase();
+                // Cognito's messages are English; ASCII folding is enough
+                // and keeps Unicode's case tables out of the first chunk.
+                let lower = message.to_ascii_lowercase();
                 match kind.as_str() {
                     "NotAuthorizedException" if lower.contains("disabled") => Self::Disabled,
                     "NotAuthorizedException"
@@ -149,23 +161,40 @@ pub struct TokenSet {
     pub expires_at: i64,
 }
 
+/// A sign-in's or a refresh's `AuthenticationResult`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AuthenticationResult {
+    /// The access token.
+    pub access_token: Option<String>,
+    /// The id token.
+    pub id_token: Option<String>,
+    /// The refresh token (a refresh's answer has none).
+    pub refresh_token: Option<String>,
+}
+
+fn missing(name: &str) -> AuthError {
+    AuthError::Other(format!("the answer has no {name}"))
+}
+
 impl TokenSet {
     /// Reads an `AuthenticationResult`; `previous_refresh` is kept when the
     /// answer carries none (as `REFRESH_TOKEN_AUTH` answers do).
-    pub fn from_result(result: &Value, previous_refresh: Option<&str>) -> Result<Self, AuthError> {
-        let field = |name: &str| {
-            result[name]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| AuthError::Other(format!("the answer has no {name}")))
-        };
-        let access_token = field("AccessToken")?;
-        let id_token = field("IdToken")?;
+    pub fn from_result(
+        result: &AuthenticationResult,
+        previous_refresh: Option<&str>,
+    ) -> Result<Self, AuthError> {
+        let access_token = result
+            .access_token
+            .clone()
+            .ok_or_else(|| missing("AccessToken"))?;
+        let id_token = result.id_token.clone().ok_or_else(|| missing("IdToken"))?;
         let expires_at = jwt_claims(&access_token)
-            .and_then(|claims| claims["exp"].as_i64())
+            .and_then(|claims| claims.exp)
             .ok_or_else(|| AuthError::Other("the access token has no expiry".into()))?;
-        let refresh_token = result["RefreshToken"]
-            .as_str()
+        let refresh_token = result
+            .refresh_token
+            .as_deref()
             .or(previous_refresh)
             .map(str::to_owned);
         Ok(Self {
@@ -182,7 +211,7 @@ impl TokenSet {
     /// and again, each new token already due).
     pub fn refresh_at(&self) -> i64 {
         let issued = jwt_claims(&self.access_token)
-            .and_then(|claims| claims["iat"].as_i64())
+            .and_then(|claims| claims.iat)
             .unwrap_or(self.expires_at - 2 * REFRESH_MARGIN_SECONDS);
         let lifetime = (self.expires_at - issued).max(0);
         self.expires_at - REFRESH_MARGIN_SECONDS.min(lifetime / 2)
@@ -201,16 +230,28 @@ impl TokenSet {
     /// The signed-in user's name, from the id token (`cognito:username`).
     pub fn username(&self) -> Option<String> {
         let claims = jwt_claims(&self.id_token)?;
-        claims["cognito:username"]
-            .as_str()
-            .or_else(|| claims["username"].as_str())
-            .map(str::to_owned)
+        claims.cognito_username.or(claims.username)
     }
+}
+
+/// The claims of our tokens the client reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Claims {
+    /// Expiry, Unix seconds.
+    pub exp: Option<i64>,
+    /// Issued at, Unix seconds.
+    pub iat: Option<i64>,
+    /// The id token's user name.
+    #[serde(rename = "cognito:username")]
+    pub cognito_username: Option<String>,
+    /// The access token's user name.
+    pub username: Option<String>,
 }
 
 /// The claims of a JWT, decoded but not verified: the client only reads its
 /// own tokens' expiry and name; the API checks signatures.
-pub fn jwt_claims(token: &str) -> Option<Value> {
+pub fn jwt_claims(token: &str) -> Option<Claims> {
     use base64::Engine as _;
     let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -271,11 +312,95 @@ pub struct Client<T> {
     client_id: String,
 }
 
-fn str_of(value: &Value, name: &str) -> Result<String, AuthError> {
-    value[name]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| AuthError::Other(format!("the answer has no {name}")))
+/// A request to the user pool: every operation's fields, those unset left
+/// out (Cognito's API is PascalCase JSON).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Request<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_flow: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    challenge_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_parameters: Option<Parameters<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    challenge_responses: Option<Parameters<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    friendly_device_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confirmation_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    software_token_mfa_settings: Option<MfaSettings>,
+}
+
+/// `AuthParameters` and `ChallengeResponses`: string maps with
+/// SCREAMING_SNAKE_CASE keys.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+struct Parameters<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    srp_a: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password_claim_secret_block: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password_claim_signature: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_password: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    software_token_mfa_code: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MfaSettings {
+    enabled: bool,
+    preferred_mfa: bool,
+}
+
+/// Any answer of the user pool, with the fields the conversation reads.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct Answer {
+    challenge_name: Option<String>,
+    session: Option<String>,
+    challenge_parameters: ChallengeParameters,
+    authentication_result: Option<AuthenticationResult>,
+    secret_code: Option<String>,
+    status: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", default)]
+struct ChallengeParameters {
+    user_id_for_srp: Option<String>,
+    username: Option<String>,
+    secret_block: Option<String>,
+    salt: Option<String>,
+    srp_b: Option<String>,
+}
+
+fn required(value: Option<String>, name: &str) -> Result<String, AuthError> {
+    value.ok_or_else(|| missing(name))
 }
 
 impl<T: Transport> Client<T> {
@@ -293,8 +418,14 @@ impl<T: Transport> Client<T> {
         &self.transport
     }
 
-    async fn call(&self, operation: &str, body: Value) -> Result<Value, AuthError> {
-        Ok(self.transport.call(operation, body).await?)
+    async fn call(&self, operation: &str, request: Request<'_>) -> Result<Answer, AuthError> {
+        let body = serde_json::to_string(&request).map_err(|e| AuthError::Other(e.to_string()))?;
+        let answer = self.transport.call(operation, body).await?;
+        serde_json::from_str(&answer).map_err(|_| AuthError::Unreachable)
+    }
+
+    fn client_id(&self) -> Option<&str> {
+        Some(&self.client_id)
     }
 
     /// Signs in with SRP: `random` is [`ferry_srp::EXPONENT_BYTES`] fresh
@@ -308,79 +439,94 @@ impl<T: Transport> Client<T> {
     ) -> Result<Step, AuthError> {
         let srp =
             ferry_srp::ClientSession::new(random).map_err(|e| AuthError::Other(e.to_string()))?;
+        let srp_a = srp.srp_a();
         let answer = self
             .call(
                 "InitiateAuth",
-                json!({
-                    "AuthFlow": "USER_SRP_AUTH",
-                    "ClientId": self.client_id,
-                    "AuthParameters": {"USERNAME": username, "SRP_A": srp.srp_a()},
-                }),
+                Request {
+                    auth_flow: Some("USER_SRP_AUTH"),
+                    client_id: self.client_id(),
+                    auth_parameters: Some(Parameters {
+                        username: Some(username),
+                        srp_a: Some(&srp_a),
+                        ..Parameters::default()
+                    }),
+                    ..Request::default()
+                },
             )
             .await?;
-        if answer["ChallengeName"] != "PASSWORD_VERIFIER" {
+        if answer.challenge_name.as_deref() != Some("PASSWORD_VERIFIER") {
             return self.interpret(answer, username, None).await;
         }
-        let params = &answer["ChallengeParameters"];
-        let user_id = str_of(params, "USER_ID_FOR_SRP")?;
-        let secret_block = str_of(params, "SECRET_BLOCK")?;
+        let params = answer.challenge_parameters;
+        let user_id = required(params.user_id_for_srp, "USER_ID_FOR_SRP")?;
+        let secret_block = required(params.secret_block, "SECRET_BLOCK")?;
         let timestamp = ferry_srp::timestamp(now);
         let signature = srp
             .password_claim(
                 pool_name(&self.user_pool_id),
                 &user_id,
                 password,
-                &str_of(params, "SALT")?,
-                &str_of(params, "SRP_B")?,
+                &required(params.salt, "SALT")?,
+                &required(params.srp_b, "SRP_B")?,
                 &secret_block,
                 &timestamp,
             )
             .map_err(|e| AuthError::Other(e.to_string()))?;
-        let name = params["USERNAME"].as_str().unwrap_or(&user_id).to_owned();
-        let mut body = json!({
-            "ChallengeName": "PASSWORD_VERIFIER",
-            "ClientId": self.client_id,
-            "ChallengeResponses": {
-                "USERNAME": name,
-                "PASSWORD_CLAIM_SECRET_BLOCK": secret_block,
-                "TIMESTAMP": timestamp,
-                "PASSWORD_CLAIM_SIGNATURE": signature,
-            },
-        });
-        if let Some(session) = answer["Session"].as_str() {
-            body["Session"] = json!(session);
-        }
-        let answer = self.call("RespondToAuthChallenge", body).await?;
+        let name = params.username.unwrap_or_else(|| user_id.clone());
+        let answer = self
+            .call(
+                "RespondToAuthChallenge",
+                Request {
+                    challenge_name: Some("PASSWORD_VERIFIER"),
+                    client_id: self.client_id(),
+                    session: answer.session.as_deref(),
+                    challenge_responses: Some(Parameters {
+                        username: Some(&name),
+                        password_claim_secret_block: Some(&secret_block),
+                        timestamp: Some(&timestamp),
+                        password_claim_signature: Some(&signature),
+                        ..Parameters::default()
+                    }),
+                    ..Request::default()
+                },
+            )
+            .await?;
         self.interpret(answer, &name, None).await
     }
 
     /// Turns an answer into a [`Step`]; `MFA_SETUP` starts the association.
     async fn interpret(
         &self,
-        answer: Value,
+        answer: Answer,
         username: &str,
         previous_refresh: Option<&str>,
     ) -> Result<Step, AuthError> {
-        if answer["AuthenticationResult"].is_object() {
-            return TokenSet::from_result(&answer["AuthenticationResult"], previous_refresh)
-                .map(Step::SignedIn);
+        if let Some(result) = &answer.authentication_result {
+            return TokenSet::from_result(result, previous_refresh).map(Step::SignedIn);
         }
-        let session = str_of(&answer, "Session")?;
-        let username = answer["ChallengeParameters"]["USER_ID_FOR_SRP"]
-            .as_str()
-            .or_else(|| answer["ChallengeParameters"]["USERNAME"].as_str())
-            .unwrap_or(username)
-            .to_owned();
-        match answer["ChallengeName"].as_str() {
+        let session = required(answer.session, "Session")?;
+        let params = answer.challenge_parameters;
+        let username = params
+            .user_id_for_srp
+            .or(params.username)
+            .unwrap_or_else(|| username.to_owned());
+        match answer.challenge_name.as_deref() {
             Some("NEW_PASSWORD_REQUIRED") => Ok(Step::NewPasswordRequired { session, username }),
             Some("SOFTWARE_TOKEN_MFA") => Ok(Step::MfaCode { session, username }),
             Some("MFA_SETUP") => {
                 let associated = self
-                    .call("AssociateSoftwareToken", json!({"Session": session}))
+                    .call(
+                        "AssociateSoftwareToken",
+                        Request {
+                            session: Some(&session),
+                            ..Request::default()
+                        },
+                    )
                     .await?;
                 Ok(Step::MfaSetup {
-                    session: str_of(&associated, "Session")?,
-                    secret: str_of(&associated, "SecretCode")?,
+                    session: required(associated.session, "Session")?,
+                    secret: required(associated.secret_code, "SecretCode")?,
                     username,
                 })
             }
@@ -396,19 +542,21 @@ impl<T: Transport> Client<T> {
         challenge: &str,
         session: &str,
         username: &str,
-        responses: Value,
+        responses: Parameters<'_>,
     ) -> Result<Step, AuthError> {
-        let mut responses = responses;
-        responses["USERNAME"] = json!(username);
         let answer = self
             .call(
                 "RespondToAuthChallenge",
-                json!({
-                    "ChallengeName": challenge,
-                    "ClientId": self.client_id,
-                    "Session": session,
-                    "ChallengeResponses": responses,
-                }),
+                Request {
+                    challenge_name: Some(challenge),
+                    client_id: self.client_id(),
+                    session: Some(session),
+                    challenge_responses: Some(Parameters {
+                        username: Some(username),
+                        ..responses
+                    }),
+                    ..Request::default()
+                },
             )
             .await?;
         self.interpret(answer, username, None).await
@@ -421,13 +569,12 @@ impl<T: Transport> Client<T> {
         username: &str,
         new_password: &str,
     ) -> Result<Step, AuthError> {
-        self.respond(
-            "NEW_PASSWORD_REQUIRED",
-            session,
-            username,
-            json!({"NEW_PASSWORD": new_password}),
-        )
-        .await
+        let responses = Parameters {
+            new_password: Some(new_password),
+            ..Parameters::default()
+        };
+        self.respond("NEW_PASSWORD_REQUIRED", session, username, responses)
+            .await
     }
 
     /// Answers `SOFTWARE_TOKEN_MFA` with a code from the app.
@@ -437,13 +584,12 @@ impl<T: Transport> Client<T> {
         username: &str,
         code: &str,
     ) -> Result<Step, AuthError> {
-        self.respond(
-            "SOFTWARE_TOKEN_MFA",
-            session,
-            username,
-            json!({"SOFTWARE_TOKEN_MFA_CODE": code.trim()}),
-        )
-        .await
+        let responses = Parameters {
+            software_token_mfa_code: Some(code.trim()),
+            ..Parameters::default()
+        };
+        self.respond("SOFTWARE_TOKEN_MFA", session, username, responses)
+            .await
     }
 
     /// Finishes `MFA_SETUP`: verifies the first code, then answers the challenge.
@@ -456,15 +602,19 @@ impl<T: Transport> Client<T> {
         let verified = self
             .call(
                 "VerifySoftwareToken",
-                json!({"Session": session, "UserCode": code.trim(),
-                       "FriendlyDeviceName": "Ferry"}),
+                Request {
+                    session: Some(session),
+                    user_code: Some(code.trim()),
+                    friendly_device_name: Some("Ferry"),
+                    ..Request::default()
+                },
             )
             .await?;
-        if verified["Status"] != "SUCCESS" {
+        if verified.status.as_deref() != Some("SUCCESS") {
             return Err(AuthError::WrongCode);
         }
-        let session = verified["Session"].as_str().unwrap_or(session);
-        self.respond("MFA_SETUP", session, username, json!({}))
+        let session = verified.session.as_deref().unwrap_or(session);
+        self.respond("MFA_SETUP", session, username, Parameters::default())
             .await
     }
 
@@ -477,14 +627,21 @@ impl<T: Transport> Client<T> {
         let answer = self
             .call(
                 "InitiateAuth",
-                json!({
-                    "AuthFlow": "REFRESH_TOKEN_AUTH",
-                    "ClientId": self.client_id,
-                    "AuthParameters": {"REFRESH_TOKEN": refresh},
-                }),
+                Request {
+                    auth_flow: Some("REFRESH_TOKEN_AUTH"),
+                    client_id: self.client_id(),
+                    auth_parameters: Some(Parameters {
+                        refresh_token: Some(refresh),
+                        ..Parameters::default()
+                    }),
+                    ..Request::default()
+                },
             )
             .await?;
-        TokenSet::from_result(&answer["AuthenticationResult"], Some(refresh))
+        let result = answer
+            .authentication_result
+            .ok_or_else(|| missing("AuthenticationResult"))?;
+        TokenSet::from_result(&result, Some(refresh))
     }
 
     /// Signs out: revokes the refresh token (and with it the tokens it issued).
@@ -492,7 +649,11 @@ impl<T: Transport> Client<T> {
         if let Some(refresh) = &tokens.refresh_token {
             self.call(
                 "RevokeToken",
-                json!({"Token": refresh, "ClientId": self.client_id}),
+                Request {
+                    token: Some(refresh),
+                    client_id: self.client_id(),
+                    ..Request::default()
+                },
             )
             .await?;
         }
@@ -501,8 +662,14 @@ impl<T: Transport> Client<T> {
 
     /// Signs out everywhere: every refresh token of the user stops working.
     pub async fn global_sign_out(&self, tokens: &TokenSet) -> Result<(), AuthError> {
-        self.call("GlobalSignOut", json!({"AccessToken": tokens.access_token}))
-            .await?;
+        self.call(
+            "GlobalSignOut",
+            Request {
+                access_token: Some(&tokens.access_token),
+                ..Request::default()
+            },
+        )
+        .await?;
         Ok(())
     }
 
@@ -511,10 +678,13 @@ impl<T: Transport> Client<T> {
         let answer = self
             .call(
                 "AssociateSoftwareToken",
-                json!({"AccessToken": tokens.access_token}),
+                Request {
+                    access_token: Some(&tokens.access_token),
+                    ..Request::default()
+                },
             )
             .await?;
-        str_of(&answer, "SecretCode")
+        required(answer.secret_code, "SecretCode")
     }
 
     /// Checks the app's first code and turns MFA on for the signed-in user.
@@ -526,17 +696,27 @@ impl<T: Transport> Client<T> {
         let verified = self
             .call(
                 "VerifySoftwareToken",
-                json!({"AccessToken": tokens.access_token, "UserCode": code.trim(),
-                       "FriendlyDeviceName": "Ferry"}),
+                Request {
+                    access_token: Some(&tokens.access_token),
+                    user_code: Some(code.trim()),
+                    friendly_device_name: Some("Ferry"),
+                    ..Request::default()
+                },
             )
             .await?;
-        if verified["Status"] != "SUCCESS" {
+        if verified.status.as_deref() != Some("SUCCESS") {
             return Err(AuthError::WrongCode);
         }
         self.call(
             "SetUserMFAPreference",
-            json!({"AccessToken": tokens.access_token,
-                   "SoftwareTokenMfaSettings": {"Enabled": true, "PreferredMfa": true}}),
+            Request {
+                access_token: Some(&tokens.access_token),
+                software_token_mfa_settings: Some(MfaSettings {
+                    enabled: true,
+                    preferred_mfa: true,
+                }),
+                ..Request::default()
+            },
         )
         .await?;
         Ok(())
@@ -546,7 +726,11 @@ impl<T: Transport> Client<T> {
     pub async fn forgot_password(&self, username: &str) -> Result<(), AuthError> {
         self.call(
             "ForgotPassword",
-            json!({"ClientId": self.client_id, "Username": username}),
+            Request {
+                client_id: self.client_id(),
+                username: Some(username),
+                ..Request::default()
+            },
         )
         .await?;
         Ok(())
@@ -561,8 +745,13 @@ impl<T: Transport> Client<T> {
     ) -> Result<(), AuthError> {
         self.call(
             "ConfirmForgotPassword",
-            json!({"ClientId": self.client_id, "Username": username,
-                   "ConfirmationCode": code.trim(), "Password": new_password}),
+            Request {
+                client_id: self.client_id(),
+                username: Some(username),
+                confirmation_code: Some(code.trim()),
+                password: Some(new_password),
+                ..Request::default()
+            },
         )
         .await?;
         Ok(())

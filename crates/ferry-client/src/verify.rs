@@ -1,6 +1,6 @@
 //! Checking a copy of a stored file: its size, then its SHA-256, against
 //! what the index recorded when the file was stored. No DOM here; the
-//! dialog (`browser/dialogs.rs`) hashes the copy in a worker and shows
+//! copy-check dialog (the shell's `use_copy_check`) hashes the copy in a worker and shows
 //! [`Check::text`].
 
 use crate::format;

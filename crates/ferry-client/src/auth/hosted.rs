@@ -8,7 +8,7 @@
 use super::{AuthError, TokenSet, jwt_claims};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::Value;
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 /// Where the hosted UI sends the browser back: the app's own callback path.
@@ -100,21 +100,23 @@ pub fn returned(query: &str, pending: Option<&Pending>) -> Option<Returned> {
 impl TokenSet {
     /// Reads the token endpoint's answer (`id_token`, `access_token`,
     /// `refresh_token`).
-    pub fn from_oauth(body: &Value) -> Result<Self, AuthError> {
-        let field = |name: &str| {
-            body[name]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| AuthError::Other(format!("the answer has no {name}")))
-        };
-        let access_token = field("access_token")?;
+    pub fn from_oauth(body: &str) -> Result<Self, AuthError> {
+        #[derive(Deserialize)]
+        struct TokenAnswer {
+            access_token: Option<String>,
+            id_token: Option<String>,
+            refresh_token: Option<String>,
+        }
+        let answer: TokenAnswer = serde_json::from_str(body).map_err(|_| AuthError::Unreachable)?;
+        let missing = |name: &str| AuthError::Other(format!("the answer has no {name}"));
+        let access_token = answer.access_token.ok_or_else(|| missing("access_token"))?;
         let expires_at = jwt_claims(&access_token)
-            .and_then(|claims| claims["exp"].as_i64())
+            .and_then(|claims| claims.exp)
             .ok_or_else(|| AuthError::Other("the access token has no expiry".into()))?;
         Ok(Self {
-            id_token: field("id_token")?,
+            id_token: answer.id_token.ok_or_else(|| missing("id_token"))?,
             access_token,
-            refresh_token: body["refresh_token"].as_str().map(str::to_owned),
+            refresh_token: answer.refresh_token,
             expires_at,
         })
     }

@@ -1,8 +1,11 @@
-//! Sending bytes straight to a presigned URL with `XMLHttpRequest`, the one
-//! browser API that reports upload progress. The bytes never pass through
-//! the API.
+//! Sending bytes straight to a presigned URL. This is the one request not
+//! made with `gloo-net`: it uses `XMLHttpRequest` because `fetch` can't
+//! report upload progress (a request body stream would, but Chromium sends
+//! those only over HTTP/2 and in half-duplex, and S3's presigned endpoints
+//! speak HTTP/1.1). The bytes never pass through the API; what a failure
+//! means is `ferry_client::put`'s.
 
-use crate::transfer::PartFailure;
+pub use ferry_client::put::PutFailure;
 use ferry_protocol::api::PresignedRequest;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -12,56 +15,6 @@ use wasm_bindgen_futures::JsFuture;
 /// Headers the browser sets itself and refuses from scripts; the presigned
 /// request signs them, and the browser sends the right values.
 const SET_BY_BROWSER: [&str; 2] = ["content-length", "host"];
-
-/// Why a PUT didn't store the bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PutFailure {
-    /// No answer: offline, or the request was cancelled.
-    Unreachable,
-    /// The store answered with an error (its S3 error code, when it sent one).
-    Refused {
-        /// The HTTP status.
-        status: u16,
-        /// `SignatureDoesNotMatch`, `BadDigest`, … or empty.
-        code: String,
-    },
-}
-
-impl std::fmt::Display for PutFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Unreachable => f.write_str("the connection was lost"),
-            Self::Refused { code, .. } if code == "AccessDenied" || code == "ExpiredToken" => {
-                f.write_str("the upload link expired")
-            }
-            Self::Refused { code, .. } if code == "BadDigest" => {
-                f.write_str("the bytes arrived damaged")
-            }
-            Self::Refused { status, .. } => write!(f, "the store refused it ({status})"),
-        }
-    }
-}
-
-impl PutFailure {
-    /// What the failure means for a part of a multipart upload.
-    pub fn for_part(&self) -> PartFailure {
-        match self {
-            Self::Unreachable => PartFailure::Dropped,
-            Self::Refused { status, .. } if *status >= 500 || *status == 408 || *status == 429 => {
-                PartFailure::Dropped
-            }
-            Self::Refused { code, .. } if code == "AccessDenied" || code == "ExpiredToken" => {
-                PartFailure::Expired
-            }
-            Self::Refused { code, .. }
-                if code == "BadDigest" || code == "XAmzContentChecksumMismatch" =>
-            {
-                PartFailure::BadDigest
-            }
-            other => PartFailure::Refused(other.to_string()),
-        }
-    }
-}
 
 /// Where the `loadend` handler lives once the promise made it.
 type EndSlot = Rc<RefCell<Option<Closure<dyn FnMut()>>>>;
@@ -131,17 +84,6 @@ impl Put {
             return Ok(self.xhr.get_response_header("ETag").ok().flatten());
         }
         let body = self.xhr.response_text().ok().flatten().unwrap_or_default();
-        Err(PutFailure::Refused {
-            status,
-            code: s3_error_code(&body),
-        })
+        Err(PutFailure::from_answer(status, &body))
     }
-}
-
-/// The `<Code>` of an S3 error document, or empty.
-fn s3_error_code(body: &str) -> String {
-    body.split_once("<Code>")
-        .and_then(|(_, rest)| rest.split_once("</Code>"))
-        .map(|(code, _)| code.to_owned())
-        .unwrap_or_default()
 }

@@ -115,6 +115,9 @@ pub struct Queue {
     items: Vec<Item>,
     files_in_flight: usize,
     offline: bool,
+    /// Items are numbered, not given random ids: the ids only name items of
+    /// this queue, and the core takes no randomness of its own.
+    added: u64,
 }
 
 impl Queue {
@@ -124,12 +127,14 @@ impl Queue {
             items: Vec::new(),
             files_in_flight: files_in_flight.max(1),
             offline: false,
+            added: 0,
         }
     }
 
     /// Adds a file; returns its id.
     pub fn add(&mut self, folder: FolderPath, name: &str, size: u64) -> Uuid {
-        let id = Uuid::new_v4();
+        self.added += 1;
+        let id = Uuid::from_u64_pair(0, self.added);
         self.items.push(Item {
             id,
             folder,

@@ -1,0 +1,175 @@
+//! Where the client is cut into lazily loaded chunks. The first load is
+//! the shell and the sign-in form; each function here is a split point: in
+//! the release build (feature `split`, cut by `cargo xtask`'s pipeline) its
+//! body and everything only it reaches go to a chunk that loads on the first
+//! call. Without the feature (Trunk, the wasm-bindgen tests) they are plain
+//! calls. Either way they are `async` and may fail: a chunk that can't be
+//! fetched (offline, a deploy replaced it) is a [`ChunkError`] the page
+//! shows with a way to try again, never a crash.
+//!
+//! | chunk | holds | loads |
+//! |---|---|---|
+//! | `browser` | the file browser: grid, toolbar, live events, the upload entry points | once signed in; fetched while the password is typed, at once with a kept session |
+//! | `sign_in_steps` | new password, authenticator code and setup (QR), password reset | when the sign-in needs one |
+//! | `uploads` | the upload driver, transfer planner, hashing worker glue, resume store, the upload panel and its conflict question | on the first file queued, or when the browser kept an unfinished upload |
+//! | `dialogs` | new folder, rename, delete, move, check a copy | on the first dialog |
+//! | `activity` | the Activity panel | when it is first opened |
+
+// The split macro links each chunk with an `extern "C"` import and a
+// `no_mangle` export: unsafe attributes in generated code, allowed here
+// and nowhere else.
+#![allow(unsafe_code)]
+
+use crate::components::files::actions::Actions;
+use crate::components::files::{Ctx, Dialog};
+use crate::components::signin::SignInState;
+use crate::hooks::use_uploads::UseUploads;
+use crate::platform::picker::Placed;
+use crate::session::Session;
+use ferry_client::activity::Activity;
+use ferry_protocol::ClientConfig;
+use leptos::prelude::*;
+use std::pin::Pin;
+
+/// A chunk of the app couldn't be fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Part of Ferry couldn't be loaded. Check your connection and try again.")]
+pub struct ChunkError;
+
+impl From<leptos::wasm_split::SplitLoaderError> for ChunkError {
+    fn from(_: leptos::wasm_split::SplitLoaderError) -> Self {
+        Self
+    }
+}
+
+/// A future made inside a chunk, run by the caller.
+pub type ChunkFuture = Pin<Box<dyn Future<Output = ()>>>;
+
+/// Declares a split point: `chunk => fn name(args) -> T { .. }` becomes
+/// `async fn name(args) -> Result<T, ChunkError>`, its body in `chunk`.
+macro_rules! split_point {
+    ($chunk:ident => $(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $out:ty $body:block) => {
+        $(#[$meta])*
+        #[cfg(feature = "split")]
+        #[leptos::wasm_split::wasm_split($chunk, wasm_split_path = ::leptos::wasm_split, fallible)]
+        $vis fn $name($($arg: $ty),*) -> Result<$out, ChunkError> {
+            Ok($body)
+        }
+
+        $(#[$meta])*
+        #[cfg(not(feature = "split"))]
+        $vis async fn $name($($arg: $ty),*) -> Result<$out, ChunkError> {
+            Ok($body)
+        }
+    };
+}
+
+split_point! {
+    browser =>
+    /// The file browser.
+    pub fn files_view(config: ClientConfig, session: Session) -> AnyView {
+        crate::components::files::files_view(config, session)
+    }
+}
+
+split_point! {
+    browser =>
+    /// Nothing but the browser chunk's load: fetched ahead, while the
+    /// person signs in.
+    fn browser_loaded() -> () {}
+}
+
+split_point! {
+    sign_in_steps =>
+    /// A sign-in step past the first form.
+    pub fn sign_in_step(state: SignInState) -> AnyView {
+        crate::components::signin::steps::step_view(state)
+    }
+}
+
+split_point! {
+    dialogs =>
+    /// A dialog of the file browser.
+    pub fn dialog_view(ctx: Ctx, actions: Actions, dialog: Dialog) -> AnyView {
+        crate::components::files::dialogs::dialog_view(ctx, actions, dialog)
+    }
+}
+
+split_point! {
+    activity =>
+    /// The Activity panel.
+    pub fn activity_panel(activity: RwSignal<Activity>) -> AnyView {
+        crate::components::files::activity::activity_panel(activity)
+    }
+}
+
+split_point! {
+    uploads =>
+    /// Queues files and starts what can start.
+    pub fn add_uploads(uploads: UseUploads, placed: Vec<Placed>) -> () {
+        uploads.queue_placed(placed)
+    }
+}
+
+split_point! {
+    uploads =>
+    /// Starts what the queue lets start.
+    pub fn pump_uploads(uploads: UseUploads) -> () {
+        uploads.start_next()
+    }
+}
+
+split_point! {
+    uploads =>
+    /// Finds the unfinished uploads the browser kept.
+    pub fn load_unfinished(uploads: UseUploads) -> ChunkFuture {
+        Box::pin(uploads.load_unfinished())
+    }
+}
+
+split_point! {
+    uploads =>
+    /// The upload panel.
+    pub fn upload_panel(uploads: UseUploads) -> AnyView {
+        crate::components::files::uploads::upload_panel(uploads)
+    }
+}
+
+/// Fetches the file browser's chunk ahead of need (once; later calls are
+/// free).
+pub fn prefetch_files_view() {
+    leptos::task::spawn_local(async {
+        let _ = browser_loaded().await;
+    });
+}
+
+/// A view from a chunk: `waiting` while it loads, then the view; if the
+/// chunk can't be fetched, the reason and a button to try again.
+pub fn lazy_view<F, Fut>(waiting: &'static str, load: F) -> impl IntoView + use<F, Fut>
+where
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<AnyView, ChunkError>> + 'static,
+{
+    let attempt = RwSignal::new(0_u32);
+    view! {
+        <Suspense fallback=move || view! { <p role="status" class="ferry-muted">{waiting}</p> }>
+            {move || {
+                attempt.track();
+                let load = load.clone();
+                Suspend::new(send_wrapper::SendWrapper::new(async move {
+                    match load().await {
+                        Ok(view) => view,
+                        Err(error) => view! {
+                            <div role="alert" class="ferry-alert">
+                                <span>{error.to_string()}</span>
+                                <button type="button" class="ferry-link"
+                                    on:click=move |_| attempt.update(|n| *n += 1)>"Try again"</button>
+                            </div>
+                        }
+                        .into_any(),
+                    }
+                }))
+            }}
+        </Suspense>
+    }
+}

@@ -1,0 +1,115 @@
+//! The app shell: loads the settings, then shows the sign-in or the file
+//! browser, or says clearly why it can't start. It is all the first load
+//! carries besides the sign-in form; the file browser arrives as its own
+//! chunk once someone is signed in (`chunks::files_view`).
+
+use crate::api;
+use crate::chunks;
+use crate::components::signin::SignIn;
+use crate::hooks::use_token_refresh::use_token_refresh;
+use crate::session::Session;
+use ferry_client::config::{ConfigSource, LoadError};
+use ferry_protocol::ClientConfig;
+use leptos::prelude::*;
+
+/// The root component. Everything it renders sits under `.ferry`, so the
+/// page around it keeps its own styles.
+#[component]
+pub fn App(source: ConfigSource) -> impl IntoView {
+    let settings = LocalResource::new(move || {
+        let source = source.clone();
+        async move {
+            match source {
+                ConfigSource::Inline(config) => Ok(*config),
+                ConfigSource::Url(url) => api::load_config(&url).await,
+                ConfigSource::Invalid(reason) => Err(LoadError::Invalid {
+                    url: "the page".to_owned(),
+                    reason,
+                }),
+            }
+        }
+    });
+
+    view! {
+        <div class="ferry">
+            <header class="ferry-bar">
+                <svg class="ferry-logo" aria-hidden="true" viewBox="0 0 24 24" width="22" height="22">
+                    <path d="M3 15h18l-2.5 5h-13z M6 14V9h12v5 M9 9V6h6v3" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" />
+                </svg>
+                <span class="ferry-name">"Ferry"</span>
+            </header>
+            <main class="ferry-main">
+                <Suspense fallback=|| view! { <p role="status" class="ferry-muted">"Loading settings…"</p> }>
+                    {move || settings.get().map(|loaded| match loaded {
+                        Ok(config) => view! { <Ready config=config /> }.into_any(),
+                        Err(error) => view! { <StartupError error=error /> }.into_any(),
+                    })}
+                </Suspense>
+            </main>
+        </div>
+    }
+}
+
+/// Settings loaded: the session, then the sign-in or the file browser.
+#[component]
+fn Ready(config: ClientConfig) -> impl IntoView {
+    let session = Session::restore(&config);
+    use_token_refresh(session);
+    let error = RwSignal::new(None::<String>);
+    // Single sign-on: coming back from the hosted UI on the callback path,
+    // the code is traded for tokens.
+    let callback_config = config.clone();
+    leptos::task::spawn_local(async move {
+        if let Some(result) = api::oauth::finish(&callback_config).await {
+            match result {
+                Ok(tokens) => session.signed_in(tokens),
+                Err(e) => {
+                    error.try_set(Some(e.to_string()));
+                }
+            }
+        }
+    });
+    let who = Memo::new(move |_| {
+        session
+            .tokens()
+            .with(|t| t.as_ref().and_then(|t| t.username()).unwrap_or_default())
+    });
+    let sign_out = move |_| {
+        leptos::task::spawn_local(async move {
+            // The tokens are forgotten even when the revocation can't be sent.
+            if let Err(e) = session.sign_out().await {
+                error.try_set(Some(e.to_string()));
+            }
+        });
+    };
+    let signed_out = {
+        let config = config.clone();
+        move || view! { <SignIn config=config.clone() session=session error=error /> }
+    };
+    view! {
+        <Show when=move || session.is_signed_in() fallback=signed_out>
+            <div class="ferry-account" role="region" aria-labelledby="ferry-account-name">
+                <h2 id="ferry-account-name">{move || format!("Signed in as {}", who.get())}</h2>
+                <button type="button" class="ferry-button" on:click=sign_out>"Sign out"</button>
+                <div role="alert" class="ferry-alert">{move || error.get()}</div>
+            </div>
+            {
+                let config = config.clone();
+                chunks::lazy_view(
+                    "Loading your files…",
+                    move || chunks::files_view(config.clone(), session),
+                )
+            }
+        </Show>
+    }
+}
+
+#[component]
+fn StartupError(error: LoadError) -> impl IntoView {
+    view! {
+        <section class="ferry-card ferry-error" role="alert" aria-labelledby="ferry-error-title">
+            <h1 id="ferry-error-title">"Ferry can't start"</h1>
+            <p>{error.to_string()}</p>
+        </section>
+    }
+}

@@ -1,0 +1,217 @@
+//! The file browser, a chunk of its own (`chunks::files_view`): one folder
+//! (or a search) as a grid, its toolbar and path, the upload queue, the
+//! Activity panel and the dialogs. [`Ctx`] is the view state one browser
+//! shares among its parts; [`actions::Actions`] what they can do. The
+//! folder follows the URL (`use_route`), its rows follow the events
+//! (`use_live`), and uploads are `use_uploads`'.
+
+pub mod actions;
+pub mod activity;
+pub mod copy_check;
+pub mod crumbs;
+pub mod dialogs;
+pub mod grid;
+pub mod listing;
+pub mod toolbar;
+pub mod uploads;
+
+use crate::api::files::FilesApi;
+use crate::chunks;
+use crate::hooks::use_live::{UseLiveOptions, use_live};
+use crate::hooks::use_paste::use_paste;
+use crate::hooks::use_route::{UseRouteReturn, use_route};
+use crate::hooks::use_uploads::{UseUploads, UseUploadsOptions, use_uploads};
+use crate::notices::Notices;
+use crate::outbox::Outbox;
+use crate::session::Session;
+use actions::Actions;
+use ferry_client::folder::{FolderState, SortBy};
+use ferry_client::listview::Selection;
+use ferry_client::route::Route;
+use ferry_client::rows::RowView;
+use ferry_protocol::api::{FileView, UsageView};
+use ferry_protocol::{ClientConfig, Event};
+use leptos::prelude::*;
+use std::rc::Rc;
+
+/// How the list is loading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Load {
+    /// The first page is on its way.
+    Loading,
+    /// Shown (more pages may still come).
+    Ready,
+    /// It couldn't be loaded, and why.
+    Failed(String),
+}
+
+/// The dialog open, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dialog {
+    /// A new folder in the one shown.
+    NewFolder,
+    /// Renaming a file.
+    Rename(RowView),
+    /// Deleting files and folders.
+    Delete(Vec<RowView>),
+    /// Moving files.
+    Move(Vec<RowView>),
+    /// Checking a downloaded copy against the stored file.
+    Verify(RowView),
+}
+
+/// The view state of one file browser. All handles: `Copy`.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx {
+    /// The folder's rows.
+    pub state: RwSignal<FolderState>,
+    /// Where the URL says the person is.
+    pub route: ReadSignal<Route>,
+    /// Goes somewhere (a new history entry).
+    pub navigate: Callback<Route>,
+    /// The rows selected, and the focused one.
+    pub selection: RwSignal<Selection>,
+    /// The dialog open.
+    pub dialog: RwSignal<Option<Dialog>>,
+    /// The storage used.
+    pub usage: RwSignal<Option<UsageView>>,
+    /// A search's results, while one is shown.
+    pub search: RwSignal<Option<Result<Vec<FileView>, String>>>,
+    /// How the list is loading.
+    pub load: RwSignal<Load>,
+    /// The grid's sort.
+    pub sort: RwSignal<(SortBy, bool)>,
+    /// The folder's filter text.
+    pub filter: RwSignal<String>,
+    /// What the person is told.
+    pub notices: Notices,
+}
+
+/// The file browser for the signed-in user (the browser chunk's entry).
+pub fn files_view(config: ClientConfig, session: Session) -> AnyView {
+    view! { <Files config=config session=session /> }.into_any()
+}
+
+/// The file browser.
+#[component]
+pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
+    let api = FilesApi::new(&config.api_url, session);
+    let UseRouteReturn { route, navigate } = use_route();
+    let notices = Notices::new();
+    let ctx = Ctx {
+        state: RwSignal::new(FolderState::new(route.get_untracked().folder)),
+        route,
+        navigate,
+        selection: RwSignal::new(Selection::default()),
+        dialog: RwSignal::new(None),
+        usage: RwSignal::new(None),
+        search: RwSignal::new(None),
+        load: RwSignal::new(Load::Loading),
+        sort: RwSignal::new((SortBy::Name, false)),
+        filter: RwSignal::new(String::new()),
+        notices,
+    };
+    let outbox = Outbox::new(api.clone());
+    let actions = Actions::new(ctx, outbox);
+
+    // The folder (or search) follows the URL.
+    Effect::new(move |_| {
+        let Route { folder, search } = route.get();
+        ctx.selection.set(Selection::default());
+        notices.problem.set(None);
+        ctx.filter.set(String::new());
+        ctx.search.set(None);
+        if search.is_some() {
+            actions.rerun_search();
+            return;
+        }
+        if ctx.state.with_untracked(|s| s.folder() == &folder)
+            && ctx.load.get_untracked() == Load::Ready
+        {
+            return;
+        }
+        ctx.state.set(FolderState::new(folder.clone()));
+        ctx.load.set(Load::Loading);
+        actions.load_folder(folder);
+    });
+    actions.refresh_usage();
+
+    let uploads = use_uploads(UseUploadsOptions {
+        outbox,
+        settings: config.upload.clone(),
+        user: session.username().unwrap_or_default(),
+        folder: Signal::derive(move || route.with(|r| r.folder.clone())),
+        notices,
+        on_created: Callback::new(move |file| ctx.state.update(|s| s.fetched(file))),
+        on_uploaded: Callback::new(move |()| actions.nudged()),
+    });
+    let live = use_live(UseLiveOptions {
+        websocket_url: config.websocket_url.clone(),
+        api,
+        session,
+        on_event: Rc::new(move |envelope| {
+            if let Event::FileCreated(created) = envelope.data()
+                && uploads.indexed(created.file_id)
+            {
+                notices.say(format!("{} uploaded", created.name));
+            }
+            actions.apply(&envelope);
+        }),
+        on_resync: Rc::new(move || actions.reload()),
+    });
+    actions.set_nudge(live.nudge);
+    // Paste files anywhere on the page to upload them here.
+    use_paste(move |files| uploads.add_list(&files));
+
+    let rows = listing::shown_rows(ctx);
+    let dropping = RwSignal::new(false);
+    let show_activity = RwSignal::new(false);
+    view! {
+        <section class="ferry-files" aria-label="Files"
+            class:ferry-dropping=move || dropping.get()
+            on:dragover=move |ev: leptos::ev::DragEvent| { ev.prevent_default(); dropping.set(true) }
+            on:dragleave=move |_| dropping.set(false)
+            on:drop=move |ev: leptos::ev::DragEvent| {
+                ev.prevent_default();
+                dropping.set(false);
+                if let Some(transfer) = ev.data_transfer() {
+                    uploads.add_dropped(crate::platform::picker::Dropped::take(&transfer));
+                }
+            }>
+            <crumbs::PathBar ctx=ctx />
+            <toolbar::Toolbar ctx=ctx actions=actions uploads=uploads live=live show_activity=show_activity />
+            <toolbar::Usage usage=ctx.usage />
+            <listing::SelectionBar ctx=ctx rows=rows />
+            <div role="alert" class="ferry-alert">
+                {move || notices.problem.get().map(|p| view! {
+                    <span>{p}</span>
+                    <button type="button" class="ferry-link" on:click=move |_| notices.dismiss()>"Dismiss"</button>
+                })}
+            </div>
+            <div class="ferry-content">
+                <div class="ferry-listing">
+                    <listing::Listing ctx=ctx actions=actions rows=rows />
+                </div>
+                <Show when=move || show_activity.get()>
+                    {chunks::lazy_view("Loading activity…", move || chunks::activity_panel(actions.outbox().activity))}
+                </Show>
+            </div>
+            <UploadsPanel uploads=uploads />
+            {move || ctx.dialog.get().map(|dialog| {
+                chunks::lazy_view("Loading…", move || chunks::dialog_view(ctx, actions, dialog.clone()))
+            })}
+            <div class="ferry-visually-hidden" role="status" aria-live="polite">{move || notices.announce.get()}</div>
+        </section>
+    }
+}
+
+/// The upload panel, loaded with the upload machinery once there is
+/// something to show.
+#[component]
+fn UploadsPanel(uploads: UseUploads) -> impl IntoView {
+    view! {
+        <Show when=move || uploads.any()>
+            {chunks::lazy_view("Loading uploads…", move || chunks::upload_panel(uploads))}
+        </Show>
+    }
+}

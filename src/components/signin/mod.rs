@@ -1,0 +1,249 @@
+//! Signing in: the username and password form (SRP, the password never
+//! leaves the page), or the single sign-on button when the hosted UI signs
+//! people in. The rarer steps — a new password, an authenticator code, its
+//! setup with a QR code, a password reset — are a chunk of their own
+//! (`steps`, through `chunks::sign_in_step`), loaded when one is needed.
+//! The file browser's chunk is fetched while the person types their
+//! password, so it is there when they are in.
+
+pub mod steps;
+
+use crate::api;
+use crate::chunks;
+use crate::platform;
+use crate::session::Session;
+use ferry_client::auth::{AuthError, Step};
+use ferry_protocol::{AuthMode, ClientConfig};
+use leptos::prelude::*;
+use std::pin::Pin;
+
+/// Where the person is in signing in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// The username and password form.
+    Form,
+    /// A temporary password was used.
+    NewPassword {
+        /// The challenge session.
+        session: String,
+        /// The user's name as the provider knows it.
+        username: String,
+    },
+    /// An authenticator code is needed.
+    MfaCode {
+        /// The challenge session.
+        session: String,
+        /// The user's name as the provider knows it.
+        username: String,
+    },
+    /// An authenticator app must be set up first.
+    MfaSetup {
+        /// The challenge session.
+        session: String,
+        /// The user's name as the provider knows it.
+        username: String,
+        /// The TOTP secret to show.
+        secret: String,
+    },
+    /// Resetting a forgotten password.
+    Forgot,
+}
+
+/// The sign-in form's state, shared with the steps chunk. All handles:
+/// `Copy`.
+#[derive(Debug, Clone, Copy)]
+pub struct SignInState {
+    /// The session being signed into.
+    pub session: Session,
+    /// The step shown.
+    pub stage: RwSignal<Stage>,
+    /// The last error, shown in the alert.
+    pub error: RwSignal<Option<String>>,
+    /// A step is under way: its button is disabled.
+    pub busy: RwSignal<bool>,
+    /// The username typed.
+    pub username: RwSignal<String>,
+    /// A new password typed.
+    pub new_password: RwSignal<String>,
+    /// A code typed.
+    pub code: RwSignal<String>,
+    /// A note for the person ("a code is on its way").
+    pub notice: RwSignal<Option<String>>,
+}
+
+/// One step of the conversation: its next stage (`None` stays), or why not.
+pub type Work = Pin<Box<dyn Future<Output = Result<Option<Signed>, AuthError>>>>;
+
+/// Where a step leads.
+#[derive(Debug)]
+pub enum Signed {
+    /// Another stage of the form.
+    Stage(Stage),
+    /// Signed in.
+    In(ferry_client::auth::TokenSet),
+}
+
+impl From<Step> for Signed {
+    fn from(step: Step) -> Self {
+        match step {
+            Step::SignedIn(tokens) => Self::In(tokens),
+            Step::NewPasswordRequired { session, username } => {
+                Self::Stage(Stage::NewPassword { session, username })
+            }
+            Step::MfaCode { session, username } => {
+                Self::Stage(Stage::MfaCode { session, username })
+            }
+            Step::MfaSetup {
+                session,
+                username,
+                secret,
+            } => Self::Stage(Stage::MfaSetup {
+                session,
+                username,
+                secret,
+            }),
+        }
+    }
+}
+
+impl SignInState {
+    /// Runs one step of the conversation, showing its error or its next
+    /// stage.
+    pub fn run(self, work: Work) {
+        self.error.set(None);
+        self.busy.set(true);
+        leptos::task::spawn_local(async move {
+            match work.await {
+                Ok(Some(Signed::In(tokens))) => self.session.signed_in(tokens),
+                Ok(Some(Signed::Stage(next))) => {
+                    self.stage.try_set(next);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.error.try_set(Some(e.to_string()));
+                }
+            }
+            self.busy.try_set(false);
+        });
+    }
+}
+
+/// A labelled text field bound to `value`.
+pub fn text_input(
+    id: &'static str,
+    label: &'static str,
+    kind: &'static str,
+    value: RwSignal<String>,
+    autocomplete: &'static str,
+) -> impl IntoView {
+    view! {
+        <label class="ferry-field" for=id>
+            <span>{label}</span>
+            <input id=id type=kind autocomplete=autocomplete required
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev)) />
+        </label>
+    }
+}
+
+fn random() -> Result<Vec<u8>, AuthError> {
+    platform::random_bytes(ferry_srp::EXPONENT_BYTES)
+        .ok_or_else(|| AuthError::Other("this browser has no secure random numbers".into()))
+}
+
+/// The welcome card and the sign-in form.
+#[component]
+pub fn SignIn(
+    config: ClientConfig,
+    session: Session,
+    error: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let state = SignInState {
+        session,
+        stage: RwSignal::new(Stage::Form),
+        error,
+        busy: RwSignal::new(false),
+        username: RwSignal::new(String::new()),
+        new_password: RwSignal::new(String::new()),
+        code: RwSignal::new(String::new()),
+        notice: RwSignal::new(None),
+    };
+    let password = RwSignal::new(String::new());
+    let sign_in = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let client = session.client();
+        let (user, pass) = (state.username.get_untracked(), password.get_untracked());
+        state.run(Box::pin(async move {
+            let step = client
+                .sign_in(user.trim(), &pass, &random()?, platform::now())
+                .await?;
+            Ok(Some(Signed::from(step)))
+        }));
+        password.set(String::new());
+    };
+    // Typing a password: the file browser will be wanted in a moment.
+    let prefetched = StoredValue::new(false);
+    let on_password = move |ev: leptos::ev::Event| {
+        password.set(event_target_value(&ev));
+        if !prefetched.get_value() {
+            prefetched.set_value(true);
+            chunks::prefetch_files_view();
+        }
+    };
+    let environment = config
+        .environment
+        .clone()
+        .unwrap_or_else(|| config.region.clone());
+    let hosted = config.auth_mode == AuthMode::Hosted;
+    let sso_config = StoredValue::new(config.clone());
+    let busy = state.busy;
+    view! {
+        <section class="ferry-card" aria-labelledby="ferry-welcome">
+            <h1 id="ferry-welcome">"Your files, live"</h1>
+            <p role="status">{format!("Connected to the {environment} stack.")}</p>
+            <dl class="ferry-facts">
+                <dt>"Region"</dt>
+                <dd>{config.region.clone()}</dd>
+                <dt>"User pool"</dt>
+                <dd>{config.user_pool_id.clone()}</dd>
+            </dl>
+        </section>
+        <section class="ferry-card ferry-signin" aria-labelledby="ferry-signin-title">
+            {move || match state.stage.get() {
+                Stage::Form if hosted => view! {
+                    <h2 id="ferry-signin-title">"Sign in to Ferry"</h2>
+                    <p>"You sign in on your organisation's sign-in page, then come back here."</p>
+                    <button type="button" class="ferry-button" disabled=move || busy.get()
+                        on:click=move |_| {
+                            state.error.set(None);
+                            busy.set(true);
+                            if let Err(e) = api::oauth::start(&sso_config.get_value()) {
+                                state.error.set(Some(e.to_string()));
+                                busy.set(false);
+                            }
+                        }>"Sign in with single sign-on"</button>
+                }.into_any(),
+                Stage::Form => view! {
+                    <h2 id="ferry-signin-title">"Sign in to Ferry"</h2>
+                    <form class="ferry-form" on:submit=sign_in>
+                        {text_input("ferry-username", "Username", "text", state.username, "username")}
+                        <label class="ferry-field" for="ferry-password">
+                            <span>"Password"</span>
+                            <input id="ferry-password" type="password" autocomplete="current-password" required
+                                prop:value=move || password.get()
+                                on:input=on_password />
+                        </label>
+                        <button type="submit" class="ferry-button" disabled=move || busy.get()>"Sign in"</button>
+                        <button type="button" class="ferry-link" on:click=move |_| {
+                            state.error.set(None);
+                            state.stage.set(Stage::Forgot);
+                        }>"Forgot password?"</button>
+                    </form>
+                }.into_any(),
+                _ => chunks::lazy_view("Loading…", move || chunks::sign_in_step(state)).into_any(),
+            }}
+            <p role="status" class="ferry-muted">{move || state.notice.get()}</p>
+            <div role="alert" class="ferry-alert">{move || state.error.get()}</div>
+        </section>
+    }
+}

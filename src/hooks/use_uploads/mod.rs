@@ -1,0 +1,298 @@
+//! `use_uploads`: one mounted file browser's uploads. The hook owns the
+//! queue (`ferry_client::upload::Queue`), the files picked, the handles
+//! kept for resuming, the requests in flight and each file's driver, and
+//! hands them to the views through the [`UseUploads`] handle. Nothing is
+//! global: two browsers on one page have two of everything. Unmounting
+//! cancels every request and stops every driver.
+//!
+//! Only the entry points live here, in the file browser's chunk: queuing
+//! files, the offline switch, the look for unfinished uploads. The upload
+//! machinery itself (`driver`: the transfer planner, the hashing worker,
+//! the resume store, the upload panel) is its own chunk, loaded when the
+//! first file is queued or an unfinished upload is found.
+
+pub(crate) mod driver;
+
+use crate::api::files::FilesApi;
+use crate::chunks;
+use crate::notices::Notices;
+use crate::outbox::Outbox;
+use crate::platform::picker::{self, Dropped, Placed};
+use crate::platform::resume_store;
+use driver::News;
+use ferry_client::upload::{Queue, Unfinished};
+use ferry_protocol::api::FileView;
+use ferry_protocol::{FolderPath, UploadSettings};
+use futures::channel::mpsc::UnboundedSender;
+use leptos::prelude::*;
+use std::collections::HashMap;
+use uuid::Uuid;
+use wasm_bindgen::JsValue;
+
+/// What `use_uploads` needs.
+#[derive(Debug)]
+pub struct UseUploadsOptions {
+    /// The commands' way out, listed in Activity.
+    pub outbox: Outbox,
+    /// Upload tuning from the configuration.
+    pub settings: UploadSettings,
+    /// The signed-in user (an unfinished upload resumes only for its owner).
+    pub user: String,
+    /// The folder new files go to: the one shown.
+    pub folder: Signal<FolderPath>,
+    /// Where problems and progress are told.
+    pub notices: Notices,
+    /// A file was created: its row can show at once.
+    pub on_created: Callback<FileView>,
+    /// A file's bytes are stored: its `FileCreated` is on its way.
+    pub on_uploaded: Callback<()>,
+}
+
+/// A file to upload, and its handle when the browser's picker gave one
+/// (kept with the upload's record, so it can resume without a new pick).
+#[derive(Debug, Clone)]
+pub(crate) struct Picked {
+    pub file: web_sys::File,
+    pub handle: Option<JsValue>,
+}
+
+/// What one mount holds that signals can't (browser objects aren't `Send`).
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    /// The files, by queue item; they leave when the item is over.
+    pub files: HashMap<Uuid, Picked>,
+    /// Handles of unfinished uploads' files kept from before a reload, by
+    /// file id.
+    pub kept: HashMap<Uuid, JsValue>,
+    /// Running PUTs by queue item and part.
+    pub running: HashMap<Uuid, HashMap<u32, web_sys::XmlHttpRequest>>,
+    /// Each running item's driver.
+    pub drivers: HashMap<Uuid, UnboundedSender<News>>,
+    /// Set while the plain file input is opened because the handle-giving
+    /// picker failed, so its click isn't taken for the person's.
+    pub plain_pick: bool,
+}
+
+/// One mount's uploads. `Copy`: every part is a handle.
+#[derive(Debug, Clone, Copy)]
+pub struct UseUploads {
+    /// The queue: every file picked, and where it is.
+    pub queue: RwSignal<Queue>,
+    /// Uploads a reload or a crash interrupted, to go on with.
+    pub unfinished: RwSignal<Vec<Unfinished>>,
+    pub(crate) setup: StoredValue<UseUploadsOptions, LocalStorage>,
+    pub(crate) registry: StoredValue<Registry, LocalStorage>,
+}
+
+/// Starts one mount's uploads; they stop when the calling component
+/// unmounts.
+pub fn use_uploads(options: UseUploadsOptions) -> UseUploads {
+    let files_in_flight = usize::try_from(options.settings.files_in_flight).unwrap_or(1);
+    let uploads = UseUploads {
+        queue: RwSignal::new(Queue::new(files_in_flight)),
+        unfinished: RwSignal::new(Vec::new()),
+        setup: StoredValue::new_local(options),
+        registry: StoredValue::new_local(Registry::default()),
+    };
+    // Offline, every upload waits; back online, they go on by themselves.
+    let offline = window_event_listener(leptos::ev::offline, move |_| uploads.set_offline(true));
+    let online = window_event_listener(leptos::ev::online, move |_| uploads.set_offline(false));
+    let listeners = send_wrapper::SendWrapper::new((offline, online));
+    on_cleanup(move || {
+        let (offline, online) = listeners.take();
+        offline.remove();
+        online.remove();
+        uploads.stop_all();
+    });
+    // Uploads a reload or a crash interrupted: the machinery loads only
+    // when the browser kept some.
+    leptos::task::spawn_local(async move {
+        if resume_store::any().await {
+            match chunks::load_unfinished(uploads).await {
+                Ok(loading) => loading.await,
+                Err(failure) => uploads.chunk_failed(&failure),
+            }
+        }
+    });
+    uploads
+}
+
+impl UseUploads {
+    pub(crate) fn notices(&self) -> Option<Notices> {
+        self.setup.try_with_value(|s| s.notices)
+    }
+
+    /// The upload settings.
+    pub fn settings(&self) -> Option<UploadSettings> {
+        self.setup.try_with_value(|s| s.settings.clone())
+    }
+
+    pub(crate) fn api(&self) -> Option<FilesApi> {
+        self.setup.try_with_value(|s| s.outbox.api())
+    }
+
+    pub(crate) fn chunk_failed(&self, failure: &chunks::ChunkError) {
+        if let Some(notices) = self.notices() {
+            notices.fail(&format!("Uploads can't start: {failure}"));
+        }
+    }
+
+    /// Whether anything is queued or waiting to resume (tracked).
+    pub fn any(&self) -> bool {
+        self.queue.with(|q| !q.items().is_empty()) || self.unfinished.with(|u| !u.is_empty())
+    }
+
+    /// A file's `FileCreated` arrived: whether it was one of these uploads
+    /// (now done).
+    pub fn indexed(&self, file_id: Uuid) -> bool {
+        self.queue
+            .try_update(|q| q.indexed(file_id))
+            .unwrap_or(false)
+    }
+
+    /// Queues files (picked, pasted, or read from a drop) for the folder
+    /// shown; a file with a path (`photos/a.jpg`) keeps it.
+    pub fn add(&self, placed: Vec<Placed>) {
+        if placed.is_empty() {
+            return;
+        }
+        let uploads = *self;
+        leptos::task::spawn_local(async move {
+            if let Err(failure) = chunks::add_uploads(uploads, placed).await {
+                uploads.chunk_failed(&failure);
+            }
+        });
+    }
+
+    /// Queues the files of a file input or a paste.
+    pub fn add_list(&self, files: &web_sys::FileList) {
+        self.add(picker::from_list(files));
+    }
+
+    /// Queues what was dropped (taken while the drop event ran), walking
+    /// dropped folders; files that go up in parts keep their handles.
+    pub fn add_dropped(&self, dropped: Dropped) {
+        let uploads = *self;
+        let from = self
+            .settings()
+            .map_or(u64::MAX, |s| s.multipart_threshold_bytes);
+        leptos::task::spawn_local(async move {
+            let placed = dropped.read(from).await;
+            uploads.add(placed);
+        });
+    }
+
+    /// "Upload files" was clicked: where the browser's picker gives handles
+    /// (Chromium), it opens instead of the plain one, so an interrupted
+    /// upload can later go on without the file being chosen again. Returns
+    /// whether it took the click (the caller then prevents the plain picker).
+    pub fn pick_with_handles(&self, input: web_sys::HtmlInputElement) -> bool {
+        let plain = self
+            .registry
+            .try_update_value(|r| std::mem::replace(&mut r.plain_pick, false))
+            .unwrap_or(true);
+        if plain || !picker::can_pick_with_handles() {
+            return false;
+        }
+        let uploads = *self;
+        leptos::task::spawn_local(async move {
+            match picker::pick_with_handles().await {
+                Some(placed) => uploads.add(placed),
+                None => {
+                    // Refused (a portal's frame may not allow it): the plain one.
+                    uploads.registry.try_update_value(|r| r.plain_pick = true);
+                    input.click();
+                    uploads.registry.try_update_value(|r| r.plain_pick = false);
+                }
+            }
+        });
+        true
+    }
+
+    /// Aborts every request of an item.
+    pub(crate) fn abort_running(&self, id: Uuid) {
+        let running = self
+            .registry
+            .try_update_value(|r| r.running.remove(&id))
+            .flatten()
+            .unwrap_or_default();
+        for xhr in running.into_values() {
+            let _ = xhr.abort();
+        }
+    }
+
+    /// Tells an item's driver something changed (pause, resume, online).
+    pub(crate) fn poke(&self, id: Uuid, news: News) {
+        self.registry.try_with_value(|r| {
+            if let Some(driver) = r.drivers.get(&id) {
+                let _ = driver.unbounded_send(news);
+            }
+        });
+    }
+
+    /// Starts what the queue lets start (the machinery loads if needed).
+    pub(crate) fn pump(&self) {
+        if self.queue.with_untracked(|q| q.items().is_empty()) {
+            return;
+        }
+        let uploads = *self;
+        leptos::task::spawn_local(async move {
+            if let Err(failure) = chunks::pump_uploads(uploads).await {
+                uploads.chunk_failed(&failure);
+            }
+        });
+    }
+
+    /// The browser went offline (everything waits) or came back.
+    fn set_offline(&self, offline: bool) {
+        self.queue.update(|q| q.set_offline(offline));
+        if self.queue.with_untracked(|q| q.items().is_empty()) {
+            return;
+        }
+        if let Some(notices) = self.notices() {
+            notices.say(if offline {
+                "Offline: uploads are paused until the connection is back."
+            } else {
+                "Back online: uploads resume."
+            });
+        }
+        self.hold_changed(offline);
+    }
+
+    /// Pausing or going offline (`held`) stops requests at once; resuming
+    /// lets every driver look again.
+    pub(crate) fn hold_changed(&self, held: bool) {
+        let ids: Vec<Uuid> = self
+            .registry
+            .try_with_value(|r| r.drivers.keys().copied().collect())
+            .unwrap_or_default();
+        for id in ids {
+            if held && self.queue.with_untracked(|q| q.is_held(id)) {
+                self.abort_running(id);
+            }
+            self.poke(id, News::Poke);
+        }
+        self.pump();
+    }
+
+    /// Stops everything: the component is going away.
+    fn stop_all(&self) {
+        let (running, drivers) = self
+            .registry
+            .try_update_value(|r| {
+                r.files.clear();
+                r.kept.clear();
+                (
+                    std::mem::take(&mut r.running),
+                    std::mem::take(&mut r.drivers),
+                )
+            })
+            .unwrap_or_default();
+        for xhr in running.into_values().flat_map(HashMap::into_values) {
+            let _ = xhr.abort();
+        }
+        for driver in drivers.into_values() {
+            let _ = driver.unbounded_send(News::Cancel);
+        }
+    }
+}
