@@ -1,11 +1,12 @@
-//! Where the client is cut into lazily loaded chunks. The first load is
-//! the shell and the sign-in form; each function here is a split point: in
-//! the release build (feature `split`, cut by `cargo xtask`'s pipeline) its
-//! body and everything only it reaches go to a chunk that loads on the first
-//! call. Without the feature (Trunk, the wasm-bindgen tests) they are plain
-//! calls. Either way they are `async` and may fail: a chunk that can't be
-//! fetched (offline, a deploy replaced it) is a [`ChunkError`] the page
-//! shows with a way to try again, never a crash.
+//! How the client is cut into lazily loaded chunks. The first load is the
+//! shell and the sign-in form; every other part starts at a split point,
+//! declared with [`split_point!`] next to the code it loads: in the release
+//! build (feature `split`, cut by `cargo xtask`'s pipeline) its body and
+//! everything only it reaches go to a chunk that loads on the first call.
+//! Without the feature (Trunk, the wasm-bindgen tests) they are plain calls.
+//! Either way they are `async` and may fail: a chunk that can't be fetched
+//! (offline, a deploy replaced it) is a [`ChunkError`] the page shows with
+//! a way to try again ([`lazy_view`]), never a crash.
 //!
 //! | chunk | holds | loads |
 //! |---|---|---|
@@ -15,19 +16,6 @@
 //! | `dialogs` | new folder, rename, delete, move, check a copy | on the first dialog |
 //! | `activity` | the Activity panel | when it is first opened |
 
-// The split macro links each chunk with an `extern "C"` import and a
-// `no_mangle` export: unsafe attributes in generated code, allowed here
-// and nowhere else.
-#![allow(unsafe_code)]
-
-use crate::components::files::actions::Actions;
-use crate::components::files::{Ctx, Dialog};
-use crate::components::signin::SignInState;
-use crate::hooks::use_uploads::UseUploads;
-use crate::platform::picker::Placed;
-use crate::session::Session;
-use ferry_client::activity::Activity;
-use ferry_protocol::ClientConfig;
 use leptos::prelude::*;
 use std::pin::Pin;
 
@@ -47,101 +35,36 @@ pub type ChunkFuture = Pin<Box<dyn Future<Output = ()>>>;
 
 /// Declares a split point: `chunk => fn name(args) -> T { .. }` becomes
 /// `async fn name(args) -> Result<T, ChunkError>`, its body in `chunk`.
+///
+/// The split links each chunk with an `extern "C"` import and a
+/// `no_mangle` export, unsafe attributes in generated code: each point sits
+/// in a module of its own that allows them, so nothing else may.
 macro_rules! split_point {
     ($chunk:ident => $(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $out:ty $body:block) => {
-        $(#[$meta])*
-        #[cfg(feature = "split")]
-        #[leptos::wasm_split::wasm_split($chunk, wasm_split_path = ::leptos::wasm_split, fallible)]
-        $vis fn $name($($arg: $ty),*) -> Result<$out, ChunkError> {
-            Ok($body)
-        }
+        #[allow(unsafe_code)]
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[allow(unused_imports)]
+            use $crate::chunks::ChunkError;
 
-        $(#[$meta])*
-        #[cfg(not(feature = "split"))]
-        $vis async fn $name($($arg: $ty),*) -> Result<$out, ChunkError> {
-            Ok($body)
+            $(#[$meta])*
+            #[cfg(feature = "split")]
+            #[leptos::wasm_split::wasm_split($chunk, wasm_split_path = ::leptos::wasm_split, fallible)]
+            pub fn $name($($arg: $ty),*) -> Result<$out, ChunkError> {
+                Ok($body)
+            }
+
+            $(#[$meta])*
+            #[cfg(not(feature = "split"))]
+            pub async fn $name($($arg: $ty),*) -> Result<$out, ChunkError> {
+                Ok($body)
+            }
         }
+        $vis use self::$name::$name;
     };
 }
-
-split_point! {
-    browser =>
-    /// The file browser.
-    pub fn files_view(config: ClientConfig, session: Session) -> AnyView {
-        crate::components::files::files_view(config, session)
-    }
-}
-
-split_point! {
-    browser =>
-    /// Nothing but the browser chunk's load: fetched ahead, while the
-    /// person signs in.
-    fn browser_loaded() -> () {}
-}
-
-split_point! {
-    sign_in_steps =>
-    /// A sign-in step past the first form.
-    pub fn sign_in_step(state: SignInState) -> AnyView {
-        crate::components::signin::steps::step_view(state)
-    }
-}
-
-split_point! {
-    dialogs =>
-    /// A dialog of the file browser.
-    pub fn dialog_view(ctx: Ctx, actions: Actions, dialog: Dialog) -> AnyView {
-        crate::components::files::dialogs::dialog_view(ctx, actions, dialog)
-    }
-}
-
-split_point! {
-    activity =>
-    /// The Activity panel.
-    pub fn activity_panel(activity: RwSignal<Activity>) -> AnyView {
-        crate::components::files::activity::activity_panel(activity)
-    }
-}
-
-split_point! {
-    uploads =>
-    /// Queues files and starts what can start.
-    pub fn add_uploads(uploads: UseUploads, placed: Vec<Placed>) -> () {
-        uploads.queue_placed(placed)
-    }
-}
-
-split_point! {
-    uploads =>
-    /// Starts what the queue lets start.
-    pub fn pump_uploads(uploads: UseUploads) -> () {
-        uploads.start_next()
-    }
-}
-
-split_point! {
-    uploads =>
-    /// Finds the unfinished uploads the browser kept.
-    pub fn load_unfinished(uploads: UseUploads) -> ChunkFuture {
-        Box::pin(uploads.load_unfinished())
-    }
-}
-
-split_point! {
-    uploads =>
-    /// The upload panel.
-    pub fn upload_panel(uploads: UseUploads) -> AnyView {
-        crate::components::files::uploads::upload_panel(uploads)
-    }
-}
-
-/// Fetches the file browser's chunk ahead of need (once; later calls are
-/// free).
-pub fn prefetch_files_view() {
-    leptos::task::spawn_local(async {
-        let _ = browser_loaded().await;
-    });
-}
+pub(crate) use split_point;
 
 /// A view from a chunk: `waiting` while it loads, then the view; if the
 /// chunk can't be fetched, the reason and a button to try again.

@@ -5,6 +5,7 @@
 
 use crate::api;
 use crate::chunks;
+use crate::components::files;
 use crate::components::signin::SignIn;
 use crate::hooks::use_token_refresh::use_token_refresh;
 use crate::session::Session;
@@ -97,7 +98,7 @@ fn Ready(config: ClientConfig) -> impl IntoView {
                 let config = config.clone();
                 chunks::lazy_view(
                     "Loading your files…",
-                    move || chunks::files_view(config.clone(), session),
+                    move || files::files_view(config.clone(), session),
                 )
             }
         </Show>

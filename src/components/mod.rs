@@ -6,4 +6,5 @@
 
 pub mod app;
 pub mod files;
+pub mod modal;
 pub mod signin;

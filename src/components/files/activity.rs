@@ -2,12 +2,16 @@
 //! page, its status, the events it caused, and its trace id (to find it in
 //! the backend's logs).
 
+use crate::chunks;
 use ferry_client::activity::{Activity, Status};
 use leptos::prelude::*;
 
-/// The Activity panel (the activity chunk's entry).
-pub fn activity_panel(activity: RwSignal<Activity>) -> AnyView {
-    view! { <ActivityPanel activity=activity /> }.into_any()
+chunks::split_point! {
+    activity =>
+    /// The Activity panel: the activity chunk's entry.
+    pub fn activity_panel(activity: RwSignal<Activity>) -> AnyView {
+        view! { <ActivityPanel activity=activity /> }.into_any()
+    }
 }
 
 #[component]

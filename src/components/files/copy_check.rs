@@ -2,7 +2,7 @@
 //! choose it, and `use_copy_check` compares sizes, then the SHA-256 the
 //! index recorded. The copy stays on their device.
 
-use super::dialogs::Modal;
+use crate::components::modal::Modal;
 use crate::hooks::use_copy_check::{UseCopyCheckReturn, use_copy_check};
 use ferry_client::rows::RowView;
 use ferry_client::verify::Check;

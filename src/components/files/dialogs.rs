@@ -1,119 +1,24 @@
 //! The browser's dialogs, a chunk of their own: new folder, rename,
-//! delete and move. [`Modal`] is every dialog's frame (the copy check's and
-//! the upload conflict's too): focus moves into it, Tab stays inside, Esc
-//! closes it, and focus goes back where it was.
+//! delete, move, and checking a copy (`copy_check`), each in a
+//! `components::modal::Modal`.
 
 use super::actions::Actions;
 use super::{Ctx, Dialog};
+use crate::chunks;
+use crate::components::modal::{Modal, field};
 use ferry_client::rows::RowKind;
 use ferry_protocol::{FileName, FolderPath};
-use leptos::html;
 use leptos::prelude::*;
-use send_wrapper::SendWrapper;
-use wasm_bindgen::JsCast;
 
-const FOCUSABLE: &str =
-    "button:not([disabled]), input:not([disabled]), a[href], [tabindex]:not([tabindex='-1'])";
-
-fn focusables(panel: &web_sys::HtmlElement) -> Vec<web_sys::HtmlElement> {
-    let Ok(list) = panel.query_selector_all(FOCUSABLE) else {
-        return Vec::new();
-    };
-    (0..list.length())
-        .filter_map(|i| list.item(i))
-        .filter_map(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
-        .collect()
-}
-
-/// A modal dialog titled `title`; `on_close` runs on Esc or a click
-/// outside it.
-#[component]
-pub fn Modal(title: String, on_close: Callback<()>, children: Children) -> impl IntoView {
-    let panel: NodeRef<html::Div> = NodeRef::new();
-    let previous = document()
-        .active_element()
-        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
-    let previous = SendWrapper::new(previous);
-    on_cleanup(move || {
-        if let Some(element) = previous.take() {
-            let _ = element.focus();
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(panel) = panel.get() {
-            // The first field, or else the first button.
-            let first = panel
-                .query_selector("input:not([disabled])")
-                .ok()
-                .flatten()
-                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-                .or_else(|| focusables(&panel).into_iter().next());
-            if let Some(first) = first {
-                let _ = first.focus();
-            }
-        }
-    });
-    let on_key = move |ev: leptos::ev::KeyboardEvent| match ev.key().as_str() {
-        "Escape" => {
-            ev.prevent_default();
-            on_close.run(());
-        }
-        "Tab" => {
-            let Some(panel) = panel.get_untracked() else {
-                return;
-            };
-            let all = focusables(&panel);
-            let (Some(first), Some(last)) = (all.first(), all.last()) else {
-                return;
-            };
-            let active = document().active_element();
-            let at = |e: &web_sys::HtmlElement| active.as_ref() == Some(e.unchecked_ref());
-            if ev.shift_key() && at(first) {
-                ev.prevent_default();
-                let _ = last.focus();
-            } else if !ev.shift_key() && at(last) {
-                ev.prevent_default();
-                let _ = first.focus();
-            }
-        }
-        _ => {}
-    };
-    view! {
-        <div class="ferry-backdrop" on:click=move |ev| {
-            // A click on the backdrop itself (not the dialog) closes it.
-            if ev.target() == ev.current_target() { on_close.run(()) }
-        }>
-            <div role="dialog" aria-modal="true" aria-labelledby="ferry-dialog-title" class="ferry-dialog"
-                node_ref=panel on:keydown=on_key>
-                <h2 id="ferry-dialog-title">{title}</h2>
-                {children()}
-            </div>
-        </div>
+chunks::split_point! {
+    dialogs =>
+    /// The dialog `dialog`: the dialogs chunk's entry.
+    pub fn dialog_view(ctx: Ctx, actions: Actions, dialog: Dialog) -> AnyView {
+        render(ctx, actions, dialog)
     }
 }
 
-/// A text field with its label and an error under it.
-pub fn field(
-    id: &'static str,
-    label: &'static str,
-    value: RwSignal<String>,
-    error: RwSignal<Option<String>>,
-) -> impl IntoView {
-    view! {
-        <label class="ferry-field" for=id>
-            <span>{label}</span>
-            <input id=id type="text" autocomplete="off"
-                aria-invalid=move || error.with(Option::is_some).to_string()
-                aria-describedby=format!("{id}-error")
-                prop:value=move || value.get()
-                on:input=move |ev| { value.set(event_target_value(&ev)); error.set(None); } />
-        </label>
-        <p id=format!("{id}-error") class="ferry-field-error">{move || error.get()}</p>
-    }
-}
-
-/// The dialog `dialog` (the dialogs chunk's entry).
-pub fn dialog_view(ctx: Ctx, actions: Actions, dialog: Dialog) -> AnyView {
+fn render(ctx: Ctx, actions: Actions, dialog: Dialog) -> AnyView {
     let close = Callback::new(move |()| ctx.dialog.set(None));
     match dialog {
         Dialog::NewFolder => {

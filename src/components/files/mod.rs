@@ -87,9 +87,26 @@ pub struct Ctx {
     pub notices: Notices,
 }
 
-/// The file browser for the signed-in user (the browser chunk's entry).
-pub fn files_view(config: ClientConfig, session: Session) -> AnyView {
-    view! { <Files config=config session=session /> }.into_any()
+chunks::split_point! {
+    browser =>
+    /// The file browser for the signed-in user: the browser chunk's entry.
+    pub fn files_view(config: ClientConfig, session: Session) -> AnyView {
+        view! { <Files config=config session=session /> }.into_any()
+    }
+}
+
+chunks::split_point! {
+    browser =>
+    /// Nothing but the browser chunk's load.
+    fn browser_loaded() -> () {}
+}
+
+/// Fetches the file browser's chunk ahead of need, while the person signs
+/// in (once; later calls cost nothing).
+pub fn prefetch() {
+    leptos::task::spawn_local(async {
+        let _ = browser_loaded().await;
+    });
 }
 
 /// The file browser.
@@ -193,12 +210,12 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
                     <listing::Listing ctx=ctx actions=actions rows=rows />
                 </div>
                 <Show when=move || show_activity.get()>
-                    {chunks::lazy_view("Loading activity…", move || chunks::activity_panel(actions.outbox().activity))}
+                    {chunks::lazy_view("Loading activity…", move || activity::activity_panel(actions.outbox().activity))}
                 </Show>
             </div>
             <UploadsPanel uploads=uploads />
             {move || ctx.dialog.get().map(|dialog| {
-                chunks::lazy_view("Loading…", move || chunks::dialog_view(ctx, actions, dialog.clone()))
+                chunks::lazy_view("Loading…", move || dialogs::dialog_view(ctx, actions, dialog.clone()))
             })}
             <div class="ferry-visually-hidden" role="status" aria-live="polite">{move || notices.announce.get()}</div>
         </section>
@@ -211,7 +228,7 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
 fn UploadsPanel(uploads: UseUploads) -> impl IntoView {
     view! {
         <Show when=move || uploads.any()>
-            {chunks::lazy_view("Loading uploads…", move || chunks::upload_panel(uploads))}
+            {chunks::lazy_view("Loading uploads…", move || uploads::upload_panel(uploads))}
         </Show>
     }
 }

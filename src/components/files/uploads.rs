@@ -3,7 +3,8 @@
 //! crash interrupted, to resume (from a kept handle with one click) or
 //! discard; and the question when an upload's name is taken.
 
-use super::dialogs::Modal;
+use crate::chunks;
+use crate::components::modal::Modal;
 use crate::hooks::use_uploads::UseUploads;
 use ferry_client::format;
 use ferry_client::upload::Stage;
@@ -15,10 +16,12 @@ use uuid::Uuid;
 /// The most files listed in the panel; the rest are counted.
 const LISTED: usize = 50;
 
-/// The upload queue: a bar per file and one for all, pause and resume.
-/// The upload panel (the uploads chunk's entry).
-pub fn upload_panel(uploads: UseUploads) -> AnyView {
-    view! { <UploadPanel uploads=uploads /> }.into_any()
+chunks::split_point! {
+    uploads =>
+    /// The upload panel, in the upload machinery's chunk.
+    pub fn upload_panel(uploads: UseUploads) -> AnyView {
+        view! { <UploadPanel uploads=uploads /> }.into_any()
+    }
 }
 
 /// The upload queue: a bar per file and one for all, pause and resume; the

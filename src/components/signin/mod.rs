@@ -187,7 +187,7 @@ pub fn SignIn(
         password.set(event_target_value(&ev));
         if !prefetched.get_value() {
             prefetched.set_value(true);
-            chunks::prefetch_files_view();
+            crate::components::files::prefetch();
         }
     };
     let environment = config
@@ -240,7 +240,7 @@ pub fn SignIn(
                         }>"Forgot password?"</button>
                     </form>
                 }.into_any(),
-                _ => chunks::lazy_view("Loading…", move || chunks::sign_in_step(state)).into_any(),
+                _ => chunks::lazy_view("Loading…", move || steps::sign_in_step(state)).into_any(),
             }}
             <p role="status" class="ferry-muted">{move || state.notice.get()}</p>
             <div role="alert" class="ferry-alert">{move || state.error.get()}</div>

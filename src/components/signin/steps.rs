@@ -4,11 +4,20 @@
 //! password. Most sign-ins never load this.
 
 use super::{SignInState, Signed, Stage, text_input};
+use crate::chunks;
 use ferry_client::auth::Step;
 use leptos::prelude::*;
 
-/// The step `state` is at (anything but the first form).
-pub fn step_view(state: SignInState) -> AnyView {
+chunks::split_point! {
+    sign_in_steps =>
+    /// The step `state` is at (anything but the first form): the sign-in
+    /// steps chunk's entry.
+    pub fn sign_in_step(state: SignInState) -> AnyView {
+        step_view(state)
+    }
+}
+
+fn step_view(state: SignInState) -> AnyView {
     let busy = state.busy;
     let set_password = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

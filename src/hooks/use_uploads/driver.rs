@@ -10,6 +10,7 @@
 
 use super::{Picked, UseUploads, UseUploadsOptions};
 use crate::api::put::{Put, PutFailure};
+use crate::chunks::{self, ChunkFuture};
 use crate::platform::hasher::{self, Hashed, Hasher};
 use crate::platform::picker::{self, Placed};
 use crate::platform::{new_id, resume_store};
@@ -29,6 +30,30 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
+
+chunks::split_point! {
+    uploads =>
+    /// Queues files and starts what can start.
+    pub(crate) fn add_uploads(uploads: UseUploads, placed: Vec<Placed>) -> () {
+        uploads.queue_placed(placed)
+    }
+}
+
+chunks::split_point! {
+    uploads =>
+    /// Starts what the queue lets start.
+    pub(crate) fn pump_uploads(uploads: UseUploads) -> () {
+        uploads.start_next()
+    }
+}
+
+chunks::split_point! {
+    uploads =>
+    /// Finds the unfinished uploads the browser kept.
+    pub(crate) fn load_unfinished(uploads: UseUploads) -> ChunkFuture {
+        Box::pin(uploads.load_unfinished())
+    }
+}
 
 /// What an item's driver hears while its bytes go up.
 #[derive(Debug)]

@@ -108,7 +108,7 @@ pub fn use_uploads(options: UseUploadsOptions) -> UseUploads {
     // when the browser kept some.
     leptos::task::spawn_local(async move {
         if resume_store::any().await {
-            match chunks::load_unfinished(uploads).await {
+            match driver::load_unfinished(uploads).await {
                 Ok(loading) => loading.await,
                 Err(failure) => uploads.chunk_failed(&failure),
             }
@@ -158,7 +158,7 @@ impl UseUploads {
         }
         let uploads = *self;
         leptos::task::spawn_local(async move {
-            if let Err(failure) = chunks::add_uploads(uploads, placed).await {
+            if let Err(failure) = driver::add_uploads(uploads, placed).await {
                 uploads.chunk_failed(&failure);
             }
         });
@@ -237,7 +237,7 @@ impl UseUploads {
         }
         let uploads = *self;
         leptos::task::spawn_local(async move {
-            if let Err(failure) = chunks::pump_uploads(uploads).await {
+            if let Err(failure) = driver::pump_uploads(uploads).await {
                 uploads.chunk_failed(&failure);
             }
         });
