@@ -3,6 +3,7 @@
 //!
 //! - `cargo xtask run`   installs what is missing, builds the client, serves it
 //!   on the local stack and prints the URL.
+//! - `cargo xtask build-web` builds the client's release `dist/` (web.rs).
 //! - `cargo xtask test`  formatting, lints (native and wasm), every native test,
 //!   the wasm component tests and the end-to-end browser tests.
 //! - `cargo xtask package-aws` builds the Lambda functions' zip.
@@ -11,6 +12,7 @@
 mod bench;
 mod package;
 mod tools;
+mod web;
 
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader};
@@ -25,6 +27,15 @@ Commands:
             --addr ADDR         listen address (default 127.0.0.1:8080)
             --data-dir DIR      state directory (default .ferry)
             --public-url URL    the URL browsers use, when it differs from ADDR
+  build-web
+          Build the web client's release into dist/: the wasm split into
+          lazily loaded chunks, minified, every file named by its hash,
+          precompressed (.br, .gz), listed in dist/ferry-build.json.
+            --crate-dir DIR     another crate to build instead (to try the
+                                pipeline on a scratch app), with
+            --package NAME, --bin NAME, --css FILE, --dist DIR and
+            --features LIST     (default: the root package, ferry-web,
+                                style/ferry.css, dist/, split)
   test    Run every check CI runs: fmt, clippy (native + wasm), cfn-lint on
           the AWS template, native tests (the AWS adapters' and the Lambda
           handlers' against moto), wasm tests in headless Chromium,
@@ -45,14 +56,16 @@ Commands:
           PUT throughput) and the index at 100,000 files.
   help    Show this text.
 
-Everything missing is installed first (wasm32 target, Trunk, wasm-bindgen-cli,
-wasm-opt from npm; Chromium and chromedriver with apt-get when run as root;
-for `test`, cfn-lint and moto from PyPI into target/tools/python).";
+Everything missing is installed first (wasm32 target, wasm-bindgen-cli,
+wasm-opt and esbuild from npm; Chromium and chromedriver with apt-get when
+run as root; for `test`, cfn-lint and moto from PyPI into
+target/tools/python).";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
+        Some("build-web") => build_web(&args[1..]),
         Some("test") => test(),
         Some("bench") => bench::bench(),
         Some("package-aws") => package::package_aws(&args[1..]).map(|_| ()),
@@ -110,19 +123,46 @@ pub fn describe(command: &Command) -> String {
         .join(" ")
 }
 
-/// Builds the web client with Trunk in release mode into `dist/`.
+/// Builds the web client's release (split, hashed, precompressed) into
+/// `dist/`.
 pub fn build_client(tools: &tools::BuildTools) -> Result<PathBuf> {
-    let dist = root().join("dist");
-    let mut trunk = Command::new("trunk");
-    trunk
-        .current_dir(root())
-        .args(["build", "--release", "--dist"])
-        .arg(&dist)
-        .env("PATH", tools.path_with_tools()?)
-        // Trunk's own log level; the cargo output it forwards stays as is.
-        .env("RUST_LOG", "warn");
-    run_checked(&mut trunk)?;
-    Ok(dist)
+    let app = web::WebApp::ferry();
+    web::build(&app, tools)?;
+    Ok(app.dist)
+}
+
+/// `cargo xtask build-web`: the release build, of Ferry or of the crate the
+/// options name, and what it wrote.
+fn build_web(args: &[String]) -> Result<()> {
+    let mut app = web::WebApp::ferry();
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let mut value = || {
+            rest.next()
+                .cloned()
+                .with_context(|| format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--crate-dir" => app.crate_dir = PathBuf::from(value()?),
+            "--package" => app.package = value()?,
+            "--bin" => app.bin = value()?,
+            "--css" => app.stylesheet = PathBuf::from(value()?),
+            "--dist" => app.dist = PathBuf::from(value()?),
+            "--features" => {
+                app.features = value()?
+                    .split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
+            other => bail!("unknown option `{other}` for `build-web`\n\n{USAGE}"),
+        }
+    }
+    let tools = tools::BuildTools::ensure()?;
+    let built = web::build(&app, &tools)?;
+    println!();
+    web::print_sizes(&built);
+    Ok(())
 }
 
 /// Builds `ferry-server` and returns the binary's path.

@@ -10,11 +10,13 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Trunk 0.22 needs a newer Rust than the one this project is built with.
-const TRUNK_VERSION: &str = "0.21.14";
 /// The wasm-opt from npm's `binaryen` (pinned in tools/npm/package-lock.json).
 /// Debian's binaryen 108 produces a wasm that crashes: never use it.
 const WASM_OPT_VERSION: &str = "version 132";
+/// esbuild from npm (pinned in tools/npm/package-lock.json), which minifies
+/// the client's JavaScript and CSS; npm fetches its binary as the
+/// `@esbuild/linux-x64` package, so nothing is downloaded when it runs.
+const ESBUILD_VERSION: &str = "0.28.2";
 
 /// The first line a command prints, or `None` if it can't run.
 fn version_of(program: impl AsRef<std::ffi::OsStr>, arg: &str) -> Option<String> {
@@ -42,16 +44,19 @@ fn wasm_bindgen_pin() -> Result<String> {
         .context("Cargo.toml must pin `wasm-bindgen = \"=X.Y.Z\"`")
 }
 
-/// The tools that build the web client.
+/// The tools that build the web client (see web.rs) and run its wasm tests.
+/// wasm-split is not among them: it is a library of xtask, pinned by
+/// Cargo.lock. Trunk isn't either: only `trunk serve`, for development, uses
+/// it, and a developer who wants that installs it (see the README).
 #[derive(Debug)]
 pub struct BuildTools {
-    /// Where npm installed wasm-opt.
+    /// Where npm installed wasm-opt and esbuild.
     npm_bin: PathBuf,
 }
 
 impl BuildTools {
-    /// Installs whatever is missing: the wasm32 target, Trunk,
-    /// wasm-bindgen-cli and wasm-opt.
+    /// Installs whatever is missing: the wasm32 target, wasm-bindgen-cli
+    /// (which also brings the wasm tests' runner), wasm-opt and esbuild.
     pub fn ensure() -> Result<Self> {
         let targets = Command::new("rustup")
             .args(["target", "list", "--installed"])
@@ -59,16 +64,6 @@ impl BuildTools {
             .context("rustup is needed to add the wasm32 target")?;
         if !String::from_utf8_lossy(&targets.stdout).contains("wasm32-unknown-unknown") {
             run_checked(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
-        }
-
-        if version_of("trunk", "--version").as_deref() != Some(&format!("trunk {TRUNK_VERSION}")) {
-            run_checked(crate::cargo().args([
-                "install",
-                "--locked",
-                "trunk",
-                "--version",
-                TRUNK_VERSION,
-            ]))?;
         }
 
         let bindgen = wasm_bindgen_pin()?;
@@ -84,14 +79,19 @@ impl BuildTools {
             ]))?;
         }
 
-        // The npm packages (wasm-opt and the test peers) are reinstalled
-        // whenever the committed lockfile differs from the one last installed.
+        // The npm packages (wasm-opt, esbuild and the test peers) are
+        // reinstalled whenever the committed lockfile differs from the one
+        // last installed.
         let npm_dir = root().join("tools/npm");
         let npm_bin = npm_dir.join("node_modules/.bin");
         let lock = std::fs::read(npm_dir.join("package-lock.json"))?;
         let stamp = npm_dir.join("node_modules/.ferry-installed-lock");
-        let have = version_of(npm_bin.join("wasm-opt"), "--version").unwrap_or_default();
-        if !have.contains(WASM_OPT_VERSION) || std::fs::read(&stamp).ok() != Some(lock.clone()) {
+        let wasm_opt = version_of(npm_bin.join("wasm-opt"), "--version").unwrap_or_default();
+        let esbuild = version_of(npm_bin.join("esbuild"), "--version").unwrap_or_default();
+        if !wasm_opt.contains(WASM_OPT_VERSION)
+            || esbuild != ESBUILD_VERSION
+            || std::fs::read(&stamp).ok() != Some(lock.clone())
+        {
             ensure_node()?;
             run_checked(
                 Command::new("npm")
@@ -103,7 +103,23 @@ impl BuildTools {
         Ok(Self { npm_bin })
     }
 
-    /// `PATH` with the npm tools first, for Trunk and the test runner.
+    /// wasm-bindgen, at the version of the library's pin.
+    pub fn wasm_bindgen(&self) -> Command {
+        Command::new("wasm-bindgen")
+    }
+
+    /// wasm-opt from npm's binaryen.
+    pub fn wasm_opt(&self) -> Command {
+        Command::new(self.npm_bin.join("wasm-opt"))
+    }
+
+    /// esbuild from npm.
+    pub fn esbuild(&self) -> Command {
+        Command::new(self.npm_bin.join("esbuild"))
+    }
+
+    /// `PATH` with the npm tools first, for the commands that run the wasm
+    /// tests.
     pub fn path_with_tools(&self) -> Result<OsString> {
         let current = std::env::var_os("PATH").unwrap_or_default();
         let paths = std::iter::once(self.npm_bin.clone()).chain(std::env::split_paths(&current));
@@ -131,7 +147,7 @@ fn apt_install(packages: &[&str], why: &str) -> Result<()> {
 
 fn ensure_node() -> Result<()> {
     if version_of("npm", "--version").is_none() {
-        apt_install(&["nodejs", "npm"], "installing wasm-opt")?;
+        apt_install(&["nodejs", "npm"], "installing wasm-opt and esbuild")?;
     }
     Ok(())
 }

@@ -1,0 +1,1233 @@
+//! The web client's release build: the wasm cut into lazily loaded chunks at
+//! its `#[wasm_split]` points, as cargo-leptos does for `--split`, and every
+//! file made ready to be served for good. Trunk can't split (and took minutes
+//! to install), so it only serves the client during development; this is the
+//! build that `run`, `test`, `bench` and a deployment use.
+//!
+//! 1. cargo builds the binary for `wasm32-unknown-unknown`, release, with the
+//!    `split` feature and `--emit-relocs` (added to the wasm target's flags
+//!    only, so build scripts of the host aren't rebuilt): wasm-split needs the
+//!    relocations to move code between modules.
+//! 2. wasm-split cuts it: a main module, a module per split (`split_NAME`) and
+//!    one per group of splits sharing code (`chunk_N`), and the *loader*, a
+//!    small JS module that fetches a chunk the first time a split function is
+//!    called. With no split point at all there is only the main module and
+//!    nothing refers to the loader, which is then left out.
+//! 3. wasm-bindgen writes the JS glue for the main module.
+//! 4. wasm-opt `-Oz` on every wasm, with exactly the features rustc's
+//!    `target_features` section names (rustc's defaults change between
+//!    releases; what wasm-opt may use must follow them).
+//! 5. esbuild minifies the JS (glue, loader, snippets) as ES modules and the
+//!    stylesheet.
+//! 6. Every file but `index.html` is named by its content
+//!    (`NAME-<16 hex digits of SHA-256>.EXT`) and every reference is
+//!    rewritten. Snippets, the stylesheet and the chunks refer to nothing, so
+//!    each is named by its own bytes. The glue, the main wasm and the loader
+//!    refer to each other in a cycle (the glue imports the loader, the loader
+//!    imports the glue's `initSync`, the main wasm imports the loader by
+//!    name, the glue names the main wasm), so no one of them can carry its
+//!    own hash: they share one, of all three with their references to each
+//!    other left unhashed. In the main wasm the names are those of the
+//!    modules it imports from (the loader, and snippets whose functions it
+//!    calls without glue): its import section is rewritten, the rest kept.
+//! 7. `index.html` from `index.html` next to this file: the stylesheet, the
+//!    main JS (modulepreload) and wasm (preload) with `integrity`, an import
+//!    map giving the integrity of every module the glue imports, and the
+//!    module script that starts the app. Chunks load lazily and aren't named
+//!    there; the loader fetches each with its `integrity`.
+//! 8. `NAME.br` (brotli 11) and `NAME.gz` (gzip 9) next to `index.html` and
+//!    every hashed file (the small ones only when they are over 1 KB), for
+//!    servers that send precompressed files (ferry-server, see
+//!    `crates/ferry-server/src/web.rs`).
+//! 9. `ferry-build.json`: each file's role, name and sizes, for the bench,
+//!    the tests and people.
+//!
+//! wasm-split runs as a library (`wasm_split_cli_support`, pinned in
+//! xtask/Cargo.toml and Cargo.lock) rather than as its `wasm-split-cli`
+//! binary: it adds about 25 s to a cold build of xtask, where installing the
+//! binary takes about 2 minutes of its own and another version check.
+//!
+//! The result replaces `dist/` only once it is complete.
+
+use crate::tools::BuildTools;
+use crate::{describe, run_checked};
+use anyhow::{Context, Result, bail, ensure};
+use base64::Engine as _;
+use sha2::{Digest, Sha256, Sha384};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The page every build writes; `<!-- ferry:assets -->` becomes the links
+/// and the script.
+const INDEX_TEMPLATE: &str = include_str!("index.html");
+const ASSETS_MARKER: &str = "<!-- ferry:assets -->";
+/// Hex digits of SHA-256 in a hashed name: 64 bits, plenty to tell builds
+/// apart, and what ferry-server recognises as a hashed name.
+const HASH_LEN: usize = 16;
+/// The machine-readable list of what the build wrote.
+pub const MANIFEST: &str = "ferry-build.json";
+/// Files under this size that aren't JS, wasm or CSS aren't precompressed:
+/// the bytes saved don't pay for a second request path.
+const PRECOMPRESS_MIN: usize = 1024;
+
+/// A web client to build: which crate, which binary, what it's called in
+/// `dist/`, and its stylesheet.
+#[derive(Debug, Clone)]
+pub struct WebApp {
+    /// The directory of the crate's Cargo.toml.
+    pub crate_dir: PathBuf,
+    pub package: String,
+    pub bin: String,
+    /// Cargo features to build with (the split points need `split`).
+    pub features: Vec<String>,
+    /// The stylesheet, minified into `dist/`.
+    pub stylesheet: PathBuf,
+    /// Where the result goes (replaced as a whole).
+    pub dist: PathBuf,
+}
+
+impl WebApp {
+    /// Ferry's client: the root package.
+    pub fn ferry() -> Self {
+        let root = crate::root();
+        Self {
+            crate_dir: root.clone(),
+            package: "ferry-web".into(),
+            bin: "ferry-web".into(),
+            features: vec!["split".into()],
+            stylesheet: root.join("style/ferry.css"),
+            dist: root.join("dist"),
+        }
+    }
+}
+
+/// What a file in `dist/` is for, as `ferry-build.json` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// The page.
+    Html,
+    /// wasm-bindgen's glue, the module `index.html` starts.
+    MainJs,
+    /// The main wasm module, fetched by `index.html`.
+    MainWasm,
+    /// The stylesheet.
+    Css,
+    /// wasm-split's loader, imported by the glue when there are chunks.
+    Loader,
+    /// A lazily loaded wasm module: `split_NAME` for a split, `chunk_N` for
+    /// code shared by several splits (`splits` are the split names that
+    /// load it).
+    Chunk { name: String, splits: Vec<String> },
+    /// A JS snippet the glue imports (`#[wasm_bindgen(module = …)]`).
+    Snippet,
+    /// A JS file the glue only names by URL (`wasm_bindgen::link_to!`),
+    /// such as a worker: fetched when the code asks for it.
+    Linked,
+}
+
+impl Role {
+    fn label(&self) -> &'static str {
+        match self {
+            Role::Html => "html",
+            Role::MainJs => "main-js",
+            Role::MainWasm => "main-wasm",
+            Role::Css => "css",
+            Role::Loader => "loader",
+            Role::Chunk { .. } => "chunk",
+            Role::Snippet => "snippet",
+            Role::Linked => "linked",
+        }
+    }
+
+    /// Whether the first load of the page fetches it.
+    pub fn first_load(&self) -> bool {
+        !matches!(self, Role::Chunk { .. } | Role::Linked)
+    }
+}
+
+/// One file of the build, in memory until the end.
+#[derive(Debug)]
+struct Asset {
+    role: Role,
+    /// Its path in `dist/` before hashing, `/`-separated.
+    name: String,
+    bytes: Vec<u8>,
+    /// Its path in `dist/` once named by its content.
+    hashed: Option<String>,
+}
+
+impl Asset {
+    fn final_name(&self) -> &str {
+        self.hashed.as_deref().unwrap_or(&self.name)
+    }
+
+    fn text(&self) -> Result<&str> {
+        std::str::from_utf8(&self.bytes).with_context(|| format!("{} is not UTF-8", self.name))
+    }
+}
+
+/// A file `build` wrote, as listed in `ferry-build.json`.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub role: Role,
+    /// Its path in `dist/`, `/`-separated.
+    pub path: String,
+    pub bytes: u64,
+    pub gzip: u64,
+    pub brotli: u64,
+    /// Whether `.gz` and `.br` files were written next to it.
+    pub precompressed: bool,
+}
+
+/// Builds `app` into `app.dist`, answering what was written.
+pub fn build(app: &WebApp, tools: &BuildTools) -> Result<Vec<Built>> {
+    let started = std::time::Instant::now();
+    let wasm = cargo_build(app)?;
+    let work = work_dir(app)?;
+
+    let out_name = app.bin.clone();
+    let loader_name = format!("{out_name}-split.js");
+    let split = split(&wasm, &work, &out_name, &loader_name)?;
+    let bindgen_dir = work.join("bindgen");
+    run_checked(
+        tools
+            .wasm_bindgen()
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--keep-lld-exports",
+                "--no-demangle",
+                // A `link_to!` file (the hash worker) as a file of its own,
+                // fetched when used, not a string in the glue turned into a
+                // blob: URL.
+                "--split-linked-modules",
+                "--out-name",
+                &out_name,
+                "--out-dir",
+            ])
+            .arg(&bindgen_dir)
+            .arg(&split.main),
+    )?;
+
+    let features = wasm_features(tools, &wasm)?;
+    let mut assets = Vec::new();
+    assets.push(Asset {
+        role: Role::MainJs,
+        name: format!("{out_name}.js"),
+        bytes: read(&bindgen_dir.join(format!("{out_name}.js")))?,
+        hashed: None,
+    });
+    // The glue's own default names the wasm `NAME_bg.wasm`; the page passes
+    // the hashed name anyway, and the glue's is rewritten to match.
+    assets.push(Asset {
+        role: Role::MainWasm,
+        name: format!("{out_name}_bg.wasm"),
+        bytes: Vec::new(),
+        hashed: None,
+    });
+    let optimised = work.join("opt");
+    std::fs::create_dir_all(&optimised)?;
+    let mut wasm_jobs = vec![(
+        bindgen_dir.join(format!("{out_name}_bg.wasm")),
+        optimised.join(format!("{out_name}_bg.wasm")),
+    )];
+    for chunk in &split.chunks {
+        let file = format!("{}.wasm", chunk.name);
+        wasm_jobs.push((split.dir.join(&file), optimised.join(&file)));
+    }
+
+    // Snippets are JS files under bindgen/snippets; whether the glue
+    // imports one or only links to it decides whether it's first-load.
+    let glue = String::from_utf8(assets[0].bytes.clone()).context("the glue is not UTF-8")?;
+    for snippet in files_under(&bindgen_dir.join("snippets"))? {
+        let name = relative_name(&bindgen_dir, &snippet)?;
+        let imported = ["\"", "'"].iter().any(|quote| {
+            glue.contains(&format!("from {quote}./{name}{quote}"))
+                || glue.contains(&format!("from {quote}{name}{quote}"))
+        });
+        assets.push(Asset {
+            role: if imported {
+                Role::Snippet
+            } else {
+                Role::Linked
+            },
+            name,
+            bytes: read(&snippet)?,
+            hashed: None,
+        });
+    }
+    let css_name = app
+        .stylesheet
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("the stylesheet has no file name")?
+        .to_owned();
+    assets.push(Asset {
+        role: Role::Css,
+        name: css_name,
+        bytes: read(&app.stylesheet)?,
+        hashed: None,
+    });
+
+    // wasm-opt on every wasm (the main one takes the longest) while esbuild
+    // minifies the JS and CSS.
+    let minified = work.join("min");
+    std::thread::scope(|scope| -> Result<()> {
+        let opt: Vec<_> = wasm_jobs
+            .iter()
+            .map(|(input, output)| {
+                let features = &features;
+                scope.spawn(move || wasm_opt(tools, features, input, output))
+            })
+            .collect();
+        for asset in assets.iter_mut() {
+            if !asset.bytes.is_empty() {
+                asset.bytes = minify(tools, &minified, &asset.name, &asset.bytes)?;
+            }
+        }
+        for job in opt {
+            job.join()
+                .map_err(|_| anyhow::anyhow!("a wasm-opt thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    for asset in assets.iter_mut() {
+        if asset.role == Role::MainWasm {
+            asset.bytes = read(&optimised.join(format!("{out_name}_bg.wasm")))?;
+        }
+    }
+
+    // Leaves first: files that refer to no other file.
+    for asset in assets.iter_mut() {
+        if matches!(asset.role, Role::Snippet | Role::Linked | Role::Css) {
+            asset.hashed = Some(hashed_name(&asset.name, &content_hash(&[&asset.bytes])));
+        }
+    }
+    check_snippets_are_leaves(&assets)?;
+    let mut chunks = Vec::new();
+    for chunk in &split.chunks {
+        let bytes = read(&optimised.join(format!("{}.wasm", chunk.name)))?;
+        if contains(&bytes, loader_name.as_bytes()) {
+            // Chunks are instantiated with the imports the loader hands
+            // them; one that named the loader would join the cycle below.
+            bail!(
+                "the chunk {} names the loader; web.rs expects only the main wasm to",
+                chunk.name
+            );
+        }
+        let name = format!("{}.wasm", chunk.name);
+        let hashed = hashed_name(&name, &content_hash(&[&bytes]));
+        chunks.push(Asset {
+            role: Role::Chunk {
+                name: chunk.name.clone(),
+                splits: chunk.splits.clone(),
+            },
+            name,
+            bytes,
+            hashed: Some(hashed),
+        });
+    }
+
+    // The glue imports the snippets and links to the linked files; the main
+    // wasm imports some snippets' functions straight from their modules
+    // (the glue's import object is keyed by the same names).
+    let leaves: Vec<(String, String)> = assets
+        .iter()
+        .filter_map(|a| Some((a.name.clone(), a.hashed.clone()?)))
+        .collect();
+    let snippets: Vec<String> = assets
+        .iter()
+        .filter(|a| matches!(a.role, Role::Snippet | Role::Linked))
+        .map(|a| a.name.clone())
+        .collect();
+    let main_js = position(&assets, &Role::MainJs)?;
+    let main_wasm = position(&assets, &Role::MainWasm)?;
+    let glue = rewrite(
+        assets[main_js].text()?,
+        &assets[main_js].name,
+        &leaves,
+        |old| snippets.contains(old),
+    )?;
+    assets[main_js].bytes = glue.into_bytes();
+    assets[main_wasm].bytes = rename_wasm_imports(&assets[main_wasm].bytes, &leaves)?;
+
+    // Then the cycle: glue, main wasm and, when there are chunks, the loader.
+    let uses_loader = contains(&assets[main_js].bytes, loader_name.as_bytes());
+    if uses_loader == chunks.is_empty() {
+        bail!(
+            "wasm-split cut {} chunks but the glue {} the loader",
+            chunks.len(),
+            if uses_loader {
+                "imports"
+            } else {
+                "doesn't import"
+            }
+        );
+    }
+    if uses_loader {
+        let loader = loader_with_chunks(&split.loader, &chunks)?;
+        let bytes = minify(tools, &minified, &loader_name, loader.as_bytes())?;
+        assets.push(Asset {
+            role: Role::Loader,
+            name: loader_name.clone(),
+            bytes,
+            hashed: None,
+        });
+    }
+    let cycle: Vec<usize> = (0..assets.len())
+        .filter(|&i| matches!(assets[i].role, Role::MainJs | Role::MainWasm | Role::Loader))
+        .collect();
+    let hash = content_hash(
+        &cycle
+            .iter()
+            .map(|&i| assets[i].bytes.as_slice())
+            .collect::<Vec<_>>(),
+    );
+    for &i in &cycle {
+        let name = match assets[i].role {
+            // Not `NAME_bg.wasm`: nothing else is called `NAME` here.
+            Role::MainWasm => format!("{out_name}.wasm"),
+            _ => assets[i].name.clone(),
+        };
+        assets[i].hashed = Some(hashed_name(&name, &hash));
+    }
+    let renames: Vec<(String, String)> = cycle
+        .iter()
+        .map(|&i| (assets[i].name.clone(), assets[i].final_name().to_owned()))
+        .collect();
+    let main_js_name = assets[main_js].name.clone();
+    for &i in &cycle {
+        let asset = &mut assets[i];
+        asset.bytes = match asset.role {
+            Role::MainWasm => rename_wasm_imports(&asset.bytes, &renames)?,
+            // The glue names its wasm (its default URL), and the loader
+            // when it imports it.
+            Role::MainJs => rewrite(asset.text()?, &asset.name, &renames, |old| {
+                old.ends_with(".wasm") || *old == loader_name
+            })?
+            .into_bytes(),
+            Role::Loader => rewrite(asset.text()?, &asset.name, &renames, |old| {
+                *old == main_js_name
+            })?
+            .into_bytes(),
+            _ => continue,
+        };
+    }
+    // Every old name is gone from the files that named them.
+    for &i in &cycle {
+        for (old, _) in renames.iter().chain(&leaves) {
+            let quoted = [format!("\"{old}\""), format!("\"./{old}\"")];
+            if quoted
+                .iter()
+                .any(|q| contains(&assets[i].bytes, q.as_bytes()))
+                || (assets[i].role == Role::MainWasm && contains(&assets[i].bytes, old.as_bytes()))
+            {
+                bail!("{} still names {old} after it was renamed", assets[i].name);
+            }
+        }
+    }
+    assets.extend(chunks);
+
+    let index = index_html(&assets)?;
+    assets.push(Asset {
+        role: Role::Html,
+        name: "index.html".into(),
+        bytes: index.into_bytes(),
+        hashed: None,
+    });
+    let built = write_dist(app, &assets)?;
+    eprintln!(
+        "web: {} built into {} in {:.1?}",
+        app.bin,
+        app.dist.display(),
+        started.elapsed()
+    );
+    Ok(built)
+}
+
+/// `cargo build` for the browser; answers the wasm's path.
+fn cargo_build(app: &WebApp) -> Result<PathBuf> {
+    let manifest = app.crate_dir.join("Cargo.toml");
+    let mut command = crate::cargo();
+    command
+        .current_dir(&app.crate_dir)
+        .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .args(["--package", &app.package, "--bin", &app.bin]);
+    if !app.features.is_empty() {
+        command.args(["--features", &app.features.join(",")]);
+    }
+    // Cargo takes the first of these that is set and ignores the others;
+    // the target's own flags (.cargo/config.toml's `erase_components`) merge
+    // with the environment's, and leave build scripts alone.
+    const EMIT_RELOCS: &str = "-Clink-args=--emit-relocs";
+    if let Some(flags) = std::env::var_os("CARGO_ENCODED_RUSTFLAGS") {
+        let mut flags = flags
+            .into_string()
+            .ok()
+            .context("CARGO_ENCODED_RUSTFLAGS")?;
+        if !flags.is_empty() {
+            flags.push('\u{1f}');
+        }
+        flags.push_str(EMIT_RELOCS);
+        command.env("CARGO_ENCODED_RUSTFLAGS", flags);
+    } else if let Some(flags) = std::env::var_os("RUSTFLAGS") {
+        let flags = flags.into_string().ok().context("RUSTFLAGS")?;
+        command.env("RUSTFLAGS", format!("{flags} {EMIT_RELOCS}"));
+    } else {
+        let key = "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS";
+        let flags = std::env::var(key).unwrap_or_default();
+        command.env(key, format!("{flags} {EMIT_RELOCS}").trim_start());
+    }
+    run_checked(&mut command)?;
+    Ok(target_dir(&app.crate_dir)?
+        .join("wasm32-unknown-unknown/release")
+        .join(format!("{}.wasm", app.bin)))
+}
+
+/// The target directory cargo uses for the crate in `crate_dir`.
+fn target_dir(crate_dir: &Path) -> Result<PathBuf> {
+    let output = crate::cargo()
+        .current_dir(crate_dir)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .context("running cargo metadata")?;
+    ensure!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("cargo metadata names no target directory")
+}
+
+/// An empty directory for the intermediate files, under the target dir.
+fn work_dir(app: &WebApp) -> Result<PathBuf> {
+    let work = target_dir(&app.crate_dir)?.join("web").join(&app.bin);
+    if work.exists() {
+        std::fs::remove_dir_all(&work).with_context(|| format!("emptying {}", work.display()))?;
+    }
+    std::fs::create_dir_all(&work)?;
+    Ok(work)
+}
+
+/// What wasm-split wrote.
+#[derive(Debug)]
+struct Split {
+    dir: PathBuf,
+    /// The main module, for wasm-bindgen.
+    main: PathBuf,
+    chunks: Vec<SplitChunk>,
+    /// The loader's JS as wasm-split wrote it (it imports `./NAME.js`).
+    loader: String,
+}
+
+#[derive(Debug)]
+struct SplitChunk {
+    /// The file's stem: `split_NAME` or `chunk_N`.
+    name: String,
+    /// The splits that load it.
+    splits: Vec<String>,
+}
+
+/// Runs wasm-split on the build's wasm.
+fn split(wasm: &Path, work: &Path, out_name: &str, loader_name: &str) -> Result<Split> {
+    let input = read(wasm)?;
+    let dir = work.join("split");
+    let main = dir.join("main.wasm");
+    let main_module = format!("./{out_name}.js");
+    let link_name = format!("./{loader_name}");
+    let split = wasm_split_cli_support::transform({
+        let mut options = wasm_split_cli_support::Options::new(&input);
+        options.output_dir = &dir;
+        options.main_out_path = &main;
+        options.main_module = &main_module;
+        options.link_name = &link_name;
+        options
+    })
+    // eyre's report, with its chain, into anyhow's.
+    .map_err(|error| anyhow::anyhow!("{error:?}"))
+    .with_context(|| {
+        format!(
+            "wasm-split could not split {} (was it linked with --emit-relocs?)",
+            wasm.display()
+        )
+    })?;
+    let mut chunks = Vec::new();
+    for path in &split.split_modules {
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .context("wasm-split wrote a chunk without a name")?
+            .to_owned();
+        let mut splits: Vec<String> = split
+            .prefetch_map
+            .iter()
+            .filter(|(_, files)| files.contains(&name))
+            .map(|(split, _)| split.clone())
+            .collect();
+        splits.sort();
+        chunks.push(SplitChunk { name, splits });
+    }
+    chunks.sort_by(|a, b| a.name.cmp(&b.name));
+    let loader = std::fs::read_to_string(dir.join(loader_name))
+        .with_context(|| format!("reading wasm-split's {loader_name}"))?;
+    Ok(Split {
+        dir,
+        main,
+        chunks,
+        loader,
+    })
+}
+
+/// The loader with each chunk's hashed name and its integrity, so a chunk
+/// that isn't the one built is refused. wasm-split 0.2.3 writes each fetch
+/// as `fetch(new URL("./NAME.wasm", import.meta.url))`.
+fn loader_with_chunks(loader: &str, chunks: &[Asset]) -> Result<String> {
+    let mut loader = loader.to_owned();
+    for chunk in chunks {
+        let hashed = chunk.final_name();
+        let old = format!("fetch(new URL(\"./{}\", import.meta.url))", chunk.name);
+        let new = format!(
+            "fetch(new URL(\"./{hashed}\", import.meta.url), {{ integrity: \"{}\" }})",
+            integrity(&chunk.bytes)
+        );
+        let count = loader.matches(&old).count();
+        ensure!(
+            count > 0,
+            "wasm-split's loader doesn't fetch {} as web.rs expects (`{old}`)",
+            chunk.name
+        );
+        loader = loader.replace(&old, &new);
+    }
+    Ok(loader)
+}
+
+/// The `--enable-…` flags for the features the wasm's `target_features`
+/// section names (wasm-opt reads that section, but wasm-bindgen and
+/// wasm-split don't keep it).
+fn wasm_features(tools: &BuildTools, wasm: &Path) -> Result<Vec<String>> {
+    let mut command = tools.wasm_opt();
+    command
+        .args(["--mvp-features", "--print-features"])
+        .arg(wasm);
+    let output = command
+        .output()
+        .with_context(|| format!("could not start {}", describe(&command)))?;
+    ensure!(
+        output.status.success(),
+        "`{}` failed: {}",
+        describe(&command),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let features: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|line| line.starts_with("--enable-"))
+        .map(str::to_owned)
+        .collect();
+    ensure!(
+        !features.is_empty(),
+        "{} has no target_features section",
+        wasm.display()
+    );
+    Ok(features)
+}
+
+fn wasm_opt(tools: &BuildTools, features: &[String], input: &Path, output: &Path) -> Result<()> {
+    run_checked(
+        tools
+            .wasm_opt()
+            .arg("-Oz")
+            .args(features)
+            .arg(input)
+            .arg("-o")
+            .arg(output),
+    )
+}
+
+/// The file minified by esbuild (JS as an ES module, so `import.meta.url`
+/// and the imports stay), or as it was for anything else.
+fn minify(tools: &BuildTools, work: &Path, name: &str, bytes: &[u8]) -> Result<Vec<u8>> {
+    // esbuild picks its loader by the extension.
+    let format = match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("js") => "--format=esm",
+        Some("css") => "--log-level=warning",
+        _ => return Ok(bytes.to_vec()),
+    };
+    let input = work.join("in").join(name);
+    let output = work.join("out").join(name);
+    for path in [&input, &output] {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    std::fs::write(&input, bytes)?;
+    run_checked(
+        tools
+            .esbuild()
+            .arg(&input)
+            .args(["--minify", format, "--log-level=warning"])
+            // The browsers Ferry supports; nothing newer is introduced.
+            .arg("--target=es2022,chrome110,firefox115,safari16")
+            .arg(format!("--outfile={}", output.display())),
+    )?;
+    read(&output)
+}
+
+/// Snippets are named by their own bytes, which holds only while none
+/// names another.
+fn check_snippets_are_leaves(assets: &[Asset]) -> Result<()> {
+    let snippets = || {
+        assets
+            .iter()
+            .filter(|a| matches!(a.role, Role::Snippet | Role::Linked))
+    };
+    for snippet in snippets() {
+        for other in snippets() {
+            let file = other.name.rsplit('/').next().unwrap_or(&other.name);
+            if snippet.name != other.name && contains(&snippet.bytes, file.as_bytes()) {
+                bail!(
+                    "{} names {}: snippets that import each other need web.rs to hash them in order",
+                    snippet.name,
+                    other.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `text` with every name in `renames` replaced by its new name; `required`
+/// says which names `text` (the file `file`) must contain.
+fn rewrite(
+    text: &str,
+    file: &str,
+    renames: &[(String, String)],
+    required: impl Fn(&String) -> bool,
+) -> Result<String> {
+    let mut text = text.to_owned();
+    // Longest first, so no name is replaced inside a longer one.
+    let mut renames: Vec<_> = renames.iter().collect();
+    renames.sort_by_key(|(old, _)| std::cmp::Reverse(old.len()));
+    for (old, new) in renames {
+        if old == file {
+            continue;
+        }
+        let found = text.contains(old.as_str());
+        if !found && required(old) {
+            bail!("{file} doesn't name {old}; the pipeline can't rewrite it to {new}");
+        }
+        text = text.replace(old.as_str(), new);
+    }
+    Ok(text)
+}
+
+/// The wasm module `wasm` with the modules its imports come from renamed
+/// (`./OLD` to `./NEW`, or `OLD` to `NEW`); every other byte as it was.
+fn rename_wasm_imports(wasm: &[u8], renames: &[(String, String)]) -> Result<Vec<u8>> {
+    const IMPORT_SECTION: u8 = 2;
+    ensure!(
+        wasm.len() >= 8 && wasm.starts_with(b"\0asm"),
+        "not a wasm module"
+    );
+    let renamed = |module: &str| {
+        renames.iter().find_map(|(old, new)| {
+            if module == old {
+                Some(new.clone())
+            } else if module.strip_prefix("./") == Some(old.as_str()) {
+                Some(format!("./{new}"))
+            } else {
+                None
+            }
+        })
+    };
+    let mut out = wasm[..8].to_vec();
+    let mut sections = wasmparser::BinaryReader::new(&wasm[8..], 8);
+    while !sections.eof() {
+        let id = sections.read_u8()?;
+        let size = sections.read_var_u32()?;
+        let offset = sections.original_position();
+        let content = sections.read_bytes(size as usize)?;
+        if id != IMPORT_SECTION {
+            out.push(id);
+            write_leb128(&mut out, size);
+            out.extend_from_slice(content);
+            continue;
+        }
+        let mut imports = wasmparser::BinaryReader::new(content, offset);
+        let mut section = Vec::new();
+        let count = imports.read_var_u32()?;
+        write_leb128(&mut section, count);
+        for _ in 0..count {
+            let module = imports.read_string()?;
+            let rest = imports.current_position();
+            let field = imports.read_string()?;
+            let mut probe = imports.clone();
+            if field.is_empty() && matches!(probe.read_u8()?, 0x7e | 0x7f) {
+                bail!("the wasm groups its imports (compact imports), which web.rs can't rename");
+            }
+            imports.read::<wasmparser::TypeRef>()?;
+            let module = renamed(module).unwrap_or_else(|| module.to_owned());
+            write_leb128(&mut section, u32::try_from(module.len())?);
+            section.extend_from_slice(module.as_bytes());
+            section.extend_from_slice(&content[rest..imports.current_position()]);
+        }
+        ensure!(
+            imports.eof(),
+            "the wasm's import section has bytes after its imports"
+        );
+        out.push(id);
+        write_leb128(&mut out, u32::try_from(section.len())?);
+        out.extend_from_slice(&section);
+    }
+    Ok(out)
+}
+
+fn write_leb128(out: &mut Vec<u8>, mut value: u32) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    find(haystack, needle).is_some()
+}
+
+/// The first hex digits of the SHA-256 of `parts`, each length-prefixed so
+/// that moving bytes between parts changes the hash.
+fn content_hash(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    hex[..HASH_LEN].to_owned()
+}
+
+/// `dir/stem.ext` as `dir/stem-hash.ext`, the stem being the file name up
+/// to its last dot.
+fn hashed_name(name: &str, hash: &str) -> String {
+    let (dir, file) = match name.rsplit_once('/') {
+        Some((dir, file)) => (format!("{dir}/"), file),
+        None => (String::new(), name),
+    };
+    match file.rsplit_once('.') {
+        Some((stem, ext)) => format!("{dir}{stem}-{hash}.{ext}"),
+        None => format!("{dir}{file}-{hash}"),
+    }
+}
+
+/// The Subresource Integrity value of `bytes`.
+fn integrity(bytes: &[u8]) -> String {
+    format!(
+        "sha384-{}",
+        base64::engine::general_purpose::STANDARD.encode(Sha384::digest(bytes))
+    )
+}
+
+fn position(assets: &[Asset], role: &Role) -> Result<usize> {
+    assets
+        .iter()
+        .position(|a| a.role == *role)
+        .with_context(|| format!("the build has no {}", role.label()))
+}
+
+/// The page: the template with the stylesheet, the preloads, the import
+/// map's integrity for every module the page's graph fetches, and the
+/// script that starts the app with the wasm (fetched with its integrity, the
+/// same request the preload made, so the preload is used).
+fn index_html(assets: &[Asset]) -> Result<String> {
+    let find = |role: Role| -> Result<&Asset> {
+        assets
+            .iter()
+            .find(|a| a.role == role)
+            .with_context(|| format!("the build has no {}", role.label()))
+    };
+    let js = find(Role::MainJs)?;
+    let wasm = find(Role::MainWasm)?;
+    let css = find(Role::Css)?;
+    let url = |asset: &Asset| format!("/{}", asset.final_name());
+    let modules: serde_json::Map<String, serde_json::Value> = assets
+        .iter()
+        .filter(|a| matches!(a.role, Role::MainJs | Role::Loader | Role::Snippet))
+        .map(|a| (url(a), integrity(&a.bytes).into()))
+        .collect();
+    let import_map = serde_json::json!({ "imports": {}, "integrity": modules });
+    let lines = [
+        format!(
+            r#"<link rel="stylesheet" href="{}" integrity="{}" crossorigin />"#,
+            url(css),
+            integrity(&css.bytes)
+        ),
+        // Before any module is fetched, or the browser ignores it.
+        format!(r#"<script type="importmap">{import_map}</script>"#),
+        format!(
+            r#"<link rel="modulepreload" href="{}" integrity="{}" crossorigin />"#,
+            url(js),
+            integrity(&js.bytes)
+        ),
+        format!(
+            r#"<link rel="preload" href="{}" as="fetch" type="application/wasm" integrity="{}" crossorigin />"#,
+            url(wasm),
+            integrity(&wasm.bytes)
+        ),
+        format!(
+            r#"<script type="module">import init from "{}"; init({{ module_or_path: fetch("{}", {{ integrity: "{}" }}) }});</script>"#,
+            url(js),
+            url(wasm),
+            integrity(&wasm.bytes)
+        ),
+    ];
+    ensure!(
+        INDEX_TEMPLATE.contains(ASSETS_MARKER),
+        "xtask/src/index.html lost its {ASSETS_MARKER} line"
+    );
+    Ok(INDEX_TEMPLATE.replace(ASSETS_MARKER, &lines.join("\n    ")))
+}
+
+/// Writes every asset, its precompressed copies and the manifest into a new
+/// directory beside `dist`, then puts it in `dist`'s place.
+fn write_dist(app: &WebApp, assets: &[Asset]) -> Result<Vec<Built>> {
+    let dist = &app.dist;
+    let parent = dist.parent().context("dist has no parent directory")?;
+    let file_name = dist
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("dist has no name")?;
+    let fresh = parent.join(format!(".{file_name}.new"));
+    let old = parent.join(format!(".{file_name}.old"));
+    for dir in [&fresh, &old] {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+    }
+    // Compressing the main wasm at brotli's best takes a few seconds; the
+    // files go in parallel.
+    let built = std::thread::scope(|scope| {
+        let jobs: Vec<_> = assets
+            .iter()
+            .map(|asset| scope.spawn(|| write_asset(&fresh, asset)))
+            .collect();
+        jobs.into_iter()
+            .map(|job| {
+                job.join()
+                    .map_err(|_| anyhow::anyhow!("a compression thread panicked"))?
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
+    std::fs::write(fresh.join(MANIFEST), manifest(&built)?)?;
+    if dist.exists() {
+        std::fs::rename(dist, &old)?;
+    }
+    std::fs::rename(&fresh, dist)
+        .with_context(|| format!("moving the build into {}", dist.display()))?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old)?;
+    }
+    Ok(built)
+}
+
+fn write_asset(dir: &Path, asset: &Asset) -> Result<Built> {
+    let path = dir.join(asset.final_name());
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&path, &asset.bytes)?;
+    let gzip = gzip(&asset.bytes)?;
+    let brotli = brotli(&asset.bytes)?;
+    let kind = asset.final_name().rsplit('.').next().unwrap_or_default();
+    let precompressed =
+        matches!(kind, "js" | "wasm" | "css" | "html") || asset.bytes.len() >= PRECOMPRESS_MIN;
+    if precompressed {
+        std::fs::write(append_extension(&path, "gz"), &gzip)?;
+        std::fs::write(append_extension(&path, "br"), &brotli)?;
+    }
+    Ok(Built {
+        role: asset.role.clone(),
+        path: asset.final_name().to_owned(),
+        bytes: asset.bytes.len() as u64,
+        gzip: gzip.len() as u64,
+        brotli: brotli.len() as u64,
+        precompressed,
+    })
+}
+
+fn append_extension(path: &Path, extension: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".");
+    name.push(extension);
+    PathBuf::from(name)
+}
+
+/// gzip at its best level.
+pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes)?;
+    Ok(encoder.finish()?)
+}
+
+/// brotli at its best quality, with the largest window every browser
+/// decodes.
+fn brotli(bytes: &[u8]) -> Result<Vec<u8>> {
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 24,
+        size_hint: bytes.len(),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)?;
+    Ok(out)
+}
+
+/// `ferry-build.json`.
+fn manifest(built: &[Built]) -> Result<String> {
+    let files: Vec<serde_json::Value> = built
+        .iter()
+        .map(|file| {
+            let mut entry = serde_json::json!({
+                "role": file.role.label(),
+                "path": file.path,
+                "bytes": file.bytes,
+                "gzip": file.gzip,
+                "brotli": file.brotli,
+                "precompressed": file.precompressed,
+                "first_load": file.role.first_load(),
+            });
+            if let Role::Chunk { name, splits } = &file.role {
+                entry["chunk"] = name.clone().into();
+                entry["splits"] = splits.clone().into();
+            }
+            entry
+        })
+        .collect();
+    Ok(serde_json::to_string_pretty(&serde_json::json!({
+        "version": 1,
+        "files": files,
+    }))?)
+}
+
+/// Reads `ferry-build.json` from a built `dist`.
+pub fn read_manifest(dist: &Path) -> Result<Vec<Built>> {
+    let path = dist.join(MANIFEST);
+    let manifest: serde_json::Value = serde_json::from_slice(&read(&path)?)
+        .with_context(|| format!("{} is not JSON", path.display()))?;
+    let files = manifest["files"]
+        .as_array()
+        .with_context(|| format!("{} lists no files", path.display()))?;
+    files
+        .iter()
+        .map(|file| {
+            let number = |key: &str| {
+                file[key]
+                    .as_u64()
+                    .with_context(|| format!("{} has a file without {key}", path.display()))
+            };
+            let text = |key: &str| file[key].as_str().unwrap_or_default().to_owned();
+            let role = match file["role"].as_str().unwrap_or_default() {
+                "html" => Role::Html,
+                "main-js" => Role::MainJs,
+                "main-wasm" => Role::MainWasm,
+                "css" => Role::Css,
+                "loader" => Role::Loader,
+                "snippet" => Role::Snippet,
+                "linked" => Role::Linked,
+                "chunk" => Role::Chunk {
+                    name: text("chunk"),
+                    splits: file["splits"]
+                        .as_array()
+                        .map(|s| {
+                            s.iter()
+                                .filter_map(|v| v.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                },
+                other => bail!("{} has a file of unknown role {other:?}", path.display()),
+            };
+            Ok(Built {
+                role,
+                path: text("path"),
+                bytes: number("bytes")?,
+                gzip: number("gzip")?,
+                brotli: number("brotli")?,
+                precompressed: file["precompressed"].as_bool().unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+/// Prints what a build wrote: each file and the first load's total.
+pub fn print_sizes(built: &[Built]) {
+    let kb = |bytes: u64| format!("{:.1} KB", bytes as f64 / 1000.0);
+    let first_load =
+        built
+            .iter()
+            .filter(|file| file.role.first_load())
+            .fold((0, 0, 0), |total, file| {
+                (
+                    total.0 + file.bytes,
+                    total.1 + file.gzip,
+                    total.2 + file.brotli,
+                )
+            });
+    let mut rows: Vec<[String; 5]> = vec![[
+        "role".into(),
+        "file".into(),
+        "raw".into(),
+        "gzip".into(),
+        "brotli".into(),
+    ]];
+    for file in built {
+        let role = match &file.role {
+            Role::Chunk { name, .. } => format!("chunk {name}"),
+            role => role.label().to_owned(),
+        };
+        rows.push([
+            role,
+            file.path.clone(),
+            kb(file.bytes),
+            kb(file.gzip),
+            kb(file.brotli),
+        ]);
+    }
+    rows.push([
+        "first load".into(),
+        "(all but chunks and linked files)".into(),
+        kb(first_load.0),
+        kb(first_load.1),
+        kb(first_load.2),
+    ]);
+    let width = |column: usize| rows.iter().map(|row| row[column].len()).max().unwrap_or(0);
+    let widths = [width(0), width(1), width(2), width(3), width(4)];
+    for [role, file, raw, gzip, brotli] in &rows {
+        println!(
+            "{role:<w0$}  {file:<w1$}  {raw:>w2$}  {gzip:>w3$}  {brotli:>w4$}",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4],
+        );
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Every file under `dir` (none if it doesn't exist), sorted.
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// `path` relative to `base`, `/`-separated.
+fn relative_name(base: &Path, path: &Path) -> Result<String> {
+    let relative = path
+        .strip_prefix(base)
+        .with_context(|| format!("{} is not under {}", path.display(), base.display()))?;
+    let parts: Option<Vec<&str>> = relative.iter().map(|part| part.to_str()).collect();
+    Ok(parts.context("a snippet's path is not UTF-8")?.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashed_names_keep_the_directory_and_the_extension() {
+        assert_eq!(hashed_name("ferry.css", "0123"), "ferry-0123.css");
+        assert_eq!(
+            hashed_name("snippets/ferry-web-ab/js/hash-worker.js", "0123"),
+            "snippets/ferry-web-ab/js/hash-worker-0123.js"
+        );
+    }
+
+    #[test]
+    fn the_cycle_hash_changes_when_bytes_move_between_files() {
+        assert_ne!(content_hash(&[b"ab", b"c"]), content_hash(&[b"a", b"bc"]));
+        assert_eq!(content_hash(&[b"x"]).len(), HASH_LEN);
+    }
+
+    /// A module with a custom section and two function imports, from
+    /// `module` and from `wbg`.
+    fn module_importing(module: &str) -> Vec<u8> {
+        let mut imports = vec![2];
+        for (module, field) in [(module, "f"), ("wbg", "g")] {
+            imports.push(module.len() as u8);
+            imports.extend_from_slice(module.as_bytes());
+            imports.push(field.len() as u8);
+            imports.extend_from_slice(field.as_bytes());
+            imports.extend_from_slice(&[0x00, 0x00]);
+        }
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.extend_from_slice(&[0, 3, 1, b'n', 7]);
+        wasm.push(2);
+        wasm.push(imports.len() as u8);
+        wasm.extend_from_slice(&imports);
+        wasm
+    }
+
+    #[test]
+    fn wasm_imports_are_renamed_and_nothing_else_changes() {
+        let renames = vec![("a.js".to_owned(), "a-0123456789abcdef.js".to_owned())];
+        assert_eq!(
+            rename_wasm_imports(&module_importing("./a.js"), &renames).unwrap(),
+            module_importing("./a-0123456789abcdef.js")
+        );
+        assert_eq!(
+            rename_wasm_imports(&module_importing("a.js"), &renames).unwrap(),
+            module_importing("a-0123456789abcdef.js")
+        );
+        let other = module_importing("./b.js");
+        assert_eq!(rename_wasm_imports(&other, &renames).unwrap(), other);
+        assert!(rename_wasm_imports(b"not wasm", &renames).is_err());
+    }
+
+    #[test]
+    fn a_required_name_that_is_missing_is_an_error() {
+        let renames = vec![("a.js".to_owned(), "a-1.js".to_owned())];
+        assert_eq!(
+            rewrite("import './a.js'", "m.js", &renames, |_| true).unwrap(),
+            "import './a-1.js'"
+        );
+        assert!(rewrite("nothing", "m.js", &renames, |_| true).is_err());
+        assert!(rewrite("nothing", "m.js", &renames, |_| false).is_ok());
+    }
+}
