@@ -58,7 +58,7 @@ pub struct Settings {
     pub public_url: String,
     /// Where state is kept (SQLite, objects, keys).
     pub data_dir: PathBuf,
-    /// The built web client (Trunk's `dist/`).
+    /// The built web client (`dist/` of `cargo xtask build-web`).
     pub dist_dir: PathBuf,
     /// Token lifetimes.
     pub lifetimes: Lifetimes,

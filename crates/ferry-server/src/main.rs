@@ -59,7 +59,7 @@ struct ServeArgs {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, env = "FERRY_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
-    /// The built web client (Trunk's output).
+    /// The built web client (`dist/` of `cargo xtask build-web`).
     #[arg(long, env = "FERRY_DIST", default_value = "dist")]
     dist: PathBuf,
     /// The URL browsers use to reach this server, when it differs from the

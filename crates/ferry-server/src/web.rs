@@ -1,24 +1,39 @@
 //! The web client's files and its runtime configuration.
 //!
-//! Trunk names every asset with a content hash, so those are cached forever;
+//! The release build (`cargo xtask build-web`) names every asset by its
+//! content (`NAME-<16 hex digits>.EXT`), so those are cached forever;
 //! `index.html` and `/config.json` are always revalidated. A path without a
 //! file extension is a client-side route (a folder in the URL) and gets the
 //! app's `index.html`.
+//!
+//! The build writes `NAME.br` and `NAME.gz` beside each file, compressed
+//! once at their best; the files are served from those when the browser
+//! accepts them, with `Vary: Accept-Encoding`, and never compressed again on
+//! the way out. The API's answers are compressed as they go.
 
 use crate::{AppState, identity};
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
+use tower::{Layer, ServiceExt};
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::services::ServeDir;
+use tower_http::services::{ServeDir, ServeFile};
 
 pub(crate) fn routes(state: Arc<AppState>) -> Router {
-    let assets = ServeDir::new(&state.settings.dist_dir).append_index_html_on_directories(false);
+    let assets = middleware::map_response(from_dist).layer(
+        ServeDir::new(&state.settings.dist_dir)
+            .append_index_html_on_directories(false)
+            .precompressed_br()
+            .precompressed_gzip()
+            .fallback(get(client_route).with_state(state.clone())),
+    );
     let issuer_path = format!("/{}", crate::LOCAL_POOL_ID);
     // Cognito's JSON API is POSTed to the endpoint's root, from any origin.
     let identity_routes = Router::new()
@@ -45,10 +60,40 @@ pub(crate) fn routes(state: Arc<AppState>) -> Router {
         )
         .merge(identity_routes)
         .nest("/api", ferry_api::routes(state.clone()))
-        .fallback_service(assets.fallback(get(client_route).with_state(state.clone())))
+        .fallback_service(assets)
         .layer(middleware::from_fn(cache_headers))
-        .layer(CompressionLayer::new())
+        .layer(CompressionLayer::new().compress_when(DefaultPredicate::new().and(not_from_dist)))
         .with_state(state)
+}
+
+/// Marks a response whose body is a file of the client's build.
+#[derive(Debug, Clone, Copy)]
+struct FromDist;
+
+/// A file of the build is served as written: compressed already when the
+/// browser takes `.br` or `.gz`, or too small to be worth it.
+fn not_from_dist(
+    _: StatusCode,
+    _: axum::http::Version,
+    _: &HeaderMap,
+    extensions: &Extensions,
+) -> bool {
+    extensions.get::<FromDist>().is_none()
+}
+
+/// Every file of the build varies by `Accept-Encoding`, whichever
+/// encoding this answer has.
+async fn from_dist<B>(mut response: Response<B>) -> Response<B> {
+    response.extensions_mut().insert(FromDist);
+    let headers = response.headers_mut();
+    let varies = headers
+        .get_all(header::VARY)
+        .iter()
+        .any(|value| value.as_bytes().eq_ignore_ascii_case(b"accept-encoding"));
+    if !varies {
+        headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    response
 }
 
 fn cognito_cors() -> CorsLayer {
@@ -80,11 +125,18 @@ async fn config(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     )
 }
 
-async fn index(State(state): State<Arc<AppState>>) -> Response {
+async fn index(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let path = state.settings.dist_dir.join("index.html");
-    match tokio::fs::read_to_string(&path).await {
-        Ok(html) => Html(html).into_response(),
-        Err(_) => (
+    match tokio::fs::metadata(&path).await {
+        Ok(metadata) if metadata.is_file() => {
+            let file = ServeFile::new(path).precompressed_br().precompressed_gzip();
+            let response = match file.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            from_dist(response.map(Body::new)).await
+        }
+        _ => (
             StatusCode::SERVICE_UNAVAILABLE,
             Html(format!(
                 "<!doctype html><title>Ferry</title><h1>Ferry's web client is not built</h1>\
@@ -102,14 +154,13 @@ async fn client_route(State(state): State<Arc<AppState>>, request: Request) -> R
     if last.contains('.') {
         return (StatusCode::NOT_FOUND, "Not found").into_response();
     }
-    index(State(state)).await
+    index(State(state), request).await
 }
 
 fn is_hashed_asset(path: &str) -> bool {
-    // Trunk writes `name-<16 hex digits>.ext`, and `name-<hash>_bg.wasm`.
+    // `name-<16 hex digits>.ext`, and its `.br` and `.gz`.
     let file = path.rsplit('/').next().unwrap_or_default();
     let stem = file.split('.').next().unwrap_or_default();
-    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
     stem.rsplit_once('-')
         .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }

@@ -11,6 +11,13 @@ use http_body_util::BodyExt;
 use std::sync::Arc;
 use tower::ServiceExt;
 
+/// The main wasm, by its hashed name.
+const WASM: &str = "ferry-web-0123456789abcdef.wasm";
+/// A hashed file the build didn't precompress (big enough that the API's
+/// on-the-fly compression would take it).
+const SMALL: &str = "tiny-fedcba9876543210.js";
+const SMALL_JS: &[u8] = b"export function tiny() { return 'not worth a compressed copy'; }";
+
 struct Fixture {
     _dir: tempfile::TempDir,
     settings: Settings,
@@ -25,7 +32,20 @@ fn fixture() -> Fixture {
         "<!doctype html><title>Ferry</title>",
     )
     .unwrap();
-    std::fs::write(dist.join("ferry-web-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
+    // A build as `cargo xtask build-web` writes it: hashed names, each with
+    // its brotli and gzip beside it (stand-in bytes: the server doesn't look
+    // inside), and a small file without them.
+    for (name, bytes) in [
+        ("index.html", &b"<!doctype html><title>Ferry</title>"[..]),
+        (WASM, b"\0asm"),
+    ] {
+        if name != "index.html" {
+            std::fs::write(dist.join(name), bytes).unwrap();
+        }
+        std::fs::write(dist.join(format!("{name}.br")), [b"br:", bytes].concat()).unwrap();
+        std::fs::write(dist.join(format!("{name}.gz")), [b"gz:", bytes].concat()).unwrap();
+    }
+    std::fs::write(dist.join(SMALL), SMALL_JS).unwrap();
     let settings = Settings::new("http://127.0.0.1:9999", dir.path().join("data"), dist);
     Fixture {
         _dir: dir,
@@ -34,9 +54,22 @@ fn fixture() -> Fixture {
 }
 
 async fn get(settings: &Settings, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    get_accepting(settings, uri, None).await
+}
+
+/// A GET whose `Accept-Encoding` is `encodings`, if any.
+async fn get_accepting(
+    settings: &Settings,
+    uri: &str,
+    encodings: Option<&str>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let state = AppState::open(settings.clone(), Arc::new(SystemClock)).unwrap();
+    let mut request = Request::get(uri);
+    if let Some(encodings) = encodings {
+        request = request.header(header::ACCEPT_ENCODING, encodings);
+    }
     let response = app(state)
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .oneshot(request.body(Body::empty()).unwrap())
         .await
         .unwrap();
     let status = response.status();
@@ -107,13 +140,100 @@ async fn the_app_shell_is_served_for_client_routes_but_missing_assets_are_404() 
 #[tokio::test]
 async fn hashed_assets_are_cached_for_good() {
     let f = fixture();
-    let (status, headers, body) = get(&f.settings, "/ferry-web-0123456789abcdef_bg.wasm").await;
+    let (status, headers, body) = get(&f.settings, &format!("/{WASM}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, b"\0asm");
     assert_eq!(
         headers[header::CACHE_CONTROL],
         "public, max-age=31536000, immutable"
     );
+}
+
+#[tokio::test]
+async fn assets_are_served_precompressed_as_the_browser_accepts() {
+    let f = fixture();
+    let uri = format!("/{WASM}");
+    for (accepts, encoding, body) in [
+        (
+            Some("gzip, deflate, br, zstd"),
+            Some("br"),
+            &b"br:\0asm"[..],
+        ),
+        (Some("br"), Some("br"), b"br:\0asm"),
+        (Some("gzip"), Some("gzip"), b"gz:\0asm"),
+        (Some("gzip;q=1, br;q=0"), Some("gzip"), b"gz:\0asm"),
+        (None, None, b"\0asm"),
+        (Some("identity"), None, b"\0asm"),
+    ] {
+        let (status, headers, got) = get_accepting(&f.settings, &uri, accepts).await;
+        assert_eq!(status, StatusCode::OK, "{accepts:?}");
+        assert_eq!(got, body, "{accepts:?}");
+        assert_eq!(
+            headers
+                .get(header::CONTENT_ENCODING)
+                .map(|v| v.to_str().unwrap()),
+            encoding,
+            "{accepts:?}"
+        );
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "application/wasm",
+            "{accepts:?}"
+        );
+        assert_eq!(headers[header::VARY], "accept-encoding", "{accepts:?}");
+        assert_eq!(
+            headers[header::CACHE_CONTROL],
+            "public, max-age=31536000, immutable",
+            "{accepts:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_page_is_precompressed_too_and_always_revalidated() {
+    let f = fixture();
+    for route in ["/", "/files/Photos"] {
+        let (status, headers, body) = get_accepting(&f.settings, route, Some("br")).await;
+        assert_eq!(status, StatusCode::OK, "{route}");
+        assert_eq!(headers[header::CONTENT_ENCODING], "br", "{route}");
+        assert_eq!(body, b"br:<!doctype html><title>Ferry</title>", "{route}");
+        assert_eq!(headers[header::VARY], "accept-encoding", "{route}");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-cache", "{route}");
+        assert!(
+            headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{route}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn files_without_a_compressed_copy_are_not_compressed_on_the_way_out() {
+    let f = fixture();
+    let (status, headers, body) =
+        get_accepting(&f.settings, &format!("/{SMALL}"), Some("gzip, br")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, SMALL_JS);
+    assert!(headers.get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(headers[header::VARY], "accept-encoding");
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+}
+
+#[tokio::test]
+async fn answers_that_are_not_files_are_still_compressed_on_the_fly() {
+    let f = fixture();
+    let (status, headers, body) = get_accepting(&f.settings, "/config.json", Some("gzip")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(headers[header::VARY], "accept-encoding");
+    assert!(body.starts_with(&[0x1f, 0x8b]), "a gzip stream");
 }
 
 #[tokio::test]
