@@ -31,7 +31,7 @@ impl From<leptos::wasm_split::SplitLoaderError> for ChunkError {
 }
 
 /// A future made inside a chunk, run by the caller.
-pub type ChunkFuture = Pin<Box<dyn Future<Output = ()>>>;
+pub type ChunkFuture<T = ()> = Pin<Box<dyn Future<Output = T>>>;
 
 /// Declares a split point: `chunk => fn name(args) -> T { .. }` becomes
 /// `async fn name(args) -> Result<T, ChunkError>`, its body in `chunk`.
@@ -66,33 +66,55 @@ macro_rules! split_point {
 }
 pub(crate) use split_point;
 
-/// A view from a chunk: `waiting` while it loads, then the view; if the
-/// chunk can't be fetched, the reason and a button to try again.
-pub fn lazy_view<F, Fut>(waiting: &'static str, load: F) -> impl IntoView + use<F, Fut>
+/// Where a lazily loaded view stands.
+#[derive(Debug, Clone, Copy)]
+enum Phase<B> {
+    Loading,
+    Ready(B),
+    Failed,
+}
+
+/// A view from a chunk. `load` fetches the chunk and hands back its
+/// builder (a function in the chunk); `render` builds the view with it, in
+/// the place and reactive scope of this call. `waiting` shows while the
+/// chunk loads; if it can't be fetched, the reason and a button to try
+/// again.
+///
+/// Plain signals and a task, no `Suspense`: the async resource machinery
+/// would weigh on the first load, which this is part of.
+pub fn lazy_view<B, L, Fut, R>(waiting: &'static str, load: L, render: R) -> impl IntoView
 where
-    F: Fn() -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<AnyView, ChunkError>> + 'static,
+    B: Copy + Send + Sync + 'static,
+    L: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<B, ChunkError>> + 'static,
+    R: Fn(B) -> AnyView + Send + Sync + 'static,
 {
-    let attempt = RwSignal::new(0_u32);
-    view! {
-        <Suspense fallback=move || view! { <p role="status" class="ferry-muted">{waiting}</p> }>
-            {move || {
-                attempt.track();
-                let load = load.clone();
-                Suspend::new(send_wrapper::SendWrapper::new(async move {
-                    match load().await {
-                        Ok(view) => view,
-                        Err(error) => view! {
-                            <div role="alert" class="ferry-alert">
-                                <span>{error.to_string()}</span>
-                                <button type="button" class="ferry-link"
-                                    on:click=move |_| attempt.update(|n| *n += 1)>"Try again"</button>
-                            </div>
-                        }
-                        .into_any(),
-                    }
-                }))
-            }}
-        </Suspense>
+    let phase = RwSignal::new(Phase::<B>::Loading);
+    let load = std::sync::Arc::new(load);
+    let start = move || {
+        let load = load.clone();
+        phase.set(Phase::Loading);
+        leptos::task::spawn_local(async move {
+            let next = match load().await {
+                Ok(builder) => Phase::Ready(builder),
+                Err(ChunkError) => Phase::Failed,
+            };
+            phase.try_set(next);
+        });
+    };
+    start();
+    move || match phase.get() {
+        Phase::Loading => view! { <p role="status" class="ferry-muted">{waiting}</p> }.into_any(),
+        Phase::Ready(builder) => render(builder),
+        Phase::Failed => {
+            let start = start.clone();
+            view! {
+                <div role="alert" class="ferry-alert">
+                    <span>{ChunkError.to_string()}</span>
+                    <button type="button" class="ferry-link" on:click=move |_| start()>"Try again"</button>
+                </div>
+            }
+            .into_any()
+        }
     }
 }

@@ -4,13 +4,45 @@
 //! 401 refused at once. Each mounted app has its own; it is handed to the
 //! parts that need a token (the file API, the live connection) as a value,
 //! never looked up globally. The refresh timer is `hooks::use_token_refresh`.
+//!
+//! The conversation with the user pool (SRP, refresh, revoke, PKCE) is the
+//! `auth` chunk: the first load only shows the form, and a kept session
+//! loads it only when its tokens need renewing.
 
 use crate::api::identity::CognitoTransport;
+use crate::chunks::{self, ChunkFuture};
 use crate::platform::{self, BrowserStore};
 use ferry_client::auth::store::{self, TokenStorage};
 use ferry_client::auth::{AuthError, Client, TokenSet};
 use ferry_protocol::ClientConfig;
 use leptos::prelude::*;
+
+/// The sign-in client the session uses.
+pub type AuthClient = Client<CognitoTransport>;
+
+chunks::split_point! {
+    auth =>
+    /// Trades the refresh token for new tokens.
+    fn refresh(client: AuthClient, tokens: TokenSet) -> ChunkFuture<Result<TokenSet, AuthError>> {
+        Box::pin(async move { client.refresh(&tokens).await })
+    }
+}
+
+chunks::split_point! {
+    auth =>
+    /// Revokes the refresh token.
+    fn revoke(client: AuthClient, tokens: TokenSet) -> ChunkFuture<Result<(), AuthError>> {
+        Box::pin(async move { client.sign_out(&tokens).await })
+    }
+}
+
+/// Fetches the sign-in conversation's chunk ahead of need (the person is
+/// about to sign in).
+pub fn prefetch_auth() {
+    leptos::task::spawn_local(async {
+        let _ = crate::components::signin::sign_in_chunk().await;
+    });
+}
 
 type Refreshed = futures::channel::oneshot::Sender<Option<String>>;
 
@@ -44,7 +76,7 @@ impl Session {
     }
 
     /// The sign-in client (the same endpoint and app client).
-    pub fn client(&self) -> Client<CognitoTransport> {
+    pub fn client(&self) -> AuthClient {
         self.client.get_value()
     }
 
@@ -58,9 +90,10 @@ impl Session {
         self.tokens.with(Option::is_some)
     }
 
-    /// The signed-in user's name.
+    /// The signed-in user's name (tracked).
     pub fn username(&self) -> Option<String> {
-        self.tokens.with_untracked(|t| t.as_ref()?.username())
+        self.tokens
+            .with(|t| platform::token_username(&t.as_ref()?.id_token))
     }
 
     /// The current access token, if signed in.
@@ -89,7 +122,10 @@ impl Session {
         };
         let client = self.client();
         self.forget();
-        client.sign_out(&tokens).await
+        match revoke(client, tokens).await {
+            Ok(revoking) => revoking.await,
+            Err(_) => Err(AuthError::Unreachable),
+        }
     }
 
     /// Refreshes the tokens after `refused` was refused (or is about to
@@ -115,7 +151,13 @@ impl Session {
         if let Some(Some(told)) = waiting {
             return told.await.ok().flatten();
         }
-        let fresh = match self.client().refresh(&tokens).await {
+        let refreshed = match refresh(self.client(), tokens).await {
+            Ok(refreshing) => refreshing.await,
+            // The chunk couldn't be fetched: like an unreachable provider,
+            // the session stays, and the next request tries again.
+            Err(_) => Err(AuthError::Unreachable),
+        };
+        let fresh = match refreshed {
             Ok(fresh) => {
                 self.signed_in(fresh.clone());
                 Some(fresh.access_token)

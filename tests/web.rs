@@ -123,6 +123,23 @@ fn names_are_normalised_to_nfc_by_the_browser() {
     }
 }
 
+/// Folding for search and the filter uses the browser's `toLowerCase`: the
+/// same answers as Rust's `to_lowercase` gives natively (the same list is
+/// in ferry-protocol's tests).
+#[wasm_bindgen_test]
+fn case_folding_in_the_browser_matches_the_native_one() {
+    for (given, folded) in [
+        ("ÉTÉ", "été"),
+        ("E\u{301}te\u{301}", "été"),
+        ("STRASSE", "strasse"),
+        ("ΟΔΟΣ", "οδος"),
+        ("\u{130}stanbul", "i\u{307}stanbul"),
+        ("ǅemal", "ǆemal"),
+    ] {
+        assert_eq!(ferry_protocol::path::fold(given), folded, "{given:?}");
+    }
+}
+
 /// A token-shaped JWT (unsigned; only the page reads it) valid for an hour.
 fn fake_jwt(name: &str) -> String {
     use base64::Engine as _;
@@ -350,4 +367,153 @@ async fn the_hashing_worker_and_webcrypto_agree_with_sha2() {
         hasher::base64(&hasher::digest(&blob).await.unwrap()).unwrap(),
         b64.encode(sha2::Sha256::digest(&bytes))
     );
+}
+
+/// Answers the page's `fetch` for two file APIs (`a.test` and `b.test`),
+/// each with its own files: a stand-in for two backends, so two apps on one
+/// page can be told apart. Commands are refused (503), so an upload stops
+/// after `CreateFile`, still listed in its own app's queue.
+fn two_backends() {
+    js_sys::eval(
+        r#"
+        if (!window.__ferryRealFetch) { window.__ferryRealFetch = window.fetch; }
+        const json = (body, status = 200) =>
+          new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+        const file = (name) => ({
+          type: 'file', fileId: crypto.randomUUID(), folder: '', name, status: 'available',
+          size: 5, contentType: 'text/plain', version: 1,
+          createdAt: '2026-12-01T00:00:00Z', updatedAt: '2026-12-01T00:00:00Z',
+        });
+        const files = { 'a.test': [file('alpha.txt'), file('apple.txt')], 'b.test': [file('bravo.txt'), file('banana.txt')] };
+        window.fetch = async (input, init) => {
+          const url = new URL(typeof input === 'string' ? input : input.url);
+          const mine = files[url.host];
+          if (!mine) return window.__ferryRealFetch(input, init);
+          if (url.pathname.endsWith('/files')) return json({ folder: '', entries: mine });
+          if (url.pathname.endsWith('/usage')) return json({ bytes: 10, files: 2 });
+          if (url.pathname.endsWith('/events')) return json({ events: [], cursor: 0, more: false });
+          return json({ code: 'Unavailable', message: 'Not in this test.', retryable: true }, 503);
+        };
+        "#,
+    )
+    .unwrap();
+}
+
+fn backend(host_name: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("data-api-url", format!("http://{host_name}/api")),
+        ("data-websocket-url", "ws://127.0.0.1:9/ws".to_owned()),
+        ("data-region", "eu-west-1".to_owned()),
+        ("data-user-pool-id", "eu-west-1_Portal".to_owned()),
+        ("data-user-pool-client-id", "abc".to_owned()),
+    ]
+}
+
+fn mount_backend(host_name: &str) -> web_sys::HtmlElement {
+    let attributes = backend(host_name);
+    let attributes: Vec<(&str, &str)> = attributes.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    host(&attributes)
+}
+
+/// A file the page can hand to an input or a paste.
+fn a_file(name: &str) -> web_sys::DataTransfer {
+    let transfer = web_sys::DataTransfer::new().unwrap();
+    let parts = js_sys::Array::of1(&js_sys::JsString::from("hello"));
+    let file = web_sys::File::new_with_str_sequence(&parts, name).unwrap();
+    transfer.items().add_with_file(&file).unwrap();
+    transfer
+}
+
+/// Waits (a bounded number of turns) until `root`'s text passes `check`.
+async fn wait_for_text(root: &web_sys::Element, check: impl Fn(&str) -> bool) -> String {
+    for _ in 0..100 {
+        leptos::task::tick().await;
+        let text = root.text_content().unwrap_or_default();
+        if check(&text) {
+            return text;
+        }
+        sleep(50).await;
+    }
+    panic!("the text never matched: {}", root.inner_html());
+}
+
+#[wasm_bindgen_test]
+async fn two_apps_on_one_page_keep_their_own_selections_and_uploads() {
+    let storage = web_sys::window()
+        .unwrap()
+        .session_storage()
+        .unwrap()
+        .unwrap();
+    let token = fake_jwt("pat");
+    let tokens = serde_json::json!({
+        "id_token": token, "access_token": token, "refresh_token": null,
+        "expires_at": (js_sys::Date::now() / 1000.0) as i64 + 3600,
+    });
+    storage
+        .set_item("ferry.tokens", &tokens.to_string())
+        .unwrap();
+    two_backends();
+    let (a, b) = (mount_backend("a.test"), mount_backend("b.test"));
+    let handles = (ferry_web::mount(a.clone()), ferry_web::mount(b.clone()));
+    let grid_a = wait_for(&a, "[role=grid]").await;
+    let grid_b = wait_for(&b, "[role=grid]").await;
+    assert!(grid_a.text_content().unwrap().contains("alpha.txt"));
+    assert!(grid_b.text_content().unwrap().contains("bravo.txt"));
+
+    // A selection in one app is that app's alone.
+    let select: web_sys::HtmlElement = a
+        .query_selector("input[aria-label='Select alpha.txt']")
+        .unwrap()
+        .expect("a checkbox for alpha.txt")
+        .unchecked_into();
+    select.click();
+    wait_for(&a, "[role=region][aria-label=Selection]").await;
+    assert!(
+        b.query_selector("[role=region][aria-label=Selection]")
+            .unwrap()
+            .is_none(),
+        "the other app shows a selection"
+    );
+
+    // A file picked in one app is queued in that app only.
+    let input: web_sys::HtmlInputElement = a
+        .query_selector("input[type=file][multiple]")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    input.set_files(a_file("picked.txt").files().as_ref());
+    input
+        .dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
+    let uploads_a = wait_for(&a, "section[aria-label=Uploads]").await;
+    wait_for_text(&uploads_a, |t| t.contains("picked.txt")).await;
+    assert!(
+        b.query_selector("section[aria-label=Uploads]")
+            .unwrap()
+            .is_none(),
+        "the other app shows the upload"
+    );
+
+    // A paste goes to the app that has the focus.
+    grid_b
+        .unchecked_ref::<web_sys::HtmlElement>()
+        .focus()
+        .unwrap();
+    let init = web_sys::ClipboardEventInit::new();
+    init.set_clipboard_data(Some(&a_file("pasted.txt")));
+    let paste = web_sys::ClipboardEvent::new_with_event_init_dict("paste", &init).unwrap();
+    web_sys::window().unwrap().dispatch_event(&paste).unwrap();
+    let uploads_b = wait_for(&b, "section[aria-label=Uploads]").await;
+    wait_for_text(&uploads_b, |t| t.contains("pasted.txt")).await;
+    assert!(
+        !uploads_a.text_content().unwrap().contains("pasted.txt"),
+        "the paste went to both apps"
+    );
+
+    drop(handles);
+    leptos::task::tick().await;
+    assert_eq!(a.child_element_count() + b.child_element_count(), 0);
+    storage.remove_item("ferry.tokens").unwrap();
+    a.remove();
+    b.remove();
 }

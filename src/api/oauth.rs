@@ -3,6 +3,7 @@
 //! the URLs and answers mean is `ferry_client::auth::hosted`'s.
 
 use super::http;
+use crate::chunks::{self, ChunkFuture};
 use crate::platform::random_bytes;
 use ferry_client::auth::hosted::{CALLBACK_PATH, Pending, Returned, returned};
 use ferry_client::auth::{AuthError, TokenSet};
@@ -31,8 +32,32 @@ fn redirect_uri(location: &web_sys::Location) -> Result<String, AuthError> {
     ))
 }
 
-/// Sends the browser to the hosted UI to sign in.
-pub fn start(config: &ClientConfig) -> Result<(), AuthError> {
+chunks::split_point! {
+    auth =>
+    /// Sends the browser to the hosted UI to sign in (PKCE is the auth
+    /// chunk's, like the rest of the conversation).
+    pub fn start(config: ClientConfig) -> Result<(), AuthError> {
+        start_now(&config)
+    }
+}
+
+chunks::split_point! {
+    auth =>
+    /// On the callback path, trades the code for tokens and puts the app's
+    /// own path back in the address bar (check [`returning`] first).
+    pub fn finish(config: ClientConfig) -> ChunkFuture<Option<Result<TokenSet, AuthError>>> {
+        Box::pin(async move { finish_now(&config).await })
+    }
+}
+
+/// Whether the page is the hosted UI's way back (the callback path).
+pub fn returning() -> bool {
+    web_sys::window()
+        .and_then(|w| w.location().pathname().ok())
+        .is_some_and(|path| path.ends_with(CALLBACK_PATH))
+}
+
+fn start_now(config: &ClientConfig) -> Result<(), AuthError> {
     let no_random = || AuthError::Other("this browser has no secure random numbers".into());
     let pending = Pending::new(
         &random_bytes(32).ok_or_else(no_random)?,
@@ -59,9 +84,7 @@ pub fn start(config: &ClientConfig) -> Result<(), AuthError> {
         .map_err(|_| AuthError::Other("the browser refused to open the sign-in page".into()))
 }
 
-/// On the callback path, trades the code for tokens and puts the app's own
-/// path back in the address bar. `None` anywhere else.
-pub async fn finish(config: &ClientConfig) -> Option<Result<TokenSet, AuthError>> {
+async fn finish_now(config: &ClientConfig) -> Option<Result<TokenSet, AuthError>> {
     let window = web_sys::window()?;
     let location = window.location();
     if !location.pathname().ok()?.ends_with(CALLBACK_PATH) {

@@ -9,6 +9,7 @@ use crate::components::files;
 use crate::components::signin::SignIn;
 use crate::hooks::use_token_refresh::use_token_refresh;
 use crate::session::Session;
+use ferry_client::auth::AuthError;
 use ferry_client::config::{ConfigSource, LoadError};
 use ferry_protocol::ClientConfig;
 use leptos::prelude::*;
@@ -17,18 +18,19 @@ use leptos::prelude::*;
 /// page around it keeps its own styles.
 #[component]
 pub fn App(source: ConfigSource) -> impl IntoView {
-    let settings = LocalResource::new(move || {
-        let source = source.clone();
-        async move {
-            match source {
-                ConfigSource::Inline(config) => Ok(*config),
-                ConfigSource::Url(url) => api::load_config(&url).await,
-                ConfigSource::Invalid(reason) => Err(LoadError::Invalid {
-                    url: "the page".to_owned(),
-                    reason,
-                }),
-            }
-        }
+    // A signal and a task rather than a resource and `Suspense`: the async
+    // resource machinery would weigh on the first load.
+    let settings = RwSignal::new(None::<Result<ClientConfig, LoadError>>);
+    leptos::task::spawn_local(async move {
+        let loaded = match source {
+            ConfigSource::Inline(config) => Ok(*config),
+            ConfigSource::Url(url) => api::load_config(&url).await,
+            ConfigSource::Invalid(reason) => Err(LoadError::Invalid {
+                url: "the page".to_owned(),
+                reason,
+            }),
+        };
+        settings.try_set(Some(loaded));
     });
 
     view! {
@@ -40,12 +42,11 @@ pub fn App(source: ConfigSource) -> impl IntoView {
                 <span class="ferry-name">"Ferry"</span>
             </header>
             <main class="ferry-main">
-                <Suspense fallback=|| view! { <p role="status" class="ferry-muted">"Loading settings…"</p> }>
-                    {move || settings.get().map(|loaded| match loaded {
-                        Ok(config) => view! { <Ready config=config /> }.into_any(),
-                        Err(error) => view! { <StartupError error=error /> }.into_any(),
-                    })}
-                </Suspense>
+                {move || match settings.get() {
+                    None => view! { <p role="status" class="ferry-muted">"Loading settings…"</p> }.into_any(),
+                    Some(Ok(config)) => view! { <Ready config=config /> }.into_any(),
+                    Some(Err(error)) => view! { <StartupError error=error /> }.into_any(),
+                }}
             </main>
         </div>
     }
@@ -59,22 +60,23 @@ fn Ready(config: ClientConfig) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     // Single sign-on: coming back from the hosted UI on the callback path,
     // the code is traded for tokens.
-    let callback_config = config.clone();
-    leptos::task::spawn_local(async move {
-        if let Some(result) = api::oauth::finish(&callback_config).await {
-            match result {
-                Ok(tokens) => session.signed_in(tokens),
-                Err(e) => {
+    if api::oauth::returning() {
+        let callback_config = config.clone();
+        leptos::task::spawn_local(async move {
+            let finished = match api::oauth::finish(callback_config).await {
+                Ok(finishing) => finishing.await,
+                Err(e) => Some(Err(AuthError::Other(e.to_string()))),
+            };
+            match finished {
+                Some(Ok(tokens)) => session.signed_in(tokens),
+                Some(Err(e)) => {
                     error.try_set(Some(e.to_string()));
                 }
+                None => {}
             }
-        }
-    });
-    let who = Memo::new(move |_| {
-        session
-            .tokens()
-            .with(|t| t.as_ref().and_then(|t| t.username()).unwrap_or_default())
-    });
+        });
+    }
+    let who = Memo::new(move |_| session.username());
     let sign_out = move |_| {
         leptos::task::spawn_local(async move {
             // The tokens are forgotten even when the revocation can't be sent.
@@ -90,16 +92,18 @@ fn Ready(config: ClientConfig) -> impl IntoView {
     view! {
         <Show when=move || session.is_signed_in() fallback=signed_out>
             <div class="ferry-account" role="region" aria-labelledby="ferry-account-name">
-                <h2 id="ferry-account-name">{move || format!("Signed in as {}", who.get())}</h2>
+                <h2 id="ferry-account-name">{move || match who.get() {
+                    Some(name) => format!("Signed in as {name}"),
+                    None => "Signed in".to_owned(),
+                }}</h2>
                 <button type="button" class="ferry-button" on:click=sign_out>"Sign out"</button>
                 <div role="alert" class="ferry-alert">{move || error.get()}</div>
             </div>
             {
                 let config = config.clone();
-                chunks::lazy_view(
-                    "Loading your files…",
-                    move || files::files_view(config.clone(), session),
-                )
+                chunks::lazy_view("Loading your files…", files::files_view, move |build| {
+                    build(config.clone(), session)
+                })
             }
         </Show>
     }

@@ -8,9 +8,9 @@ use leptos::prelude::*;
 
 chunks::split_point! {
     activity =>
-    /// The Activity panel: the activity chunk's entry.
-    pub fn activity_panel(activity: RwSignal<Activity>) -> AnyView {
-        view! { <ActivityPanel activity=activity /> }.into_any()
+    /// Loads the Activity panel: the activity chunk's entry.
+    pub fn activity_panel() -> fn(RwSignal<Activity>) -> AnyView {
+        |activity| view! { <ActivityPanel activity=activity /> }.into_any()
     }
 }
 

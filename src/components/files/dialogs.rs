@@ -12,9 +12,9 @@ use leptos::prelude::*;
 
 chunks::split_point! {
     dialogs =>
-    /// The dialog `dialog`: the dialogs chunk's entry.
-    pub fn dialog_view(ctx: Ctx, actions: Actions, dialog: Dialog) -> AnyView {
-        render(ctx, actions, dialog)
+    /// Loads the dialogs: the chunk's entry, with the view of a dialog.
+    pub fn dialog_view() -> fn(Ctx, Actions, Dialog) -> AnyView {
+        render
     }
 }
 

@@ -87,25 +87,22 @@ pub struct Ctx {
     pub notices: Notices,
 }
 
-chunks::split_point! {
-    browser =>
-    /// The file browser for the signed-in user: the browser chunk's entry.
-    pub fn files_view(config: ClientConfig, session: Session) -> AnyView {
-        view! { <Files config=config session=session /> }.into_any()
-    }
-}
+/// Builds the file browser for the signed-in user.
+pub type FilesBuilder = fn(ClientConfig, Session) -> AnyView;
 
 chunks::split_point! {
     browser =>
-    /// Nothing but the browser chunk's load.
-    fn browser_loaded() -> () {}
+    /// Loads the file browser: the browser chunk's entry.
+    pub fn files_view() -> FilesBuilder {
+        |config, session| view! { <Files config=config session=session /> }.into_any()
+    }
 }
 
 /// Fetches the file browser's chunk ahead of need, while the person signs
 /// in (once; later calls cost nothing).
 pub fn prefetch() {
     leptos::task::spawn_local(async {
-        let _ = browser_loaded().await;
+        let _ = files_view().await;
     });
 }
 
@@ -177,14 +174,15 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
         on_resync: Rc::new(move || actions.reload()),
     });
     actions.set_nudge(live.nudge);
-    // Paste files anywhere on the page to upload them here.
-    use_paste(move |files| uploads.add_list(&files));
+    // Paste files anywhere in this browser to upload them here.
+    let section: NodeRef<leptos::html::Section> = NodeRef::new();
+    use_paste(section, move |files| uploads.add_list(&files));
 
     let rows = listing::shown_rows(ctx);
     let dropping = RwSignal::new(false);
     let show_activity = RwSignal::new(false);
     view! {
-        <section class="ferry-files" aria-label="Files"
+        <section class="ferry-files" aria-label="Files" node_ref=section
             class:ferry-dropping=move || dropping.get()
             on:dragover=move |ev: leptos::ev::DragEvent| { ev.prevent_default(); dropping.set(true) }
             on:dragleave=move |_| dropping.set(false)
@@ -210,12 +208,12 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
                     <listing::Listing ctx=ctx actions=actions rows=rows />
                 </div>
                 <Show when=move || show_activity.get()>
-                    {chunks::lazy_view("Loading activity…", move || activity::activity_panel(actions.outbox().activity))}
+                    {chunks::lazy_view("Loading activity…", activity::activity_panel, move |build| build(actions.outbox().activity))}
                 </Show>
             </div>
             <UploadsPanel uploads=uploads />
             {move || ctx.dialog.get().map(|dialog| {
-                chunks::lazy_view("Loading…", move || dialogs::dialog_view(ctx, actions, dialog.clone()))
+                chunks::lazy_view("Loading…", dialogs::dialog_view, move |build| build(ctx, actions, dialog.clone()))
             })}
             <div class="ferry-visually-hidden" role="status" aria-live="polite">{move || notices.announce.get()}</div>
         </section>
@@ -228,7 +226,7 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
 fn UploadsPanel(uploads: UseUploads) -> impl IntoView {
     view! {
         <Show when=move || uploads.any()>
-            {chunks::lazy_view("Loading uploads…", move || uploads::upload_panel(uploads))}
+            {chunks::lazy_view("Loading uploads…", uploads::upload_panel, move |build| build(uploads))}
         </Show>
     }
 }

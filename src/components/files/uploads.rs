@@ -18,9 +18,9 @@ const LISTED: usize = 50;
 
 chunks::split_point! {
     uploads =>
-    /// The upload panel, in the upload machinery's chunk.
-    pub fn upload_panel(uploads: UseUploads) -> AnyView {
-        view! { <UploadPanel uploads=uploads /> }.into_any()
+    /// Loads the upload panel, in the upload machinery's chunk.
+    pub fn upload_panel() -> fn(UseUploads) -> AnyView {
+        |uploads| view! { <UploadPanel uploads=uploads /> }.into_any()
     }
 }
 

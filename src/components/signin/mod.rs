@@ -11,7 +11,7 @@ pub mod steps;
 use crate::api;
 use crate::chunks;
 use crate::platform;
-use crate::session::Session;
+use crate::session::{AuthClient, Session};
 use ferry_client::auth::{AuthError, Step};
 use ferry_protocol::{AuthMode, ClientConfig};
 use leptos::prelude::*;
@@ -151,6 +151,21 @@ fn random() -> Result<Vec<u8>, AuthError> {
         .ok_or_else(|| AuthError::Other("this browser has no secure random numbers".into()))
 }
 
+chunks::split_point! {
+    auth =>
+    /// Loads the sign-in conversation (SRP): the auth chunk's entry.
+    pub fn sign_in_chunk() -> fn(AuthClient, String, String) -> Work {
+        |client, user, pass| {
+            Box::pin(async move {
+                let step = client
+                    .sign_in(user.trim(), &pass, &random()?, platform::now())
+                    .await?;
+                Ok(Some(Signed::from(step)))
+            })
+        }
+    }
+}
+
 /// The welcome card and the sign-in form.
 #[component]
 pub fn SignIn(
@@ -174,14 +189,22 @@ pub fn SignIn(
         let client = session.client();
         let (user, pass) = (state.username.get_untracked(), password.get_untracked());
         state.run(Box::pin(async move {
-            let step = client
-                .sign_in(user.trim(), &pass, &random()?, platform::now())
-                .await?;
-            Ok(Some(Signed::from(step)))
+            let sign_in = sign_in_chunk()
+                .await
+                .map_err(|e| AuthError::Other(e.to_string()))?;
+            sign_in(client, user, pass).await
         }));
         password.set(String::new());
     };
-    // Typing a password: the file browser will be wanted in a moment.
+    // Someone is signing in: the conversation's chunk will be wanted in a
+    // moment, and once they type a password, the file browser's.
+    let prefetched_auth = StoredValue::new(false);
+    let on_focus = move |_| {
+        if !prefetched_auth.get_value() {
+            prefetched_auth.set_value(true);
+            crate::session::prefetch_auth();
+        }
+    };
     let prefetched = StoredValue::new(false);
     let on_password = move |ev: leptos::ev::Event| {
         password.set(event_target_value(&ev));
@@ -217,15 +240,22 @@ pub fn SignIn(
                         on:click=move |_| {
                             state.error.set(None);
                             busy.set(true);
-                            if let Err(e) = api::oauth::start(&sso_config.get_value()) {
-                                state.error.set(Some(e.to_string()));
-                                busy.set(false);
-                            }
+                            let config = sso_config.get_value();
+                            leptos::task::spawn_local(async move {
+                                let started = api::oauth::start(config)
+                                    .await
+                                    .map_err(|e| AuthError::Other(e.to_string()))
+                                    .and_then(|started| started);
+                                if let Err(e) = started {
+                                    state.error.try_set(Some(e.to_string()));
+                                    busy.try_set(false);
+                                }
+                            });
                         }>"Sign in with single sign-on"</button>
                 }.into_any(),
                 Stage::Form => view! {
                     <h2 id="ferry-signin-title">"Sign in to Ferry"</h2>
-                    <form class="ferry-form" on:submit=sign_in>
+                    <form class="ferry-form" on:submit=sign_in on:focusin=on_focus>
                         {text_input("ferry-username", "Username", "text", state.username, "username")}
                         <label class="ferry-field" for="ferry-password">
                             <span>"Password"</span>
@@ -240,7 +270,7 @@ pub fn SignIn(
                         }>"Forgot password?"</button>
                     </form>
                 }.into_any(),
-                _ => chunks::lazy_view("Loading…", move || steps::sign_in_step(state)).into_any(),
+                _ => chunks::lazy_view("Loading…", steps::sign_in_step, move |build| build(state)).into_any(),
             }}
             <p role="status" class="ferry-muted">{move || state.notice.get()}</p>
             <div role="alert" class="ferry-alert">{move || state.error.get()}</div>

@@ -10,10 +10,10 @@ use leptos::prelude::*;
 
 chunks::split_point! {
     sign_in_steps =>
-    /// The step `state` is at (anything but the first form): the sign-in
-    /// steps chunk's entry.
-    pub fn sign_in_step(state: SignInState) -> AnyView {
-        step_view(state)
+    /// Loads the sign-in steps: the chunk's entry, with the view of the
+    /// step `state` is at (anything but the first form).
+    pub fn sign_in_step() -> fn(SignInState) -> AnyView {
+        step_view
     }
 }
 

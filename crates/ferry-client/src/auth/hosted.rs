@@ -5,7 +5,7 @@
 //! verifier. Plain Rust, tested natively; the redirect and the token request
 //! live in `api::oauth`.
 
-use super::{AuthError, TokenSet, jwt_claims};
+use super::{AuthError, TokenSet};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
@@ -109,16 +109,11 @@ impl TokenSet {
         }
         let answer: TokenAnswer = serde_json::from_str(body).map_err(|_| AuthError::Unreachable)?;
         let missing = |name: &str| AuthError::Other(format!("the answer has no {name}"));
-        let access_token = answer.access_token.ok_or_else(|| missing("access_token"))?;
-        let expires_at = jwt_claims(&access_token)
-            .and_then(|claims| claims.exp)
-            .ok_or_else(|| AuthError::Other("the access token has no expiry".into()))?;
-        Ok(Self {
-            id_token: answer.id_token.ok_or_else(|| missing("id_token"))?,
-            access_token,
-            refresh_token: answer.refresh_token,
-            expires_at,
-        })
+        Self::new(
+            answer.id_token.ok_or_else(|| missing("id_token"))?,
+            answer.access_token.ok_or_else(|| missing("access_token"))?,
+            answer.refresh_token,
+        )
     }
 }
 

@@ -159,6 +159,11 @@ pub struct TokenSet {
     pub refresh_token: Option<String>,
     /// The access token's `exp`, in Unix seconds.
     pub expires_at: i64,
+    /// The access token's `iat`, in Unix seconds (read once, when the
+    /// tokens arrive, so the page needn't decode tokens to schedule a
+    /// refresh; tokens stored before it was kept have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<i64>,
 }
 
 /// A sign-in's or a refresh's `AuthenticationResult`.
@@ -189,19 +194,30 @@ impl TokenSet {
             .clone()
             .ok_or_else(|| missing("AccessToken"))?;
         let id_token = result.id_token.clone().ok_or_else(|| missing("IdToken"))?;
-        let expires_at = jwt_claims(&access_token)
-            .and_then(|claims| claims.exp)
-            .ok_or_else(|| AuthError::Other("the access token has no expiry".into()))?;
         let refresh_token = result
             .refresh_token
             .as_deref()
             .or(previous_refresh)
             .map(str::to_owned);
+        Self::new(id_token, access_token, refresh_token)
+    }
+
+    /// The tokens, with the access token's lifetime read from its claims.
+    pub fn new(
+        id_token: String,
+        access_token: String,
+        refresh_token: Option<String>,
+    ) -> Result<Self, AuthError> {
+        let claims = jwt_claims(&access_token).unwrap_or_default();
+        let expires_at = claims
+            .exp
+            .ok_or_else(|| AuthError::Other("the access token has no expiry".into()))?;
         Ok(Self {
             id_token,
             access_token,
             refresh_token,
             expires_at,
+            issued_at: claims.iat,
         })
     }
 
@@ -210,8 +226,8 @@ impl TokenSet {
     /// that (a pool with short-lived tokens would otherwise refresh again
     /// and again, each new token already due).
     pub fn refresh_at(&self) -> i64 {
-        let issued = jwt_claims(&self.access_token)
-            .and_then(|claims| claims.iat)
+        let issued = self
+            .issued_at
             .unwrap_or(self.expires_at - 2 * REFRESH_MARGIN_SECONDS);
         let lifetime = (self.expires_at - issued).max(0);
         self.expires_at - REFRESH_MARGIN_SECONDS.min(lifetime / 2)
@@ -228,6 +244,8 @@ impl TokenSet {
     }
 
     /// The signed-in user's name, from the id token (`cognito:username`).
+    /// (The browser reads it with its own `atob` and `JSON`, so this
+    /// decoder stays out of the first load.)
     pub fn username(&self) -> Option<String> {
         let claims = jwt_claims(&self.id_token)?;
         claims.cognito_username.or(claims.username)

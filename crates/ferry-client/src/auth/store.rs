@@ -72,6 +72,7 @@ mod tests {
             access_token: "a".into(),
             refresh_token: refresh.map(Into::into),
             expires_at: 100,
+            issued_at: None,
         }
     }
 
