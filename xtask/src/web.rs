@@ -35,17 +35,21 @@
 //!    map giving the integrity of every module the glue imports, and the
 //!    module script that starts the app. Chunks load lazily and aren't named
 //!    there; the loader fetches each with its `integrity`.
-//! 8. `NAME.br` (brotli 11) and `NAME.gz` (gzip 9) next to `index.html` and
-//!    every hashed file (the small ones only when they are over 1 KB), for
-//!    servers that send precompressed files (ferry-server, see
-//!    `crates/ferry-server/src/web.rs`).
+//! 8. `NAME.br` (brotli 11) and `NAME.gz` (gzip 9) beside `index.html` and
+//!    every JS, wasm and CSS file, always (CloudFront's `WebEncodings`
+//!    function in deploy/aws/template.yaml counts on it), and beside any other
+//!    file of 1 KB or more; ferry-server sends them
+//!    (`crates/ferry-server/src/web.rs`).
 //! 9. `ferry-build.json`: each file's role, name and sizes, for the bench,
 //!    the tests and people.
 //!
 //! wasm-split runs as a library (`wasm_split_cli_support`, pinned in
-//! xtask/Cargo.toml and Cargo.lock) rather than as its `wasm-split-cli`
-//! binary: it adds about 25 s to a cold build of xtask, where installing the
-//! binary takes about 2 minutes of its own and another version check.
+//! xtask/Cargo.toml and so in Cargo.lock) rather than as its `wasm-split-cli`
+//! binary. Measured on a 2-core machine, both while another build ran: the
+//! library with brotli and the hashing adds about 100 s to a cold build of
+//! xtask (7 s before); installing the binary takes about 130 s, and then it
+//! is one more tool to check by version and find on PATH. The library is
+//! compiled once and pinned with everything else.
 //!
 //! The result replaces `dist/` only once it is complete.
 
@@ -56,6 +60,9 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256, Sha384};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// The page every build writes; `<!-- ferry:assets -->` becomes the links
 /// and the script.
@@ -181,13 +188,16 @@ pub struct Built {
 
 /// Builds `app` into `app.dist`, answering what was written.
 pub fn build(app: &WebApp, tools: &BuildTools) -> Result<Vec<Built>> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
+    let mut stages = Stages::default();
     let wasm = cargo_build(app)?;
+    stages.done("cargo");
     let work = work_dir(app)?;
 
     let out_name = app.bin.clone();
     let loader_name = format!("{out_name}-split.js");
     let split = split(&wasm, &work, &out_name, &loader_name)?;
+    stages.done("wasm-split");
     let bindgen_dir = work.join("bindgen");
     run_checked(
         tools
@@ -210,6 +220,7 @@ pub fn build(app: &WebApp, tools: &BuildTools) -> Result<Vec<Built>> {
             .arg(&split.main),
     )?;
 
+    stages.done("wasm-bindgen");
     let features = wasm_features(tools, &wasm)?;
     let mut assets = Vec::new();
     assets.push(Asset {
@@ -270,28 +281,25 @@ pub fn build(app: &WebApp, tools: &BuildTools) -> Result<Vec<Built>> {
         hashed: None,
     });
 
-    // wasm-opt on every wasm (the main one takes the longest) while esbuild
-    // minifies the JS and CSS.
+    // wasm-opt on every wasm (the main one, first, takes the longest) while
+    // esbuild minifies the JS and CSS.
     let minified = work.join("min");
     std::thread::scope(|scope| -> Result<()> {
-        let opt: Vec<_> = wasm_jobs
-            .iter()
-            .map(|(input, output)| {
-                let features = &features;
-                scope.spawn(move || wasm_opt(tools, features, input, output))
+        let opt = scope.spawn(|| {
+            parallel(&wasm_jobs, |(input, output)| {
+                wasm_opt(tools, &features, input, output)
             })
-            .collect();
+        });
         for asset in assets.iter_mut() {
             if !asset.bytes.is_empty() {
                 asset.bytes = minify(tools, &minified, &asset.name, &asset.bytes)?;
             }
         }
-        for job in opt {
-            job.join()
-                .map_err(|_| anyhow::anyhow!("a wasm-opt thread panicked"))??;
-        }
+        opt.join()
+            .map_err(|_| anyhow::anyhow!("a wasm-opt thread panicked"))??;
         Ok(())
     })?;
+    stages.done("wasm-opt and esbuild");
     for asset in assets.iter_mut() {
         if asset.role == Role::MainWasm {
             asset.bytes = read(&optimised.join(format!("{out_name}_bg.wasm")))?;
@@ -436,14 +444,86 @@ pub fn build(app: &WebApp, tools: &BuildTools) -> Result<Vec<Built>> {
         bytes: index.into_bytes(),
         hashed: None,
     });
+    stages.done("naming");
     let built = write_dist(app, &assets)?;
+    stages.done("compressing and writing");
     eprintln!(
-        "web: {} built into {} in {:.1?}",
+        "web: {} built into {} in {:.1?} ({})",
         app.bin,
         app.dist.display(),
-        started.elapsed()
+        started.elapsed(),
+        stages.summary()
     );
     Ok(built)
+}
+
+/// How long each step of the build took, for its last line.
+#[derive(Debug)]
+struct Stages {
+    last: Instant,
+    done: Vec<(&'static str, Duration)>,
+}
+
+impl Default for Stages {
+    fn default() -> Self {
+        Self {
+            last: Instant::now(),
+            done: Vec::new(),
+        }
+    }
+}
+
+impl Stages {
+    fn done(&mut self, stage: &'static str) {
+        let now = Instant::now();
+        self.done.push((stage, now - self.last));
+        self.last = now;
+    }
+
+    fn summary(&self) -> String {
+        self.done
+            .iter()
+            .map(|(stage, took)| format!("{stage} {:.1} s", took.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `work` on every item, on as many threads as there are cores, the
+/// results in the items' order.
+fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .min(items.len());
+    let results: Mutex<Vec<Option<Result<R>>>> =
+        Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(index) else {
+                        break;
+                    };
+                    let result = work(item);
+                    if let Ok(mut results) = results.lock() {
+                        results[index] = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("a worker thread panicked"))?
+        .into_iter()
+        .map(|result| result.unwrap_or_else(|| Err(anyhow::anyhow!("a worker thread panicked"))))
+        .collect()
 }
 
 /// `cargo build` for the browser; answers the wasm's path.
@@ -923,18 +1003,7 @@ fn write_dist(app: &WebApp, assets: &[Asset]) -> Result<Vec<Built>> {
     }
     // Compressing the main wasm at brotli's best takes a few seconds; the
     // files go in parallel.
-    let built = std::thread::scope(|scope| {
-        let jobs: Vec<_> = assets
-            .iter()
-            .map(|asset| scope.spawn(|| write_asset(&fresh, asset)))
-            .collect();
-        jobs.into_iter()
-            .map(|job| {
-                job.join()
-                    .map_err(|_| anyhow::anyhow!("a compression thread panicked"))?
-            })
-            .collect::<Result<Vec<_>>>()
-    })?;
+    let built = parallel(assets, |asset| write_asset(&fresh, asset))?;
     std::fs::write(fresh.join(MANIFEST), manifest(&built)?)?;
     if dist.exists() {
         std::fs::rename(dist, &old)?;
