@@ -39,6 +39,11 @@ pub struct UseLiveOptions {
     /// reconnect) and when polling starts: a moment to reload what may have
     /// been missed in between.
     pub on_resync: Rc<dyn Fn()>,
+    /// Where to say whether it is the socket or polling (the caller's, so
+    /// the page can show it before this hook starts).
+    pub mode: RwSignal<Mode>,
+    /// Where to say whether the socket is open right now.
+    pub connected: RwSignal<bool>,
 }
 
 impl std::fmt::Debug for UseLiveOptions {
@@ -52,10 +57,6 @@ impl std::fmt::Debug for UseLiveOptions {
 /// What `use_live` gives back.
 #[derive(Debug, Clone, Copy)]
 pub struct UseLiveReturn {
-    /// Socket or polling.
-    pub mode: ReadSignal<Mode>,
-    /// Whether the socket is open right now.
-    pub connected: ReadSignal<bool>,
     /// Says a command was just sent: while polling, the feed is read now
     /// and every [`HURRY_EVERY`] for a few seconds, so its event shows
     /// sooner than the next regular poll.
@@ -85,8 +86,8 @@ struct Driver {
     /// The next poll's timer, while one waits.
     poll_timer: Option<TimeoutHandle>,
     stopped: bool,
-    set_mode: WriteSignal<Mode>,
-    set_connected: WriteSignal<bool>,
+    set_mode: RwSignal<Mode>,
+    set_connected: RwSignal<bool>,
 }
 
 type Shared = Rc<RefCell<Driver>>;
@@ -94,8 +95,7 @@ type Shared = Rc<RefCell<Driver>>;
 /// Starts following the user's events; stops when the calling component is
 /// unmounted.
 pub fn use_live(options: UseLiveOptions) -> UseLiveReturn {
-    let (mode, set_mode) = signal(Mode::Socket);
-    let (connected, set_connected) = signal(false);
+    let (set_mode, set_connected) = (options.mode, options.connected);
     let driver: Shared = Rc::new(RefCell::new(Driver {
         options,
         live: Live::new(live::Backoff::default()),
@@ -120,11 +120,7 @@ pub fn use_live(options: UseLiveOptions) -> UseLiveReturn {
     let nudge = Callback::new(move |()| hurry(&nudged));
     let cleanup = SendWrapper::new(driver);
     on_cleanup(move || stop(&cleanup));
-    UseLiveReturn {
-        mode,
-        connected,
-        nudge,
-    }
+    UseLiveReturn { nudge }
 }
 
 /// Sends `text` on the open connection, if there is one.
@@ -255,8 +251,8 @@ fn received(driver: &Shared, text: &str) {
         let resync = {
             let mut d = driver.borrow_mut();
             d.opened_at = Some(js_sys::Date::now());
-            d.set_connected.set(true);
-            d.set_mode.set(Mode::Socket);
+            d.set_connected.try_set(true);
+            d.set_mode.try_set(Mode::Socket);
             d.options.on_resync.clone()
         };
         // What changed between the page's listing and this hello reached
@@ -280,7 +276,7 @@ fn closed(driver: &Shared, connection: u64) {
             return;
         }
         d.outbox = None;
-        d.set_connected.set(false);
+        d.set_connected.try_set(false);
         let open_for = d
             .opened_at
             .take()
@@ -289,7 +285,7 @@ fn closed(driver: &Shared, connection: u64) {
             })
             .unwrap_or_default();
         let action = d.live.closed(js_sys::Math::random(), open_for);
-        d.set_mode.set(d.live.mode());
+        d.set_mode.try_set(d.live.mode());
         action
     };
     run(driver, action);

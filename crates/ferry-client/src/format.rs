@@ -1,7 +1,9 @@
 //! Numbers as people read them. Plain Rust, tested natively.
 
 /// Bytes with a unit: `0 bytes`, `999 bytes`, `1.5 KB`, `12 MB`, `3.1 GB`
-/// (powers of 1,000, as file managers show them).
+/// (powers of 1,000, as file managers show them). Integer arithmetic only:
+/// formatting a float would bring the float printer into the browser's
+/// download for this one line.
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["KB", "MB", "GB", "TB", "PB"];
     if n < 1000 {
@@ -11,16 +13,22 @@ pub fn bytes(n: u64) -> String {
             format!("{n} bytes")
         };
     }
-    let mut value = n as f64 / 1000.0;
+    // Rounded half up: tenths of the unit below 10, whole units above; a
+    // size that would round to 1000 of a unit is shown in the next.
+    let n = u128::from(n);
     let mut unit = 0;
-    while value >= 999.95 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
+    let mut size = 1000_u128;
+    while n * 2 >= 1999 * size && unit < UNITS.len() - 1 {
+        size *= 1000;
         unit += 1;
     }
-    if value < 10.0 {
-        format!("{value:.1} {}", UNITS[unit])
+    // The results are small (below 20,000): printed as u64, whose printer
+    // the page has anyway.
+    let tenths = ((n * 10 + size / 2) / size) as u64;
+    if tenths < 100 {
+        format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
     } else {
-        format!("{value:.0} {}", UNITS[unit])
+        format!("{} {}", ((n + size / 2) / size) as u64, UNITS[unit])
     }
 }
 
@@ -48,6 +56,11 @@ mod tests {
         assert_eq!(bytes(999_999), "1.0 MB");
         assert_eq!(bytes(3_100_000_000), "3.1 GB");
         assert_eq!(bytes(u64::MAX), "18447 PB");
+        assert_eq!(bytes(9_949), "9.9 KB");
+        assert_eq!(bytes(9_950), "10 KB");
+        assert_eq!(bytes(99_500), "100 KB");
+        assert_eq!(bytes(999_499), "999 KB");
+        assert_eq!(bytes(999_500), "1.0 MB");
     }
 
     #[test]

@@ -12,12 +12,12 @@ pub mod crumbs;
 pub mod dialogs;
 pub mod grid;
 pub mod listing;
+pub mod live;
 pub mod toolbar;
 pub mod uploads;
 
 use crate::api::files::FilesApi;
 use crate::chunks;
-use crate::hooks::use_live::{UseLiveOptions, use_live};
 use crate::hooks::use_paste::use_paste;
 use crate::hooks::use_route::{UseRouteReturn, use_route};
 use crate::hooks::use_uploads::{UseUploads, UseUploadsOptions, use_uploads};
@@ -27,12 +27,12 @@ use crate::session::Session;
 use actions::Actions;
 use ferry_client::folder::{FolderState, SortBy};
 use ferry_client::listview::Selection;
+use ferry_client::live::Mode;
 use ferry_client::route::Route;
 use ferry_client::rows::RowView;
+use ferry_protocol::ClientConfig;
 use ferry_protocol::api::{FileView, UsageView};
-use ferry_protocol::{ClientConfig, Event};
 use leptos::prelude::*;
-use std::rc::Rc;
 
 /// How the list is loading.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,21 +159,33 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
         on_created: Callback::new(move |file| ctx.state.update(|s| s.fetched(file))),
         on_uploaded: Callback::new(move |()| actions.nudged()),
     });
-    let live = use_live(UseLiveOptions {
-        websocket_url: config.websocket_url.clone(),
-        api,
+    // The live connection arrives as its own chunk; it starts in this
+    // component's scope (so it stops with it), unless that is gone by then.
+    let (mode, connected) = (RwSignal::new(Mode::Socket), RwSignal::new(false));
+    let starting = live::LiveStart {
+        ctx,
+        actions,
+        uploads,
         session,
-        on_event: Rc::new(move |envelope| {
-            if let Event::FileCreated(created) = envelope.data()
-                && uploads.indexed(created.file_id)
-            {
-                notices.say(format!("{} uploaded", created.name));
+        api,
+        websocket_url: config.websocket_url.clone(),
+        mode,
+        connected,
+    };
+    if let Some(owner) = Owner::current() {
+        leptos::task::spawn_local(async move {
+            let started = live::live_starter().await;
+            if ctx.state.try_with_untracked(|_| ()).is_none() {
+                return;
             }
-            actions.apply(&envelope);
-        }),
-        on_resync: Rc::new(move || actions.reload()),
-    });
-    actions.set_nudge(live.nudge);
+            match started {
+                Ok(start) => owner.with(|| start(starting)),
+                Err(failure) => {
+                    notices.fail(&format!("Changes won't show until you reload: {failure}"))
+                }
+            }
+        });
+    }
     // Paste files anywhere in this browser to upload them here.
     let section: NodeRef<leptos::html::Section> = NodeRef::new();
     use_paste(section, move |files| uploads.add_list(&files));
@@ -194,7 +206,7 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
                 }
             }>
             <crumbs::PathBar ctx=ctx />
-            <toolbar::Toolbar ctx=ctx actions=actions uploads=uploads live=live show_activity=show_activity />
+            <toolbar::Toolbar ctx=ctx actions=actions uploads=uploads mode=mode connected=connected show_activity=show_activity />
             <toolbar::Usage usage=ctx.usage />
             <listing::SelectionBar ctx=ctx rows=rows />
             <div role="alert" class="ferry-alert">

@@ -3,7 +3,6 @@
 
 use super::actions::Actions;
 use super::{Ctx, Dialog};
-use crate::hooks::use_live::UseLiveReturn;
 use crate::hooks::use_uploads::UseUploads;
 use ferry_client::format;
 use ferry_client::live::Mode;
@@ -16,7 +15,8 @@ pub fn Toolbar(
     ctx: Ctx,
     actions: Actions,
     uploads: UseUploads,
-    live: UseLiveReturn,
+    mode: RwSignal<Mode>,
+    connected: RwSignal<bool>,
     show_activity: RwSignal<bool>,
 ) -> impl IntoView {
     let activity = actions.outbox().activity;
@@ -35,7 +35,7 @@ pub fn Toolbar(
         }
         input.set_value("");
     };
-    let mode_text = move || match (live.mode.get(), live.connected.get()) {
+    let mode_text = move || match (mode.get(), connected.get()) {
         (Mode::Socket, true) => "Live",
         (Mode::Socket, false) => "Connecting…",
         (Mode::Polling, _) => "Live (polling)",
