@@ -140,6 +140,29 @@ fn case_folding_in_the_browser_matches_the_native_one() {
     }
 }
 
+/// Times are read and written by the browser's `Date`: the same instants
+/// the native parser reads (checked in ferry-protocol's tests), and only
+/// full RFC 3339 times with a zone.
+#[wasm_bindgen_test]
+fn times_in_the_browser_read_as_natively() {
+    use ferry_protocol::envelope::Timestamp;
+    let at = 1_772_528_707_123;
+    for text in [
+        "2026-03-03T09:05:07.123Z",
+        "2026-03-03T11:05:07.123+02:00",
+        "2026-03-03t09:05:07.123z",
+    ] {
+        let parsed = Timestamp::parse(text).unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(parsed.unix_millis(), at, "{text}");
+    }
+    for text in ["2026-03-03", "2026-03-03T09:05:07", "yesterday", ""] {
+        assert_eq!(Timestamp::parse(text), None, "{text}");
+    }
+    let written = Timestamp::from_unix_millis(at).unwrap().to_string();
+    assert_eq!(written, "2026-03-03T09:05:07.123Z");
+    assert_eq!(Timestamp::parse(&written).unwrap().unix_millis(), at);
+}
+
 /// A token-shaped JWT (unsigned; only the page reads it) valid for an hour.
 fn fake_jwt(name: &str) -> String {
     use base64::Engine as _;

@@ -397,13 +397,13 @@ impl FolderState {
         let keep = |name: &str| needle.is_empty() || fold(name).contains(&needle);
         let mut folders: Vec<&FolderView> =
             self.folders.values().filter(|f| keep(&f.name)).collect();
-        folders.sort_by(|a, b| a.name.cmp(&b.name));
+        crate::order::sort_by(&mut folders, &|a, b| a.name.cmp(&b.name));
         let mut files: Vec<&FileRow> = self
             .files
             .values()
             .filter(|r| keep(r.file.name.as_str()))
             .collect();
-        files.sort_by(|a, b| {
+        crate::order::sort_by(&mut files, &|a, b| {
             let (a, b) = (&a.file, &b.file);
             let by_name = a
                 .name

@@ -28,6 +28,7 @@ pub mod folder;
 pub mod format;
 pub mod listview;
 pub mod live;
+pub mod order;
 pub mod put;
 pub mod qr;
 pub mod route;

@@ -100,7 +100,7 @@ pub fn folder_rows(
 /// A search's rows, sorted by the same headers as a folder's.
 pub fn search_rows(found: &[FileView], sort: SortBy, descending: bool) -> Vec<RowView> {
     let mut rows: Vec<RowView> = found.iter().map(|f| RowView::file(f, None, true)).collect();
-    rows.sort_by(|a, b| {
+    crate::order::sort_by(&mut rows, &|a, b| {
         let by_name = a.name.cmp(&b.name).then_with(|| a.key.cmp(&b.key));
         match sort {
             SortBy::Name => by_name,

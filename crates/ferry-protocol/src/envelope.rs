@@ -94,12 +94,53 @@ impl Timestamp {
 }
 
 impl fmt::Display for Timestamp {
+    #[cfg(not(target_arch = "wasm32"))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = self
             .0
             .format(&time::format_description::well_known::Rfc3339)
             .map_err(|_| fmt::Error)?;
         f.write_str(&text)
+    }
+
+    /// In the browser, JavaScript's `Date` writes it (milliseconds, which is
+    /// all a browser's clock gives): `time`'s RFC 3339 printer stays out of
+    /// the download.
+    #[cfg(target_arch = "wasm32")]
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let date = js_sys::Date::new(&(self.unix_millis() as f64).into());
+        f.write_str(&String::from(date.to_iso_string()))
+    }
+}
+
+impl Timestamp {
+    /// Reads an RFC 3339 time.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn parse(text: &str) -> Option<Self> {
+        OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .map(Self::new)
+    }
+
+    /// Reads an RFC 3339 time. In the browser, JavaScript's `Date` reads it
+    /// (to the millisecond): `time`'s parser stays out of the download. The
+    /// browser tests check it against the native parser's answers.
+    #[cfg(target_arch = "wasm32")]
+    pub fn parse(text: &str) -> Option<Self> {
+        // `Date.parse` takes more than RFC 3339 (dates alone, local times);
+        // only full times with a zone are accepted, as natively.
+        let bytes = text.as_bytes();
+        let zoned = text.ends_with('Z')
+            || text.ends_with('z')
+            || (bytes.len() > 6 && matches!(bytes[bytes.len() - 6], b'+' | b'-'));
+        if bytes.len() < 20 || !matches!(bytes.get(10), Some(b'T' | b't' | b' ')) || !zoned {
+            return None;
+        }
+        let millis = js_sys::Date::parse(text);
+        if millis.is_nan() {
+            return None;
+        }
+        Self::from_unix_millis(millis as i64)
     }
 }
 
@@ -112,9 +153,8 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
-            .map(Self::new)
-            .map_err(|e| D::Error::custom(format!("`{text}` is not an RFC 3339 time: {e}")))
+        Self::parse(&text)
+            .ok_or_else(|| D::Error::custom(format!("`{text}` is not an RFC 3339 time")))
     }
 }
 
@@ -346,6 +386,29 @@ impl<P: Payload> EventBridgeEvent<Envelope<P>> {
             region: region.to_owned(),
             resources: Vec::new(),
             detail: envelope,
+        }
+    }
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::Timestamp;
+
+    /// The browser reads times with JavaScript's `Date`; the web client's
+    /// tests check it gives these same answers.
+    #[test]
+    fn times_read_as_the_browser_reads_them() {
+        let at = 1_772_528_707_123;
+        for text in [
+            "2026-03-03T09:05:07.123Z",
+            "2026-03-03T11:05:07.123+02:00",
+            "2026-03-03t09:05:07.123z",
+        ] {
+            let parsed = Timestamp::parse(text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(parsed.unix_millis(), at, "{text}");
+        }
+        for text in ["2026-03-03", "2026-03-03T09:05:07", "yesterday", ""] {
+            assert_eq!(Timestamp::parse(text), None, "{text}");
         }
     }
 }
