@@ -118,6 +118,13 @@ impl BuildTools {
         Command::new(self.npm_bin.join("esbuild"))
     }
 
+    /// Node running `script` from tools/npm, where it finds the packages.
+    pub fn node_script(&self, script: &str) -> Command {
+        let mut command = Command::new("node");
+        command.arg(root().join("tools/npm").join(script));
+        command
+    }
+
     /// `PATH` with the npm tools first, for the commands that run the wasm
     /// tests.
     pub fn path_with_tools(&self) -> Result<OsString> {

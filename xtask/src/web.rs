@@ -16,7 +16,9 @@
 //! 3. wasm-bindgen writes the JS glue for the main module.
 //! 4. wasm-opt `-Oz` on every wasm, with exactly the features rustc's
 //!    `target_features` section names (rustc's defaults change between
-//!    releases; what wasm-opt may use must follow them).
+//!    releases; what wasm-opt may use must follow them): the wasm-opt command
+//!    on the main module, binaryen's API in one process on the chunks (see
+//!    `optimise_chunks`).
 //! 5. esbuild minifies the JS (glue, loader, snippets) as ES modules and the
 //!    stylesheet.
 //! 6. Every file but `index.html` is named by its content
@@ -34,7 +36,7 @@
 //!    main JS (modulepreload) and wasm (preload) with `integrity`, an import
 //!    map giving the integrity of every module the glue imports, and the
 //!    module script that starts the app. Chunks load lazily and aren't named
-//!    there; the loader fetches each with its `integrity`.
+//!    there (nor given an integrity: see `loader_with_chunks`).
 //! 8. `NAME.br` (brotli 11) and `NAME.gz` (gzip 9) beside `index.html` and
 //!    every JS, wasm and CSS file, always (CloudFront's `WebEncodings`
 //!    function in deploy/aws/template.yaml counts on it), and beside any other
@@ -239,14 +241,14 @@ pub fn build(app: &WebApp, tools: &BuildTools) -> Result<Vec<Built>> {
     });
     let optimised = work.join("opt");
     std::fs::create_dir_all(&optimised)?;
-    let mut wasm_jobs = vec![(
-        bindgen_dir.join(format!("{out_name}_bg.wasm")),
-        optimised.join(format!("{out_name}_bg.wasm")),
-    )];
-    for chunk in &split.chunks {
-        let file = format!("{}.wasm", chunk.name);
-        wasm_jobs.push((split.dir.join(&file), optimised.join(&file)));
-    }
+    let chunk_jobs: Vec<(PathBuf, PathBuf)> = split
+        .chunks
+        .iter()
+        .map(|chunk| {
+            let file = format!("{}.wasm", chunk.name);
+            (split.dir.join(&file), optimised.join(file))
+        })
+        .collect();
 
     // Snippets are JS files under bindgen/snippets; whether the glue
     // imports one or only links to it decides whether it's first-load.
@@ -281,22 +283,28 @@ pub fn build(app: &WebApp, tools: &BuildTools) -> Result<Vec<Built>> {
         hashed: None,
     });
 
-    // wasm-opt on every wasm (the main one, first, takes the longest) while
-    // esbuild minifies the JS and CSS.
+    // wasm-opt on the main wasm and binaryen on the chunks while esbuild
+    // minifies the JS and CSS.
     let minified = work.join("min");
     std::thread::scope(|scope| -> Result<()> {
-        let opt = scope.spawn(|| {
-            parallel(&wasm_jobs, |(input, output)| {
-                wasm_opt(tools, &features, input, output)
-            })
+        let main = scope.spawn(|| {
+            wasm_opt(
+                tools,
+                &features,
+                &bindgen_dir.join(format!("{out_name}_bg.wasm")),
+                &optimised.join(format!("{out_name}_bg.wasm")),
+            )
         });
+        let chunks = scope.spawn(|| optimise_chunks(tools, &chunk_jobs));
         for asset in assets.iter_mut() {
             if !asset.bytes.is_empty() {
                 asset.bytes = minify(tools, &minified, &asset.name, &asset.bytes)?;
             }
         }
-        opt.join()
-            .map_err(|_| anyhow::anyhow!("a wasm-opt thread panicked"))??;
+        for job in [main, chunks] {
+            job.join()
+                .map_err(|_| anyhow::anyhow!("a wasm-opt thread panicked"))??;
+        }
         Ok(())
     })?;
     stages.done("wasm-opt and esbuild");
@@ -665,32 +673,32 @@ fn split(wasm: &Path, work: &Path, out_name: &str, loader_name: &str) -> Result<
     })
 }
 
-/// The loader with each chunk's hashed name and its integrity, so a chunk
-/// that isn't the one built is refused. wasm-split 0.2.3 writes each fetch
-/// as `fetch(new URL("./NAME.wasm", import.meta.url))`.
+/// The loader with each chunk's hashed name. wasm-split 0.2.3 writes each
+/// as the string `"./NAME.wasm"` in `new URL(…, import.meta.url)`.
+///
+/// The chunks get no `integrity`: Ferry's build has 70-odd chunks, and their
+/// SHA-384s, which don't compress, made the loader 6.3 KB gzip instead of
+/// 2.2 KB, on every first load, for files fetched only when used. Their names
+/// still change with their bytes.
 fn loader_with_chunks(loader: &str, chunks: &[Asset]) -> Result<String> {
     let mut loader = loader.to_owned();
     for chunk in chunks {
-        let hashed = chunk.final_name();
-        let old = format!("fetch(new URL(\"./{}\", import.meta.url))", chunk.name);
-        let new = format!(
-            "fetch(new URL(\"./{hashed}\", import.meta.url), {{ integrity: \"{}\" }})",
-            integrity(&chunk.bytes)
-        );
-        let count = loader.matches(&old).count();
+        let old = format!("\"./{}\"", chunk.name);
         ensure!(
-            count > 0,
-            "wasm-split's loader doesn't fetch {} as web.rs expects (`{old}`)",
+            loader.contains(&old),
+            "wasm-split's loader doesn't fetch {} as web.rs expects ({old})",
             chunk.name
         );
-        loader = loader.replace(&old, &new);
+        loader = loader.replace(&old, &format!("\"./{}\"", chunk.final_name()));
     }
     Ok(loader)
 }
 
 /// The `--enable-…` flags for the features the wasm's `target_features`
-/// section names (wasm-opt reads that section, but wasm-bindgen and
-/// wasm-split don't keep it).
+/// section names. wasm-opt would read the section of each file itself
+/// (wasm-split and wasm-bindgen keep it); named once, the features are the
+/// same for every file and in the build's log, and a rustc that stopped
+/// writing the section fails the build instead of getting MVP output.
 fn wasm_features(tools: &BuildTools, wasm: &Path) -> Result<Vec<String>> {
     let mut command = tools.wasm_opt();
     command
@@ -719,25 +727,65 @@ fn wasm_features(tools: &BuildTools, wasm: &Path) -> Result<Vec<String>> {
     Ok(features)
 }
 
+/// `wasm-opt -Oz` on the main wasm, the one the first load waits for.
 fn wasm_opt(tools: &BuildTools, features: &[String], input: &Path, output: &Path) -> Result<()> {
     run_checked(
         tools
             .wasm_opt()
             .arg("-Oz")
             .args(features)
+            // Browsers read neither section. (Without `-g` the names go too.)
+            .args(["--strip-producers", "--strip-target-features"])
             .arg(input)
             .arg("-o")
             .arg(output),
     )
 }
 
+/// The same optimisation on every chunk, in one process of binaryen's API
+/// (tools/npm/optimize-chunks.mjs): npm's wasm-opt is binaryen compiled to
+/// WebAssembly and takes about 2 s of CPU per file before it runs at speed,
+/// which for the 50-odd chunks of Ferry's build came to 100 s; one process
+/// takes 16 s. Its chunks come out about 0.4% bigger than the CLI's.
+fn optimise_chunks(tools: &BuildTools, jobs: &[(PathBuf, PathBuf)]) -> Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let mut command = tools.node_script("optimize-chunks.mjs");
+    for (input, output) in jobs {
+        command.arg(input).arg(output);
+    }
+    eprintln!(
+        "$ node tools/npm/optimize-chunks.mjs (wasm-opt -Oz as binaryen's API) on {} chunks",
+        jobs.len()
+    );
+    run_quietly(&mut command)
+}
+
+/// Runs `command`, showing what it printed only if it fails: binaryen warns
+/// about each chunk's names section, which it drops anyway.
+fn run_quietly(command: &mut std::process::Command) -> Result<()> {
+    let output = command
+        .output()
+        .with_context(|| format!("could not start {}", describe(command)))?;
+    ensure!(
+        output.status.success(),
+        "`{}` failed ({}):\n{}{}",
+        describe(command),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
 /// The file minified by esbuild (JS as an ES module, so `import.meta.url`
 /// and the imports stay), or as it was for anything else.
 fn minify(tools: &BuildTools, work: &Path, name: &str, bytes: &[u8]) -> Result<Vec<u8>> {
-    // esbuild picks its loader by the extension.
-    let format = match name.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("js") => "--format=esm",
-        Some("css") => "--log-level=warning",
+    // esbuild picks its loader (JS or CSS) by the extension.
+    let module = match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("js") => true,
+        Some("css") => false,
         _ => return Ok(bytes.to_vec()),
     };
     let input = work.join("in").join(name);
@@ -748,15 +796,21 @@ fn minify(tools: &BuildTools, work: &Path, name: &str, bytes: &[u8]) -> Result<V
         }
     }
     std::fs::write(&input, bytes)?;
-    run_checked(
-        tools
-            .esbuild()
-            .arg(&input)
-            .args(["--minify", format, "--log-level=warning"])
-            // The browsers Ferry supports; nothing newer is introduced.
-            .arg("--target=es2022,chrome110,firefox115,safari16")
-            .arg(format!("--outfile={}", output.display())),
-    )?;
+    let mut command = tools.esbuild();
+    command
+        .arg(&input)
+        .args(["--minify", "--log-level=warning"])
+        // wasm-bindgen's import object names a module once per import from
+        // it, each the same namespace: the repeated keys are harmless.
+        .arg("--log-override:duplicate-object-key=silent")
+        // Browsers with module workers and import maps: esbuild writes no
+        // syntax newer than they read.
+        .arg("--target=es2022,chrome110,firefox115,safari16")
+        .arg(format!("--outfile={}", output.display()));
+    if module {
+        command.arg("--format=esm");
+    }
+    run_checked(&mut command)?;
     read(&output)
 }
 
@@ -966,6 +1020,10 @@ fn index_html(assets: &[Asset]) -> Result<String> {
             url(js),
             integrity(&js.bytes)
         ),
+        // The same integrity as the fetch below, which the preload must
+        // match to be used (HTML's "consume a preloaded resource"). Chrome
+        // doesn't check it for `as="fetch"` yet and says so in the console
+        // (crbug.com/981419); the fetch's own integrity is checked anyway.
         format!(
             r#"<link rel="preload" href="{}" as="fetch" type="application/wasm" integrity="{}" crossorigin />"#,
             url(wasm),
