@@ -4,6 +4,7 @@
 //! retry, so it still has one effect.
 
 use super::http::{self, Answer};
+use crate::chunks;
 use crate::session::Session;
 use ferry_client::commands;
 use ferry_client::failure::ApiFailure;
@@ -117,8 +118,9 @@ impl FilesApi {
         command: Command,
         command_id: Uuid,
     ) -> Result<Sent, ApiFailure> {
-        let envelope = commands::envelope(command, command_id, crate::platform::now());
-        let body = serde_json::to_string(&envelope).map_err(|_| ApiFailure::Unreachable)?;
+        let body = command_body(command, command_id, crate::platform::now())
+            .await
+            .map_err(|_| ApiFailure::Unreachable)??;
         let answer = self.send(Method::POST, "/commands", Some(body)).await?;
         if !answer.is_success() {
             return Err(ApiFailure::from_response(answer.status, &answer.body));
@@ -155,6 +157,20 @@ impl FilesApi {
             .await
             .ok_or(ApiFailure::SignedOut)?;
         fetch(method, &url, &token, body).await
+    }
+}
+
+chunks::split_point! {
+    commands =>
+    /// A command in its envelope, as JSON: the commands' types and their
+    /// writer are a chunk of their own, loaded with the first command.
+    fn command_body(
+        command: Command,
+        command_id: Uuid,
+        now: time::OffsetDateTime,
+    ) -> Result<String, ApiFailure> {
+        let envelope = commands::envelope(command, command_id, now);
+        serde_json::to_string(&envelope).map_err(|_| ApiFailure::Unreachable)
     }
 }
 

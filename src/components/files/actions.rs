@@ -4,6 +4,8 @@
 //! event to everything that shows it.
 
 use super::{Ctx, Load};
+use crate::api::files::FilesApi;
+use crate::chunks::{self, ChunkFuture};
 use crate::outbox::Outbox;
 use crate::platform::{download, new_id};
 use ferry_client::failure::ApiFailure;
@@ -17,6 +19,20 @@ use ferry_protocol::messages::{
 use ferry_protocol::{Command, ErrorCode, Event, EventEnvelope, FileName, FolderPath};
 use leptos::prelude::*;
 use uuid::Uuid;
+
+chunks::split_point! {
+    download =>
+    /// Asks the API for a file's presigned download link (the link's
+    /// reader is a chunk of its own, loaded with the first download).
+    fn download_link(api: FilesApi, file_id: Uuid) -> ChunkFuture<Result<String, String>> {
+        Box::pin(async move {
+            api.download(file_id)
+                .await
+                .map(|answer| answer.request.url)
+                .map_err(|failure| failure.to_string())
+        })
+    }
+}
 
 /// The browser's actions over its view state. `Copy`.
 #[derive(Debug, Clone, Copy)]
@@ -151,9 +167,13 @@ impl Actions {
         let (api, notices) = (self.outbox.api(), self.ctx.notices);
         let name = name.to_owned();
         leptos::task::spawn_local(async move {
-            match api.download(file_id).await {
-                Ok(answer) => {
-                    download::save(&answer.request.url, &name);
+            let answer = match download_link(api, file_id).await {
+                Ok(asking) => asking.await,
+                Err(failure) => Err(failure.to_string()),
+            };
+            match answer {
+                Ok(url) => {
+                    download::save(&url, &name);
                     notices.say(format!("Downloading {name}"));
                 }
                 Err(failure) => notices.fail(&format!("Download {name}: {failure}")),

@@ -159,8 +159,10 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
         on_created: Callback::new(move |file| ctx.state.update(|s| s.fetched(file))),
         on_uploaded: Callback::new(move |()| actions.nudged()),
     });
-    // The live connection arrives as its own chunk; it starts in this
-    // component's scope (so it stops with it), unless that is gone by then.
+    // The live connection arrives as its own chunk, fetched once the first
+    // page is in (the list first); it starts in this component's scope (so
+    // it stops with it), unless that is gone by then. What changed in the
+    // meantime is read again when its socket says hello.
     let (mode, connected) = (RwSignal::new(Mode::Socket), RwSignal::new(false));
     let starting = live::LiveStart {
         ctx,
@@ -172,8 +174,14 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
         mode,
         connected,
     };
+    let listed =
+        Memo::new(move |_| ctx.load.get() != Load::Loading || ctx.search.with(Option::is_some));
     if let Some(owner) = Owner::current() {
         leptos::task::spawn_local(async move {
+            // `listed` turns true once the first page (or its failure, or a
+            // search's answer) is in.
+            let mut first = listed.to_stream();
+            while let Some(false) = futures::StreamExt::next(&mut first).await {}
             let started = live::live_starter().await;
             if ctx.state.try_with_untracked(|_| ()).is_none() {
                 return;

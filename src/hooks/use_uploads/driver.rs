@@ -12,7 +12,7 @@ use super::{Picked, UseUploads, UseUploadsOptions};
 use crate::api::put::{Put, PutFailure};
 use crate::chunks::{self, ChunkFuture};
 use crate::platform::hasher::{self, Hashed, Hasher};
-use crate::platform::picker::{self, Placed};
+use crate::platform::picker::{self, Dropped, Placed};
 use crate::platform::{new_id, resume_store};
 use ferry_client::failure::ApiFailure;
 use ferry_client::format;
@@ -36,6 +36,14 @@ chunks::split_point! {
     /// Queues files and starts what can start.
     pub(crate) fn add_uploads(uploads: UseUploads, placed: Vec<Placed>) -> () {
         uploads.queue_placed(placed)
+    }
+}
+
+chunks::split_point! {
+    uploads =>
+    /// Reads what was dropped, walking dropped folders.
+    pub(crate) fn read_dropped(dropped: Dropped, handle_from: u64) -> ChunkFuture<Vec<Placed>> {
+        Box::pin(dropped.read(handle_from))
     }
 }
 

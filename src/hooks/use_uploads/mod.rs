@@ -177,8 +177,10 @@ impl UseUploads {
             .settings()
             .map_or(u64::MAX, |s| s.multipart_threshold_bytes);
         leptos::task::spawn_local(async move {
-            let placed = dropped.read(from).await;
-            uploads.add(placed);
+            match driver::read_dropped(dropped, from).await {
+                Ok(reading) => uploads.add(reading.await),
+                Err(failure) => uploads.chunk_failed(&failure),
+            }
         });
     }
 
