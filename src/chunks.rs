@@ -92,13 +92,17 @@ where
     let phase = RwSignal::new(Phase::<B>::Loading);
     let load = std::sync::Arc::new(load);
     let start = move || {
-        let load = load.clone();
+        let loading = load();
+        // A chunk already here answers at once: no "Loading…" in between
+        // (a dialog opened a second time shows straight away).
+        let mut loading = Box::pin(loading);
+        if let Some(done) = futures::FutureExt::now_or_never(&mut loading) {
+            phase.set(done.map_or(Phase::Failed, Phase::Ready));
+            return;
+        }
         phase.set(Phase::Loading);
         leptos::task::spawn_local(async move {
-            let next = match load().await {
-                Ok(builder) => Phase::Ready(builder),
-                Err(ChunkError) => Phase::Failed,
-            };
+            let next = loading.await.map_or(Phase::Failed, Phase::Ready);
             phase.try_set(next);
         });
     };
