@@ -341,6 +341,7 @@ fn test() -> Result<()> {
     // tests use native-only dev-dependencies, so only their libraries are linted here.
     for (package, targets) in [
         ("ferry-web", "--all-targets"),
+        ("ferry-client", "--lib"),
         ("ferry-protocol", "--lib"),
         ("ferry-srp", "--lib"),
     ] {
@@ -356,6 +357,22 @@ fn test() -> Result<()> {
             "warnings",
         ]))?;
     }
+    // The split build's code paths (the split points as the release links
+    // them), which the plain build leaves out.
+    run_checked(cargo().args([
+        "clippy",
+        "--package",
+        "ferry-web",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--features",
+        "split",
+        "--lib",
+        "--bins",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
 
     // The AWS stack's template, linted as AWS's own linter sees it (with
     // the SAM transform).
