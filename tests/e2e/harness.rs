@@ -54,6 +54,11 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The built client the tests serve: `FERRY_DIST`, by default `dist/`.
+fn dist_dir() -> PathBuf {
+    env_path("FERRY_DIST", || workspace_root().join("dist"))
+}
+
 fn env_path(name: &str, default: impl FnOnce() -> PathBuf) -> PathBuf {
     std::env::var_os(name).map_or_else(default, PathBuf::from)
 }
@@ -102,7 +107,7 @@ impl Stack {
         let bin = env_path("FERRY_SERVER_BIN", || {
             workspace_root().join("target/debug/ferry-server")
         });
-        let dist = env_path("FERRY_DIST", || workspace_root().join("dist"));
+        let dist = dist_dir();
         if !bin.exists() || !dist.join("index.html").exists() {
             bail!(
                 "the end-to-end tests need {} and a built client in {}: run `cargo xtask test`",
@@ -710,5 +715,264 @@ pub async fn wait_for_text(element: &Element, check: impl Fn(&str) -> bool) -> R
             bail!("the text never matched; last seen: {text:?}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One file of the client's build, as `ferry-build.json` (written by
+/// `cargo xtask build-web`) lists it.
+#[derive(Debug, Clone)]
+pub struct BuiltFile {
+    /// Its path in the build, `/`-separated: the URL's path without its `/`.
+    pub path: String,
+    /// `html`, `main-js`, `main-wasm`, `css`, `loader`, `snippet`, `linked`
+    /// or `chunk`.
+    pub role: String,
+    /// A chunk's name: `split_NAME` for a split point's own, `chunk_N` for
+    /// code that several split points share.
+    pub chunk: Option<String>,
+    /// For a shared chunk, the split points whose loaders fetch it.
+    pub splits: Vec<String>,
+    /// Its size as built, gzip'd and brotli'd, in bytes.
+    #[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
+    pub bytes: u64,
+    #[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
+    pub gzip: u64,
+    #[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
+    pub brotli: u64,
+    /// Whether the build says the page's first load fetches it.
+    pub first_load: bool,
+}
+
+impl BuiltFile {
+    /// What the file is, in a word: a chunk's name, or else its role.
+    pub fn what(&self) -> &str {
+        self.chunk.as_deref().unwrap_or(&self.role)
+    }
+
+    /// The split point this file is the chunk of (`auth` for `split_auth`).
+    pub fn split(&self) -> Option<&str> {
+        self.chunk.as_deref()?.strip_prefix("split_")
+    }
+}
+
+/// The client's build the tests serve, read from its `ferry-build.json`.
+#[derive(Debug, Clone)]
+pub struct Build {
+    pub files: Vec<BuiltFile>,
+}
+
+impl Build {
+    /// Reads the manifest of `FERRY_DIST` (by default `dist/`).
+    pub fn read() -> Result<Self> {
+        let path = dist_dir().join("ferry-build.json");
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "reading {}: build the client with `cargo xtask build-web`",
+                path.display()
+            )
+        })?;
+        let manifest: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+        let files = manifest["files"]
+            .as_array()
+            .with_context(|| format!("{} lists no files", path.display()))?
+            .iter()
+            .map(|file| {
+                let size = |key: &str| {
+                    file[key]
+                        .as_u64()
+                        .with_context(|| format!("a file in {} has no {key}", path.display()))
+                };
+                Ok(BuiltFile {
+                    path: file["path"].as_str().unwrap_or_default().to_owned(),
+                    role: file["role"].as_str().unwrap_or_default().to_owned(),
+                    chunk: file["chunk"].as_str().map(str::to_owned),
+                    splits: file["splits"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|s| s.as_str().map(str::to_owned))
+                        .collect(),
+                    bytes: size("bytes")?,
+                    gzip: size("gzip")?,
+                    brotli: size("brotli")?,
+                    first_load: file["first_load"].as_bool().unwrap_or(false),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { files })
+    }
+
+    /// The file of the build a request fetched, if it fetched one: the page
+    /// for the navigation, otherwise the file at the request's path.
+    pub fn file_of(&self, request: &Fetched) -> Option<&BuiltFile> {
+        if request.navigation {
+            return self.files.iter().find(|f| f.role == "html");
+        }
+        self.files.iter().find(|f| f.path == request.path)
+    }
+
+    /// The chunk of split point `name` (`auth`, `browser`, …).
+    pub fn split(&self, name: &str) -> Option<&BuiltFile> {
+        self.files.iter().find(|f| f.split() == Some(name))
+    }
+
+    /// The split points' names, as the build cut them.
+    pub fn split_names(&self) -> Vec<&str> {
+        self.files.iter().filter_map(BuiltFile::split).collect()
+    }
+}
+
+/// One request of the page, from its network log (the navigation and
+/// resource timing entries).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Fetched {
+    /// The URL's path without its leading `/` and query, or the whole URL
+    /// when it is on another origin.
+    pub path: String,
+    /// Whether this is the page's own navigation.
+    pub navigation: bool,
+    /// When the request started and when its response ended, in
+    /// milliseconds on the page's clock (from the navigation's start).
+    pub start: f64,
+    pub end: f64,
+    /// The response body's bytes as they came (compressed, if it was), as
+    /// the browser reports them; for an answer from the cache, as stored.
+    #[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
+    pub encoded: u64,
+    /// Bytes read from the network, headers included (0 from the cache).
+    #[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
+    pub transfer: u64,
+}
+
+/// The script behind [`Browser::settle`].
+const SETTLE: &str = r#"
+const done = arguments[arguments.length - 1];
+requestIdleCallback(() => requestIdleCallback(() => done(true), { timeout: 1000 }), { timeout: 1000 });
+"#;
+
+/// The script behind [`Browser::fetched`].
+const NETWORK_LOG: &str = r#"
+const done = arguments[arguments.length - 1];
+const entries = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
+done(entries.map(e => {
+  const url = new URL(e.name);
+  return {
+    path: url.origin === location.origin ? decodeURIComponent(url.pathname.slice(1)) : e.name,
+    navigation: e.entryType === 'navigation',
+    start: e.startTime,
+    end: e.responseEnd,
+    encoded: e.encodedBodySize,
+    transfer: e.transferSize,
+  };
+}));
+"#;
+
+impl Browser {
+    /// The page's network log so far: its navigation and every request
+    /// that has ended (a request still under way shows up once it ends,
+    /// with the time it started).
+    pub async fn fetched(&self) -> Result<Vec<Fetched>> {
+        let log = self.run_async(NETWORK_LOG, vec![]).await?;
+        serde_json::from_value(log.clone())
+            .with_context(|| format!("reading the page's network log: {log}"))
+    }
+
+    /// Waits until the page's network log has a request for which `wanted`
+    /// holds, and returns it.
+    pub async fn wait_for_fetch(
+        &self,
+        what: &str,
+        wanted: impl Fn(&Fetched) -> bool,
+    ) -> Result<Fetched> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(found) = self.fetched().await?.into_iter().find(|f| wanted(f)) {
+                return Ok(found);
+            }
+            if Instant::now() > deadline {
+                let seen: Vec<String> = self.fetched().await?.into_iter().map(|f| f.path).collect();
+                bail!("the page never fetched {what}; it fetched {seen:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The page's clock now (`performance.now()`, milliseconds since its
+    /// navigation started), to compare with its network log.
+    pub async fn page_clock(&self) -> Result<f64> {
+        let now = self
+            .run_async("arguments[0](performance.now())", vec![])
+            .await?;
+        now.as_f64()
+            .with_context(|| format!("the page's clock: {now}"))
+    }
+
+    /// Waits until the page has had two idle moments (no task of its own
+    /// pending), so what it starts by itself after loading has started. A
+    /// page that is never idle (Chromium may give a busy page no idle time)
+    /// goes on after a second each.
+    pub async fn settle(&self) -> Result<()> {
+        self.run_async(SETTLE, vec![])
+            .await
+            .context("waiting for the page to be idle")?;
+        Ok(())
+    }
+
+    /// Runs `script` at the start of every page this browser opens from
+    /// now on, before the page's own scripts (Chromium's
+    /// `Page.addScriptToEvaluateOnNewDocument`).
+    pub async fn before_each_page(&self, script: &str) -> Result<()> {
+        self.cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": script }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Has Chromium fetch every request from the network, as on a first
+    /// visit, or use its cache again.
+    #[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
+    pub async fn set_cache_disabled(&self, disabled: bool) -> Result<()> {
+        self.cdp("Network.enable", json!({})).await?;
+        self.cdp(
+            "Network.setCacheDisabled",
+            json!({ "cacheDisabled": disabled }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Sends one DevTools protocol command through chromedriver.
+    async fn cdp(&self, cmd: &'static str, params: serde_json::Value) -> Result<serde_json::Value> {
+        self.client
+            .issue_cmd(Cdp { cmd, params })
+            .await
+            .with_context(|| format!("the DevTools command {cmd}"))
+    }
+}
+
+/// chromedriver's `POST /session/{id}/goog/cdp/execute`: one command of
+/// Chromium's DevTools protocol.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/goog/cdp/execute"))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
     }
 }

@@ -8,6 +8,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+mod chunks;
 mod files;
 mod harness;
 mod hosted_ui;

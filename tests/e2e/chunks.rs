@@ -1,0 +1,351 @@
+//! Which chunks of the split client the browser fetches, and when, read from
+//! the page's own network log (its navigation and resource timing entries)
+//! and named by the build's `ferry-build.json`, against the table in
+//! ARCHITECTURE.md ("Chunks"): the sign-in page fetches no chunk, the form
+//! fetches `auth` once it takes focus and `browser` once a password is typed,
+//! `live` comes after the first page of the list, a kept session never
+//! fetches the sign-in's chunks, and `uploads`, `commands`, `dialogs` and
+//! `activity` wait until they are first used.
+//!
+//! Times are only compared with each other on the page's clock (a request's
+//! start against the moment the test acted), never with a bound.
+
+use crate::harness::{Browser, Build, BuiltFile, Fetched, Stack, wait_for_text};
+use anyhow::{Context, Result, bail, ensure};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Runs at the start of every page: room for every request in the network
+/// log (Chromium keeps 250 by default; a signed-in page with its chunks,
+/// its API requests and an upload's comes close).
+const ROOM_IN_THE_LOG: &str = "performance.setResourceTimingBufferSize(1000);";
+
+/// The split points the table names; a build without one of them is not the
+/// split release build.
+const SPLITS: [&str; 9] = [
+    "auth",
+    "sign_in_steps",
+    "browser",
+    "live",
+    "commands",
+    "download",
+    "uploads",
+    "dialogs",
+    "activity",
+];
+
+/// A page's network log, each request named by the build.
+struct Log<'a> {
+    build: &'a Build,
+    fetched: Vec<Fetched>,
+}
+
+impl<'a> Log<'a> {
+    async fn read(browser: &Browser, build: &'a Build) -> Result<Self> {
+        Ok(Self {
+            build,
+            fetched: browser.fetched().await?,
+        })
+    }
+
+    /// The requests for files of the build, each with its file.
+    fn files(&self) -> impl Iterator<Item = (&'a BuiltFile, &Fetched)> {
+        let build = self.build;
+        self.fetched
+            .iter()
+            .filter_map(move |request| Some((build.file_of(request)?, request)))
+    }
+
+    /// The request for split point `name`'s chunk, if there was one.
+    fn split(&self, name: &str) -> Option<&Fetched> {
+        self.files()
+            .find(|(file, _)| file.split() == Some(name))
+            .map(|(_, request)| request)
+    }
+
+    /// The split points whose chunks were requested.
+    fn splits(&self) -> BTreeSet<&'a str> {
+        self.files().filter_map(|(file, _)| file.split()).collect()
+    }
+
+    /// The chunks (split or shared) whose requests started before `time`.
+    fn chunks_started_before(&self, time: f64) -> Vec<&'a str> {
+        self.files()
+            .filter(|(file, request)| file.chunk.is_some() && request.start < time)
+            .map(|(file, _)| file.what())
+            .collect()
+    }
+
+    /// Fails if any of the split points `names` had its chunk requested.
+    fn none_of(&self, names: &[&str], when: &str) -> Result<()> {
+        let early: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|name| self.split(name).is_some())
+            .collect();
+        ensure!(
+            early.is_empty(),
+            "{when}, the page had already fetched the chunks of {early:?} (all it fetched: {:?})",
+            self.splits()
+        );
+        Ok(())
+    }
+
+    /// What holds on any page: each file of the build is fetched at most
+    /// once (a split point's loader keeps what it fetched), and a shared
+    /// chunk only with a split point that needs it.
+    fn consistent(&self) -> Result<()> {
+        let mut times: BTreeMap<&str, usize> = BTreeMap::new();
+        for (file, _) in self.files() {
+            *times.entry(file.path.as_str()).or_default() += 1;
+        }
+        let again: Vec<_> = times.into_iter().filter(|(_, n)| *n > 1).collect();
+        ensure!(again.is_empty(), "files fetched more than once: {again:?}");
+        let splits = self.splits();
+        for (file, _) in self.files() {
+            if file.chunk.is_some() && file.split().is_none() {
+                ensure!(
+                    file.splits.iter().any(|s| splits.contains(s.as_str())),
+                    "the shared chunk {} was fetched, but none of the split points that need it \
+                     ({:?}) was; the page fetched {splits:?}",
+                    file.what(),
+                    file.splits
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Waits until the page has requested split point `name`'s chunk.
+async fn wait_for_split(browser: &Browser, build: &Build, name: &str) -> Result<Fetched> {
+    browser
+        .wait_for_fetch(&format!("the {name} chunk"), |request| {
+            build.file_of(request).and_then(BuiltFile::split) == Some(name)
+        })
+        .await
+}
+
+/// The file-list request the page answers first: the folder's first page.
+fn first_listing<'l>(log: &'l Log<'_>) -> Result<&'l Fetched> {
+    log.fetched
+        .iter()
+        .filter(|request| request.path == "api/files")
+        .min_by(|a, b| a.start.total_cmp(&b.start))
+        .context("the folder's listing (/api/files) is not in the page's network log")
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
+    let build = Build::read()?;
+    for name in SPLITS {
+        if build.split(name).is_none() {
+            bail!(
+                "the build in FERRY_DIST has no {name} chunk (its chunks: {:?}); \
+                 is it the split release build of `cargo xtask build-web`?",
+                build.split_names()
+            );
+        }
+    }
+    let stack = Stack::start()?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    // A few folders, so the list has rows to show. They are made from
+    // another browser, so the one watched starts with nothing kept.
+    {
+        let setup = Browser::start().await?;
+        setup.sign_in(&stack, "demo", "Ferry-demo-1").await?;
+        setup.create_folders(3).await?;
+    }
+    let browser = Browser::start().await?;
+    browser.before_each_page(ROOM_IN_THE_LOG).await?;
+    let home = format!("{}/", stack.url);
+
+    // The sign-in page, nothing typed yet: the first load's files, all of
+    // them, and no chunk, even once the page has had time to itself.
+    browser.goto(&home).await?;
+    let username = browser.find_by_label("Username").await?;
+    browser.settle().await?;
+    let focused_at = browser.page_clock().await?;
+    let log = Log::read(&browser, &build).await?;
+    let fetched: BTreeSet<String> = log
+        .files()
+        .map(|(file, _)| format!("{} {}", file.what(), file.path))
+        .collect();
+    let first_load: BTreeSet<String> = build
+        .files
+        .iter()
+        .filter(|file| file.first_load)
+        .map(|file| format!("{} {}", file.what(), file.path))
+        .collect();
+    assert_eq!(
+        fetched, first_load,
+        "the sign-in page's files (left) are not the build's first load (right)"
+    );
+
+    // Focusing the form fetches the sign-in conversation; typing a
+    // password, the file browser; both before the form is sent.
+    username.click().await?;
+    let auth = wait_for_split(&browser, &build, "auth").await?;
+    username.send_keys("demo").await?;
+    let typing_at = browser.page_clock().await?;
+    browser
+        .find_by_label("Password")
+        .await?
+        .send_keys("Ferry-demo-1")
+        .await?;
+    let files = wait_for_split(&browser, &build, "browser").await?;
+    let log = Log::read(&browser, &build).await?;
+    assert!(
+        auth.start >= focused_at,
+        "the auth chunk was requested at {:.1} ms, before the form took focus at {focused_at:.1} ms",
+        auth.start
+    );
+    assert!(
+        files.start >= typing_at,
+        "the browser chunk was requested at {:.1} ms, before the password was typed at {typing_at:.1} ms",
+        files.start
+    );
+    assert_eq!(
+        log.splits(),
+        BTreeSet::from(["auth", "browser"]),
+        "before the form is sent, the page fetched other split chunks"
+    );
+    log.consistent()?;
+
+    // Signed in: the list shows, the live connection's chunk is asked for
+    // once the folder's first page is in, and nothing else is fetched.
+    browser
+        .find_by_role("button", "Sign in")
+        .await?
+        .click()
+        .await?;
+    browser.find_by_role("heading", "Signed in as demo").await?;
+    browser.find_by_role("grid", "Files in Home").await?;
+    let live = wait_for_split(&browser, &build, "live").await?;
+    browser.settle().await?;
+    let log = Log::read(&browser, &build).await?;
+    let listing = first_listing(&log)?;
+    assert!(
+        live.start >= listing.end,
+        "the live chunk was requested at {:.1} ms, before the folder's first page was in at {:.1} ms",
+        live.start,
+        listing.end
+    );
+    assert_eq!(
+        log.chunks_started_before(focused_at),
+        Vec::<&str>::new(),
+        "chunks were requested before the sign-in form took focus"
+    );
+    log.none_of(
+        &[
+            "sign_in_steps",
+            "uploads",
+            "dialogs",
+            "activity",
+            "commands",
+            "download",
+        ],
+        "once signed in",
+    )?;
+    log.consistent()?;
+
+    // A reload with the session kept: the list shows without the sign-in's
+    // chunks, and the rest still waits for its first use.
+    browser.goto(&home).await?;
+    browser.find_by_role("grid", "Files in Home").await?;
+    browser
+        .find_by_role("button", "Delete folder f0002")
+        .await?;
+    wait_for_split(&browser, &build, "live").await?;
+    browser.settle().await?;
+    let log = Log::read(&browser, &build).await?;
+    assert!(
+        log.split("browser").is_some(),
+        "the list showed without the browser chunk: is FERRY_DIST the split build?"
+    );
+    log.none_of(
+        &[
+            "auth",
+            "sign_in_steps",
+            "uploads",
+            "dialogs",
+            "activity",
+            "commands",
+            "download",
+        ],
+        "after a reload with the session kept",
+    )?;
+
+    // The first upload fetches the upload driver and the commands' chunk.
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, b"which chunks load when\n")?;
+    let picked_at = browser.page_clock().await?;
+    browser
+        .find_by_label("Upload files")
+        .await?
+        .send_keys(path.to_str().context("a UTF-8 path")?)
+        .await?;
+    let uploads = browser.find_by_role("region", "Uploads").await?;
+    wait_for_text(&uploads, |t| t.contains("Indexed")).await?;
+    let log = Log::read(&browser, &build).await?;
+    for name in ["uploads", "commands"] {
+        let request = log
+            .split(name)
+            .with_context(|| format!("an upload finished without the {name} chunk"))?;
+        assert!(
+            request.start >= picked_at,
+            "the {name} chunk was requested at {:.1} ms, before the file was picked at {picked_at:.1} ms",
+            request.start
+        );
+    }
+    log.none_of(&["dialogs", "activity"], "after the first upload")?;
+
+    // The first dialog fetches the dialogs' chunk.
+    let opened_at = browser.page_clock().await?;
+    browser
+        .find_by_role("button", "New folder")
+        .await?
+        .click()
+        .await?;
+    browser.find_by_role("dialog", "New folder").await?;
+    let dialogs = wait_for_split(&browser, &build, "dialogs").await?;
+    assert!(
+        dialogs.start >= opened_at,
+        "the dialogs chunk was requested at {:.1} ms, before New folder was clicked at {opened_at:.1} ms",
+        dialogs.start
+    );
+    browser
+        .find_by_role("button", "Cancel")
+        .await?
+        .click()
+        .await?;
+    browser.wait_gone("dialog", "New folder").await?;
+    let log = Log::read(&browser, &build).await?;
+    log.none_of(&["activity"], "before Activity was opened")?;
+
+    // Opening Activity fetches its chunk.
+    let opened_at = browser.page_clock().await?;
+    browser
+        .find_by_role("button", "Activity")
+        .await?
+        .click()
+        .await?;
+    browser.find_by_role("complementary", "Activity").await?;
+    let activity = wait_for_split(&browser, &build, "activity").await?;
+    assert!(
+        activity.start >= opened_at,
+        "the activity chunk was requested at {:.1} ms, before Activity was clicked at {opened_at:.1} ms",
+        activity.start
+    );
+
+    // In all that, the kept session never fetched the sign-in's chunks.
+    browser.settle().await?;
+    let log = Log::read(&browser, &build).await?;
+    log.none_of(
+        &["auth", "sign_in_steps", "download"],
+        "after the upload, a dialog and Activity",
+    )?;
+    log.consistent()?;
+    Ok(())
+}
