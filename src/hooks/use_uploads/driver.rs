@@ -71,7 +71,11 @@ pub(crate) enum News {
     Put(u32, Result<Option<String>, PutFailure>),
     /// A pause or resume, the browser back online, or a timer.
     Poke,
+    /// The person cancelled the file.
     Cancel,
+    /// The app is going away (unmounted): the upload stops where it is and
+    /// stays resumable.
+    Interrupt,
 }
 
 /// Why an upload stopped, for the queue.
@@ -79,6 +83,8 @@ enum Stop {
     NameTaken,
     Failed(String),
     Cancelled,
+    /// Stopped because the app unmounted: the browser keeps its record.
+    Interrupted,
 }
 
 impl From<ApiFailure> for Stop {
@@ -289,7 +295,7 @@ impl UseUploads {
                     name.unwrap_or_default()
                 ));
             }
-            Err(Stop::Cancelled) => {}
+            Err(Stop::Cancelled | Stop::Interrupted) => {}
         }
         let asking = self
             .queue
@@ -462,6 +468,7 @@ impl Driver {
         while self.uploads.is_held(self.id) {
             match self.news.next().await {
                 Some(News::Cancel) | None => return Err(Stop::Cancelled),
+                Some(News::Interrupt) => return Err(Stop::Interrupted),
                 Some(_) => {}
             }
         }
@@ -746,6 +753,7 @@ impl Driver {
                 let mut plan_now = plan.borrow_mut();
                 match heard {
                     News::Cancel => break Err(Stop::Cancelled),
+                    News::Interrupt => break Err(Stop::Interrupted),
                     News::Poke => {}
                     News::Hashed(Hashed::Part(number, checksum)) => {
                         if number == 1 {
@@ -805,12 +813,17 @@ impl Driver {
         if let Some(timer) = timer {
             timer.clear();
         }
-        if let Err(Stop::Failed(_)) = &outcome {
-            let _ = api
-                .command(Command::AbortUpload(AbortUploadV1 { file_id }))
-                .await;
+        match &outcome {
+            // Interrupted, it can go on after a reload: its record stays.
+            Err(Stop::Interrupted) => {}
+            Err(Stop::Failed(_)) => {
+                let _ = api
+                    .command(Command::AbortUpload(AbortUploadV1 { file_id }))
+                    .await;
+                resume_store::forget(file_id).await;
+            }
+            _ => resume_store::forget(file_id).await,
         }
-        resume_store::forget(file_id).await;
         outcome
     }
 

@@ -277,7 +277,8 @@ impl UseUploads {
         self.pump();
     }
 
-    /// Stops everything: the component is going away.
+    /// Stops everything: the component is going away. Uploads in parts
+    /// keep their records, so they can go on when the app is back.
     fn stop_all(&self) {
         let (running, drivers) = self
             .registry
@@ -294,7 +295,7 @@ impl UseUploads {
             let _ = xhr.abort();
         }
         for driver in drivers.into_values() {
-            let _ = driver.unbounded_send(News::Cancel);
+            let _ = driver.unbounded_send(News::Interrupt);
         }
     }
 }
