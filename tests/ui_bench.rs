@@ -1,11 +1,18 @@
-//! Timings of the web client in Chromium against the real server, for
-//! `cargo xtask bench` (ignored by `cargo test`). Each figure is printed as a
-//! `FERRY_BENCH name_ms=value` line next to a baseline measured in the same run:
+//! Timings and fetched bytes of the web client in Chromium against the real
+//! server, for `cargo xtask bench` (ignored by `cargo test`). Each figure is
+//! printed as a `FERRY_BENCH name=value` line, a time next to a baseline
+//! measured in the same run:
 //!
 //! - navigation to a rendered file list, against navigation to the server's
 //!   small `/config.json` (the browser's and server's bare round trip);
 //! - a delete's click to its row disappearing, with the WebSocket and with
-//!   polling, against a click that only changes the page (opening Activity).
+//!   polling, against a click that only changes the page (opening Activity);
+//! - the first load (navigation until the sign-in form is there) and the
+//!   signed-in path (a reload with the session kept, until the list's first
+//!   row is there), with the HTTP cache off: how long each takes against
+//!   `/config.json`, and what the page fetched meanwhile, from its network
+//!   log, sized by the build's manifest (gzip, brotli) and by the browser
+//!   (the bytes it received).
 //!
 //! Times come from the page's own clock (`performance.now()`), so WebDriver's
 //! overhead is not in them.
@@ -20,7 +27,7 @@ mod harness;
 mod proxy;
 
 use anyhow::{Context, Result};
-use harness::{Browser, Stack};
+use harness::{Browser, Build, Fetched, Stack};
 use serde_json::json;
 
 /// Runs of each measurement; the median is printed.
@@ -144,6 +151,171 @@ async fn measure(flags: &[&str], label: &str) -> Result<()> {
 async fn ui_timings() -> Result<()> {
     measure(&[], "websocket").await?;
     measure(&["--no-websockets"], "polling").await
+}
+
+/// Runs at the start of every page: room for every request in the network
+/// log, and the moments the sign-in form's Username field and the list's
+/// first row first appear, seen by a `MutationObserver` (so a time is the
+/// DOM change's, not that of a poll that noticed it).
+const MARK_SHOWN: &str = r#"
+performance.setResourceTimingBufferSize(1000);
+window.__ferryShown = {};
+new MutationObserver(() => {
+  const shown = window.__ferryShown;
+  if (shown.form === undefined && [...document.querySelectorAll('input')]
+      .some(i => i.labels && i.labels[0] && i.labels[0].textContent.trim() === 'Username')) {
+    shown.form = performance.now();
+  }
+  if (shown.list === undefined && document.querySelector('[role=grid] [role=row][aria-rowindex="2"]')) {
+    shown.list = performance.now();
+  }
+}).observe(document, { childList: true, subtree: true });
+"#;
+
+/// Waits until `MARK_SHOWN` has seen `arguments[0]` (`form` or `list`) and
+/// returns when, in milliseconds since navigation start.
+const SHOWN: &str = r#"
+const [what, done] = arguments;
+const look = () => window.__ferryShown && window.__ferryShown[what] !== undefined
+  ? done(window.__ferryShown[what]) : setTimeout(look, 10);
+look();
+"#;
+
+async fn shown(browser: &Browser, what: &str) -> Result<f64> {
+    let at = browser.run_async(SHOWN, vec![json!(what)]).await?;
+    at.as_f64()
+        .with_context(|| format!("when the {what} showed: {at}"))
+}
+
+/// What a page fetched before something showed.
+#[derive(Debug, Default)]
+struct Fetch {
+    /// Files of the build, and their sizes by the manifest.
+    files: usize,
+    gzip: u64,
+    brotli: u64,
+    /// The same files' bodies as the browser received them.
+    encoded: u64,
+    /// How many of them came brotli'd, gzip'd or as they are (matched by
+    /// size against the manifest).
+    as_brotli: usize,
+    as_gzip: usize,
+    as_is: usize,
+    /// Other requests (the settings, the API), and their bodies' bytes.
+    others: usize,
+    others_encoded: u64,
+    /// The split points whose chunks were among the files.
+    splits: Vec<String>,
+}
+
+impl Fetch {
+    /// The requests in `log` whose responses ended by `until` (ms on the
+    /// page's clock).
+    fn until(build: &Build, log: &[Fetched], until: f64) -> Self {
+        let mut fetch = Self::default();
+        for request in log.iter().filter(|r| r.end <= until) {
+            let Some(file) = build.file_of(request) else {
+                fetch.others += 1;
+                fetch.others_encoded += request.encoded;
+                continue;
+            };
+            fetch.files += 1;
+            fetch.gzip += file.gzip;
+            fetch.brotli += file.brotli;
+            fetch.encoded += request.encoded;
+            if request.encoded == file.brotli {
+                fetch.as_brotli += 1;
+            } else if request.encoded == file.gzip {
+                fetch.as_gzip += 1;
+            } else {
+                fetch.as_is += 1;
+            }
+            if let Some(split) = file.split() {
+                fetch.splits.push(split.to_owned());
+            }
+        }
+        fetch.splits.sort();
+        fetch
+    }
+
+    fn print(&self, label: &str) {
+        println!("FERRY_BENCH {label}_files={}", self.files);
+        println!("FERRY_BENCH {label}_gzip_bytes={}", self.gzip);
+        println!("FERRY_BENCH {label}_brotli_bytes={}", self.brotli);
+        println!("FERRY_BENCH {label}_received_bytes={}", self.encoded);
+        println!("FERRY_BENCH {label}_files_brotli={}", self.as_brotli);
+        println!("FERRY_BENCH {label}_files_gzip={}", self.as_gzip);
+        println!("FERRY_BENCH {label}_files_as_is={}", self.as_is);
+        println!("FERRY_BENCH {label}_other_requests={}", self.others);
+        println!("FERRY_BENCH {label}_other_bytes={}", self.others_encoded);
+        let splits = if self.splits.is_empty() {
+            "none".to_owned()
+        } else {
+            self.splits.join(",")
+        };
+        println!("FERRY_BENCH {label}_splits={splits}");
+    }
+}
+
+/// Navigates to `/config.json`, then to the app, `RUNS` times: the
+/// medians of the two navigations (until `/config.json`'s response ended,
+/// until `what` showed), and what the first run fetched until then.
+async fn load_runs(
+    browser: &Browser,
+    stack: &Stack,
+    build: &Build,
+    what: &str,
+) -> Result<(f64, f64, Fetch)> {
+    let mut bare = Vec::new();
+    let mut shown_at = Vec::new();
+    let mut first = None;
+    for _ in 0..RUNS {
+        browser.goto(&format!("{}/config.json", stack.url)).await?;
+        bare.push(
+            browser
+                .run_async(BARE_NAVIGATION, vec![])
+                .await?
+                .as_f64()
+                .context("timing")?,
+        );
+        browser.goto(&format!("{}/", stack.url)).await?;
+        let at = shown(browser, what).await?;
+        shown_at.push(at);
+        if first.is_none() {
+            first = Some(Fetch::until(build, &browser.fetched().await?, at));
+        }
+    }
+    let fetch = first.context("no run")?;
+    Ok((median(bare), median(shown_at), fetch))
+}
+
+#[tokio::test]
+#[ignore = "a benchmark: `cargo xtask bench` runs it"]
+async fn load_sizes_and_times() -> Result<()> {
+    let build = Build::read()?;
+    let stack = Stack::start()?;
+    stack.add_user("bench", "Ferry-bench-1")?;
+    let browser = Browser::start().await?;
+    browser.before_each_page(MARK_SHOWN).await?;
+    // Every file from the server each time, as on a first visit.
+    browser.set_cache_disabled(true).await?;
+
+    // The first load: nobody signed in, until the form is there.
+    let (bare, form, fetch) = load_runs(&browser, &stack, &build, "form").await?;
+    println!("FERRY_BENCH first_load_baseline_navigation_ms={bare:.2}");
+    println!("FERRY_BENCH first_load_form_shown_ms={form:.2}");
+    fetch.print("first_load");
+
+    // The signed-in path: a reload with the session kept, until the first
+    // row of a folder of 100 is there.
+    browser.sign_in(&stack, "bench", "Ferry-bench-1").await?;
+    browser.find_by_label("Upload files").await?;
+    browser.create_folders(100).await?;
+    let (bare, list, fetch) = load_runs(&browser, &stack, &build, "list").await?;
+    println!("FERRY_BENCH signed_in_baseline_navigation_ms={bare:.2}");
+    println!("FERRY_BENCH signed_in_list_shown_ms={list:.2}");
+    fetch.print("signed_in");
+    Ok(())
 }
 
 const GIB: u64 = 1 << 30;
