@@ -349,3 +349,47 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
     log.consistent()?;
     Ok(())
 }
+
+/// A chunk that can't be fetched (the connection dropped) is said so on the
+/// page, with "Try again"; nothing else breaks, and once the connection is
+/// back the same button loads it: a failed load is not remembered.
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn a_chunk_that_cant_be_fetched_can_be_tried_again() -> Result<()> {
+    let stack = Stack::start()?;
+    stack.add_user("una", "Ferry-una-pw-1")?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&stack, "una", "Ferry-una-pw-1").await?;
+    browser.find_by_label("Upload files").await?;
+
+    browser.set_offline(true).await?;
+    browser
+        .find_by_role("button", "Activity")
+        .await?
+        .click()
+        .await?;
+    let again = browser.find_by_role("button", "Try again").await?;
+    let said = browser
+        .run_async(
+            "const [button, done] = arguments; done(button.closest('[role=alert]')?.textContent ?? '');",
+            vec![serde_json::to_value(&again)?],
+        )
+        .await?;
+    let said = said.as_str().unwrap_or_default();
+    ensure!(
+        said.contains("Part of Ferry couldn't be loaded. Check your connection"),
+        "the alert says {said:?}"
+    );
+    // The rest of the browser still works while the panel can't load.
+    browser.find_by_role("button", "New folder").await?;
+
+    browser.set_offline(false).await?;
+    again.click().await?;
+    let panel = browser.find_by_role("complementary", "Activity").await?;
+    wait_for_text(&panel, |t| t.contains("Nothing yet")).await?;
+    ensure!(
+        browser.count("[role=alert] button").await? == 0,
+        "the chunk's alert stayed after it loaded"
+    );
+    Ok(())
+}
