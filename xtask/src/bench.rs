@@ -425,6 +425,7 @@ fn index_report() -> Result<()> {
 
 pub fn bench() -> Result<()> {
     let tools = BuildTools::ensure()?;
+    tools.ensure_test_runner()?;
     let browser = crate::tools::Browser::ensure()?;
     let dist = crate::build_client(&tools)?;
 

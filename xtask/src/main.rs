@@ -326,6 +326,7 @@ fn run_tests(command: &mut Command, tally: &mut Tally) -> Result<()> {
 fn test() -> Result<()> {
     let started = std::time::Instant::now();
     let tools = tools::BuildTools::ensure()?;
+    tools.ensure_test_runner()?;
     let browser = tools::Browser::ensure()?;
 
     run_checked(cargo().args(["fmt", "--all", "--check"]))?;

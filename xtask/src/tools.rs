@@ -55,8 +55,9 @@ pub struct BuildTools {
 }
 
 impl BuildTools {
-    /// Installs whatever is missing: the wasm32 target, wasm-bindgen-cli
-    /// (which also brings the wasm tests' runner), wasm-opt and esbuild.
+    /// Installs whatever the release build is missing: the wasm32 target,
+    /// wasm-opt and esbuild. (wasm-bindgen and wasm-split are libraries of
+    /// xtask itself.)
     pub fn ensure() -> Result<Self> {
         let targets = Command::new("rustup")
             .args(["target", "list", "--installed"])
@@ -64,19 +65,6 @@ impl BuildTools {
             .context("rustup is needed to add the wasm32 target")?;
         if !String::from_utf8_lossy(&targets.stdout).contains("wasm32-unknown-unknown") {
             run_checked(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
-        }
-
-        let bindgen = wasm_bindgen_pin()?;
-        if version_of("wasm-bindgen", "--version").as_deref()
-            != Some(&format!("wasm-bindgen {bindgen}"))
-        {
-            // Not `--locked`: the CLI's own lockfile asks for a newer Rust.
-            run_checked(crate::cargo().args([
-                "install",
-                "wasm-bindgen-cli",
-                "--version",
-                &format!("={bindgen}"),
-            ]))?;
         }
 
         // The npm packages (wasm-opt, esbuild and the test peers) are
@@ -103,9 +91,24 @@ impl BuildTools {
         Ok(Self { npm_bin })
     }
 
-    /// wasm-bindgen, at the version of the library's pin.
-    pub fn wasm_bindgen(&self) -> Command {
-        Command::new("wasm-bindgen")
+    /// Installs the wasm tests' runner (`wasm-bindgen-test-runner`, which
+    /// comes with wasm-bindgen-cli) at the version of the library's pin,
+    /// unless it is there: `cargo xtask test` and `bench` need it, `run`
+    /// doesn't.
+    pub fn ensure_test_runner(&self) -> Result<()> {
+        let bindgen = wasm_bindgen_pin()?;
+        if version_of("wasm-bindgen", "--version").as_deref()
+            != Some(&format!("wasm-bindgen {bindgen}"))
+        {
+            // Not `--locked`: the CLI's own lockfile asks for a newer Rust.
+            run_checked(crate::cargo().args([
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                &format!("={bindgen}"),
+            ]))?;
+        }
+        Ok(())
     }
 
     /// wasm-opt from npm's binaryen.
@@ -302,4 +305,24 @@ fn venv(requirements: &str, dir: &str, program: &str) -> Result<PathBuf> {
         std::fs::write(&stamp, &wanted)?;
     }
     Ok(bin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The release build's wasm-bindgen (a library of xtask) must be the
+    /// version the client links, as the CLI the tests install is.
+    #[test]
+    fn the_bindgen_library_matches_the_clients_pin() {
+        let manifest = include_str!("../Cargo.toml");
+        let library = manifest
+            .lines()
+            .find_map(|line| {
+                let value = line.trim().strip_prefix("wasm-bindgen-cli-support = \"=")?;
+                Some(value.trim_end_matches('"').to_owned())
+            })
+            .expect("xtask pins wasm-bindgen-cli-support");
+        assert_eq!(library, wasm_bindgen_pin().expect("the root pin"));
+    }
 }

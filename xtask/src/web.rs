@@ -202,26 +202,20 @@ pub fn build(app: &WebApp, tools: &BuildTools) -> Result<Vec<Built>> {
     let split = split(&wasm, &work, &out_name, &loader_name)?;
     stages.done("wasm-split");
     let bindgen_dir = work.join("bindgen");
-    run_checked(
-        tools
-            .wasm_bindgen()
-            .args([
-                "--target",
-                "web",
-                "--no-typescript",
-                "--keep-lld-exports",
-                "--no-demangle",
-                // A `link_to!` file (the hash worker) as a file of its own,
-                // fetched when used, not a string in the glue turned into a
-                // blob: URL.
-                "--split-linked-modules",
-                "--out-name",
-                &out_name,
-                "--out-dir",
-            ])
-            .arg(&bindgen_dir)
-            .arg(&split.main),
-    )?;
+    eprintln!("$ wasm-bindgen (library) {}", split.main.display());
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&split.main)
+        .web(true)
+        .map_err(|e| anyhow::anyhow!("wasm-bindgen: {e:#}"))?
+        .typescript(false)
+        .keep_lld_exports(true)
+        .demangle(false)
+        // A `link_to!` file (the hash worker) as a file of its own, fetched
+        // when used, not a string in the glue turned into a blob: URL.
+        .split_linked_modules(true)
+        .out_name(&out_name)
+        .generate(&bindgen_dir)
+        .map_err(|e| anyhow::anyhow!("wasm-bindgen: {e:#}"))?;
 
     stages.done("wasm-bindgen");
     let features = wasm_features(tools, &wasm)?;
