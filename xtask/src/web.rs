@@ -208,6 +208,9 @@ pub fn build(app: &WebApp, tools: &BuildTools) -> Result<Vec<Built>> {
         .web(true)
         .map_err(|e| anyhow::anyhow!("wasm-bindgen: {e:#}"))?
         .typescript(false)
+        // As the CLI does: the glue names its wasm (the library's default
+        // leaves that to the caller, and the pipeline rewrites that name).
+        .omit_default_module_path(false)
         .keep_lld_exports(true)
         .demangle(false)
         // A `link_to!` file (the hash worker) as a file of its own, fetched
