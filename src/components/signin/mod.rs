@@ -22,29 +22,9 @@ use std::pin::Pin;
 pub enum Stage {
     /// The username and password form.
     Form,
-    /// A temporary password was used.
-    NewPassword {
-        /// The challenge session.
-        session: String,
-        /// The user's name as the provider knows it.
-        username: String,
-    },
-    /// An authenticator code is needed.
-    MfaCode {
-        /// The challenge session.
-        session: String,
-        /// The user's name as the provider knows it.
-        username: String,
-    },
-    /// An authenticator app must be set up first.
-    MfaSetup {
-        /// The challenge session.
-        session: String,
-        /// The user's name as the provider knows it.
-        username: String,
-        /// The TOTP secret to show.
-        secret: String,
-    },
+    /// A challenge the user pool asked for: a new password, an
+    /// authenticator code, or setting one up (never `Step::SignedIn`).
+    Challenge(Step),
     /// Resetting a forgotten password.
     Forgot,
 }
@@ -87,21 +67,7 @@ impl From<Step> for Signed {
     fn from(step: Step) -> Self {
         match step {
             Step::SignedIn(tokens) => Self::In(tokens),
-            Step::NewPasswordRequired { session, username } => {
-                Self::Stage(Stage::NewPassword { session, username })
-            }
-            Step::MfaCode { session, username } => {
-                Self::Stage(Stage::MfaCode { session, username })
-            }
-            Step::MfaSetup {
-                session,
-                username,
-                secret,
-            } => Self::Stage(Stage::MfaSetup {
-                session,
-                username,
-                secret,
-            }),
+            challenge => Self::Stage(Stage::Challenge(challenge)),
         }
     }
 }

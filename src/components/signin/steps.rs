@@ -21,10 +21,10 @@ fn step_view(state: SignInState) -> AnyView {
     let busy = state.busy;
     let set_password = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Stage::NewPassword {
+        let Stage::Challenge(Step::NewPasswordRequired {
             session: id,
             username: user,
-        } = state.stage.get_untracked()
+        }) = state.stage.get_untracked()
         else {
             return;
         };
@@ -42,19 +42,19 @@ fn step_view(state: SignInState) -> AnyView {
         let typed = state.code.get_untracked();
         state.code.set(String::new());
         match state.stage.get_untracked() {
-            Stage::MfaCode {
+            Stage::Challenge(Step::MfaCode {
                 session: id,
                 username: user,
-            } => state.run(Box::pin(async move {
+            }) => state.run(Box::pin(async move {
                 Ok(Some(Signed::from(
                     client.verify_mfa_code(&id, &user, &typed).await?,
                 )))
             })),
-            Stage::MfaSetup {
+            Stage::Challenge(Step::MfaSetup {
                 session: id,
                 username: user,
                 ..
-            } => state.run(Box::pin(async move {
+            }) => state.run(Box::pin(async move {
                 Ok(Some(Signed::from(
                     client.finish_mfa_setup(&id, &user, &typed).await?,
                 )))
@@ -100,8 +100,8 @@ fn step_view(state: SignInState) -> AnyView {
         }
     };
     match state.stage.get_untracked() {
-        Stage::Form => ().into_any(),
-        Stage::NewPassword { .. } => view! {
+        Stage::Form | Stage::Challenge(Step::SignedIn(_)) => ().into_any(),
+        Stage::Challenge(Step::NewPasswordRequired { .. }) => view! {
             <h2 id="ferry-signin-title">"Choose a new password"</h2>
             <form class="ferry-form" on:submit=set_password>
                 {text_input("ferry-new-password", "New password", "password", state.new_password, "new-password")}
@@ -109,16 +109,16 @@ fn step_view(state: SignInState) -> AnyView {
             </form>
         }
         .into_any(),
-        Stage::MfaCode { .. } => view! {
+        Stage::Challenge(Step::MfaCode { .. }) => view! {
             <h2 id="ferry-signin-title">"Enter your authentication code"</h2>
             {code_form()}
         }
         .into_any(),
-        Stage::MfaSetup {
+        Stage::Challenge(Step::MfaSetup {
             secret,
             username: user,
             ..
-        } => view! {
+        }) => view! {
             <h2 id="ferry-signin-title">"Set up an authenticator app"</h2>
             <p>"Scan this code with your authenticator app, or type the key below, then enter the code it shows."</p>
             {ferry_client::qr::encode(&Step::otpauth_uri(&user, &secret)).map(|qr| {
