@@ -36,14 +36,6 @@ chunks::split_point! {
     }
 }
 
-/// Fetches the sign-in conversation's chunk ahead of need (the person is
-/// about to sign in).
-pub fn prefetch_auth() {
-    leptos::task::spawn_local(async {
-        let _ = crate::components::signin::sign_in_chunk().await;
-    });
-}
-
 type Refreshed = futures::channel::oneshot::Sender<Option<String>>;
 
 /// The session of one mounted app. All handles: `Copy`.

@@ -168,7 +168,10 @@ pub fn SignIn(
     let on_focus = move |_| {
         if !prefetched_auth.get_value() {
             prefetched_auth.set_value(true);
-            crate::session::prefetch_auth();
+            // The sign-in conversation's chunk, ahead of need.
+            leptos::task::spawn_local(async {
+                let _ = sign_in_chunk().await;
+            });
         }
     };
     let prefetched = StoredValue::new(false);
