@@ -80,7 +80,7 @@ fn main() {
             let (answer, t2) = call(
                 &state,
                 "RespondToAuthChallenge",
-                json!({"ChallengeName": "PASSWORD_VERIFIER", "ClientId": LOCAL_CLIENT_ID, "Session": challenge["Session"],
+                json!({"ChallengeName": "PASSWORD_VERIFIER", "ClientId": LOCAL_CLIENT_ID,
                        "ChallengeResponses": {"USERNAME": "alice", "PASSWORD_CLAIM_SECRET_BLOCK": s("SECRET_BLOCK"),
                                               "TIMESTAMP": timestamp, "PASSWORD_CLAIM_SIGNATURE": signature}}),
             )

@@ -1,7 +1,9 @@
-//! AWS's own Cognito client, amazon-cognito-identity-js (pinned in
-//! tools/npm), signs in against the identity provider over a real socket:
-//! SRP, a forced new password, tokens checked against the JWKS with `jose`,
-//! GetUser, refresh, an authenticator app (TOTP), and global sign-out.
+//! AWS's own Cognito clients (pinned in tools/npm) sign in against the
+//! identity provider over a real socket. amazon-cognito-identity-js: SRP, a
+//! forced new password, tokens checked against the JWKS with `jose`,
+//! GetUser, refresh, an authenticator app (TOTP), and global sign-out. AWS's
+//! SDK for JavaScript v3: USER_SRP_AUTH with exactly the requests AWS's API
+//! reference allows (PASSWORD_VERIFIER answered without a Session).
 
 #![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
 
@@ -130,4 +132,64 @@ async fn amazon_cognito_identity_js_signs_in_with_srp_new_password_totp_and_refr
         );
     }
     println!("{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_sdk_v3_signs_in_with_srp_sending_no_session() {
+    let modules = npm_dir().join("node_modules/@aws-sdk/client-cognito-identity-provider");
+    assert!(
+        modules.exists(),
+        "{} is missing: run `cargo xtask test`, which installs the npm test peers",
+        modules.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let settings = Settings::new(
+        url.clone(),
+        dir.path().join("data"),
+        dir.path().join("dist"),
+    );
+    let state = AppState::open(settings, Arc::new(SystemClock)).unwrap();
+    state
+        .identity
+        .create_user("bea", "Bea-Pass-123", None, false)
+        .unwrap();
+    let server = tokio::spawn(async move {
+        let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service).await
+    });
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(npm_dir().join("peers/cognito-sdk-v3.mjs"))
+            .env("ENDPOINT", format!("{url}/"))
+            .env("POOL_ID", LOCAL_POOL_ID)
+            .env("CLIENT_ID", LOCAL_CLIENT_ID)
+            .env("USERNAME", "bea")
+            .env("PASSWORD", "Bea-Pass-123")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    server.abort();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "node failed:\n{stdout}\n{stderr}");
+    // AWS answers USER_SRP_AUTH without a Session; so does the local stack.
+    assert!(
+        stdout.contains(r#"{"step":"password-verifier","session":null}"#),
+        "{stdout}"
+    );
+    for step in [
+        "signed-in-without-session",
+        "get-user",
+        "wrong-password-refused",
+    ] {
+        assert!(
+            stdout.contains(&format!("\"step\":\"{step}\"")),
+            "step {step} missing:\n{stdout}"
+        );
+    }
+    assert!(stdout.trim_end().ends_with("{\"ok\":true}"), "{stdout}");
 }

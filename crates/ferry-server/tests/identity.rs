@@ -103,7 +103,9 @@ impl Pool {
                 timestamp,
             )
             .unwrap();
-        json!({"ChallengeName": "PASSWORD_VERIFIER", "ClientId": LOCAL_CLIENT_ID, "Session": challenge["Session"],
+        // No Session: AWS answers USER_SRP_AUTH without one, and its API
+        // takes PASSWORD_VERIFIER's answer without one.
+        json!({"ChallengeName": "PASSWORD_VERIFIER", "ClientId": LOCAL_CLIENT_ID,
                "ChallengeResponses": {"USERNAME": s("USERNAME"), "PASSWORD_CLAIM_SECRET_BLOCK": s("SECRET_BLOCK"),
                                       "TIMESTAMP": timestamp, "PASSWORD_CLAIM_SIGNATURE": signature}})
     }
@@ -175,6 +177,52 @@ async fn an_unknown_user_and_a_wrong_password_get_the_same_answer() {
     assert_eq!(first["ChallengeName"], "PASSWORD_VERIFIER");
 }
 
+/// As on AWS: the PASSWORD_VERIFIER challenge names the user both ways and
+/// carries no Session; the answer is bound by its SECRET_BLOCK, which must
+/// be the one handed out, to this user and this app client.
+#[tokio::test]
+async fn the_password_verifier_is_bound_by_its_secret_block_not_a_session() {
+    let pool = pool();
+    let client = ClientSession::new(&[7; 128]).unwrap();
+    let (status, challenge) = pool.initiate("alice", &client).await;
+    assert_eq!(status, 200, "{challenge}");
+    assert!(challenge.get("Session").is_none(), "{challenge}");
+    let parameters = &challenge["ChallengeParameters"];
+    assert_eq!(parameters["USERNAME"], "alice");
+    assert_eq!(parameters["USER_ID_FOR_SRP"], "alice");
+
+    // Another app client can't answer it.
+    let mut elsewhere = pool.claim(&client, &challenge, PASSWORD, &pool.now_stamp());
+    elsewhere["ClientId"] = json!("someone-else");
+    assert_eq!(pool.call("RespondToAuthChallenge", elsewhere).await.0, 400);
+
+    // A made-up secret block names no challenge.
+    let (_, challenge) = pool.initiate("alice", &client).await;
+    let mut forged = pool.claim(&client, &challenge, PASSWORD, &pool.now_stamp());
+    forged["ChallengeResponses"]["PASSWORD_CLAIM_SECRET_BLOCK"] = json!("bm90IGEgYmxvY2s=");
+    let (status, body) = pool.call("RespondToAuthChallenge", forged).await;
+    assert_eq!(status, 400);
+    assert_eq!(error_of(&body).0, "NotAuthorizedException");
+
+    // The real answer signs in, once.
+    let claim = pool.claim(&client, &challenge, PASSWORD, &pool.now_stamp());
+    let (status, body) = pool.call("RespondToAuthChallenge", claim.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["AuthenticationResult"]["AccessToken"].is_string());
+    assert_eq!(pool.call("RespondToAuthChallenge", claim).await.0, 400);
+
+    // Another challenge (NEW_PASSWORD_REQUIRED, MFA) still needs its Session.
+    let (status, body) = pool
+        .call(
+            "RespondToAuthChallenge",
+            json!({"ChallengeName": "SOFTWARE_TOKEN_MFA", "ClientId": LOCAL_CLIENT_ID,
+                   "ChallengeResponses": {"USERNAME": "alice", "SOFTWARE_TOKEN_MFA_CODE": "123456"}}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(error_of(&body).1.contains("Session"), "{body}");
+}
+
 #[tokio::test]
 async fn a_challenge_session_is_single_use() {
     let pool = pool();
@@ -235,14 +283,16 @@ async fn a_timestamp_more_than_five_minutes_off_is_refused() {
 }
 
 #[tokio::test]
-async fn the_secret_block_is_bound_to_its_session() {
+async fn the_secret_block_is_bound_to_its_challenge() {
     let pool = pool();
     let client = ClientSession::new(&[5; 128]).unwrap();
     let (_, first) = pool.initiate("alice", &client).await;
     let (_, second) = pool.initiate("alice", &client).await;
-    // A correct claim for the second challenge, sent with the first session.
+    // A correct claim for the second challenge, sent with the first one's
+    // secret block (which names the first challenge).
     let mut claim = pool.claim(&client, &second, PASSWORD, &pool.now_stamp());
-    claim["Session"] = first["Session"].clone();
+    claim["ChallengeResponses"]["PASSWORD_CLAIM_SECRET_BLOCK"] =
+        first["ChallengeParameters"]["SECRET_BLOCK"].clone();
     let (status, body) = pool.call("RespondToAuthChallenge", claim).await;
     assert_eq!(status, 400);
     assert_eq!(

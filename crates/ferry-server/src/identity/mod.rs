@@ -421,11 +421,17 @@ impl Identity {
 
     fn new_session(&self, session: Session) -> String {
         let id = B64URL.encode(random::<48>());
+        self.keep_session(id.clone(), session);
+        id
+    }
+
+    /// Keeps a pending challenge under `key` (a session id, or a
+    /// PASSWORD_VERIFIER's SECRET_BLOCK), dropping the stale ones.
+    fn keep_session(&self, key: String, session: Session) {
         let mut sessions = self.sessions();
         let now = self.clock.unix();
         sessions.retain(|_, s| now - s.created <= SESSION_SECONDS);
-        sessions.insert(id.clone(), session);
-        id
+        sessions.insert(key, session);
     }
 
     /// Takes a session out (sessions are single-use), if it is still fresh.
@@ -944,28 +950,33 @@ impl Identity {
                     ServerChallenge::new(&verifier, &random::<{ ferry_srp::EXPONENT_BYTES }>())
                         .map_err(|e| CognitoError::internal(e.into()))?;
                 let secret_block = random::<64>().to_vec();
+                let block = B64.encode(&secret_block);
                 let parameters = json!({
                     "SALT": challenge.salt(),
                     "SRP_B": challenge.srp_b(),
-                    "SECRET_BLOCK": B64.encode(&secret_block),
+                    "SECRET_BLOCK": block,
                     "USER_ID_FOR_SRP": username,
                     "USERNAME": username,
                 });
-                let session = self.new_session(Session {
-                    username: username.to_owned(),
-                    client_id: client_id.to_owned(),
-                    created: self.clock.unix(),
-                    pending: Pending::PasswordVerifier {
-                        challenge: Box::new(challenge),
-                        srp_a: srp_a.to_owned(),
-                        secret_block,
-                        known,
+                // As on AWS, the challenge is bound to its SECRET_BLOCK (the
+                // answer carries it back) and the answer has no Session.
+                self.keep_session(
+                    block,
+                    Session {
+                        username: username.to_owned(),
+                        client_id: client_id.to_owned(),
+                        created: self.clock.unix(),
+                        pending: Pending::PasswordVerifier {
+                            challenge: Box::new(challenge),
+                            srp_a: srp_a.to_owned(),
+                            secret_block,
+                            known,
+                        },
                     },
-                });
+                );
                 Ok(json!({
                     "ChallengeName": "PASSWORD_VERIFIER",
                     "ChallengeParameters": parameters,
-                    "Session": session,
                 }))
             }
             "USER_PASSWORD_AUTH" => {
@@ -1026,7 +1037,16 @@ impl Identity {
             .get("ChallengeResponses")
             .cloned()
             .unwrap_or_else(|| json!({}));
-        let session_id = str_param(body, "Session")?;
+        // PASSWORD_VERIFIER is answered without a Session, as AWS's API
+        // allows: its SECRET_BLOCK names the challenge. Every other
+        // challenge names its Session.
+        let session_id = match body.get("Session").and_then(Value::as_str) {
+            Some(id) => id,
+            None if name == "PASSWORD_VERIFIER" => {
+                str_param(&responses, "PASSWORD_CLAIM_SECRET_BLOCK")?
+            }
+            None => str_param(body, "Session")?,
+        };
         let session = self.take_session(session_id, client_id)?;
         let username = str_param(&responses, "USERNAME")?;
         if username != session.username {
