@@ -231,3 +231,36 @@ async fn accepted_commands_survive_kill_9_and_are_carried_out_after_restart() {
     child.wait().unwrap();
     assert!(run(&data, &["dlq", "list"]).contains("no dead letters"));
 }
+
+/// One server per data directory: a second one refuses to start and names
+/// the first one's pid; the admin commands still work beside it; and after
+/// the first one dies (even by `kill -9`) the directory is free again.
+#[test]
+fn a_second_server_on_the_same_data_directory_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, dist) = (dir.path().join("data"), dir.path().join("dist"));
+    std::fs::create_dir_all(&dist).unwrap();
+    let (mut first, _) = start(&data, &dist, "127.0.0.1:0");
+    let second = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--addr", "127.0.0.1:0", "--dist"])
+        .arg(&dist)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        said.contains(&format!(
+            "another ferry-server (pid {}) is serving",
+            first.id()
+        )),
+        "{said}"
+    );
+    run(&data, &["user", "list"]);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (mut again, _) = start(&data, &dist, "127.0.0.1:0");
+    again.kill().unwrap();
+    again.wait().unwrap();
+}
