@@ -212,29 +212,92 @@ fn run(args: &[String]) -> Result<()> {
     if let Some(url) = &public_url {
         command.args(["--public-url", url]);
     }
-    let mut child = command.spawn().context("starting ferry-server")?;
-    let stdout = child.stdout.take().context("ferry-server's output")?;
-    let mut lines = BufReader::new(stdout).lines();
-    if let Some(Ok(first)) = lines.next() {
-        let url = first
-            .trim()
-            .strip_prefix("ferry-server listening on ")
-            .unwrap_or(&first);
+    let status = serve_until_stopped(&mut command, |url| {
         println!();
         println!("  Ferry is running at {url}");
         println!("  Sign in as {DEMO_USER} with the password {DEMO_PASSWORD}");
         println!("  Data directory: {}", data_dir.display());
         println!("  Press Ctrl+C to stop.");
         println!();
-    }
-    for line in lines.map_while(Result::ok) {
-        println!("{line}");
-    }
-    let status = child.wait()?;
+    })?;
     if !status.success() {
         bail!("ferry-server exited with {status}");
     }
     Ok(())
+}
+
+/// Runs the server `command` starts until it ends, telling `on_url` where
+/// it listens. When xtask itself is told to stop (SIGTERM, SIGINT, SIGHUP),
+/// the server is told too (SIGTERM: it shuts down gracefully), so stopping
+/// `cargo xtask run` never leaves a server behind.
+fn serve_until_stopped(
+    command: &mut Command,
+    on_url: impl FnOnce(&str),
+) -> Result<std::process::ExitStatus> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting ferry-server")?;
+    let pid = child.id().to_string();
+    ctrlc::set_handler(move || {
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    })
+    .context("listening for the signal to stop")?;
+    let stdout = child.stdout.take().context("ferry-server's output")?;
+    let mut lines = BufReader::new(stdout).lines();
+    if let Some(Ok(first)) = lines.next() {
+        on_url(
+            first
+                .trim()
+                .strip_prefix("ferry-server listening on ")
+                .unwrap_or(&first),
+        );
+    }
+    for line in lines.map_while(Result::ok) {
+        println!("{line}");
+    }
+    Ok(child.wait()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stopping xtask (SIGTERM) stops the server it runs, and xtask goes
+    /// on to its end: nothing is left running. (The server here is a shell
+    /// that prints the line ferry-server prints, then waits.)
+    #[test]
+    fn a_stopped_run_stops_its_server() {
+        let (told, heard) = std::sync::mpsc::channel();
+        let serving = std::thread::spawn(move || {
+            let mut server = Command::new("sh");
+            server.args([
+                "-c",
+                "echo 'ferry-server listening on http://127.0.0.1:9/'; exec sleep 600",
+            ]);
+            serve_until_stopped(&mut server, |url| {
+                let _ = told.send(url.to_owned());
+            })
+        });
+        let url = heard
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the server started");
+        assert_eq!(url, "http://127.0.0.1:9/");
+        let us = std::process::id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &us])
+                .status()
+                .unwrap()
+                .success()
+        );
+        // If the server were left running, this would wait ten minutes.
+        let status = serving.join().expect("no panic").expect("it ran");
+        assert!(
+            !status.success(),
+            "the server ended by its signal: {status}"
+        );
+    }
 }
 
 /// The demo account `cargo xtask run` creates on the local stack.
