@@ -367,8 +367,19 @@ impl ObjectEndpoint {
             source_ip,
         });
         let req = http::Request::from_parts(parts, s3s::Body::http_body_unsync(body));
+        let (method, path) = (req.method().clone(), req.uri().path().to_owned());
         match self.service.call(req).await {
-            Ok(resp) => resp.map(axum::body::Body::new),
+            Ok(resp) => {
+                // A client's mistake (a bad signature, an expired link) is
+                // worth a warning; ERROR is for the server's own faults.
+                let status = resp.status();
+                if status.is_server_error() {
+                    tracing::error!(%status, %method, %path, request_id, "the object endpoint failed");
+                } else if status.is_client_error() {
+                    tracing::warn!(%status, %method, %path, request_id, "the object endpoint refused a request");
+                }
+                resp.map(axum::body::Body::new)
+            }
             Err(e) => {
                 tracing::error!(error = ?e, "the S3 service failed");
                 error_response(

@@ -384,6 +384,22 @@ impl Drop for AppState {
 }
 
 /// The whole HTTP surface of the local stack.
+/// The log filter: `FERRY_LOG` when set (e.g. `debug`), else `info`. The
+/// S3 library's own log lines are left out unless `FERRY_LOG` names `s3s`:
+/// it logs every refused request (a bad signature, an expired link) at
+/// ERROR, where ERROR is for the server's own faults; the object endpoint
+/// logs refusals itself, at WARN.
+pub fn log_filter(ferry_log: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let wanted = ferry_log.unwrap_or("info,tower_http=warn");
+    let wanted = if wanted.contains("s3s") {
+        wanted.to_owned()
+    } else {
+        format!("{wanted},s3s=off")
+    };
+    tracing_subscriber::EnvFilter::try_new(&wanted)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,s3s=off"))
+}
+
 pub fn app(state: Arc<AppState>) -> Router {
     let bucket = format!("/{LOCAL_BUCKET}");
     // The object endpoint answers its own paths with S3's bytes, headers and

@@ -188,10 +188,9 @@ enum UserCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG")
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
+        .with_env_filter(ferry_server::log_filter(
+            std::env::var("FERRY_LOG").ok().as_deref(),
+        ))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
