@@ -91,6 +91,8 @@ async fn the_aws_sdk_for_javascript_agrees_with_the_endpoint() {
         .filter_map(|v| v.as_str())
         .collect();
     assert!(steps.contains(&"complete-multipart"), "{steps:?}");
+    // A header-signed body unlike its x-amz-content-sha256: S3's own code.
+    assert!(steps.contains(&"content-sha256-mismatch"), "{steps:?}");
     assert!(steps.contains(&"sdk-presigned-refusals"), "{steps:?}");
     assert!(
         steps.contains(&"our-presigned-url-equals-the-sdks"),

@@ -100,6 +100,23 @@ async function main() {
   await expectError(s3.send(new HeadObjectCommand({ Bucket, Key: 'sdk/corrupt.bin' })), 'NotFound');
   step('bad-digest');
 
+  // 2b. A header-signed body that isn't the one its x-amz-content-sha256
+  // names (changed after signing, same length) is refused as S3 does.
+  const tampering = client();
+  tampering.middlewareStack.add(
+    (next) => async (args) => {
+      args.request.body = Buffer.alloc(small.length, 7);
+      return next(args);
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'changeTheBodyAfterSigning' },
+  );
+  const mismatch = await expectError(tampering.send(new PutObjectCommand({
+    Bucket, Key: 'sdk/tampered.bin', Body: small,
+  })), 'XAmzContentSHA256Mismatch');
+  check(mismatch.$metadata.httpStatusCode === 400, `status ${mismatch.$metadata.httpStatusCode}`);
+  await expectError(s3.send(new HeadObjectCommand({ Bucket, Key: 'sdk/tampered.bin' })), 'NotFound');
+  step('content-sha256-mismatch');
+
   // 3. Multipart: 5 MiB, 5 MiB, 1 KiB with checksums; ListParts; Complete.
   const parts = [bytes(5 * 1024 * 1024, 2), bytes(5 * 1024 * 1024, 3), bytes(1024, 4)];
   const { UploadId } = await s3.send(new CreateMultipartUploadCommand({
