@@ -386,6 +386,38 @@ impl FerryS3 {
         self.sidecar(format!(".ferry-done-{upload_id}.json"))
     }
 
+    /// Forgets the records of multipart uploads completed before
+    /// `before_unix` (seconds): they let a retried CompleteMultipartUpload
+    /// get its first answer, which a client asks for within minutes, not
+    /// days. Returns how many went.
+    pub(crate) async fn prune_completions(&self, before_unix: i64) -> std::io::Result<usize> {
+        let mut pruned = 0;
+        let mut entries = tokio::fs::read_dir(&self.root).await?;
+        while let Some(entry) = entries.next_entry().await? {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                continue;
+            };
+            if !(name.starts_with(".ferry-done-") && name.ends_with(".json")) {
+                continue;
+            }
+            let written = entry
+                .metadata()
+                .await?
+                .modified()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            if written < before_unix {
+                match tokio::fs::remove_file(entry.path()).await {
+                    Ok(()) => pruned += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(pruned)
+    }
+
     /// s3s-fs's own marker of an open upload.
     fn upload_open(&self, upload_id: &str) -> bool {
         uuid::Uuid::parse_str(upload_id).is_ok()

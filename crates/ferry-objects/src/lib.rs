@@ -168,6 +168,16 @@ impl ObjectEndpoint {
         &self.config
     }
 
+    /// Forgets the records of multipart uploads completed more than `keep`
+    /// ago (by the injected clock); returns how many went. Run by the
+    /// server's periodic sweep.
+    pub async fn prune_completions(&self, keep: std::time::Duration) -> std::io::Result<usize> {
+        let keep = i64::try_from(keep.as_secs()).unwrap_or(i64::MAX);
+        self.backend
+            .prune_completions(self.clock.unix().saturating_sub(keep))
+            .await
+    }
+
     /// The `ObjectStore` adapter over this endpoint's files and signer.
     pub fn store(self: &Arc<Self>) -> Arc<LocalObjectStore> {
         Arc::new(LocalObjectStore::new(

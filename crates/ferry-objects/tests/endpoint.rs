@@ -939,3 +939,50 @@ async fn signing_times_are_judged_by_the_injected_clock() {
     let r = s.send("PUT", &put.url, &headers_of(&put), body).await;
     assert_eq!((r.status, r.code().as_str()), (403, "RequestTimeTooSkewed"));
 }
+
+/// A completed upload's record (which answers a retried complete) is
+/// pruned once it is older than what the server keeps, and not before.
+#[tokio::test]
+async fn completed_uploads_records_are_pruned_when_old() {
+    let s = start().await;
+    let mut ids = Vec::new();
+    for key in ["k/old-done", "k/new-done"] {
+        let id = s
+            .store
+            .create_multipart(key, "text/plain", false)
+            .await
+            .unwrap();
+        let part = bytes_of(1000, 3);
+        let url = s
+            .store
+            .presign_part(key, &id, 1, &limits(&part, None), s.now(), HOUR)
+            .await
+            .unwrap();
+        let r = s.send("PUT", &url.url, &headers_of(&url), part).await;
+        assert_eq!(r.status, 200);
+        let done = [UploadedPart {
+            part_number: 1,
+            e_tag: r.header("etag").unwrap().to_owned(),
+            checksum_sha256: None,
+        }];
+        s.store.complete_multipart(key, &id, &done).await.unwrap();
+        ids.push(id);
+    }
+    let record = |id: &str| s.dir.path().join(format!("objects/.ferry-done-{id}.json"));
+    let at = |seconds_ago: u64| {
+        let now = u64::try_from(s.clock.unix()).unwrap();
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(now - seconds_ago)
+    };
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for (id, age) in [(&ids[0], 2 * 24 * 3600), (&ids[1], 3600)] {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(record(id))
+            .unwrap();
+        file.set_modified(at(age)).unwrap();
+    }
+    assert_eq!(s.endpoint.prune_completions(day).await.unwrap(), 1);
+    assert!(!record(&ids[0]).exists());
+    assert!(record(&ids[1]).exists());
+    assert_eq!(s.endpoint.prune_completions(day).await.unwrap(), 0);
+}

@@ -355,6 +355,7 @@ impl AppState {
         tasks.push(self.bus.start());
         let consumers = self.consumers.clone();
         let live = self.live.clone();
+        let objects = self.objects.clone();
         let clock = self.clock.clone();
         let (every, idle) = (self.settings.sweep_every, self.settings.upload_idle);
         tasks.push(tokio::spawn(async move {
@@ -367,6 +368,11 @@ impl AppState {
                     Err(error) => tracing::warn!(%error, "the sweep will try again"),
                 }
                 let _ = live.prune(clock.unix()).await;
+                // A completed upload's record answers its retries; after
+                // as long as an upload may sit idle, it goes.
+                if let Err(error) = objects.prune_completions(idle).await {
+                    tracing::warn!(%error, "completed uploads' records will be pruned later");
+                }
                 tokio::time::sleep(every).await;
             }
         }));
