@@ -971,9 +971,9 @@ async fn completed_uploads_records_are_pruned_when_old() {
     let record = |id: &str| s.dir.path().join(format!("objects/.ferry-done-{id}.json"));
     let at = |seconds_ago: u64| {
         let now = u64::try_from(s.clock.unix()).unwrap();
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(now - seconds_ago)
+        std::time::UNIX_EPOCH + Duration::from_secs(now - seconds_ago)
     };
-    let day = std::time::Duration::from_secs(24 * 3600);
+    let day = Duration::from_secs(24 * 3600);
     for (id, age) in [(&ids[0], 2 * 24 * 3600), (&ids[1], 3600)] {
         let file = std::fs::File::options()
             .write(true)
