@@ -244,8 +244,13 @@ fn received(driver: &Shared, text: &str) {
     };
     let hello = matches!(message, live::ServerMessage::Hello { .. });
     let (reply, event) = driver.borrow_mut().live.received(&message);
-    if let Some(Action::Send(text)) = reply {
-        send(driver, text);
+    match reply {
+        Some(Action::Send(text)) => send(driver, text),
+        Some(Action::Resync) => {
+            let resync = driver.borrow().options.on_resync.clone();
+            resync();
+        }
+        _ => {}
     }
     if hello {
         let resync = {
@@ -293,7 +298,7 @@ fn closed(driver: &Shared, connection: u64) {
 
 fn run(driver: &Shared, action: Action) {
     match action {
-        Action::Send(_) => {}
+        Action::Send(_) | Action::Resync => {}
         Action::Connect(wait) => later(driver, wait, connect),
         Action::Poll(wait, _) => {
             if driver.borrow().polling {
@@ -343,7 +348,14 @@ fn poll(driver: &Shared) {
         }
         let next = match page {
             Ok(page) => {
-                let on_event = driver.borrow().options.on_event.clone();
+                let (on_event, on_resync) = {
+                    let d = driver.borrow();
+                    (d.options.on_event.clone(), d.options.on_resync.clone())
+                };
+                if page.missed {
+                    // Events were dropped for age before this poll read them.
+                    on_resync();
+                }
                 for item in page.events {
                     if let Ok(envelope) = serde_json::from_value::<EventEnvelope>(item.event) {
                         on_event(envelope);

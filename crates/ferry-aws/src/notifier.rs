@@ -10,10 +10,12 @@
 //! - `E#{cursor, 20 digits}`: the event (`{metadata, data}`), and its TTL;
 //! - `EV#{eventId}`: that the event is in the feed (once per id), and its TTL.
 //!
-//! Cursors come from the counter before the event is written, so two
-//! notifier invocations for one user at the same instant may write cursors
-//! 6 then 5: a client that resumed in that instant after 6 misses 5 in its
-//! feed read, though its open connection got 5 pushed.
+//! A cursor is taken from the counter and its event written in one
+//! transaction, conditional on the counter not having moved, so a user's
+//! cursors are written in order and without holes: a hole in what a reader
+//! gets is an event that expired, and the page says `missed`. (Before this,
+//! two invocations could write cursors 6 then 5, and a duplicate delivery
+//! could leave a cursor unused; such old holes read as `missed` once.)
 
 use crate::AwsSettings;
 use crate::dynamodb::codec::{Expr, Item, key, s, user_pk};
@@ -21,8 +23,7 @@ use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, Put, ReturnValue, ScalarAttributeType, TimeToLiveSpecification,
-    TransactWriteItem,
+    ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use ferry_core::model::UserId;
 use ferry_core::ports::{Notifier, PortError, PortResult};
@@ -280,10 +281,19 @@ impl ApiGatewayNotifier {
             Some(last) if more => last.cursor,
             _ => self.latest_cursor(user).await?.max(after),
         };
+        // Cursors are dense per user: a hole is an event dropped for age.
+        let mut expected = after.max(0) + 1;
+        let mut missed = false;
+        for item in &events {
+            missed |= item.cursor != expected;
+            expected = item.cursor + 1;
+        }
+        missed |= !more && cursor >= expected;
         Ok(FeedPage {
             events,
             cursor,
             more,
+            missed,
         })
     }
 
@@ -343,11 +353,8 @@ impl ApiGatewayNotifier {
         Ok(())
     }
 
-    /// Puts the event in the feed unless it is there; answers its cursor
-    /// when it was new.
-    async fn store(&self, user: &UserId, event: &EventEnvelope) -> PortResult<Option<i64>> {
-        let event_id = event.metadata().event_id;
-        let marker = key(s(user_pk(user)), s(format!("EV#{event_id}")));
+    /// Whether the event with this id is in `user`'s feed.
+    async fn stored(&self, marker: &Item) -> PortResult<bool> {
         let seen = self
             .dynamo
             .get_item()
@@ -357,82 +364,100 @@ impl ApiGatewayNotifier {
             .send()
             .await
             .map_err(|e| unavailable("DynamoDB", e))?;
-        if seen.item.is_some() {
-            return Ok(None);
-        }
-        let mut expr = Expr::default();
-        let counted = self
-            .dynamo
-            .update_item()
-            .table_name(&self.files_table)
-            .set_key(Some(key(s(user_pk(user)), s("FEED"))))
-            .update_expression(format!(
-                "ADD {} {}",
-                expr.name("seq"),
-                expr.value(
-                    "one",
-                    aws_sdk_dynamodb::types::AttributeValue::N("1".into())
-                )
-            ))
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(|e| unavailable("DynamoDB", e))?;
-        let cursor: i64 = match counted.attributes.as_ref().and_then(|a| a.get("seq")) {
-            Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n
-                .parse()
-                .map_err(|_| PortError::Other(format!("feed counter `{n}`")))?,
-            _ => return Err(PortError::Other("the feed counter answered nothing".into())),
-        };
+        Ok(seen.item.is_some())
+    }
+
+    /// Puts the event in the feed unless it is there; answers its cursor
+    /// when it was new.
+    ///
+    /// The cursor is taken and the event written in one transaction,
+    /// conditional on the counter still holding what was read: two
+    /// invocations for one user can't interleave, so a user's cursors are
+    /// written in order and without holes (a reader that sees cursor `n`
+    /// sees every cursor before it that hasn't expired).
+    async fn store(&self, user: &UserId, event: &EventEnvelope) -> PortResult<Option<i64>> {
+        let event_id = event.metadata().event_id;
+        let marker = key(s(user_pk(user)), s(format!("EV#{event_id}")));
         let now = event.metadata().occurred_at;
         let body = serde_json::to_string(event).map_err(|e| PortError::Other(e.to_string()))?;
-        let mut marker_item = marker;
-        marker_item.insert(
-            "seq".into(),
-            aws_sdk_dynamodb::types::AttributeValue::N(cursor.to_string()),
-        );
-        marker_item.insert("expires_at".into(), expires(now, FEED_RETENTION));
-        let mut entry = cursor_key(user, cursor);
-        entry.insert("event".into(), s(body));
-        entry.insert("expires_at".into(), expires(now, FEED_RETENTION));
-        let mut condition = Expr::default();
-        let not_there = format!("attribute_not_exists({})", condition.name("pk"));
-        let put = |item: Item, guarded: bool| {
-            let mut put = Put::builder()
+        let mut attempts = 0u32;
+        loop {
+            if self.stored(&marker).await? {
+                return Ok(None);
+            }
+            let current = self.latest_cursor(user).await?;
+            let cursor = current + 1;
+            let number = |n: i64| aws_sdk_dynamodb::types::AttributeValue::N(n.to_string());
+
+            let mut counter = Expr::default();
+            let seq = counter.name("seq");
+            let held = counter.value("current", number(current));
+            let condition = if current == 0 {
+                format!("attribute_not_exists({seq}) OR {seq} = {held}")
+            } else {
+                format!("{seq} = {held}")
+            };
+            let update = format!("SET {seq} = {}", counter.value("next", number(cursor)));
+            let take = Update::builder()
                 .table_name(&self.files_table)
-                .set_item(Some(item));
-            if guarded {
-                put = put
+                .set_key(Some(key(s(user_pk(user)), s("FEED"))))
+                .update_expression(update)
+                .condition_expression(condition)
+                .set_expression_attribute_names(counter.names())
+                .set_expression_attribute_values(counter.values())
+                .build()
+                .map_err(|e| PortError::Other(e.to_string()))?;
+
+            let mut marker_item = marker.clone();
+            marker_item.insert("seq".into(), number(cursor));
+            marker_item.insert("expires_at".into(), expires(now, FEED_RETENTION));
+            let mut entry = cursor_key(user, cursor);
+            entry.insert("event".into(), s(body.clone()));
+            entry.insert("expires_at".into(), expires(now, FEED_RETENTION));
+            let mut absent = Expr::default();
+            let not_there = format!("attribute_not_exists({})", absent.name("pk"));
+            let put = |item: Item| {
+                Put::builder()
+                    .table_name(&self.files_table)
+                    .set_item(Some(item))
                     .condition_expression(not_there.clone())
-                    .set_expression_attribute_names(condition.names());
+                    .set_expression_attribute_names(absent.names())
+                    .build()
+                    .map(|put| TransactWriteItem::builder().put(put).build())
+                    .map_err(|e| PortError::Other(e.to_string()))
+            };
+            let written = self
+                .dynamo
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().update(take).build())
+                .transact_items(put(marker_item)?)
+                .transact_items(put(entry)?)
+                .send()
+                .await;
+            match written {
+                Ok(_) => return Ok(Some(cursor)),
+                // Another invocation took the cursor, or stored this very
+                // event: look again.
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_transaction_canceled_exception())
+                        && attempts < STORE_ATTEMPTS =>
+                {
+                    attempts += 1;
+                    let jitter = u64::from(event_id.as_bytes()[0]) % 20;
+                    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempts) + jitter))
+                        .await;
+                }
+                Err(err) => return Err(unavailable("DynamoDB", err)),
             }
-            put.build()
-                .map(|put| TransactWriteItem::builder().put(put).build())
-                .map_err(|e| PortError::Other(e.to_string()))
-        };
-        let written = self
-            .dynamo
-            .transact_write_items()
-            .transact_items(put(marker_item, true)?)
-            .transact_items(put(entry, false)?)
-            .send()
-            .await;
-        match written {
-            Ok(_) => Ok(Some(cursor)),
-            // Stored meanwhile by another delivery of the same event.
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_transaction_canceled_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(err) => Err(unavailable("DynamoDB", err)),
         }
     }
 }
+
+/// How often `store` tries again when other invocations keep taking the
+/// cursor it read (each try reads the counter afresh).
+const STORE_ATTEMPTS: u32 = 25;
 
 #[async_trait]
 impl Notifier for ApiGatewayNotifier {

@@ -163,3 +163,75 @@ fn the_template_creates_the_connections_table_the_notifier_reads() {
         assert!(table.contains(line), "ConnectionsTable lacks {line:?}");
     }
 }
+
+/// Cursors are taken and written in one transaction: invocations racing for
+/// one user write every cursor once, in order, with no hole; a hole a reader
+/// meets is an event dropped for age, and the page says it missed events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_invocations_write_dense_cursors_and_a_hole_reads_as_missed() {
+    let moto = start_moto();
+    let (url, _received) = management_stand_in(HashSet::new()).await;
+    let notifier = tables(&moto, &url).await;
+    let ann = user("ann");
+    let events: Vec<EventEnvelope> = (0..6).map(|n| deleted(&ann, &format!("{n}.txt"))).collect();
+    let mut racing = Vec::new();
+    for event in events.iter().cloned().chain(events.iter().take(2).cloned()) {
+        let (notifier, ann) = (notifier.clone(), ann.clone());
+        racing.push(tokio::spawn(async move {
+            notifier.notify(&ann, &event).await.unwrap();
+        }));
+    }
+    for task in racing {
+        task.await.unwrap();
+    }
+    let page = notifier.events_after(&ann, 0, 100).await.unwrap();
+    let cursors: Vec<i64> = page.events.iter().map(|e| e.cursor).collect();
+    assert_eq!(cursors, [1, 2, 3, 4, 5, 6]);
+    let ids: HashSet<String> = page
+        .events
+        .iter()
+        .map(|e| e.event["metadata"]["EventId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 6, "each event once");
+    assert!(!page.missed);
+
+    // TTL drops cursor 3 (as DynamoDB would once it expired).
+    let dynamo = aws_sdk_dynamodb::Client::new(&settings(&moto).sdk_config());
+    dynamo
+        .delete_item()
+        .table_name("ferry-files")
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("U#ann".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("E#{:020}", 3)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(notifier.events_after(&ann, 0, 100).await.unwrap().missed);
+    assert!(notifier.events_after(&ann, 2, 100).await.unwrap().missed);
+    assert!(!notifier.events_after(&ann, 3, 100).await.unwrap().missed);
+    // The newest dropped too: nothing to read, and still missed.
+    for cursor in [4, 5, 6] {
+        dynamo
+            .delete_item()
+            .table_name("ferry-files")
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S("U#ann".into()),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("E#{cursor:020}")),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let emptied = notifier.events_after(&ann, 3, 100).await.unwrap();
+    assert!(emptied.events.is_empty() && emptied.missed && emptied.cursor == 6);
+    assert!(!notifier.events_after(&ann, 6, 100).await.unwrap().missed);
+}

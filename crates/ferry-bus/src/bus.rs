@@ -331,11 +331,7 @@ impl Bus for LocalBus {
                     "a bus entry's detail is a JSON object".to_owned(),
                 ));
             }
-            let key = entry
-                .detail
-                .pointer("/metadata/EventId")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+            let key = dedupe_key(&entry.detail);
             let id = uuid::Uuid::new_v4().to_string();
             let event = json!({
                 "version": "0",
@@ -373,6 +369,21 @@ impl Bus for LocalBus {
         self.wake.notify_one();
         Ok(())
     }
+}
+
+/// What a retried put is recognised by: the message's `EventId`, after its
+/// `UserId` when it has one. Ids are chosen by clients, so two users may
+/// pick the same one; every key starts with its user.
+fn dedupe_key(detail: &Value) -> Option<String> {
+    let event_id = detail
+        .pointer("/metadata/EventId")
+        .and_then(Value::as_str)?;
+    Some(
+        match detail.pointer("/metadata/UserId").and_then(Value::as_str) {
+            Some(user) => format!("{user}/{event_id}"),
+            None => event_id.to_owned(),
+        },
+    )
 }
 
 /// How a delivery attempt went.

@@ -549,6 +549,44 @@ async fn an_entry_put_twice_with_the_same_event_id_is_delivered_once() {
     );
 }
 
+/// Event ids of commands are chosen by clients: the same id from two users
+/// is two messages, the same id from one user a retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_event_id_of_two_users_is_two_messages() {
+    let dir = TempDir::new().unwrap();
+    let all = Arc::new(Recorder::default());
+    let bus = open(
+        &file(&dir),
+        3,
+        vec![rule(
+            "all",
+            json!({"source": ["ferry.commands"]}),
+            all.clone(),
+        )],
+    );
+    let _dispatcher = bus.start();
+    let of = |user: &str| {
+        let mut e = entry(
+            "ferry.commands",
+            "CreateFolder",
+            "e-1",
+            json!({"Path": user}),
+        );
+        e.detail["metadata"]["UserId"] = json!(user);
+        e
+    };
+    bus.put(vec![of("alice"), of("bob")]).await.unwrap();
+    bus.put(vec![of("bob")]).await.unwrap();
+    drain(&bus).await;
+    let mut paths: Vec<String> = all
+        .events()
+        .iter()
+        .map(|e| e["detail"]["data"]["Path"].as_str().unwrap().to_owned())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["alice", "bob"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_without_an_event_id_are_never_skipped() {
     let dir = TempDir::new().unwrap();

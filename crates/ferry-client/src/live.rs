@@ -31,10 +31,14 @@ pub enum ServerMessage {
         /// must be read from the feed.
         event: Option<Value>,
     },
-    /// The end of a resume: everything after the asked cursor was sent.
+    /// The end of a resume: everything after the asked cursor still in the
+    /// feed was sent.
     Resumed {
         /// Resume after this next time.
         cursor: i64,
+        /// Some events were dropped for age before they were read (the
+        /// feed keeps a week): read what is shown again.
+        missed: bool,
     },
     /// The answer to a ping.
     Pong,
@@ -52,6 +56,8 @@ struct Wire {
     event: Option<Value>,
     #[serde(default)]
     error: Option<Value>,
+    #[serde(default)]
+    missed: bool,
 }
 
 /// Reads a server message; `None` for anything unknown (ignored, so a newer
@@ -68,6 +74,7 @@ pub fn parse(text: &str) -> Option<ServerMessage> {
         },
         "resumed" => ServerMessage::Resumed {
             cursor: wire.cursor?,
+            missed: wire.missed,
         },
         "pong" => ServerMessage::Pong,
         "error" => ServerMessage::Error(
@@ -151,6 +158,8 @@ pub enum Action {
     Send(String),
     /// Poll the feed after this wait, from this cursor.
     Poll(Duration, i64),
+    /// Read what is shown again: events were missed.
+    Resync,
 }
 
 /// The live connection's state.
@@ -242,9 +251,9 @@ impl Live {
                 self.cursor = self.cursor.max(*cursor);
                 (None, event.clone())
             }
-            ServerMessage::Resumed { cursor } => {
+            ServerMessage::Resumed { cursor, missed } => {
                 self.cursor = self.cursor.max(*cursor);
-                (None, None)
+                (missed.then_some(Action::Resync), None)
             }
             ServerMessage::Pong | ServerMessage::Error(_) => (None, None),
         }
@@ -304,6 +313,24 @@ mod tests {
     }
 
     #[test]
+    fn a_resume_past_the_feeds_retention_asks_for_a_resync() {
+        let missed = parse(r#"{"type":"resumed","cursor":9,"missed":true}"#).unwrap();
+        assert_eq!(
+            missed,
+            ServerMessage::Resumed {
+                cursor: 9,
+                missed: true
+            }
+        );
+        let mut live = Live::new(Backoff::default()).with_cursor(2);
+        assert_eq!(live.received(&missed), (Some(Action::Resync), None));
+        assert_eq!(live.cursor(), 9);
+        let whole = parse(r#"{"type":"resumed","cursor":12}"#).unwrap();
+        assert_eq!(live.received(&whole), (None, None));
+        assert_eq!(live.cursor(), 12);
+    }
+
+    #[test]
     fn backoff_grows_to_its_cap_with_jitter() {
         let backoff = Backoff::default();
         assert_eq!(backoff.delay(0, 0.999_999).as_millis(), 499);
@@ -358,7 +385,10 @@ mod tests {
             Some(Value::from(2))
         );
         assert_eq!(live.cursor(), 13);
-        live.received(&ServerMessage::Resumed { cursor: 14 });
+        live.received(&ServerMessage::Resumed {
+            cursor: 14,
+            missed: false,
+        });
         assert_eq!(live.cursor(), 14);
     }
 

@@ -951,15 +951,29 @@ pub async fn commands_are_recorded_once_and_finish_once(index: Arc<dyn Index>) {
 
 /// The port as `processed_marks_are_per_consumer` says.
 pub async fn processed_marks_are_per_consumer(index: Arc<dyn Index>) {
+    let (alice, bob) = (user("alice"), user("bob"));
     let event = Uuid::new_v4();
-    assert!(!index.was_processed("indexer", event).await.unwrap());
-    index.mark_processed("indexer", event, at(1)).await.unwrap();
-    index.mark_processed("indexer", event, at(2)).await.unwrap();
-    assert!(index.was_processed("indexer", event).await.unwrap());
-    assert!(!index.was_processed("notifier", event).await.unwrap());
+    assert!(!index.was_processed("indexer", &alice, event).await.unwrap());
+    index
+        .mark_processed("indexer", &alice, event, at(1))
+        .await
+        .unwrap();
+    index
+        .mark_processed("indexer", &alice, event, at(2))
+        .await
+        .unwrap();
+    assert!(index.was_processed("indexer", &alice, event).await.unwrap());
     assert!(
         !index
-            .was_processed("indexer", Uuid::new_v4())
+            .was_processed("notifier", &alice, event)
+            .await
+            .unwrap()
+    );
+    // The same id of another user is another event.
+    assert!(!index.was_processed("indexer", &bob, event).await.unwrap());
+    assert!(
+        !index
+            .was_processed("indexer", &alice, Uuid::new_v4())
             .await
             .unwrap()
     );

@@ -56,8 +56,9 @@ pub fn rules() -> Vec<(&'static str, Value)> {
 
 const EVENT_NAMESPACE: Uuid = Uuid::from_u128(0x0f3a_91c4_5e2b_4d77_a1c8_3b9e_77d2_e4a0);
 
-/// An event about `file`, with an id derived from `dedupe_key` so the same
-/// fact published twice is one event.
+/// An event about `file`, with an id derived from its user and `dedupe_key`
+/// so the same fact published twice is one event, and the same key of two
+/// users (ids are chosen by clients) is two.
 pub fn event_envelope(
     file: &FileRecord,
     command_id: Option<Uuid>,
@@ -86,7 +87,10 @@ fn envelope_for(
     event: Event,
     dedupe_key: &str,
 ) -> EventEnvelope {
-    let event_id = Uuid::new_v5(&EVENT_NAMESPACE, dedupe_key.as_bytes());
+    let event_id = Uuid::new_v5(
+        &EVENT_NAMESPACE,
+        format!("{}/{dedupe_key}", user.as_str()).as_bytes(),
+    );
     let trace_id = trace_id
         .and_then(|t| TraceId::parse(t).ok())
         .unwrap_or_else(|| TraceId::from_uuid(event_id));
@@ -258,7 +262,12 @@ impl Consumers {
     /// Notes the incoming event as handled by `consumer`.
     async fn noted(&self, incoming: &Incoming, consumer: &str) -> Result<(), Retry> {
         self.index
-            .mark_processed(consumer, incoming.metadata.event_id, self.now())
+            .mark_processed(
+                consumer,
+                &incoming.user,
+                incoming.metadata.event_id,
+                self.now(),
+            )
             .await
             .map_err(retry)
     }
@@ -317,7 +326,7 @@ impl Consumers {
         };
         if self
             .index
-            .was_processed(consumer, incoming.metadata.event_id)
+            .was_processed(consumer, &incoming.user, incoming.metadata.event_id)
             .await
             .map_err(retry)?
         {
@@ -727,27 +736,29 @@ impl Consumers {
             tracing::warn!("an S3 event without an id was dropped");
             return Ok(());
         };
+        let key = event
+            .pointer("/detail/object/key")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        // Only a user's objects are the index's business.
+        let Some((user, file_id)) = UserId::parse_object_key(key) else {
+            return Ok(());
+        };
         if self
             .index
-            .was_processed("indexer", event_id)
+            .was_processed("indexer", &user, event_id)
             .await
             .map_err(retry)?
         {
             return Ok(());
         }
-        let key = event
-            .pointer("/detail/object/key")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if let Some((user, file_id)) = UserId::parse_object_key(key) {
-            match event.get("detail-type").and_then(Value::as_str) {
-                Some("Object Created") => self.object_created(&user, file_id, key).await?,
-                Some("Object Deleted") => self.object_deleted(&user, file_id).await?,
-                _ => {}
-            }
+        match event.get("detail-type").and_then(Value::as_str) {
+            Some("Object Created") => self.object_created(&user, file_id, key).await?,
+            Some("Object Deleted") => self.object_deleted(&user, file_id).await?,
+            _ => {}
         }
         self.index
-            .mark_processed("indexer", event_id, self.now())
+            .mark_processed("indexer", &user, event_id, self.now())
             .await
             .map_err(retry)
     }

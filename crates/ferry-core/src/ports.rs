@@ -346,12 +346,23 @@ pub trait Index: Send + Sync + std::fmt::Debug {
         at: Timestamp,
     ) -> PortResult<()>;
 
-    /// Whether `consumer` already handled the event with this id.
-    async fn was_processed(&self, consumer: &str, event_id: Uuid) -> PortResult<bool>;
+    /// Whether `consumer` already handled `user`'s event with this id (event
+    /// ids of commands are chosen by clients: two users may use one).
+    async fn was_processed(
+        &self,
+        consumer: &str,
+        user: &UserId,
+        event_id: Uuid,
+    ) -> PortResult<bool>;
 
-    /// Records that `consumer` handled the event with this id.
-    async fn mark_processed(&self, consumer: &str, event_id: Uuid, at: Timestamp)
-    -> PortResult<()>;
+    /// Records that `consumer` handled `user`'s event with this id.
+    async fn mark_processed(
+        &self,
+        consumer: &str,
+        user: &UserId,
+        event_id: Uuid,
+        at: Timestamp,
+    ) -> PortResult<()>;
 }
 
 // ---------------------------------------------------------------------------

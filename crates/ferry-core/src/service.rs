@@ -248,7 +248,13 @@ impl Files {
         let body = existing.response.get("body").cloned().unwrap_or_default();
         // A retried CreateFile gets fresh upload URLs while it uploads.
         if existing.action == "CreateFile" {
-            let file_id = command_id_to_file_id(existing.command_id);
+            // The id the first answer named (a record kept from before ids
+            // were derived with their user names the file it made).
+            let file_id = body
+                .pointer("/file/fileId")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|id| Uuid::parse_str(id).ok())
+                .unwrap_or_else(|| command_id_to_file_id(&caller.user, existing.command_id));
             if let Some(file) = self.index.file(&caller.user, file_id).await? {
                 let key = caller.user.object_key(file_id);
                 let sha = match &file.sha256 {
@@ -433,7 +439,7 @@ impl Files {
         };
 
         let now = self.now();
-        let file_id = command_id_to_file_id(command_id);
+        let file_id = command_id_to_file_id(&caller.user, command_id);
         let multipart = body.size >= self.settings.multipart_threshold.max(1);
         let part_size = multipart.then(|| part_size_for(body.size, self.settings.part_size));
         let mut record = FileRecord {
@@ -982,10 +988,14 @@ fn command_action(command: &Command) -> &'static str {
     command.action()
 }
 
-/// A file's id is derived from the command that created it, so a retried
-/// `CreateFile` names the same file.
-fn command_id_to_file_id(command_id: Uuid) -> Uuid {
-    Uuid::new_v5(&FILE_NAMESPACE, command_id.as_bytes())
+/// A file's id is derived from its user and the command that created it, so
+/// a retried `CreateFile` names the same file and two users' commands with
+/// the same (client-chosen) id name two.
+fn command_id_to_file_id(user: &UserId, command_id: Uuid) -> Uuid {
+    Uuid::new_v5(
+        &FILE_NAMESPACE,
+        format!("{}/{command_id}", user.as_str()).as_bytes(),
+    )
 }
 
 const FILE_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_3c2e_8d0a_4b7e_9f51_2a64_c0de_f11e);

@@ -27,8 +27,7 @@ const READERS: usize = 4;
 /// The schema, one step per version: step `i` takes the database from
 /// version `i` to `i + 1`.
 ///
-/// Every table's primary key starts with the user (the partition), except
-/// `processed`, which belongs to a consumer. Timestamps are Unix nanoseconds
+/// Every table's primary key starts with the user (the partition). Timestamps are Unix nanoseconds
 /// (what `Timestamp` holds, so a record reads back exactly as written), file
 /// and command ids 16-byte blobs (so their order is the `Uuid` order), and
 /// sizes and versions integers.
@@ -113,6 +112,25 @@ pub(crate) const MIGRATIONS: &[&str] = &[
          at INTEGER NOT NULL,
          PRIMARY KEY (consumer, event_id)
      ) WITHOUT ROWID;",
+    // 2: a consumer's marks start with the user, as every other key does
+    // (command ids are chosen by clients; two users may pick the same one).
+    // A kept mark takes the user of the command with its id when there is
+    // exactly one such command, else '' (which counts for every user).
+    "CREATE TABLE processed_marks (
+         user TEXT NOT NULL,
+         consumer TEXT NOT NULL,
+         event_id BLOB NOT NULL,
+         at INTEGER NOT NULL,
+         PRIMARY KEY (user, consumer, event_id)
+     ) WITHOUT ROWID;
+     INSERT INTO processed_marks (user, consumer, event_id, at)
+         SELECT coalesce(
+                    (SELECT min(c.user) FROM commands c WHERE c.command_id = p.event_id
+                     HAVING count(*) = 1),
+                    ''),
+                p.consumer, p.event_id, p.at
+         FROM processed p;
+     DROP TABLE processed;",
 ];
 
 /// The schema version this build writes.
@@ -280,4 +298,58 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// A version-1 file's marks move to `processed_marks` with the user of
+    /// the one command that has their id, or '' when none or several do.
+    #[test]
+    fn marks_kept_from_version_1_take_their_commands_user() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let id = |n: u8| [n; 16].to_vec();
+        for (user, command) in [("ann", 1), ("ann", 2), ("bob", 2)] {
+            conn.execute(
+                "INSERT INTO commands (user, command_id, action, request_hash, response,
+                                       status, accepted_at)
+                 VALUES (?1, ?2, 'CreateFolder', 'h', '{}', 'succeeded', 0)",
+                rusqlite::params![user, id(command)],
+            )
+            .unwrap();
+        }
+        for event in [1, 2, 3] {
+            conn.execute(
+                "INSERT INTO processed (consumer, event_id, at) VALUES ('mover', ?1, 7)",
+                [id(event)],
+            )
+            .unwrap();
+        }
+        migrate(&mut conn).unwrap();
+        let mut marks: Vec<(String, Vec<u8>)> = conn
+            .prepare("SELECT user, event_id FROM processed_marks ORDER BY event_id")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        marks.sort();
+        assert_eq!(
+            marks,
+            [
+                (String::new(), id(2)),
+                (String::new(), id(3)),
+                ("ann".to_owned(), id(1)),
+            ]
+        );
+        let version: u32 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, schema_version());
+    }
 }

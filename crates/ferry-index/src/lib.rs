@@ -267,20 +267,26 @@ impl Index for SqliteIndex {
             .await
     }
 
-    async fn was_processed(&self, consumer: &str, event_id: Uuid) -> PortResult<bool> {
-        let consumer = consumer.to_owned();
-        self.read(move |conn| ops::was_processed(conn, &consumer, event_id))
+    async fn was_processed(
+        &self,
+        consumer: &str,
+        user: &UserId,
+        event_id: Uuid,
+    ) -> PortResult<bool> {
+        let (consumer, user) = (consumer.to_owned(), user.clone());
+        self.read(move |conn| ops::was_processed(conn, &consumer, &user, event_id))
             .await
     }
 
     async fn mark_processed(
         &self,
         consumer: &str,
+        user: &UserId,
         event_id: Uuid,
         at: Timestamp,
     ) -> PortResult<()> {
-        let consumer = consumer.to_owned();
-        self.write(move |conn| ops::mark_processed(conn, &consumer, event_id, at))
+        let (consumer, user) = (consumer.to_owned(), user.clone());
+        self.write(move |conn| ops::mark_processed(conn, &consumer, &user, event_id, at))
             .await
     }
 }

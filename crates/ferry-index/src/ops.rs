@@ -872,12 +872,17 @@ pub(crate) fn finish_command(
 pub(crate) fn was_processed(
     conn: &Connection,
     consumer: &str,
+    user: &UserId,
     event_id: Uuid,
 ) -> StoreResult<bool> {
+    // A mark kept from before marks had users (user '') counts for anyone.
     Ok(conn
-        .prepare_cached("SELECT 1 FROM processed WHERE consumer = ?1 AND event_id = ?2")?
+        .prepare_cached(
+            "SELECT 1 FROM processed_marks
+             WHERE user IN (?1, '') AND consumer = ?2 AND event_id = ?3",
+        )?
         .query_row(
-            params![consumer, event_id.as_bytes().as_slice()],
+            params![user.as_str(), consumer, event_id.as_bytes().as_slice()],
             |_| Ok(()),
         )
         .optional()?
@@ -887,14 +892,16 @@ pub(crate) fn was_processed(
 pub(crate) fn mark_processed(
     conn: &Connection,
     consumer: &str,
+    user: &UserId,
     event_id: Uuid,
     at: Timestamp,
 ) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT INTO processed (consumer, event_id, at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (consumer, event_id) DO NOTHING",
+        "INSERT INTO processed_marks (user, consumer, event_id, at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (user, consumer, event_id) DO NOTHING",
     )?
     .execute(params![
+        user.as_str(),
         consumer,
         event_id.as_bytes().as_slice(),
         time_to_db(at)?

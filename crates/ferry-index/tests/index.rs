@@ -55,7 +55,10 @@ async fn the_index_survives_a_reopen() {
             .await
             .unwrap();
         index.put_command(&command).await.unwrap();
-        index.mark_processed("indexer", event, at(4)).await.unwrap();
+        index
+            .mark_processed("indexer", &ann, event, at(4))
+            .await
+            .unwrap();
     }
     let index = SqliteIndex::open(&path).unwrap();
     assert_eq!(
@@ -73,7 +76,7 @@ async fn the_index_survives_a_reopen() {
         index.command(&ann, command.command_id).await.unwrap(),
         Some(command)
     );
-    assert!(index.was_processed("indexer", event).await.unwrap());
+    assert!(index.was_processed("indexer", &ann, event).await.unwrap());
     assert_eq!(
         index.usage(&ann).await.unwrap(),
         Usage {

@@ -84,6 +84,7 @@ async fn answer(notifier: &ApiGatewayNotifier, user: &UserId, body: &str) -> Vec
         Some("resume") => {
             let mut after = request["after"].as_i64().unwrap_or(0);
             let mut lines = Vec::new();
+            let mut missed = false;
             loop {
                 match notifier.events_after(user, after, 500).await {
                     Ok(page) => {
@@ -93,6 +94,7 @@ async fn answer(notifier: &ApiGatewayNotifier, user: &UserId, body: &str) -> Vec
                                 .map(|item| event_message(item.cursor, &item.event)),
                         );
                         after = page.cursor;
+                        missed |= page.missed;
                         if !page.more {
                             break;
                         }
@@ -105,7 +107,7 @@ async fn answer(notifier: &ApiGatewayNotifier, user: &UserId, body: &str) -> Vec
                     }
                 }
             }
-            lines.push(resumed_message(after));
+            lines.push(resumed_message(after, missed));
             lines
         }
         Some(other) => vec![error_message(

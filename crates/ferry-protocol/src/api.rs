@@ -426,6 +426,11 @@ pub struct FeedPage {
     pub cursor: i64,
     /// Whether more events follow.
     pub more: bool,
+    /// Whether events after the asked cursor were dropped for age before
+    /// they were read (the feed keeps a week): what the client shows may be
+    /// stale, so it reads it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub missed: bool,
 }
 
 #[cfg(test)]

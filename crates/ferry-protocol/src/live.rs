@@ -33,10 +33,17 @@ pub fn hello_message(cursor: Option<i64>) -> String {
     .to_string()
 }
 
-/// `{"type":"resumed","cursor":N}`: every event after the asked cursor was
-/// sent; `N` is where the client now stands.
-pub fn resumed_message(cursor: i64) -> String {
-    json!({"type": "resumed", "cursor": cursor}).to_string()
+/// `{"type":"resumed","cursor":N}`: every event after the asked cursor
+/// still in the feed was sent; `N` is where the client now stands. With
+/// `"missed": true`, some were dropped for age before the client read them:
+/// it reads what it shows again.
+pub fn resumed_message(cursor: i64, missed: bool) -> String {
+    if missed {
+        json!({"type": "resumed", "cursor": cursor, "missed": true})
+    } else {
+        json!({"type": "resumed", "cursor": cursor})
+    }
+    .to_string()
 }
 
 #[cfg(test)]

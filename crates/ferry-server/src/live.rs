@@ -88,6 +88,65 @@ fn other(error: impl std::fmt::Display) -> PortError {
     PortError::Other(error.to_string())
 }
 
+/// The feed's schema, one step per version (`PRAGMA user_version`).
+const FEED_MIGRATIONS: &[&str] = &[
+    // 1: the feed, one row per event of a user.
+    "CREATE TABLE IF NOT EXISTS feed (
+        cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+        user TEXT NOT NULL,
+        event_id TEXT NOT NULL UNIQUE,
+        body TEXT NOT NULL,
+        at INTEGER NOT NULL
+     );
+     CREATE INDEX IF NOT EXISTS feed_by_user ON feed (user, cursor);
+     CREATE INDEX IF NOT EXISTS feed_by_age ON feed (at);",
+    // 2: an event is unique per user, as every key starts with its user (the
+    // ids of events about a command derive from an id a client chose). The
+    // cursors are kept, so no client's place in its feed moves.
+    "CREATE TABLE feed_by_user_event (
+        cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+        user TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        UNIQUE (user, event_id)
+     );
+     INSERT INTO feed_by_user_event (cursor, user, event_id, body, at)
+         SELECT cursor, user, event_id, body, at FROM feed;
+     DROP TABLE feed;
+     ALTER TABLE feed_by_user_event RENAME TO feed;
+     CREATE INDEX feed_by_user ON feed (user, cursor);
+     CREATE INDEX feed_by_age ON feed (at);
+     -- The newest cursor of each user's events dropped for age: a client
+     -- that asks after an older one missed something, and is told so.
+     CREATE TABLE feed_pruned (
+        user TEXT NOT NULL PRIMARY KEY,
+        through INTEGER NOT NULL
+     ) WITHOUT ROWID;",
+];
+
+/// Brings the feed's file to the latest schema; a file from a newer build is
+/// refused rather than misread.
+fn migrate_feed(db: &Connection) -> anyhow::Result<()> {
+    let current: u32 = db.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let current = current as usize;
+    anyhow::ensure!(
+        current <= FEED_MIGRATIONS.len(),
+        "the feed has schema version {current}, newer than this build's {}",
+        FEED_MIGRATIONS.len()
+    );
+    for (step, sql) in FEED_MIGRATIONS.iter().enumerate().skip(current) {
+        db.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {sql} PRAGMA user_version = {}; COMMIT;",
+            step + 1
+        ))
+        .inspect_err(|_| {
+            let _ = db.execute_batch("ROLLBACK");
+        })?;
+    }
+    Ok(())
+}
+
 impl LiveHub {
     /// Opens (or creates) the feed at `path`.
     pub fn open(path: &Path, settings: LiveSettings) -> anyhow::Result<Arc<Self>> {
@@ -95,17 +154,7 @@ impl LiveHub {
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "FULL")?;
         db.busy_timeout(Duration::from_secs(5))?;
-        db.execute_batch(
-            "CREATE TABLE IF NOT EXISTS feed (
-                cursor INTEGER PRIMARY KEY AUTOINCREMENT,
-                user TEXT NOT NULL,
-                event_id TEXT NOT NULL UNIQUE,
-                body TEXT NOT NULL,
-                at INTEGER NOT NULL
-             );
-             CREATE INDEX IF NOT EXISTS feed_by_user ON feed (user, cursor);
-             CREATE INDEX IF NOT EXISTS feed_by_age ON feed (at);",
-        )?;
+        migrate_feed(&db)?;
         Ok(Arc::new(Self {
             db: Arc::new(Mutex::new(db)),
             subscribers: Mutex::new(HashMap::new()),
@@ -143,7 +192,7 @@ impl LiveHub {
     ) -> PortResult<FeedPage> {
         let user = user.as_str().to_owned();
         let limit = i64::from(limit.clamp(1, 1000));
-        let (rows, latest) = self
+        let (rows, latest, missed) = self
             .with_db(move |db| {
                 let mut statement = db.prepare_cached(
                     "SELECT cursor, body FROM feed WHERE user = ?1 AND cursor > ?2
@@ -158,7 +207,11 @@ impl LiveHub {
                     .query_row("SELECT MAX(cursor) FROM feed", [], |row| row.get(0))
                     .optional()?
                     .flatten();
-                Ok((rows, latest.unwrap_or(0)))
+                let pruned: Option<i64> = db
+                    .prepare_cached("SELECT through FROM feed_pruned WHERE user = ?1")?
+                    .query_row(params![user], |row| row.get(0))
+                    .optional()?;
+                Ok((rows, latest.unwrap_or(0), pruned.is_some_and(|p| after < p)))
             })
             .await?;
         let more = rows.len() as i64 > limit;
@@ -180,6 +233,7 @@ impl LiveHub {
             events,
             cursor,
             more,
+            missed,
         })
     }
 
@@ -193,11 +247,24 @@ impl LiveHub {
         .await
     }
 
-    /// Drops events older than the retention.
+    /// Drops events older than the retention, noting per user the newest
+    /// cursor dropped (a client asking after an older one is told it missed
+    /// events).
     pub async fn prune(&self, now_unix: i64) -> PortResult<usize> {
         let cutoff = now_unix - self.settings.retention.as_secs() as i64;
-        self.with_db(move |db| db.execute("DELETE FROM feed WHERE at < ?1", params![cutoff]))
-            .await
+        self.with_db(move |db| {
+            let tx = db.unchecked_transaction()?;
+            tx.execute(
+                "INSERT INTO feed_pruned (user, through)
+                     SELECT user, MAX(cursor) FROM feed WHERE at < ?1 GROUP BY user
+                 ON CONFLICT (user) DO UPDATE SET through = MAX(through, excluded.through)",
+                params![cutoff],
+            )?;
+            let dropped = tx.execute("DELETE FROM feed WHERE at < ?1", params![cutoff])?;
+            tx.commit()?;
+            Ok(dropped)
+        })
+        .await
     }
 
     /// How many sockets `user` has open.
@@ -419,6 +486,7 @@ async fn answer(hub: &LiveHub, user: &UserId, body: &str) -> Vec<String> {
         "resume" => {
             let mut after = request.after.unwrap_or(0);
             let mut lines = Vec::new();
+            let mut missed = false;
             // Everything after the cursor, a page at a time.
             loop {
                 match hub.events_after(user, after, 500).await {
@@ -427,6 +495,7 @@ async fn answer(hub: &LiveHub, user: &UserId, body: &str) -> Vec<String> {
                             lines.push(event_message(item.cursor, &item.event));
                         }
                         after = page.cursor;
+                        missed |= page.missed;
                         if !page.more {
                             break;
                         }
@@ -439,11 +508,121 @@ async fn answer(hub: &LiveHub, user: &UserId, body: &str) -> Vec<String> {
                     }
                 }
             }
-            lines.push(resumed_message(after));
+            lines.push(resumed_message(after, missed));
             lines
         }
         other => error(&format!(
             "There is no action “{other}”; use hello, resume or ping."
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use ferry_protocol::messages::FolderCreatedV1;
+    use ferry_protocol::{Event, FolderPath, Metadata, Timestamp, TraceId};
+    use uuid::Uuid;
+
+    fn event(id: Uuid, at_unix: i64) -> EventEnvelope {
+        EventEnvelope::new(
+            Metadata {
+                event_id: id,
+                trace_id: TraceId::from_uuid(id),
+                command_id: None,
+                occurred_at: Timestamp::from_unix_millis(at_unix * 1000).unwrap(),
+                producer: "test".into(),
+                user_id: None,
+            },
+            Event::FolderCreated(FolderCreatedV1 {
+                path: FolderPath::parse("a").unwrap(),
+            }),
+        )
+    }
+
+    fn user(name: &str) -> UserId {
+        UserId::parse(name).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_event_id_is_once_per_user_not_once_for_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = LiveHub::open(&dir.path().join("feed.sqlite3"), LiveSettings::default()).unwrap();
+        let id = Uuid::new_v4();
+        for owner in ["ann", "bob", "bob"] {
+            hub.notify(&user(owner), &event(id, 1_000)).await.unwrap();
+        }
+        for owner in ["ann", "bob"] {
+            let page = hub.events_after(&user(owner), 0, 10).await.unwrap();
+            assert_eq!(page.events.len(), 1, "{owner}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cursor_older_than_what_was_pruned_is_told_it_missed_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = LiveHub::open(&dir.path().join("feed.sqlite3"), LiveSettings::default()).unwrap();
+        let week = LiveSettings::default().retention.as_secs() as i64;
+        let (ann, bob) = (user("ann"), user("bob"));
+        hub.notify(&ann, &event(Uuid::new_v4(), 1_000))
+            .await
+            .unwrap();
+        hub.notify(&bob, &event(Uuid::new_v4(), 1_000))
+            .await
+            .unwrap();
+        hub.notify(&ann, &event(Uuid::new_v4(), 2_000))
+            .await
+            .unwrap();
+        let before = hub.events_after(&ann, 0, 10).await.unwrap();
+        assert_eq!((before.events.len(), before.missed), (2, false));
+
+        assert_eq!(hub.prune(1_500 + week).await.unwrap(), 2);
+        let after_zero = hub.events_after(&ann, 0, 10).await.unwrap();
+        assert_eq!((after_zero.events.len(), after_zero.missed), (1, true));
+        // Ann's dropped event had cursor 1: a client past it missed nothing.
+        let current = hub.events_after(&ann, 1, 10).await.unwrap();
+        assert_eq!((current.events.len(), current.missed), (1, false));
+        // Bob's dropped event was cursor 2.
+        assert!(hub.events_after(&bob, 1, 10).await.unwrap().missed);
+        assert!(!hub.events_after(&bob, 2, 10).await.unwrap().missed);
+        // A later prune never lowers what was noted.
+        hub.prune(1_500 + week).await.unwrap();
+        assert!(hub.events_after(&bob, 1, 10).await.unwrap().missed);
+    }
+
+    #[test]
+    fn a_feed_written_before_events_were_per_user_keeps_its_cursors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feed.sqlite3");
+        {
+            let db = Connection::open(&path).unwrap();
+            db.execute_batch(FEED_MIGRATIONS[0]).unwrap();
+            db.execute_batch(
+                "INSERT INTO feed (cursor, user, event_id, body, at) VALUES
+                     (4, 'ann', 'e1', '{}', 1), (9, 'bob', 'e2', '{}', 1);",
+            )
+            .unwrap();
+        }
+        let hub = LiveHub::open(&path, LiveSettings::default()).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let page = hub.events_after(&user("bob"), 0, 10).await.unwrap();
+            assert_eq!(page.events[0].cursor, 9);
+            hub.notify(&user("ann"), &event(Uuid::new_v4(), 5))
+                .await
+                .unwrap();
+            let page = hub.events_after(&user("ann"), 4, 10).await.unwrap();
+            assert_eq!(page.events[0].cursor, 10, "new cursors follow the old");
+        });
+        drop(hub);
+        let db = Connection::open(&path).unwrap();
+        let version: u32 = db
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version as usize, FEED_MIGRATIONS.len());
     }
 }

@@ -133,6 +133,74 @@ async fn a_command_id_reused_for_another_request_is_refused() {
     assert_eq!(names(&root), ["a"]);
 }
 
+/// Ids are chosen by clients, so two users may pick the same one: every key
+/// derived from it (the bus's dedupe key, the consumers' marks, the file id,
+/// the ids of the events about the file) starts with the user, and both
+/// commands run.
+#[tokio::test]
+async fn two_users_may_use_the_same_command_id() {
+    let stack = stack();
+    let alice = stack.user("alice").await;
+    let bob = stack.user("bob").await;
+    let folder = Uuid::new_v4();
+    let create = Uuid::new_v4();
+    let mut file_ids = Vec::new();
+    for token in [&alice, &bob] {
+        let made = stack
+            .post(
+                token,
+                "/api/commands",
+                &envelope(
+                    folder,
+                    json!({"Action": "CreateFolder", "Path": "shared-id"}),
+                ),
+            )
+            .await;
+        assert_eq!(made.status, 202, "{}", String::from_utf8_lossy(&made.body));
+        let created = stack
+            .post(
+                token,
+                "/api/commands",
+                &envelope(
+                    create,
+                    json!({"Action": "CreateFile", "Folder": "", "Name": "same.txt",
+                           "Size": 4, "ContentType": "text/plain"}),
+                ),
+            )
+            .await;
+        assert_eq!(
+            created.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&created.body)
+        );
+        let created = created.json();
+        let put = stack
+            .presigned(&created["upload"]["request"], b"same".to_vec())
+            .await;
+        assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
+        file_ids.push(created["file"]["fileId"].as_str().unwrap().to_owned());
+    }
+    stack.settle().await;
+    assert_ne!(file_ids[0], file_ids[1], "a file id starts with its user");
+    for (token, file_id) in [(&alice, &file_ids[0]), (&bob, &file_ids[1])] {
+        let status = stack.get(token, &format!("/api/commands/{folder}")).await;
+        assert_eq!(status.json()["status"], "succeeded", "{:?}", status.json());
+        assert_eq!(
+            names(&stack.get(token, "/api/files").await.json()),
+            ["shared-id", "same.txt"]
+        );
+        let file = stack.get(token, &format!("/api/files/{file_id}")).await;
+        assert_eq!(file.json()["status"], "available", "{:?}", file.json());
+        let events = stack.events(token).await;
+        assert_eq!(
+            actions(&events),
+            ["FolderCreated", "FileCreated"],
+            "{events:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn delete_is_accepted_then_carried_out_once() {
     let stack = stack();

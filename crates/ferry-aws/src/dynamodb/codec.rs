@@ -72,10 +72,14 @@ pub(crate) fn command_key(user: &UserId, command_id: Uuid) -> Item {
     key(s(user_pk(user)), s(format!("C#{command_id}")))
 }
 
-/// A consumer's mark, in a partition of its own (no hot partition per
-/// consumer).
-pub(crate) fn processed_key(consumer: &str, event_id: Uuid) -> Item {
-    key(s(format!("P#{consumer}#{event_id}")), s("P"))
+/// A consumer's mark of a user's event, in a partition of its own (no hot
+/// partition per consumer or user); the key starts with the user, as every
+/// key does, since command ids are chosen by clients.
+pub(crate) fn processed_key(consumer: &str, user: &UserId, event_id: Uuid) -> Item {
+    key(
+        s(format!("{}#P#{consumer}#{event_id}", user_pk(user))),
+        s("P"),
+    )
 }
 
 /// The folder-listing indexes' partition: one folder of one user.

@@ -1356,9 +1356,14 @@ impl Index for DynamoIndex {
         }
     }
 
-    async fn was_processed(&self, consumer: &str, event_id: Uuid) -> PortResult<bool> {
+    async fn was_processed(
+        &self,
+        consumer: &str,
+        user: &UserId,
+        event_id: Uuid,
+    ) -> PortResult<bool> {
         Ok(self
-            .get(codec::processed_key(consumer, event_id))
+            .get(codec::processed_key(consumer, user, event_id))
             .await?
             .is_some())
     }
@@ -1366,10 +1371,11 @@ impl Index for DynamoIndex {
     async fn mark_processed(
         &self,
         consumer: &str,
+        user: &UserId,
         event_id: Uuid,
         at: Timestamp,
     ) -> PortResult<()> {
-        let mut item = codec::processed_key(consumer, event_id);
+        let mut item = codec::processed_key(consumer, user, event_id);
         let expires = at.get().unix_timestamp() + PROCESSED_TTL_SECONDS;
         item.insert("expires_at".into(), AttributeValue::N(expires.to_string()));
         self.client
