@@ -49,6 +49,12 @@ pub(crate) fn routes(state: Arc<AppState>) -> Router {
             get(identity::hosted::authorize).post(identity::hosted::authorize_submit),
         )
         .route("/logout", get(identity::hosted::logout))
+        .route(
+            "/oauth2/userInfo",
+            get(identity::hosted::user_info)
+                .post(identity::hosted::user_info)
+                .layer(user_info_cors()),
+        )
         .with_state(state.identity.clone());
     Router::new()
         .route("/config.json", get(config))
@@ -107,6 +113,17 @@ fn cognito_cors() -> CorsLayer {
             HeaderName::from_static("x-amz-user-agent"),
         ])
         .expose_headers([HeaderName::from_static("x-amzn-errortype")])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// `userInfo` is called from pages elsewhere with their bearer token, and
+/// they read why it was refused.
+fn user_info_cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::WWW_AUTHENTICATE])
         .max_age(std::time::Duration::from_secs(600))
 }
 

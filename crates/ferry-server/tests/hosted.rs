@@ -3,12 +3,12 @@
 #![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
 
 use axum::body::Body;
-use axum::http::{Request, header};
+use axum::http::{HeaderMap, Request, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use ferry_server::clock::{Clock, ManualClock};
 use ferry_server::identity::{MfaConfiguration, totp};
-use ferry_server::{AppState, LOCAL_CLIENT_ID, Settings, app};
+use ferry_server::{AppState, LOCAL_CLIENT_ID, LOCAL_POOL_ID, Settings, app};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -28,7 +28,16 @@ struct Hosted {
 struct Reply {
     status: u16,
     location: Option<String>,
+    headers: HeaderMap,
     body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map_or("", |value| value.to_str().unwrap())
+    }
 }
 
 fn encode(pairs: &[(&str, &str)]) -> String {
@@ -94,12 +103,16 @@ impl Hosted {
     }
 
     fn with_mfa(mfa: MfaConfiguration) -> Self {
+        Self::with_settings(|settings| settings.mfa = mfa)
+    }
+
+    fn with_settings(change: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(
             time::OffsetDateTime::now_utc().unix_timestamp(),
         ));
         let mut settings = Settings::new(BASE, dir.path().join("data"), dir.path().join("dist"));
-        settings.mfa = mfa;
+        change(&mut settings);
         let state = AppState::open(settings, clock.clone()).unwrap();
         state
             .identity
@@ -108,6 +121,15 @@ impl Hosted {
         state
             .identity
             .create_user("newbie", "Temp-Pass-123", None, true)
+            .unwrap();
+        state
+            .identity
+            .create_user(
+                "carol",
+                "Correct-Horse-3",
+                Some("carol@example.com".into()),
+                false,
+            )
             .unwrap();
         Self {
             state,
@@ -119,14 +141,15 @@ impl Hosted {
     async fn send(&self, request: Request<Body>) -> Reply {
         let response = app(self.state.clone()).oneshot(request).await.unwrap();
         let status = response.status().as_u16();
-        let location = response
-            .headers()
+        let headers = response.headers().clone();
+        let location = headers
             .get(header::LOCATION)
             .map(|v| v.to_str().unwrap().to_owned());
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         Reply {
             status,
             location,
+            headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
@@ -493,4 +516,348 @@ async fn a_pool_that_requires_mfa_sets_up_the_authenticator_on_the_page() {
         ])
         .await;
     assert_eq!(reply.status, 303, "{}", reply.body);
+}
+
+/// The claims of a JWT, unchecked (the server signed it; these tests read it).
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&B64URL.decode(payload).unwrap()).unwrap()
+}
+
+/// The sources the policy lets a form send the browser to.
+fn form_action(policy: &str) -> Vec<String> {
+    policy
+        .split(';')
+        .map(str::trim)
+        .find_map(|directive| directive.strip_prefix("form-action "))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The hidden fields of the page's form, as the browser would send them.
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split(r#"<input type="hidden" name=""#)
+        .skip(1)
+        .map(|rest| {
+            let (name, rest) = rest.split_once('"').unwrap();
+            let value = rest
+                .split_once(r#"value=""#)
+                .unwrap()
+                .1
+                .split_once('"')
+                .unwrap()
+                .0;
+            let value = value
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&");
+            (name.to_owned(), value)
+        })
+        .collect()
+}
+
+impl Hosted {
+    /// Submits the form of `page` with its hidden fields and `typed`.
+    async fn submit(&self, page: &Reply, typed: &[(&str, &str)]) -> Reply {
+        let hidden = hidden_fields(&page.body);
+        let mut pairs: Vec<(&str, &str)> = hidden
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .filter(|(k, _)| !typed.iter().any(|(t, _)| t == k))
+            .collect();
+        pairs.extend_from_slice(typed);
+        self.post("/oauth2/authorize", &pairs).await
+    }
+
+    /// Opens the sign-in page for `params` and signs in on it.
+    async fn sign_in_on_page(
+        &self,
+        params: &[(&str, String)],
+        username: &str,
+        password: &str,
+    ) -> Reply {
+        let page = self.get("/oauth2/authorize", params).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        self.submit(&page, &[("username", username), ("password", password)])
+            .await
+    }
+
+    /// The tokens of a sign-in on the page for `params`.
+    async fn tokens_for(&self, params: &[(&str, String)], username: &str, password: &str) -> Value {
+        let reply = self.sign_in_on_page(params, username, password).await;
+        assert_eq!(reply.status, 303, "{}", reply.body);
+        let code = query_value(&reply.location.unwrap(), "code").unwrap();
+        let (status, tokens) = self.exchange(&code, VERIFIER, CALLBACK).await;
+        assert_eq!(status, 200, "{tokens}");
+        tokens
+    }
+
+    async fn user_info(&self, method: &str, authorization: Option<&str>) -> Reply {
+        let mut request = Request::builder()
+            .method(method)
+            .uri("/oauth2/userInfo")
+            .header(header::ORIGIN, "http://127.0.0.1:7");
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+}
+
+#[tokio::test]
+async fn the_form_may_return_to_the_registered_callback_on_another_origin() {
+    const PORTAL: &str = "http://127.0.0.1:7/portal/callback.html";
+    const OTHER: &str = "https://other.example:8443/cb";
+    let hosted = Hosted::with_settings(|settings| {
+        settings.extra_callback_urls = vec![PORTAL.into(), OTHER.into()];
+    });
+    let page = hosted
+        .get("/oauth2/authorize", &authorize_params(PORTAL))
+        .await;
+    assert_eq!(page.status, 200);
+    // Chromium holds the redirect that answers the form to `form-action`.
+    let policy = page.header("content-security-policy");
+    assert_eq!(
+        form_action(policy),
+        ["'self'", "http://127.0.0.1:7"],
+        "{policy}"
+    );
+
+    // The page shown again after a wrong password says the same.
+    let wrong = hosted
+        .submit(
+            &page,
+            &[("username", "alice"), ("password", "Wrong-Horse-1")],
+        )
+        .await;
+    assert_eq!(wrong.status, 200);
+    assert_eq!(
+        form_action(wrong.header("content-security-policy")),
+        ["'self'", "http://127.0.0.1:7"]
+    );
+    let right = hosted
+        .submit(
+            &wrong,
+            &[("username", "alice"), ("password", "Correct-Horse-1")],
+        )
+        .await;
+    assert_eq!(right.status, 303, "{}", right.body);
+    assert!(right.location.unwrap().starts_with(PORTAL));
+
+    // A redirect that is not registered gets no form, and no new source.
+    let refused = hosted
+        .get(
+            "/oauth2/authorize",
+            &authorize_params("http://127.0.0.1:6/cb"),
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert_eq!(
+        form_action(refused.header("content-security-policy")),
+        ["'self'"]
+    );
+}
+
+#[tokio::test]
+async fn the_nonce_of_the_authorize_request_is_in_the_id_token_only() {
+    const NONCE: &str = "n-0S6_WzA2Mj";
+    let hosted = Hosted::new();
+    let mut params = authorize_params(CALLBACK);
+    params.push(("nonce", NONCE.into()));
+    let tokens = hosted.tokens_for(&params, "alice", "Correct-Horse-1").await;
+    let id = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["nonce"], NONCE, "{id}");
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    assert!(access.get("nonce").is_none(), "{access}");
+
+    // Through a challenge step, the nonce stays with the sign-in.
+    let challenge = hosted
+        .sign_in_on_page(&params, "newbie", "Temp-Pass-123")
+        .await;
+    assert!(
+        challenge.body.contains("Choose a new password"),
+        "{}",
+        challenge.body
+    );
+    let reply = hosted
+        .submit(
+            &challenge,
+            &[
+                ("new_password", "Mine-Now-456"),
+                ("confirm_password", "Mine-Now-456"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    let code = query_value(&reply.location.unwrap(), "code").unwrap();
+    let (_, tokens) = hosted.exchange(&code, VERIFIER, CALLBACK).await;
+    assert_eq!(claims(tokens["id_token"].as_str().unwrap())["nonce"], NONCE);
+
+    // A sign-in that sent none gets none.
+    let code = hosted.code().await;
+    let (_, tokens) = hosted.exchange(&code, VERIFIER, CALLBACK).await;
+    let id = claims(tokens["id_token"].as_str().unwrap());
+    assert!(id.get("nonce").is_none(), "{id}");
+}
+
+#[tokio::test]
+async fn user_info_answers_for_an_access_token_of_the_token_endpoint() {
+    let hosted = Hosted::new();
+    let tokens = hosted
+        .tokens_for(&authorize_params(CALLBACK), "carol", "Correct-Horse-3")
+        .await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(claims(access)["scope"], "openid email");
+    let sub = claims(tokens["id_token"].as_str().unwrap())["sub"].clone();
+    for method in ["GET", "POST"] {
+        let reply = hosted
+            .user_info(method, Some(&format!("Bearer {access}")))
+            .await;
+        assert_eq!(reply.status, 200, "{method}: {}", reply.body);
+        assert!(reply.header("content-type").starts_with("application/json"));
+        assert_eq!(reply.header("access-control-allow-origin"), "*");
+        // As Cognito answers: attributes as strings, `username` beside them.
+        assert_eq!(
+            serde_json::from_str::<Value>(&reply.body).unwrap(),
+            serde_json::json!({"sub": sub, "email_verified": "true",
+                               "email": "carol@example.com", "username": "carol"}),
+        );
+    }
+
+    // The scopes decide which attributes: `profile` alone leaves out e-mail.
+    let mut params = authorize_params(CALLBACK);
+    params.retain(|(k, _)| *k != "scope");
+    params.push(("scope", "openid profile".into()));
+    let tokens = hosted.tokens_for(&params, "carol", "Correct-Horse-3").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let reply = hosted
+        .user_info("GET", Some(&format!("Bearer {access}")))
+        .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&reply.body).unwrap(),
+        serde_json::json!({"sub": sub, "username": "carol"}),
+    );
+}
+
+#[tokio::test]
+async fn user_info_refuses_what_cognito_refuses() {
+    let hosted = Hosted::new();
+    let refused = |reply: &Reply, status: u16, error: &str| {
+        assert_eq!(reply.status, status, "{}", reply.body);
+        let challenge = reply.header("www-authenticate");
+        assert!(
+            challenge.starts_with("Bearer ") && challenge.contains(&format!("error=\"{error}\"")),
+            "{challenge}"
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&reply.body).unwrap()["error"],
+            error
+        );
+    };
+    refused(&hosted.user_info("GET", None).await, 400, "invalid_request");
+    refused(
+        &hosted.user_info("GET", Some("Basic YWxpY2U6cHc=")).await,
+        400,
+        "invalid_request",
+    );
+    refused(
+        &hosted.user_info("GET", Some("Bearer not.a.token")).await,
+        401,
+        "invalid_token",
+    );
+
+    // The user-pool API's own tokens carry no `openid` scope.
+    let answer = hosted
+        .send(
+            Request::post("/")
+                .header("content-type", "application/x-amz-json-1.1")
+                .header(
+                    "x-amz-target",
+                    "AWSCognitoIdentityProviderService.InitiateAuth",
+                )
+                .body(Body::from(
+                    serde_json::json!({"AuthFlow": "USER_PASSWORD_AUTH", "ClientId": LOCAL_CLIENT_ID,
+                        "AuthParameters": {"USERNAME": "alice", "PASSWORD": "Correct-Horse-1"}})
+                    .to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    let answer: Value = serde_json::from_str(&answer.body).unwrap();
+    let api_token = answer["AuthenticationResult"]["AccessToken"]
+        .as_str()
+        .unwrap();
+    refused(
+        &hosted
+            .user_info("GET", Some(&format!("Bearer {api_token}")))
+            .await,
+        401,
+        "invalid_token",
+    );
+
+    // An expired token.
+    let tokens = hosted
+        .tokens_for(&authorize_params(CALLBACK), "alice", "Correct-Horse-1")
+        .await;
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    assert_eq!(hosted.user_info("GET", Some(&bearer)).await.status, 200);
+    hosted.clock.advance(60 * 60 + 1);
+    refused(
+        &hosted.user_info("GET", Some(&bearer)).await,
+        401,
+        "invalid_token",
+    );
+}
+
+#[tokio::test]
+async fn user_info_is_discovered_and_open_to_other_origins() {
+    let hosted = Hosted::new();
+    let discovery = hosted
+        .send(
+            Request::get(format!("/{LOCAL_POOL_ID}/.well-known/openid-configuration"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let discovery: Value = serde_json::from_str(&discovery.body).unwrap();
+    assert_eq!(
+        discovery["userinfo_endpoint"],
+        format!("{BASE}/oauth2/userInfo")
+    );
+
+    // A page elsewhere may send its bearer token (a preflighted request).
+    let preflight = hosted
+        .send(
+            Request::options("/oauth2/userInfo")
+                .header(header::ORIGIN, "http://127.0.0.1:7")
+                .header("access-control-request-method", "GET")
+                .header("access-control-request-headers", "authorization")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(preflight.status, 200);
+    assert_eq!(preflight.header("access-control-allow-origin"), "*");
+    assert!(
+        preflight
+            .header("access-control-allow-headers")
+            .to_ascii_lowercase()
+            .contains("authorization"),
+        "{:?}",
+        preflight.headers
+    );
+    // And read why it was refused.
+    let refused = hosted.user_info("GET", Some("Bearer x")).await;
+    assert!(
+        refused
+            .header("access-control-expose-headers")
+            .to_ascii_lowercase()
+            .contains("www-authenticate"),
+        "{:?}",
+        refused.headers
+    );
 }

@@ -1,15 +1,23 @@
 //! The hosted UI, for portals that sign in through single sign-on: Cognito's
 //! `/oauth2/authorize` (a plain, accessible sign-in page), `/oauth2/token`
-//! (authorization code with PKCE, S256 only, and refresh token) and `/logout`.
+//! (authorization code with PKCE, S256 only, and refresh token),
+//! `/oauth2/userInfo` and `/logout`.
 //!
 //! The page runs the same flow as the JSON API (`USER_PASSWORD_AUTH`, then
 //! the new-password or TOTP challenge), so lockout, disabled accounts and
 //! every other rule apply unchanged. Redirects go only to the app client's
 //! allow-listed URLs; codes work once, for five minutes.
+//!
+//! As on Cognito, what the authorize request asked for belongs to its code:
+//! the access token it buys carries the requested scopes (so `userInfo`
+//! takes it, and not the user-pool API's tokens), and the ID token the
+//! `nonce`, when one was sent. The page's `form-action` names the origin of
+//! the registered callback it returns to, since Chromium holds the redirect
+//! that answers a form to it.
 
 use super::{CognitoError, Identity};
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form, Json};
 use base64::Engine as _;
@@ -30,6 +38,10 @@ pub struct AuthorizationCode {
     client_id: String,
     redirect_uri: String,
     code_challenge: String,
+    /// The scopes granted, for the access token.
+    scope: String,
+    /// The authorize request's `nonce`, for the ID token.
+    nonce: Option<String>,
     created: i64,
     /// The sign-in's tokens (`AuthenticationResult`).
     tokens: Value,
@@ -54,6 +66,17 @@ pub struct AuthorizeParams {
     code_challenge: String,
     #[serde(default)]
     code_challenge_method: String,
+    /// Echoed in the ID token (OpenID Connect's replay check).
+    #[serde(default)]
+    nonce: Option<String>,
+}
+
+impl AuthorizeParams {
+    /// The nonce, when the app sent one (the page's hidden field carries
+    /// an empty one otherwise).
+    fn nonce(&self) -> Option<&str> {
+        self.nonce.as_deref().filter(|nonce| !nonce.is_empty())
+    }
 }
 
 /// The sign-in form and its follow-ups.
@@ -105,6 +128,7 @@ fn hidden(params: &AuthorizeParams) -> String {
         ("state", params.state.as_deref().unwrap_or_default()),
         ("code_challenge", &params.code_challenge),
         ("code_challenge_method", &params.code_challenge_method),
+        ("nonce", params.nonce().unwrap_or_default()),
     ];
     fields
         .iter()
@@ -117,7 +141,25 @@ fn hidden(params: &AuthorizeParams) -> String {
         .collect()
 }
 
-fn page(title: &str, body: &str) -> Response {
+/// The origin (`scheme://host[:port]`) of an absolute URL, when it can
+/// stand in a Content-Security-Policy as a source as it is.
+fn origin(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let plain_scheme = scheme
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let plain_authority = !authority.is_empty()
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    (plain_scheme && plain_authority).then(|| &url[..scheme.len() + 3 + authority.len()])
+}
+
+/// A page of the hosted UI. `returns_to` is the registered callback its
+/// form ends at (checked by [`refusal`] first): its origin joins
+/// `form-action`, which Chromium applies to the redirect answering the form.
+fn page(title: &str, body: &str, returns_to: Option<&str>) -> Response {
     let html = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -138,10 +180,16 @@ button:focus-visible,input:focus-visible{{outline:3px solid #5aa2ff;outline-offs
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    headers.insert(
-        "content-security-policy",
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
+    let form_action = match returns_to.and_then(origin) {
+        Some(origin) => format!("'self' {origin}"),
+        None => "'self'".to_owned(),
+    };
+    let policy = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; frame-ancestors 'none'"
     );
+    if let Ok(policy) = HeaderValue::from_str(&policy) {
+        headers.insert("content-security-policy", policy);
+    }
     response
 }
 
@@ -164,6 +212,7 @@ fn sign_in_page(params: &AuthorizeParams, username: &str, error: Option<&str>) -
             hidden(params),
             escape(username)
         ),
+        Some(&params.redirect_uri),
     )
 }
 
@@ -220,6 +269,7 @@ fn challenge_page(
             escape(session),
             escape(username)
         ),
+        Some(&params.redirect_uri),
     )
 }
 
@@ -230,6 +280,7 @@ fn plain_error(status: StatusCode, message: &str) -> Response {
             r#"<h1>Can't sign in</h1><p role="alert">{}</p>"#,
             escape(message)
         ),
+        None,
     );
     *response.status_mut() = status;
     response
@@ -344,6 +395,8 @@ fn redirect_with_code(identity: &Identity, params: &AuthorizeParams, tokens: Val
                 client_id: params.client_id.clone(),
                 redirect_uri: params.redirect_uri.clone(),
                 code_challenge: params.code_challenge.clone(),
+                scope: super::granted_scopes(&params.scope),
+                nonce: params.nonce().map(str::to_owned),
                 created: now,
                 tokens,
                 used: false,
@@ -581,7 +634,17 @@ pub async fn token(State(identity): State<Arc<Identity>>, Form(form): Form<Token
                 );
             }
             entry.used = true;
-            token_response(&entry.tokens)
+            match identity.authorization_code_tokens(
+                &entry.tokens,
+                &entry.scope,
+                entry.nonce.as_deref(),
+            ) {
+                Ok(tokens) => token_response(&tokens),
+                Err(error) => {
+                    tracing::error!(%error, "reissuing a code's tokens");
+                    oauth_error("server_error", "something went wrong")
+                }
+            }
         }
         "refresh_token" => {
             let request = json!({"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": form.client_id,
@@ -633,4 +696,57 @@ pub async fn logout(
         );
     }
     Redirect::to(&params.logout_uri).into_response()
+}
+
+/// An answer of `/oauth2/userInfo` refusing the request, as a bearer-token
+/// resource does (RFC 6750): the error in `WWW-Authenticate` and the body.
+fn bearer_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let mut response = (
+        status,
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response();
+    let challenge = format!(r#"Bearer error="{error}", error_description="{description}""#);
+    let headers = response.headers_mut();
+    if let Ok(challenge) = HeaderValue::from_str(&challenge) {
+        headers.insert(header::WWW_AUTHENTICATE, challenge);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `GET` or `POST /oauth2/userInfo` with `Authorization: Bearer <access
+/// token>`: the user's attributes the token's scopes allow, as Cognito
+/// answers them. Only access tokens of the token endpoint (with `openid`)
+/// are taken.
+pub async fn user_info(State(identity): State<Arc<Identity>>, headers: HeaderMap) -> Response {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.is_empty())
+        .map(|(_, token)| token.trim().to_owned());
+    let Some(token) = token else {
+        return bearer_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Bad OAuth2 request at UserInfo Endpoint",
+        );
+    };
+    let worker = identity.clone();
+    match tokio::task::spawn_blocking(move || worker.user_info(&token)).await {
+        Ok(Ok(attributes)) => {
+            let mut response = Json(attributes).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Ok(Err(refusal)) => bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", refusal),
+        Err(_) => bearer_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "something went wrong",
+        ),
+    }
 }

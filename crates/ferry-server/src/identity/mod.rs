@@ -41,6 +41,24 @@ const SESSION_SECONDS: i64 = 3 * 60;
 const TIMESTAMP_SKEW_SECONDS: i64 = 5 * 60;
 /// The scope Cognito puts in access tokens from the user-pool API.
 const ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
+/// The scopes the app client may ask the hosted UI for.
+const OAUTH_SCOPES: [&str; 5] = ["openid", "email", "phone", "profile", ADMIN_SCOPE];
+
+/// The scopes a hosted-UI sign-in grants for the `scope` it asked for:
+/// those the client may have, in the order asked, or all of them when it
+/// asked for none (as Cognito does).
+pub(crate) fn granted_scopes(requested: &str) -> String {
+    let mut granted: Vec<&str> = Vec::new();
+    for scope in requested.split_whitespace() {
+        if OAUTH_SCOPES.contains(&scope) && !granted.contains(&scope) {
+            granted.push(scope);
+        }
+    }
+    if granted.is_empty() {
+        granted = OAUTH_SCOPES.to_vec();
+    }
+    granted.join(" ")
+}
 
 /// Token lifetimes, in seconds.
 #[derive(Debug, Clone, Copy)]
@@ -1149,6 +1167,63 @@ impl Identity {
         Ok((claims, user))
     }
 
+    /// The tokens an authorization code buys: the sign-in's, with the
+    /// granted scopes in the access token and the authorize request's
+    /// `nonce` in the ID token, signed again.
+    pub(crate) fn authorization_code_tokens(
+        &self,
+        tokens: &Value,
+        scope: &str,
+        nonce: Option<&str>,
+    ) -> anyhow::Result<Value> {
+        let reissue = |name: &str, usage: TokenUse, claim: &str, value: &str| {
+            let token = tokens[name]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("the sign-in has no {name}"))?;
+            let mut claims = self.keys.verify(token)?;
+            claims[claim] = json!(value);
+            anyhow::Ok(json!(self.keys.sign(usage, &claims)))
+        };
+        let mut result = tokens.clone();
+        result["AccessToken"] = reissue("AccessToken", TokenUse::Access, "scope", scope)?;
+        if let Some(nonce) = nonce {
+            result["IdToken"] = reissue("IdToken", TokenUse::Id, "nonce", nonce)?;
+        }
+        Ok(result)
+    }
+
+    /// What `/oauth2/userInfo` answers for an access token: the attributes
+    /// its scopes allow (`openid` alone: all of them; `email`: the e-mail
+    /// address), attribute values as strings, as Cognito answers. Refused,
+    /// with the reason for the caller, unless the token is valid and has
+    /// `openid` (the user-pool API's tokens don't).
+    pub(crate) fn user_info(&self, token: &str) -> Result<Value, &'static str> {
+        let (claims, user) = self.check_access_token(token).map_err(|_| {
+            "Access token is expired, disabled, or deleted, or the user has globally signed out."
+        })?;
+        let scopes: Vec<&str> = claims["scope"]
+            .as_str()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        if !scopes.contains(&"openid") {
+            return Err("Access token does not contain openid scope");
+        }
+        let every_attribute = !scopes
+            .iter()
+            .any(|scope| matches!(*scope, "email" | "phone" | "profile"));
+        let mut answer = json!({"sub": user.sub, "username": user.username});
+        if let Some(email) = user
+            .email
+            .as_ref()
+            .filter(|_| every_attribute || scopes.contains(&"email"))
+        {
+            answer["email"] = json!(email);
+            answer["email_verified"] = json!("true");
+        }
+        Ok(answer)
+    }
+
     fn get_user(&self, body: &Value) -> Result<Value, CognitoError> {
         let (_, user) = self.check_access_token(str_param(body, "AccessToken")?)?;
         let mut attributes = vec![json!({"Name": "sub", "Value": user.sub})];
@@ -1241,6 +1316,7 @@ impl Identity {
             "jwks_uri": format!("{}/.well-known/jwks.json", self.settings.issuer),
             "authorization_endpoint": format!("{base_url}/oauth2/authorize"),
             "token_endpoint": format!("{base_url}/oauth2/token"),
+            "userinfo_endpoint": format!("{base_url}/oauth2/userInfo"),
             "end_session_endpoint": format!("{base_url}/logout"),
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
