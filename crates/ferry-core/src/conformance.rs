@@ -875,6 +875,7 @@ pub fn command_record(owner: &UserId) -> CommandRecord {
         response: serde_json::json!({"status": 202, "body": {"commandId": "x"}}),
         status: CommandStatus::Pending,
         result: None,
+        progress: None,
         accepted_at: at(0),
         finished_at: None,
     }
@@ -894,6 +895,24 @@ pub async fn commands_are_recorded_once_and_finish_once(index: Arc<dyn Index>) {
     assert_eq!(
         index.put_command(&retry).await.unwrap(),
         PutCommand::Existing(command.clone())
+    );
+
+    // Progress is kept while pending, and its last note wins.
+    for n in [1, 2] {
+        index
+            .note_progress(&ann, command.command_id, &serde_json::json!({"n": n}))
+            .await
+            .unwrap();
+    }
+    let pending = index
+        .command(&ann, command.command_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pending.progress, Some(serde_json::json!({"n": 2})));
+    assert_eq!(
+        (pending.status, pending.result),
+        (CommandStatus::Pending, None)
     );
 
     let done = serde_json::json!({"metadata": {"id": 1}, "data": {"Action": "FileDeleted"}});
@@ -927,6 +946,18 @@ pub async fn commands_are_recorded_once_and_finish_once(index: Arc<dyn Index>) {
     assert_eq!(stored.result, Some(done));
     assert_eq!(stored.finished_at, Some(at(10)));
     assert_eq!(stored.response, command.response);
+    assert_eq!(stored.progress, Some(serde_json::json!({"n": 2})));
+    // A finished command's progress is not changed any more.
+    index
+        .note_progress(&ann, command.command_id, &serde_json::json!({"n": 3}))
+        .await
+        .unwrap();
+    let stored = index
+        .command(&ann, command.command_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.progress, Some(serde_json::json!({"n": 2})));
 
     // A command never recorded has nothing to finish, and isn't created.
     let unknown = Uuid::new_v4();

@@ -23,8 +23,8 @@ use ferry_protocol::messages::{
     FolderCreatedV1, FolderDeletedV1, MoveFileV1, UploadAbortedV1,
 };
 use ferry_protocol::{
-    Command, CommandEnvelope, ErrorCode, Event, EventEnvelope, Metadata, Payload, Timestamp,
-    TraceId,
+    Command, CommandEnvelope, ErrorCode, Event, EventEnvelope, FileName, FolderPath, Metadata,
+    Payload, Timestamp, TraceId,
 };
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -138,6 +138,14 @@ pub fn event_entry(envelope: &EventEnvelope) -> BusEntry {
         detail_type: envelope.action().to_owned(),
         detail: serde_json::to_value(envelope).unwrap_or_default(),
     }
+}
+
+/// Where a moved file was: noted with its `MoveFile` before the move.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MovedFrom {
+    from_folder: FolderPath,
+    from_name: FileName,
 }
 
 /// Why a consumer wants the event again.
@@ -541,7 +549,7 @@ impl Consumers {
                 .await;
         }
         let trace = incoming.metadata.trace_id.as_str().to_owned();
-        let mut deleted = 0u64;
+        let deleted = self.folder_count(incoming, &body.path).await?;
         // Records go as their files go, so the first page is always the next.
         loop {
             let page = self
@@ -553,18 +561,12 @@ impl Consumers {
                 break;
             }
             for file in page.items {
-                if self
-                    .remove(file, Some(incoming.command_id), Some(&trace), consumer)
-                    .await?
-                    .is_some()
-                {
-                    deleted += 1;
-                }
+                self.remove(file, Some(incoming.command_id), Some(&trace), consumer)
+                    .await?;
             }
         }
         // Announced and finished before the folders go, so a crash after
-        // dropping them can't turn into "already gone". (After a crash part
-        // way, FilesDeleted counts the files this attempt removed.)
+        // dropping them can't turn into "already gone".
         let envelope = self.envelope(
             incoming,
             consumer,
@@ -581,6 +583,52 @@ impl Consumers {
             .await
             .map_err(retry)?;
         self.noted(incoming, consumer).await
+    }
+
+    /// How many files the folder held when its deletion began: counted and
+    /// noted with the command before anything goes, so an attempt after a
+    /// crash part way reports the same number.
+    async fn folder_count(&self, incoming: &Incoming, path: &FolderPath) -> Result<u64, Retry> {
+        if let Some(noted) = self
+            .progress(incoming)
+            .await?
+            .and_then(|p| p.get("filesDeleted").and_then(Value::as_u64))
+        {
+            return Ok(noted);
+        }
+        let mut count = 0u64;
+        let mut cursor = None;
+        loop {
+            let page = self
+                .index
+                .files_under(&incoming.user, path, cursor.as_deref(), 1000)
+                .await
+                .map_err(retry)?;
+            count += page.items.len() as u64;
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        self.index
+            .note_progress(
+                &incoming.user,
+                incoming.command_id,
+                &json!({"filesDeleted": count}),
+            )
+            .await
+            .map_err(retry)?;
+        Ok(count)
+    }
+
+    /// What an earlier attempt at the incoming command noted.
+    async fn progress(&self, incoming: &Incoming) -> Result<Option<Value>, Retry> {
+        Ok(self
+            .index
+            .command(&incoming.user, incoming.command_id)
+            .await
+            .map_err(retry)?
+            .and_then(|command| command.progress))
     }
 
     /// Whether the incoming command was already finished (by an attempt
@@ -614,6 +662,30 @@ impl Consumers {
                     ErrorCode::Conflict,
                     "Only an uploaded file can be moved or renamed.",
                 )
+                .await;
+        }
+        // Moved by an attempt that stopped (a crash, a failed publish)
+        // before announcing it: announce it from where that attempt noted
+        // the file was.
+        if file.command_id == Some(incoming.command_id)
+            && let Some(from) = self.progress(incoming).await?
+            && let Ok(from) = serde_json::from_value::<MovedFrom>(from)
+        {
+            let event = self.envelope(
+                incoming,
+                consumer,
+                Event::FileMoved(FileMovedV1 {
+                    file_id: file.file_id,
+                    from_folder: from.from_folder,
+                    from_name: from.from_name,
+                    to_folder: file.folder,
+                    to_name: file.name,
+                    version: file.version,
+                }),
+                &format!("FileMoved:{}", incoming.command_id),
+            );
+            return self
+                .finish(incoming, consumer, CommandStatus::Succeeded, vec![event])
                 .await;
         }
         let mut events = Vec::new();
@@ -657,12 +729,19 @@ impl Consumers {
                         };
                     }
                     ConflictPolicy::Replace => {
+                        // Announced as it goes: once its record is gone, an
+                        // attempt after a crash would not find it again.
                         let trace = incoming.metadata.trace_id.as_str().to_owned();
-                        if let Some(event) = self
-                            .remove(other, Some(incoming.command_id), Some(&trace), consumer)
+                        if let Some(replaced) = self
+                            .clear(other, Some(incoming.command_id), Some(trace.as_str()))
                             .await?
                         {
-                            events.push(event);
+                            self.publish(&[self.deleted_event(&replaced, consumer)])
+                                .await?;
+                            self.index
+                                .remove_file(user, replaced.file_id, replaced.version)
+                                .await
+                                .map_err(retry)?;
                         }
                     }
                 }
@@ -676,6 +755,18 @@ impl Consumers {
             moved.updated_at = self.now();
             moved.command_id = Some(incoming.command_id);
             moved.trace_id = Some(incoming.metadata.trace_id.as_str().to_owned());
+            self.index
+                .note_progress(
+                    user,
+                    incoming.command_id,
+                    &serde_json::to_value(MovedFrom {
+                        from_folder: file.folder.clone(),
+                        from_name: file.name.clone(),
+                    })
+                    .unwrap_or_default(),
+                )
+                .await
+                .map_err(retry)?;
             match self.index.update_file(&moved, file.version).await {
                 Ok(()) => {}
                 // Someone took the name or changed the file meanwhile: try
@@ -1062,12 +1153,7 @@ impl Consumers {
                 loop {
                     let page = self
                         .index
-                        .files_under(
-                            &user,
-                            &ferry_protocol::FolderPath::root(),
-                            cursor.as_deref(),
-                            500,
-                        )
+                        .files_under(&user, &FolderPath::root(), cursor.as_deref(), 500)
                         .await
                         .map_err(retry)?;
                     for file in page.items {

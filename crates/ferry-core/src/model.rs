@@ -256,6 +256,11 @@ pub struct CommandRecord {
     pub status: CommandStatus,
     /// The event that finished it (`{metadata, data}`), once finished.
     pub result: Option<serde_json::Value>,
+    /// How far a consumer got while it was pending (what it found before
+    /// changing anything), so a redelivery after a crash reports what the
+    /// first attempt did ([`crate::ports::Index::note_progress`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<serde_json::Value>,
     /// When it was accepted.
     pub accepted_at: Timestamp,
     /// When it finished.

@@ -346,6 +346,15 @@ pub trait Index: Send + Sync + std::fmt::Debug {
         at: Timestamp,
     ) -> PortResult<()>;
 
+    /// Notes how far a pending command got (kept with it, never shown as its
+    /// result). A command finished or never recorded is left as it is.
+    async fn note_progress(
+        &self,
+        user: &UserId,
+        command_id: Uuid,
+        progress: &serde_json::Value,
+    ) -> PortResult<()>;
+
     /// Whether `consumer` already handled `user`'s event with this id (event
     /// ids of commands are chosen by clients: two users may use one).
     async fn was_processed(

@@ -313,6 +313,7 @@ impl Files {
             response: serde_json::json!({"status": 202, "body": body, "envelope": wire}),
             status: CommandStatus::Pending,
             result: None,
+            progress: None,
             accepted_at: self.now(),
             finished_at: None,
         };
@@ -351,6 +352,7 @@ impl Files {
                 CommandStatus::Succeeded
             },
             result: None,
+            progress: None,
             accepted_at: self.now(),
             finished_at: None,
         };

@@ -24,7 +24,7 @@ pub(crate) const FILE_COLUMN_COUNT: usize = 16;
 /// The columns of `commands` that make a [`CommandRecord`], in
 /// [`command_from_row`]'s order.
 pub(crate) const COMMAND_COLUMNS: &str = "user, command_id, action, request_hash, response, \
-     status, result, accepted_at, finished_at";
+     status, result, accepted_at, finished_at, progress";
 
 pub use ferry_protocol::path::fold;
 
@@ -116,6 +116,7 @@ pub(crate) fn command_from_row(row: &Row<'_>) -> StoreResult<CommandRecord> {
     let status: String = row.get(5)?;
     let result: Option<String> = row.get(6)?;
     let finished_at: Option<i64> = row.get(8)?;
+    let progress: Option<String> = row.get(9)?;
     Ok(CommandRecord {
         user: user_from_db(&user)?,
         command_id: uuid_from_db(&command_id)?,
@@ -127,6 +128,7 @@ pub(crate) fn command_from_row(row: &Row<'_>) -> StoreResult<CommandRecord> {
         result: result.as_deref().map(json_from_db).transpose()?,
         accepted_at: time_from_db(row.get(7)?)?,
         finished_at: finished_at.map(time_from_db).transpose()?,
+        progress: progress.as_deref().map(json_from_db).transpose()?,
     })
 }
 

@@ -131,6 +131,8 @@ pub(crate) const MIGRATIONS: &[&str] = &[
                 p.consumer, p.event_id, p.at
          FROM processed p;
      DROP TABLE processed;",
+    // 3: how far a pending command got (CommandRecord::progress).
+    "ALTER TABLE commands ADD COLUMN progress TEXT;",
 ];
 
 /// The schema version this build writes.

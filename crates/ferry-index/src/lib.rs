@@ -267,6 +267,17 @@ impl Index for SqliteIndex {
             .await
     }
 
+    async fn note_progress(
+        &self,
+        user: &UserId,
+        command_id: Uuid,
+        progress: &serde_json::Value,
+    ) -> PortResult<()> {
+        let (user, progress) = (user.clone(), progress.clone());
+        self.write(move |conn| ops::note_progress(conn, &user, command_id, &progress))
+            .await
+    }
+
     async fn was_processed(
         &self,
         consumer: &str,

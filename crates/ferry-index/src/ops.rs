@@ -806,7 +806,7 @@ pub(crate) fn put_command(
     let tx = write_tx(conn)?;
     let inserted =
         tx.prepare_cached(&format!(
-            "INSERT INTO commands ({COMMAND_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            "INSERT INTO commands ({COMMAND_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (user, command_id) DO NOTHING"
         ))?
         .execute(params![
@@ -819,6 +819,7 @@ pub(crate) fn put_command(
             command.result.as_ref().map(ToString::to_string),
             accepted_at,
             finished_at,
+            command.progress.as_ref().map(ToString::to_string),
         ])? == 1;
     let outcome = if inserted {
         PutCommand::Inserted
@@ -865,6 +866,24 @@ pub(crate) fn finish_command(
         status.as_str(),
         result.to_string(),
         time_to_db(at)?
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn note_progress(
+    conn: &Connection,
+    user: &UserId,
+    command_id: Uuid,
+    progress: &serde_json::Value,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE commands SET progress = ?3
+         WHERE user = ?1 AND command_id = ?2 AND status = 'pending'",
+    )?
+    .execute(params![
+        user.as_str(),
+        command_id.as_bytes().as_slice(),
+        progress.to_string()
     ])?;
     Ok(())
 }

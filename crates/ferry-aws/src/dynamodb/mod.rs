@@ -1356,6 +1356,49 @@ impl Index for DynamoIndex {
         }
     }
 
+    async fn note_progress(
+        &self,
+        user: &UserId,
+        command_id: Uuid,
+        progress: &serde_json::Value,
+    ) -> PortResult<()> {
+        let Some(mut record) = self.command(user, command_id).await? else {
+            return Ok(());
+        };
+        if record.status != CommandStatus::Pending {
+            return Ok(());
+        }
+        record.progress = Some(progress.clone());
+        let mut expr = Expr::default();
+        let condition = format!(
+            "{} = {}",
+            expr.name("status"),
+            expr.value("pending", s(CommandStatus::Pending.as_str()))
+        );
+        let outcome = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(codec::command_item(&record)?))
+            .condition_expression(condition)
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .send()
+            .await;
+        match outcome {
+            Ok(_) => Ok(()),
+            // Finished meanwhile: its result stands.
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
     async fn was_processed(
         &self,
         consumer: &str,
