@@ -17,6 +17,7 @@ pub mod clock;
 mod error;
 pub mod identity;
 pub mod live;
+pub mod maintenance;
 mod web;
 
 pub use error::AppError;

@@ -1,5 +1,6 @@
 //! The `ferry-server` command: serve the local stack, or manage its users,
-//! its dead letters and its object endpoint's credentials.
+//! its dead letters and its object endpoint's credentials, check its data
+//! directory, back it up and restore it.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -37,6 +38,43 @@ enum Command {
     /// Print the object endpoint's access key pair, for the aws CLI, boto3
     /// or an SDK (endpoint: the server's URL, path-style, bucket `ferry`).
     S3Credentials,
+    /// Check the data directory's integrity: every file's object, its size
+    /// and SHA-256; objects without a file; stale uploads; usage; stuck
+    /// deliveries. Works while the server runs; exits non-zero on a problem.
+    Check(CheckArgs),
+    /// Back up the data directory into DIR (new or empty) while the server
+    /// runs: a consistent copy of the databases, then the objects they name
+    /// (hard-linked on the same filesystem), keys and outbox.
+    Backup {
+        /// Where the backup goes; must not exist or be empty.
+        dir: PathBuf,
+    },
+    /// Restore a backup made by `backup` into --data-dir, which must not
+    /// exist or be empty.
+    Restore {
+        /// The backup.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// Repair what can be repaired without losing bytes: orphan objects
+    /// become files in their owner's `lost+found`, usage is recomputed,
+    /// stuck deliveries go to the dead letters, stale uploads to the sweep.
+    #[arg(long)]
+    repair: bool,
+    /// How many MiB of objects to read per second at most (0: no limit),
+    /// to leave the disk to a running server.
+    #[arg(long, default_value_t = 64)]
+    read_mib_per_second: u64,
+    /// How long an upload may sit idle, in seconds (the server's sweep
+    /// aborts it then).
+    #[arg(long, default_value_t = 24 * 60 * 60)]
+    upload_idle_seconds: u64,
+    /// Attempts a delivery gets before the dead letters (the server's).
+    #[arg(long, default_value_t = ferry_bus::RetryPolicy::default().max_attempts)]
+    max_attempts: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,8 +244,34 @@ async fn main() -> anyhow::Result<()> {
             println!("bucket: {} (path-style)", ferry_server::LOCAL_BUCKET);
             Ok(())
         }
+        Some(Command::Check(args)) => check(&cli.data_dir, args).await,
+        Some(Command::Backup { dir }) => {
+            let summary = ferry_server::maintenance::backup::backup(&cli.data_dir, &dir)?;
+            println!("{summary}");
+            Ok(())
+        }
+        Some(Command::Restore { dir }) => {
+            let summary = ferry_server::maintenance::backup::restore(&dir, &cli.data_dir)?;
+            println!("{summary}");
+            Ok(())
+        }
         None => serve(cli.data_dir, cli.serve).await,
     }
+}
+
+async fn check(data_dir: &std::path::Path, args: CheckArgs) -> anyhow::Result<()> {
+    let options = ferry_server::maintenance::check::CheckOptions {
+        repair: args.repair,
+        upload_idle: std::time::Duration::from_secs(args.upload_idle_seconds),
+        max_attempts: args.max_attempts,
+        bytes_per_second: Some(args.read_mib_per_second.saturating_mul(1024 * 1024)),
+    };
+    let report = ferry_server::maintenance::check::check(data_dir, &options).await?;
+    report.print(&mut std::io::stdout().lock())?;
+    if !report.healthy() {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 fn temporary_password() -> String {
