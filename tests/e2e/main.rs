@@ -12,6 +12,7 @@ mod chunks;
 mod files;
 mod harness;
 mod hosted_ui;
+mod oidc;
 mod proxy;
 mod shell;
 mod signin;
