@@ -146,13 +146,13 @@ fn verify_body(
         Some(b64) => {
             let expected = STANDARD.decode(b64.trim()).map_err(|_| {
                 s3_error!(
-                    InvalidDigest,
+                    InvalidRequest,
                     "Value for x-amz-checksum-sha256 header is invalid."
                 )
             })?;
             if expected.len() != 32 {
                 return Err(s3_error!(
-                    InvalidDigest,
+                    InvalidRequest,
                     "Value for x-amz-checksum-sha256 header is invalid."
                 ));
             }
@@ -334,7 +334,7 @@ impl FerryS3 {
     async fn emit(&self, entry: BusEntry) -> S3Result<()> {
         self.bus.put(vec![entry]).await.map_err(|e| {
             tracing::warn!(error = %e, "the bus refused an S3 notification");
-            s3_error!(ServiceUnavailable, "Please reduce your request rate.")
+            s3_error!(ServiceUnavailable, "Service is unable to handle request.")
         })
     }
 
@@ -830,7 +830,7 @@ impl S3 for FerryS3 {
         if !entries.is_empty() {
             self.bus.put(entries).await.map_err(|e| {
                 tracing::warn!(error = %e, "the bus refused S3 notifications");
-                s3_error!(ServiceUnavailable, "Please reduce your request rate.")
+                s3_error!(ServiceUnavailable, "Service is unable to handle request.")
             })?;
         }
         Ok(out)

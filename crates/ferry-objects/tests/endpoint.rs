@@ -382,6 +382,28 @@ async fn a_signed_checksum_is_enforced_and_nothing_is_stored_on_mismatch() {
     assert_eq!(r.code(), "BadDigest");
     let head = s.store.head("k/sum").await.unwrap().unwrap();
     assert_eq!(head.checksum_sha256, Some(sha256_b64(&body)));
+
+    // A value that isn't a SHA-256 at all is S3's InvalidRequest
+    // (InvalidDigest is Content-MD5's), and changes nothing.
+    let mut malformed = limits(&body, None);
+    malformed.checksum_sha256 = Some("AAAA".into());
+    let put = s
+        .store
+        .presign_put("k/sum", &malformed, s.now(), HOUR)
+        .await
+        .unwrap();
+    let r = s
+        .send("PUT", &put.url, &headers_of(&put), body.clone())
+        .await;
+    assert_eq!((r.status, r.code().as_str()), (400, "InvalidRequest"));
+    assert!(
+        r.text()
+            .contains("Value for x-amz-checksum-sha256 header is invalid."),
+        "{}",
+        r.text()
+    );
+    let head = s.store.head("k/sum").await.unwrap().unwrap();
+    assert_eq!(head.checksum_sha256, Some(sha256_b64(&body)));
 }
 
 #[tokio::test]
@@ -660,6 +682,13 @@ async fn a_bus_failure_answers_503() {
         .unwrap();
     let r = s.send("PUT", &put.url, &headers_of(&put), body).await;
     assert_eq!((r.status, r.code().as_str()), (503, "ServiceUnavailable"));
+    // S3's words for it; "reduce your request rate" is SlowDown's.
+    assert!(
+        r.text()
+            .contains("<Message>Service is unable to handle request.</Message>"),
+        "{}",
+        r.text()
+    );
     let err = s.store.delete("k/bus").await.unwrap_err();
     assert!(
         matches!(err, ferry_core::ports::PortError::Unavailable(_)),
