@@ -1,0 +1,334 @@
+//! `ferry-server backup` while the real server takes uploads, deletes and
+//! other commands, then `restore` into an empty directory: `check` passes
+//! there, and a server started on it signs alice in and serves every file
+//! the backup's index lists as available, with its bytes. And both refuse
+//! what they would damage.
+
+#![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
+
+mod net;
+
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use uuid::Uuid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferry-server");
+
+fn start(data: &Path, dist: &Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--addr", "127.0.0.1:0", "--dist"])
+        .arg(dist)
+        .env("FERRY_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("the server prints its URL").unwrap();
+        if let Some(url) = line.strip_prefix("ferry-server listening on http://") {
+            break url.trim_end_matches('/').parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+fn run(data: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("FERRY_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+fn said(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Creates a file with its SHA-256 (so the index keeps it and `check`
+/// compares it) and PUTs `content`; returns its id.
+async fn upload(addr: SocketAddr, token: &str, folder: &str, name: &str, content: &[u8]) -> String {
+    use sha2::Digest as _;
+    let sha: String = sha2::Sha256::digest(content)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let (status, created) = net::command(
+        addr,
+        token,
+        Uuid::new_v4(),
+        json!({"Action": "CreateFile", "Folder": folder, "Name": name,
+               "Size": content.len(), "ContentType": "text/plain", "Sha256": sha}),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, body) =
+        net::presigned(addr, &created["upload"]["request"], content.to_vec()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    created["file"]["fileId"].as_str().unwrap().to_owned()
+}
+
+fn content(name: &str) -> Vec<u8> {
+    format!("the bytes of {name}\n")
+        .repeat(1 + name.len() * 7)
+        .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_under_load_restores_with_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, dist) = (dir.path().join("data"), dir.path().join("dist"));
+    std::fs::create_dir_all(&dist).unwrap();
+    let added = run(
+        &data,
+        &["user", "add", "alice", "--password", net::PASSWORD],
+    );
+    assert!(added.status.success(), "{}", said(&added));
+    let (mut server, addr) = start(&data, &dist);
+    let token = net::sign_in(addr, "alice").await;
+
+    // What every file should hold, by id; and the files a delete was sent for.
+    let bytes: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
+    let deleted: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let mut seeds = Vec::new();
+    for i in 0..20 {
+        let name = format!("seed-{i}.txt");
+        let id = upload(addr, &token, "", &name, &content(&name)).await;
+        bytes.lock().unwrap().insert(id.clone(), content(&name));
+        seeds.push(id);
+    }
+    for id in &seeds {
+        net::eventually(Duration::from_secs(30), "a seed to be indexed", || async {
+            net::get(addr, &token, &format!("/api/files/{id}")).await.1["status"] == "available"
+        })
+        .await;
+    }
+
+    // Uploads, deletes, moves and new folders, until told to stop.
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let (token, bytes, deleted, stop) =
+            (token.clone(), bytes.clone(), deleted.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut done = 0_u32;
+            let mut seeds = seeds.into_iter();
+            while !stop.load(Ordering::SeqCst) || done < 8 {
+                let name = format!("load-{done}.txt");
+                let id = upload(addr, &token, "load", &name, &content(&name)).await;
+                bytes.lock().unwrap().insert(id.clone(), content(&name));
+                let commands = match (seeds.next(), seeds.next()) {
+                    (Some(doomed), Some(moving)) => {
+                        deleted.lock().unwrap().insert(doomed.clone());
+                        vec![
+                            json!({"Action": "DeleteFile", "FileId": doomed}),
+                            json!({"Action": "MoveFile", "FileId": moving,
+                                   "ToFolder": "moved", "ToName": format!("moved-{done}.txt")}),
+                        ]
+                    }
+                    _ => vec![],
+                };
+                for data in commands
+                    .into_iter()
+                    .chain([json!({"Action": "CreateFolder", "Path": format!("folders/f{done}")})])
+                {
+                    let (status, body) = net::command(addr, &token, Uuid::new_v4(), data).await;
+                    assert_eq!(status, 202, "{body}");
+                }
+                done += 1;
+            }
+            done
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Three backups one after the other, each under load.
+    let mut taken = Vec::new();
+    for n in 0..3 {
+        let into = dir.path().join(format!("backup-{n}"));
+        let output = tokio::task::spawn_blocking({
+            let (data, into) = (data.clone(), into.clone());
+            move || run(&data, &["backup", into.to_str().unwrap()])
+        })
+        .await
+        .unwrap();
+        assert!(output.status.success(), "{}", said(&output));
+        assert!(
+            said(&output).contains("backed up 4 databases"),
+            "{}",
+            said(&output)
+        );
+        taken.push((into, said(&output)));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let rounds = load.await.unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(rounds >= 8);
+    for (n, (backup, summary)) in taken.iter().enumerate() {
+        let restored = dir.path().join(format!("restored-{n}"));
+        let served = verify(backup, &restored, &dist, &bytes, &deleted).await;
+        // Shown when the test fails: what each backup held and the load did.
+        eprintln!("{summary}; {rounds} rounds of load; {served}");
+    }
+}
+
+/// Restores `backup` into `restored`, checks it, starts a server on it and
+/// downloads every file the backup's index lists as available.
+async fn verify(
+    backup: &Path,
+    restored: &Path,
+    dist: &Path,
+    bytes: &Mutex<HashMap<String, Vec<u8>>>,
+    deleted: &Mutex<HashSet<String>>,
+) -> String {
+    assert!(backup.join("ferry-backup.json").is_file());
+    let available: Vec<(String, String)> = {
+        let index = rusqlite::Connection::open_with_flags(
+            backup.join("index.sqlite3"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let mut stmt = index
+            .prepare("SELECT file_id, folder FROM files WHERE status = 'available'")
+            .unwrap();
+        stmt.query_map([], |row| {
+            let id: Vec<u8> = row.get(0)?;
+            Ok((Uuid::from_slice(&id).unwrap().to_string(), row.get(1)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    };
+    assert!(available.len() >= 20, "{available:?}");
+
+    let restore = run(restored, &["restore", backup.to_str().unwrap()]);
+    assert!(restore.status.success(), "{}", said(&restore));
+    let checked = run(restored, &["check"]);
+    assert!(checked.status.success(), "{}", said(&checked));
+    assert!(said(&checked).contains("no problems"), "{}", said(&checked));
+    assert!(
+        said(&checked).contains(&format!(
+            "{} available by SHA-256, 0 by size only",
+            available.len()
+        )),
+        "{}",
+        said(&checked)
+    );
+
+    let (mut server, addr) = start(restored, dist);
+    let token = net::sign_in(addr, "alice").await;
+    let (status, root) = net::get(addr, &token, "/api/files?folder=&limit=1000").await;
+    assert_eq!(status, 200, "{root}");
+    let mut served = 0;
+    for (id, folder) in &available {
+        let expected = bytes.lock().unwrap().get(id).cloned().unwrap();
+        let (status, link) = net::get(addr, &token, &format!("/api/files/{id}/download")).await;
+        if status == 404 && deleted.lock().unwrap().contains(id) {
+            // A delete the backup holds as accepted, carried out since.
+            continue;
+        }
+        assert_eq!(status, 200, "{id} in {folder:?}: {link}");
+        let (status, got) = net::presigned(addr, &link["request"], Vec::new()).await;
+        assert_eq!(status, 200);
+        assert_eq!(got.as_ref(), expected.as_slice(), "{id} in {folder:?}");
+        served += 1;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(served >= 10, "{served} of {}", available.len());
+    // The restore copied: the backup still stands on its own.
+    assert!(backup.join("ferry-backup.json").is_file());
+    format!(
+        "{}{served} of {} available files served",
+        said(&checked),
+        available.len()
+    )
+}
+
+#[test]
+fn backup_and_restore_refuse_what_they_would_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+
+    // No data directory: nothing is made.
+    let out = dir.path().join("out");
+    let refused = run(&data, &["backup", out.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        said(&refused).contains("no data directory at"),
+        "{}",
+        said(&refused)
+    );
+    assert!(!out.exists() && !data.exists());
+
+    let settings =
+        ferry_server::Settings::new("http://127.0.0.1:9", data.clone(), dir.path().join("dist"));
+    drop(
+        ferry_server::AppState::open(settings, Arc::new(ferry_server::clock::SystemClock)).unwrap(),
+    );
+
+    // A target that holds something is left as it was.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("keep.txt"), b"mine").unwrap();
+    let refused = run(&data, &["backup", out.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        said(&refused).contains("is not empty"),
+        "{}",
+        said(&refused)
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+    assert_eq!(std::fs::read(out.join("keep.txt")).unwrap(), b"mine");
+
+    // Nor into the data directory itself.
+    let inside = data.join("backups");
+    let refused = run(&data, &["backup", inside.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        said(&refused).contains("inside the data directory"),
+        "{}",
+        said(&refused)
+    );
+    assert!(!inside.exists());
+
+    // A backup restores only into an empty directory, and only a whole one.
+    let backup = dir.path().join("backup");
+    let taken = run(&data, &["backup", backup.to_str().unwrap()]);
+    assert!(taken.status.success(), "{}", said(&taken));
+    let refused = run(&out, &["restore", backup.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        said(&refused).contains("is not empty"),
+        "{}",
+        said(&refused)
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+    let fresh = dir.path().join("fresh");
+    let refused = run(&fresh, &["restore", out.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        said(&refused).contains("is not a complete backup"),
+        "{}",
+        said(&refused)
+    );
+    assert!(!fresh.exists());
+    let restored = run(&fresh, &["restore", backup.to_str().unwrap()]);
+    assert!(restored.status.success(), "{}", said(&restored));
+    let checked = run(&fresh, &["check"]);
+    assert!(checked.status.success(), "{}", said(&checked));
+}
