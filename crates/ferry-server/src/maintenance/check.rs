@@ -29,7 +29,9 @@
 //! - a stuck delivery is moved to the dead letters, as the dispatcher does
 //!   after the last retry: its error stays visible (`dlq list`) and a person
 //!   replays it (`dlq replay`) once its cause is fixed, rather than it being
-//!   retried blindly again;
+//!   retried blindly again (one a running server is attempting right then
+//!   may also succeed; a replay then delivers it twice, which the consumers,
+//!   idempotent, skip);
 //! - stale uploads are handed to the domain's own sweep, which aborts them
 //!   (or indexes one whose bytes did arrive) and announces it, exactly as
 //!   the server does every hour. That needs the server stopped (the sweep
@@ -368,7 +370,7 @@ impl CheckReport {
         let s = &self.stats;
         write!(
             out,
-            "checked {} files ({} available by SHA-256, {} by size only: the index has no SHA-256 for them), \
+            "checked {} files ({} available by SHA-256, {} by size only, having no SHA-256 in the index), \
              {} objects, {} users, {} outstanding deliveries; read {} bytes: ",
             s.files,
             s.by_sha256,
