@@ -894,7 +894,7 @@ pub async fn commands_are_recorded_once_and_finish_once(index: Arc<dyn Index>) {
     retry.accepted_at = at(50);
     assert_eq!(
         index.put_command(&retry).await.unwrap(),
-        PutCommand::Existing(command.clone())
+        PutCommand::Existing(Box::new(command.clone()))
     );
 
     // Progress is kept while pending, and its last note wins.

@@ -222,7 +222,7 @@ pub enum PutCommand {
     /// The command is new and now recorded.
     Inserted,
     /// A command with this id was already recorded (a retry): here it is.
-    Existing(CommandRecord),
+    Existing(Box<CommandRecord>),
 }
 
 /// The file index: DynamoDB on AWS, SQLite locally. A partition per user;

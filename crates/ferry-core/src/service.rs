@@ -321,7 +321,7 @@ impl Files {
             PutCommand::Inserted => {}
             // A concurrent retry got there first.
             PutCommand::Existing(existing) => {
-                return self.replay(caller, existing, &record.request_hash).await;
+                return self.replay(caller, *existing, &record.request_hash).await;
             }
         }
         self.bus
@@ -362,7 +362,7 @@ impl Files {
                 body: body.clone(),
             }),
             PutCommand::Existing(existing) => {
-                self.replay(caller, existing, &record.request_hash).await
+                self.replay(caller, *existing, &record.request_hash).await
             }
         }
     }

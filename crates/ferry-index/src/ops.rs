@@ -826,7 +826,7 @@ pub(crate) fn put_command(
     } else {
         let existing = stored_command(&tx, &command.user, command.command_id)?
             .ok_or_else(|| crate::codec::corrupt("command vanished mid-transaction".to_owned()))?;
-        PutCommand::Existing(existing)
+        PutCommand::Existing(Box::new(existing))
     };
     tx.commit()?;
     Ok(outcome)

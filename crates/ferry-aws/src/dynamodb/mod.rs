@@ -1290,7 +1290,7 @@ impl Index for DynamoIndex {
                     .command(&command.user, command.command_id)
                     .await?
                     .ok_or_else(|| codec::corrupt("a command vanished".into()))?;
-                Ok(PutCommand::Existing(existing))
+                Ok(PutCommand::Existing(Box::new(existing)))
             }
             Err(err) => Err(unavailable(err)),
         }
