@@ -861,3 +861,30 @@ async fn user_info_is_discovered_and_open_to_other_origins() {
         refused.headers
     );
 }
+
+#[tokio::test]
+async fn refreshed_access_tokens_keep_the_scopes_of_the_sign_in() {
+    let hosted = Hosted::new();
+    let tokens = hosted
+        .tokens_for(&authorize_params(CALLBACK), "carol", "Correct-Horse-3")
+        .await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let refreshed = hosted
+        .post(
+            "/oauth2/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", LOCAL_CLIENT_ID),
+                ("refresh_token", refresh),
+            ],
+        )
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let refreshed: Value = serde_json::from_str(&refreshed.body).unwrap();
+    let access = refreshed["access_token"].as_str().unwrap();
+    assert_eq!(claims(access)["scope"], "openid email");
+    let reply = hosted
+        .user_info("GET", Some(&format!("Bearer {access}")))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}

@@ -504,7 +504,7 @@ impl Identity {
             "origin_jti": origin_jti,
             "event_id": event_id,
             "token_use": "access",
-            "scope": ADMIN_SCOPE,
+            "scope": with_refresh.and_then(|grant| grant.scope.as_deref()).unwrap_or(ADMIN_SCOPE),
             "auth_time": auth_time,
             "exp": exp,
             "iat": now,
@@ -528,6 +528,7 @@ impl Identity {
                     auth_time,
                     expires_at: now + self.settings.lifetimes.refresh,
                     revoked: false,
+                    scope: None,
                 },
             )?;
             result["RefreshToken"] = json!(refresh);
@@ -1168,8 +1169,9 @@ impl Identity {
     }
 
     /// The tokens an authorization code buys: the sign-in's, with the
-    /// granted scopes in the access token and the authorize request's
-    /// `nonce` in the ID token, signed again.
+    /// granted scopes in the access token (and in those its refresh token
+    /// brings) and the authorize request's `nonce` in the ID token, signed
+    /// again.
     pub(crate) fn authorization_code_tokens(
         &self,
         tokens: &Value,
@@ -1188,6 +1190,9 @@ impl Identity {
         result["AccessToken"] = reissue("AccessToken", TokenUse::Access, "scope", scope)?;
         if let Some(nonce) = nonce {
             result["IdToken"] = reissue("IdToken", TokenUse::Id, "nonce", nonce)?;
+        }
+        if let Some(refresh) = tokens["RefreshToken"].as_str() {
+            self.store.set_refresh_scope(&digest(refresh), scope)?;
         }
         Ok(result)
     }

@@ -97,6 +97,9 @@ pub struct RefreshGrant {
     pub expires_at: i64,
     /// Whether it was revoked.
     pub revoked: bool,
+    /// The scopes of a hosted-UI sign-in, which its access tokens keep;
+    /// `None` for the user-pool API's (`aws.cognito.signin.user.admin`).
+    pub scope: Option<String>,
 }
 
 /// The SQLite-backed user pool.
@@ -136,7 +139,8 @@ impl UserStore {
                  origin_jti TEXT NOT NULL,
                  auth_time INTEGER NOT NULL,
                  expires_at INTEGER NOT NULL,
-                 revoked INTEGER NOT NULL DEFAULT 0
+                 revoked INTEGER NOT NULL DEFAULT 0,
+                 scope TEXT
              );
              CREATE INDEX IF NOT EXISTS refresh_tokens_by_user ON refresh_tokens(username);
              CREATE TABLE IF NOT EXISTS codes (
@@ -148,6 +152,13 @@ impl UserStore {
                  PRIMARY KEY (username, purpose)
              );",
         )?;
+        // Data directories from before hosted-UI scopes were kept.
+        let has_scope = db
+            .prepare("SELECT 1 FROM pragma_table_info('refresh_tokens') WHERE name = 'scope'")?
+            .exists([])?;
+        if !has_scope {
+            db.execute("ALTER TABLE refresh_tokens ADD COLUMN scope TEXT", [])?;
+        }
         Ok(Self { db: Mutex::new(db) })
     }
 
@@ -350,8 +361,8 @@ impl UserStore {
     /// Stores a refresh token by its digest.
     pub fn add_refresh_token(&self, digest: &[u8], grant: &RefreshGrant) -> anyhow::Result<()> {
         self.db().execute(
-            "INSERT INTO refresh_tokens (digest, username, client_id, origin_jti, auth_time, expires_at, revoked)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO refresh_tokens (digest, username, client_id, origin_jti, auth_time, expires_at, revoked, scope)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 digest,
                 grant.username,
@@ -359,7 +370,8 @@ impl UserStore {
                 grant.origin_jti,
                 grant.auth_time,
                 grant.expires_at,
-                grant.revoked
+                grant.revoked,
+                grant.scope
             ],
         )?;
         Ok(())
@@ -370,7 +382,7 @@ impl UserStore {
         Ok(self
             .db()
             .query_row(
-                "SELECT username, client_id, origin_jti, auth_time, expires_at, revoked
+                "SELECT username, client_id, origin_jti, auth_time, expires_at, revoked, scope
                  FROM refresh_tokens WHERE digest = ?1",
                 [digest],
                 |row| {
@@ -381,10 +393,20 @@ impl UserStore {
                         auth_time: row.get(3)?,
                         expires_at: row.get(4)?,
                         revoked: row.get(5)?,
+                        scope: row.get(6)?,
                     })
                 },
             )
             .optional()?)
+    }
+
+    /// Sets the scopes the access tokens of this refresh token carry.
+    pub fn set_refresh_scope(&self, digest: &[u8], scope: &str) -> anyhow::Result<()> {
+        self.db().execute(
+            "UPDATE refresh_tokens SET scope = ?2 WHERE digest = ?1",
+            params![digest, scope],
+        )?;
+        Ok(())
     }
 
     /// Revokes the refresh token with this digest; `false` if there is none.
@@ -434,4 +456,36 @@ fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
             last_step: row.get(12)?,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
+
+    use super::*;
+
+    #[test]
+    fn a_data_directory_from_before_scopes_keeps_its_refresh_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = Connection::open(dir.path().join("identity.sqlite3")).unwrap();
+        old.execute_batch(
+            "CREATE TABLE refresh_tokens (
+                 digest BLOB PRIMARY KEY, username TEXT NOT NULL, client_id TEXT NOT NULL,
+                 origin_jti TEXT NOT NULL, auth_time INTEGER NOT NULL,
+                 expires_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+             INSERT INTO refresh_tokens VALUES (x'01', 'alice', 'app', 'jti', 1, 2, 0);",
+        )
+        .unwrap();
+        drop(old);
+
+        let store = UserStore::open(dir.path()).unwrap();
+        let grant = store.refresh_token(&[1]).unwrap().unwrap();
+        assert_eq!((grant.username.as_str(), grant.scope), ("alice", None));
+        store.set_refresh_scope(&[1], "openid email").unwrap();
+        let grant = store.refresh_token(&[1]).unwrap().unwrap();
+        assert_eq!(grant.scope.as_deref(), Some("openid email"));
+        // Opening it again finds the column there.
+        drop(store);
+        UserStore::open(dir.path()).unwrap();
+    }
 }
