@@ -442,7 +442,13 @@ async fn session(socket: WebSocket, hub: Arc<LiveHub>, user: UserId) {
                             break;
                         }
                     }
-                    Message::Close(_) => break,
+                    // The client starts the closing handshake: answer it
+                    // (RFC 6455 §5.5.1; tungstenite queued the reply, and
+                    // closing the sink sends it), as API Gateway does.
+                    Message::Close(_) => {
+                        let _ = sink.close().await;
+                        break;
+                    }
                     _ => {}
                 }
             }
