@@ -54,6 +54,15 @@ Commands:
           on the server and the client's SRP step natively and in Chromium,
           the file API (list and create rates, upload to WebSocket latency,
           PUT throughput) and the index at 100,000 files.
+            --load              instead, the load and soak run: one
+                                ferry-server process for 5 minutes under
+                                200 WebSocket clients, 20 uploaders and 20
+                                command senders; request rate, command and
+                                upload to event latencies against a ping,
+                                the server's RSS, errors, and a check that
+                                everything accepted took effect. Smaller
+                                with --seconds N, --sockets N,
+                                --uploaders N, --senders N.
   help    Show this text.
 
 Everything missing is installed first (wasm32 target, wasm-bindgen-cli,
@@ -67,6 +76,7 @@ fn main() {
         Some("run") => run(&args[1..]),
         Some("build-web") => build_web(&args[1..]),
         Some("test") => test(),
+        Some("bench") if args.iter().any(|arg| arg == "--load") => bench::load(&args[1..]),
         Some("bench") => bench::bench(),
         Some("package-aws") => package::package_aws(&args[1..]).map(|_| ()),
         Some("help" | "--help" | "-h") | None => {

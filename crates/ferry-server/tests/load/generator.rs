@@ -113,7 +113,7 @@ impl Load {
             uploaders: 20,
             senders: 20,
             upload_pause: Duration::from_secs(3),
-            command_pause: Duration::from_millis(500),
+            command_pause: Duration::from_millis(250),
             ping_every: Duration::from_secs(5),
             socket_lifetime: Duration::from_secs(60),
             grace: Duration::from_secs(60),
@@ -1222,7 +1222,7 @@ impl Worker {
         let mut n = 0u64;
         while !self.stopped() {
             n += 1;
-            let size = if (n + offset) % MULTIPART_EVERY == 0 {
+            let size = if (n + offset).is_multiple_of(MULTIPART_EVERY) {
                 self.rng
                     .between(MULTIPART_THRESHOLD, MULTIPART_THRESHOLD + PART_SIZE)
             } else {
