@@ -1,6 +1,7 @@
 //! How the index holds up at 100,000 files for one user: insert rate,
-//! folder pages in every order, paging through a 20,000-file folder, search,
-//! usage and `files_under`.
+//! folder pages in every order, paging through a 20,000-file folder, search
+//! (rare to common terms, as planned and by the scan alone), usage and
+//! `files_under`.
 //!
 //! Every figure is printed next to a baseline measured in the same run on
 //! the same file, as a ratio, so the numbers compare across machines:
@@ -15,7 +16,7 @@
 
 use ferry_core::model::{FileRecord, FileStatus, ListQuery, SortKey, UserId};
 use ferry_core::ports::Index;
-use ferry_index::SqliteIndex;
+use ferry_index::{SearchPlan, SqliteIndex};
 use ferry_protocol::{FileName, FolderPath, Timestamp};
 use rusqlite::{Connection, OpenFlags};
 use std::future::Future;
@@ -204,7 +205,7 @@ async fn run() {
     let pk_page = median_sync_ms(|| pk_rows(&plain, ann.as_str(), 101));
     let pk_1000 = median_sync_ms(|| pk_rows(&plain, ann.as_str(), 1001));
     let pk_big = median_sync_ms(|| pk_rows(&plain, ann.as_str(), BIG_FOLDER_FILES));
-    let port_round_trip = median_ms(|| index.was_processed("bench", Uuid::nil())).await;
+    let port_round_trip = median_ms(|| index.was_processed("bench", &ann, Uuid::nil())).await;
     println!("FERRY_BENCH baseline_select_1_ms={select_1:.4}");
     println!("FERRY_BENCH baseline_pk_read_101_rows_ms={pk_page:.3}");
     println!("FERRY_BENCH baseline_pk_read_1001_rows_ms={pk_1000:.3}");
@@ -303,36 +304,64 @@ async fn run() {
         println!("  ({pages} pages of 1000)");
     }
 
-    let rare = median_ms(|| index.search(&ann, "NEEDLE", None, 100)).await;
-    let hits = index
-        .search(&ann, "needle", None, 100)
-        .await
-        .unwrap()
-        .items
-        .len();
-    report(
-        "index_search_rare_ms",
-        rare,
-        "baseline_pk_read_101_rows_ms",
-        pk_page,
-    );
-    println!("  ({hits} hits among {FILES} files: the whole name index is read)");
-    let common = median_ms(|| index.search(&ann, ".DAT", None, 100)).await;
-    report(
-        "index_search_common_ms",
-        common,
-        "baseline_pk_read_101_rows_ms",
-        pk_page,
-    );
-    // One name in eight matches, but they sort after every other name, so
-    // the first page comes after most of the index is read.
-    let late = median_ms(|| index.search(&ann, "été", None, 100)).await;
-    report(
-        "index_search_common_sorting_last_ms",
-        late,
-        "baseline_pk_read_101_rows_ms",
-        pk_page,
-    );
+    // Each search twice: as the port runs it (the rarest trigram when it is
+    // rare enough, else the scan) and by the scan alone, as before the
+    // trigram index.
+    for (label, text, note) in [
+        (
+            "rare",
+            "NEEDLE",
+            "5 hits; the scan reads every name, the trigram plan 5 candidates",
+        ),
+        (
+            "rare_digits",
+            "12345",
+            "1 hit; rarest trigram `123`, about 300 candidates",
+        ),
+        (
+            "medium",
+            "99.",
+            "1,000 hits, a page of 100; one trigram, 1,000 candidates",
+        ),
+        (
+            "common",
+            ".DAT",
+            "every name; trigrams over the budget, so the scan",
+        ),
+        // One name in eight matches, but they sort after every other name,
+        // so the first page comes after most of the index is read.
+        (
+            "common_sorting_last",
+            "été",
+            "12,500 hits sorting last; over the budget, so the scan",
+        ),
+    ] {
+        let planned = median_ms(|| index.search(&ann, text, None, 100)).await;
+        let scanned =
+            median_ms(|| index.search_with_plan(&ann, text, None, 100, SearchPlan::Scan)).await;
+        let page = index.search(&ann, text, None, 100).await.unwrap();
+        let by_scan = index
+            .search_with_plan(&ann, text, None, 100, SearchPlan::Scan)
+            .await
+            .unwrap();
+        assert_eq!(page, by_scan);
+        report(
+            &format!("index_search_{label}_ms"),
+            planned,
+            "baseline_pk_read_101_rows_ms",
+            pk_page,
+        );
+        report(
+            &format!("index_search_{label}_scan_ms"),
+            scanned,
+            "baseline_pk_read_101_rows_ms",
+            pk_page,
+        );
+        println!(
+            "  ({} on the first page among {FILES} files: {note})",
+            page.items.len()
+        );
+    }
 
     let usage = median_ms(|| index.usage(&ann)).await;
     report("index_usage_ms", usage, "baseline_select_1_ms", select_1);

@@ -133,6 +133,85 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      DROP TABLE processed;",
     // 3: how far a pending command got (CommandRecord::progress).
     "ALTER TABLE commands ADD COLUMN progress TEXT;",
+    // 4: a trigram index of the folded names, so a search for a rare term
+    // reads only the names holding its rarest trigram (see `search`).
+    //
+    // A table of our own rather than FTS5's trigram tokenizer: its key
+    // starts with the user like every other key, so one user's common
+    // trigram never makes another user's search slow, and each (user,
+    // trigram) has its count at hand to pick the rarest; FTS5 would also need
+    // a rowid for every file, which `files` (WITHOUT ROWID) doesn't have.
+    //
+    // Triggers keep it: every statement that sets, changes or removes a name
+    // updates the trigrams in its own transaction, whoever runs it (the
+    // adapter, or `ferry-server check --repair` indexing an orphan). Rows
+    // exist for files of every status; search filters on status as the scan
+    // does. A trigram is three characters as SQLite's `substr` and `length`
+    // count them (code points, as Rust's `chars`). Triggers can't hold a
+    // `WITH` clause, so the positions come from a table: names are at most
+    // 255 bytes, and folding makes at most three characters of one, so 1024
+    // positions cover every name (a test holds this).
+    "CREATE TABLE name_trigram_positions (n INTEGER PRIMARY KEY);
+     WITH RECURSIVE p (n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM p WHERE n < 1024)
+     INSERT INTO name_trigram_positions (n) SELECT n FROM p;
+
+     CREATE TABLE name_trigrams (
+         user TEXT NOT NULL,
+         trigram TEXT NOT NULL,
+         file_id BLOB NOT NULL,
+         PRIMARY KEY (user, trigram, file_id)
+     ) WITHOUT ROWID;
+     INSERT OR IGNORE INTO name_trigrams (user, trigram, file_id)
+         SELECT f.user, substr(f.name_folded, p.n, 3), f.file_id
+         FROM files f JOIN name_trigram_positions p ON p.n <= length(f.name_folded) - 2;
+
+     -- A file's rows are found by its trigrams, so deletes need no other index.
+     CREATE TRIGGER files_trigrams_insert AFTER INSERT ON files BEGIN
+         INSERT OR IGNORE INTO name_trigrams (user, trigram, file_id)
+             SELECT new.user, substr(new.name_folded, n, 3), new.file_id
+             FROM name_trigram_positions WHERE n <= length(new.name_folded) - 2;
+     END;
+     CREATE TRIGGER files_trigrams_update AFTER UPDATE OF user, file_id, name_folded ON files
+         WHEN old.user IS NOT new.user OR old.file_id IS NOT new.file_id
+              OR old.name_folded IS NOT new.name_folded
+     BEGIN
+         DELETE FROM name_trigrams
+             WHERE user = old.user AND file_id = old.file_id AND trigram IN (
+                 SELECT substr(old.name_folded, n, 3)
+                 FROM name_trigram_positions WHERE n <= length(old.name_folded) - 2);
+         INSERT OR IGNORE INTO name_trigrams (user, trigram, file_id)
+             SELECT new.user, substr(new.name_folded, n, 3), new.file_id
+             FROM name_trigram_positions WHERE n <= length(new.name_folded) - 2;
+     END;
+     CREATE TRIGGER files_trigrams_delete AFTER DELETE ON files BEGIN
+         DELETE FROM name_trigrams
+             WHERE user = old.user AND file_id = old.file_id AND trigram IN (
+                 SELECT substr(old.name_folded, n, 3)
+                 FROM name_trigram_positions WHERE n <= length(old.name_folded) - 2);
+     END;
+
+     -- How many of a user's files hold each trigram, so search finds the
+     -- rarest with a lookup per trigram instead of counting ranges (which
+     -- a common term would pay on every search).
+     CREATE TABLE name_trigram_counts (
+         user TEXT NOT NULL,
+         trigram TEXT NOT NULL,
+         files INTEGER NOT NULL,
+         PRIMARY KEY (user, trigram)
+     ) WITHOUT ROWID;
+     INSERT INTO name_trigram_counts (user, trigram, files)
+         SELECT user, trigram, count(*) FROM name_trigrams GROUP BY user, trigram;
+     CREATE TRIGGER name_trigrams_count_insert AFTER INSERT ON name_trigrams BEGIN
+         INSERT INTO name_trigram_counts (user, trigram, files)
+             VALUES (new.user, new.trigram, 1)
+             ON CONFLICT (user, trigram) DO UPDATE SET files = files + 1;
+     END;
+     CREATE TRIGGER name_trigrams_count_delete AFTER DELETE ON name_trigrams BEGIN
+         UPDATE name_trigram_counts SET files = files - 1
+             WHERE user = old.user AND trigram = old.trigram;
+         DELETE FROM name_trigram_counts
+             WHERE user = old.user AND trigram = old.trigram AND files = 0;
+     END;",
 ];
 
 /// The schema version this build writes.
@@ -353,5 +432,56 @@ mod tests {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version, schema_version());
+    }
+
+    /// A version-3 file's names get their trigrams in step 4, and later
+    /// writes keep them.
+    #[test]
+    fn names_kept_from_version_3_get_their_trigrams() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for step in &MIGRATIONS[..3] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        let names = [
+            ("ann", "Report.PDF"),
+            ("ann", "Été à Paris.jpg"),
+            ("ann", "ab"),
+            ("ann", "aaaa"),
+            ("bob", "Report.pdf"),
+            ("bob", "İstanbul ΣΑΣ.txt"),
+        ];
+        for (n, (user, name)) in names.into_iter().enumerate() {
+            let status = if n == 3 { "deleting" } else { "available" };
+            conn.execute(
+                "INSERT INTO files (user, file_id, folder, name, name_folded, status, size,
+                                    content_type, version, created_at, updated_at)
+                 VALUES (?1, ?2, '', ?3, ?4, ?5, 1, 'text/plain', 1, 0, 0)",
+                rusqlite::params![
+                    user,
+                    [u8::try_from(n).unwrap(); 16].to_vec(),
+                    name,
+                    crate::codec::fold(name),
+                    status
+                ],
+            )
+            .unwrap();
+        }
+        migrate(&mut conn).unwrap();
+        let (held, expected) = crate::search::tests::trigram_rows(&conn);
+        assert_eq!(held, expected);
+        assert!(held.contains(&("bob".to_owned(), "i̇s".to_owned(), [5; 16].to_vec())));
+        assert_eq!(held.len(), 8 + 13 + 1 + 8 + 15);
+
+        conn.execute(
+            "UPDATE files SET name = 'notes', name_folded = 'notes' WHERE file_id = ?1",
+            [[0u8; 16].to_vec()],
+        )
+        .unwrap();
+        conn.execute("DELETE FROM files WHERE file_id = ?1", [[1u8; 16].to_vec()])
+            .unwrap();
+        let (held, expected) = crate::search::tests::trigram_rows(&conn);
+        assert_eq!(held, expected);
+        assert_eq!(held.len(), 3 + 1 + 8 + 15);
     }
 }

@@ -4,7 +4,9 @@
 //! - `db`: the database file, its connections (one writer, a few readers),
 //!   its settings (WAL, `synchronous = FULL`) and its versioned schema;
 //! - `codec`: records to rows and back, search folding, page cursors;
-//! - `ops`: one plain function per port method over a connection.
+//! - `ops`: one plain function per port method over a connection;
+//! - `search`: search's two plans (a scan in name order, or the candidates
+//!   of the term's rarest trigram) and the choice between them.
 //!
 //! **Invariant:** every row belongs to one user's partition (each table's
 //! primary key starts with the user; `processed` with the consumer), and every
@@ -25,7 +27,9 @@
 //!   (sub-folders still first, by name in the same direction), with ties
 //!   broken by name, then id;
 //! - searches with `instr` over names folded to NFC lower case (Unicode's
-//!   mapping, so `ÉTÉ` finds `été.txt`; `%` and `_` are plain characters);
+//!   mapping, so `ÉTÉ` finds `été.txt`; `%` and `_` are plain characters),
+//!   testing only the names that hold the term's rarest trigram when that
+//!   trigram is rare;
 //! - stores times as Unix nanoseconds, so a record reads back exactly as
 //!   written; a time outside 1677–2262 is [`PortError::Invalid`];
 //! - answers an empty page for a folder that doesn't exist (the domain asks
@@ -43,6 +47,9 @@
 mod codec;
 mod db;
 mod ops;
+mod search;
+
+pub use search::SearchPlan;
 
 use async_trait::async_trait;
 use db::{Pool, StoreResult};
@@ -83,6 +90,22 @@ impl SqliteIndex {
     /// The schema version this build reads and writes (`PRAGMA user_version`).
     pub fn schema_version() -> u32 {
         db::schema_version()
+    }
+
+    /// [`Index::search`] with a chosen plan; every plan answers the same
+    /// pages. For benches and tests that compare plans.
+    pub async fn search_with_plan(
+        &self,
+        user: &UserId,
+        text: &str,
+        cursor: Option<&str>,
+        limit: u32,
+        plan: SearchPlan,
+    ) -> PortResult<Page<FileRecord>> {
+        let (user, text) = (user.clone(), text.to_owned());
+        let cursor = cursor.map(str::to_owned);
+        self.read(move |conn| search::search(conn, &user, &text, cursor.as_deref(), limit, plan))
+            .await
     }
 
     /// Runs `work` with the writer connection on a blocking thread.
@@ -176,9 +199,7 @@ impl Index for SqliteIndex {
         cursor: Option<&str>,
         limit: u32,
     ) -> PortResult<Page<FileRecord>> {
-        let (user, text) = (user.clone(), text.to_owned());
-        let cursor = cursor.map(str::to_owned);
-        self.read(move |conn| ops::search(conn, &user, &text, cursor.as_deref(), limit))
+        self.search_with_plan(user, text, cursor, limit, SearchPlan::default())
             .await
     }
 

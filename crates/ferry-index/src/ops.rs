@@ -381,7 +381,7 @@ fn after(columns: &[&str], descending: bool, first_param: usize) -> String {
     format!("({}) {op} ({placeholders})", columns.join(", "))
 }
 
-fn invalid_cursor(why: &str) -> PortError {
+pub(crate) fn invalid_cursor(why: &str) -> PortError {
     PortError::Invalid(format!("page cursor {why}"))
 }
 
@@ -521,7 +521,7 @@ fn list_cursor(entry: &Entry, sort: SortKey, descending: bool) -> Result<String,
 }
 
 /// Runs a file query and turns `limit + 1` rows into a page.
-fn file_page(
+pub(crate) fn file_page(
     conn: &Connection,
     sql: &str,
     args: Vec<Value>,
@@ -541,54 +541,6 @@ fn file_page(
         None
     };
     Ok(Page { items, next_cursor })
-}
-
-/// A page of search results: `?1` user, `?2` folded text, `?3`, `?4` the
-/// cursor's name and id. `instr` rather than `LIKE`: no wildcard to escape,
-/// and the folding is Unicode's, not ASCII's.
-fn search_sql(after_cursor: bool, limit: usize) -> String {
-    let after = if after_cursor {
-        " AND (name, file_id) > (?3, ?4)"
-    } else {
-        ""
-    };
-    // The matching ids come from files_live_search alone, which holds the
-    // folded name (reading each row in full would cost a table seek per
-    // name); only the page's rows are read.
-    format!(
-        "SELECT {FILE_COLUMNS} FROM files WHERE user = ?1 AND file_id IN (
-             SELECT file_id FROM files INDEXED BY files_live_search
-             WHERE user = ?1 AND status <> 'deleting' AND instr(name_folded, ?2) > 0{after}
-             ORDER BY name, file_id LIMIT {limit})
-         ORDER BY name, file_id"
-    )
-}
-
-pub(crate) fn search(
-    conn: &Connection,
-    user: &UserId,
-    text: &str,
-    cursor: Option<&str>,
-    limit: u32,
-) -> StoreResult<Page<FileRecord>> {
-    let limit = clamp_limit(limit) as usize;
-    let mut args = vec![
-        Value::Text(user.as_str().to_owned()),
-        Value::Text(fold(text)),
-    ];
-    match cursor.map(Cursor::decode).transpose()? {
-        None => {}
-        Some(Cursor::Search { n, i }) => {
-            args.push(Value::Text(n));
-            args.push(Value::Blob(i.as_bytes().to_vec()));
-        }
-        Some(_) => return Err(invalid_cursor("belongs to another query").into()),
-    }
-    let sql = search_sql(args.len() > 2, limit + 1);
-    file_page(conn, &sql, args, limit, |file| Cursor::Search {
-        n: file.name.as_str().to_owned(),
-        i: file.file_id,
-    })
 }
 
 /// The condition "`column` is `?n` or a folder below it", with its three
@@ -929,7 +881,7 @@ pub(crate) fn mark_processed(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     //! The hot queries' plans: each must walk one index range in its own
     //! order (no table scan, no sort), so a page costs the same at 100,000
@@ -938,7 +890,7 @@ mod tests {
     use super::*;
     use crate::db::Pool;
 
-    fn plan(conn: &Connection, sql: &str) -> String {
+    pub(crate) fn plan(conn: &Connection, sql: &str) -> String {
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let nulls = vec![Value::Null; stmt.parameter_count()];
         let rows = stmt
@@ -959,7 +911,7 @@ mod tests {
     }
 
     #[test]
-    fn listings_and_searches_walk_an_index_in_order() {
+    fn listings_walk_an_index_in_order() {
         let pool = Pool::open_in_memory().unwrap();
         let conn = pool.writer();
         for descending in [false, true] {
@@ -989,14 +941,6 @@ mod tests {
             assert_ranged(&conn, sql, "(user=? AND folder=? AND name=?)");
         }
         for after_cursor in [false, true] {
-            let searched = plan(&conn, &search_sql(after_cursor, 101));
-            assert!(
-                searched.contains("COVERING INDEX files_live_search (user=?"),
-                "{searched}"
-            );
-            assert!(!searched.contains("SCAN"), "{searched}");
-            // Only the page itself is sorted, after the ids are found.
-            assert_eq!(searched.matches("TEMP B-TREE").count(), 1, "{searched}");
             assert_ranged(
                 &conn,
                 &under_sql(true, after_cursor, 101),
