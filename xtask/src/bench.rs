@@ -578,13 +578,6 @@ pub fn load(args: &[String]) -> Result<()> {
         get("deleted_checked")?
     );
     println!("errors: {errors:.0} (goal 0)");
-    let unanswered = get("unanswered_closes")?;
-    if unanswered > 0.0 {
-        println!(
-            "known server bug: {unanswered:.0} closes from clients were never answered with a close \
-             (see the ignored test in crates/ferry-server/tests/load.rs)"
-        );
-    }
     for line in output.lines() {
         if let Some(error) = line.strip_prefix("FERRY_ERROR ") {
             println!("  {error}");

@@ -35,24 +35,12 @@ async fn thirty_seconds_of_load_lose_nothing() {
     assert!(outcome.reconnects > 0, "no socket resumed: {outcome:?}");
     assert!(outcome.commands_checked > 0 && outcome.files_checked > 0);
     assert!(outcome.deleted_checked > 0);
-    // KNOWN SERVER BUG, the one check left out here (reported in issue 15):
-    // live.rs drops a connection whose client sent a close frame without
-    // answering it, so every close a client starts ends unclean. The
-    // ignored test below holds it; once it passes, assert this is 0.
-    if outcome.unanswered_closes > 0 {
-        eprintln!(
-            "known server bug: {} client closes were never answered",
-            outcome.unanswered_closes
-        );
-    }
 }
 
 /// RFC 6455 §5.5.1: an endpoint that receives a close frame answers with
 /// one before it drops the connection (API Gateway does; without it a
 /// browser reports the close as abnormal, code 1006).
 #[tokio::test]
-#[ignore = "server bug: live.rs breaks out of the session on the client's Close without \
-            flushing tungstenite's queued reply; run with --ignored once fixed"]
 async fn a_close_from_the_client_is_answered() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
