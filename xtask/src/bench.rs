@@ -560,6 +560,11 @@ pub fn load(args: &[String]) -> Result<()> {
         get("rss_peak_mib")?
     );
     println!(
+        "            {:.1} MiB halfway; the end = {:.3}x halfway (the second half's growth)",
+        get("rss_mid_mib")?,
+        get("rss_end_vs_mid")?
+    );
+    println!(
         "done: {:.0} commands, {:.0} single and {:.0} multipart uploads, {:.0} events delivered \
          ({:.0} duplicates dropped), {:.0} reconnects with resume, {:.0} connections closed by the server",
         get("commands")?,

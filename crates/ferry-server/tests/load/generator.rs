@@ -164,6 +164,9 @@ pub struct Outcome {
     /// The server's resident memory after the warm-up, at the end of the
     /// load, and the most seen in between (KiB).
     pub rss_start_kib: u64,
+    /// Halfway through the window: growth after it is what a soak shows;
+    /// growth before it may be caches filling.
+    pub rss_mid_kib: u64,
     pub rss_end_kib: u64,
     pub rss_peak_kib: u64,
     /// Accepted asynchronous commands, and files uploaded.
@@ -253,7 +256,12 @@ impl Outcome {
         figures.extend(
             [
                 ("rss_start_mib", mib(self.rss_start_kib)),
+                ("rss_mid_mib", mib(self.rss_mid_kib)),
                 ("rss_end_mib", mib(self.rss_end_kib)),
+                (
+                    "rss_end_vs_mid",
+                    ratio(self.rss_end_kib as f64, self.rss_mid_kib as f64),
+                ),
                 ("rss_peak_mib", mib(self.rss_peak_kib)),
                 (
                     "rss_end_vs_start",
@@ -1619,6 +1627,7 @@ pub async fn run(load: Load) -> anyhow::Result<Outcome> {
     let requests_at_start = shared.requests.load(Ordering::Relaxed);
     let rss_start = server.rss_kib().unwrap_or(0);
     let mut rss_peak = rss_start;
+    let mut rss_mid = None;
     progress(format!(
         "warm-up done; measuring {} s (RSS {:.1} MiB)",
         load.seconds,
@@ -1634,6 +1643,9 @@ pub async fn run(load: Load) -> anyhow::Result<Outcome> {
         .await;
         if let Some(rss) = server.rss_kib() {
             rss_peak = rss_peak.max(rss);
+            if rss_mid.is_none() && window_start.elapsed() >= window / 2 {
+                rss_mid = Some(rss);
+            }
         }
         if !server.running() {
             shared.error("the server exited during the load");
@@ -1742,6 +1754,7 @@ pub async fn run(load: Load) -> anyhow::Result<Outcome> {
         window_requests,
         requests: shared.requests.load(Ordering::Relaxed),
         rss_start_kib: rss_start,
+        rss_mid_kib: rss_mid.unwrap_or(rss_end),
         rss_end_kib: rss_end,
         rss_peak_kib: rss_peak,
         commands_checked: checked.commands,
