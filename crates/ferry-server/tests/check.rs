@@ -368,6 +368,85 @@ async fn a_delivery_stuck_past_its_retries_goes_to_the_dead_letters() {
     );
 }
 
+/// A command recorded and answered but never put on the bus (a crash in
+/// between, or a backup taken in that instant) would stay pending forever:
+/// check names it, --repair puts it on the bus as the API would have, and
+/// a server carries it out.
+#[tokio::test]
+async fn an_accepted_command_never_put_on_the_bus_is_sent() {
+    let damaged = Damaged::new().await;
+    let sub = damaged.sub();
+    let dir = damaged.stop();
+    let data = dir.path().join("data");
+    let id = Uuid::new_v4();
+    let envelope = json!({
+        "metadata": {"EventVersion": 1, "EventId": id, "CommandId": id, "TraceId": "trace-lost",
+                     "OccurredAt": "2026-12-01T12:00:00Z", "Producer": "api", "UserId": sub},
+        "data": {"Action": "CreateFolder", "Path": "kept"},
+    });
+    let ten_minutes_ago = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos())
+        .unwrap()
+        - 600 * 1_000_000_000;
+    // As the API records it before the put that never happened.
+    index(&data)
+        .execute(
+            "INSERT INTO commands (user, command_id, action, request_hash, response, status,
+                                   accepted_at)
+             VALUES (?1, ?2, 'CreateFolder', 'h', ?3, 'pending', ?4)",
+            rusqlite::params![
+                sub,
+                id.as_bytes().as_slice(),
+                json!({"status": 202, "body": {}, "envelope": envelope}).to_string(),
+                ten_minutes_ago
+            ],
+        )
+        .unwrap();
+
+    let (ok, said) = check(&data, &[]);
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains(&format!(
+            "unsent command: alice's CreateFolder {id} was accepted 10 minutes ago"
+        )),
+        "{said}"
+    );
+    let (ok, said) = check(&data, &["--repair"]);
+    assert!(ok, "{said}");
+    assert!(
+        said.contains(&format!(
+            "repaired: alice's CreateFolder {id} is on the bus now"
+        )),
+        "{said}"
+    );
+    let (ok, said) = check(&data, &[]);
+    assert!(ok, "{said}");
+
+    let mut settings =
+        ferry_server::Settings::new(common::PUBLIC_URL, data.clone(), dir.path().join("dist"));
+    settings.bus_retry.max_attempts = 3;
+    let stack = Stack {
+        state: ferry_server::AppState::open(settings, Arc::new(SystemClock)).unwrap(),
+        dir,
+    };
+    stack.state.start();
+    stack.settle().await;
+    let token = stack.sign_in("alice").await;
+    let status = stack
+        .get(&token, &format!("/api/commands/{id}"))
+        .await
+        .json();
+    assert_eq!(status["status"], "succeeded", "{status}");
+    let root = stack.get(&token, "/api/files").await.json();
+    assert!(
+        root["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "kept"),
+        "{root}"
+    );
+}
+
 #[tokio::test]
 async fn stale_uploads_are_aborted_by_the_sweep() {
     let damaged = Damaged::new().await;

@@ -33,7 +33,8 @@
 //! every index change made before the bus's snapshot has its events in the
 //! copy (a delivery not yet done is delivered again after a restore, and
 //! the consumers skip what they already did); a command accepted in that
-//! window is in the copy's index but not on its bus, so it stays pending.
+//! window is in the copy's index but not on its bus: `check` names it and
+//! `check --repair` puts it on the bus, as the API would have.
 
 use super::{ServerLock, bucket_dir, is_empty_or_missing, open_db, require_data_dir};
 use anyhow::Context as _;

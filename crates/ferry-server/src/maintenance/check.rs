@@ -180,6 +180,24 @@ pub enum Problem {
         /// Bytes and files of the files that count.
         actual: (i64, i64),
     },
+    /// A command the API accepted (recorded, answered `202`) that is still
+    /// pending and was never put on the bus, so nothing will carry it out:
+    /// what a crash between recording and putting leaves when the client
+    /// gave up, or a backup taken in that instant.
+    UnsentCommand {
+        /// The sub.
+        user: String,
+        /// The user name (or the sub).
+        owner: String,
+        /// The command's id.
+        command_id: Uuid,
+        /// Its action.
+        action: String,
+        /// The envelope the API stored with it.
+        envelope: serde_json::Value,
+        /// How long ago it was accepted.
+        age: Duration,
+    },
     /// A delivery pending or in flight with no retries left, outside the
     /// dead letters.
     StuckDelivery {
@@ -293,6 +311,18 @@ impl fmt::Display for Problem {
                 f,
                 "wrong usage: {owner}'s usage says {} bytes in {} files, their files add up to {} bytes in {}",
                 recorded.0, recorded.1, actual.0, actual.1
+            ),
+            Self::UnsentCommand {
+                owner,
+                command_id,
+                action,
+                age,
+                ..
+            } => write!(
+                f,
+                "unsent command: {owner}'s {action} {command_id} was accepted {} minutes ago and is \
+                 pending, but was never put on the bus",
+                age.as_secs() / 60
             ),
             Self::StuckDelivery {
                 id,
@@ -409,9 +439,80 @@ pub async fn check(data_dir: &Path, options: &CheckOptions) -> anyhow::Result<Ch
     .await
     .context("the check's task failed")??;
     if options.repair {
+        resend_commands(data_dir, &mut report).await?;
         repair_uploads(data_dir, options, &mut report).await?;
     }
     Ok(report)
+}
+
+/// A bus rule's target for a bus opened only to put on it: this process
+/// starts no dispatcher, so nothing is ever delivered here (the server's
+/// dispatcher delivers, now or when it starts).
+struct NoDispatcher;
+
+#[ferry_bus::async_trait]
+impl ferry_bus::Target for NoDispatcher {
+    async fn deliver(&self, _event: &serde_json::Value) -> Result<(), String> {
+        Err("delivered by the server's dispatcher, not by ferry-server check".to_owned())
+    }
+}
+
+/// Puts each unsent command on the bus as the API would have, with the
+/// envelope the API stored (the bus keeps a key once, so a command put
+/// there meanwhile is not put twice). Safe beside a running server: its
+/// dispatcher picks the new deliveries up.
+async fn resend_commands(data_dir: &Path, report: &mut CheckReport) -> anyhow::Result<()> {
+    let unsent: Vec<usize> = (0..report.problems.len())
+        .filter(|i| matches!(report.problems[*i], Problem::UnsentCommand { .. }))
+        .collect();
+    if unsent.is_empty() {
+        return Ok(());
+    }
+    let rules = ferry_core::consumers::rules()
+        .into_iter()
+        .map(|(name, pattern)| ferry_bus::Rule {
+            name: name.to_owned(),
+            pattern,
+            target: Arc::new(NoDispatcher),
+        })
+        .collect();
+    let bus = ferry_bus::LocalBus::open(
+        &data_dir.join("bus.sqlite3"),
+        ferry_bus::BusConfig {
+            name: crate::LOCAL_BUS.to_owned(),
+            account: crate::LOCAL_ACCOUNT.to_owned(),
+            region: crate::LOCAL_REGION.to_owned(),
+            retry: ferry_bus::RetryPolicy::default(),
+        },
+        rules,
+        Arc::new(SystemClock),
+    )?;
+    for i in unsent {
+        let Problem::UnsentCommand {
+            owner,
+            command_id,
+            action,
+            envelope,
+            ..
+        } = &report.problems[i]
+        else {
+            continue;
+        };
+        let entry = ferry_core::ports::BusEntry {
+            source: ferry_protocol::envelope::COMMAND_SOURCE.to_owned(),
+            detail_type: action.clone(),
+            detail: envelope.clone(),
+        };
+        let line = match ferry_core::ports::Bus::put(&*bus, vec![entry]).await {
+            Ok(()) => {
+                report.repaired[i] = true;
+                format!("repaired: {owner}'s {action} {command_id} is on the bus now")
+            }
+            Err(e) => format!("not repaired: {owner}'s {action} {command_id}: {e}"),
+        };
+        report.repairs.push(line);
+    }
+    Ok(())
 }
 
 /// An index row, as far as the check needs it.
@@ -677,8 +778,82 @@ fn scan(data_dir: &Path, options: &CheckOptions) -> anyhow::Result<CheckReport> 
     for problem in stuck {
         report.problems.push(problem?);
     }
+    drop(stmt);
+    report
+        .problems
+        .extend(unsent_commands(&mut index, &bus, &owners, now)?);
     report.repaired = vec![false; report.problems.len()];
     Ok(report)
+}
+
+/// How long a pending command may lack its bus entry before it counts as
+/// unsent: the API records a command and puts it on the bus right after, so
+/// only a command older than this is past that instant.
+const UNSENT_AFTER: Duration = Duration::from_secs(60);
+
+/// Accepted commands still pending that the bus has no entry for (by the
+/// key the API put them with: `UserId/EventId`, or the bare id from before
+/// keys had users).
+fn unsent_commands(
+    index: &mut Connection,
+    bus: &Connection,
+    owners: &HashMap<String, String>,
+    now: i64,
+) -> anyhow::Result<Vec<Problem>> {
+    let before = now - i64::try_from(UNSENT_AFTER.as_nanos()).unwrap_or(i64::MAX);
+    let pending: Vec<(String, Vec<u8>, String, String, i64)> = index
+        .prepare(
+            "SELECT user, command_id, action, response, accepted_at FROM commands
+             WHERE status = 'pending' AND accepted_at < ?1",
+        )?
+        .query_map([before], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut on_bus =
+        bus.prepare("SELECT 1 FROM events WHERE source = ?1 AND event_key IN (?2, ?3)")?;
+    let mut found = Vec::new();
+    for (user, id, action, response, accepted_at) in pending {
+        let Ok(command_id) = Uuid::from_slice(&id) else {
+            continue;
+        };
+        // Only a command the API put on the bus has its envelope kept (the
+        // ones answered at once, such as CreateFile, never go there).
+        let Some(envelope) = serde_json::from_str::<serde_json::Value>(&response)
+            .ok()
+            .and_then(|r| r.get("envelope").cloned())
+        else {
+            continue;
+        };
+        let sent = on_bus
+            .query_row(
+                params![
+                    ferry_protocol::envelope::COMMAND_SOURCE,
+                    format!("{user}/{command_id}"),
+                    command_id.to_string()
+                ],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if !sent {
+            found.push(Problem::UnsentCommand {
+                owner: owner_of(owners, &user),
+                user,
+                command_id,
+                action,
+                envelope,
+                age: Duration::from_nanos(u64::try_from(now - accepted_at).unwrap_or(0)),
+            });
+        }
+    }
+    Ok(found)
 }
 
 /// `user → (a, b)` from a three-column query.
