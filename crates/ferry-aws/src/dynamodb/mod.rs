@@ -658,6 +658,55 @@ fn weight(file: &FileRecord) -> PortResult<(i64, i64)> {
     Ok((size, 1))
 }
 
+impl DynamoIndex {
+    /// Changes one of `user`'s commands while it is pending: reads it,
+    /// applies `change`, and writes it back on condition that it is still
+    /// pending. A command finished (the first result wins, even one
+    /// finished meanwhile) or never recorded is left as it is, as the
+    /// SQLite index does.
+    async fn change_pending(
+        &self,
+        user: &UserId,
+        command_id: Uuid,
+        change: impl FnOnce(&mut CommandRecord) + Send,
+    ) -> PortResult<()> {
+        let Some(mut record) = self.command(user, command_id).await? else {
+            return Ok(());
+        };
+        if record.status != CommandStatus::Pending {
+            return Ok(());
+        }
+        change(&mut record);
+        let mut expr = Expr::default();
+        let condition = format!(
+            "{} = {}",
+            expr.name("status"),
+            expr.value("pending", s(CommandStatus::Pending.as_str()))
+        );
+        let outcome = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(codec::command_item(&record)?))
+            .condition_expression(condition)
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .send()
+            .await;
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+}
+
 #[async_trait]
 impl Index for DynamoIndex {
     async fn insert_file(
@@ -1316,44 +1365,12 @@ impl Index for DynamoIndex {
                 "a command can't be finished as pending".to_owned(),
             ));
         }
-        // Finished already (the first result wins) or never recorded:
-        // nothing to mark, as the SQLite index does.
-        let Some(mut record) = self.command(user, command_id).await? else {
-            return Ok(());
-        };
-        if record.status != CommandStatus::Pending {
-            return Ok(());
-        }
-        record.status = status;
-        record.result = Some(result.clone());
-        record.finished_at = Some(at);
-        let mut expr = Expr::default();
-        let condition = format!(
-            "{} = {}",
-            expr.name("status"),
-            expr.value("pending", s(CommandStatus::Pending.as_str()))
-        );
-        let outcome = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(codec::command_item(&record)?))
-            .condition_expression(condition)
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .send()
-            .await;
-        match outcome {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(unavailable(err)),
-        }
+        self.change_pending(user, command_id, |record| {
+            record.status = status;
+            record.result = Some(result.clone());
+            record.finished_at = Some(at);
+        })
+        .await
     }
 
     async fn note_progress(
@@ -1362,41 +1379,10 @@ impl Index for DynamoIndex {
         command_id: Uuid,
         progress: &serde_json::Value,
     ) -> PortResult<()> {
-        let Some(mut record) = self.command(user, command_id).await? else {
-            return Ok(());
-        };
-        if record.status != CommandStatus::Pending {
-            return Ok(());
-        }
-        record.progress = Some(progress.clone());
-        let mut expr = Expr::default();
-        let condition = format!(
-            "{} = {}",
-            expr.name("status"),
-            expr.value("pending", s(CommandStatus::Pending.as_str()))
-        );
-        let outcome = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(codec::command_item(&record)?))
-            .condition_expression(condition)
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .send()
-            .await;
-        match outcome {
-            Ok(_) => Ok(()),
-            // Finished meanwhile: its result stands.
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(err) => Err(unavailable(err)),
-        }
+        self.change_pending(user, command_id, |record| {
+            record.progress = Some(progress.clone());
+        })
+        .await
     }
 
     async fn was_processed(
