@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ferry_server::clock::SystemClock;
 use ferry_server::identity::MfaConfiguration;
+use ferry_server::maintenance::ServerLock;
 use ferry_server::{AppState, Settings};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -385,7 +386,7 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     // dispatcher and the sweep over the same records. Held until exit (the
     // operating system lets go of it even after a crash). The admin
     // commands (`user`, `dlq`, …) take no lock: they work beside a server.
-    let _lock = DataDirLock::acquire(&data_dir)?;
+    let _lock = lock_data_dir(&data_dir)?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
@@ -459,46 +460,19 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         .context("serving")
 }
 
-/// The data directory's `server.lock`, locked for as long as this holds
-/// it, with this process's id inside for whoever finds it locked.
-#[derive(Debug)]
-struct DataDirLock {
-    _file: std::fs::File,
-}
-
-impl DataDirLock {
-    fn acquire(data_dir: &std::path::Path) -> anyhow::Result<Self> {
-        use std::io::{Read as _, Seek as _, Write as _};
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("creating {}", data_dir.display()))?;
-        let path = data_dir.join("server.lock");
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        if file.try_lock().is_err() {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = holder.trim();
-            anyhow::bail!(
-                "another ferry-server{} is serving {}; stop it first, or give this one its own --data-dir",
-                if holder.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (pid {holder})")
-                },
-                data_dir.display()
-            );
-        }
-        file.set_len(0)?;
-        file.rewind()?;
-        write!(file, "{}", std::process::id())?;
-        file.flush()?;
-        Ok(Self { _file: file })
-    }
+/// The data directory's lock, or why a second server can't have it.
+fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<ServerLock> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    ServerLock::try_acquire(data_dir)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "another ferry-server{} is serving {}; stop it first, or give this one its own --data-dir",
+            ServerLock::holder(data_dir)
+                .map(|pid| format!(" (pid {pid})"))
+                .unwrap_or_default(),
+            data_dir.display()
+        )
+    })
 }
 
 async fn shutdown_signal() {

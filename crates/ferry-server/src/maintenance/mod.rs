@@ -71,16 +71,24 @@ fn open_db(path: &Path, writable: bool) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
-/// The data directory's `server.lock`, held while this lives (the same
-/// lock `serve` takes), so no server starts meanwhile.
+/// The data directory's `server.lock`, held while this lives, with this
+/// process's id inside for whoever finds it locked: `serve` holds it, and
+/// so do the repairs that must run without a server.
 #[derive(Debug)]
-pub(crate) struct ServerLock {
+pub struct ServerLock {
     _file: std::fs::File,
 }
 
 impl ServerLock {
+    /// The pid written by whoever holds the lock, if it says.
+    pub fn holder(data_dir: &Path) -> Option<String> {
+        let text = std::fs::read_to_string(data_dir.join(LOCK_FILE)).ok()?;
+        let text = text.trim();
+        (!text.is_empty()).then(|| text.to_owned())
+    }
+
     /// The lock when no server holds it; `None` when one does.
-    pub(crate) fn try_acquire(data_dir: &Path) -> anyhow::Result<Option<Self>> {
+    pub fn try_acquire(data_dir: &Path) -> anyhow::Result<Option<Self>> {
         use std::io::{Seek as _, Write as _};
         let path = data_dir.join(LOCK_FILE);
         let mut file = std::fs::OpenOptions::new()
