@@ -5,7 +5,7 @@
 
 use ferry_aws::ApiGatewayNotifier;
 use ferry_core::model::UserId;
-use ferry_protocol::live::{event_message, hello_message, resumed_message};
+use ferry_protocol::live::{hello_message, resume};
 use ferry_protocol::{ApiError, ErrorCode, Timestamp};
 use serde_json::{Value, json};
 
@@ -81,35 +81,16 @@ async fn answer(notifier: &ApiGatewayNotifier, user: &UserId, body: &str) -> Vec
     match request["action"].as_str() {
         Some("hello") => vec![hello_message(notifier.latest_cursor(user).await.ok())],
         Some("ping") => vec![json!({"type": "pong"}).to_string()],
-        Some("resume") => {
-            let mut after = request["after"].as_i64().unwrap_or(0);
-            let mut lines = Vec::new();
-            let mut missed = false;
-            loop {
-                match notifier.events_after(user, after, 500).await {
-                    Ok(page) => {
-                        lines.extend(
-                            page.events
-                                .iter()
-                                .map(|item| event_message(item.cursor, &item.event)),
-                        );
-                        after = page.cursor;
-                        missed |= page.missed;
-                        if !page.more {
-                            break;
-                        }
-                    }
-                    Err(_) => {
-                        return vec![error_message(
-                            ErrorCode::Unavailable,
-                            "The feed can't be read right now; try again.",
-                        )];
-                    }
-                }
-            }
-            lines.push(resumed_message(after, missed));
-            lines
-        }
+        Some("resume") => resume(request["after"].as_i64().unwrap_or(0), |after, limit| {
+            notifier.events_after(user, after, limit)
+        })
+        .await
+        .unwrap_or_else(|_| {
+            vec![error_message(
+                ErrorCode::Unavailable,
+                "The feed can't be read right now; try again.",
+            )]
+        }),
         Some(other) => vec![error_message(
             ErrorCode::MalformedRequest,
             &format!("There is no action “{other}”; use hello, resume or ping."),

@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 pub use ferry_protocol::live::MAX_MESSAGE_BYTES;
-use ferry_protocol::live::{event_message, hello_message, resumed_message};
+use ferry_protocol::live::{event_message, hello_message, resume};
 
 /// The socket's timing, API Gateway's by default.
 #[derive(Debug, Clone, Copy)]
@@ -489,34 +489,16 @@ async fn answer(hub: &LiveHub, user: &UserId, body: &str) -> Vec<String> {
         // The client speaks first (API Gateway can't send before `$connect`
         // returns): the greeting, with the newest cursor.
         "hello" => vec![hello_message(hub.latest_cursor().await.ok())],
-        "resume" => {
-            let mut after = request.after.unwrap_or(0);
-            let mut lines = Vec::new();
-            let mut missed = false;
-            // Everything after the cursor, a page at a time.
-            loop {
-                match hub.events_after(user, after, 500).await {
-                    Ok(page) => {
-                        for item in &page.events {
-                            lines.push(event_message(item.cursor, &item.event));
-                        }
-                        after = page.cursor;
-                        missed |= page.missed;
-                        if !page.more {
-                            break;
-                        }
-                    }
-                    Err(_) => {
-                        return vec![
-                            json!({"type": "error", "error": ApiError::new(ErrorCode::Unavailable, "The feed can't be read right now; try again.")})
-                                .to_string(),
-                        ];
-                    }
-                }
-            }
-            lines.push(resumed_message(after, missed));
-            lines
-        }
+        "resume" => resume(request.after.unwrap_or(0), |after, limit| {
+            hub.events_after(user, after, limit)
+        })
+        .await
+        .unwrap_or_else(|_| {
+            vec![
+                json!({"type": "error", "error": ApiError::new(ErrorCode::Unavailable, "The feed can't be read right now; try again.")})
+                    .to_string(),
+            ]
+        }),
         other => error(&format!(
             "There is no action “{other}”; use hello, resume or ping."
         )),
