@@ -474,7 +474,7 @@ pub fn load(args: &[String]) -> Result<()> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--load" => {}
-            "--seconds" | "--sockets" | "--uploaders" | "--senders" => {
+            "--seconds" | "--sockets" | "--uploaders" | "--senders" | "--warm-up" => {
                 let value = args
                     .next()
                     .with_context(|| format!("{arg} takes a number"))?;
@@ -484,7 +484,7 @@ pub fn load(args: &[String]) -> Result<()> {
                 forwarded.extend([arg.clone(), value.clone()]);
             }
             other => anyhow::bail!(
-                "`bench --load` takes --seconds, --sockets, --uploaders and --senders, not {other}"
+                "`bench --load` takes --seconds, --sockets, --uploaders, --senders and --warm-up, not {other}"
             ),
         }
     }

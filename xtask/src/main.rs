@@ -62,7 +62,8 @@ Commands:
                                 the server's RSS, errors, and a check that
                                 everything accepted took effect. Smaller
                                 with --seconds N, --sockets N,
-                                --uploaders N, --senders N.
+                                --uploaders N, --senders N; --warm-up N
+                                sets the seconds before measuring (15).
   help    Show this text.
 
 Everything missing is installed first (wasm32 target, wasm-bindgen-cli,

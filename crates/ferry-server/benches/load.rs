@@ -7,7 +7,8 @@
 //! warm-up and at the end, and the errors found (the goal is none).
 //!
 //! `cargo bench -p ferry-server --bench load -- --seconds N --sockets N
-//! --uploaders N --senders N` runs it smaller.
+//! --uploaders N --senders N` runs it smaller; `--warm-up N` sets the
+//! seconds of load before anything is measured (15).
 
 #![allow(clippy::unwrap_used)] // A benchmark fails loudly on anything unexpected.
 
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 fn main() -> anyhow::Result<()> {
     let mut load = generator::Load::full(PathBuf::from(env!("CARGO_BIN_EXE_ferry-server")));
     let mut args = std::env::args().skip(1);
+    let mut warm_up_given = false;
     while let Some(arg) = args.next() {
         let mut number = |what: &str| -> anyhow::Result<u64> {
             let value = args.next().unwrap_or_default();
@@ -31,14 +33,21 @@ fn main() -> anyhow::Result<()> {
             "--sockets" => load.sockets = number("--sockets")? as usize,
             "--uploaders" => load.uploaders = number("--uploaders")? as usize,
             "--senders" => load.senders = number("--senders")? as usize,
+            "--warm-up" => {
+                load.warm_up = std::time::Duration::from_secs(number("--warm-up")?);
+                warm_up_given = true;
+            }
             // `cargo bench` passes `--bench`.
             _ => {}
         }
     }
-    // A short run gets a proportionally short warm-up.
-    load.warm_up = load.warm_up.min(
-        std::time::Duration::from_secs(load.seconds / 10).max(std::time::Duration::from_secs(2)),
-    );
+    // A short run gets a proportionally short warm-up, unless one is given.
+    if !warm_up_given {
+        load.warm_up = load.warm_up.min(
+            std::time::Duration::from_secs(load.seconds / 10)
+                .max(std::time::Duration::from_secs(2)),
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
