@@ -40,8 +40,9 @@ enum Command {
     /// or an SDK (endpoint: the server's URL, path-style, bucket `ferry`).
     S3Credentials,
     /// Check the data directory's integrity: every file's object, its size
-    /// and SHA-256; objects without a file; stale uploads; usage; stuck
-    /// deliveries. Works while the server runs; exits non-zero on a problem.
+    /// and SHA-256; objects without a file; stale uploads; usage; accepted
+    /// commands missing from the bus; stuck deliveries. Works while the
+    /// server runs; exits non-zero on a problem.
     Check(CheckArgs),
     /// Back up the data directory into DIR (new or empty) while the server
     /// runs: a consistent copy of the databases, then the objects they name
@@ -62,7 +63,8 @@ enum Command {
 struct CheckArgs {
     /// Repair what can be repaired without losing bytes: orphan objects
     /// become files in their owner's `lost+found`, usage is recomputed,
-    /// stuck deliveries go to the dead letters, stale uploads to the sweep.
+    /// unsent commands are put on the bus, stuck deliveries go to the dead
+    /// letters, stale uploads to the sweep.
     #[arg(long)]
     repair: bool,
     /// How many MiB of objects to read per second at most (0: no limit),

@@ -10,6 +10,9 @@
 //!   `uploading` file, or a multipart upload the index doesn't know;
 //! - each user's `usage` row equals the sizes and count of their files that
 //!   count (those not being deleted);
+//! - every command the API accepted for the bus and still pending a minute
+//!   later is on the bus (a crash between recording and putting, or a
+//!   backup taken in that instant, leaves one that is not);
 //! - no bus delivery is still pending or in flight after the retries the
 //!   dispatcher allows (`max_attempts`) without being in the dead letters.
 //!
@@ -26,6 +29,9 @@
 //!   `lost+found`, named by its id, with its size and SHA-256 (its key is
 //!   already its owner's and that id, so no byte moves), counted in usage;
 //! - usage is recomputed from the files, in one write transaction;
+//! - an unsent command is put on the bus with the envelope the API stored,
+//!   as the API would have (safe beside a server: its dispatcher picks it
+//!   up, and the bus keeps a key once);
 //! - a stuck delivery is moved to the dead letters, as the dispatcher does
 //!   after the last retry: its error stays visible (`dlq list`) and a person
 //!   replays it (`dlq replay`) once its cause is fixed, rather than it being
