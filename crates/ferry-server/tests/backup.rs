@@ -10,10 +10,9 @@ mod net;
 
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,25 +21,7 @@ use uuid::Uuid;
 const BIN: &str = env!("CARGO_BIN_EXE_ferry-server");
 
 fn start(data: &Path, dist: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--addr", "127.0.0.1:0", "--dist"])
-        .arg(dist)
-        .env("FERRY_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("the server prints its URL").unwrap();
-        if let Some(url) = line.strip_prefix("ferry-server listening on http://") {
-            break url.trim_end_matches('/').parse().unwrap();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
+    net::start_server(data, dist, "127.0.0.1:0")
 }
 
 fn run(data: &Path, args: &[&str]) -> Output {

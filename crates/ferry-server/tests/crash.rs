@@ -7,41 +7,17 @@
 
 mod net;
 
+use net::start_server as start;
+
 use serde_json::json;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferry-server");
 const WAIT: Duration = Duration::from_secs(60);
-
-/// Starts the server on `addr`; returns the process and the bound address.
-fn start(data: &Path, dist: &Path, addr: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
-        .args(["--addr", addr, "--dist"])
-        .arg(dist)
-        .env("FERRY_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("the server prints its URL").unwrap();
-        if let Some(url) = line.strip_prefix("ferry-server listening on ") {
-            break url.trim_end_matches('/').to_owned();
-        }
-    };
-    // Keep reading so the server never writes into a closed pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    let addr = url.strip_prefix("http://").unwrap().parse().unwrap();
-    (child, addr)
-}
 
 fn run(data: &Path, args: &[&str]) -> String {
     let output = Command::new(BIN)

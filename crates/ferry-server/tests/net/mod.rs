@@ -163,3 +163,34 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Starts the `ferry-server` binary on `data` and `addr` (port 0 picks
+/// one), serving `dist`; returns the process and the address it bound.
+pub fn start_server(
+    data: &std::path::Path,
+    dist: &std::path::Path,
+    addr: &str,
+) -> (std::process::Child, SocketAddr) {
+    use std::io::BufRead as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry-server"))
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--addr", addr, "--dist"])
+        .arg(dist)
+        .env("FERRY_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("the server prints its URL").unwrap();
+        if let Some(url) = line.strip_prefix("ferry-server listening on http://") {
+            break url.trim_end_matches('/').parse().unwrap();
+        }
+    };
+    // Keep reading so the server never writes into a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
