@@ -8,13 +8,11 @@
 //! (offline, a deploy replaced it) is a [`ChunkError`] the page shows with
 //! a way to try again ([`lazy_view`]), never a crash.
 //!
-//! | chunk | holds | loads |
-//! |---|---|---|
-//! | `browser` | the file browser: grid, toolbar, live events, the upload entry points | once signed in; fetched while the password is typed, at once with a kept session |
-//! | `sign_in_steps` | new password, authenticator code and setup (QR), password reset | when the sign-in needs one |
-//! | `uploads` | the upload driver, transfer planner, hashing worker glue, resume store, the upload panel and its conflict question | on the first file queued, or when the browser kept an unfinished upload |
-//! | `dialogs` | new folder, rename, delete, move, check a copy | on the first dialog |
-//! | `activity` | the Activity panel | when it is first opened |
+//! ARCHITECTURE.md lists every chunk, what it holds and when it loads. The
+//! rule behind them: the first load is what the sign-in page needs, and a
+//! kept session's reload fetches only the `browser` chunk more before its
+//! list shows; everything else sits behind a split point and loads on
+//! first use, or once the list is in (`live`).
 
 use leptos::prelude::*;
 use std::pin::Pin;

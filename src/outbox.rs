@@ -3,6 +3,7 @@
 //! file browser's actions and the uploads send through the same outbox.
 
 use crate::api::files::{FilesApi, Sent};
+use crate::chunks::{self, ChunkFuture};
 use ferry_client::activity::Activity;
 use ferry_client::commands;
 use ferry_client::failure::ApiFailure;
@@ -34,21 +35,44 @@ impl Outbox {
     }
 
     /// Sends `command` about `name` under `command_id`, listing it in
-    /// Activity (with the refusal, if any).
+    /// Activity (with the refusal, if any). Sending is a chunk of its own
+    /// (`commands`), fetched with the first command; if it can't be
+    /// fetched, the command was not sent.
     pub async fn send(
         &self,
         command: Command,
         command_id: Uuid,
         name: &str,
     ) -> Result<Sent, ApiFailure> {
-        let title = commands::title(&command, name);
-        self.activity
-            .try_update(|a| a.sent(command_id, &title, TraceId::from_uuid(command_id).as_str()));
-        let answer = self.api().command_with_id(command, command_id).await;
-        if let Err(failure) = &answer {
-            self.activity
-                .try_update(|a| a.refused(command_id, &failure.to_string()));
+        match sending(*self, command, command_id, name.to_owned()).await {
+            Ok(sent) => sent.await,
+            Err(_) => Err(ApiFailure::Unreachable),
         }
-        answer
+    }
+}
+
+chunks::split_point! {
+    commands =>
+    /// Lists the command in Activity, sends it in its envelope, and notes a
+    /// refusal: the commands chunk's entry.
+    fn sending(
+        outbox: Outbox,
+        command: Command,
+        command_id: Uuid,
+        name: String,
+    ) -> ChunkFuture<Result<Sent, ApiFailure>> {
+        Box::pin(async move {
+            let title = commands::title(&command, &name);
+            outbox.activity.try_update(|a| {
+                a.sent(command_id, &title, TraceId::from_uuid(command_id).as_str())
+            });
+            let answer = outbox.api().command_with_id(command, command_id).await;
+            if let Err(failure) = &answer {
+                outbox
+                    .activity
+                    .try_update(|a| a.refused(command_id, &failure.to_string()));
+            }
+            answer
+        })
     }
 }

@@ -21,13 +21,14 @@ const ROOM_IN_THE_LOG: &str = "performance.setResourceTimingBufferSize(1000);";
 
 /// The split points the table names; a build without one of them is not the
 /// split release build.
-const SPLITS: [&str; 9] = [
+const SPLITS: [&str; 10] = [
     "auth",
     "sign_in_steps",
     "browser",
     "live",
     "commands",
     "download",
+    "search",
     "uploads",
     "dialogs",
     "activity",
@@ -244,6 +245,7 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
             "activity",
             "commands",
             "download",
+            "search",
         ],
         "once signed in",
     )?;
@@ -272,6 +274,7 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
             "activity",
             "commands",
             "download",
+            "search",
         ],
         "after a reload with the session kept",
     )?;
@@ -299,22 +302,39 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
             request.start
         );
     }
-    log.none_of(&["dialogs", "activity"], "after the first upload")?;
+    log.none_of(
+        &["dialogs", "activity", "search"],
+        "after the first upload",
+    )?;
 
-    // The first dialog fetches the dialogs' chunk.
-    let opened_at = browser.page_clock().await?;
+    // The first selection fetches the dialogs' chunk, with the bar that
+    // acts on the rows selected.
+    let selected_at = browser.page_clock().await?;
+    browser
+        .find_by_label("Select f0001")
+        .await?
+        .click()
+        .await?;
+    browser.find_by_role("region", "Selection").await?;
+    let dialogs = wait_for_split(&browser, &build, "dialogs").await?;
+    assert!(
+        dialogs.start >= selected_at,
+        "the dialogs chunk was requested at {:.1} ms, before a row was selected at {selected_at:.1} ms",
+        dialogs.start
+    );
+    browser
+        .find_by_role("button", "Clear selection")
+        .await?
+        .click()
+        .await?;
+    browser.wait_gone("region", "Selection").await?;
+    // The dialogs come from the same chunk.
     browser
         .find_by_role("button", "New folder")
         .await?
         .click()
         .await?;
     browser.find_by_role("dialog", "New folder").await?;
-    let dialogs = wait_for_split(&browser, &build, "dialogs").await?;
-    assert!(
-        dialogs.start >= opened_at,
-        "the dialogs chunk was requested at {:.1} ms, before New folder was clicked at {opened_at:.1} ms",
-        dialogs.start
-    );
     browser
         .find_by_role("button", "Cancel")
         .await?
@@ -322,7 +342,24 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
         .await?;
     browser.wait_gone("dialog", "New folder").await?;
     let log = Log::read(&browser, &build).await?;
-    log.none_of(&["activity"], "before Activity was opened")?;
+    log.none_of(&["activity", "search"], "before Activity was opened")?;
+
+    // The first search fetches the search's chunk.
+    let searched_at = browser.page_clock().await?;
+    browser
+        .find_by_role("searchbox", "Search all files")
+        .await?
+        .send_keys("notes\u{E007}") // Enter submits
+        .await?;
+    browser
+        .find_by_role("grid", "Search results for notes")
+        .await?;
+    let search = wait_for_split(&browser, &build, "search").await?;
+    assert!(
+        search.start >= searched_at,
+        "the search chunk was requested at {:.1} ms, before the search was sent at {searched_at:.1} ms",
+        search.start
+    );
 
     // Opening Activity fetches its chunk.
     let opened_at = browser.page_clock().await?;

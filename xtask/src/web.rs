@@ -13,7 +13,10 @@
 //!    small JS module that fetches a chunk the first time a split function is
 //!    called. With no split point at all there is only the main module and
 //!    nothing refers to the loader, which is then left out.
-//! 3. wasm-bindgen writes the JS glue for the main module.
+//! 3. wasm-bindgen writes the JS glue for the main module; classes a
+//!    dependency exports that nothing can reach are dropped from the glue
+//!    and the wasm (`UNREACHABLE_CLASSES`), and the glue's functions the
+//!    wasm imports get short names (`shorten_glue_imports`).
 //! 4. wasm-opt `-Oz` on every wasm, with exactly the features rustc's
 //!    `target_features` section names (rustc's defaults change between
 //!    releases; what wasm-opt may use must follow them): the wasm-opt command
@@ -37,7 +40,7 @@
 //!    map giving the integrity of every module the glue imports, and the
 //!    module script that starts the app. Chunks load lazily and aren't named
 //!    there (nor given an integrity: see `loader_with_chunks`).
-//! 8. `NAME.br` (brotli 11) and `NAME.gz` (gzip 9) beside `index.html` and
+//! 8. `NAME.br` (brotli 11) and `NAME.gz` (gzip by Zopfli) beside `index.html` and
 //!    every JS, wasm and CSS file, always (CloudFront's `WebEncodings`
 //!    function in deploy/aws/template.yaml counts on it), and beside any other
 //!    file of 1 KB or more; ferry-server sends them
@@ -61,7 +64,6 @@ use crate::{describe, run_checked};
 use anyhow::{Context, Result, bail, ensure};
 use base64::Engine as _;
 use sha2::{Digest, Sha256, Sha384};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -220,6 +222,12 @@ pub fn build(app: &WebApp, tools: &BuildTools) -> Result<Vec<Built>> {
         .generate(&bindgen_dir)
         .map_err(|e| anyhow::anyhow!("wasm-bindgen: {e:#}"))?;
 
+    let (glue, main_wasm) = (
+        bindgen_dir.join(format!("{out_name}.js")),
+        bindgen_dir.join(format!("{out_name}_bg.wasm")),
+    );
+    drop_unreachable_classes(&glue, &main_wasm)?;
+    shorten_glue_imports(&glue, &main_wasm, &format!("./{out_name}_bg.js"))?;
     stages.done("wasm-bindgen");
     let features = wasm_features(tools, &wasm)?;
     let mut assets = Vec::new();
@@ -247,6 +255,13 @@ pub fn build(app: &WebApp, tools: &BuildTools) -> Result<Vec<Built>> {
             (split.dir.join(&file), optimised.join(file))
         })
         .collect();
+    // The few big chunks (the file browser, which a signed-in reload waits
+    // for, the uploads, the live connection) go through the wasm-opt
+    // command like the main wasm: its output is 0.4-1% smaller than the
+    // API's. The many small ones go through the API in one process.
+    let (big_chunk_jobs, chunk_jobs): (Vec<_>, Vec<_>) = chunk_jobs
+        .into_iter()
+        .partition(|(input, _)| std::fs::metadata(input).is_ok_and(|m| m.len() >= BIG_CHUNK_BYTES));
 
     // Snippets are JS files under bindgen/snippets; whether the glue
     // imports one or only links to it decides whether it's first-load.
@@ -291,7 +306,11 @@ pub fn build(app: &WebApp, tools: &BuildTools) -> Result<Vec<Built>> {
                 &features,
                 &bindgen_dir.join(format!("{out_name}_bg.wasm")),
                 &optimised.join(format!("{out_name}_bg.wasm")),
-            )
+            )?;
+            for (input, output) in &big_chunk_jobs {
+                wasm_opt(tools, &features, input, output)?;
+            }
+            Ok(())
         });
         let chunks = scope.spawn(|| optimise_chunks(tools, &chunk_jobs));
         for asset in assets.iter_mut() {
@@ -725,7 +744,137 @@ fn wasm_features(tools: &BuildTools, wasm: &Path) -> Result<Vec<String>> {
     Ok(features)
 }
 
-/// `wasm-opt -Oz` on the main wasm, the one the first load waits for.
+/// Classes that wasm-streams exports to JS for the streamed bodies of
+/// Leptos's server functions (Leptos always builds `server_fn`'s browser
+/// side). Ferry calls no server function. The glue's classes only wrap a
+/// pointer Rust hands to JS (`NAME.__wrap`), and no code of the app's does:
+/// their methods can't be reached, yet as exports they were kept, with
+/// everything they call (1.3 KB gzip of the first load).
+const UNREACHABLE_CLASSES: [&str; 3] = [
+    "IntoUnderlyingByteSource",
+    "IntoUnderlyingSink",
+    "IntoUnderlyingSource",
+];
+
+/// Drops [`UNREACHABLE_CLASSES`] from the glue at `glue` and their exports
+/// from the wasm at `wasm` (wasm-opt then drops their code). Refuses if
+/// Rust code can hand one of them to JS after all, or if the glue doesn't
+/// have the shape wasm-bindgen 0.2.130 gives it.
+fn drop_unreachable_classes(glue: &Path, wasm: &Path) -> Result<()> {
+    let mut text = std::fs::read_to_string(glue)?;
+    let mut exports = Vec::new();
+    for class in UNREACHABLE_CLASSES {
+        if !text.contains(&format!("export class {class} ")) {
+            continue;
+        }
+        ensure!(
+            !text.contains(&format!("{class}.__wrap(")),
+            "the glue hands a {class} to JS: the app now uses what web.rs drops \
+             as unreachable (UNREACHABLE_CLASSES)"
+        );
+        let body = cut_between(
+            &text,
+            &format!("export class {class} {{"),
+            &format!(
+                "if (Symbol.dispose) {class}.prototype[Symbol.dispose] = {class}.prototype.free;\n"
+            ),
+        )?;
+        text.replace_range(body, "");
+        let registry = cut_between(
+            &text,
+            &format!("const {class}Finalization = "),
+            "_free(ptr, 1));\n",
+        )?;
+        text.replace_range(registry, "");
+        ensure!(
+            !text.contains(class),
+            "the glue still names {class} after its class was dropped"
+        );
+        exports.push(class.to_lowercase());
+    }
+    let dropped = |name: &str| {
+        exports.iter().any(|class| {
+            name.strip_prefix(class.as_str())
+                .is_some_and(|rest| rest.starts_with('_'))
+                || name == format!("__wbg_{class}_free")
+        })
+    };
+    let bytes = drop_wasm_exports(&read(wasm)?, dropped)?;
+    std::fs::write(wasm, bytes)?;
+    std::fs::write(glue, text)?;
+    Ok(())
+}
+
+/// The range of `text` from `start` to the end of the first `end` after it.
+fn cut_between(text: &str, start: &str, end: &str) -> Result<std::ops::Range<usize>> {
+    let from = text
+        .find(start)
+        .with_context(|| format!("the glue has no `{start}`"))?;
+    let to = text[from..]
+        .find(end)
+        .with_context(|| format!("the glue has no `{end}` after `{start}`"))?;
+    Ok(from..from + to + end.len())
+}
+
+/// Gives the glue's functions that the main wasm imports short names (`a`,
+/// `b`, … `ba`, …) in both. wasm-bindgen names each after its JS function
+/// and 16 hex digits of hash (`__wbg_getElementById_7ee213db584f37b0`), a
+/// name written twice, in the wasm's import section and as a key of the
+/// glue's import object, that compresses badly: 236 of them were 6.3 KB
+/// gzip of every load. Each key must appear once in the glue, as
+/// wasm-bindgen 0.2.130 writes it, or the build stops.
+fn shorten_glue_imports(glue: &Path, wasm: &Path, module: &str) -> Result<()> {
+    let mut text = std::fs::read_to_string(glue)?;
+    let mut names: Vec<(String, String)> = Vec::new();
+    let mut failure = None;
+    let bytes = rewrite_wasm_imports(&read(wasm)?, |from, field| {
+        if from != module {
+            return (from.to_owned(), field.to_owned());
+        }
+        let short = match names.iter().find(|(long, _)| long == field) {
+            Some((_, short)) => short.clone(),
+            None => {
+                let short = short_name(names.len());
+                let key = format!("\n        {field}: ");
+                if text.matches(&key).count() == 1 {
+                    text = text.replace(&key, &format!("\n        {short}: "));
+                } else if failure.is_none() {
+                    failure = Some(field.to_owned());
+                }
+                names.push((field.to_owned(), short.clone()));
+                short
+            }
+        };
+        (from.to_owned(), short)
+    })?;
+    if let Some(field) = failure {
+        bail!("the glue doesn't define the import {field} once as web.rs expects");
+    }
+    std::fs::write(wasm, bytes)?;
+    std::fs::write(glue, text)?;
+    Ok(())
+}
+
+/// The `n`th short name: `a` … `z`, `A` … `Z`, then two letters.
+fn short_name(mut n: usize) -> String {
+    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut name = String::new();
+    loop {
+        name.push(char::from(LETTERS[n % LETTERS.len()]));
+        n /= LETTERS.len();
+        if n == 0 {
+            return name;
+        }
+        n -= 1;
+    }
+}
+
+/// Chunks at least this big before optimising go through the wasm-opt
+/// command rather than binaryen's API (see `build`).
+const BIG_CHUNK_BYTES: u64 = 128 * 1024;
+
+/// `wasm-opt -Oz` on the main wasm, the one the first load waits for, and
+/// on the biggest chunks.
 fn wasm_opt(tools: &BuildTools, features: &[String], input: &Path, output: &Path) -> Result<()> {
     run_checked(
         tools
@@ -865,11 +1014,6 @@ fn rewrite(
 /// The wasm module `wasm` with the modules its imports come from renamed
 /// (`./OLD` to `./NEW`, or `OLD` to `NEW`); every other byte as it was.
 fn rename_wasm_imports(wasm: &[u8], renames: &[(String, String)]) -> Result<Vec<u8>> {
-    const IMPORT_SECTION: u8 = 2;
-    ensure!(
-        wasm.len() >= 8 && wasm.starts_with(b"\0asm"),
-        "not a wasm module"
-    );
     let renamed = |module: &str| {
         renames.iter().find_map(|(old, new)| {
             if module == old {
@@ -881,44 +1025,104 @@ fn rename_wasm_imports(wasm: &[u8], renames: &[(String, String)]) -> Result<Vec<
             }
         })
     };
-    let mut out = wasm[..8].to_vec();
-    let mut sections = wasmparser::BinaryReader::new(&wasm[8..], 8);
-    while !sections.eof() {
-        let id = sections.read_u8()?;
-        let size = sections.read_var_u32()?;
-        let offset = sections.original_position();
-        let content = sections.read_bytes(size as usize)?;
-        if id != IMPORT_SECTION {
-            out.push(id);
-            write_leb128(&mut out, size);
-            out.extend_from_slice(content);
-            continue;
-        }
+    rewrite_wasm_imports(wasm, |module, field| {
+        (
+            renamed(module).unwrap_or_else(|| module.to_owned()),
+            field.to_owned(),
+        )
+    })
+}
+
+/// `wasm` with each import's module and field as `rename` gives them.
+fn rewrite_wasm_imports(
+    wasm: &[u8],
+    mut rename: impl FnMut(&str, &str) -> (String, String),
+) -> Result<Vec<u8>> {
+    const IMPORT_SECTION: u8 = 2;
+    rewrite_section(wasm, IMPORT_SECTION, |content, offset| {
         let mut imports = wasmparser::BinaryReader::new(content, offset);
         let mut section = Vec::new();
         let count = imports.read_var_u32()?;
         write_leb128(&mut section, count);
         for _ in 0..count {
             let module = imports.read_string()?;
-            let rest = imports.current_position();
             let field = imports.read_string()?;
+            let rest = imports.current_position();
             let mut probe = imports.clone();
             if field.is_empty() && matches!(probe.read_u8()?, 0x7e | 0x7f) {
                 bail!("the wasm groups its imports (compact imports), which web.rs can't rename");
             }
             imports.read::<wasmparser::TypeRef>()?;
-            let module = renamed(module).unwrap_or_else(|| module.to_owned());
-            write_leb128(&mut section, u32::try_from(module.len())?);
-            section.extend_from_slice(module.as_bytes());
+            let (module, field) = rename(module, field);
+            for name in [module, field] {
+                write_leb128(&mut section, u32::try_from(name.len())?);
+                section.extend_from_slice(name.as_bytes());
+            }
             section.extend_from_slice(&content[rest..imports.current_position()]);
         }
         ensure!(
             imports.eof(),
             "the wasm's import section has bytes after its imports"
         );
-        out.push(id);
-        write_leb128(&mut out, u32::try_from(section.len())?);
-        out.extend_from_slice(&section);
+        Ok(section)
+    })
+}
+
+/// `wasm` without the exports `drop` picks (their code is then dead, and
+/// wasm-opt removes it).
+fn drop_wasm_exports(wasm: &[u8], drop: impl Fn(&str) -> bool) -> Result<Vec<u8>> {
+    const EXPORT_SECTION: u8 = 7;
+    rewrite_section(wasm, EXPORT_SECTION, |content, offset| {
+        let mut exports = wasmparser::BinaryReader::new(content, offset);
+        let mut kept = Vec::new();
+        let mut count = 0;
+        for _ in 0..exports.read_var_u32()? {
+            let start = exports.current_position();
+            let export = exports.read::<wasmparser::Export>()?;
+            if !drop(export.name) {
+                kept.extend_from_slice(&content[start..exports.current_position()]);
+                count += 1;
+            }
+        }
+        ensure!(
+            exports.eof(),
+            "the wasm's export section has bytes after its exports"
+        );
+        let mut section = Vec::new();
+        write_leb128(&mut section, count);
+        section.extend_from_slice(&kept);
+        Ok(section)
+    })
+}
+
+/// `wasm` with the content of its section `id` replaced by what `rewrite`
+/// makes of it (given the content and its offset in the module); every
+/// other section as it was.
+fn rewrite_section(
+    wasm: &[u8],
+    id: u8,
+    mut rewrite: impl FnMut(&[u8], u64) -> Result<Vec<u8>>,
+) -> Result<Vec<u8>> {
+    ensure!(
+        wasm.len() >= 8 && wasm.starts_with(b"\0asm"),
+        "not a wasm module"
+    );
+    let mut out = wasm[..8].to_vec();
+    let mut sections = wasmparser::BinaryReader::new(&wasm[8..], 8);
+    while !sections.eof() {
+        let section_id = sections.read_u8()?;
+        let size = sections.read_var_u32()?;
+        let offset = sections.original_position();
+        let content = sections.read_bytes(size as usize)?;
+        out.push(section_id);
+        if section_id == id {
+            let section = rewrite(content, offset)?;
+            write_leb128(&mut out, u32::try_from(section.len())?);
+            out.extend_from_slice(&section);
+        } else {
+            write_leb128(&mut out, size);
+            out.extend_from_slice(content);
+        }
     }
     Ok(out)
 }
@@ -1106,11 +1310,20 @@ fn append_extension(path: &Path, extension: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// gzip at its best level.
+/// gzip as small as its format allows: Zopfli's search for the shortest
+/// deflate stream, which every gzip reader decodes. On Ferry's wasm it is
+/// about 5% smaller than zlib's best level (the signed-in path measured
+/// 275.3 KB with zlib -9, 262 KB with Zopfli); it costs seconds of build
+/// time, spent in parallel over the files.
 pub fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(bytes)?;
-    Ok(encoder.finish()?)
+    let mut out = Vec::new();
+    zopfli::compress(
+        zopfli::Options::default(),
+        zopfli::Format::Gzip,
+        bytes,
+        &mut out,
+    )?;
+    Ok(out)
 }
 
 /// brotli at its best quality, with the largest window every browser
@@ -1345,6 +1558,107 @@ mod tests {
         let other = module_importing("./b.js");
         assert_eq!(rename_wasm_imports(&other, &renames).unwrap(), other);
         assert!(rename_wasm_imports(b"not wasm", &renames).is_err());
+    }
+
+    #[test]
+    fn short_names_are_letters_and_all_different() {
+        let names: Vec<String> = (0..3000).map(short_name).collect();
+        assert_eq!(names[..3], ["a", "b", "c"]);
+        assert_eq!([&names[25], &names[26], &names[51]], ["z", "A", "Z"]);
+        assert_eq!([&names[52], &names[53]], ["aa", "ba"]);
+        let unique: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+        assert!(
+            names
+                .iter()
+                .all(|n| n.bytes().all(|b| b.is_ascii_alphabetic()))
+        );
+    }
+
+    /// A fresh directory for one test's files.
+    fn scratch(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_glues_imports_get_short_names_in_the_wasm_and_the_glue() {
+        let dir = scratch("shorten");
+        let (glue, wasm) = (dir.join("m.js"), dir.join("m_bg.wasm"));
+        let text = "const import0 = {\n        f: function() {},\n        g: function() {},\n};\n";
+        std::fs::write(&glue, text).unwrap();
+        std::fs::write(&wasm, module_importing("./m_bg.js")).unwrap();
+        shorten_glue_imports(&glue, &wasm, "./m_bg.js").unwrap();
+        // `f` comes from the glue's module and is renamed in both; `g`, from
+        // another module, is left alone (and so is its key).
+        let mut expected = module_importing("./m_bg.js");
+        let at = find(&expected, b"\x01f").unwrap();
+        expected[at + 1] = b'a';
+        assert_eq!(read(&wasm).unwrap(), expected);
+        assert_eq!(
+            std::fs::read_to_string(&glue).unwrap(),
+            "const import0 = {\n        a: function() {},\n        g: function() {},\n};\n"
+        );
+        // A glue that doesn't define the import once is refused, and
+        // nothing is written.
+        std::fs::write(&glue, "const import0 = {};\n").unwrap();
+        std::fs::write(&wasm, module_importing("./m_bg.js")).unwrap();
+        assert!(shorten_glue_imports(&glue, &wasm, "./m_bg.js").is_err());
+        assert_eq!(read(&wasm).unwrap(), module_importing("./m_bg.js"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A module exporting functions 0, 1, 2… under `names`.
+    fn module_exporting(names: &[&str]) -> Vec<u8> {
+        let mut exports = vec![names.len() as u8];
+        for (index, name) in names.iter().enumerate() {
+            exports.push(name.len() as u8);
+            exports.extend_from_slice(name.as_bytes());
+            exports.extend_from_slice(&[0x00, index as u8]);
+        }
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.push(7);
+        wasm.push(exports.len() as u8);
+        wasm.extend_from_slice(&exports);
+        wasm
+    }
+
+    #[test]
+    fn unreachable_classes_leave_the_glue_and_their_exports_the_wasm() {
+        let dir = scratch("classes");
+        let (glue, wasm) = (dir.join("m.js"), dir.join("m_bg.wasm"));
+        let class = "export class IntoUnderlyingSink {\n    free() { wasm.__wbg_intounderlyingsink_free(0, 0); }\n}\n\
+            if (Symbol.dispose) IntoUnderlyingSink.prototype[Symbol.dispose] = IntoUnderlyingSink.prototype.free;\n";
+        let registry = "const IntoUnderlyingSinkFinalization = (typeof FinalizationRegistry === 'undefined')\n    \
+            ? { register: () => {}, unregister: () => {} }\n    \
+            : new FinalizationRegistry(ptr => wasm.__wbg_intounderlyingsink_free(ptr, 1));\n";
+        std::fs::write(&glue, format!("A\n{class}B\n{registry}C\n")).unwrap();
+        std::fs::write(
+            &wasm,
+            module_exporting(&[
+                "main",
+                "intounderlyingsink_write",
+                "__wbg_intounderlyingsink_free",
+                "sink",
+            ]),
+        )
+        .unwrap();
+        drop_unreachable_classes(&glue, &wasm).unwrap();
+        assert_eq!(std::fs::read_to_string(&glue).unwrap(), "A\nB\nC\n");
+        // Kept in place: what the index says stays right (exports 0 and 3).
+        let mut expected = module_exporting(&["main", "x", "y", "sink"]);
+        expected = drop_wasm_exports(&expected, |name| name.len() == 1).unwrap();
+        assert_eq!(read(&wasm).unwrap(), expected);
+        // One that Rust hands to JS is in use: the build stops.
+        std::fs::write(
+            &glue,
+            format!("{class}{registry}IntoUnderlyingSink.__wrap(ptr);\n"),
+        )
+        .unwrap();
+        assert!(drop_unreachable_classes(&glue, &wasm).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

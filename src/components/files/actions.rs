@@ -6,6 +6,7 @@
 use super::{Ctx, Load};
 use crate::api::files::FilesApi;
 use crate::chunks::{self, ChunkFuture};
+use crate::notices::Notices;
 use crate::outbox::Outbox;
 use crate::platform::{download, new_id};
 use ferry_client::failure::ApiFailure;
@@ -13,6 +14,7 @@ use ferry_client::folder::{Applied, PendingAction};
 use ferry_client::listview::Selection;
 use ferry_client::route::Route;
 use ferry_client::rows::{RowKind, RowView};
+use ferry_protocol::api::{FileView, UsageView};
 use ferry_protocol::messages::{
     ConflictPolicy, CreateFolderV1, DeleteFileV1, DeleteFolderV1, MoveFileV1,
 };
@@ -22,14 +24,41 @@ use uuid::Uuid;
 
 chunks::split_point! {
     download =>
-    /// Asks the API for a file's presigned download link (the link's
-    /// reader is a chunk of its own, loaded with the first download).
-    fn download_link(api: FilesApi, file_id: Uuid) -> ChunkFuture<Result<String, String>> {
+    /// Starts a download: asks the API for the file's presigned link and
+    /// hands it to the browser, saying how it went (the download chunk,
+    /// loaded with the first download).
+    fn download_file(api: FilesApi, notices: Notices, file_id: Uuid, name: String) -> ChunkFuture {
         Box::pin(async move {
-            api.download(file_id)
+            match api.download(file_id).await {
+                Ok(answer) => {
+                    download::save(&answer.request.url, &name);
+                    notices.say(format!("Downloading {name}"));
+                }
+                Err(failure) => notices.fail(&format!("Download {name}: {failure}")),
+            }
+        })
+    }
+}
+
+chunks::split_point! {
+    live =>
+    /// Reads the storage used. In the live chunk: the usage line is read
+    /// once the first page is in, and again as events change it.
+    fn read_usage(api: FilesApi) -> ChunkFuture<Option<UsageView>> {
+        Box::pin(async move { api.usage().await.ok() })
+    }
+}
+
+chunks::split_point! {
+    search =>
+    /// Reads a search's results (the search chunk, loaded with the first
+    /// search).
+    fn read_search(api: FilesApi, text: String) -> ChunkFuture<Result<Vec<FileView>, String>> {
+        Box::pin(async move {
+            api.search(&text)
                 .await
-                .map(|answer| answer.request.url)
-                .map_err(|failure| failure.to_string())
+                .map(|r| r.files)
+                .map_err(|e| e.to_string())
         })
     }
 }
@@ -94,7 +123,9 @@ impl Actions {
     pub fn refresh_usage(&self) {
         let (api, usage) = (self.outbox.api(), self.ctx.usage);
         leptos::task::spawn_local(async move {
-            if let Ok(now) = api.usage().await {
+            if let Ok(reading) = read_usage(api).await
+                && let Some(now) = reading.await
+            {
                 usage.try_set(Some(now));
             }
         });
@@ -167,15 +198,8 @@ impl Actions {
         let (api, notices) = (self.outbox.api(), self.ctx.notices);
         let name = name.to_owned();
         leptos::task::spawn_local(async move {
-            let answer = match download_link(api, file_id).await {
-                Ok(asking) => asking.await,
-                Err(failure) => Err(failure.to_string()),
-            };
-            match answer {
-                Ok(url) => {
-                    download::save(&url, &name);
-                    notices.say(format!("Downloading {name}"));
-                }
+            match download_file(api, notices, file_id, name.clone()).await {
+                Ok(downloading) => downloading.await,
                 Err(failure) => notices.fail(&format!("Download {name}: {failure}")),
             }
         });
@@ -245,11 +269,10 @@ impl Actions {
         };
         let api = self.outbox.api();
         leptos::task::spawn_local(async move {
-            let found = api
-                .search(&text)
-                .await
-                .map(|r| r.files)
-                .map_err(|e| e.to_string());
+            let found = match read_search(api, text.clone()).await {
+                Ok(searching) => searching.await,
+                Err(failure) => Err(failure.to_string()),
+            };
             if ctx
                 .route
                 .try_with_untracked(|r| r.search.as_deref() == Some(text.as_str()))

@@ -5,6 +5,7 @@
 use super::actions::Actions;
 use super::grid::Grid;
 use super::{Ctx, Dialog, Load};
+use crate::chunks;
 use ferry_client::listview::Selection;
 use ferry_client::rows::{self, RowView};
 use leptos::prelude::*;
@@ -71,7 +72,16 @@ pub fn Listing(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>) -> impl Int
     }
 }
 
-/// What can be done with the rows selected.
+chunks::split_point! {
+    dialogs =>
+    /// Loads the selection bar, with the dialogs its buttons open: it shows
+    /// only once rows are selected.
+    pub fn selection_bar() -> fn(Ctx, Memo<Vec<RowView>>) -> AnyView {
+        |ctx, rows| view! { <SelectionBar ctx=ctx rows=rows /> }.into_any()
+    }
+}
+
+/// What can be done with the rows selected (shown while there are some).
 #[component]
 pub fn SelectionBar(ctx: Ctx, rows: Memo<Vec<RowView>>) -> impl IntoView {
     let selected_rows = move || -> Vec<RowView> {
@@ -85,16 +95,14 @@ pub fn SelectionBar(ctx: Ctx, rows: Memo<Vec<RowView>>) -> impl IntoView {
         })
     };
     view! {
-        <Show when=move || ctx.selection.with(|s| s.count() > 0)>
-            <div class="ferry-bulk" role="region" aria-label="Selection">
-                <span>{move || format!("{} selected", ctx.selection.with(|s| s.count()))}</span>
-                <button type="button" class="ferry-button" on:click=move |_| ctx.dialog.set(Some(Dialog::Delete(selected_rows())))>"Delete selected"</button>
-                <button type="button" class="ferry-button" on:click=move |_| {
-                    let files: Vec<RowView> = selected_rows().into_iter().filter(RowView::is_file).collect();
-                    ctx.dialog.set(Some(Dialog::Move(files)))
-                }>"Move selected"</button>
-                <button type="button" class="ferry-link" on:click=move |_| ctx.selection.set(Selection::default())>"Clear selection"</button>
-            </div>
-        </Show>
+        <div class="ferry-bulk" role="region" aria-label="Selection">
+            <span>{move || format!("{} selected", ctx.selection.with(|s| s.count()))}</span>
+            <button type="button" class="ferry-button" on:click=move |_| ctx.dialog.set(Some(Dialog::Delete(selected_rows())))>"Delete selected"</button>
+            <button type="button" class="ferry-button" on:click=move |_| {
+                let files: Vec<RowView> = selected_rows().into_iter().filter(RowView::is_file).collect();
+                ctx.dialog.set(Some(Dialog::Move(files)))
+            }>"Move selected"</button>
+            <button type="button" class="ferry-link" on:click=move |_| ctx.selection.set(Selection::default())>"Clear selection"</button>
+        </div>
     }
 }

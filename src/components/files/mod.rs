@@ -148,7 +148,6 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
         ctx.load.set(Load::Loading);
         actions.load_folder(folder);
     });
-    actions.refresh_usage();
 
     let uploads = use_uploads(UseUploadsOptions {
         outbox,
@@ -182,6 +181,8 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
             // search's answer) is in.
             let mut first = listed.to_stream();
             while let Some(false) = futures::StreamExt::next(&mut first).await {}
+            // The usage line is read with the live chunk, after the list.
+            actions.refresh_usage();
             let started = live::live_starter().await;
             if ctx.state.try_with_untracked(|_| ()).is_none() {
                 return;
@@ -216,7 +217,9 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
             <crumbs::PathBar ctx=ctx />
             <toolbar::Toolbar ctx=ctx actions=actions uploads=uploads mode=mode connected=connected show_activity=show_activity />
             <toolbar::Usage usage=ctx.usage />
-            <listing::SelectionBar ctx=ctx rows=rows />
+            <Show when=move || ctx.selection.with(|s| s.count() > 0)>
+                {chunks::lazy_view("Loading…", listing::selection_bar, move |build| build(ctx, rows))}
+            </Show>
             <div role="alert" class="ferry-alert">
                 {move || notices.problem.get().map(|p| view! {
                     <span>{p}</span>
