@@ -4,7 +4,9 @@
 //! This crate owns the shapes that cross a process boundary: commands (intents)
 //! and events (facts) in their `{metadata, data}` envelope, the EventBridge
 //! wrapping of that envelope, the API's error body and request/response types,
-//! the client's runtime configuration, and the rules for file names and paths.
+//! the client's runtime configuration, the details of the DOM events the
+//! `<ferry-files>` element dispatches on its host page, and the rules for file
+//! names and paths.
 //!
 //! Invariant: no IO, no clock, no randomness. Every value is built from its
 //! inputs, so the crate compiles for `wasm32-unknown-unknown` and native alike
@@ -14,6 +16,7 @@ pub mod api;
 pub mod config;
 pub mod envelope;
 pub mod error;
+pub mod host;
 pub mod live;
 pub mod messages;
 pub mod path;

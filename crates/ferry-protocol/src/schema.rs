@@ -1,5 +1,6 @@
-//! JSON Schemas of every published command and event version, and the check
-//! that a new schema does not break consumers of the published one.
+//! JSON Schemas of every published command and event version and of every
+//! host-page event's detail, and the check that a new schema does not break
+//! consumers of the published one.
 //!
 //! The rule "never break consumers; a breaking change is a new EventVersion"
 //! is made executable here: [`breaking_changes`] lists what a changed schema
@@ -13,26 +14,37 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::fmt;
 
-/// Whether a message is a command or an event (it picks the folder in `schemas/`).
+/// Whether a message is a command, an event or a host-page event's detail
+/// (it picks the folder in `schemas/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// An intent.
     Command,
     /// A fact.
     Event,
+    /// The `detail` of a DOM event `<ferry-files>` dispatches on its host
+    /// page ([`crate::host`]).
+    HostEvent,
 }
 
 impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 3] = [Self::Command, Self::Event, Self::HostEvent];
+
     /// The folder name under `schemas/`.
     pub fn folder(self) -> &'static str {
         match self {
             Self::Command => "commands",
             Self::Event => "events",
+            Self::HostEvent => "host",
         }
     }
 }
 
-/// Every published message: kind, action, version and its envelope schema.
+/// Every published message: kind, name, version and its schema — a whole
+/// `{metadata, data}` envelope for a command or an event (the name is its
+/// `Action`), the `detail` alone for a host event (the name is the DOM
+/// event's, e.g. `ferry-navigate`).
 pub fn published() -> Vec<(Kind, &'static str, u32, Value)> {
     let commands = crate::Command::body_schemas()
         .into_iter()
@@ -50,7 +62,34 @@ pub fn published() -> Vec<(Kind, &'static str, u32, Value)> {
                 envelope_schema(kind, action, version, body),
             )
         })
+        .chain(
+            crate::host::detail_schemas()
+                .into_iter()
+                .map(|(name, version, detail)| (Kind::HostEvent, name, version, detail)),
+        )
         .collect()
+}
+
+/// The schema of a host event's `detail`, named after the event. It
+/// describes what the element sends (schemars' serialize contract), so a
+/// field that is always written — `null` when unknown — is required.
+pub fn detail_schema<T: JsonSchema>(name: &str, version: u32) -> Value {
+    let mut schema = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value();
+    if let Some(object) = schema.as_object_mut() {
+        object.insert(
+            "$id".into(),
+            json!(format!(
+                "https://ferry.invalid/schemas/{}/{name}.v{version}.json",
+                Kind::HostEvent.folder()
+            )),
+        );
+        object.insert("title".into(), json!(format!("{name} v{version} detail")));
+    }
+    canonical(schema)
 }
 
 /// The schema of a message body with its `Action` constant.

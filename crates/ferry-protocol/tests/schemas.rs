@@ -76,7 +76,7 @@ fn no_committed_version_is_dropped_from_the_code() {
         .into_iter()
         .map(|(kind, action, version, _)| file_for(kind, action, version))
         .collect();
-    for kind in [Kind::Command, Kind::Event] {
+    for kind in Kind::ALL {
         for entry in std::fs::read_dir(schema_dir().join(kind.folder())).unwrap() {
             let path = entry.unwrap().path();
             assert!(
@@ -86,6 +86,23 @@ fn no_committed_version_is_dropped_from_the_code() {
                 path.display()
             );
         }
+    }
+}
+
+#[test]
+fn every_host_event_is_published_under_its_name() {
+    let host: Vec<(&str, u32)> = schema::published()
+        .into_iter()
+        .filter(|(kind, ..)| *kind == Kind::HostEvent)
+        .map(|(_, name, version, _)| (name, version))
+        .collect();
+    assert_eq!(host, ferry_protocol::host::HOST_EVENTS);
+    for (name, version) in host {
+        assert!(
+            file_for(Kind::HostEvent, name, version)
+                .ends_with(format!("host/{name}.v{version}.json")),
+            "{name}"
+        );
     }
 }
 
@@ -179,6 +196,41 @@ mod checker {
             breaking_changes(&old, &new)
                 .iter()
                 .any(|b| b.kind == ChangeKind::ValuesChanged && b.at == "/data/Action")
+        );
+    }
+
+    #[test]
+    fn a_host_event_detail_is_held_to_the_same_rules() {
+        let old = committed(Kind::HostEvent, "ferry-file-changed");
+        assert_eq!(breaking_changes(&old, &old), []);
+
+        let mut new = old.clone();
+        let props = new["properties"].as_object_mut().unwrap();
+        assert!(props.remove("from").is_some());
+        assert_eq!(
+            breaking_changes(&old, &new),
+            [BreakingChange {
+                at: "/from".into(),
+                kind: ChangeKind::FieldRemoved
+            }]
+        );
+
+        // A host that switches on `action` would meet a value it never saw.
+        let mut new = old.clone();
+        let actions = new["$defs"]["ChangeAction"]["oneOf"]
+            .as_array_mut()
+            .unwrap();
+        actions.push(json!({"type": "string", "const": "copied"}));
+        let breaks = breaking_changes(&old, &new);
+        assert!(breaks.iter().any(|b| b.at == "/action"), "{breaks:?}");
+
+        // `schemaVersion` is a constant: a detail can't change it in place.
+        let mut new = old.clone();
+        new["properties"]["schemaVersion"]["const"] = json!(2);
+        assert!(
+            breaking_changes(&old, &new)
+                .iter()
+                .any(|b| b.kind == ChangeKind::ValuesChanged && b.at == "/schemaVersion")
         );
     }
 
