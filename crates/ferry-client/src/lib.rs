@@ -16,6 +16,7 @@
 //! - [`rows`]: a folder's or a search's rows as the grid shows them.
 //! - [`upload`]: the upload queue; [`transfer`]: one multipart transfer's plan.
 //! - [`live`]: the live connection's decisions (socket, backoff, polling).
+//! - [`host`]: the details of the host-page events built from client state.
 //! - [`route`], [`activity`], [`commands`], [`failure`], [`put`], [`format`],
 //!   [`verify`], [`qr`].
 
@@ -26,6 +27,7 @@ pub mod config;
 pub mod failure;
 pub mod folder;
 pub mod format;
+pub mod host;
 pub mod listview;
 pub mod live;
 pub mod order;
