@@ -18,6 +18,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// How long a statement waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The connection's page cache, in KiB (`PRAGMA cache_size`). The log only
+/// grows, so SQLite's default (2000 KiB) filled a page at a time for as
+/// long as a server ran; the hot pages (the newest events, the pending
+/// deliveries, the interior of the key index) fit in this, and the rest is
+/// a `pread` away in the operating system's file cache.
+pub(crate) const CACHE_KIB: i64 = 1024;
+
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS events (
         seq       INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -67,6 +74,7 @@ pub(crate) fn open(path: &Path, create: bool) -> rusqlite::Result<Connection> {
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;",
     )?;
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
     conn.execute_batch(SCHEMA)?;
     Ok(conn)
 }
@@ -341,6 +349,12 @@ mod tests {
                 .unwrap();
             assert_eq!(mode, "wal");
             assert_eq!(sync, 2, "synchronous = FULL");
+            // The page cache is bounded below SQLite's default, so a
+            // server's memory stops growing with the log (issue 15's soak).
+            let cache: i64 = conn
+                .query_row("PRAGMA cache_size", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(cache, -CACHE_KIB);
         }
     }
 

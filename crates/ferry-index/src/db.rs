@@ -24,6 +24,15 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Read connections opened beside the writer for a file database.
 const READERS: usize = 4;
 
+/// Each connection's page cache, in KiB (`PRAGMA cache_size`), so the pool
+/// holds at most `(1 + READERS) × CACHE_KIB` of pages. SQLite's default
+/// (2000 KiB per connection) is filled a page at a time as a growing file
+/// is read, so a server's memory grew for as long as it ran under load, by
+/// about 2 MB per connection; the readers, taken in turn, each cache the
+/// same hot pages. Pages past this come from the operating system's file
+/// cache, a `pread` away.
+pub(crate) const CACHE_KIB: i64 = 512;
+
 /// The schema, one step per version: step `i` takes the database from
 /// version `i` to `i + 1`.
 ///
@@ -358,6 +367,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // every commit.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
@@ -386,6 +396,25 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    /// Every connection of a file's pool, the writer and each reader, has
+    /// the bounded page cache, so the pool's memory has a ceiling however
+    /// large the file grows (issue 15's soak found it growing by the
+    /// default 2000 KiB per connection).
+    #[test]
+    fn every_connection_of_a_pool_has_the_bounded_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = Pool::open(&dir.path().join("index.sqlite3")).unwrap();
+        let cache = |conn: &Connection| -> i64 {
+            conn.query_row("PRAGMA cache_size", [], |row| row.get(0))
+                .unwrap()
+        };
+        assert_eq!(cache(&pool.writer()), -CACHE_KIB);
+        assert_eq!(pool.readers.len(), READERS);
+        for reader in &pool.readers {
+            assert_eq!(cache(&reader.lock().unwrap()), -CACHE_KIB);
+        }
+    }
 
     /// A version-1 file's marks move to `processed_marks` with the user of
     /// the one command that has their id, or '' when none or several do.

@@ -88,6 +88,12 @@ fn other(error: impl std::fmt::Display) -> PortError {
     PortError::Other(error.to_string())
 }
 
+/// The feed's page cache, in KiB (`PRAGMA cache_size`). The feed grows by
+/// every event until the retention drops it, so SQLite's default (2000 KiB)
+/// filled a page at a time for as long as a server ran; resumes read the
+/// newest rows, which fit in this.
+const FEED_CACHE_KIB: i64 = 1024;
+
 /// The feed's schema, one step per version (`PRAGMA user_version`).
 const FEED_MIGRATIONS: &[&str] = &[
     // 1: the feed, one row per event of a user.
@@ -153,6 +159,7 @@ impl LiveHub {
         let db = Connection::open(path)?;
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "FULL")?;
+        db.pragma_update(None, "cache_size", -FEED_CACHE_KIB)?;
         db.busy_timeout(Duration::from_secs(5))?;
         migrate_feed(&db)?;
         Ok(Arc::new(Self {
@@ -612,5 +619,20 @@ mod tests {
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(version as usize, FEED_MIGRATIONS.len());
+    }
+
+    /// The feed's connection has the bounded page cache, so the hub's
+    /// memory stops growing with the feed (issue 15's soak).
+    #[test]
+    fn the_feed_has_a_bounded_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let hub = LiveHub::open(&dir.path().join("feed.sqlite3"), LiveSettings::default()).unwrap();
+        let cache: i64 = hub
+            .db
+            .lock()
+            .unwrap()
+            .query_row("PRAGMA cache_size", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(cache, -FEED_CACHE_KIB);
     }
 }

@@ -114,6 +114,9 @@ impl UserStore {
         std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join("identity.sqlite3");
         let db = Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        // The pool is small and read by key: SQLite's default page cache
+        // (2000 KiB) would only fill with refresh tokens as they are issued.
+        db.pragma_update(None, "cache_size", -512)?;
         db.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
