@@ -34,6 +34,15 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 pub use ferry_protocol::live::MAX_MESSAGE_BYTES;
+
+/// Each socket's read buffer. A client sends only small messages (`hello`,
+/// `resume`, `ping`, its close), and a larger frame still gets the room it
+/// needs, up to [`MAX_MESSAGE_BYTES`]. The WebSocket library's default is
+/// 128 KiB, zero-filled on the first read, so every socket held 128 KiB
+/// whatever it received: 25 MiB for 200 sockets, and as clients reconnect,
+/// those blocks were freed and taken again across the allocator's arenas,
+/// a slow climb of the server's memory in the load test (issue 15).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 use ferry_protocol::live::{event_message, hello_message, resume};
 
 /// The socket's timing, API Gateway's by default.
@@ -390,6 +399,7 @@ pub async fn connect(
     upgrade
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| session(socket, hub, user))
 }
 

@@ -321,6 +321,23 @@ async fn closed(socket: &mut Socket) -> Option<u16> {
     }
 }
 
+/// Each socket reads into a small buffer (4 KiB, not the WebSocket
+/// library's 128 KiB, so 200 sockets don't hold 25 MiB between them); a
+/// message up to API Gateway's 128 KiB still arrives whole, and the socket
+/// goes on.
+#[tokio::test]
+async fn a_message_larger_than_the_read_buffer_is_read_whole() {
+    let served = serve(Arc::new(SystemClock), |_| {}).await;
+    let (alice, _) = served.user("alice").await;
+    let mut socket = served.connect(&alice).await.unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "hello");
+    let pad = "x".repeat(100 * 1024);
+    send(&mut socket, json!({"action": "ping", "pad": pad})).await;
+    assert_eq!(next_json(&mut socket).await, json!({"type": "pong"}));
+    send(&mut socket, json!({"action": "ping"})).await;
+    assert_eq!(next_json(&mut socket).await, json!({"type": "pong"}));
+}
+
 #[tokio::test]
 async fn a_message_over_128_kib_closes_the_connection() {
     let served = serve(Arc::new(SystemClock), |_| {}).await;
