@@ -240,3 +240,49 @@ fn a_second_server_on_the_same_data_directory_refuses_to_start() {
     again.kill().unwrap();
     again.wait().unwrap();
 }
+
+/// The serving process runs with glibc's mmap threshold fixed (it starts
+/// itself again with `MALLOC_MMAP_THRESHOLD_` set, keeping its process
+/// id), so buffers freed under load go back to the system instead of
+/// swelling the allocator's arenas (issue 15's soak). A threshold the
+/// person starting it chose is kept.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn the_server_runs_with_a_fixed_malloc_mmap_threshold() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (data, dist) = (dir.path().join("data"), dir.path().join("dist"));
+    std::fs::create_dir_all(&dist).unwrap();
+    let threshold_served_with = |chosen: Option<&str>| -> Option<String> {
+        let mut command = Command::new(BIN);
+        command
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--addr", "127.0.0.1:0", "--dist"])
+            .arg(&dist)
+            .env("FERRY_LOG", "warn")
+            .env_remove("MALLOC_MMAP_THRESHOLD_")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        if let Some(chosen) = chosen {
+            command.env("MALLOC_MMAP_THRESHOLD_", chosen);
+        }
+        let mut server = command.spawn().unwrap();
+        let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+        // Serving: the process the listening line comes from is the one
+        // that serves.
+        while !lines.next().unwrap().unwrap().contains("listening on") {}
+        let environ = std::fs::read(format!("/proc/{}/environ", server.id())).unwrap();
+        server.kill().unwrap();
+        server.wait().unwrap();
+        String::from_utf8_lossy(&environ)
+            .split('\0')
+            .find_map(|var| var.strip_prefix("MALLOC_MMAP_THRESHOLD_="))
+            .map(str::to_owned)
+    };
+    assert_eq!(threshold_served_with(None).as_deref(), Some("131072"));
+    assert_eq!(
+        threshold_served_with(Some("65536")).as_deref(),
+        Some("65536")
+    );
+}
