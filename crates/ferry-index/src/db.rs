@@ -221,6 +221,13 @@ pub(crate) const MIGRATIONS: &[&str] = &[
          DELETE FROM name_trigram_counts
              WHERE user = old.user AND trigram = old.trigram AND files = 0;
      END;",
+    // 5: the pending commands by age. A running server looks every minute
+    // for accepted commands that never reached the bus (`ferry-server`'s
+    // `maintenance::unsent`); this keeps each look to the pending ones
+    // instead of every command ever accepted. Partial: a finished command
+    // leaves it.
+    "CREATE INDEX commands_pending ON commands (accepted_at, user, command_id)
+         WHERE status = 'pending';",
 ];
 
 /// The schema version this build writes.

@@ -91,6 +91,10 @@ pub struct Settings {
     pub sweep_every: Duration,
     /// How long an upload may sit idle before the sweep aborts it.
     pub upload_idle: Duration,
+    /// How often the server looks for accepted commands that never reached
+    /// the bus, and puts them there (it also looks at start; see
+    /// [`maintenance::unsent`]).
+    pub resend_every: Duration,
 }
 
 /// The access key pair of the object endpoint.
@@ -147,6 +151,7 @@ impl Settings {
             bus_retry: RetryPolicy::default(),
             sweep_every: Duration::from_secs(60 * 60),
             upload_idle: Duration::from_secs(24 * 60 * 60),
+            resend_every: maintenance::unsent::RESEND_EVERY,
         }
     }
 
@@ -344,8 +349,9 @@ impl AppState {
         Ok(state)
     }
 
-    /// Starts the bus's dispatcher and the sweep (at once, then every
-    /// `sweep_every`). Needs a Tokio runtime.
+    /// Starts the bus's dispatcher, the sweep (at once, then every
+    /// `sweep_every`) and the look for unsent commands (at once, then every
+    /// `resend_every`). Needs a Tokio runtime.
     pub fn start(self: &Arc<Self>) {
         let Ok(mut tasks) = self.tasks.lock() else {
             return;
@@ -377,6 +383,41 @@ impl AppState {
                 tokio::time::sleep(every).await;
             }
         }));
+        tasks.push(tokio::spawn(resend_unsent(
+            self.settings.data_dir.clone(),
+            self.bus.clone(),
+            self.clock.clone(),
+            self.settings.resend_every,
+        )));
+    }
+}
+
+/// Puts accepted commands that never reached the bus there, at once and
+/// then every `every`: after a crash between the API's two steps, or on a
+/// data directory restored from a backup whose index copy holds a command
+/// its bus copy doesn't, nothing is lost and nobody has to run `check`.
+async fn resend_unsent(
+    data_dir: PathBuf,
+    bus: Arc<LocalBus>,
+    clock: Arc<dyn Clock>,
+    every: Duration,
+) {
+    loop {
+        let now = i64::try_from(clock.now().unix_timestamp_nanos()).unwrap_or(i64::MAX);
+        match maintenance::unsent::resend_pass(&data_dir, bus.as_ref(), now).await {
+            Ok(sent) => {
+                for command in sent {
+                    tracing::info!(
+                        user = %command.user,
+                        command_id = %command.command_id,
+                        action = %command.action,
+                        "an accepted command was not on the bus (a crash or a backup in between): put it there"
+                    );
+                }
+            }
+            Err(error) => tracing::warn!(%error, "unsent commands will be looked for again"),
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

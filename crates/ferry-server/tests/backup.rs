@@ -313,3 +313,132 @@ fn backup_and_restore_refuse_what_they_would_damage() {
     let checked = run(&fresh, &["check"]);
     assert!(checked.status.success(), "{}", said(&checked));
 }
+
+/// The backup's cross-database window: the databases are copied one after
+/// the other, so a command accepted in that instant can be in the copy's
+/// index (pending, answered `202`) but not on its bus. A server started on
+/// the restored directory puts it there itself, as the API would have, and
+/// it is carried out without anyone running `check`. A pending command
+/// whose envelope is on the bus (here, its delivery dead-lettered, waiting
+/// for `dlq replay`) is not put again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_in_the_backups_window_is_carried_out_after_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, dist) = (dir.path().join("data"), dir.path().join("dist"));
+    std::fs::create_dir_all(&dist).unwrap();
+    let added = run(
+        &data,
+        &["user", "add", "alice", "--password", net::PASSWORD],
+    );
+    assert!(added.status.success(), "{}", said(&added));
+    let (mut server, addr) = start(&data, &dist);
+    net::sign_in(addr, "alice").await;
+    let backup = dir.path().join("backup");
+    let taken = run(&data, &["backup", backup.to_str().unwrap()]);
+    assert!(taken.status.success(), "{}", said(&taken));
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    // The window, made by hand in the backup's copies: `lost` recorded but
+    // not on the bus; `dead` recorded and on the bus, its delivery failed
+    // into the dead letters.
+    let sub: String = rusqlite::Connection::open(backup.join("identity.sqlite3"))
+        .unwrap()
+        .query_row(
+            "SELECT sub FROM users WHERE username = 'alice'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let index = rusqlite::Connection::open(backup.join("index.sqlite3")).unwrap();
+    let bus = rusqlite::Connection::open(backup.join("bus.sqlite3")).unwrap();
+    let now = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap();
+    let (lost, dead) = (Uuid::new_v4(), Uuid::new_v4());
+    for (n, (id, folder)) in [(lost, "kept"), (dead, "waiting")].into_iter().enumerate() {
+        let envelope = json!({
+            "metadata": {"EventVersion": 1, "EventId": id, "CommandId": id,
+                         "TraceId": format!("trace-{n}"), "OccurredAt": "2026-12-01T12:00:00Z",
+                         "Producer": "api", "UserId": sub},
+            "data": {"Action": "CreateFolder", "Path": folder},
+        });
+        // Accepted two minutes ago, `lost` first.
+        let accepted_at = now - (120 - i64::try_from(n).unwrap()) * 1_000_000_000;
+        index
+            .execute(
+                "INSERT INTO commands (user, command_id, action, request_hash, response, status,
+                                       accepted_at)
+                 VALUES (?1, ?2, 'CreateFolder', 'h', ?3, 'pending', ?4)",
+                rusqlite::params![
+                    sub,
+                    id.as_bytes().as_slice(),
+                    json!({"status": 202, "body": {}, "envelope": envelope}).to_string(),
+                    accepted_at
+                ],
+            )
+            .unwrap();
+    }
+    bus.execute(
+        "INSERT INTO events (id, source, event_key, body, put_ms)
+         VALUES ('dead-event', 'ferry.commands', ?1, '{}', 0)",
+        [format!("{sub}/{dead}")],
+    )
+    .unwrap();
+    bus.execute(
+        "INSERT INTO dead_letters (event_seq, rule, attempts, last_error, failed_at)
+         VALUES (last_insert_rowid(), 'folders', 8, 'target down', '2026-12-01T12:00:00Z')",
+        [],
+    )
+    .unwrap();
+    drop((index, bus));
+
+    let restored = dir.path().join("restored");
+    let restore = run(&restored, &["restore", backup.to_str().unwrap()]);
+    assert!(restore.status.success(), "{}", said(&restore));
+    let (mut server, addr) = start(&restored, &dist);
+    let token = net::sign_in(addr, "alice").await;
+    net::eventually(
+        Duration::from_secs(30),
+        "the lost command to succeed",
+        || async {
+            net::get(addr, &token, &format!("/api/commands/{lost}"))
+                .await
+                .1["status"]
+                == "succeeded"
+        },
+    )
+    .await;
+    let (status, root) = net::get(addr, &token, "/api/files?folder=").await;
+    assert_eq!(status, 200, "{root}");
+    let names: Vec<&str> = root["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert!(names.contains(&"kept"), "{root}");
+    assert!(!names.contains(&"waiting"), "{root}");
+    let (_, dead_status) = net::get(addr, &token, &format!("/api/commands/{dead}")).await;
+    assert_eq!(dead_status["status"], "pending", "{dead_status}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    // Each command's envelope is on the bus once.
+    let bus = rusqlite::Connection::open(restored.join("bus.sqlite3")).unwrap();
+    for id in [lost, dead] {
+        let copies: i64 = bus
+            .query_row(
+                "SELECT COUNT(*) FROM events WHERE source = 'ferry.commands' AND body LIKE ?1",
+                [format!("%{id}%")],
+                |row| row.get(0),
+            )
+            .unwrap();
+        let keyed: i64 = bus
+            .query_row(
+                "SELECT COUNT(*) FROM events WHERE event_key = ?1",
+                [format!("{sub}/{id}")],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!((copies, keyed), (i64::from(id == lost), 1), "{id}");
+    }
+}

@@ -33,8 +33,10 @@
 //! every index change made before the bus's snapshot has its events in the
 //! copy (a delivery not yet done is delivered again after a restore, and
 //! the consumers skip what they already did); a command accepted in that
-//! window is in the copy's index but not on its bus: `check` names it and
-//! `check --repair` puts it on the bus, as the API would have.
+//! window is in the copy's index but not on its bus. Nothing is lost: a
+//! server started on the restored directory puts it on the bus itself, as
+//! the API would have (see [`super::unsent`]; `check --repair` does the
+//! same with the same code, and until then `check` names it).
 
 use super::{ServerLock, bucket_dir, is_empty_or_missing, open_db, require_data_dir};
 use anyhow::Context as _;

@@ -12,7 +12,9 @@
 //!   count (those not being deleted);
 //! - every command the API accepted for the bus and still pending a minute
 //!   later is on the bus (a crash between recording and putting, or a
-//!   backup taken in that instant, leaves one that is not);
+//!   backup taken in that instant, leaves one that is not, until a server
+//!   runs on the directory: it puts such commands there itself, see
+//!   [`super::unsent`]);
 //! - no bus delivery is still pending or in flight after the retries the
 //!   dispatcher allows (`max_attempts`) without being in the dead letters.
 //!
@@ -30,8 +32,9 @@
 //!   already its owner's and that id, so no byte moves), counted in usage;
 //! - usage is recomputed from the files, in one write transaction;
 //! - an unsent command is put on the bus with the envelope the API stored,
-//!   as the API would have (safe beside a server: its dispatcher picks it
-//!   up, and the bus keeps a key once);
+//!   as the API would have and as a running server does at start and every
+//!   minute, with the same code ([`super::unsent`]; safe beside a server:
+//!   its dispatcher picks it up, and the bus keeps a key once);
 //! - a stuck delivery is moved to the dead letters, as the dispatcher does
 //!   after the last retry: its error stays visible (`dlq list`) and a person
 //!   replays it (`dlq replay`) once its cause is fixed, rather than it being
@@ -48,6 +51,7 @@
 //! A file whose object is missing or holds other bytes can't be repaired
 //! without losing bytes; it is reported with what a person can do.
 
+use super::unsent::{self, UNSENT_AFTER, Unsent};
 use super::{ServerLock, Throttle, hash_file, object_path, open_db, require_data_dir};
 use crate::clock::SystemClock;
 use crate::{AppState, LOCAL_BUCKET, Settings};
@@ -191,16 +195,10 @@ pub enum Problem {
     /// what a crash between recording and putting leaves when the client
     /// gave up, or a backup taken in that instant.
     UnsentCommand {
-        /// The sub.
-        user: String,
         /// The user name (or the sub).
         owner: String,
-        /// The command's id.
-        command_id: Uuid,
-        /// Its action.
-        action: String,
-        /// The envelope the API stored with it.
-        envelope: serde_json::Value,
+        /// The command, with the envelope the API stored with it.
+        command: Unsent,
         /// How long ago it was accepted.
         age: Duration,
     },
@@ -320,10 +318,10 @@ impl fmt::Display for Problem {
             ),
             Self::UnsentCommand {
                 owner,
-                command_id,
-                action,
+                command: Unsent {
+                    command_id, action, ..
+                },
                 age,
-                ..
             } => write!(
                 f,
                 "unsent command: {owner}'s {action} {command_id} was accepted {} minutes ago and is \
@@ -463,10 +461,10 @@ impl ferry_bus::Target for NoDispatcher {
     }
 }
 
-/// Puts each unsent command on the bus as the API would have, with the
-/// envelope the API stored (the bus keeps a key once, so a command put
-/// there meanwhile is not put twice). Safe beside a running server: its
-/// dispatcher picks the new deliveries up.
+/// Puts each unsent command on the bus as the API would have, as a
+/// running server does itself ([`unsent::resend`]; the bus keeps a key
+/// once, so a command put there meanwhile is not put twice). Safe beside a
+/// running server: its dispatcher picks the new deliveries up.
 async fn resend_commands(data_dir: &Path, report: &mut CheckReport) -> anyhow::Result<()> {
     let unsent: Vec<usize> = (0..report.problems.len())
         .filter(|i| matches!(report.problems[*i], Problem::UnsentCommand { .. }))
@@ -494,22 +492,13 @@ async fn resend_commands(data_dir: &Path, report: &mut CheckReport) -> anyhow::R
         Arc::new(SystemClock),
     )?;
     for i in unsent {
-        let Problem::UnsentCommand {
-            owner,
-            command_id,
-            action,
-            envelope,
-            ..
-        } = &report.problems[i]
-        else {
+        let Problem::UnsentCommand { owner, command, .. } = &report.problems[i] else {
             continue;
         };
-        let entry = ferry_core::ports::BusEntry {
-            source: ferry_protocol::envelope::COMMAND_SOURCE.to_owned(),
-            detail_type: action.clone(),
-            detail: envelope.clone(),
-        };
-        let line = match ferry_core::ports::Bus::put(&*bus, vec![entry]).await {
+        let Unsent {
+            command_id, action, ..
+        } = command;
+        let line = match unsent::resend(&*bus, command).await {
             Ok(()) => {
                 report.repaired[i] = true;
                 format!("repaired: {owner}'s {action} {command_id} is on the bus now")
@@ -787,79 +776,34 @@ fn scan(data_dir: &Path, options: &CheckOptions) -> anyhow::Result<CheckReport> 
     drop(stmt);
     report
         .problems
-        .extend(unsent_commands(&mut index, &bus, &owners, now)?);
+        .extend(unsent_commands(&index, &bus, &owners, now)?);
     report.repaired = vec![false; report.problems.len()];
     Ok(report)
 }
 
-/// How long a pending command may lack its bus entry before it counts as
-/// unsent: the API records a command and puts it on the bus right after, so
-/// only a command older than this is past that instant.
-const UNSENT_AFTER: Duration = Duration::from_secs(60);
-
-/// Accepted commands still pending that the bus has no entry for (by the
-/// key the API put them with: `UserId/EventId`, or the bare id from before
-/// keys had users).
+/// Accepted commands still pending a while after they were accepted that
+/// the bus has no entry for, found as a running server finds them.
 fn unsent_commands(
-    index: &mut Connection,
+    index: &Connection,
     bus: &Connection,
     owners: &HashMap<String, String>,
     now: i64,
 ) -> anyhow::Result<Vec<Problem>> {
-    let before = now - i64::try_from(UNSENT_AFTER.as_nanos()).unwrap_or(i64::MAX);
-    let pending: Vec<(String, Vec<u8>, String, String, i64)> = index
-        .prepare(
-            "SELECT user, command_id, action, response, accepted_at FROM commands
-             WHERE status = 'pending' AND accepted_at < ?1",
-        )?
-        .query_map([before], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut on_bus =
-        bus.prepare("SELECT 1 FROM events WHERE source = ?1 AND event_key IN (?2, ?3)")?;
+    let before = now.saturating_sub(i64::try_from(UNSENT_AFTER.as_nanos()).unwrap_or(i64::MAX));
+    let mut cursor = unsent::Cursor::default();
     let mut found = Vec::new();
-    for (user, id, action, response, accepted_at) in pending {
-        let Ok(command_id) = Uuid::from_slice(&id) else {
-            continue;
-        };
-        // Only a command the API put on the bus has its envelope kept (the
-        // ones answered at once, such as CreateFile, never go there).
-        let Some(envelope) = serde_json::from_str::<serde_json::Value>(&response)
-            .ok()
-            .and_then(|r| r.get("envelope").cloned())
-        else {
-            continue;
-        };
-        let sent = on_bus
-            .query_row(
-                params![
-                    ferry_protocol::envelope::COMMAND_SOURCE,
-                    format!("{user}/{command_id}"),
-                    command_id.to_string()
-                ],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some();
-        if !sent {
-            found.push(Problem::UnsentCommand {
-                owner: owner_of(owners, &user),
-                user,
-                command_id,
-                action,
-                envelope,
-                age: Duration::from_nanos(u64::try_from(now - accepted_at).unwrap_or(0)),
-            });
+    loop {
+        let (page, next) = unsent::find(index, bus, before, &cursor, 1000)?;
+        found.extend(page.into_iter().map(|command| Problem::UnsentCommand {
+            owner: owner_of(owners, &command.user),
+            age: Duration::from_nanos(u64::try_from(now - command.accepted_at).unwrap_or(0)),
+            command,
+        }));
+        match next {
+            Some(next) => cursor = next,
+            None => return Ok(found),
         }
     }
-    Ok(found)
 }
 
 /// `user → (a, b)` from a three-column query.

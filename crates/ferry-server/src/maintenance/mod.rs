@@ -1,5 +1,7 @@
 //! Maintenance of a data directory from outside the server: `check` (an
-//! integrity scrub, with `--repair`), `backup` and `restore`.
+//! integrity scrub, with `--repair`), `backup` and `restore`; and the one
+//! repair a running server makes itself, putting accepted commands that
+//! never reached the bus there (`unsent`, shared with `check --repair`).
 //!
 //! They read the data directory's files directly: the SQLite databases
 //! through their own connections (WAL lets them read beside a running
@@ -20,6 +22,7 @@
 
 pub mod backup;
 pub mod check;
+pub mod unsent;
 
 use crate::LOCAL_BUCKET;
 use anyhow::Context as _;
