@@ -12,13 +12,18 @@
 //! - `components`: the views; `chunks`: where they are cut into lazily
 //!   loaded chunks.
 //!
-//! [`mount`] puts the app into any element, so a portal can embed it; every
-//! mount has its own state, so two on one page don't mix.
+//! - `element`: `<ferry-files>`, the custom element every page uses;
+//!   `host`: one instance's side of its element (routing, the host's
+//!   requests, the events it is told).
+//!
+//! Every mount has its own state, so two on one page don't mix.
 
 pub mod api;
 pub mod chunks;
 pub mod components;
+pub mod element;
 pub mod hooks;
+pub mod host;
 pub mod notices;
 pub mod outbox;
 pub mod platform;
@@ -26,13 +31,10 @@ pub mod session;
 
 pub use components::app::App;
 
-/// Mounts Ferry into `parent`. Settings come from the element's `data-`
-/// attributes, or from the config URL they name (`/config.json` by default).
-/// Dropping the returned handle removes the app and everything it added.
-pub fn mount(
-    parent: web_sys::HtmlElement,
-) -> leptos::mount::UnmountHandle<impl leptos::tachys::view::Mountable> {
-    use leptos::prelude::*;
-    let source = ferry_client::config::source_from_attributes(|name| parent.get_attribute(name));
-    mount_to(parent, move || view! { <App source=source.clone() /> })
+/// Mounts Ferry into `parent`, as `<ferry-files>` mounts into its shadow
+/// root, with the settings in `parent`'s attributes (see
+/// `ferry_client::config`). Dropping the returned handle removes the app and
+/// everything it added.
+pub fn mount(parent: web_sys::HtmlElement) -> element::FerryInstance {
+    element::FerryInstance::mount(parent.clone(), parent)
 }

@@ -11,10 +11,12 @@
 
 use crate::api::identity::CognitoTransport;
 use crate::chunks::{self, ChunkFuture};
+use crate::host::Host;
 use crate::platform::{self, BrowserStore};
 use ferry_client::auth::store::{self, TokenStorage};
 use ferry_client::auth::{AuthError, Client, TokenSet};
 use ferry_protocol::ClientConfig;
+use ferry_protocol::host::{SignOutReason, SignedOutV1};
 use leptos::prelude::*;
 
 /// The sign-in client the session uses.
@@ -46,12 +48,14 @@ pub struct Session {
     storage: TokenStorage,
     /// While a refresh runs: the requests waiting for its token.
     waiting: StoredValue<Option<Vec<Refreshed>>>,
+    /// The page around the instance, told when the session ends.
+    host: StoredValue<Host>,
 }
 
 impl Session {
     /// The session for `config`: signed in at once when the browser kept
     /// tokens that are still valid or can be renewed.
-    pub fn restore(config: &ClientConfig) -> Self {
+    pub fn restore(config: &ClientConfig, host: Host) -> Self {
         let client = Client::new(
             CognitoTransport::new(&config.identity_endpoint()),
             &config.user_pool_id,
@@ -64,6 +68,7 @@ impl Session {
             client: StoredValue::new(client),
             storage,
             waiting: StoredValue::new(None),
+            host: StoredValue::new(host),
         }
     }
 
@@ -100,6 +105,14 @@ impl Session {
         self.tokens.set(Some(tokens));
     }
 
+    /// Forgets the tokens (the sign-in form shows again): the session ended
+    /// for `reason`, which the host page is told (`ferry-signed-out`).
+    pub fn end(&self, reason: SignOutReason) {
+        self.forget();
+        self.host
+            .with_value(|host| host.emit_event(&SignedOutV1::new(reason)));
+    }
+
     /// Forgets the tokens (the sign-in form shows again).
     pub fn forget(&self) {
         store::save(&BrowserStore::open(self.storage), None);
@@ -113,7 +126,7 @@ impl Session {
             return Ok(());
         };
         let client = self.client();
-        self.forget();
+        self.end(SignOutReason::User);
         match revoke(client, tokens).await {
             Ok(revoking) => revoking.await,
             Err(_) => Err(AuthError::Unreachable),
@@ -156,7 +169,7 @@ impl Session {
             }
             Err(AuthError::Unreachable) => None,
             Err(_) => {
-                self.forget();
+                self.end(SignOutReason::Expired);
                 None
             }
         };

@@ -45,12 +45,12 @@ async fn wait_for(root: &web_sys::HtmlElement, selector: &str) -> web_sys::Eleme
 }
 
 const INLINE: &[(&str, &str)] = &[
-    ("data-api-url", "https://api.example.com"),
-    ("data-websocket-url", "wss://ws.example.com"),
-    ("data-region", "eu-west-1"),
-    ("data-user-pool-id", "eu-west-1_Portal"),
-    ("data-user-pool-client-id", "abc"),
-    ("data-environment", "portal"),
+    ("api-url", "https://api.example.com"),
+    ("websocket-url", "wss://ws.example.com"),
+    ("region", "eu-west-1"),
+    ("user-pool-id", "eu-west-1_Portal"),
+    ("user-pool-client-id", "abc"),
+    ("environment", "portal"),
 ];
 
 #[wasm_bindgen_test]
@@ -69,7 +69,7 @@ async fn settings_from_attributes_need_no_request() {
 
 #[wasm_bindgen_test]
 async fn a_missing_config_document_is_explained_on_the_page() {
-    let root = host(&[("data-config-url", "/no-such-config.json")]);
+    let root = host(&[("config-url", "/no-such-config.json")]);
     let handle = ferry_web::mount(root.clone());
     let alert = wait_for(&root, "[role=alert]").await;
     let text = alert.text_content().unwrap();
@@ -85,8 +85,8 @@ async fn a_missing_config_document_is_explained_on_the_page() {
 #[wasm_bindgen_test]
 async fn broken_attributes_are_explained_on_the_page() {
     let root = host(&[
-        ("data-api-url", "https://api.example.com"),
-        ("data-auth-mode", "magic"),
+        ("api-url", "https://api.example.com"),
+        ("auth-mode", "magic"),
     ]);
     let handle = ferry_web::mount(root.clone());
     let alert = wait_for(&root, "[role=alert]").await;
@@ -210,11 +210,11 @@ async fn signed_in_with_the_api_down_the_browser_says_so_and_unmounting_stops_re
     count_websockets();
     // Nothing listens on port 9 of this machine: every request is refused.
     let root = host(&[
-        ("data-api-url", "http://127.0.0.1:9/api"),
-        ("data-websocket-url", "ws://127.0.0.1:9/ws"),
-        ("data-region", "eu-west-1"),
-        ("data-user-pool-id", "eu-west-1_Portal"),
-        ("data-user-pool-client-id", "abc"),
+        ("api-url", "http://127.0.0.1:9/api"),
+        ("websocket-url", "ws://127.0.0.1:9/ws"),
+        ("region", "eu-west-1"),
+        ("user-pool-id", "eu-west-1_Portal"),
+        ("user-pool-client-id", "abc"),
     ]);
     let handle = ferry_web::mount(root.clone());
     let heading = wait_for(&root, "#ferry-account-name").await;
@@ -265,11 +265,11 @@ async fn tokens_go_to_local_storage_only_when_configured() {
         .set_item("ferry.tokens", &session_tokens("lou"))
         .unwrap();
     let settings = [
-        ("data-api-url", "http://127.0.0.1:9/api"),
-        ("data-websocket-url", "ws://127.0.0.1:9/ws"),
-        ("data-region", "eu-west-1"),
-        ("data-user-pool-id", "eu-west-1_Portal"),
-        ("data-user-pool-client-id", "abc"),
+        ("api-url", "http://127.0.0.1:9/api"),
+        ("websocket-url", "ws://127.0.0.1:9/ws"),
+        ("region", "eu-west-1"),
+        ("user-pool-id", "eu-west-1_Portal"),
+        ("user-pool-client-id", "abc"),
     ];
     // By default the page reads sessionStorage: the tokens in localStorage
     // are not a session, and the form shows.
@@ -286,7 +286,7 @@ async fn tokens_go_to_local_storage_only_when_configured() {
     // Configured for localStorage, the same tokens sign the page in, and
     // signing out removes them from there.
     let mut with_local = settings.to_vec();
-    with_local.push(("data-token-storage", "local"));
+    with_local.push(("token-storage", "local"));
     let root = host(&with_local);
     let handle = ferry_web::mount(root.clone());
     let heading = wait_for(&root, "#ferry-account-name").await;
@@ -420,11 +420,11 @@ fn two_backends() {
 
 fn backend(host_name: &str) -> Vec<(&'static str, String)> {
     vec![
-        ("data-api-url", format!("http://{host_name}/api")),
-        ("data-websocket-url", "ws://127.0.0.1:9/ws".to_owned()),
-        ("data-region", "eu-west-1".to_owned()),
-        ("data-user-pool-id", "eu-west-1_Portal".to_owned()),
-        ("data-user-pool-client-id", "abc".to_owned()),
+        ("api-url", format!("http://{host_name}/api")),
+        ("websocket-url", "ws://127.0.0.1:9/ws".to_owned()),
+        ("region", "eu-west-1".to_owned()),
+        ("user-pool-id", "eu-west-1_Portal".to_owned()),
+        ("user-pool-client-id", "abc".to_owned()),
     ]
 }
 

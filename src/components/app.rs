@@ -8,16 +8,18 @@ use crate::chunks;
 use crate::components::files;
 use crate::components::signin::SignIn;
 use crate::hooks::use_token_refresh::use_token_refresh;
+use crate::host::Host;
 use crate::session::Session;
 use ferry_client::auth::AuthError;
 use ferry_client::config::{ConfigSource, LoadError};
 use ferry_protocol::ClientConfig;
+use ferry_protocol::host::{ElementErrorCode, ErrorV1, ReadyV1};
 use leptos::prelude::*;
 
 /// The root component. Everything it renders sits under `.ferry`, so the
 /// page around it keeps its own styles.
 #[component]
-pub fn App(source: ConfigSource) -> impl IntoView {
+pub fn App(source: ConfigSource, host: Host) -> impl IntoView {
     // A signal and a task rather than a resource and `Suspense`: the async
     // resource machinery would weigh on the first load.
     let settings = RwSignal::new(None::<Result<ClientConfig, LoadError>>);
@@ -44,8 +46,15 @@ pub fn App(source: ConfigSource) -> impl IntoView {
             <main class="ferry-main">
                 {move || match settings.get() {
                     None => view! { <p role="status" class="ferry-muted">"Loading settings…"</p> }.into_any(),
-                    Some(Ok(config)) => view! { <Ready config=config /> }.into_any(),
-                    Some(Err(error)) => view! { <StartupError error=error /> }.into_any(),
+                    Some(Ok(config)) => view! { <Ready config=config host=host.clone() /> }.into_any(),
+                    Some(Err(error)) => {
+                        let code = match error {
+                            LoadError::Invalid { .. } => ElementErrorCode::InvalidSettings,
+                            LoadError::Unreachable { .. } | LoadError::Status { .. } => ElementErrorCode::Unreachable,
+                        };
+                        host.emit_event(&ErrorV1::new(code, error.to_string()));
+                        view! { <StartupError error=error /> }.into_any()
+                    }
                 }}
             </main>
         </div>
@@ -54,8 +63,8 @@ pub fn App(source: ConfigSource) -> impl IntoView {
 
 /// Settings loaded: the session, then the sign-in or the file browser.
 #[component]
-fn Ready(config: ClientConfig) -> impl IntoView {
-    let session = Session::restore(&config);
+fn Ready(config: ClientConfig, host: Host) -> impl IntoView {
+    let session = Session::restore(&config, host.clone());
     use_token_refresh(session);
     let error = RwSignal::new(None::<String>);
     // Single sign-on: coming back from the hosted UI on the callback path,
@@ -76,6 +85,9 @@ fn Ready(config: ClientConfig) -> impl IntoView {
             }
         });
     }
+    // The host hears that the instance is up (and from the session, when
+    // it ends).
+    host.emit_event(&ReadyV1::new(host.first_folder(), session.is_signed_in()));
     let who = Memo::new(move |_| session.username());
     let sign_out = move |_| {
         leptos::task::spawn_local(async move {
@@ -100,9 +112,9 @@ fn Ready(config: ClientConfig) -> impl IntoView {
                 <div role="alert" class="ferry-alert">{move || error.get()}</div>
             </div>
             {
-                let config = config.clone();
+                let (config, host) = (config.clone(), host.clone());
                 chunks::lazy_view("Loading your files…", files::files_view, move |build| {
-                    build(config.clone(), session)
+                    build(config.clone(), session, host.clone())
                 })
             }
         </Show>

@@ -25,9 +25,8 @@ fn focusables(panel: &web_sys::HtmlElement) -> Vec<web_sys::HtmlElement> {
 #[component]
 pub fn Modal(title: String, on_close: Callback<()>, children: Children) -> impl IntoView {
     let panel: NodeRef<html::Div> = NodeRef::new();
-    let previous = document()
-        .active_element()
-        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+    let previous =
+        crate::platform::focused().and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
     let previous = SendWrapper::new(previous);
     on_cleanup(move || {
         if let Some(element) = previous.take() {
@@ -61,7 +60,7 @@ pub fn Modal(title: String, on_close: Callback<()>, children: Children) -> impl 
             let (Some(first), Some(last)) = (all.first(), all.last()) else {
                 return;
             };
-            let active = document().active_element();
+            let active = crate::platform::focused();
             let at = |e: &web_sys::HtmlElement| active.as_ref() == Some(e.unchecked_ref());
             if ev.shift_key() && at(first) {
                 ev.prevent_default();
@@ -78,7 +77,7 @@ pub fn Modal(title: String, on_close: Callback<()>, children: Children) -> impl 
             // A click on the backdrop itself (not the dialog) closes it.
             if ev.target() == ev.current_target() { on_close.run(()) }
         }>
-            <div role="dialog" aria-modal="true" aria-labelledby="ferry-dialog-title" class="ferry-dialog"
+            <div role="dialog" part="dialog" aria-modal="true" aria-labelledby="ferry-dialog-title" class="ferry-dialog"
                 node_ref=panel on:keydown=on_key>
                 <h2 id="ferry-dialog-title">{title}</h2>
                 {children()}

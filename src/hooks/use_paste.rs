@@ -1,8 +1,8 @@
 //! `use_paste`: files pasted into one mounted app, until its component
 //! unmounts. The browser sends a paste to the whole page, so with two apps
 //! on a portal page the one the person is in takes it: the one holding the
-//! focus, or, when nothing has the focus, the only one on the page. A
-//! paste without files is left to the page.
+//! focus (inside its shadow root), or, when nothing has the focus, the only
+//! one on the page. A paste without files is left to the page.
 
 use leptos::html::ElementType;
 use leptos::prelude::*;
@@ -40,16 +40,18 @@ where
 
 /// Whether a paste now is for the app at `root`.
 fn meant_for(root: &web_sys::Element) -> bool {
-    let document = document();
-    let focused = document.active_element();
-    match focused {
-        Some(element) if document.body().as_deref() != Some(element.unchecked_ref()) => {
-            root.contains(Some(&element))
+    match crate::platform::focused() {
+        Some(element) => root.contains(Some(&element)),
+        // Nothing focused: only when no other app is on the page (each in a
+        // `<ferry-files>` element, or mounted bare).
+        None => {
+            let count = |css: &str| {
+                document()
+                    .query_selector_all(css)
+                    .map(|all| all.length())
+                    .unwrap_or(0)
+            };
+            count("ferry-files") + count(".ferry-files") <= 1
         }
-        // Nothing focused: only when no other app is on the page.
-        _ => document
-            .query_selector_all(".ferry-files")
-            .map(|all| all.length() <= 1)
-            .unwrap_or(true),
     }
 }

@@ -109,3 +109,16 @@ impl KeyValue for BrowserStore {
         }
     }
 }
+
+/// The element that has the focus, looked for inside shadow roots (the
+/// document's own `activeElement` is the `<ferry-files>` element when the
+/// focus is in its shadow root). `None` when nothing but the page has it.
+pub fn focused() -> Option<web_sys::Element> {
+    let document = web_sys::window()?.document()?;
+    let mut active = document.active_element()?;
+    while let Some(inner) = active.shadow_root().and_then(|root| root.active_element()) {
+        active = inner;
+    }
+    let body: Option<web_sys::Element> = document.body().map(Into::into);
+    (Some(&active) != body.as_ref()).then_some(active)
+}

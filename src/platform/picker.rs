@@ -33,6 +33,18 @@ pub struct Placed {
     pub handle: Option<JsValue>,
 }
 
+impl From<web_sys::File> for Placed {
+    /// A file the host page handed over (`upload()`): into the folder
+    /// shown, under its own name.
+    fn from(file: web_sys::File) -> Self {
+        Self {
+            path: file.name(),
+            file,
+            handle: None,
+        }
+    }
+}
+
 /// The files of a file input or a paste, with their relative paths when a
 /// folder was picked (`webkitRelativePath`).
 pub fn from_list(files: &web_sys::FileList) -> Vec<Placed> {

@@ -302,19 +302,12 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
             request.start
         );
     }
-    log.none_of(
-        &["dialogs", "activity", "search"],
-        "after the first upload",
-    )?;
+    log.none_of(&["dialogs", "activity", "search"], "after the first upload")?;
 
     // The first selection fetches the dialogs' chunk, with the bar that
     // acts on the rows selected.
     let selected_at = browser.page_clock().await?;
-    browser
-        .find_by_label("Select f0001")
-        .await?
-        .click()
-        .await?;
+    browser.find_by_label("Select f0001").await?.click().await?;
     browser.find_by_role("region", "Selection").await?;
     let dialogs = wait_for_split(&browser, &build, "dialogs").await?;
     assert!(

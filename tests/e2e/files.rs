@@ -304,7 +304,7 @@ async fn a_refused_token_is_refreshed_and_the_request_sent_again() -> Result<()>
     );
     let alerts = browser
         .run_async(
-            "arguments[0]([...document.querySelectorAll('[role=alert]')].map(a => a.textContent.trim()).filter(t => t).join(' | '))",
+            "arguments[0]([...deep('[role=alert]')].map(a => a.textContent.trim()).filter(t => t).join(' | '))",
             vec![],
         )
         .await?;
@@ -318,7 +318,7 @@ const DROP_FILE: &str = r#"
 const [name, text, done] = arguments;
 const transfer = new DataTransfer();
 transfer.items.add(new File([text], name, { type: 'text/plain' }));
-const target = document.querySelector('section[aria-label=Files]');
+const target = deepOne('section[aria-label=Files]');
 target.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
 target.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
 done(true);
@@ -368,9 +368,9 @@ async fn a_picked_folder_keeps_its_paths_and_a_dropped_file_uploads() -> Result<
 /// The accessible name of the focused element, and every live region's text.
 const FOCUS_AND_LIVE: &str = r#"
 const done = arguments[arguments.length - 1];
-const el = document.activeElement;
+const el = deepFocus();
 const name = el ? (el.getAttribute('aria-label') || el.labels?.[0]?.textContent?.trim() || el.textContent.trim()) : '';
-done({ focused: name, live: [...document.querySelectorAll('[aria-live]')].map(e => e.textContent).join(' | ') });
+done({ focused: name, live: [...deep('[aria-live]')].map(e => e.textContent).join(' | ') });
 "#;
 
 #[tokio::test]

@@ -8,7 +8,7 @@
 use anyhow::{Context, Result, anyhow, bail};
 use fantoccini::elements::Element;
 use fantoccini::wd::WebDriverCompatibleCommand;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, ClientBuilder};
 use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -310,7 +310,7 @@ impl Browser {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let mut found = false;
-            for element in self.client.find_all(Locator::Css(candidates(role))).await? {
+            for element in self.find_all(candidates(role)).await? {
                 if let Ok((computed_role, label)) = self.accessible(&element).await
                     && computed_role == role
                     && label == name
@@ -451,7 +451,38 @@ fn renderer_memory(group: u32) -> u64 {
 impl Browser {
     /// How many elements match a CSS selector right now.
     pub async fn count(&self, css: &str) -> Result<usize> {
-        Ok(self.client.find_all(Locator::Css(css)).await?.len())
+        Ok(self.find_all(css).await?.len())
+    }
+
+    /// Every element matching a CSS selector, in the page and inside every
+    /// open shadow root (each `<ferry-files>` element keeps its view in
+    /// one), in document order.
+    pub async fn find_all(&self, css: &str) -> Result<Vec<Element>> {
+        let found = self
+            .client
+            .execute(
+                &format!("{DEEP}\nreturn deep(arguments[0]);"),
+                vec![json!(css)],
+            )
+            .await?;
+        let found = found
+            .as_array()
+            .context("the deep query returned no list")?;
+        found
+            .iter()
+            .map(|element| {
+                let id = element
+                    .get(ELEMENT_KEY)
+                    .and_then(|id| id.as_str())
+                    .with_context(|| {
+                        format!("the deep query returned {element}, not an element")
+                    })?;
+                Ok(Element::from_element_id(
+                    self.client.clone(),
+                    fantoccini::elements::ElementRef::from(id.to_owned()),
+                ))
+            })
+            .collect()
     }
 
     /// Goes back in the browser's history.
@@ -472,7 +503,7 @@ impl Browser {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let mut seen = Vec::new();
-            for element in self.client.find_all(Locator::Css(candidates(role))).await? {
+            for element in self.find_all(candidates(role)).await? {
                 let Ok((computed_role, label)) = self.accessible(&element).await else {
                     continue;
                 };
@@ -496,7 +527,7 @@ impl Browser {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let fields = "input:not([type=hidden]), select, textarea, [contenteditable]";
-            for element in self.client.find_all(Locator::Css(fields)).await? {
+            for element in self.find_all(fields).await? {
                 if let Ok((_, label)) = self.accessible(&element).await
                     && label == name
                 {
@@ -569,14 +600,15 @@ impl Browser {
         script: &str,
         args: Vec<serde_json::Value>,
     ) -> Result<serde_json::Value> {
-        Ok(self.client.execute_async(script, args).await?)
+        let script = format!("{DEEP}\n{script}");
+        Ok(self.client.execute_async(&script, args).await?)
     }
 
     /// Fails if any interactive control on the page has no accessible name.
     pub async fn assert_every_control_is_named(&self) -> Result<()> {
         let controls = "button, a[href], input:not([type=hidden]), select, textarea, [role=button], [role=link], \
                         [role=checkbox], [role=tab], [role=menuitem], [tabindex]";
-        for element in self.client.find_all(Locator::Css(controls)).await? {
+        for element in self.find_all(controls).await? {
             let (role, label) = self.accessible(&element).await?;
             if label.trim().is_empty() {
                 let html = element.html(false).await.unwrap_or_default();
@@ -597,6 +629,34 @@ impl Browser {
         Ok(())
     }
 }
+
+/// WebDriver's key for an element in a script's result (W3C WebDriver §12.1).
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A script's `deep(css)`: every element matching `css` in the document and
+/// in every open shadow root, in document order. Scripts that look into the
+/// page start with it.
+pub const DEEP: &str = r#"
+const deep = (css, root = document) => {
+  const found = [];
+  const walk = (node) => {
+    for (const element of node.querySelectorAll('*')) {
+      if (element.matches(css)) found.push(element);
+      if (element.shadowRoot) walk(element.shadowRoot);
+    }
+  };
+  walk(root);
+  return found;
+};
+const deepOne = (css) => deep(css)[0] ?? null;
+const deepFocus = () => {
+  let active = document.activeElement;
+  while (active && active.shadowRoot && active.shadowRoot.activeElement) {
+    active = active.shadowRoot.activeElement;
+  }
+  return active;
+};
+"#;
 
 /// The script behind [`Browser::create_folders`].
 const CREATE_FOLDERS: &str = r#"

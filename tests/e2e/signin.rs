@@ -368,7 +368,7 @@ async fn signin_form_mfa_setup_shows_a_qr_code_then_asks_for_codes() -> Result<(
     // The key as a person would copy it from the page.
     let secret = browser
         .run_async(
-            "arguments[0](document.querySelector('[aria-label=\"Authenticator key\"]').textContent)",
+            "arguments[0](deepOne('[aria-label=\"Authenticator key\"]').textContent)",
             vec![],
         )
         .await?;

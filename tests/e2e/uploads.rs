@@ -54,8 +54,8 @@ const PICK_THEN_PAUSE: &str = r#"
 const [name, done] = [arguments[0], arguments[arguments.length - 1]];
 const started = performance.now();
 (function look() {
-  const bar = document.querySelector(`progress[aria-label="Uploading ${name}"]`);
-  const pause = document.querySelector(`button[aria-label="Pause ${name}"]`);
+  const bar = deepOne(`progress[aria-label="Uploading ${name}"]`);
+  const pause = deepOne(`button[aria-label="Pause ${name}"]`);
   if (bar && pause && Number(bar.value) > 0) { pause.click(); done(Number(bar.value)); return; }
   if (performance.now() - started > 20000) { done('never started'); return; }
   requestAnimationFrame(look);
@@ -488,7 +488,7 @@ async fn after_a_reload_an_upload_resumes_and_sends_only_the_missing_parts() -> 
         .await?;
     let alerts = browser
         .run_async(
-            "arguments[0]([...document.querySelectorAll('[role=alert]')].map(a => a.textContent).join(' '))",
+            "arguments[0]([...deep('[role=alert]')].map(a => a.textContent).join(' '))",
             vec![],
         )
         .await?;
@@ -594,7 +594,7 @@ const [name, size, how, done] = arguments;
     DataTransferItem.prototype.getAsFileSystemHandle = async function () { return handle; };
     const transfer = new DataTransfer();
     transfer.items.add(await handle.getFile());
-    const target = document.querySelector('section[aria-label=Files]');
+    const target = deepOne('section[aria-label=Files]');
     target.dispatchEvent(new DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
     target.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
   }

@@ -92,7 +92,8 @@ pub struct WebApp {
     pub bin: String,
     /// Cargo features to build with (the split points need `split`).
     pub features: Vec<String>,
-    /// The stylesheet, minified into `dist/`.
+    /// The stylesheet, minified into `dist/`: each element's shadow root
+    /// links it, and so does the standalone page.
     pub stylesheet: PathBuf,
     /// Where the result goes (replaced as a whole).
     pub dist: PathBuf,
@@ -135,6 +136,10 @@ pub enum Role {
     /// A JS file the glue only names by URL (`wasm_bindgen::link_to!`),
     /// such as a worker: fetched when the code asks for it.
     Linked,
+    /// `ferry.js`, the module a page adds to use `<ferry-files>`: at a
+    /// stable URL (not named by its content), it starts the hashed glue and
+    /// wasm once per page.
+    Element,
 }
 
 impl Role {
@@ -148,6 +153,7 @@ impl Role {
             Role::Chunk { .. } => "chunk",
             Role::Snippet => "snippet",
             Role::Linked => "linked",
+            Role::Element => "element",
         }
     }
 
@@ -331,9 +337,16 @@ pub fn build(app: &WebApp, tools: &BuildTools) -> Result<Vec<Built>> {
         }
     }
 
-    // Leaves first: files that refer to no other file.
+    // Leaves first: files that refer to no other file. The stylesheet
+    // before the snippets: the element's snippet names it.
     for asset in assets.iter_mut() {
-        if matches!(asset.role, Role::Snippet | Role::Linked | Role::Css) {
+        if asset.role == Role::Css {
+            asset.hashed = Some(hashed_name(&asset.name, &content_hash(&[&asset.bytes])));
+        }
+    }
+    name_stylesheet_in_snippets(&mut assets)?;
+    for asset in assets.iter_mut() {
+        if matches!(asset.role, Role::Snippet | Role::Linked) {
             asset.hashed = Some(hashed_name(&asset.name, &content_hash(&[&asset.bytes])));
         }
     }
@@ -462,6 +475,13 @@ pub fn build(app: &WebApp, tools: &BuildTools) -> Result<Vec<Built>> {
     }
     assets.extend(chunks);
 
+    let element = element_js(&assets)?;
+    assets.push(Asset {
+        role: Role::Element,
+        name: ELEMENT_MODULE.into(),
+        bytes: minify(tools, &minified, ELEMENT_MODULE, element.as_bytes())?,
+        hashed: None,
+    });
     let index = index_html(&assets)?;
     assets.push(Asset {
         role: Role::Html,
@@ -1190,56 +1210,99 @@ fn position(assets: &[Asset], role: &Role) -> Result<usize> {
         .with_context(|| format!("the build has no {}", role.label()))
 }
 
-/// The page: the template with the stylesheet, the preloads, the import
-/// map's integrity for every module the page's graph fetches, and the
-/// script that starts the app with the wasm (fetched with its integrity, the
-/// same request the preload made, so the preload is used).
+/// What `js/element.js` writes where the stylesheet's URL goes.
+const STYLESHEET_PLACEHOLDER: &str = "\"ferry:stylesheet\"";
+
+/// Writes the hashed stylesheet's URL, relative to the snippet, in place of
+/// [`STYLESHEET_PLACEHOLDER`] in the snippet that has it (the element's,
+/// whose shadow roots link the stylesheet). Exactly one snippet must.
+fn name_stylesheet_in_snippets(assets: &mut [Asset]) -> Result<()> {
+    let css = find_role(assets, Role::Css)?.final_name().to_owned();
+    let mut named = 0;
+    for asset in assets.iter_mut().filter(|a| a.role == Role::Snippet) {
+        let text = asset.text()?;
+        if !text.contains(STYLESHEET_PLACEHOLDER) {
+            continue;
+        }
+        // From the snippet's folder back up to the root of `dist/`.
+        let up = "../".repeat(asset.name.matches('/').count());
+        asset.bytes = text
+            .replace(STYLESHEET_PLACEHOLDER, &format!("\"{up}{css}\""))
+            .into_bytes();
+        named += 1;
+    }
+    ensure!(
+        named == 1,
+        "{named} snippets name the stylesheet ({STYLESHEET_PLACEHOLDER}); web.rs expects the element's alone"
+    );
+    Ok(())
+}
+
+/// The module a page adds to use `<ferry-files>`, at this stable URL.
+pub const ELEMENT_MODULE: &str = "ferry.js";
+
+/// `ferry.js`: starts the glue with the main wasm (fetched with its
+/// integrity), once per page however many elements it has; the wasm's
+/// start defines `<ferry-files>`. Its URLs are relative to its own, so a
+/// portal on another origin loads everything from Ferry's.
+fn element_js(assets: &[Asset]) -> Result<String> {
+    let js = find_role(assets, Role::MainJs)?;
+    let wasm = find_role(assets, Role::MainWasm)?;
+    Ok(format!(
+        "// Ferry's <ferry-files> element. Add this module to a page, and the element\n\
+         // anywhere in it, as many times as needed (docs/embedding.md).\n\
+         import init from \"./{js}\";\n\
+         await init({{ module_or_path: fetch(new URL(\"./{wasm}\", import.meta.url), {{ integrity: \"{integrity}\" }}) }});\n",
+        js = js.final_name(),
+        wasm = wasm.final_name(),
+        integrity = integrity(&wasm.bytes),
+    ))
+}
+
+fn find_role(assets: &[Asset], role: Role) -> Result<&Asset> {
+    assets
+        .iter()
+        .find(|a| a.role == role)
+        .with_context(|| format!("the build has no {}", role.label()))
+}
+
+/// The page: the template with the page's stylesheet, a `modulepreload`
+/// with its integrity for every module `ferry.js` imports (glue, loader,
+/// snippets), a preload of the main wasm, and `ferry.js` itself. No inline
+/// script or style: the page runs under a strict Content-Security-Policy.
 fn index_html(assets: &[Asset]) -> Result<String> {
-    let find = |role: Role| -> Result<&Asset> {
-        assets
-            .iter()
-            .find(|a| a.role == role)
-            .with_context(|| format!("the build has no {}", role.label()))
-    };
-    let js = find(Role::MainJs)?;
-    let wasm = find(Role::MainWasm)?;
-    let css = find(Role::Css)?;
+    let wasm = find_role(assets, Role::MainWasm)?;
+    let css = find_role(assets, Role::Css)?;
+    let element = find_role(assets, Role::Element)?;
     let url = |asset: &Asset| format!("/{}", asset.final_name());
-    let modules: serde_json::Map<String, serde_json::Value> = assets
+    let mut lines = vec![format!(
+        r#"<link rel="stylesheet" href="{}" integrity="{}" crossorigin />"#,
+        url(css),
+        integrity(&css.bytes)
+    )];
+    for module in assets
         .iter()
         .filter(|a| matches!(a.role, Role::MainJs | Role::Loader | Role::Snippet))
-        .map(|a| (url(a), integrity(&a.bytes).into()))
-        .collect();
-    let import_map = serde_json::json!({ "imports": {}, "integrity": modules });
-    let lines = [
-        format!(
-            r#"<link rel="stylesheet" href="{}" integrity="{}" crossorigin />"#,
-            url(css),
-            integrity(&css.bytes)
-        ),
-        // Before any module is fetched, or the browser ignores it.
-        format!(r#"<script type="importmap">{import_map}</script>"#),
-        format!(
+    {
+        lines.push(format!(
             r#"<link rel="modulepreload" href="{}" integrity="{}" crossorigin />"#,
-            url(js),
-            integrity(&js.bytes)
-        ),
-        // The same integrity as the fetch below, which the preload must
-        // match to be used (HTML's "consume a preloaded resource"). Chrome
-        // doesn't check it for `as="fetch"` yet and says so in the console
-        // (crbug.com/981419); the fetch's own integrity is checked anyway.
-        format!(
-            r#"<link rel="preload" href="{}" as="fetch" type="application/wasm" integrity="{}" crossorigin />"#,
-            url(wasm),
-            integrity(&wasm.bytes)
-        ),
-        format!(
-            r#"<script type="module">import init from "{}"; init({{ module_or_path: fetch("{}", {{ integrity: "{}" }}) }});</script>"#,
-            url(js),
-            url(wasm),
-            integrity(&wasm.bytes)
-        ),
-    ];
+            url(module),
+            integrity(&module.bytes)
+        ));
+    }
+    // The same integrity as ferry.js's fetch, which the preload must match
+    // to be used (HTML's "consume a preloaded resource"). Chrome doesn't
+    // check it for `as="fetch"` yet and says so in the console
+    // (crbug.com/981419); the fetch's own integrity is checked anyway.
+    lines.push(format!(
+        r#"<link rel="preload" href="{}" as="fetch" type="application/wasm" integrity="{}" crossorigin />"#,
+        url(wasm),
+        integrity(&wasm.bytes)
+    ));
+    lines.push(format!(
+        r#"<script type="module" src="{}"></script>"#,
+        url(element)
+    ));
     ensure!(
         INDEX_TEMPLATE.contains(ASSETS_MARKER),
         "xtask/src/index.html lost its {ASSETS_MARKER} line"
@@ -1386,6 +1449,7 @@ pub fn read_manifest(dist: &Path) -> Result<Vec<Built>> {
             let text = |key: &str| file[key].as_str().unwrap_or_default().to_owned();
             let role = match file["role"].as_str().unwrap_or_default() {
                 "html" => Role::Html,
+                "element" => Role::Element,
                 "main-js" => Role::MainJs,
                 "main-wasm" => Role::MainWasm,
                 "css" => Role::Css,

@@ -1,13 +1,12 @@
-//! Where the client's settings come from: the `data-` attributes of the
-//! element it mounts into, or the config document they point at.
+//! Where the client's settings come from: the attributes of its
+//! `<ferry-files>` element, or the config document they point at.
 //!
 //! Attributes win so a portal can embed Ferry with no extra request:
-//! `data-api-url`, `data-websocket-url`, `data-region`, `data-user-pool-id`,
-//! `data-user-pool-client-id`, and optionally `data-identity-endpoint`,
-//! `data-auth-mode` (`srp` or `hosted`), `data-hosted-ui-url`,
-//! `data-token-storage` (`session`, `local` or `memory`). Without
-//! `data-api-url`, the settings are fetched from `data-config-url`
-//! (default `/config.json`).
+//! `api-url`, `websocket-url`, `region`, `user-pool-id`,
+//! `user-pool-client-id`, and optionally `identity-endpoint`, `auth-mode`
+//! (`srp` or `hosted`), `hosted-ui-url`, `token-storage` (`session`,
+//! `local` or `memory`), `environment`. Without `api-url`, the settings are
+//! fetched from `config-url` (default `/config.json`).
 
 use ferry_protocol::config::TokenStorage;
 use ferry_protocol::{AuthMode, ClientConfig, ConfigError, UploadSettings};
@@ -26,45 +25,47 @@ pub enum ConfigSource {
     Invalid(String),
 }
 
-/// Reads the settings' source from the mount element's attributes.
+/// Reads the settings' source from the `<ferry-files>` element's attributes
+/// (`api-url`, `region`, …, or `config-url`: the names of the config
+/// document's fields in kebab case, without a `data-` prefix).
 pub fn source_from_attributes(attribute: impl Fn(&str) -> Option<String>) -> ConfigSource {
     let get = |name: &str| attribute(name).filter(|v| !v.trim().is_empty());
-    let Some(api_url) = get("data-api-url") else {
+    let Some(api_url) = get("api-url") else {
         return ConfigSource::Url(
-            get("data-config-url").unwrap_or_else(|| DEFAULT_CONFIG_URL.to_owned()),
+            get("config-url").unwrap_or_else(|| DEFAULT_CONFIG_URL.to_owned()),
         );
     };
-    let auth_mode = match get("data-auth-mode").as_deref() {
+    let auth_mode = match get("auth-mode").as_deref() {
         None | Some("srp") => AuthMode::Srp,
         Some("hosted") => AuthMode::Hosted,
         Some(other) => {
             return ConfigSource::Invalid(format!(
-                "the setting `data-auth-mode` must be `srp` or `hosted`, but is `{other}`"
+                "the setting `auth-mode` must be `srp` or `hosted`, but is `{other}`"
             ));
         }
     };
-    let token_storage = match get("data-token-storage").as_deref() {
+    let token_storage = match get("token-storage").as_deref() {
         None | Some("session") => TokenStorage::Session,
         Some("local") => TokenStorage::Local,
         Some("memory") => TokenStorage::Memory,
         Some(other) => {
             return ConfigSource::Invalid(format!(
-                "the setting `data-token-storage` must be `session`, `local` or `memory`, but is `{other}`"
+                "the setting `token-storage` must be `session`, `local` or `memory`, but is `{other}`"
             ));
         }
     };
     let config = ClientConfig {
-        region: get("data-region").unwrap_or_default(),
-        user_pool_id: get("data-user-pool-id").unwrap_or_default(),
-        user_pool_client_id: get("data-user-pool-client-id").unwrap_or_default(),
-        identity_endpoint: get("data-identity-endpoint"),
+        region: get("region").unwrap_or_default(),
+        user_pool_id: get("user-pool-id").unwrap_or_default(),
+        user_pool_client_id: get("user-pool-client-id").unwrap_or_default(),
+        identity_endpoint: get("identity-endpoint"),
         api_url,
-        websocket_url: get("data-websocket-url").unwrap_or_default(),
+        websocket_url: get("websocket-url").unwrap_or_default(),
         auth_mode,
-        hosted_ui_url: get("data-hosted-ui-url"),
+        hosted_ui_url: get("hosted-ui-url"),
         token_storage,
         upload: UploadSettings::default(),
-        environment: get("data-environment"),
+        environment: get("environment"),
     };
     match config.validate() {
         Ok(()) => ConfigSource::Inline(Box::new(config)),
@@ -134,7 +135,7 @@ mod tests {
             ConfigSource::Url("/config.json".into())
         );
         assert_eq!(
-            source_from_attributes(attrs(&[("data-config-url", "/portal/ferry.json")])),
+            source_from_attributes(attrs(&[("config-url", "/portal/ferry.json")])),
             ConfigSource::Url("/portal/ferry.json".into())
         );
     }
@@ -142,14 +143,14 @@ mod tests {
     #[test]
     fn attributes_give_a_whole_config() {
         let source = source_from_attributes(attrs(&[
-            ("data-api-url", "https://api.example.com"),
-            ("data-websocket-url", "wss://ws.example.com"),
-            ("data-region", "eu-west-1"),
-            ("data-user-pool-id", "eu-west-1_AbC"),
-            ("data-user-pool-client-id", "abc123"),
-            ("data-auth-mode", "hosted"),
-            ("data-hosted-ui-url", "https://auth.example.com"),
-            ("data-token-storage", "local"),
+            ("api-url", "https://api.example.com"),
+            ("websocket-url", "wss://ws.example.com"),
+            ("region", "eu-west-1"),
+            ("user-pool-id", "eu-west-1_AbC"),
+            ("user-pool-client-id", "abc123"),
+            ("auth-mode", "hosted"),
+            ("hosted-ui-url", "https://auth.example.com"),
+            ("token-storage", "local"),
         ]));
         let ConfigSource::Inline(config) = source else {
             panic!("expected an inline config, got {source:?}")
@@ -161,19 +162,19 @@ mod tests {
 
     #[test]
     fn incomplete_attributes_say_what_is_missing() {
-        let source = source_from_attributes(attrs(&[("data-api-url", "https://api.example.com")]));
+        let source = source_from_attributes(attrs(&[("api-url", "https://api.example.com")]));
         assert_eq!(
             source,
             ConfigSource::Invalid("the setting `region` is empty".into())
         );
         let source = source_from_attributes(attrs(&[
-            ("data-api-url", "https://api.example.com"),
-            ("data-auth-mode", "password"),
+            ("api-url", "https://api.example.com"),
+            ("auth-mode", "password"),
         ]));
         assert!(matches!(source, ConfigSource::Invalid(m) if m.contains("`srp` or `hosted`")));
         let source = source_from_attributes(attrs(&[
-            ("data-api-url", "https://api.example.com"),
-            ("data-token-storage", "cookie"),
+            ("api-url", "https://api.example.com"),
+            ("token-storage", "cookie"),
         ]));
         assert!(
             matches!(source, ConfigSource::Invalid(m) if m.contains("`session`, `local` or `memory`"))

@@ -7,6 +7,32 @@
 
 use ferry_protocol::FolderPath;
 
+/// How an instance keeps the folder it shows (the `routing` setting).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Routing {
+    /// In the page's URL fragment: back and forward work, a link opens the
+    /// same folder. The standalone app's way.
+    Hash,
+    /// In the instance alone: Ferry never touches the page's URL; the host
+    /// follows `ferry-navigate` and sets `folder`. The default inside a
+    /// host page.
+    #[default]
+    None,
+}
+
+impl Routing {
+    /// Reads the `routing` setting (absent or empty: [`Routing::None`]).
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        match value.map(str::trim) {
+            None | Some("") | Some("none") => Ok(Self::None),
+            Some("hash") => Ok(Self::Hash),
+            Some(other) => Err(format!(
+                "the setting `routing` must be `hash` or `none`, but is `{other}`"
+            )),
+        }
+    }
+}
+
 /// What the URL says to show.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Route {
@@ -138,5 +164,17 @@ mod tests {
         assert_eq!(Route::parse("#/%FF").folder, FolderPath::root());
         assert_eq!(Route::parse("#/a/../b").folder, FolderPath::root());
         assert_eq!(Route::parse("#//a//b/").folder, folder("a/b"));
+    }
+
+    #[test]
+    fn routing_is_hash_or_none_and_none_by_default() {
+        assert_eq!(Routing::parse(None), Ok(Routing::None));
+        assert_eq!(Routing::parse(Some("")), Ok(Routing::None));
+        assert_eq!(Routing::parse(Some("none")), Ok(Routing::None));
+        assert_eq!(Routing::parse(Some(" hash ")), Ok(Routing::Hash));
+        assert_eq!(
+            Routing::parse(Some("history")),
+            Err("the setting `routing` must be `hash` or `none`, but is `history`".to_owned())
+        );
     }
 }

@@ -164,7 +164,7 @@ pub fn Grid(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>, label: String)
     };
 
     view! {
-        <div role="grid" class="ferry-grid" aria-label=label aria-multiselectable="true"
+        <div role="grid" part="grid" class="ferry-grid" aria-label=label aria-multiselectable="true"
             aria-rowcount=move || (rows.with(Vec::len) + 1).to_string()
             tabindex="0"
             aria-activedescendant=move || focused_index().map(|i| format!("ferry-row-{i}"))
@@ -288,7 +288,7 @@ fn GridRow(ctx: Ctx, actions: Actions, index: usize, row: RowView) -> impl IntoV
     };
     let point = key.clone();
     view! {
-        <div role="row" id=format!("ferry-row-{index}") aria-rowindex=(index + 2).to_string()
+        <div role="row" part="row" id=format!("ferry-row-{index}") aria-rowindex=(index + 2).to_string()
             aria-selected=move || selected.get().to_string()
             aria-busy=busy.to_string()
             class="ferry-row"

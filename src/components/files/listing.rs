@@ -6,8 +6,11 @@ use super::actions::Actions;
 use super::grid::Grid;
 use super::{Ctx, Dialog, Load};
 use crate::chunks;
+use crate::host::Host;
+use ferry_client::host;
 use ferry_client::listview::Selection;
 use ferry_client::rows::{self, RowView};
+use ferry_protocol::host::SelectionChangeV1;
 use leptos::prelude::*;
 
 /// The rows shown, in order: the search's, or the folder's through the
@@ -76,14 +79,30 @@ chunks::split_point! {
     dialogs =>
     /// Loads the selection bar, with the dialogs its buttons open: it shows
     /// only once rows are selected.
-    pub fn selection_bar() -> fn(Ctx, Memo<Vec<RowView>>) -> AnyView {
-        |ctx, rows| view! { <SelectionBar ctx=ctx rows=rows /> }.into_any()
+    pub fn selection_bar() -> fn(Ctx, Memo<Vec<RowView>>, Host) -> AnyView {
+        |ctx, rows, host| view! { <SelectionBar ctx=ctx rows=rows host=host /> }.into_any()
     }
 }
 
-/// What can be done with the rows selected (shown while there are some).
+/// What can be done with the rows selected (shown while there are some);
+/// and the host page told what is selected (`ferry-selection-change`), as
+/// it changes, and that nothing is once the bar goes.
 #[component]
-pub fn SelectionBar(ctx: Ctx, rows: Memo<Vec<RowView>>) -> impl IntoView {
+pub fn SelectionBar(ctx: Ctx, rows: Memo<Vec<RowView>>, host: Host) -> impl IntoView {
+    let told = host.clone();
+    // (The selection also holds the keyboard's focus: only a change of what
+    // is selected is told.)
+    Effect::new(move |before: Option<SelectionChangeV1>| {
+        let shown = ctx.route.with_untracked(|r| r.folder.clone());
+        let detail = ctx
+            .selection
+            .with(|s| rows.with_untracked(|all| host::selection_change(&shown, all, s)));
+        if before.as_ref() != Some(&detail) {
+            told.emit_event(&detail);
+        }
+        detail
+    });
+    on_cleanup(move || host.emit_event(&SelectionChangeV1::new(Vec::new())));
     let selected_rows = move || -> Vec<RowView> {
         ctx.selection.with_untracked(|sel| {
             rows.with_untracked(|all| {

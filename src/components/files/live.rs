@@ -9,9 +9,11 @@ use crate::api::files::FilesApi;
 use crate::chunks;
 use crate::hooks::use_live::{UseLiveOptions, use_live};
 use crate::hooks::use_uploads::UseUploads;
+use crate::host::Host;
 use crate::session::Session;
 use ferry_client::live::Mode;
 use ferry_protocol::Event;
+use ferry_protocol::host::{FileChangedV1, UploadCompleteV1};
 use leptos::prelude::*;
 use std::rc::Rc;
 
@@ -35,6 +37,8 @@ pub struct LiveStart {
     pub mode: RwSignal<Mode>,
     /// Whether the socket is open.
     pub connected: RwSignal<bool>,
+    /// The page around this instance (uploads completed, files changed).
+    pub host: Host,
 }
 
 chunks::split_point! {
@@ -57,6 +61,7 @@ fn start(args: LiveStart) {
         websocket_url,
         mode,
         connected,
+        host,
     } = args;
     let notices = ctx.notices;
     let live = use_live(UseLiveOptions {
@@ -68,8 +73,12 @@ fn start(args: LiveStart) {
                 && uploads.indexed(created.file_id)
             {
                 notices.say(format!("{} uploaded", created.name));
+                host.emit_event(&UploadCompleteV1::from(created));
             }
             actions.apply(&envelope);
+            if let Some(changed) = FileChangedV1::from_event(envelope.data()) {
+                host.emit_event(&changed);
+            }
         }),
         on_resync: Rc::new(move || actions.reload()),
         mode,

@@ -21,14 +21,17 @@ use crate::chunks;
 use crate::hooks::use_paste::use_paste;
 use crate::hooks::use_route::{UseRouteReturn, use_route};
 use crate::hooks::use_uploads::{UseUploads, UseUploadsOptions, use_uploads};
+use crate::host::Host;
 use crate::notices::Notices;
 use crate::outbox::Outbox;
+use crate::platform::picker::Placed;
 use crate::session::Session;
 use actions::Actions;
 use ferry_client::folder::{FolderState, SortBy};
 use ferry_client::listview::Selection;
 use ferry_client::live::Mode;
 use ferry_client::route::Route;
+use ferry_client::route::Routing;
 use ferry_client::rows::RowView;
 use ferry_protocol::ClientConfig;
 use ferry_protocol::api::{FileView, UsageView};
@@ -88,13 +91,13 @@ pub struct Ctx {
 }
 
 /// Builds the file browser for the signed-in user.
-pub type FilesBuilder = fn(ClientConfig, Session) -> AnyView;
+pub type FilesBuilder = fn(ClientConfig, Session, Host) -> AnyView;
 
 chunks::split_point! {
     browser =>
     /// Loads the file browser: the browser chunk's entry.
     pub fn files_view() -> FilesBuilder {
-        |config, session| view! { <Files config=config session=session /> }.into_any()
+        |config, session, host| view! { <Files config=config session=session host=host /> }.into_any()
     }
 }
 
@@ -108,9 +111,9 @@ pub fn prefetch() {
 
 /// The file browser.
 #[component]
-pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
+pub fn Files(config: ClientConfig, session: Session, host: Host) -> impl IntoView {
     let api = FilesApi::new(&config.api_url, session);
-    let UseRouteReturn { route, navigate } = use_route();
+    let UseRouteReturn { route, navigate } = use_route(&host);
     let notices = Notices::new();
     let ctx = Ctx {
         state: RwSignal::new(FolderState::new(route.get_untracked().folder)),
@@ -172,6 +175,7 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
         websocket_url: config.websocket_url.clone(),
         mode,
         connected,
+        host: host.clone(),
     };
     let listed =
         Memo::new(move |_| ctx.load.get() != Load::Loading || ctx.search.with(Option::is_some));
@@ -200,10 +204,28 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
     use_paste(section, move |files| uploads.add_list(&files));
 
     let rows = listing::shown_rows(ctx);
+    follow_host(&host, actions, uploads);
     let dropping = RwSignal::new(false);
     let show_activity = RwSignal::new(false);
+    // With `routing = none`, a folder link changes the folder shown, never
+    // the page's URL.
+    let routing = host.routing;
+    let follow_link = move |ev: leptos::ev::MouseEvent| {
+        if routing != Routing::None || ev.ctrl_key() || ev.meta_key() {
+            return;
+        }
+        let link = ev
+            .target()
+            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+            .and_then(|t| t.closest("a[href^='#/']").ok().flatten());
+        if let Some(href) = link.and_then(|a| a.get_attribute("href")) {
+            ev.prevent_default();
+            ctx.navigate.run(Route::parse(&href));
+        }
+    };
     view! {
         <section class="ferry-files" aria-label="Files" node_ref=section
+            on:click=follow_link
             class:ferry-dropping=move || dropping.get()
             on:dragover=move |ev: leptos::ev::DragEvent| { ev.prevent_default(); dropping.set(true) }
             on:dragleave=move |_| dropping.set(false)
@@ -218,7 +240,10 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
             <toolbar::Toolbar ctx=ctx actions=actions uploads=uploads mode=mode connected=connected show_activity=show_activity />
             <toolbar::Usage usage=ctx.usage />
             <Show when=move || ctx.selection.with(|s| s.count() > 0)>
-                {chunks::lazy_view("Loading…", listing::selection_bar, move |build| build(ctx, rows))}
+                {
+                    let host = host.clone();
+                    chunks::lazy_view("Loading…", listing::selection_bar, move |build| build(ctx, rows, host.clone()))
+                }
             </Show>
             <div role="alert" class="ferry-alert">
                 {move || notices.problem.get().map(|p| view! {
@@ -241,6 +266,24 @@ pub fn Files(config: ClientConfig, session: Session) -> impl IntoView {
             <div class="ferry-visually-hidden" role="status" aria-live="polite">{move || notices.announce.get()}</div>
         </section>
     }
+}
+
+/// What the host page asks of this browser: `upload()`, `refresh()`.
+fn follow_host(host: &Host, actions: Actions, uploads: UseUploads) {
+    let handed = host.clone();
+    Effect::new(move |_| {
+        if handed.uploads.with(|files| !files.is_empty()) {
+            let files = handed.take_uploads();
+            uploads.add(files.into_iter().map(Placed::from).collect());
+        }
+    });
+    let refreshes = host.refreshes.clone();
+    Effect::new(move |seen: Option<()>| {
+        refreshes.track();
+        if seen.is_some() {
+            actions.reload();
+        }
+    });
 }
 
 /// The upload panel, loaded with the upload machinery once there is

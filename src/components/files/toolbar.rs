@@ -41,7 +41,7 @@ pub fn Toolbar(
         (Mode::Polling, _) => "Live (polling)",
     };
     view! {
-        <div class="ferry-toolbar">
+        <div class="ferry-toolbar" part="toolbar">
             <label class="ferry-button ferry-primary ferry-pick"
                 on:click=move |ev| {
                     // Chromium's picker gives handles: an interrupted

@@ -27,6 +27,7 @@ use futures::StreamExt as _;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
 use leptos::prelude::*;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use uuid::Uuid;
 use wasm_bindgen::JsCast;
@@ -35,6 +36,7 @@ chunks::split_point! {
     uploads =>
     /// Queues files and starts what can start.
     pub(crate) fn add_uploads(uploads: UseUploads, placed: Vec<Placed>) -> () {
+        uploads.start();
         uploads.queue_placed(placed)
     }
 }
@@ -49,16 +51,9 @@ chunks::split_point! {
 
 chunks::split_point! {
     uploads =>
-    /// Starts what the queue lets start.
-    pub(crate) fn pump_uploads(uploads: UseUploads) -> () {
-        uploads.start_next()
-    }
-}
-
-chunks::split_point! {
-    uploads =>
     /// Finds the unfinished uploads the browser kept.
     pub(crate) fn load_unfinished(uploads: UseUploads) -> ChunkFuture {
+        uploads.start();
         Box::pin(uploads.load_unfinished())
     }
 }
@@ -98,6 +93,122 @@ impl From<ApiFailure> for Stop {
 }
 
 impl UseUploads {
+    /// Starts the machinery, once, in the owner of the component that
+    /// called `use_uploads`: offline, every upload waits and back online
+    /// they go on by themselves; when the component unmounts, everything
+    /// stops.
+    fn start(&self) {
+        let owner = self
+            .registry
+            .try_update_value(|r| {
+                if r.started {
+                    None
+                } else {
+                    r.started = true;
+                    r.owner.clone()
+                }
+            })
+            .flatten();
+        let Some(owner) = owner else { return };
+        let uploads = *self;
+        owner.with(|| {
+            let offline =
+                window_event_listener(leptos::ev::offline, move |_| uploads.set_offline(true));
+            let online =
+                window_event_listener(leptos::ev::online, move |_| uploads.set_offline(false));
+            let listeners = send_wrapper::SendWrapper::new((offline, online));
+            on_cleanup(move || {
+                let (offline, online) = listeners.take();
+                offline.remove();
+                online.remove();
+                uploads.stop_all();
+            });
+        });
+    }
+
+    /// Aborts every request of an item.
+    pub(crate) fn abort_running(&self, id: Uuid) {
+        let running = self
+            .registry
+            .try_update_value(|r| r.running.remove(&id))
+            .flatten()
+            .unwrap_or_default();
+        for xhr in running.into_values() {
+            let _ = xhr.abort();
+        }
+    }
+
+    /// Tells an item's driver something changed (pause, resume, online).
+    pub(crate) fn poke(&self, id: Uuid, news: News) {
+        self.registry.try_with_value(|r| {
+            if let Some(driver) = r.drivers.get(&id) {
+                let _ = driver.unbounded_send(news);
+            }
+        });
+    }
+
+    /// Starts what the queue lets start.
+    pub(crate) fn pump(&self) {
+        if self.queue.with_untracked(|q| q.items().is_empty()) {
+            return;
+        }
+        self.start_next();
+    }
+
+    /// The browser went offline (everything waits) or came back.
+    fn set_offline(&self, offline: bool) {
+        self.queue.update(|q| q.set_offline(offline));
+        if self.queue.with_untracked(|q| q.items().is_empty()) {
+            return;
+        }
+        if let Some(notices) = self.notices() {
+            notices.say(if offline {
+                "Offline: uploads are paused until the connection is back."
+            } else {
+                "Back online: uploads resume."
+            });
+        }
+        self.hold_changed(offline);
+    }
+
+    /// Pausing or going offline (`held`) stops requests at once; resuming
+    /// lets every driver look again.
+    pub(crate) fn hold_changed(&self, held: bool) {
+        let ids: Vec<Uuid> = self
+            .registry
+            .try_with_value(|r| r.drivers.keys().copied().collect())
+            .unwrap_or_default();
+        for id in ids {
+            if held && self.queue.with_untracked(|q| q.is_held(id)) {
+                self.abort_running(id);
+            }
+            self.poke(id, News::Poke);
+        }
+        self.pump();
+    }
+
+    /// Stops everything: the component is going away. Uploads in parts
+    /// keep their records, so they can go on when the app is back.
+    fn stop_all(&self) {
+        let (running, drivers) = self
+            .registry
+            .try_update_value(|r| {
+                r.files.clear();
+                r.kept.clear();
+                (
+                    std::mem::take(&mut r.running),
+                    std::mem::take(&mut r.drivers),
+                )
+            })
+            .unwrap_or_default();
+        for xhr in running.into_values().flat_map(HashMap::into_values) {
+            let _ = xhr.abort();
+        }
+        for driver in drivers.into_values() {
+            let _ = driver.unbounded_send(News::Interrupt);
+        }
+    }
+
     fn setup<T>(&self, read: impl FnOnce(&UseUploadsOptions) -> T) -> Option<T> {
         self.setup.try_with_value(read)
     }

@@ -71,6 +71,11 @@ pub(crate) struct Registry {
     /// Set while the plain file input is opened because the handle-giving
     /// picker failed, so its click isn't taken for the person's.
     pub plain_pick: bool,
+    /// The owner of the component that called `use_uploads`: the
+    /// machinery's listeners and clean-up live there.
+    pub owner: Option<Owner>,
+    /// Whether the machinery has started (`driver::start`).
+    pub started: bool,
 }
 
 /// One mount's uploads. `Copy`: every part is a handle.
@@ -92,18 +97,15 @@ pub fn use_uploads(options: UseUploadsOptions) -> UseUploads {
         queue: RwSignal::new(Queue::new(files_in_flight)),
         unfinished: RwSignal::new(Vec::new()),
         setup: StoredValue::new_local(options),
-        registry: StoredValue::new_local(Registry::default()),
+        registry: StoredValue::new_local(Registry {
+            owner: Owner::current(),
+            ..Registry::default()
+        }),
     };
-    // Offline, every upload waits; back online, they go on by themselves.
-    let offline = window_event_listener(leptos::ev::offline, move |_| uploads.set_offline(true));
-    let online = window_event_listener(leptos::ev::online, move |_| uploads.set_offline(false));
-    let listeners = send_wrapper::SendWrapper::new((offline, online));
-    on_cleanup(move || {
-        let (offline, online) = listeners.take();
-        offline.remove();
-        online.remove();
-        uploads.stop_all();
-    });
+    // Nothing else runs until the first file is queued or an unfinished
+    // upload is found: the machinery then starts in this component's owner
+    // (`driver::start`), listening for offline and online and stopping
+    // everything when the component unmounts.
     // Uploads a reload or a crash interrupted: the machinery loads only
     // when the browser kept some.
     leptos::task::spawn_local(async move {
@@ -209,93 +211,5 @@ impl UseUploads {
             }
         });
         true
-    }
-
-    /// Aborts every request of an item.
-    pub(crate) fn abort_running(&self, id: Uuid) {
-        let running = self
-            .registry
-            .try_update_value(|r| r.running.remove(&id))
-            .flatten()
-            .unwrap_or_default();
-        for xhr in running.into_values() {
-            let _ = xhr.abort();
-        }
-    }
-
-    /// Tells an item's driver something changed (pause, resume, online).
-    pub(crate) fn poke(&self, id: Uuid, news: News) {
-        self.registry.try_with_value(|r| {
-            if let Some(driver) = r.drivers.get(&id) {
-                let _ = driver.unbounded_send(news);
-            }
-        });
-    }
-
-    /// Starts what the queue lets start (the machinery loads if needed).
-    pub(crate) fn pump(&self) {
-        if self.queue.with_untracked(|q| q.items().is_empty()) {
-            return;
-        }
-        let uploads = *self;
-        leptos::task::spawn_local(async move {
-            if let Err(failure) = driver::pump_uploads(uploads).await {
-                uploads.chunk_failed(&failure);
-            }
-        });
-    }
-
-    /// The browser went offline (everything waits) or came back.
-    fn set_offline(&self, offline: bool) {
-        self.queue.update(|q| q.set_offline(offline));
-        if self.queue.with_untracked(|q| q.items().is_empty()) {
-            return;
-        }
-        if let Some(notices) = self.notices() {
-            notices.say(if offline {
-                "Offline: uploads are paused until the connection is back."
-            } else {
-                "Back online: uploads resume."
-            });
-        }
-        self.hold_changed(offline);
-    }
-
-    /// Pausing or going offline (`held`) stops requests at once; resuming
-    /// lets every driver look again.
-    pub(crate) fn hold_changed(&self, held: bool) {
-        let ids: Vec<Uuid> = self
-            .registry
-            .try_with_value(|r| r.drivers.keys().copied().collect())
-            .unwrap_or_default();
-        for id in ids {
-            if held && self.queue.with_untracked(|q| q.is_held(id)) {
-                self.abort_running(id);
-            }
-            self.poke(id, News::Poke);
-        }
-        self.pump();
-    }
-
-    /// Stops everything: the component is going away. Uploads in parts
-    /// keep their records, so they can go on when the app is back.
-    fn stop_all(&self) {
-        let (running, drivers) = self
-            .registry
-            .try_update_value(|r| {
-                r.files.clear();
-                r.kept.clear();
-                (
-                    std::mem::take(&mut r.running),
-                    std::mem::take(&mut r.drivers),
-                )
-            })
-            .unwrap_or_default();
-        for xhr in running.into_values().flat_map(HashMap::into_values) {
-            let _ = xhr.abort();
-        }
-        for driver in drivers.into_values() {
-            let _ = driver.unbounded_send(News::Interrupt);
-        }
     }
 }

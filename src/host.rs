@@ -1,0 +1,90 @@
+//! The page around one instance: the `<ferry-files>` element it lives in,
+//! how it keeps its folder (`routing`), what the host page asks of it
+//! (`folder`, `navigate()`, `refresh()`, `upload()`), and the events it
+//! tells the host (`ferry-navigate`, …), each a DOM `CustomEvent` that
+//! bubbles out of the shadow root.
+//!
+//! One [`Host`] per instance, handed down to the parts that need it;
+//! nothing here is shared between instances.
+
+use ferry_client::route::Routing;
+use ferry_protocol::FolderPath;
+use ferry_protocol::host::HostEvent;
+use leptos::prelude::*;
+use send_wrapper::SendWrapper;
+use serde::Serialize;
+
+/// One instance's side of its element. `Clone`: every part is a handle.
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// The element events are dispatched on (none for a bare mount).
+    element: Option<SendWrapper<web_sys::HtmlElement>>,
+    /// How the folder shown is kept.
+    pub routing: Routing,
+    /// The folder the host asked for last (`folder`, `navigate()`); `None`
+    /// until it asks.
+    pub folder: ArcRwSignal<Option<FolderPath>>,
+    /// Counts the host's `refresh()` calls.
+    pub refreshes: ArcRwSignal<u32>,
+    /// Files handed over by `upload()` and not yet queued.
+    pub uploads: ArcRwSignal<SendWrapper<Vec<web_sys::File>>>,
+}
+
+impl Host {
+    /// The host of an instance in `element`, routing as it says.
+    pub fn new(element: Option<web_sys::HtmlElement>, routing: Routing) -> Self {
+        Self {
+            element: element.map(SendWrapper::new),
+            routing,
+            folder: ArcRwSignal::new(None),
+            refreshes: ArcRwSignal::new(0),
+            uploads: ArcRwSignal::new(SendWrapper::new(Vec::new())),
+        }
+    }
+
+    /// The folder the instance shows first: the fragment's with `hash`
+    /// routing, else the one the host asked for (Home if none).
+    pub fn first_folder(&self) -> FolderPath {
+        match self.routing {
+            Routing::Hash => fragment_route().folder,
+            Routing::None => self.folder.get_untracked().unwrap_or_default(),
+        }
+    }
+
+    /// Takes the files `upload()` handed over.
+    pub fn take_uploads(&self) -> Vec<web_sys::File> {
+        self.uploads
+            .try_update(|files| std::mem::take(&mut **files))
+            .unwrap_or_default()
+    }
+
+    /// Tells the host page one of the events `ferry_protocol::host`
+    /// publishes.
+    pub fn emit_event<T: HostEvent>(&self, detail: &T) {
+        self.emit(T::NAME, detail);
+    }
+
+    /// Tells the host page: a `CustomEvent` named `name` with `detail` (as
+    /// JSON) on the element, bubbling out of its shadow root. Nothing
+    /// without an element.
+    fn emit(&self, name: &str, detail: &impl Serialize) {
+        let Some(element) = &self.element else { return };
+        let detail = serde_json::to_string(detail)
+            .ok()
+            .and_then(|json| js_sys::JSON::parse(&json).ok())
+            .unwrap_or(wasm_bindgen::JsValue::NULL);
+        let init = web_sys::CustomEventInit::new();
+        init.set_bubbles(true);
+        init.set_composed(true);
+        init.set_detail(&detail);
+        if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(name, &init) {
+            let _ = element.dispatch_event(&event);
+        }
+    }
+}
+
+/// The route in the page's URL fragment.
+pub fn fragment_route() -> ferry_client::route::Route {
+    let hash = window().location().hash().unwrap_or_default();
+    ferry_client::route::Route::parse(&hash)
+}
