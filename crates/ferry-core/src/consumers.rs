@@ -14,8 +14,8 @@
 
 use crate::clock::Clock;
 use crate::model::{CommandStatus, FileRecord, FileStatus, UserId};
+use crate::names::numbered_name;
 use crate::ports::{Bus, BusEntry, Index, Notifier, ObjectInfo, ObjectStore, PortError};
-use crate::service::numbered_name;
 use base64::Engine as _;
 use ferry_protocol::envelope::{COMMAND_SOURCE, EVENT_SOURCE};
 use ferry_protocol::messages::{
@@ -941,7 +941,7 @@ impl Consumers {
                 .filter(|c| !c.contains('-'))
                 .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
                 .filter(|d| d.len() == 32)
-                .map(|d| crate::service::hex(&d))
+                .map(|d| crate::names::hex(&d))
         });
         let mut available = file.clone();
         available.status = FileStatus::Available;

@@ -2,7 +2,8 @@
 //!
 //! - [`ports`]: what the domain needs from the outside world (object store,
 //!   index, bus, notifier) and [`clock`];
-//! - [`model`]: the records it keeps;
+//! - [`model`]: the records it keeps; [`names`]: names and digests as it
+//!   writes them;
 //! - [`service`]: what the API does with a command or a query;
 //! - [`consumers`]: what carries out accepted commands and reacts to the
 //!   object store, the bus rules that feed them, and the reconciliation sweep.
@@ -17,6 +18,7 @@ pub mod conformance;
 pub mod consumers;
 pub mod error;
 pub mod model;
+pub mod names;
 pub mod ports;
 pub mod service;
 

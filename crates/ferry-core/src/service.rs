@@ -28,12 +28,14 @@ use ferry_protocol::api::{
 use ferry_protocol::envelope::COMMAND_SOURCE;
 use ferry_protocol::messages::{CompleteUploadV1, ConflictPolicy, CreateFileV1, UploadAbortedV1};
 use ferry_protocol::{
-    Command, CommandEnvelope, ErrorCode, Event, FileName, FolderPath, Metadata, Timestamp, TraceId,
+    Command, CommandEnvelope, ErrorCode, Event, FolderPath, Metadata, Timestamp, TraceId,
 };
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
+
+pub use crate::names::{hex, numbered_name};
 
 /// S3's smallest part (all but the last).
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -1002,16 +1004,6 @@ fn command_id_to_file_id(user: &UserId, command_id: Uuid) -> Uuid {
 
 const FILE_NAMESPACE: Uuid = Uuid::from_u128(0x6b1f_3c2e_8d0a_4b7e_9f51_2a64_c0de_f11e);
 
-/// `report.pdf` → `report (n).pdf`.
-pub fn numbered_name(name: &FileName, n: u32) -> DomainResult<FileName> {
-    let text = name.as_str();
-    let (stem, ext) = match text.rfind('.') {
-        Some(dot) if dot > 0 => (&text[..dot], &text[dot..]),
-        _ => (text, ""),
-    };
-    Ok(FileName::parse(&format!("{stem} ({n}){ext}"))?)
-}
-
 /// The API's view of a file.
 pub fn file_view(file: &FileRecord) -> FileView {
     FileView {
@@ -1046,11 +1038,6 @@ fn request_view(presigned: Presigned) -> PresignedRequest {
         headers: presigned.headers.into_iter().collect(),
         expires_at: presigned.expires_at,
     }
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn parse_sha256_hex(text: &str) -> DomainResult<Vec<u8>> {
@@ -1125,15 +1112,5 @@ mod tests {
                 .sum();
             assert_eq!(total, size);
         }
-    }
-
-    #[test]
-    fn numbered_names_keep_the_extension() {
-        let name = FileName::parse("report.pdf").unwrap();
-        assert_eq!(numbered_name(&name, 2).unwrap().as_str(), "report (2).pdf");
-        let name = FileName::parse(".bashrc").unwrap();
-        assert_eq!(numbered_name(&name, 1).unwrap().as_str(), ".bashrc (1)");
-        let name = FileName::parse("Makefile").unwrap();
-        assert_eq!(numbered_name(&name, 1).unwrap().as_str(), "Makefile (1)");
     }
 }

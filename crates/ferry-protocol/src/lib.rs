@@ -13,6 +13,8 @@
 //! and everything in it is tested natively.
 
 pub mod api;
+#[cfg(feature = "schema")]
+pub mod catalog;
 pub mod config;
 pub mod envelope;
 pub mod error;

@@ -7,7 +7,8 @@
 
 #![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
 
-use ferry_protocol::schema::{self, BreakingChange, ChangeKind, Kind, breaking_changes};
+use ferry_protocol::catalog;
+use ferry_protocol::schema::{BreakingChange, ChangeKind, Kind, breaking_changes};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ fn pretty(value: &Value) -> String {
 fn every_published_version_is_committed_and_still_compatible() {
     let bless = std::env::var_os("FERRY_BLESS_SCHEMAS").is_some();
     let mut problems = Vec::new();
-    for (kind, action, version, current) in schema::published() {
+    for (kind, action, version, current) in catalog::published() {
         let path = file_for(kind, action, version);
         let Ok(text) = std::fs::read_to_string(&path) else {
             if bless {
@@ -72,7 +73,7 @@ fn every_published_version_is_committed_and_still_compatible() {
 
 #[test]
 fn no_committed_version_is_dropped_from_the_code() {
-    let published: BTreeSet<PathBuf> = schema::published()
+    let published: BTreeSet<PathBuf> = catalog::published()
         .into_iter()
         .map(|(kind, action, version, _)| file_for(kind, action, version))
         .collect();
@@ -91,7 +92,7 @@ fn no_committed_version_is_dropped_from_the_code() {
 
 #[test]
 fn every_host_event_is_published_under_its_name() {
-    let host: Vec<(&str, u32)> = schema::published()
+    let host: Vec<(&str, u32)> = catalog::published()
         .into_iter()
         .filter(|(kind, ..)| *kind == Kind::HostEvent)
         .map(|(_, name, version, _)| (name, version))

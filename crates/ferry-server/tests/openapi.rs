@@ -28,7 +28,7 @@ fn document() -> Value {
 fn the_schemas_are_the_types_own() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ferry-api/openapi.json");
     let mut doc = document();
-    let generated = ferry_protocol::schema::api_components();
+    let generated = ferry_protocol::catalog::api_components();
     if std::env::var_os("FERRY_BLESS_OPENAPI").is_some() {
         doc["components"]["schemas"] = generated;
         let text = serde_json::to_string_pretty(&doc).unwrap() + "\n";
@@ -337,7 +337,7 @@ async fn answers_match_the_documented_schemas() {
     let events = stack.get(&token, "/api/events?after=0").await;
     checker.check("get", "/events", events.status, &events.json());
     // Every event in the feed is a published event version.
-    let published = ferry_protocol::schema::published();
+    let published = ferry_protocol::catalog::published();
     for item in events.json()["events"].as_array().unwrap() {
         let event = &item["event"];
         let (.., schema) = published
