@@ -64,6 +64,26 @@ fn kb(bytes: f64) -> String {
     format!("{:.1} KB", bytes / 1000.0)
 }
 
+/// What a portal's page fetches to show `<ferry-files>`, before any chunk:
+/// everything of the first load but Ferry's own page (`ferry.js`, the glue,
+/// its snippets and loader, the main wasm, the stylesheet the shadow roots
+/// link).
+fn embed_report(built: &[web::Built]) {
+    let (gzip, brotli) = built
+        .iter()
+        .filter(|file| file.role.first_load() && file.role != web::Role::Html)
+        .fold((0, 0), |total, file| {
+            (total.0 + file.gzip, total.1 + file.brotli)
+        });
+    println!();
+    println!(
+        "A portal's first load of <ferry-files> (ferry.js, glue, snippets, loader, wasm, CSS): \
+         {} gzip, {} brotli",
+        kb(gzip as f64),
+        kb(brotli as f64)
+    );
+}
+
 /// Each split point's chunk with the shared chunks its loader fetches with
 /// it (the manifest's `splits` of each shared chunk), gzip and brotli.
 fn chunk_report(built: &[web::Built]) {
@@ -438,6 +458,7 @@ pub fn bench() -> Result<()> {
     println!("The web client's files ({})", dist.display());
     web::print_sizes(&built);
     chunk_report(&built);
+    embed_report(&built);
     let total = built
         .iter()
         .filter(|file| file.role.first_load())
