@@ -77,6 +77,10 @@ pub struct Settings {
     pub s3_credentials: Option<S3Credentials>,
     /// More web origins allowed to upload and download (the app's own always is).
     pub extra_origins: Vec<String>,
+    /// Who may frame the app's pages: the sources of the Content Security
+    /// Policy's `frame-ancestors` (`'self'` by default; `'none'`, or a
+    /// portal's origin).
+    pub frame_ancestors: Vec<String>,
     /// How the web client signs people in: SRP in its own form, or through
     /// the hosted UI (authorization code with PKCE).
     pub auth_mode: AuthMode,
@@ -145,6 +149,7 @@ impl Settings {
             files: FileSettings::default(),
             s3_credentials: None,
             extra_origins: Vec::new(),
+            frame_ancestors: vec!["'self'".to_owned()],
             auth_mode: AuthMode::Srp,
             client_upload: UploadSettings::default(),
             live: LiveSettings::default(),
@@ -165,6 +170,39 @@ impl Settings {
             },
             None => url.to_owned(),
         }
+    }
+
+    /// The Content Security Policy of the app's pages. Nothing inline and
+    /// nothing from elsewhere: scripts, styles and workers come from this
+    /// origin (`'wasm-unsafe-eval'` lets the page compile its wasm), and the
+    /// client connects only to what `/config.json` names: the API, identity
+    /// endpoint and object endpoint at `public_url`, and the WebSocket.
+    /// `public_url` is named as well as `'self'` because behind a proxy the
+    /// page's own origin may differ from it, and the WebSocket's `ws:`/`wss:`
+    /// origin is named because only newer browsers let `'self'` cover it.
+    pub fn content_security_policy(&self) -> String {
+        let origin = self.origin();
+        let websocket = origin
+            .strip_prefix("https://")
+            .map(|rest| format!("wss://{rest}"))
+            .or_else(|| {
+                origin
+                    .strip_prefix("http://")
+                    .map(|rest| format!("ws://{rest}"))
+            });
+        let mut connect = vec!["'self'".to_owned(), origin.clone()];
+        connect.extend(websocket);
+        let ancestors = if self.frame_ancestors.is_empty() {
+            "'none'".to_owned()
+        } else {
+            self.frame_ancestors.join(" ")
+        };
+        format!(
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+             connect-src {}; worker-src 'self'; img-src 'self' data: blob:; \
+             base-uri 'none'; frame-ancestors {ancestors}",
+            connect.join(" ")
+        )
     }
 
     /// The issuer of the local user pool's tokens: `{public_url}/{pool id}`.

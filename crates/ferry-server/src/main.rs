@@ -172,6 +172,12 @@ struct ServeArgs {
     /// (a portal embedding Ferry). Repeatable.
     #[arg(long = "allow-origin")]
     allow_origins: Vec<String>,
+    /// A page allowed to show the app in a frame: an origin
+    /// (`https://portal.example`), `'self'` or `'none'`; the app's
+    /// Content-Security-Policy `frame-ancestors` (`'self'` when absent).
+    /// Repeatable.
+    #[arg(long = "frame-ancestors", value_parser = csp_source)]
+    frame_ancestors: Vec<String>,
     /// Refuse WebSocket upgrades, as a proxy that doesn't pass them would;
     /// browsers then follow their events by polling.
     #[arg(long)]
@@ -180,6 +186,22 @@ struct ServeArgs {
     /// sign-on with PKCE) instead of its own form.
     #[arg(long)]
     hosted_ui: bool,
+}
+
+/// One source of a Content Security Policy directive: anything that would
+/// end the directive or the header (`;`, `,`, spaces) is refused, so a flag
+/// can't add a directive of its own.
+fn csp_source(value: &str) -> Result<String, String> {
+    if value.is_empty()
+        || value
+            .bytes()
+            .any(|b| b == b';' || b == b',' || !b.is_ascii_graphic())
+    {
+        return Err(format!(
+            "{value:?} is not one CSP source (an origin such as https://portal.example, 'self' or 'none')"
+        ));
+    }
+    Ok(value.to_owned())
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -477,6 +499,9 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
         });
     }
     settings.extra_origins = args.allow_origins;
+    if !args.frame_ancestors.is_empty() {
+        settings.frame_ancestors = args.frame_ancestors;
+    }
     settings.live.websockets = !args.no_websockets;
     if args.hosted_ui {
         settings.auth_mode = ferry_protocol::AuthMode::Hosted;
@@ -538,4 +563,30 @@ async fn shutdown_signal() {
         _ = terminate => {}
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csp_source;
+
+    #[test]
+    fn frame_ancestors_take_one_source_each() {
+        for source in [
+            "'self'",
+            "'none'",
+            "https://portal.example",
+            "https://*.example.com:8443",
+        ] {
+            assert_eq!(csp_source(source).as_deref(), Ok(source));
+        }
+        for bad in [
+            "",
+            "https://a.example https://b.example",
+            "'self'; script-src *",
+            "a,b",
+            "x\ny",
+        ] {
+            assert!(csp_source(bad).is_err(), "{bad:?}");
+        }
+    }
 }

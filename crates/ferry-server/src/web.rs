@@ -10,6 +10,19 @@
 //! once at their best; the files are served from those when the browser
 //! accepts them, with `Vary: Accept-Encoding`, and never compressed again on
 //! the way out. The API's answers are compressed as they go.
+//!
+//! The app's pages carry a strict Content Security Policy
+//! ([`Settings::content_security_policy`](crate::Settings::content_security_policy)),
+//! `Referrer-Policy: no-referrer` and `X-Content-Type-Options: nosniff`;
+//! every file of the build carries nosniff and `Access-Control-Allow-Origin:
+//! *`, so a portal on another origin can load `/ferry.js` and what it loads
+//! (module scripts, `fetch` with `integrity`, `crossorigin` stylesheets are
+//! all CORS requests). `*` is enough and safe there: the build is public,
+//! those requests carry no credentials, and the doors that matter (the API,
+//! the object endpoint, the WebSocket) keep their own origin list
+//! (`--allow-origin`). It also needs no `Vary: Origin`, so a shared cache
+//! keeps one copy of each immutable file and never hands a portal a copy
+//! stored without the header.
 
 use crate::{AppState, identity};
 use axum::body::Body;
@@ -27,7 +40,7 @@ use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 
 pub(crate) fn routes(state: Arc<AppState>) -> Router {
-    let assets = middleware::map_response(from_dist).layer(
+    let assets = middleware::map_response_with_state(state.clone(), from_dist).layer(
         ServeDir::new(&state.settings.dist_dir)
             .append_index_html_on_directories(false)
             .precompressed_br()
@@ -88,10 +101,29 @@ fn not_from_dist(
 }
 
 /// Every file of the build varies by `Accept-Encoding`, whichever
-/// encoding this answer has.
-async fn from_dist<B>(mut response: Response<B>) -> Response<B> {
+/// encoding this answer has, may be read from any origin, and is never
+/// sniffed; a page of the app also gets its security policy.
+async fn from_dist<B>(
+    State(state): State<Arc<AppState>>,
+    mut response: Response<B>,
+) -> Response<B> {
     response.extensions_mut().insert(FromDist);
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
     let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    if is_page {
+        page_headers(&state, headers);
+    }
     let varies = headers
         .get_all(header::VARY)
         .iter()
@@ -100,6 +132,22 @@ async fn from_dist<B>(mut response: Response<B>) -> Response<B> {
         headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     response
+}
+
+/// What every page of the app is sent with besides nosniff. The policy is built from the
+/// settings, which `main` checked source by source; should it still not be
+/// a header value, the page goes without rather than failing.
+fn page_headers(state: &AppState, headers: &mut HeaderMap) {
+    match HeaderValue::from_str(&state.settings.content_security_policy()) {
+        Ok(policy) => {
+            headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
+        Err(error) => tracing::error!(%error, "the Content-Security-Policy is not a header value"),
+    }
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
 }
 
 fn cognito_cors() -> CorsLayer {
@@ -135,9 +183,14 @@ async fn openid_configuration(State(state): State<Arc<AppState>>) -> Json<serde_
     )
 }
 
+/// A portal may point its elements at this (`config-url`): it holds
+/// nothing private, and is read without credentials.
 async fn config(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     (
-        [(header::CACHE_CONTROL, "no-store")],
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
         Json(state.settings.client_config()),
     )
 }
@@ -151,7 +204,7 @@ async fn index(State(state): State<Arc<AppState>>, request: Request) -> Response
                 Ok(response) => response,
                 Err(never) => match never {},
             };
-            from_dist(response.map(Body::new)).await
+            from_dist(State(state), response.map(Body::new)).await
         }
         _ => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -182,6 +235,12 @@ fn is_hashed_asset(path: &str) -> bool {
         .is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// A hashed file is cached for good. Everything else, `/ferry.js` (the
+/// stable URL portals load) among it, is revalidated on every use: a
+/// conditional request answered `304` while the build is the same, and the
+/// new build the moment it changes. A `max-age` would save that round trip
+/// but, for its length after a deploy, hand browsers a `ferry.js` naming
+/// hashed files this server no longer has.
 async fn cache_headers(request: Request, next: Next) -> Response {
     let immutable = is_hashed_asset(request.uri().path());
     let mut response = next.run(request).await;

@@ -18,6 +18,14 @@ const WASM: &str = "ferry-web-0123456789abcdef.wasm";
 const SMALL: &str = "tiny-fedcba9876543210.js";
 const SMALL_JS: &[u8] = b"export function tiny() { return 'not worth a compressed copy'; }";
 
+/// The element's loader at its stable URL.
+const FERRY_JS: &[u8] = b"import init from './ferry-web-0123456789abcdef.js';";
+
+/// The policy of the app's pages served at the fixture's public URL.
+const POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+    connect-src 'self' http://127.0.0.1:9999 ws://127.0.0.1:9999; worker-src 'self'; \
+    img-src 'self' data: blob:; base-uri 'none'; frame-ancestors 'self'";
+
 struct Fixture {
     _dir: tempfile::TempDir,
     settings: Settings,
@@ -46,6 +54,7 @@ fn fixture() -> Fixture {
         std::fs::write(dist.join(format!("{name}.gz")), [b"gz:", bytes].concat()).unwrap();
     }
     std::fs::write(dist.join(SMALL), SMALL_JS).unwrap();
+    std::fs::write(dist.join("ferry.js"), FERRY_JS).unwrap();
     let settings = Settings::new("http://127.0.0.1:9999", dir.path().join("data"), dist);
     Fixture {
         _dir: dir,
@@ -63,15 +72,33 @@ async fn get_accepting(
     uri: &str,
     encodings: Option<&str>,
 ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let state = AppState::open(settings.clone(), Arc::new(SystemClock)).unwrap();
     let mut request = Request::get(uri);
     if let Some(encodings) = encodings {
         request = request.header(header::ACCEPT_ENCODING, encodings);
     }
-    let response = app(state)
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
+    send(settings, request.body(Body::empty()).unwrap()).await
+}
+
+/// A GET from a page on `origin`, as a portal's module script or
+/// `crossorigin` stylesheet asks.
+async fn get_from(
+    settings: &Settings,
+    uri: &str,
+    origin: &str,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let request = Request::get(uri)
+        .header(header::ORIGIN, origin)
+        .body(Body::empty())
         .unwrap();
+    send(settings, request).await
+}
+
+async fn send(
+    settings: &Settings,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let state = AppState::open(settings.clone(), Arc::new(SystemClock)).unwrap();
+    let response = app(state).oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let body = response
@@ -253,4 +280,144 @@ async fn a_missing_client_build_says_how_to_build_it() {
     let (status, _, body) = get(&f.settings, "/").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(String::from_utf8(body).unwrap().contains("cargo xtask run"));
+}
+
+#[tokio::test]
+async fn the_app_pages_carry_a_strict_security_policy() {
+    let f = fixture();
+    for route in ["/", "/files/Photos/2026", "/index.html"] {
+        let (status, headers, _) = get(&f.settings, route).await;
+        assert_eq!(status, StatusCode::OK, "{route}");
+        assert_eq!(headers[header::CONTENT_SECURITY_POLICY], POLICY, "{route}");
+        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer", "{route}");
+        assert_eq!(
+            headers[header::X_CONTENT_TYPE_OPTIONS],
+            "nosniff",
+            "{route}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn frame_ancestors_come_from_the_settings() {
+    let mut f = fixture();
+    f.settings.frame_ancestors = vec!["'self'".into(), "https://portal.example".into()];
+    let (_, headers, _) = get(&f.settings, "/").await;
+    let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        policy.ends_with("; frame-ancestors 'self' https://portal.example"),
+        "{policy}"
+    );
+    f.settings.frame_ancestors = Vec::new();
+    let (_, headers, _) = get(&f.settings, "/files").await;
+    let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(policy.ends_with("; frame-ancestors 'none'"), "{policy}");
+}
+
+#[tokio::test]
+async fn the_policy_lets_the_client_reach_what_its_config_names() {
+    let mut f = fixture();
+    f.settings.public_url = "https://files.example.com".into();
+    let policy = f.settings.content_security_policy();
+    let config = f.settings.client_config();
+    let connect = policy
+        .split("; ")
+        .find_map(|directive| directive.strip_prefix("connect-src "))
+        .unwrap();
+    assert_eq!(
+        connect,
+        "'self' https://files.example.com wss://files.example.com"
+    );
+    // The API, the identity and object endpoints, and the WebSocket.
+    for url in [
+        config.api_url.clone(),
+        config.identity_endpoint(),
+        f.settings.public_url.clone(),
+        config.websocket_url.clone(),
+    ] {
+        assert!(
+            connect.split(' ').any(|source| url.starts_with(source)),
+            "{url} is not allowed by {connect:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn files_of_the_build_are_not_sniffed_and_carry_no_page_policy() {
+    let f = fixture();
+    for file in [WASM, SMALL, "ferry.js"] {
+        let (status, headers, _) = get(&f.settings, &format!("/{file}")).await;
+        assert_eq!(status, StatusCode::OK, "{file}");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{file}");
+        assert!(
+            headers.get(header::CONTENT_SECURITY_POLICY).is_none(),
+            "{file}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_element_loader_is_revalidated_javascript() {
+    let f = fixture();
+    let (status, headers, body) = get(&f.settings, "/ferry.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, FERRY_JS);
+    assert_eq!(headers[header::CONTENT_TYPE], "text/javascript");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+    assert!(headers.contains_key(header::LAST_MODIFIED), "for a 304");
+}
+
+#[tokio::test]
+async fn a_portal_on_another_origin_may_load_the_build() {
+    let mut f = fixture();
+    f.settings.extra_origins = vec!["https://portal.example".into()];
+    for origin in ["https://portal.example", "http://127.0.0.1:9999"] {
+        for file in ["ferry.js", WASM, SMALL] {
+            let (status, headers, _) = get_from(&f.settings, &format!("/{file}"), origin).await;
+            assert_eq!(status, StatusCode::OK, "{origin} {file}");
+            assert_eq!(
+                headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+                "*",
+                "{origin} {file}"
+            );
+            assert!(
+                headers
+                    .get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+                    .is_none()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn any_origin_may_load_the_public_build_but_not_upload() {
+    // The build is public and fetched without credentials, so an origin
+    // not given with --allow-origin still reads it; the object endpoint
+    // is where origins are checked.
+    let f = fixture();
+    let elsewhere = "https://elsewhere.example";
+    let (status, headers, _) = get_from(&f.settings, &format!("/{WASM}"), elsewhere).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    let preflight = Request::builder()
+        .method("OPTIONS")
+        .uri("/ferry/some-key")
+        .header(header::ORIGIN, elsewhere)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "PUT")
+        .body(Body::empty())
+        .unwrap();
+    let (_, headers, _) = send(&f.settings, preflight).await;
+    assert!(
+        headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none(),
+        "{headers:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_portal_may_read_the_config() {
+    let f = fixture();
+    let (status, headers, _) =
+        get_from(&f.settings, "/config.json", "https://portal.example").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
 }
