@@ -27,6 +27,10 @@ const SETTINGS = [
 
 const camel = (name) => name.replace(/-([a-z])/g, (_, c) => c.toUpperCase());
 
+// Every attribute that is also a property: the settings, `folder`, and
+// `theme` (only styles read it).
+const REFLECTED = [...SETTINGS, "folder", "theme"];
+
 // Ferry's stylesheet, which each shadow root links: the release build
 // (`cargo xtask build-web`) writes its hashed name, relative to this file,
 // in place of the placeholder. Under `trunk serve` the page links it.
@@ -51,6 +55,17 @@ export function defineFerryFiles(mount) {
     #link;
 
     connectedCallback() {
+      // A property a framework set before this class was defined sits on
+      // the element itself: hand it to the setter (which sets the
+      // attribute) so it isn't lost.
+      for (const name of REFLECTED) {
+        const property = camel(name);
+        if (Object.prototype.hasOwnProperty.call(this, property)) {
+          const value = this[property];
+          delete this[property];
+          this[property] = value;
+        }
+      }
       if (!this.shadowRoot) {
         this.attachShadow({ mode: "open" });
         this.#link = document.createElement("link");
@@ -116,7 +131,7 @@ export function defineFerryFiles(mount) {
     }
   }
 
-  for (const name of [...SETTINGS, "folder"]) {
+  for (const name of REFLECTED) {
     Object.defineProperty(FerryFiles.prototype, camel(name), {
       get() {
         return this.getAttribute(name);

@@ -87,7 +87,8 @@ fn Ready(config: ClientConfig, host: Host) -> impl IntoView {
     }
     // The host hears that the instance is up (and from the session, when
     // it ends).
-    host.emit_event(&ReadyV1::new(host.first_folder(), session.is_signed_in()));
+    let signed_in = untrack(|| session.is_signed_in());
+    host.emit_event(&ReadyV1::new(host.first_folder(), signed_in));
     let who = Memo::new(move |_| session.username());
     let sign_out = move |_| {
         leptos::task::spawn_local(async move {

@@ -123,7 +123,8 @@ impl<const N: u32> schemars::JsonSchema for SchemaVersion<N> {
 pub const READY: &str = "ferry-ready";
 
 /// `ferry-ready`: an instance has started and shows either its folder or
-/// the sign-in form. Sent once per element, after its settings are read.
+/// the sign-in form. Sent once per mount (again after a setting changes or the element is
+/// put back), once its settings are read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
