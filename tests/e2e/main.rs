@@ -9,6 +9,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod chunks;
+mod csp;
 mod files;
 mod harness;
 mod hosted_ui;
