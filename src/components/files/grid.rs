@@ -71,11 +71,11 @@ pub fn Grid(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>, label: String)
     };
     let before = move || {
         let (range, _) = window.get();
-        format!("height: {}px", range.start * ROW_HEIGHT_PX)
+        format!("{}px", range.start * ROW_HEIGHT_PX)
     };
     let after = move || {
         let (range, n) = window.get();
-        format!("height: {}px", (n - range.end) * ROW_HEIGHT_PX)
+        format!("{}px", (n - range.end) * ROW_HEIGHT_PX)
     };
     let focused_index = move || {
         let focus = ctx.selection.with(|s| s.focus().map(str::to_owned))?;
@@ -192,13 +192,15 @@ pub fn Grid(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>, label: String)
                         scroll_top.set(f64::from(el.scroll_top()));
                     }
                 }>
-                <div aria-hidden="true" style=before></div>
+                // Heights set through the CSSOM (`style:`), not a `style`
+                // attribute, which the page's CSP (`style-src 'self'`) blocks.
+                <div aria-hidden="true" style:height=before></div>
                 <For each=visible
                     key=|(i, row)| format!("{i}|{}|{}|{}", row.key, row.version, row.status)
                     let((i, row))>
                     <GridRow ctx=ctx actions=actions index=i row=row />
                 </For>
-                <div aria-hidden="true" style=after></div>
+                <div aria-hidden="true" style:height=after></div>
             </div>
         </div>
     }
