@@ -1260,10 +1260,7 @@ fn element_js(assets: &[Asset]) -> Result<String> {
 }
 
 fn find_role(assets: &[Asset], role: Role) -> Result<&Asset> {
-    assets
-        .iter()
-        .find(|a| a.role == role)
-        .with_context(|| format!("the build has no {}", role.label()))
+    Ok(&assets[position(assets, &role)?])
 }
 
 /// The page: the template with the page's stylesheet, a `modulepreload`
