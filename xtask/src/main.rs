@@ -2,7 +2,8 @@
 //! Rust to build, run, test and measure Ferry.
 //!
 //! - `cargo xtask run`   installs what is missing, builds the client, serves it
-//!   on the local stack and prints the URL.
+//!   on the local stack and prints the URL; with `--portal`, the example
+//!   portal (examples/portal/) on another origin beside it.
 //! - `cargo xtask build-web` builds the client's release `dist/` (web.rs).
 //! - `cargo xtask test`  formatting, lints (native and wasm), every native test,
 //!   the wasm component tests and the end-to-end browser tests.
@@ -11,6 +12,9 @@
 
 mod bench;
 mod package;
+// The example portal's build and server, shared with the end-to-end tests.
+#[path = "../../examples/portal/serve.rs"]
+mod portal;
 mod tools;
 mod web;
 
@@ -27,6 +31,10 @@ Commands:
             --addr ADDR         listen address (default 127.0.0.1:8080)
             --data-dir DIR      state directory (default .ferry)
             --public-url URL    the URL browsers use, when it differs from ADDR
+            --portal            also serve the example portal (examples/portal/)
+                                on another origin, embedding Ferry
+            --portal-addr ADDR  the portal's listen address (default
+                                127.0.0.1:8081)
   build-web
           Build the web client's release into dist/: the wasm split into
           lazily loaded chunks, minified, every file named by its hash,
@@ -256,6 +264,7 @@ fn run(args: &[String]) -> Result<()> {
     let mut addr = "127.0.0.1:8080".to_owned();
     let mut data_dir = root().join(".ferry");
     let mut public_url = None;
+    let mut portal_addr = None;
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
         let mut value = || {
@@ -267,6 +276,10 @@ fn run(args: &[String]) -> Result<()> {
             "--addr" => addr = value()?,
             "--data-dir" => data_dir = PathBuf::from(value()?),
             "--public-url" => public_url = Some(value()?),
+            "--portal" => {
+                portal_addr.get_or_insert_with(|| "127.0.0.1:8081".to_owned());
+            }
+            "--portal-addr" => portal_addr = Some(value()?),
             other => bail!("unknown option `{other}` for `run`\n\n{USAGE}"),
         }
     }
@@ -275,6 +288,16 @@ fn run(args: &[String]) -> Result<()> {
     let dist = build_client(&tools)?;
     let server = server.finish()?;
     ensure_demo_user(&server, &data_dir)?;
+    // The portal's port is taken first: the server is told its origin.
+    let portal = match &portal_addr {
+        Some(addr) => {
+            let listener = std::net::TcpListener::bind(addr)
+                .with_context(|| format!("listening for the portal on {addr}"))?;
+            let origin = format!("http://{}", listener.local_addr()?);
+            Some((listener, origin))
+        }
+        None => None,
+    };
 
     let mut command = Command::new(&server);
     command
@@ -286,13 +309,25 @@ fn run(args: &[String]) -> Result<()> {
     if let Some(url) = &public_url {
         command.args(["--public-url", url]);
     }
+    if let Some((_, origin)) = &portal {
+        command.args(["--allow-origin", origin]);
+    }
     let status = serve_until_stopped(&mut command, |url| {
+        // The portal is built for the URL the server says it has.
+        let serving = match portal {
+            Some((listener, origin)) => Some(serve_portal(&tools, url, listener, &origin)?),
+            None => None,
+        };
         println!();
         println!("  Ferry is running at {url}");
+        if let Some((origin, _)) = &serving {
+            println!("  The example portal is at {origin}/ (another origin, embedding Ferry)");
+        }
         println!("  Sign in as {DEMO_USER} with the password {DEMO_PASSWORD}");
         println!("  Data directory: {}", data_dir.display());
         println!("  Press Ctrl+C to stop.");
         println!();
+        Ok(serving)
     })?;
     if !status.success() {
         bail!("ferry-server exited with {status}");
@@ -300,13 +335,28 @@ fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Builds the example portal for Ferry at `ferry` into target/portal and
+/// serves it on `listener` (at `origin`), until the answer is dropped.
+fn serve_portal(
+    tools: &tools::BuildTools,
+    ferry: &str,
+    listener: std::net::TcpListener,
+    origin: &str,
+) -> Result<(String, portal::Serving)> {
+    let site = target_dir().join("portal");
+    portal::build(&root(), tools.esbuild(), ferry, &site).context("building the portal")?;
+    let serving = portal::serve(listener, site, portal::policy(ferry))?;
+    Ok((origin.to_owned(), serving))
+}
+
 /// Runs the server `command` starts until it ends, telling `on_url` where
-/// it listens. When xtask itself is told to stop (SIGTERM, SIGINT, SIGHUP),
-/// the server is told too (SIGTERM: it shuts down gracefully), so stopping
-/// `cargo xtask run` never leaves a server behind.
-fn serve_until_stopped(
+/// it listens (what `on_url` answers is kept until then; if it fails, the
+/// server is stopped). When xtask itself is told to stop (SIGTERM, SIGINT,
+/// SIGHUP), the server is told too (SIGTERM: it shuts down gracefully), so
+/// stopping `cargo xtask run` never leaves a server behind.
+fn serve_until_stopped<T>(
     command: &mut Command,
-    on_url: impl FnOnce(&str),
+    on_url: impl FnOnce(&str) -> Result<T>,
 ) -> Result<std::process::ExitStatus> {
     let mut child = command
         .stdout(Stdio::piped())
@@ -319,18 +369,29 @@ fn serve_until_stopped(
     .context("listening for the signal to stop")?;
     let stdout = child.stdout.take().context("ferry-server's output")?;
     let mut lines = BufReader::new(stdout).lines();
-    if let Some(Ok(first)) = lines.next() {
-        on_url(
-            first
+    let kept = match lines.next() {
+        Some(Ok(first)) => {
+            let url = first
                 .trim()
                 .strip_prefix("ferry-server listening on ")
-                .unwrap_or(&first),
-        );
-    }
+                .unwrap_or(&first);
+            match on_url(url) {
+                Ok(kept) => Some(kept),
+                Err(error) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(error);
+                }
+            }
+        }
+        _ => None,
+    };
     for line in lines.map_while(Result::ok) {
         println!("{line}");
     }
-    Ok(child.wait()?)
+    let status = child.wait()?;
+    drop(kept);
+    Ok(status)
 }
 
 #[cfg(test)]
@@ -351,6 +412,7 @@ mod tests {
             ]);
             serve_until_stopped(&mut server, |url| {
                 let _ = told.send(url.to_owned());
+                Ok(())
             })
         });
         let url = heard
