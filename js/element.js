@@ -9,6 +9,12 @@
 // properties in camelCase (`apiUrl` for `api-url`), which set the
 // attribute. A change of a setting mounts the instance anew; `folder`
 // navigates, `theme` only restyles.
+//
+// `tokenProvider` (a property only: a function is no attribute) hands the
+// host page's tokens over: `async ({ forceRefresh }) => ({ idToken,
+// accessToken })`. Once an element has one, it shows no sign-in form and
+// stores no token; clearing it (`null`) or `signOut()` ends the session
+// until a provider is set again.
 
 const SETTINGS = [
   "api-url",
@@ -53,13 +59,16 @@ export function defineFerryFiles(mount) {
   class FerryFiles extends HTMLElement {
     static observedAttributes = [...SETTINGS, "folder"];
     #link;
+    #provider = null;
+    // Whether the host ever handed a provider over: then the instance
+    // waits for one rather than offering Ferry's own sign-in.
+    #provided = false;
 
     connectedCallback() {
       // A property a framework set before this class was defined sits on
       // the element itself: hand it to the setter (which sets the
       // attribute) so it isn't lost.
-      for (const name of REFLECTED) {
-        const property = camel(name);
+      for (const property of [...REFLECTED.map(camel), "tokenProvider"]) {
         if (Object.prototype.hasOwnProperty.call(this, property)) {
           const value = this[property];
           delete this[property];
@@ -96,6 +105,39 @@ export function defineFerryFiles(mount) {
       }
     }
 
+    get tokenProvider() {
+      return this.#provider;
+    }
+
+    set tokenProvider(provider) {
+      if (provider !== null && provider !== undefined && typeof provider !== "function") {
+        throw new TypeError(
+          "tokenProvider must be a function: async ({ forceRefresh }) => ({ idToken, accessToken })",
+        );
+      }
+      const before = this.#provided;
+      this.#provider = provider ?? null;
+      this.#provided ||= this.#provider !== null;
+      if (!this.instance) {
+        return;
+      }
+      if (before) {
+        // Handed over again, or cleared (which ends the session).
+        this.instance.setTokenProvider(this.#provider);
+      } else if (this.#provider) {
+        // An instance with Ferry's own sign-in: one that takes the host's
+        // tokens instead (and never reads a stored session) replaces it.
+        this.#unmount();
+        this.#mount();
+      }
+    }
+
+    /// Ends the session: with a provider, until one is set again; else as
+    /// Ferry's own "Sign out" does.
+    signOut() {
+      this.instance?.signOut();
+    }
+
     /// Shows `folder` (`""` is Home).
     navigate(folder) {
       this.instance?.showFolder(String(folder ?? ""));
@@ -119,7 +161,7 @@ export function defineFerryFiles(mount) {
       const root = document.createElement("div");
       root.className = "ferry-root";
       this.shadowRoot.replaceChildren(this.#link, root);
-      this.instance = mount(this, root);
+      this.instance = mount(this, root, this.#provider, this.#provided);
     }
 
     #unmount() {

@@ -16,17 +16,19 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(module = "/js/element.js")]
 extern "C" {
     #[wasm_bindgen(js_name = defineFerryFiles)]
-    fn define_ferry_files(
-        mount: &Closure<dyn Fn(web_sys::HtmlElement, web_sys::HtmlElement) -> FerryInstance>,
-    );
+    fn define_ferry_files(mount: &Closure<Mount>);
 }
+
+/// `mount(element, root, tokenProvider, provided)`, as `js/element.js`
+/// calls it.
+type Mount = dyn Fn(web_sys::HtmlElement, web_sys::HtmlElement, JsValue, bool) -> FerryInstance;
 
 /// Defines `<ferry-files>` for this page (once: the wasm is instantiated
 /// once per page and every element shares it).
 pub fn define() {
-    let mount = Closure::<dyn Fn(web_sys::HtmlElement, web_sys::HtmlElement) -> FerryInstance>::new(
-        |element: web_sys::HtmlElement, root: web_sys::HtmlElement| {
-            FerryInstance::mount(element, root)
+    let mount = Closure::<Mount>::new(
+        |element: web_sys::HtmlElement, root: web_sys::HtmlElement, provider: JsValue, provided| {
+            FerryInstance::mount(element, root, provider.dyn_into().ok(), provided)
         },
     );
     define_ferry_files(&mount);
@@ -53,15 +55,21 @@ impl std::fmt::Debug for FerryInstance {
 
 impl FerryInstance {
     /// Mounts an instance for `element` into `root` (inside its shadow
-    /// root), with the element's settings.
-    pub fn mount(element: web_sys::HtmlElement, root: web_sys::HtmlElement) -> Self {
+    /// root), with the element's settings; when `provided`, the host hands
+    /// the tokens over (through `provider`, once it sets one).
+    pub fn mount(
+        element: web_sys::HtmlElement,
+        root: web_sys::HtmlElement,
+        provider: Option<js_sys::Function>,
+        provided: bool,
+    ) -> Self {
         let attribute = |name: &str| element.get_attribute(name);
         let mut source = source_from_attributes(attribute);
         let routing = Routing::parse(attribute("routing").as_deref()).unwrap_or_else(|reason| {
             source = ConfigSource::Invalid(reason);
             Routing::None
         });
-        let host = Host::new(Some(element.clone()), routing);
+        let host = Host::new(Some(element.clone()), routing, provided, provider);
         host.folder
             .set(attribute("folder").map(|f| parse_folder(&f)));
         let mounted = {
@@ -88,6 +96,21 @@ impl FerryInstance {
     /// Reads the folder shown again (`refresh()`).
     pub fn refresh(&self) {
         self.host.refreshes.update(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The host handed over its `tokenProvider` (again), or cleared it
+    /// (`null`), which ends the session.
+    #[wasm_bindgen(js_name = setTokenProvider)]
+    pub fn set_token_provider(&self, provider: JsValue) {
+        self.host
+            .provider
+            .set(provider.dyn_into().ok().map(send_wrapper::SendWrapper::new));
+    }
+
+    /// Ends the session (`signOut()`).
+    #[wasm_bindgen(js_name = signOut)]
+    pub fn sign_out(&self) {
+        self.host.sign_outs.update(|n| *n = n.wrapping_add(1));
     }
 
     /// Uploads files the host picked (`upload(files)`) into the folder

@@ -14,6 +14,10 @@ use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use serde::Serialize;
 
+/// The host page's `tokenProvider`: `async ({forceRefresh}) => ({idToken,
+/// accessToken})`.
+pub type TokenProvider = SendWrapper<js_sys::Function>;
+
 /// One instance's side of its element. `Clone`: every part is a handle.
 #[derive(Debug, Clone)]
 pub struct Host {
@@ -28,12 +32,30 @@ pub struct Host {
     pub refreshes: ArcRwSignal<u32>,
     /// Files handed over by `upload()` and not yet queued.
     pub uploads: ArcRwSignal<SendWrapper<Vec<web_sys::File>>>,
+    /// Whether the host hands the tokens over (it set `tokenProvider`
+    /// before this instance mounted): fixed for the instance's life.
+    pub provided: bool,
+    /// The host's `tokenProvider` (set again on every hand-over; `None`
+    /// once the host cleared it).
+    pub provider: ArcRwSignal<Option<TokenProvider>>,
+    /// Counts the host's `signOut()` calls.
+    pub sign_outs: ArcRwSignal<u32>,
 }
 
 impl Host {
-    /// The host of an instance in `element`, routing as it says.
-    pub fn new(element: Option<web_sys::HtmlElement>, routing: Routing) -> Self {
+    /// The host of an instance in `element`, routing as it says; when
+    /// `provided`, the host hands the tokens over, through `provider` once
+    /// it sets one.
+    pub fn new(
+        element: Option<web_sys::HtmlElement>,
+        routing: Routing,
+        provided: bool,
+        provider: Option<js_sys::Function>,
+    ) -> Self {
         Self {
+            provided: provided || provider.is_some(),
+            provider: ArcRwSignal::new(provider.map(SendWrapper::new)),
+            sign_outs: ArcRwSignal::new(0),
             element: element.map(SendWrapper::new),
             routing,
             folder: ArcRwSignal::new(None),

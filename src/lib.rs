@@ -36,5 +36,5 @@ pub use components::app::App;
 /// `ferry_client::config`). Dropping the returned handle removes the app and
 /// everything it added.
 pub fn mount(parent: web_sys::HtmlElement) -> element::FerryInstance {
-    element::FerryInstance::mount(parent.clone(), parent)
+    element::FerryInstance::mount(parent.clone(), parent, None, false)
 }

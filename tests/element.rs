@@ -535,3 +535,224 @@ fn call(element: &web_sys::HtmlElement, name: &str, arguments: &[JsValue]) {
     let arguments: js_sys::Array = arguments.iter().collect();
     method.apply(element, &arguments).unwrap();
 }
+
+// --- tokenProvider and signOut() ---------------------------------------------
+
+/// A host's `tokenProvider`: records each call's `forceRefresh` and answers
+/// with `answer()` (a promise) until dropped.
+struct Provider {
+    calls: Rc<RefCell<Vec<bool>>>,
+    function: Closure<dyn FnMut(JsValue) -> js_sys::Promise>,
+}
+
+impl Provider {
+    fn new(answer: impl Fn() -> js_sys::Promise + 'static) -> Self {
+        let calls = Rc::new(RefCell::new(Vec::new()));
+        let function = {
+            let calls = calls.clone();
+            Closure::<dyn FnMut(JsValue) -> js_sys::Promise>::new(move |options: JsValue| {
+                calls
+                    .borrow_mut()
+                    .push(property(&options, "forceRefresh").as_bool().unwrap());
+                answer()
+            })
+        };
+        Self { calls, function }
+    }
+
+    /// A provider answering `{idToken, accessToken}` for `name`.
+    fn answering(name: &'static str) -> Self {
+        Self::new(move || {
+            let tokens = Object::new();
+            set_property(&tokens, "idToken", &JsValue::from_str(&fake_jwt(name)));
+            set_property(&tokens, "accessToken", &JsValue::from_str(&fake_jwt(name)));
+            js_sys::Promise::resolve(&JsValue::from(tokens))
+        })
+    }
+
+    /// A provider whose promise is rejected with `message`.
+    fn failing(message: &'static str) -> Self {
+        Self::new(move || js_sys::Promise::reject(&js_sys::Error::new(message)))
+    }
+
+    fn value(&self) -> JsValue {
+        self.function.as_ref().clone()
+    }
+
+    fn calls(&self) -> Vec<bool> {
+        self.calls.borrow().clone()
+    }
+}
+
+/// Whether the shadow root shows Ferry's sign-in form.
+fn shows_sign_in_form(root: &web_sys::ShadowRoot) -> bool {
+    root.query_selector("input[type=password]")
+        .unwrap()
+        .is_some()
+}
+
+#[wasm_bindgen_test]
+async fn with_a_token_provider_no_form_shows_and_no_token_is_stored() {
+    forget_session();
+    let provider = Provider::answering("pat");
+    let element = ferry_files(INLINE);
+    set_property(&element, "tokenProvider", &provider.value());
+    assert!(Object::is(
+        &property(&element, "tokenProvider"),
+        &provider.value()
+    ));
+    append(&element);
+    let root = shadow(&element);
+    wait_for(&root, "section[aria-label=Files]").await;
+    assert!(!shows_sign_in_form(&root), "{}", root.inner_html());
+    // The host shows who is signed in and signs out: no account bar.
+    assert!(root.query_selector(".ferry-account").unwrap().is_none());
+    assert_eq!(session_storage().get_item("ferry.tokens").unwrap(), None);
+    assert!(!provider.calls()[0], "asked without forcing first");
+    // Nothing listens for the live connection: refused before its hello,
+    // so the provider is asked once more, forced, and not again on every
+    // reconnect.
+    wait_until("a forced renewal", || provider.calls().len() == 2).await;
+    assert_eq!(provider.calls(), [false, true]);
+    sleep(1500).await;
+    assert_eq!(
+        provider.calls(),
+        [false, true],
+        "once until a connection works"
+    );
+    element.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_provider_that_throws_ends_the_session_and_tells_the_page() {
+    forget_session();
+    keep_session("someone-else");
+    let provider = Provider::failing("the portal's session expired");
+    let element = ferry_files(INLINE);
+    let signed_out = Heard::on_document("ferry-signed-out", &element);
+    let errors = Heard::on_document("ferry-error", &element);
+    set_property(&element, "tokenProvider", &provider.value());
+    append(&element);
+    let root = shadow(&element);
+    let alert = wait_for(&root, "[role=alert] h1").await;
+    assert_eq!(
+        alert.text_content().unwrap(),
+        "Your portal session has ended"
+    );
+    assert!(root.inner_html().contains("the portal's session expired"));
+    assert!(!shows_sign_in_form(&root));
+    // The tokens the tab kept are not the host's: never read.
+    assert!(
+        root.query_selector("section[aria-label=Files]")
+            .unwrap()
+            .is_none()
+    );
+    wait_until("ferry-signed-out", || signed_out.count() == 1).await;
+    assert_eq!(
+        signed_out.details(),
+        [r#"{"schemaVersion":1,"reason":"providerFailed"}"#]
+    );
+    assert_eq!(errors.count(), 1);
+    let error = &errors.details()[0];
+    assert!(error.contains(r#""code":"TokenProviderFailed""#), "{error}");
+    assert!(error.contains("the portal's session expired"), "{error}");
+    forget_session();
+    element.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_provider_answering_something_else_is_refused_as_invalid_tokens() {
+    forget_session();
+    let provider = Provider::new(|| {
+        let tokens = Object::new();
+        set_property(&tokens, "idToken", &JsValue::from_str(&fake_jwt("pat")));
+        js_sys::Promise::resolve(&JsValue::from(tokens))
+    });
+    let element = ferry_files(INLINE);
+    let errors = Heard::on_document("ferry-error", &element);
+    set_property(&element, "tokenProvider", &provider.value());
+    append(&element);
+    wait_until("ferry-error", || errors.count() == 1).await;
+    let error = &errors.details()[0];
+    assert!(error.contains(r#""code":"InvalidTokens""#), "{error}");
+    assert!(error.contains("no `accessToken`"), "{error}");
+    let root = shadow(&element);
+    wait_for(&root, "[role=alert] h1").await;
+    element.remove();
+}
+
+#[wasm_bindgen_test]
+async fn clearing_the_provider_or_sign_out_ends_the_session_until_one_is_set_again() {
+    forget_session();
+    let provider = Provider::answering("pat");
+    let element = ferry_files(INLINE);
+    let signed_out = Heard::on_document("ferry-signed-out", &element);
+    set_property(&element, "tokenProvider", &provider.value());
+    append(&element);
+    let root = shadow(&element);
+    wait_for(&root, "section[aria-label=Files]").await;
+    let mounted = instance(&element);
+
+    set_property(&element, "tokenProvider", &JsValue::NULL);
+    let status = wait_for(&root, "section[role=status] h1").await;
+    assert_eq!(status.text_content().unwrap(), "Signed out");
+    assert!(
+        root.query_selector("section[aria-label=Files]")
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !shows_sign_in_form(&root),
+        "no form after the host's provider"
+    );
+    wait_until("ferry-signed-out", || signed_out.count() == 1).await;
+    assert_eq!(
+        signed_out.details(),
+        [r#"{"schemaVersion":1,"reason":"host"}"#]
+    );
+    assert!(
+        Object::is(&mounted, &instance(&element)),
+        "the same instance"
+    );
+
+    // Handed over again: signed in again.
+    set_property(&element, "tokenProvider", &provider.value());
+    wait_for(&root, "section[aria-label=Files]").await;
+
+    // `signOut()` ends it too.
+    call(&element, "signOut", &[]);
+    wait_for(&root, "section[role=status] h1").await;
+    wait_until("a second ferry-signed-out", || signed_out.count() == 2).await;
+    assert!(signed_out.details()[1].contains(r#""reason":"host""#));
+    element.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_provider_set_after_mounting_replaces_the_sign_in_form() {
+    forget_session();
+    let element = ferry_files(INLINE);
+    append(&element);
+    let root = shadow(&element);
+    wait_for(&root, "input[type=password]").await;
+    let before = instance(&element);
+
+    let provider = Provider::answering("pat");
+    set_property(&element, "tokenProvider", &provider.value());
+    assert!(!Object::is(&before, &instance(&element)), "a new instance");
+    wait_for(&root, "section[aria-label=Files]").await;
+    assert!(!shows_sign_in_form(&root));
+    element.remove();
+}
+
+#[wasm_bindgen_test]
+fn a_token_provider_that_isnt_a_function_is_refused() {
+    let element = ferry_files(INLINE);
+    let refused = js_sys::Reflect::set(
+        &element,
+        &JsValue::from_str("tokenProvider"),
+        &JsValue::from_str("a token"),
+    );
+    let error = refused.expect_err("a TypeError");
+    assert!(error.is_instance_of::<js_sys::TypeError>());
+    assert!(property(&element, "tokenProvider").is_null());
+}

@@ -153,7 +153,7 @@ impl FilesApi {
         }
         let token = self
             .session
-            .refresh_after_unauthorized(&token)
+            .refresh_after_unauthorized(&token, true)
             .await
             .ok_or(ApiFailure::SignedOut)?;
         fetch(method, &url, &token, body).await

@@ -9,7 +9,7 @@ use crate::components::files;
 use crate::components::signin::SignIn;
 use crate::hooks::use_token_refresh::use_token_refresh;
 use crate::host::Host;
-use crate::session::Session;
+use crate::session::{self, Session};
 use ferry_client::auth::AuthError;
 use ferry_client::config::{ConfigSource, LoadError};
 use ferry_protocol::ClientConfig;
@@ -66,10 +66,11 @@ pub fn App(source: ConfigSource, host: Host) -> impl IntoView {
 fn Ready(config: ClientConfig, host: Host) -> impl IntoView {
     let session = Session::restore(&config, host.clone());
     use_token_refresh(session);
+    session.follow_provider();
     let error = RwSignal::new(None::<String>);
     // Single sign-on: coming back from the hosted UI on the callback path,
     // the code is traded for tokens.
-    if api::oauth::returning() {
+    if !session.is_provided() && api::oauth::returning() {
         let callback_config = config.clone();
         leptos::task::spawn_local(async move {
             let finished = match api::oauth::finish(callback_config).await {
@@ -90,7 +91,7 @@ fn Ready(config: ClientConfig, host: Host) -> impl IntoView {
     let signed_in = untrack(|| session.is_signed_in());
     host.emit_event(&ReadyV1::new(host.first_folder(), signed_in));
     let who = Memo::new(move |_| session.username());
-    let sign_out = move |_| {
+    let sign_out = move || {
         leptos::task::spawn_local(async move {
             // The tokens are forgotten even when the revocation can't be sent.
             if let Err(e) = session.sign_out().await {
@@ -98,20 +99,39 @@ fn Ready(config: ClientConfig, host: Host) -> impl IntoView {
             }
         });
     };
+    // The host's `signOut()`.
+    let sign_outs = host.sign_outs.clone();
+    Effect::new(move |seen: Option<u32>| {
+        let calls = sign_outs.get();
+        if seen.is_some_and(|seen| seen != calls) {
+            sign_out();
+        }
+        calls
+    });
     let signed_out = {
         let config = config.clone();
-        move || view! { <SignIn config=config.clone() session=session error=error /> }
+        move || {
+            if session.is_provided() {
+                view! { <ProvidedSignedOut session=session /> }.into_any()
+            } else {
+                view! { <SignIn config=config.clone() session=session error=error /> }.into_any()
+            }
+        }
     };
     view! {
         <Show when=move || session.is_signed_in() fallback=signed_out>
-            <div class="ferry-account" role="region" aria-labelledby="ferry-account-name">
-                <h2 id="ferry-account-name">{move || match who.get() {
-                    Some(name) => format!("Signed in as {name}"),
-                    None => "Signed in".to_owned(),
-                }}</h2>
-                <button type="button" class="ferry-button" on:click=sign_out>"Sign out"</button>
-                <div role="alert" class="ferry-alert">{move || error.get()}</div>
-            </div>
+            // With the host's provider, the host page shows who is signed
+            // in and signs out.
+            <Show when=move || !session.is_provided()>
+                <div class="ferry-account" role="region" aria-labelledby="ferry-account-name">
+                    <h2 id="ferry-account-name">{move || match who.get() {
+                        Some(name) => format!("Signed in as {name}"),
+                        None => "Signed in".to_owned(),
+                    }}</h2>
+                    <button type="button" class="ferry-button" on:click=move |_| sign_out()>"Sign out"</button>
+                    <div role="alert" class="ferry-alert">{move || error.get()}</div>
+                </div>
+            </Show>
             {
                 let (config, host) = (config.clone(), host.clone());
                 chunks::lazy_view("Loading your files…", files::files_view, move |build| {
@@ -119,6 +139,32 @@ fn Ready(config: ClientConfig, host: Host) -> impl IntoView {
                 })
             }
         </Show>
+    }
+}
+
+/// With the host's provider, no one signed in: waiting for its tokens, or
+/// the session ended and why.
+#[component]
+fn ProvidedSignedOut(session: Session) -> impl IntoView {
+    move || {
+        match session.ended() {
+        None => view! { <p role="status" class="ferry-muted">"Signing in…"</p> }.into_any(),
+        Some(session::Ended::SignedOut) => view! {
+            <section class="ferry-card" role="status" aria-labelledby="ferry-ended-title">
+                <h1 id="ferry-ended-title">"Signed out"</h1>
+                <p>"Sign in to the page again to see your files."</p>
+            </section>
+        }
+        .into_any(),
+        Some(session::Ended::ProviderFailed(reason)) => view! {
+            <section class="ferry-card ferry-error" role="alert" aria-labelledby="ferry-ended-title">
+                <h1 id="ferry-ended-title">"Your portal session has ended"</h1>
+                <p>"Sign in to the portal again to see your files."</p>
+                <p class="ferry-muted">{reason}</p>
+            </section>
+        }
+        .into_any(),
+    }
     }
 }
 

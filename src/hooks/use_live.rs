@@ -81,6 +81,12 @@ struct Driver {
     polling: bool,
     /// When the current socket said hello (`Date.now()`).
     opened_at: Option<f64>,
+    /// The token the current connection was opened with.
+    token: String,
+    /// Whether the token was renewed (with `forceRefresh`) since the last
+    /// connection that said hello: once after refusals, not on every
+    /// reconnect while the server is away.
+    renewed: bool,
     /// Quick polls left after a nudge.
     hurry: u32,
     /// The next poll's timer, while one waits.
@@ -105,6 +111,8 @@ pub fn use_live(options: UseLiveOptions) -> UseLiveReturn {
         heartbeat: None,
         polling: false,
         opened_at: None,
+        token: String::new(),
+        renewed: false,
         hurry: 0,
         poll_timer: None,
         stopped: false,
@@ -194,6 +202,7 @@ fn connect(driver: &Shared) {
             '?'
         };
         d.connection += 1;
+        d.token.clone_from(&token);
         let url = format!(
             "{}{separator}token={}",
             d.options.websocket_url,
@@ -256,6 +265,7 @@ fn received(driver: &Shared, text: &str) {
         let resync = {
             let mut d = driver.borrow_mut();
             d.opened_at = Some(js_sys::Date::now());
+            d.renewed = false;
             d.set_connected.try_set(true);
             d.set_mode.try_set(Mode::Socket);
             d.options.on_resync.clone()
@@ -282,6 +292,15 @@ fn closed(driver: &Shared, connection: u64) {
         }
         d.outbox = None;
         d.set_connected.try_set(false);
+        // Refused before its hello: perhaps the token. Renewed (forced)
+        // once for it; the reconnect takes the new one.
+        if d.opened_at.is_none() && !d.renewed {
+            d.renewed = true;
+            let (session, token) = (d.options.session, d.token.clone());
+            leptos::task::spawn_local(async move {
+                session.refresh_after_unauthorized(&token, true).await;
+            });
+        }
         let open_for = d
             .opened_at
             .take()

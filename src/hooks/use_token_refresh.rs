@@ -19,7 +19,7 @@ pub fn use_token_refresh(session: Session) {
             move || {
                 leptos::task::spawn_local(async move {
                     session
-                        .refresh_after_unauthorized(&current.access_token)
+                        .refresh_after_unauthorized(&current.access_token, false)
                         .await;
                 });
             },

@@ -24,6 +24,9 @@ pub enum Hashed {
 pub struct Hasher {
     worker: web_sys::Worker,
     _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
+    /// The `blob:` URL the worker started from, when Ferry's scripts come
+    /// from another origin than the page's; revoked with the worker.
+    blob_url: Option<String>,
 }
 
 impl Hasher {
@@ -62,6 +65,7 @@ impl Hasher {
         report: impl Fn(Hashed) + 'static,
     ) -> Result<Self, JsValue> {
         let url = wasm_bindgen::link_to!(module = "/js/hash-worker.js");
+        let blob_url = same_origin_start(&url)?;
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
             move |event: web_sys::MessageEvent| {
                 if let Some(news) = read(&event.data()) {
@@ -71,7 +75,8 @@ impl Hasher {
         );
         let options = web_sys::WorkerOptions::new();
         options.set_type(web_sys::WorkerType::Module);
-        let worker = web_sys::Worker::new_with_options(&url, &options)?;
+        let worker =
+            web_sys::Worker::new_with_options(blob_url.as_deref().unwrap_or(&url), &options)?;
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         let message = js_sys::Object::new();
         js_sys::Reflect::set(&message, &"file".into(), file)?;
@@ -85,8 +90,32 @@ impl Hasher {
         Ok(Self {
             worker,
             _on_message: on_message,
+            blob_url,
         })
     }
+}
+
+/// A browser starts a worker only from the page's own origin. When Ferry's
+/// scripts come from another (a portal loads `ferry.js` from Ferry's
+/// server), the worker starts from a `blob:` module of the page's origin
+/// that imports the worker script from Ferry's, with CORS as every asset
+/// is served. Its URL, or `None` when `script` is the page's own origin.
+/// (The portal's CSP must allow `worker-src blob:`; docs/embedding.md.)
+fn same_origin_start(script: &str) -> Result<Option<String>, JsValue> {
+    let page = web_sys::window()
+        .ok_or_else(|| JsValue::from_str("no window"))?
+        .location()
+        .origin()?;
+    if web_sys::Url::new(script)?.origin() == page {
+        return Ok(None);
+    }
+    // A JSON string is a JS string literal.
+    let quoted = js_sys::JSON::stringify(&JsValue::from_str(script))?;
+    let source = js_sys::Array::of1(&format!("import {};", String::from(quoted)).into());
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("text/javascript");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&source, &options)?;
+    web_sys::Url::create_object_url_with_blob(&blob).map(Some)
 }
 
 /// The SHA-256 of a blob read whole, by WebCrypto: for files that go up in
@@ -127,6 +156,9 @@ impl Drop for Hasher {
     fn drop(&mut self) {
         self.worker.set_onmessage(None);
         self.worker.terminate();
+        if let Some(url) = &self.blob_url {
+            let _ = web_sys::Url::revoke_object_url(url);
+        }
     }
 }
 

@@ -265,6 +265,43 @@ pub struct Claims {
     pub cognito_username: Option<String>,
     /// The access token's user name.
     pub username: Option<String>,
+    /// Which of the two a Cognito token is: `id` or `access`.
+    pub token_use: Option<String>,
+}
+
+/// Reads the tokens a host page's `tokenProvider` handed over (its
+/// `idToken` and `accessToken`): two JWTs, neither one the other's kind
+/// (Cognito's say so in `token_use`), the access token not expired at `now`
+/// (Unix seconds). They come with no refresh token: the provider is asked
+/// again. The error says, for the host's developer, what is wrong.
+pub fn provided_tokens(
+    id_token: Option<String>,
+    access_token: Option<String>,
+    now: i64,
+) -> Result<TokenSet, String> {
+    let read = |token: Option<String>, field: &str, kind: &str| {
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| format!("the token provider's answer has no `{field}`"))?;
+        let claims = jwt_claims(&token)
+            .ok_or_else(|| format!("the token provider's `{field}` is not a JWT"))?;
+        match claims.token_use.as_deref() {
+            Some(used) if used != kind => Err(format!(
+                "the token provider's `{field}` is an {used} token, not an {kind} token"
+            )),
+            _ => Ok((token, claims)),
+        }
+    };
+    let (id_token, _) = read(id_token, "idToken", "id")?;
+    let (access_token, claims) = read(access_token, "accessToken", "access")?;
+    match claims.exp {
+        None => return Err("the token provider's `accessToken` has no expiry (`exp`)".to_owned()),
+        Some(exp) if exp <= now => {
+            return Err("the token provider's `accessToken` has expired".to_owned());
+        }
+        Some(_) => {}
+    }
+    TokenSet::new(id_token, access_token, None).map_err(|e| e.to_string())
 }
 
 /// The claims of a JWT, decoded but not verified: the client only reads its

@@ -274,3 +274,32 @@ async fn refresh_and_sign_out_use_the_refresh_token() {
     assert_eq!(calls[1].0, "RevokeToken");
     assert_eq!(calls[1].1["Token"], "r");
 }
+
+#[test]
+fn a_providers_tokens_are_taken_without_a_refresh_token() {
+    let id = jwt(json!({"exp": 900, "token_use": "id", "cognito:username": "alice"}));
+    let access = jwt(json!({"exp": 900, "iat": 0, "token_use": "access"}));
+    let tokens = provided_tokens(Some(id.clone()), Some(access.clone()), 100).expect("taken");
+    assert_eq!(
+        (tokens.id_token, tokens.access_token, tokens.refresh_token),
+        (id, access, None)
+    );
+    assert_eq!((tokens.expires_at, tokens.issued_at), (900, Some(0)));
+}
+
+#[test]
+fn a_providers_tokens_that_cant_be_used_are_refused_with_the_reason() {
+    let id = jwt(json!({"exp": 900, "token_use": "id"}));
+    let access = jwt(json!({"exp": 900, "token_use": "access"}));
+    let refused = |id: Option<&str>, access: Option<&str>, now: i64| {
+        provided_tokens(id.map(str::to_owned), access.map(str::to_owned), now).expect_err("refused")
+    };
+    assert!(refused(None, Some(&access), 100).contains("no `idToken`"));
+    assert!(refused(Some(&id), Some(""), 100).contains("no `accessToken`"));
+    assert!(refused(Some("opaque"), Some(&access), 100).contains("`idToken` is not a JWT"));
+    // Swapped: each is the other's kind.
+    assert!(refused(Some(&access), Some(&id), 100).contains("is an access token"));
+    assert!(refused(Some(&id), Some(&access), 900).contains("has expired"));
+    let lasting = jwt(json!({"token_use": "access"}));
+    assert!(refused(Some(&id), Some(&lasting), 100).contains("no expiry"));
+}
