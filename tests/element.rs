@@ -756,3 +756,20 @@ fn a_token_provider_that_isnt_a_function_is_refused() {
     assert!(error.is_instance_of::<js_sys::TypeError>());
     assert!(property(&element, "tokenProvider").is_null());
 }
+
+#[wasm_bindgen_test]
+async fn a_failure_after_start_is_told_to_the_page_as_ferry_error() {
+    forget_session();
+    keep_session("tess");
+    let element = ferry_files(INLINE);
+    let errors = Heard::on_document("ferry-error", &element);
+    append(&element);
+    // Nothing listens where the API should be: the folder can't be read.
+    wait_until("ferry-error", || errors.count() >= 1).await;
+    let error = &errors.details()[0];
+    assert!(error.contains(r#""code":"Unreachable""#), "{error}");
+    assert!(error.contains(r#""retryable":true"#), "{error}");
+    assert!(error.contains("can't reach the server"), "{error}");
+    forget_session();
+    element.remove();
+}

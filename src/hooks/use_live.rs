@@ -292,9 +292,11 @@ fn closed(driver: &Shared, connection: u64) {
         }
         d.outbox = None;
         d.set_connected.try_set(false);
-        // Refused before its hello: perhaps the token. Renewed (forced)
-        // once for it; the reconnect takes the new one.
-        if d.opened_at.is_none() && !d.renewed {
+        // Refused before its hello: perhaps the token. With the host's
+        // provider (whose tokens Ferry can't tell the age of), it is asked
+        // for a new one, forced, once until a connection works; the
+        // reconnect takes it. Ferry's own tokens are renewed on time.
+        if d.opened_at.is_none() && !d.renewed && d.options.session.is_provided() {
             d.renewed = true;
             let (session, token) = (d.options.session, d.token.clone());
             leptos::task::spawn_local(async move {

@@ -21,8 +21,9 @@ const ROOM_IN_THE_LOG: &str = "performance.setResourceTimingBufferSize(1000);";
 
 /// The split points the table names; a build without one of them is not the
 /// split release build.
-const SPLITS: [&str; 10] = [
+const SPLITS: [&str; 11] = [
     "auth",
+    "provided",
     "sign_in_steps",
     "browser",
     "live",
@@ -240,6 +241,7 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
     log.none_of(
         &[
             "sign_in_steps",
+            "provided",
             "uploads",
             "dialogs",
             "activity",
@@ -269,6 +271,7 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
         &[
             "auth",
             "sign_in_steps",
+            "provided",
             "uploads",
             "dialogs",
             "activity",

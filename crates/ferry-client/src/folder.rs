@@ -12,7 +12,7 @@
 
 use ferry_protocol::api::{EntryView, FileView, FolderView, ListResponse};
 use ferry_protocol::path::fold;
-use ferry_protocol::{Event, EventEnvelope, FolderPath};
+use ferry_protocol::{ErrorCode, Event, EventEnvelope, FolderPath};
 use std::collections::{HashMap, HashSet, VecDeque};
 use uuid::Uuid;
 
@@ -68,6 +68,8 @@ pub enum Applied {
     Failed {
         /// The failed command.
         command_id: Uuid,
+        /// Why, for programs.
+        code: ErrorCode,
         /// Why, in words.
         message: String,
     },
@@ -377,6 +379,7 @@ impl FolderState {
                 self.cancel(command_id);
                 Applied::Failed {
                     command_id,
+                    code: failed.code,
                     message: failed.message.clone(),
                 }
             }
@@ -675,6 +678,7 @@ mod tests {
             state.apply(&event(failed, Some(command))),
             Applied::Failed {
                 command_id: command,
+                code: ErrorCode::Conflict,
                 message: "It is locked.".into()
             }
         );

@@ -15,6 +15,7 @@ use ferry_client::listview::Selection;
 use ferry_client::route::Route;
 use ferry_client::rows::{RowKind, RowView};
 use ferry_protocol::api::{FileView, UsageView};
+use ferry_protocol::host::{ElementErrorCode, ErrorV1};
 use ferry_protocol::messages::{
     ConflictPolicy, CreateFolderV1, DeleteFileV1, DeleteFolderV1, MoveFileV1,
 };
@@ -34,7 +35,7 @@ chunks::split_point! {
                     download::save(&answer.request.url, &name);
                     notices.say(format!("Downloading {name}"));
                 }
-                Err(failure) => notices.fail(&format!("Download {name}: {failure}")),
+                Err(failure) => notices.refused(&format!("Download {name}"), &failure),
             }
         })
     }
@@ -110,7 +111,7 @@ impl Actions {
             }
             Err(failure) => {
                 self.ctx.state.try_update(|s| s.cancel(command_id));
-                self.ctx.notices.fail(&format!("{title}: {failure}"));
+                self.ctx.notices.refused(&title, &failure);
                 if failure == ApiFailure::SignedOut {
                     self.ctx.dialog.try_set(None);
                 }
@@ -200,7 +201,10 @@ impl Actions {
         leptos::task::spawn_local(async move {
             match download_file(api, notices, file_id, name.clone()).await {
                 Ok(downloading) => downloading.await,
-                Err(failure) => notices.fail(&format!("Download {name}: {failure}")),
+                Err(failure) => notices.failed(
+                    ElementErrorCode::ChunkLoadFailed,
+                    &format!("Download {name}: {failure}"),
+                ),
             }
         });
     }
@@ -253,6 +257,8 @@ impl Actions {
                         return;
                     }
                     Err(failure) => {
+                        ctx.notices
+                            .tell_host(&ferry_client::host::request_error(&failure));
                         ctx.load.set(Load::Failed(failure.to_string()));
                         return;
                     }
@@ -334,7 +340,9 @@ impl Actions {
                 ));
                 ctx.navigate.run(Route::default());
             }
-            Applied::Failed { message, .. } => notices.fail(&message),
+            Applied::Failed { code, message, .. } => {
+                notices.report(&message, &ErrorV1::new(code, message.clone()));
+            }
             Applied::Changed | Applied::Nothing => {}
         }
         if ctx.route.try_with_untracked(|r| r.search.is_some()) == Some(true) {

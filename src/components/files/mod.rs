@@ -35,6 +35,7 @@ use ferry_client::route::Routing;
 use ferry_client::rows::RowView;
 use ferry_protocol::ClientConfig;
 use ferry_protocol::api::{FileView, UsageView};
+use ferry_protocol::host::ElementErrorCode;
 use leptos::prelude::*;
 
 /// How the list is loading.
@@ -114,7 +115,7 @@ pub fn prefetch() {
 pub fn Files(config: ClientConfig, session: Session, host: Host) -> impl IntoView {
     let api = FilesApi::new(&config.api_url, session);
     let UseRouteReturn { route, navigate } = use_route(&host);
-    let notices = Notices::new();
+    let notices = Notices::new(host.clone());
     let ctx = Ctx {
         state: RwSignal::new(FolderState::new(route.get_untracked().folder)),
         route,
@@ -193,9 +194,10 @@ pub fn Files(config: ClientConfig, session: Session, host: Host) -> impl IntoVie
             }
             match started {
                 Ok(start) => owner.with(|| start(starting)),
-                Err(failure) => {
-                    notices.fail(&format!("Changes won't show until you reload: {failure}"))
-                }
+                Err(failure) => notices.failed(
+                    ElementErrorCode::ChunkLoadFailed,
+                    &format!("Changes won't show until you reload: {failure}"),
+                ),
             }
         });
     }

@@ -19,6 +19,7 @@ use ferry_client::format;
 use ferry_client::transfer::{Action, MAX_TRIES, PartFailure, Transfer, backoff_ms};
 use ferry_client::upload::{Next, Stage, Unfinished, place};
 use ferry_protocol::api::{CreateFileResponse, PartUpload, UploadInstructions, UploadedPartView};
+use ferry_protocol::host::{ElementErrorCode, ErrorV1};
 use ferry_protocol::messages::{
     AbortUploadV1, CompleteUploadV1, ConflictPolicy, CreateFileV1, UploadedPart,
 };
@@ -76,7 +77,11 @@ pub(crate) enum News {
 /// Why an upload stopped, for the queue.
 enum Stop {
     NameTaken,
+    /// Stopped in the browser or at the object store (told to the host
+    /// page as `UploadFailed`).
     Failed(String),
+    /// The API refused (told to the host page with its code).
+    Refused(ApiFailure),
     Cancelled,
     /// Stopped because the app unmounted: the browser keeps its record.
     Interrupted,
@@ -87,7 +92,7 @@ impl From<ApiFailure> for Stop {
         if failure.code() == Some(ErrorCode::Conflict) {
             Self::NameTaken
         } else {
-            Self::Failed(failure.to_string())
+            Self::Refused(failure)
         }
     }
 }
@@ -225,6 +230,33 @@ impl UseUploads {
         }
     }
 
+    /// A file refused before it was queued: shown, and told to the host
+    /// page with `code`.
+    fn report(&self, shown: &str, code: ErrorCode) {
+        if let Some(notices) = self.notices() {
+            notices.report(shown, &ErrorV1::new(code, shown));
+        }
+    }
+
+    /// Upload `id` stopped for `reason`: its row says so, the person is
+    /// told, and the host page hears `error`.
+    fn stopped(&self, id: Uuid, reason: &str, error: &ErrorV1) {
+        let name = self
+            .queue
+            .try_with_untracked(|q| {
+                q.items()
+                    .iter()
+                    .find(|i| i.id == id)
+                    .map(|i| i.name.clone())
+            })
+            .flatten();
+        self.queue.try_update(|q| q.failed(id, reason));
+        if let Some(notices) = self.notices() {
+            let shown = format!("{} wasn't uploaded: {reason}", name.unwrap_or_default());
+            notices.report(&shown, error);
+        }
+    }
+
     fn is_held(&self, id: Uuid) -> bool {
         self.queue
             .try_with_untracked(|q| q.is_held(id))
@@ -265,16 +297,18 @@ impl UseUploads {
             let (folder, name) = match place(&base, &path) {
                 Ok(placed) => placed,
                 Err(reason) => {
-                    self.fail(&format!("{path} can't be uploaded: {reason}"));
+                    let shown = format!("{path} can't be uploaded: {reason}");
+                    self.report(&shown, ErrorCode::InvalidName);
                     continue;
                 }
             };
             if size > max_file_bytes {
-                self.fail(&format!(
+                let shown = format!(
                     "{name} is {}, over the {} limit.",
                     format::bytes(size),
                     format::bytes(max_file_bytes)
-                ));
+                );
+                self.report(&shown, ErrorCode::TooLarge);
                 continue;
             }
             if let Some(id) = self.queue.try_update(|q| q.add(folder, &name, size)) {
@@ -390,21 +424,13 @@ impl UseUploads {
             Err(Stop::NameTaken) => {
                 self.queue.try_update(|q| _ = q.name_taken(id));
             }
+            Err(Stop::Refused(failure)) => {
+                let error = ferry_client::host::request_error(&failure);
+                self.stopped(id, &failure.to_string(), &error);
+            }
             Err(Stop::Failed(reason)) => {
-                let name = self
-                    .queue
-                    .try_with_untracked(|q| {
-                        q.items()
-                            .iter()
-                            .find(|i| i.id == id)
-                            .map(|i| i.name.clone())
-                    })
-                    .flatten();
-                self.queue.try_update(|q| q.failed(id, &reason));
-                self.fail(&format!(
-                    "{} wasn't uploaded: {reason}",
-                    name.unwrap_or_default()
-                ));
+                let error = ErrorV1::new(ElementErrorCode::UploadFailed, &reason);
+                self.stopped(id, &reason, &error);
             }
             Err(Stop::Cancelled | Stop::Interrupted) => {}
         }
@@ -927,7 +953,7 @@ impl Driver {
         match &outcome {
             // Interrupted, it can go on after a reload: its record stays.
             Err(Stop::Interrupted) => {}
-            Err(Stop::Failed(_)) => {
+            Err(Stop::Failed(_) | Stop::Refused(_)) => {
                 let _ = api
                     .command(Command::AbortUpload(AbortUploadV1 { file_id }))
                     .await;

@@ -22,6 +22,7 @@ use crate::platform::resume_store;
 use driver::News;
 use ferry_client::upload::{Queue, Unfinished};
 use ferry_protocol::api::FileView;
+use ferry_protocol::host::ElementErrorCode;
 use ferry_protocol::{FolderPath, UploadSettings};
 use futures::channel::mpsc::UnboundedSender;
 use leptos::prelude::*;
@@ -135,7 +136,10 @@ impl UseUploads {
 
     pub(crate) fn chunk_failed(&self, failure: &chunks::ChunkError) {
         if let Some(notices) = self.notices() {
-            notices.fail(&format!("Uploads can't start: {failure}"));
+            notices.failed(
+                ElementErrorCode::ChunkLoadFailed,
+                &format!("Uploads can't start: {failure}"),
+            );
         }
     }
 
