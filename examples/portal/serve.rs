@@ -45,9 +45,13 @@ fn origin(url: &str) -> &str {
 /// needs it: its scripts and wasm (`script-src`, with `'wasm-unsafe-eval'`
 /// to compile it), its stylesheet (`style-src`), its settings, API, sign-in,
 /// object store and live connection (`connect-src`, with the `ws:`/`wss:`
-/// origin, which an `http:` source doesn't cover). `worker-src blob:`: Ferry
-/// starts its hashing worker from a `blob:` module that imports the
-/// worker's script from Ferry's origin.
+/// origin, which an `http:` source doesn't cover), and its hashing worker
+/// (`worker-src`): Ferry starts it from a `blob:` module of the page's
+/// origin whose static `import` fetches the worker's script from Ferry's,
+/// and a module worker's imports are checked against `worker-src`, not
+/// `script-src` (without Ferry's origin there, every upload with checksums
+/// stalls: the worker fails to load, and the violation is reported in the
+/// worker, not to the page).
 pub fn policy(ferry: &str) -> String {
     let ferry = origin(ferry);
     // `http` → `ws`, `https` → `wss`.
@@ -55,7 +59,7 @@ pub fn policy(ferry: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' {ferry} 'wasm-unsafe-eval'; \
          style-src 'self' {ferry}; connect-src 'self' {ferry} {socket}; \
-         worker-src 'self' blob:; img-src 'self' data: blob:; object-src 'none'; \
+         worker-src 'self' blob: {ferry}; img-src 'self' data: blob:; object-src 'none'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }

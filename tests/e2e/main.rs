@@ -14,6 +14,7 @@ mod files;
 mod harness;
 mod hosted_ui;
 mod oidc;
+mod portal;
 mod proxy;
 mod shell;
 mod signin;

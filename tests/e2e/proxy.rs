@@ -6,7 +6,7 @@
 //!
 //! Each request is forwarded with `Connection: close`, so one connection
 //! carries one request and the answer is piped back until the server closes
-//! it. WebSocket upgrades are piped untouched.
+//! it. WebSocket upgrades are piped untouched, and counted while open.
 
 use anyhow::{Context, Result};
 use std::sync::{Arc, Mutex};
@@ -50,6 +50,9 @@ struct Shared {
     /// `PUT`s in flight now, and the most at once.
     puts: usize,
     most_puts: usize,
+    /// WebSockets piped now: each ends only when both the browser and the
+    /// server have closed their side.
+    sockets: usize,
 }
 
 /// The running proxy; it stops with the test's runtime.
@@ -100,6 +103,19 @@ impl Proxy {
     /// The most `PUT`s (uploads of bytes) that were in flight at once.
     pub fn most_puts_at_once(&self) -> usize {
         self.lock().most_puts
+    }
+
+    /// The `PUT`s in flight now (held by a [`Fault::Delay`], say).
+    #[allow(dead_code)] // used by portal.rs, not by the benchmark (tests/ui_bench.rs)
+    pub fn puts_in_flight(&self) -> usize {
+        self.lock().puts
+    }
+
+    /// The WebSockets open through the proxy now: one that the browser
+    /// closed counts until the server has closed it too.
+    #[allow(dead_code)] // used by portal.rs, not by the benchmark (tests/ui_bench.rs)
+    pub fn sockets_open(&self) -> usize {
+        self.lock().sockets
     }
 
     /// The statuses that answered `PUT`s of part `part`, in order (`None`
@@ -156,7 +172,9 @@ async fn relay(mut client: TcpStream, upstream: &str, shared: &Mutex<Shared>) ->
         .await
         .context("the proxy's upstream")?;
     if header("upgrade").is_some() {
+        let _open = SocketOpen::start(shared);
         server.write_all(&buffer).await?;
+        // Each direction is shut when its reader ends; both must end.
         tokio::io::copy_bidirectional(&mut client, &mut server).await?;
         return Ok(());
     }
@@ -266,5 +284,21 @@ impl<'a> PutInFlight<'a> {
 impl Drop for PutInFlight<'_> {
     fn drop(&mut self) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).puts -= 1;
+    }
+}
+
+/// Counts a WebSocket as open until dropped.
+struct SocketOpen<'a>(&'a Mutex<Shared>);
+
+impl<'a> SocketOpen<'a> {
+    fn start(shared: &'a Mutex<Shared>) -> Self {
+        shared.lock().unwrap_or_else(|e| e.into_inner()).sockets += 1;
+        Self(shared)
+    }
+}
+
+impl Drop for SocketOpen<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).sockets -= 1;
     }
 }

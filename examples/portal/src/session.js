@@ -22,6 +22,7 @@ const promised = (start) =>
 
 export class PortalSession {
   #pool;
+  #storage = window.sessionStorage;
   #user = null;
   // One renewal at a time, shared by every element that asks for one
   // (several refused at once all get the same new tokens).
@@ -34,7 +35,7 @@ export class PortalSession {
       ClientId: config.userPoolClientId,
       // Cognito's own endpoint when the settings don't name one, as Ferry.
       endpoint: config.identityEndpoint,
-      Storage: window.sessionStorage,
+      Storage: this.#storage,
     });
   }
 
@@ -58,7 +59,9 @@ export class PortalSession {
   /// when the pool wants more: `{ kind: "newPassword" }` or `{ kind: "code" }`
   /// (an authenticator app's code); it answers with the value typed.
   async signIn(username, password, ask) {
-    const user = new CognitoUser({ Username: username, Pool: this.#pool });
+    // The user keeps its tokens where the pool looks for them on the
+    // next load (the library's default would be localStorage).
+    const user = new CognitoUser({ Username: username, Pool: this.#pool, Storage: this.#storage });
     const details = new AuthenticationDetails({ Username: username, Password: password });
     await new Promise((resolve, reject) => {
       const callbacks = {
