@@ -184,68 +184,6 @@ fn build_web(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// A build of `ferry-server` running beside the web client's. The two
-/// lock different directories (`target/debug` against the wasm target's
-/// and the release host's), and each leaves a core idle for much of its
-/// time (linking, wasm-opt, compression), so together they finish sooner:
-/// on a fresh two-core machine this is about a minute of `cargo xtask run`.
-/// Its output goes to a log, shown if it fails.
-#[derive(Debug)]
-pub struct ServerBuild {
-    child: std::process::Child,
-    log: PathBuf,
-    binary: PathBuf,
-}
-
-impl ServerBuild {
-    /// Starts building `ferry-server` with `profile`.
-    pub fn start(profile: &str) -> Result<Self> {
-        let log = target_dir().join(format!("ferry-server-build-{profile}.log"));
-        std::fs::create_dir_all(target_dir())?;
-        let output = std::fs::File::create(&log)?;
-        let mut command = cargo();
-        command
-            .args(["build", "--package", "ferry-server", "--profile", profile])
-            .stdout(output.try_clone()?)
-            .stderr(output);
-        eprintln!(
-            "$ {} (beside the client's build; log: {})",
-            describe(&command),
-            log.display()
-        );
-        let child = command
-            .spawn()
-            .with_context(|| format!("could not start {}", describe(&command)))?;
-        let dir = if profile == "dev" { "debug" } else { profile };
-        Ok(Self {
-            child,
-            log,
-            binary: target_dir().join(dir).join("ferry-server"),
-        })
-    }
-
-    /// Waits for the build; the binary's path.
-    pub fn finish(mut self) -> Result<PathBuf> {
-        let status = self.child.wait()?;
-        if !status.success() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            eprintln!("{log}");
-            bail!("building ferry-server failed ({status})");
-        }
-        Ok(std::mem::take(&mut self.binary))
-    }
-}
-
-impl Drop for ServerBuild {
-    fn drop(&mut self) {
-        // A client build that failed first: don't leave cargo running.
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 /// Builds `ferry-server` and returns the binary's path.
 pub fn build_server(profile: &str) -> Result<PathBuf> {
     run_checked(cargo().args(["build", "--package", "ferry-server", "--profile", profile]))?;
@@ -283,10 +221,9 @@ fn run(args: &[String]) -> Result<()> {
             other => bail!("unknown option `{other}` for `run`\n\n{USAGE}"),
         }
     }
-    let server = ServerBuild::start("dev")?;
     let tools = tools::BuildTools::ensure()?;
     let dist = build_client(&tools)?;
-    let server = server.finish()?;
+    let server = build_server("dev")?;
     ensure_demo_user(&server, &data_dir)?;
     // The portal's port is taken first: the server is told its origin.
     let portal = match &portal_addr {
@@ -583,9 +520,8 @@ fn test() -> Result<()> {
             .arg(root().join("deploy/aws/template.yaml")),
     )?;
 
-    let server = ServerBuild::start("dev")?;
     let dist = build_client(&tools)?;
-    let server = server.finish()?;
+    let server = build_server("dev")?;
     let mut tally = Tally::default();
 
     // Native: unit, property, schema and server tests. The end-to-end tests
