@@ -426,6 +426,57 @@ fn files_report() -> Result<()> {
     Ok(())
 }
 
+/// The object store's multipart path (`ferry-objects`' `multipart` bench):
+/// the endpoint in a process of its own, its CPU per GiB taken in 16 MiB
+/// parts (with and without a signed SHA-256 each) against a single PUT of
+/// the same GiB, and CompleteMultipartUpload's time against a
+/// CreateMultipartUpload round trip, all in the same run.
+fn objects_report() -> Result<()> {
+    let output = output_of(crate::cargo().args([
+        "bench",
+        "--package",
+        "ferry-objects",
+        "--bench",
+        "multipart",
+    ]))?;
+    let put = figure(&output, "single_put_cpu_s_per_gib")?;
+    let plain = figure(&output, "multipart_cpu_s_per_gib")?;
+    let checked = figure(&output, "multipart_sha256_cpu_s_per_gib")?;
+    let create = figure(&output, "create_multipart_p50_ms")?;
+    let complete = figure(&output, "complete_ms")?;
+    let complete_checked = figure(&output, "complete_sha256_ms")?;
+    println!();
+    println!("Object store, 1 GiB in 16 MiB parts, server CPU; baselines measured in the same run");
+    println!("single PUT, no checksum (baseline):     {put:>7.2} CPU-s/GiB");
+    println!(
+        "multipart, no checksums:                {plain:>7.2} CPU-s/GiB = {:.2}x single PUT",
+        plain / put
+    );
+    println!(
+        "multipart, SHA-256 per part:            {checked:>7.2} CPU-s/GiB = {:.2}x single PUT",
+        checked / put
+    );
+    println!("CreateMultipartUpload (baseline):       {create:>7.2} ms");
+    println!(
+        "CompleteMultipartUpload (goal 50 ms):   {complete:>7.2} ms = {:.1}x create; with SHA-256 parts {complete_checked:.2} ms = {:.1}x",
+        complete / create,
+        complete_checked / create
+    );
+    let copy = figure(&output, "memcpy_mib_s")?;
+    let sha = figure(&output, "sha256_mib_s")?;
+    let md5 = figure(&output, "md5_mib_s")?;
+    println!("memory copy (baseline):                 {copy:>7.0} MiB/s");
+    println!(
+        "SHA-256 (sha2, SHA extensions if any):  {sha:>7.0} MiB/s = {:.3}x copy",
+        sha / copy
+    );
+    println!(
+        "MD5 (part ETags):                       {md5:>7.0} MiB/s = {:.3}x copy",
+        md5 / copy
+    );
+    Ok(())
+}
+
 /// The SQLite index (`ferry-index`'s `index` bench): its lines are relayed as
 /// the bench prints them, each with its own same-run baseline.
 fn index_report() -> Result<()> {
@@ -483,6 +534,7 @@ pub fn bench() -> Result<()> {
     ui_report(&dist, &browser)?;
     sign_in_report(&tools, &browser)?;
     files_report()?;
+    objects_report()?;
     index_report()
 }
 

@@ -5,11 +5,17 @@
 //! parts), parts keep their ETag and checksum, completion checks the listed
 //! parts, and every write is announced on the bus before the answer leaves.
 //!
+//! Parts are Ferry's own (s3s-fs only creates and aborts uploads): they
+//! are written in place into one staging file per upload, checked and hashed
+//! in the same pass, and completion links that file into place
+//! (`staging.rs` says how, and when it copies instead).
+//!
 //! Ferry's own records sit beside s3s-fs's in the data directory as
 //! `.ferry-*.json` files (dot files, outside the bucket folder, so listings
 //! never show them).
 
 use crate::events::{self, CreatedReason, RequestMeta, Sequencer};
+use crate::staging::{Join, MIN_PART_SIZE, PartRecord, PartWriter, Placement, Staging, Written};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
@@ -17,15 +23,15 @@ use ferry_core::clock::Clock;
 use ferry_core::ports::{Bus, BusEntry};
 use futures_core::Stream;
 use s3s::dto::{
-    AbortMultipartUploadInput, AbortMultipartUploadOutput, CompleteMultipartUploadInput,
-    CompleteMultipartUploadOutput, CopyObjectInput, CopyObjectOutput, CreateMultipartUploadInput,
-    CreateMultipartUploadOutput, DeleteObjectInput, DeleteObjectOutput, DeleteObjectsInput,
-    DeleteObjectsOutput, ETag, GetBucketLocationInput, GetBucketLocationOutput, GetObjectInput,
-    GetObjectOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput, HeadObjectOutput,
-    ListBucketsInput, ListBucketsOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput,
-    ListObjectsInput, ListObjectsOutput, ListObjectsV2Input, ListObjectsV2Output, ListPartsInput,
-    ListPartsOutput, MultipartUpload, Part, PutObjectInput, PutObjectOutput, StreamingBlob,
-    Timestamp, UploadPartInput, UploadPartOutput,
+    AbortMultipartUploadInput, AbortMultipartUploadOutput, ChecksumAlgorithm, ChecksumType,
+    CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CopyObjectInput, CopyObjectOutput,
+    CreateMultipartUploadInput, CreateMultipartUploadOutput, DeleteObjectInput, DeleteObjectOutput,
+    DeleteObjectsInput, DeleteObjectsOutput, ETag, GetBucketLocationInput, GetBucketLocationOutput,
+    GetObjectInput, GetObjectOutput, HeadBucketInput, HeadBucketOutput, HeadObjectInput,
+    HeadObjectOutput, ListBucketsInput, ListBucketsOutput, ListMultipartUploadsInput,
+    ListMultipartUploadsOutput, ListObjectsInput, ListObjectsOutput, ListObjectsV2Input,
+    ListObjectsV2Output, ListPartsInput, ListPartsOutput, MultipartUpload, Part, PutObjectInput,
+    PutObjectOutput, StorageClass, StreamingBlob, Timestamp, UploadPartInput, UploadPartOutput,
 };
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use serde::{Deserialize, Serialize};
@@ -34,6 +40,7 @@ use std::path::{Component, Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use tokio::task::JoinHandle;
 
 /// The upload's own record: which key it creates and since when.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,14 +48,9 @@ pub(crate) struct UploadRecord {
     pub key: String,
     /// Unix seconds, from the injected clock.
     pub initiated: i64,
-}
-
-/// A stored part's ETag, checksum and size.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct PartRecord {
-    pub etag: String,
-    pub checksum_sha256: Option<String>,
-    pub size: u64,
+    /// The checksum algorithm the parts carry, when the client named one.
+    #[serde(default)]
+    pub checksum_algorithm: Option<String>,
 }
 
 /// What a completed upload became, so completing it again is idempotent.
@@ -143,21 +145,7 @@ fn verify_body(
     checksum_sha256: Option<&str>,
 ) -> S3Result<(StreamingBlob, Arc<Mutex<Option<Fault>>>)> {
     let sha = match checksum_sha256 {
-        Some(b64) => {
-            let expected = STANDARD.decode(b64.trim()).map_err(|_| {
-                s3_error!(
-                    InvalidRequest,
-                    "Value for x-amz-checksum-sha256 header is invalid."
-                )
-            })?;
-            if expected.len() != 32 {
-                return Err(s3_error!(
-                    InvalidRequest,
-                    "Value for x-amz-checksum-sha256 header is invalid."
-                ));
-            }
-            Some((Sha256::new(), expected))
-        }
+        Some(b64) => Some((Sha256::new(), checksum_bytes(b64)?.to_vec())),
         None => None,
     };
     let fault = Arc::new(Mutex::new(None));
@@ -176,11 +164,19 @@ fn verify_body(
 /// verdict when it refused the body, else the backend's own error.
 fn body_error(err: S3Error, fault: &Arc<Mutex<Option<Fault>>>) -> S3Error {
     match fault.lock().ok().and_then(|f| *f) {
-        Some(Fault::BadDigest) => s3_error!(
+        Some(fault) => fault_error(fault),
+        None => err,
+    }
+}
+
+/// The error a client sees for a refused body.
+fn fault_error(fault: Fault) -> S3Error {
+    match fault {
+        Fault::BadDigest => s3_error!(
             BadDigest,
             "The SHA256 you specified did not match the calculated checksum."
         ),
-        Some(Fault::ContentSha256Mismatch) => {
+        Fault::ContentSha256Mismatch => {
             let mut error = S3Error::with_message(
                 S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
                 "The provided 'x-amz-content-sha256' header does not match what was computed.",
@@ -188,23 +184,134 @@ fn body_error(err: S3Error, fault: &Arc<Mutex<Option<Fault>>>) -> S3Error {
             error.set_status_code(http::StatusCode::BAD_REQUEST);
             error
         }
-        Some(Fault::TooLong) => s3_error!(
+        Fault::TooLong => s3_error!(
             InvalidRequest,
             "The body is longer than the declared Content-Length."
         ),
-        Some(Fault::TooShort) => s3_error!(
+        Fault::TooShort => s3_error!(
             IncompleteBody,
             "You did not provide the number of bytes specified by the Content-Length HTTP header."
         ),
-        None => err,
     }
+}
+
+/// A checksum header's value as bytes; S3's error for anything but 32
+/// bytes of base64.
+fn checksum_bytes(b64: &str) -> S3Result<[u8; 32]> {
+    STANDARD
+        .decode(b64.trim())
+        .ok()
+        .and_then(|raw| <[u8; 32]>::try_from(raw.as_slice()).ok())
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidRequest,
+                "Value for x-amz-checksum-sha256 header is invalid."
+            )
+        })
+}
+
+/// Why storing a part's body failed: the client's body, or the store.
+#[derive(Debug)]
+enum PartFailure {
+    Body(Fault),
+    Store(std::io::Error),
+}
+
+/// How much of a part's body is handed to a blocking thread at once.
+const BATCH: usize = 1024 * 1024;
+
+/// Streams a part's body into its placement: batches are hashed (MD5, and
+/// SHA-256 when `sha`) and written on a blocking thread while the next
+/// batch arrives, so every byte is read from the socket once and passes
+/// each hash once, while still in cache. Fails, before anything names the
+/// bytes, when the body isn't the declared length or s3s found it unlike
+/// its signed `x-amz-content-sha256`.
+async fn store_part(
+    mut body: StreamingBlob,
+    placement: &Placement,
+    declared: Option<u64>,
+    sha: bool,
+) -> Result<Written, PartFailure> {
+    let (path, offset) = placement.target();
+    let opened = tokio::task::spawn_blocking(move || PartWriter::open(&path, offset, sha))
+        .await
+        .map_err(|e| PartFailure::Store(std::io::Error::other(e)))?
+        .map_err(PartFailure::Store)?;
+    let mut idle = Some(opened);
+    let mut pending: Option<JoinHandle<std::io::Result<PartWriter>>> = None;
+    let mut batch = Vec::new();
+    let mut batch_len = 0;
+    let mut seen = 0_u64;
+    let fault = loop {
+        match std::future::poll_fn(|cx| Pin::new(&mut body).poll_next(cx)).await {
+            Some(Ok(bytes)) => {
+                seen += bytes.len() as u64;
+                if declared.is_some_and(|n| seen > n) {
+                    break Some(Fault::TooLong);
+                }
+                batch_len += bytes.len();
+                batch.push(bytes);
+                if batch_len >= BATCH {
+                    let next = std::mem::take(&mut batch);
+                    batch_len = 0;
+                    hand_over(&mut idle, &mut pending, next).await?;
+                }
+            }
+            // See `Verified`: s3s's own error, known by its message.
+            Some(Err(e)) if e.to_string().contains("Sha256Mismatch") => {
+                break Some(Fault::ContentSha256Mismatch);
+            }
+            Some(Err(_)) => break Some(Fault::TooShort),
+            None => {
+                break declared
+                    .is_some_and(|n| seen < n)
+                    .then_some(Fault::TooShort);
+            }
+        }
+    };
+    if let Some(fault) = fault {
+        if let Some(job) = pending {
+            let _ = job.await;
+        }
+        return Err(PartFailure::Body(fault));
+    }
+    if !batch.is_empty() {
+        hand_over(&mut idle, &mut pending, batch).await?;
+    }
+    let writer = match pending {
+        Some(job) => job
+            .await
+            .map_err(|e| PartFailure::Store(std::io::Error::other(e)))?
+            .map_err(PartFailure::Store)?,
+        None => idle.ok_or_else(|| PartFailure::Store(std::io::Error::other("no writer")))?,
+    };
+    tokio::task::spawn_blocking(move || writer.finish())
+        .await
+        .map_err(|e| PartFailure::Store(std::io::Error::other(e)))?
+        .map_err(PartFailure::Store)
+}
+
+/// Starts writing `batch` once the previous batch is written.
+async fn hand_over(
+    idle: &mut Option<PartWriter>,
+    pending: &mut Option<JoinHandle<std::io::Result<PartWriter>>>,
+    batch: Vec<Bytes>,
+) -> Result<(), PartFailure> {
+    let writer = match pending.take() {
+        Some(job) => job
+            .await
+            .map_err(|e| PartFailure::Store(std::io::Error::other(e)))?
+            .map_err(PartFailure::Store)?,
+        None => idle
+            .take()
+            .ok_or_else(|| PartFailure::Store(std::io::Error::other("no writer")))?,
+    };
+    *pending = Some(tokio::task::spawn_blocking(move || writer.write(batch)));
+    Ok(())
 }
 
 /// A single PUT, and a part, hold at most 5 GiB, as on S3.
 const MAX_PUT_SIZE: i64 = 5 * 1024 * 1024 * 1024;
-
-/// Every part but the last must be at least 5 MiB, as on S3.
-const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 
 /// `"abc"` and `abc` name the same ETag.
 pub(crate) fn bare_etag(etag: &str) -> &str {
@@ -217,6 +324,9 @@ pub(crate) struct FerryS3 {
     fs: Arc<s3s_fs::FileSystem>,
     root: PathBuf,
     bucket: String,
+    /// Where clients reach the endpoint (`Location` of a completed upload).
+    public_url: String,
+    staging: Arc<Staging>,
     bus: Arc<dyn Bus>,
     clock: Arc<dyn Clock>,
     sequencer: Arc<Sequencer>,
@@ -261,6 +371,71 @@ async fn durable(paths: Vec<PathBuf>) -> S3Result<()> {
     .map_err(io_error)
 }
 
+/// Writes files atomically and durably, together: each to a temporary
+/// file, all flushed at once (one journal commit for them all, where the
+/// filesystem batches), renamed into place, and their folders and `folders`
+/// flushed, at once too.
+fn write_durably(files: Vec<(PathBuf, Vec<u8>)>, folders: Vec<PathBuf>) -> std::io::Result<()> {
+    let suffix = format!("tmp-{}", uuid::Uuid::new_v4().simple());
+    let tmps: Vec<PathBuf> = files
+        .iter()
+        .map(|(path, _)| path.with_extension(&suffix))
+        .collect();
+    let written = std::thread::scope(|scope| -> std::io::Result<()> {
+        let jobs: Vec<_> = files
+            .iter()
+            .zip(&tmps)
+            .map(|((_, bytes), tmp)| {
+                scope.spawn(move || -> std::io::Result<()> {
+                    let mut file = std::fs::File::create(tmp)?;
+                    std::io::Write::write_all(&mut file, bytes)?;
+                    file.sync_all()
+                })
+            })
+            .collect();
+        for job in jobs {
+            job.join()
+                .map_err(|_| std::io::Error::other("writing a record failed"))??;
+        }
+        Ok(())
+    });
+    if let Err(e) = written {
+        for tmp in &tmps {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return Err(e);
+    }
+    let mut folders: std::collections::BTreeSet<PathBuf> = folders.into_iter().collect();
+    for ((path, _), tmp) in files.iter().zip(&tmps) {
+        std::fs::rename(tmp, path)?;
+        if let Some(folder) = path.parent() {
+            folders.insert(folder.to_owned());
+        }
+    }
+    std::thread::scope(|scope| -> std::io::Result<()> {
+        let jobs: Vec<_> = folders
+            .iter()
+            .map(|folder| scope.spawn(move || std::fs::File::open(folder)?.sync_all()))
+            .collect();
+        for job in jobs {
+            job.join()
+                .map_err(|_| std::io::Error::other("flushing a folder failed"))??;
+        }
+        Ok(())
+    })
+}
+
+/// Writes `value` as JSON to `path` atomically and durably: a temporary
+/// file, flushed, renamed into place, and the folder flushed.
+pub(crate) async fn write_json<T: Serialize>(path: &Path, value: &T) -> S3Result<()> {
+    let bytes = serde_json::to_vec(value).map_err(io_error)?;
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+    tokio::fs::write(&tmp, bytes).await.map_err(io_error)?;
+    durable(vec![tmp.clone()]).await?;
+    tokio::fs::rename(&tmp, path).await.map_err(io_error)?;
+    durable(vec![path.to_owned()]).await
+}
+
 fn meta_of<T>(req: &S3Request<T>) -> RequestMeta {
     req.extensions
         .get::<RequestMeta>()
@@ -273,6 +448,7 @@ impl FerryS3 {
     pub(crate) fn new(
         root: &Path,
         bucket: &str,
+        public_url: &str,
         bus: Arc<dyn Bus>,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
@@ -280,11 +456,17 @@ impl FerryS3 {
         let fs = s3s_fs::FileSystem::new(root)
             .map_err(|e| anyhow::anyhow!("cannot open {}: {e:?}", root.display()))?;
         let root = root.canonicalize()?;
+        let removed = crate::staging::remove_leftovers(&root)?;
+        if removed > 0 {
+            tracing::info!(removed, "removed what closed multipart uploads left behind");
+        }
         let nanos = u64::try_from(clock.now().unix_timestamp_nanos()).unwrap_or(0);
         Ok(Self {
             fs: Arc::new(fs),
+            staging: Arc::new(Staging::new(root.clone())),
             root,
             bucket: bucket.to_owned(),
+            public_url: public_url.trim_end_matches('/').to_owned(),
             bus,
             clock,
             sequencer: Arc::new(Sequencer::new(nanos)),
@@ -378,10 +560,6 @@ impl FerryS3 {
         self.sidecar(format!(".ferry-upload-{upload_id}.json"))
     }
 
-    fn part_record_path(&self, upload_id: &str, part_number: i32) -> PathBuf {
-        self.sidecar(format!(".ferry-part-{upload_id}-{part_number}.json"))
-    }
-
     fn done_record_path(&self, upload_id: &str) -> PathBuf {
         self.sidecar(format!(".ferry-done-{upload_id}.json"))
     }
@@ -424,8 +602,14 @@ impl FerryS3 {
             && self.sidecar(format!(".upload-{upload_id}.json")).is_file()
     }
 
-    fn part_file(&self, upload_id: &str, part_number: i32) -> PathBuf {
-        self.sidecar(format!(".upload_id-{upload_id}.part-{part_number}"))
+    /// An object's URL, as S3 puts it in `<Location>`: path-style here.
+    fn location(&self, bucket: &str, key: &str) -> String {
+        format!(
+            "{}/{}/{}",
+            self.public_url,
+            crate::presign::encode_component(bucket),
+            crate::presign::encode_path(key)
+        )
     }
 
     /// s3s-fs's record of an object's ETag and checksums.
@@ -456,12 +640,7 @@ impl FerryS3 {
     }
 
     async fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> S3Result<()> {
-        let bytes = serde_json::to_vec(value).map_err(io_error)?;
-        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-        tokio::fs::write(&tmp, bytes).await.map_err(io_error)?;
-        durable(vec![tmp.clone()]).await?;
-        tokio::fs::rename(&tmp, path).await.map_err(io_error)?;
-        durable(vec![path.to_owned()]).await
+        write_json(path, value).await
     }
 
     async fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
@@ -507,55 +686,37 @@ impl FerryS3 {
 
     /// The stored parts of an open upload, by part number.
     pub(crate) async fn parts(&self, upload_id: &str) -> S3Result<Vec<(i32, PartRecord)>> {
-        let prefix = format!(".upload_id-{upload_id}.part-");
-        let mut out = Vec::new();
-        let mut dir = tokio::fs::read_dir(&self.root).await.map_err(io_error)?;
-        while let Some(entry) = dir.next_entry().await.map_err(io_error)? {
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            let Some(Ok(number)) = name.strip_prefix(&prefix).map(str::parse::<i32>) else {
-                continue;
-            };
-            let record = match Self::read_json::<PartRecord>(
-                &self.part_record_path(upload_id, number),
-            )
-            .await
-            {
-                Some(r) => r,
-                None => {
-                    // A part written some other way (UploadPartCopy): its
-                    // ETag is the MD5 of its bytes.
-                    let bytes = tokio::fs::read(entry.path()).await.map_err(io_error)?;
-                    PartRecord {
-                        etag: md5_hex(&bytes),
-                        checksum_sha256: None,
-                        size: bytes.len() as u64,
-                    }
-                }
-            };
-            out.push((number, record));
-        }
-        out.sort_by_key(|(n, _)| *n);
-        Ok(out)
+        self.staging.parts(upload_id).await.map_err(io_error)
     }
 
-    /// Removes Ferry's records of an upload, and any part s3s-fs left
-    /// behind (parts a completion didn't list).
+    /// Removes Ferry's records of an upload, its staging file (only a
+    /// name: a completed object keeps its bytes) and the parts in files of
+    /// their own (parts a completion didn't list).
     async fn forget_upload(&self, upload_id: &str) {
-        let _ = tokio::fs::remove_file(self.upload_record_path(upload_id)).await;
+        self.staging.forget(upload_id).await;
+        let record = self.upload_record_path(upload_id);
+        let log = self.staging.log_path(upload_id);
         let ours = format!(".ferry-part-{upload_id}-");
-        let theirs = format!(".upload_id-{upload_id}.part-");
-        if let Ok(mut dir) = tokio::fs::read_dir(&self.root).await {
-            while let Ok(Some(entry)) = dir.next_entry().await {
-                if entry
-                    .file_name()
-                    .to_str()
-                    .is_some_and(|n| n.starts_with(&ours) || n.starts_with(&theirs))
-                {
-                    let _ = tokio::fs::remove_file(entry.path()).await;
+        let theirs = format!(".upload_id-{upload_id}.");
+        let root = self.root.clone();
+        // One blocking job, not a round trip to the blocking pool per file
+        // (an upload of a GiB has 64 part records).
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = std::fs::remove_file(record);
+            let _ = std::fs::remove_file(log);
+            if let Ok(dir) = std::fs::read_dir(&root) {
+                for entry in dir.flatten() {
+                    if entry
+                        .file_name()
+                        .to_str()
+                        .is_some_and(|n| n.starts_with(&ours) || n.starts_with(&theirs))
+                    {
+                        let _ = std::fs::remove_file(entry.path());
+                    }
                 }
             }
-        }
+        })
+        .await;
     }
 
     /// Refuses, as s3s-fs does, to let anyone but the upload's creator
@@ -611,47 +772,71 @@ fn hex_bytes(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Joins `parts`, in order, into `dest`, and returns the SHA-256 of the
-/// whole. The kernel copies the bytes (`copy_file_range`, which `io::copy`
-/// uses between files) while a second thread reads the same parts for the
-/// hash, so neither pass goes through the async runtime in small chunks. The
-/// object is written to a temporary file, flushed and renamed into place:
-/// readers never see half of it, and s3s-fs removes `.tmp.*.internal.part`
-/// files left by a crash when it starts.
-fn join_parts(root: &Path, dest: &Path, parts: &[PathBuf]) -> std::io::Result<[u8; 32]> {
-    use std::io::Read as _;
+/// Copies byte ranges (`file`, offset, length), in order, into `dest`,
+/// and, when `hash`, returns the SHA-256 of the whole. The slow way to
+/// complete, for uploads whose parts don't sit in their staging slots (parts
+/// of different sizes, a listing with gaps): the kernel copies the bytes
+/// (`copy_file_range`, which `io::copy` uses between files) while a second
+/// thread reads the same ranges for the hash. The object is written to a
+/// temporary file, flushed and renamed into place: readers never see half of
+/// it, and s3s-fs removes `.tmp.*.internal.part` files left by a crash when
+/// it starts.
+fn join_parts(
+    root: &Path,
+    dest: &Path,
+    parts: &[(PathBuf, u64, u64)],
+    hash: bool,
+) -> std::io::Result<Option<[u8; 32]>> {
+    use std::io::{Read as _, Seek as _};
     let tmp = root.join(format!(
         ".tmp.ferry-{}.internal.part",
         uuid::Uuid::new_v4().simple()
     ));
-    let joined = std::thread::scope(|scope| -> std::io::Result<[u8; 32]> {
-        let hashing = scope.spawn(|| -> std::io::Result<[u8; 32]> {
-            let mut sha = Sha256::new();
-            let mut buf = vec![0_u8; 1 << 20];
-            for part in parts {
-                let mut file = std::fs::File::open(part)?;
-                loop {
-                    let n = file.read(&mut buf)?;
-                    if n == 0 {
-                        break;
+    let open = |path: &Path, offset: u64, len: u64| -> std::io::Result<_> {
+        let mut file = std::fs::File::open(path)?;
+        file.seek(std::io::SeekFrom::Start(offset))?;
+        Ok(file.take(len))
+    };
+    let joined = std::thread::scope(|scope| -> std::io::Result<Option<[u8; 32]>> {
+        let hashing = hash.then(|| {
+            scope.spawn(|| -> std::io::Result<[u8; 32]> {
+                let mut sha = Sha256::new();
+                let mut buf = vec![0_u8; 1 << 20];
+                for (path, offset, len) in parts {
+                    let mut part = open(path, *offset, *len)?;
+                    loop {
+                        let n = part.read(&mut buf)?;
+                        if n == 0 {
+                            break;
+                        }
+                        sha.update(&buf[..n]);
                     }
-                    sha.update(&buf[..n]);
                 }
-            }
-            Ok(sha.finalize().into())
+                Ok(sha.finalize().into())
+            })
         });
         let copied = (|| {
             let mut out = std::fs::File::create(&tmp)?;
-            for part in parts {
-                std::io::copy(&mut std::fs::File::open(part)?, &mut out)?;
+            for (path, offset, len) in parts {
+                let copied = std::io::copy(&mut open(path, *offset, *len)?, &mut out)?;
+                if copied != *len {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("{} ends before its part does", path.display()),
+                    ));
+                }
             }
             out.sync_all()
         })();
-        let whole = hashing
-            .join()
-            .map_err(|_| std::io::Error::other("hashing the parts failed"))?;
+        let whole = match hashing {
+            Some(job) => Some(
+                job.join()
+                    .map_err(|_| std::io::Error::other("hashing the parts failed"))??,
+            ),
+            None => None,
+        };
         copied?;
-        whole
+        Ok(whole)
     });
     let placed = joined.and_then(|whole| {
         if let Some(folder) = dest.parent() {
@@ -663,6 +848,53 @@ fn join_parts(root: &Path, dest: &Path, parts: &[PathBuf]) -> std::io::Result<[u
     if placed.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
+    placed
+}
+
+/// Makes the staging file the object without copying it: the listed parts
+/// in files of their own are copied into their slots, the file is cut to
+/// the object's length and flushed, then given the object's name (a second
+/// link, so the upload's own name still reaches the bytes until the upload
+/// is closed, and completing again after a crash finds them).
+fn place_staged(
+    root: &Path,
+    dest: &Path,
+    stage: &Path,
+    total: u64,
+    promote: &[(PathBuf, u64, u64)],
+) -> std::io::Result<()> {
+    use std::io::{Read as _, Seek as _};
+    let mut file = std::fs::OpenOptions::new().write(true).open(stage)?;
+    for (path, offset, len) in promote {
+        file.seek(std::io::SeekFrom::Start(*offset))?;
+        let copied = std::io::copy(&mut std::fs::File::open(path)?.take(*len), &mut file)?;
+        if copied != *len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("{} ends before its part does", path.display()),
+            ));
+        }
+    }
+    if file.metadata()?.len() != total {
+        file.set_len(total)?;
+    }
+    // The parts were flushed as they came; this flushes what was copied
+    // in or cut off.
+    file.sync_data()?;
+    let tmp = root.join(format!(
+        ".tmp.ferry-{}.internal.part",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::hard_link(stage, &tmp)?;
+    let placed = (|| {
+        if let Some(folder) = dest.parent() {
+            std::fs::create_dir_all(folder)?;
+        }
+        std::fs::rename(&tmp, dest)
+    })();
+    // Renaming onto a link to the same file (completing again) leaves the
+    // temporary name.
+    let _ = std::fs::remove_file(&tmp);
     placed
 }
 
@@ -881,11 +1113,22 @@ impl S3 for FerryS3 {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         self.check_object(&req.input.bucket, &req.input.key)?;
         let key = req.input.key.clone();
-        let out = self.fs.create_multipart_upload(req).await?;
+        // S3 answers the checksum algorithm the parts will carry, and that
+        // the object's checksum will be a composite of theirs.
+        let algorithm = req.input.checksum_algorithm.clone();
+        let checksum_type = req.input.checksum_type.clone().or_else(|| {
+            algorithm
+                .as_ref()
+                .map(|_| ChecksumType::from_static(ChecksumType::COMPOSITE))
+        });
+        let mut out = self.fs.create_multipart_upload(req).await?;
+        out.output.checksum_algorithm = algorithm.clone();
+        out.output.checksum_type = checksum_type;
         if let Some(id) = out.output.upload_id.as_deref() {
             let record = UploadRecord {
                 key,
                 initiated: self.clock.unix(),
+                checksum_algorithm: algorithm.map(|a| a.as_str().to_owned()),
             };
             self.write_json(&self.upload_record_path(id), &record)
                 .await?;
@@ -898,7 +1141,6 @@ impl S3 for FerryS3 {
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         self.check_object(&req.input.bucket, &req.input.key)?;
-        let mut req = req;
         let upload_id = req.input.upload_id.clone();
         let part_number = req.input.part_number;
         if !(1..=10_000).contains(&part_number) {
@@ -908,43 +1150,57 @@ impl S3 for FerryS3 {
             ));
         }
         self.check_upload(&upload_id, &req.input.key).await?;
+        self.check_creator(&upload_id, req.credentials.as_ref())
+            .await?;
         if req.input.content_length.is_some_and(|n| n > MAX_PUT_SIZE) {
             return Err(s3_error!(EntityTooLarge));
         }
         let checksum = req.input.checksum_sha256.clone();
-        let body = req
-            .input
-            .body
-            .take()
-            .ok_or_else(|| s3_error!(IncompleteBody))?;
-        let (body, fault) = verify_body(body, req.input.content_length, checksum.as_deref())?;
-        req.input.body = Some(body);
-        let mut out = self
-            .fs
-            .upload_part(req)
+        let expected = checksum.as_deref().map(checksum_bytes).transpose()?;
+        let declared = req.input.content_length.and_then(|n| u64::try_from(n).ok());
+        let body = req.input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
+        let placement = self
+            .staging
+            .place(&upload_id, part_number, declared)
             .await
-            .map_err(|e| body_error(e, &fault))?;
-        let etag = out
-            .output
-            .e_tag
-            .as_ref()
-            .map(ETag::value)
-            .unwrap_or_default()
-            .to_owned();
-        durable(vec![self.part_file(&upload_id, part_number)]).await?;
-        let size = tokio::fs::metadata(self.part_file(&upload_id, part_number))
-            .await
-            .map_err(io_error)?
-            .len();
-        let record = PartRecord {
-            etag,
-            checksum_sha256: checksum.clone(),
-            size,
+            .map_err(io_error)?;
+        let refused = match store_part(body, &placement, declared, expected.is_some()).await {
+            Ok(written) if expected.is_some_and(|e| written.sha256 != Some(e)) => {
+                Err(fault_error(Fault::BadDigest))
+            }
+            Ok(written) => Ok(written),
+            Err(PartFailure::Body(fault)) => Err(fault_error(fault)),
+            Err(PartFailure::Store(e)) => Err(io_error(e)),
         };
-        self.write_json(&self.part_record_path(&upload_id, part_number), &record)
+        let written = match refused {
+            Ok(written) => written,
+            Err(e) => {
+                self.staging.abandon(placement).await;
+                return Err(e);
+            }
+        };
+        let record = self
+            .staging
+            .commit(placement, &written, checksum.clone(), self.clock.unix())
             .await?;
-        out.output.checksum_sha256 = checksum;
-        Ok(out)
+        if !self.upload_open(&upload_id) {
+            // Completed or aborted while this part streamed in.
+            self.forget_upload(&upload_id).await;
+            return Err(s3_error!(NoSuchUpload));
+        }
+        // The whole file's hash goes on in the background, so the answer
+        // doesn't wait for it; completion waits for what is left.
+        let staging = self.staging.clone();
+        tokio::spawn(async move {
+            if let Err(e) = staging.advance(&upload_id).await {
+                tracing::debug!(error = %e, upload_id, "hashing the upload's parts paused");
+            }
+        });
+        Ok(S3Response::new(UploadPartOutput {
+            e_tag: Some(ETag::Strong(record.etag)),
+            checksum_sha256: checksum,
+            ..Default::default()
+        }))
     }
 
     async fn list_parts(
@@ -954,6 +1210,9 @@ impl S3 for FerryS3 {
         self.check_object(&req.input.bucket, &req.input.key)?;
         let input = req.input;
         self.check_upload(&input.upload_id, &input.key).await?;
+        let algorithm = Self::read_json::<UploadRecord>(&self.upload_record_path(&input.upload_id))
+            .await
+            .and_then(|r| r.checksum_algorithm);
         let after = input.part_number_marker.unwrap_or(0);
         let max = usize::try_from(input.max_parts.unwrap_or(1000)).unwrap_or(1000);
         let all: Vec<_> = self
@@ -971,6 +1230,10 @@ impl S3 for FerryS3 {
                 e_tag: Some(ETag::Strong(p.etag)),
                 checksum_sha256: p.checksum_sha256,
                 size: i64::try_from(p.size).ok(),
+                last_modified: p
+                    .stored
+                    .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+                    .map(Timestamp::from),
                 ..Default::default()
             })
             .collect();
@@ -982,7 +1245,13 @@ impl S3 for FerryS3 {
             is_truncated: Some(truncated),
             next_part_number_marker: if truncated { next } else { None },
             max_parts: Some(i32::try_from(max).unwrap_or(1000)),
+            part_number_marker: input.part_number_marker,
             parts: Some(parts),
+            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            checksum_type: algorithm
+                .as_ref()
+                .map(|_| ChecksumType::from_static(ChecksumType::COMPOSITE)),
+            checksum_algorithm: algorithm.map(ChecksumAlgorithm::from),
             ..Default::default()
         }))
     }
@@ -997,33 +1266,37 @@ impl S3 for FerryS3 {
         let key = req.input.key.clone();
         let upload_id = req.input.upload_id.clone();
 
-        if !self.upload_open(&upload_id) {
-            // Completed before? Then answer the object as it is.
-            let done: Option<DoneRecord> =
-                Self::read_json(&self.done_record_path(&upload_id)).await;
-            if let Some(done) = done
-                && done.key == key
-                && self.object_exists(&bucket, &key)
-                && self.stored_etag(&bucket, &key).await.as_deref() == Some(done.etag.as_str())
-            {
-                // The first answer may have been a 503 from the bus, so
-                // announce it again; consumers are idempotent.
-                self.emit_created(
-                    &bucket,
-                    &key,
-                    &done.etag,
-                    &meta,
-                    CreatedReason::CompleteMultipartUpload,
-                )
-                .await?;
-                return Ok(S3Response::new(CompleteMultipartUploadOutput {
-                    bucket: Some(bucket),
-                    key: Some(key),
-                    e_tag: Some(ETag::Strong(done.etag)),
-                    ..Default::default()
-                }));
-            }
-            return Err(s3_error!(NoSuchUpload));
+        // Completed before? Then answer the object as it is (also when a
+        // crash brought the upload's marker back after it was closed).
+        let done: Option<DoneRecord> = Self::read_json(&self.done_record_path(&upload_id)).await;
+        if let Some(done) = done
+            && done.key == key
+            && self.object_exists(&bucket, &key)
+            && self.stored_etag(&bucket, &key).await.as_deref() == Some(done.etag.as_str())
+        {
+            // The first answer may have been a 503 from the bus, so
+            // announce it again; consumers are idempotent.
+            self.emit_created(
+                &bucket,
+                &key,
+                &done.etag,
+                &meta,
+                CreatedReason::CompleteMultipartUpload,
+            )
+            .await?;
+            // What a crash before the upload was forgotten left (its
+            // marker too, which a crash may have brought back).
+            let _ = tokio::fs::remove_file(self.sidecar(format!(".upload-{upload_id}.json"))).await;
+            let _ =
+                tokio::fs::remove_file(self.upload_metadata_path(&bucket, &key, &upload_id)).await;
+            self.forget_upload(&upload_id).await;
+            return Ok(S3Response::new(CompleteMultipartUploadOutput {
+                location: Some(self.location(&bucket, &key)),
+                bucket: Some(bucket),
+                key: Some(key),
+                e_tag: Some(ETag::Strong(done.etag)),
+                ..Default::default()
+            }));
         }
         self.check_upload(&upload_id, &key).await?;
 
@@ -1100,7 +1373,7 @@ impl S3 for FerryS3 {
             }
         }
 
-        let mut sources = Vec::with_capacity(listed.len());
+        let mut numbers = Vec::with_capacity(listed.len());
         let mut md5s = Vec::with_capacity(listed.len() * 16);
         for part in &listed {
             let number = part.part_number.unwrap_or_default();
@@ -1113,33 +1386,79 @@ impl S3 for FerryS3 {
                 hex_bytes(bare_etag(&record.etag))
                     .ok_or_else(|| io_error(format!("part {number}'s ETag is not an MD5")))?,
             );
-            sources.push(self.part_file(&upload_id, number));
+            numbers.push(number);
         }
+        // Sealed until this answer: no part goes in place meanwhile.
+        let (join, _seal) = self
+            .staging
+            .seal(&upload_id, &numbers)
+            .await
+            .map_err(io_error)?;
+        let known = self
+            .staging
+            .whole_sha256(&upload_id, &numbers)
+            .await
+            .map_err(io_error)?;
         let root = self.root.clone();
-        let whole = tokio::task::spawn_blocking({
-            let object = object.clone();
-            move || join_parts(&root, &object, &sources)
-        })
-        .await
-        .map_err(io_error)?
-        .map_err(io_error)?;
+        let whole = match join {
+            Join::InPlace {
+                stage,
+                total,
+                promote,
+                beyond,
+            } => {
+                // Parts past the object's end are discarded by this
+                // completion; their records go before their bytes do.
+                self.staging
+                    .discard(&upload_id, &beyond)
+                    .await
+                    .map_err(io_error)?;
+                let object = object.clone();
+                tokio::task::spawn_blocking(move || -> std::io::Result<[u8; 32]> {
+                    place_staged(&root, &object, &stage, total, &promote)?;
+                    match known {
+                        Some(whole) => Ok(whole),
+                        // Only when hashing in the background failed.
+                        None => {
+                            let sha = crate::staging::hash_file(&object, total)?;
+                            Ok(sha.finalize().into())
+                        }
+                    }
+                })
+                .await
+                .map_err(io_error)?
+                .map_err(io_error)?
+            }
+            Join::Copy(sources) => {
+                let object = object.clone();
+                let joined = tokio::task::spawn_blocking(move || {
+                    join_parts(&root, &object, &sources, known.is_none())
+                })
+                .await
+                .map_err(io_error)?
+                .map_err(io_error)?;
+                known
+                    .or(joined)
+                    .ok_or_else(|| io_error("the parts were joined without a hash"))?
+            }
+        };
         // S3's multipart ETag: the MD5 of the parts' MD5s, and their count.
         let etag = format!("{}-{}", md5_hex(&md5s), listed.len());
 
-        // The upload's attributes (its content type) become the object's.
+        // The upload's attributes (its content type) become the object's:
+        // copied, so completing again after a crash finds them still.
         let attributes = self.upload_metadata_path(&bucket, &key, &upload_id);
         let metadata = self.metadata_path(&bucket, &key);
-        if attributes.is_file() {
-            tokio::fs::rename(&attributes, &metadata)
-                .await
-                .map_err(io_error)?;
-        } else {
-            let _ = tokio::fs::remove_file(&metadata).await;
-        }
+        let attributes_bytes = match tokio::fs::read(&attributes).await {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_error(e)),
+        };
         let mut info = serde_json::Map::new();
         info.insert("e_tag".into(), etag.clone().into());
         info.insert(WHOLE_SHA256.into(), STANDARD.encode(whole).into());
         let mut output = CompleteMultipartUploadOutput {
+            location: Some(self.location(&bucket, &key)),
             bucket: Some(bucket.clone()),
             key: Some(key.clone()),
             e_tag: Some(ETag::Strong(etag.clone())),
@@ -1154,20 +1473,39 @@ impl S3 for FerryS3 {
             info.insert("checksum_sha256".into(), composite.clone().into());
             output.checksum_sha256 = Some(composite);
         }
-        durable(vec![object, metadata]).await?;
-        self.write_json(&self.internal_info_path(&bucket, &key), &info)
-            .await?;
-        self.write_json(
-            &self.done_record_path(&upload_id),
-            &DoneRecord {
-                key: key.clone(),
-                etag: etag.clone(),
-            },
-        )
-        .await?;
+        let done = DoneRecord {
+            key: key.clone(),
+            etag: etag.clone(),
+        };
+        let mut records = vec![
+            (
+                self.internal_info_path(&bucket, &key),
+                serde_json::to_vec(&info).map_err(io_error)?,
+            ),
+            (
+                self.done_record_path(&upload_id),
+                serde_json::to_vec(&done).map_err(io_error)?,
+            ),
+        ];
+        match attributes_bytes {
+            Some(bytes) => records.push((metadata, bytes)),
+            None => {
+                let _ = tokio::fs::remove_file(&metadata).await;
+            }
+        }
+        // The object's ETag and hash, its attributes and the record of this
+        // completion, flushed together, and with them the object's name (its
+        // bytes already are). Until the upload is closed, below, a crash
+        // leaves it open: completing again finds its parts.
+        let folders: Vec<PathBuf> = object.parent().map(Path::to_owned).into_iter().collect();
+        tokio::task::spawn_blocking(move || write_durably(records, folders))
+            .await
+            .map_err(io_error)?
+            .map_err(io_error)?;
         // Closed last: a crash before this leaves the upload open and its
         // parts in place, so completing it again builds the same object.
         let _ = tokio::fs::remove_file(self.sidecar(format!(".upload-{upload_id}.json"))).await;
+        let _ = tokio::fs::remove_file(&attributes).await;
         self.forget_upload(&upload_id).await;
 
         self.emit_created(

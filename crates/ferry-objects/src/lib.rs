@@ -27,6 +27,7 @@
 mod backend;
 pub mod events;
 pub mod presign;
+mod staging;
 mod store;
 
 pub use store::LocalObjectStore;
@@ -136,7 +137,13 @@ impl ObjectEndpoint {
             "public_url must be an http(s) URL, not {:?}",
             config.public_url
         );
-        let backend = FerryS3::new(&config.root, &config.bucket, bus, clock.clone())?;
+        let backend = FerryS3::new(
+            &config.root,
+            &config.bucket,
+            &config.public_url,
+            bus,
+            clock.clone(),
+        )?;
         let mut builder = S3ServiceBuilder::new(backend.clone());
         // s3s compares signing times with the system clock; `precheck` does
         // it with the injected one, so s3s's window is opened wide (its

@@ -2,7 +2,7 @@
 //! computation over the credentials, the request and the caller's time. The
 //! endpoint verifies these URLs with s3s; nothing here touches the network.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -64,7 +64,7 @@ pub fn encode_path(path: &str) -> String {
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
