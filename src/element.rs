@@ -102,15 +102,23 @@ impl FerryInstance {
     /// (`null`), which ends the session.
     #[wasm_bindgen(js_name = setTokenProvider)]
     pub fn set_token_provider(&self, provider: JsValue) {
-        self.host
-            .provider
-            .set(provider.dyn_into().ok().map(send_wrapper::SendWrapper::new));
+        let handover = &self.host.handover;
+        *handover.provider.borrow_mut() = provider.dyn_into().ok();
+        if let Some(session) = handover.session.get() {
+            session.handed_over();
+        }
     }
 
     /// Ends the session (`signOut()`).
     #[wasm_bindgen(js_name = signOut)]
     pub fn sign_out(&self) {
-        self.host.sign_outs.update(|n| *n = n.wrapping_add(1));
+        if let Some(session) = self.host.handover.session.get() {
+            leptos::task::spawn_local(async move {
+                // The tokens are forgotten even when the revocation can't
+                // be sent.
+                let _ = session.sign_out().await;
+            });
+        }
     }
 
     /// Uploads files the host picked (`upload(files)`) into the folder

@@ -16,7 +16,22 @@ use serde::Serialize;
 
 /// The host page's `tokenProvider`: `async ({forceRefresh}) => ({idToken,
 /// accessToken})`.
-pub type TokenProvider = SendWrapper<js_sys::Function>;
+pub type TokenProvider = js_sys::Function;
+
+/// What the host handed over for the session: its `tokenProvider`, and
+/// the instance's session once its settings are in, so `signOut()` and a
+/// new provider reach it. Plain cells, not signals: nothing renders from
+/// them (and signals of new types would weigh on the first load).
+#[derive(Debug, Default)]
+pub struct Handover {
+    /// The host's `tokenProvider`; `None` until set, or once cleared.
+    pub provider: std::cell::RefCell<Option<TokenProvider>>,
+    /// The mounted instance's session.
+    pub session: std::cell::Cell<Option<crate::session::Session>>,
+    /// Counts the provider's hand-overs: an answer to an older one (the
+    /// provider was replaced or cleared meanwhile) is dropped.
+    pub asked: std::cell::Cell<u32>,
+}
 
 /// One instance's side of its element. `Clone`: every part is a handle.
 #[derive(Debug, Clone)]
@@ -35,11 +50,8 @@ pub struct Host {
     /// Whether the host hands the tokens over (it set `tokenProvider`
     /// before this instance mounted): fixed for the instance's life.
     pub provided: bool,
-    /// The host's `tokenProvider` (set again on every hand-over; `None`
-    /// once the host cleared it).
-    pub provider: ArcRwSignal<Option<TokenProvider>>,
-    /// Counts the host's `signOut()` calls.
-    pub sign_outs: ArcRwSignal<u32>,
+    /// The host's `tokenProvider` and the session it is for.
+    pub handover: SendWrapper<std::rc::Rc<Handover>>,
 }
 
 impl Host {
@@ -54,8 +66,11 @@ impl Host {
     ) -> Self {
         Self {
             provided: provided || provider.is_some(),
-            provider: ArcRwSignal::new(provider.map(SendWrapper::new)),
-            sign_outs: ArcRwSignal::new(0),
+            handover: SendWrapper::new(std::rc::Rc::new(Handover {
+                provider: std::cell::RefCell::new(provider),
+                session: std::cell::Cell::new(None),
+                asked: std::cell::Cell::new(0),
+            })),
             element: element.map(SendWrapper::new),
             routing,
             folder: ArcRwSignal::new(None),

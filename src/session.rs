@@ -16,21 +16,23 @@
 //!   is stored: the tokens live in memory, and the provider is asked again
 //!   before the access token expires, and with `forceRefresh: true` after
 //!   the API or the live connection refused it. When the provider throws,
-//!   the session ends and the instance says so ([`Ended`]). Asking it is
-//!   the `provided` chunk.
+//!   the session ends and the instance says so ([`Ended`]). All of that is
+//!   the `provided` chunk ([`provided`]).
 //!
 //! Either way, many requests refused at once share one renewal, and the
 //! host page hears when the session ends (`ferry-signed-out`).
 
 use crate::api::identity::CognitoTransport;
 use crate::chunks::{self, ChunkFuture};
-use crate::host::{Host, TokenProvider};
+use crate::host::Host;
 use crate::platform::{self, BrowserStore};
 use ferry_client::auth::store::{self, TokenStorage};
 use ferry_client::auth::{AuthError, Client, TokenSet};
 use ferry_protocol::ClientConfig;
-use ferry_protocol::host::{ElementErrorCode, ErrorV1, SignOutReason, SignedOutV1};
+use ferry_protocol::host::{SignOutReason, SignedOutV1};
 use leptos::prelude::*;
+
+pub mod provided;
 
 /// The sign-in client the session uses.
 pub type AuthClient = Client<CognitoTransport>;
@@ -49,73 +51,6 @@ chunks::split_point! {
     fn revoke(client: AuthClient, tokens: TokenSet) -> ChunkFuture<Result<(), AuthError>> {
         Box::pin(async move { client.sign_out(&tokens).await })
     }
-}
-
-chunks::split_point! {
-    provided =>
-    /// Asks the host's provider for tokens (`forceRefresh` as `force`). When
-    /// it answers, unforced, with the `current` access token and that is
-    /// already due for renewal, it is asked again with `forceRefresh: true`:
-    /// a provider that caches its tokens until they expire would otherwise
-    /// be asked again and again.
-    fn ask_provider(
-        provider: TokenProvider,
-        force: bool,
-        current: Option<String>,
-    ) -> ChunkFuture<Result<TokenSet, ProviderFailure>> {
-        Box::pin(async move {
-            let tokens = call_provider(&provider, force).await?;
-            if !force
-                && current.as_deref() == Some(tokens.access_token.as_str())
-                && tokens.needs_refresh(platform::now_seconds())
-            {
-                return call_provider(&provider, true).await;
-            }
-            Ok(tokens)
-        })
-    }
-}
-
-/// Why the host's provider gave no tokens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProviderFailure {
-    /// It threw, or its promise was rejected: the message it gave.
-    Threw(String),
-    /// It answered something that isn't two usable tokens: what is wrong.
-    Invalid(String),
-}
-
-/// Calls the provider with `{forceRefresh}` and reads its answer (or the
-/// promise's), `{idToken, accessToken}`.
-async fn call_provider(provider: &TokenProvider, force: bool) -> Result<TokenSet, ProviderFailure> {
-    use wasm_bindgen::{JsCast, JsValue};
-    let threw = |error: JsValue| {
-        let message = error
-            .dyn_ref::<js_sys::Error>()
-            .map(|e| String::from(e.message()))
-            .or_else(|| error.as_string())
-            .unwrap_or_else(|| "it gave no reason".to_owned());
-        ProviderFailure::Threw(message)
-    };
-    let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&options, &"forceRefresh".into(), &force.into());
-    let answer = provider
-        .call1(&JsValue::UNDEFINED, &options)
-        .map_err(threw)?;
-    let answer = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&answer))
-        .await
-        .map_err(threw)?;
-    let field = |name: &str| {
-        js_sys::Reflect::get(&answer, &name.into())
-            .ok()
-            .and_then(|value| value.as_string())
-    };
-    ferry_client::auth::provided_tokens(
-        field("idToken"),
-        field("accessToken"),
-        platform::now_seconds(),
-    )
-    .map_err(ProviderFailure::Invalid)
 }
 
 /// Why a session from the host's provider ended; the instance shows it in
@@ -142,15 +77,14 @@ pub struct Session {
     host: StoredValue<Host>,
     /// Whether the host page hands the tokens over (`tokenProvider`).
     provided: bool,
-    /// Why a provided session ended (`None` while it lasts or starts).
-    ended: RwSignal<Option<Ended>>,
-    /// Counts the provider's hand-overs: an answer to an older one (the
-    /// provider was replaced or cleared meanwhile) is dropped.
-    asked: StoredValue<u32>,
+    /// Why a provided session ended (`None` while it lasts or starts): the
+    /// provider's failure, or empty once the host signed out. (A string
+    /// signal, a type the first load has anyway.)
+    ended: RwSignal<Option<String>>,
 }
 
 /// How a renewal went.
-enum Renewed {
+pub(crate) enum Renewed {
     Fresh(TokenSet),
     /// No answer: the session stays, and the next request tries again.
     Unreachable,
@@ -184,7 +118,6 @@ impl Session {
             host: StoredValue::new(host),
             provided,
             ended: RwSignal::new(None),
-            asked: StoredValue::new(0),
         }
     }
 
@@ -201,7 +134,13 @@ impl Session {
 
     /// Why a session from the host's provider ended (tracked).
     pub fn ended(&self) -> Option<Ended> {
-        self.ended.get()
+        self.ended.get().map(|reason| {
+            if reason.is_empty() {
+                Ended::SignedOut
+            } else {
+                Ended::ProviderFailed(reason)
+            }
+        })
     }
 
     /// The tokens, tracked: `None` when signed out.
@@ -262,12 +201,7 @@ impl Session {
     /// ends until the host hands over a provider again.
     pub async fn sign_out(&self) -> Result<(), AuthError> {
         if self.provided {
-            self.asked.update_value(|n| *n = n.wrapping_add(1));
-            let was_signed_in = self.tokens.with_untracked(Option::is_some);
-            self.ended.set(Some(Ended::SignedOut));
-            if was_signed_in {
-                self.end(SignOutReason::Host);
-            }
+            self.ended_by_host();
             return Ok(());
         }
         let Some(tokens) = self.tokens.get_untracked() else {
@@ -281,31 +215,48 @@ impl Session {
         }
     }
 
-    /// With the host's provider: asks it for tokens whenever the host hands
-    /// one over (at once, and each time `tokenProvider` is set), and ends
-    /// the session when the host clears it. For as long as the calling
-    /// component is mounted.
-    pub fn follow_provider(&self) {
-        if !self.provided {
-            return;
+    /// Counts a hand-over of the host's provider (or a sign-out); its
+    /// number. An answer to an older one is dropped.
+    fn count_handover(&self) -> u32 {
+        self.host.with_value(|host| {
+            let asked = host.handover.asked.get().wrapping_add(1);
+            host.handover.asked.set(asked);
+            asked
+        })
+    }
+
+    /// The host signed out or cleared its provider: the session ends until
+    /// it hands one over again.
+    fn ended_by_host(&self) {
+        self.count_handover();
+        let was_signed_in = self.tokens.with_untracked(Option::is_some);
+        self.ended.set(Some(String::new()));
+        if was_signed_in {
+            self.end(SignOutReason::Host);
         }
-        let session = *self;
-        let provider = self.host.with_value(|host| host.provider.clone());
-        Effect::new(move |_| match provider.get() {
-            Some(_) => {
-                session.ended.set(None);
-                leptos::task::spawn_local(async move {
-                    if let Renewed::Fresh(tokens) = session.renew(None, false).await {
-                        session.signed_in(tokens);
-                    }
-                });
-            }
-            None => {
-                leptos::task::spawn_local(async move {
-                    let _ = session.sign_out().await;
-                });
-            }
-        });
+    }
+
+    /// The session the host's `signOut()` and `tokenProvider` reach, for
+    /// as long as the calling component is mounted; with a provider, it is
+    /// asked for tokens at once.
+    pub fn take_handover(&self) {
+        let handover = self.host.with_value(|host| host.handover.clone());
+        handover.session.set(Some(*self));
+        on_cleanup(move || handover.session.set(None));
+        self.handed_over();
+    }
+
+    /// The host handed over its `tokenProvider` (or cleared it): asks it
+    /// for tokens (or ends the session). Nothing without a provider.
+    pub fn handed_over(&self) {
+        if self.provided {
+            let session = *self;
+            leptos::task::spawn_local(async move {
+                if let Ok(handing_over) = provided::handed_over(session).await {
+                    handing_over.await;
+                }
+            });
+        }
     }
 
     /// Renews the tokens after `refused` was refused (`force`: by the API
@@ -374,32 +325,9 @@ impl Session {
                 }
             };
         }
-        let Some(provider) = self.host.with_value(|host| host.provider.get_untracked()) else {
-            return Renewed::Ended;
-        };
-        self.asked.update_value(|n| *n = n.wrapping_add(1));
-        let asked = self.asked.get_value();
-        let current = current.map(|t| t.access_token);
-        let answer = match ask_provider(provider, force, current).await {
-            Ok(asking) => asking.await,
-            Err(_) => return Renewed::Unreachable,
-        };
-        if self.asked.try_get_value() != Some(asked) {
-            // Replaced or cleared meanwhile: the newer hand-over decides.
-            return Renewed::Unreachable;
+        match provided::renew(*self, current.map(|t| t.access_token), force).await {
+            Ok(renewing) => renewing.await,
+            Err(_) => Renewed::Unreachable,
         }
-        let (code, message) = match answer {
-            Ok(fresh) => return Renewed::Fresh(fresh),
-            Err(ProviderFailure::Threw(message)) => (
-                ElementErrorCode::TokenProviderFailed,
-                format!("The token provider failed: {message}"),
-            ),
-            Err(ProviderFailure::Invalid(message)) => (ElementErrorCode::InvalidTokens, message),
-        };
-        self.host
-            .with_value(|host| host.emit_event(&ErrorV1::new(code, message.clone())));
-        self.ended.set(Some(Ended::ProviderFailed(message)));
-        self.end(SignOutReason::ProviderFailed);
-        Renewed::Ended
     }
 }

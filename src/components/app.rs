@@ -66,7 +66,7 @@ pub fn App(source: ConfigSource, host: Host) -> impl IntoView {
 fn Ready(config: ClientConfig, host: Host) -> impl IntoView {
     let session = Session::restore(&config, host.clone());
     use_token_refresh(session);
-    session.follow_provider();
+    session.take_handover();
     let error = RwSignal::new(None::<String>);
     // Single sign-on: coming back from the hosted UI on the callback path,
     // the code is traded for tokens.
@@ -91,7 +91,7 @@ fn Ready(config: ClientConfig, host: Host) -> impl IntoView {
     let signed_in = untrack(|| session.is_signed_in());
     host.emit_event(&ReadyV1::new(host.first_folder(), signed_in));
     let who = Memo::new(move |_| session.username());
-    let sign_out = move || {
+    let sign_out = move |_| {
         leptos::task::spawn_local(async move {
             // The tokens are forgotten even when the revocation can't be sent.
             if let Err(e) = session.sign_out().await {
@@ -99,20 +99,18 @@ fn Ready(config: ClientConfig, host: Host) -> impl IntoView {
             }
         });
     };
-    // The host's `signOut()`.
-    let sign_outs = host.sign_outs.clone();
-    Effect::new(move |seen: Option<u32>| {
-        let calls = sign_outs.get();
-        if seen.is_some_and(|seen| seen != calls) {
-            sign_out();
-        }
-        calls
-    });
+    // With the host's provider, no form: the provider's chunk says what
+    // is going on while no one is signed in.
     let signed_out = {
         let config = config.clone();
         move || {
             if session.is_provided() {
-                view! { <ProvidedSignedOut session=session /> }.into_any()
+                chunks::lazy_view(
+                    "Signing in…",
+                    session::provided::signed_out_view,
+                    move |build| build(session),
+                )
+                .into_any()
             } else {
                 view! { <SignIn config=config.clone() session=session error=error /> }.into_any()
             }
@@ -122,16 +120,16 @@ fn Ready(config: ClientConfig, host: Host) -> impl IntoView {
         <Show when=move || session.is_signed_in() fallback=signed_out>
             // With the host's provider, the host page shows who is signed
             // in and signs out.
-            <Show when=move || !session.is_provided()>
+            {(!session.is_provided()).then(|| view! {
                 <div class="ferry-account" role="region" aria-labelledby="ferry-account-name">
                     <h2 id="ferry-account-name">{move || match who.get() {
                         Some(name) => format!("Signed in as {name}"),
                         None => "Signed in".to_owned(),
                     }}</h2>
-                    <button type="button" class="ferry-button" on:click=move |_| sign_out()>"Sign out"</button>
+                    <button type="button" class="ferry-button" on:click=sign_out>"Sign out"</button>
                     <div role="alert" class="ferry-alert">{move || error.get()}</div>
                 </div>
-            </Show>
+            })}
             {
                 let (config, host) = (config.clone(), host.clone());
                 chunks::lazy_view("Loading your files…", files::files_view, move |build| {
@@ -139,32 +137,6 @@ fn Ready(config: ClientConfig, host: Host) -> impl IntoView {
                 })
             }
         </Show>
-    }
-}
-
-/// With the host's provider, no one signed in: waiting for its tokens, or
-/// the session ended and why.
-#[component]
-fn ProvidedSignedOut(session: Session) -> impl IntoView {
-    move || {
-        match session.ended() {
-        None => view! { <p role="status" class="ferry-muted">"Signing in…"</p> }.into_any(),
-        Some(session::Ended::SignedOut) => view! {
-            <section class="ferry-card" role="status" aria-labelledby="ferry-ended-title">
-                <h1 id="ferry-ended-title">"Signed out"</h1>
-                <p>"Sign in to the page again to see your files."</p>
-            </section>
-        }
-        .into_any(),
-        Some(session::Ended::ProviderFailed(reason)) => view! {
-            <section class="ferry-card ferry-error" role="alert" aria-labelledby="ferry-ended-title">
-                <h1 id="ferry-ended-title">"Your portal session has ended"</h1>
-                <p>"Sign in to the portal again to see your files."</p>
-                <p class="ferry-muted">{reason}</p>
-            </section>
-        }
-        .into_any(),
-    }
     }
 }
 

@@ -100,7 +100,9 @@ impl Hasher {
 /// server), the worker starts from a `blob:` module of the page's origin
 /// that imports the worker script from Ferry's, with CORS as every asset
 /// is served. Its URL, or `None` when `script` is the page's own origin.
-/// (The portal's CSP must allow `worker-src blob:`; docs/embedding.md.)
+/// (The portal's CSP must allow `worker-src blob:` and Ferry's origin: a
+/// module worker's imports are checked against `worker-src`;
+/// docs/embedding.md.)
 fn same_origin_start(script: &str) -> Result<Option<String>, JsValue> {
     let page = web_sys::window()
         .ok_or_else(|| JsValue::from_str("no window"))?
