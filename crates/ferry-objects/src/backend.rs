@@ -1389,14 +1389,28 @@ impl S3 for FerryS3 {
             numbers.push(number);
         }
         // Sealed until this answer: no part goes in place meanwhile.
-        let (join, _seal) = self
+        let (join, seal) = self
             .staging
             .seal(&upload_id, &numbers)
             .await
             .map_err(io_error)?;
+        // A part sent again since the checks above: its new bytes weren't
+        // checked against the listing, so this completion stops.
+        let unchanged = numbers.iter().zip(&seal.writes).all(|(number, write)| {
+            stored
+                .iter()
+                .find(|(n, _)| n == number)
+                .is_some_and(|(_, r)| crate::staging::write_of(r) == *write)
+        });
+        if !unchanged {
+            return Err(s3_error!(
+                InvalidPart,
+                "A part was sent again while the upload was being completed."
+            ));
+        }
         let known = self
             .staging
-            .whole_sha256(&upload_id, &numbers)
+            .whole_sha256(&upload_id, &seal)
             .await
             .map_err(io_error)?;
         let root = self.root.clone();
@@ -1472,6 +1486,7 @@ impl S3 for FerryS3 {
             );
             info.insert("checksum_sha256".into(), composite.clone().into());
             output.checksum_sha256 = Some(composite);
+            output.checksum_type = Some(ChecksumType::from_static(ChecksumType::COMPOSITE));
         }
         let done = DoneRecord {
             key: key.clone(),

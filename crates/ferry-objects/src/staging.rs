@@ -165,12 +165,19 @@ pub(crate) enum Join {
 }
 
 /// Completion's hold on an upload: nothing goes in place while it lasts.
+/// It names the writes of the parts it joins, as they were when it began.
 #[derive(Debug)]
-pub(crate) struct Seal(Arc<Upload>);
+pub(crate) struct Seal {
+    upload: Arc<Upload>,
+    /// The joined parts' writes, in order.
+    pub(crate) writes: Vec<String>,
+    /// Their chained digest, when they are parts 1 to n.
+    chain: Option<[u8; 32]>,
+}
 
 impl Drop for Seal {
     fn drop(&mut self) {
-        self.0.state().sealed = false;
+        self.upload.state().sealed = false;
     }
 }
 
@@ -264,7 +271,7 @@ fn chain_of(previous: &[u8; 32], write: &str) -> [u8; 32] {
 
 /// What names a stored part's bytes in the hash chain: its write, or for a
 /// part stored before writes had ids, its ETag and size.
-fn write_of(record: &PartRecord) -> String {
+pub(crate) fn write_of(record: &PartRecord) -> String {
     record
         .write
         .clone()
@@ -586,30 +593,24 @@ impl Staging {
         }
     }
 
-    /// The SHA-256 of parts 1 to `count` one after another, when those are
-    /// the parts listed (`numbers` is 1 to `count`); hashes what is left.
+    /// The SHA-256 of the sealed parts one after another, when they are
+    /// parts 1 to n and those are still the parts hashed; hashes what is
+    /// left first.
     pub(crate) async fn whole_sha256(
         &self,
         id: &str,
-        numbers: &[i32],
+        seal: &Seal,
     ) -> std::io::Result<Option<[u8; 32]>> {
-        let count = numbers.len();
-        if !numbers
-            .iter()
-            .enumerate()
-            .all(|(i, n)| usize::try_from(*n).ok() == Some(i + 1))
-        {
+        let Some(chain) = seal.chain else {
             return Ok(None);
-        }
+        };
         self.advance(id).await?;
-        let upload = self.upload(id).await?;
-        let state = upload.state();
-        if count == 0 || state.hashed.len() < count {
-            return Ok(None);
-        }
+        let count = seal.writes.len();
+        let state = seal.upload.state();
         Ok(state
             .hashed
-            .get(count - 1)
+            .get(count.wrapping_sub(1))
+            .filter(|h| h.chain == chain)
             .map(|h| h.state.clone().finalize().into()))
     }
 
@@ -619,17 +620,32 @@ impl Staging {
         let upload = self.upload(id).await?;
         let stage = self.stage_path(id);
         let stage_meta = tokio::fs::metadata(&stage).await.ok();
+        // Made before the state is locked, so that when it is dropped on
+        // an early return the lock is already released.
+        let mut seal = Seal {
+            upload: upload.clone(),
+            writes: Vec::with_capacity(numbers.len()),
+            chain: Some([0_u8; 32]),
+        };
         let mut state = upload.state();
         state.sealed = true;
-        let seal = Seal(upload.clone());
         let mut sources = Vec::with_capacity(numbers.len());
-        for number in numbers {
+        for (i, number) in numbers.iter().enumerate() {
             let record = state
                 .parts
                 .get(number)
                 .ok_or_else(|| std::io::Error::other(format!("part {number} is not stored")))?;
             let (path, offset) = self.bytes_of(id, *number, record);
             sources.push((path, offset, record.size));
+            let write = write_of(record);
+            seal.chain = seal
+                .chain
+                .filter(|_| usize::try_from(*number).ok() == Some(i + 1))
+                .map(|chain| chain_of(&chain, &write));
+            seal.writes.push(write);
+        }
+        if numbers.is_empty() {
+            seal.chain = None;
         }
         let in_place = in_place(&state, numbers, stage_meta.as_ref());
         drop(state);

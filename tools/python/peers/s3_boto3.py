@@ -71,6 +71,7 @@ def main():
     upload_id = created["UploadId"]
     check(created["Bucket"] == bucket and created["Key"] == key, f"create: {created}")
     check(created.get("ChecksumAlgorithm") == "SHA256", f"create echoes the algorithm: {created}")
+    check(created.get("ChecksumType") == "COMPOSITE", f"create names the checksum type: {created}")
     step("create-multipart", upload_id=upload_id)
 
     etags = []
@@ -112,6 +113,8 @@ def main():
         all(isinstance(p.get("LastModified"), datetime.datetime) for p in listed["Parts"]),
         f"every part has LastModified: {listed['Parts']}",
     )
+    check(listed.get("StorageClass") == "STANDARD", f"list: {listed}")
+    check(listed.get("ChecksumAlgorithm") == "SHA256", f"list: {listed}")
     step("list-parts")
 
     page = s3.list_parts(Bucket=bucket, Key=key, UploadId=upload_id, MaxParts=2)
@@ -148,6 +151,7 @@ def main():
         hashlib.sha256(b"".join(hashlib.sha256(b).digest() for b in parts)).digest()
     ).decode()
     check(done.get("ChecksumSHA256") == f"{composite}-3", f"complete checksum: {done}")
+    check(done.get("ChecksumType") == "COMPOSITE", f"complete checksum type: {done}")
     step("complete-multipart", location=done["Location"])
 
     # Completing again answers the same object, as S3 does.
