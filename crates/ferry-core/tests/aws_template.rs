@@ -43,3 +43,41 @@ fn every_bus_rule_in_the_template_is_a_rule_of_the_local_bus() {
         "the template has rules that ferry_core::consumers::rules() lacks"
     );
 }
+
+/// The text of the resource `name` in the template, up to the next line
+/// at its indentation (the next resource, or a comment before it).
+fn resource(template: &str, name: &str) -> String {
+    let start = template
+        .find(&format!("\n  {name}:\n"))
+        .unwrap_or_else(|| panic!("the template has no resource {name}"));
+    template[start + 1..]
+        .lines()
+        .enumerate()
+        .take_while(|(i, line)| *i == 0 || !line.starts_with("  ") || line.starts_with("   "))
+        .map(|(_, line)| format!("{line}\n"))
+        .collect()
+}
+
+#[test]
+fn a_portals_origin_may_load_the_apps_files_from_the_distribution() {
+    let template = template();
+    // The distribution's responses carry the response headers policy…
+    let distribution = resource(&template, "Distribution");
+    assert!(
+        distribution.contains("ResponseHeadersPolicyId: !Ref WebHeaders"),
+        "{distribution}"
+    );
+    // …whose CORS names the same portal origins as the API and the bucket.
+    let headers = resource(&template, "WebHeaders");
+    assert!(headers.contains("CorsConfig: !If"), "{headers}");
+    assert!(headers.contains("- HasExtraOrigins"), "{headers}");
+    assert!(
+        headers.contains("Items: !Ref ExtraAllowedOrigins"),
+        "{headers}"
+    );
+    assert!(headers.contains("Items: [GET, HEAD]"), "{headers}");
+    assert!(
+        headers.contains("AccessControlAllowCredentials: false"),
+        "{headers}"
+    );
+}
