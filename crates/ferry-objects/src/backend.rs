@@ -1189,13 +1189,20 @@ impl S3 for FerryS3 {
             return Err(s3_error!(NoSuchUpload));
         }
         // The whole file's hash goes on in the background, so the answer
-        // doesn't wait for it; completion waits for what is left.
-        let staging = self.staging.clone();
-        tokio::spawn(async move {
-            if let Err(e) = staging.advance(&upload_id).await {
+        // doesn't wait for it, unless it has fallen behind (the CPU is the
+        // limit): then this answer waits, and completion finds little left.
+        if self.staging.hash_lag(&upload_id) > crate::staging::MAX_HASH_LAG {
+            if let Err(e) = self.staging.advance(&upload_id).await {
                 tracing::debug!(error = %e, upload_id, "hashing the upload's parts paused");
             }
-        });
+        } else {
+            let staging = self.staging.clone();
+            tokio::spawn(async move {
+                if let Err(e) = staging.advance(&upload_id).await {
+                    tracing::debug!(error = %e, upload_id, "hashing the upload's parts paused");
+                }
+            });
+        }
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(ETag::Strong(record.etag)),
             checksum_sha256: checksum,

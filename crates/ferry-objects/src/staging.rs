@@ -52,6 +52,12 @@ pub(crate) const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// once when hashing stored parts.
 const PIECE: usize = 64 * 1024;
 
+/// How far the whole file's hash may fall behind the parts stored from
+/// part 1 on before a part's answer waits for it: when the CPU is the
+/// limit, the hash is then done during the upload instead of piling up for
+/// completion to wait on.
+pub(crate) const MAX_HASH_LAG: u64 = 16 * 1024 * 1024;
+
 /// A stored part: its ETag, checksum and size, and where its bytes are.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct PartRecord {
@@ -523,6 +529,22 @@ impl Staging {
         if state.hashed.len() >= n {
             state.hashed.truncate(n - 1);
         }
+    }
+
+    /// How many bytes of parts stored one after another from part 1 the
+    /// whole file's hash hasn't reached yet.
+    pub(crate) fn hash_lag(&self, id: &str) -> u64 {
+        let Some(upload) = self.existing(id) else {
+            return 0;
+        };
+        let state = upload.state();
+        let mut lag = 0;
+        let mut number = i32::try_from(state.hashed.len() + 1).unwrap_or(i32::MAX);
+        while let Some(record) = state.parts.get(&number) {
+            lag += record.size;
+            number = number.saturating_add(1);
+        }
+        lag
     }
 
     /// Hashes parts from where the hash is to as far as parts 1 to k are
