@@ -64,11 +64,17 @@ macro_rules! split_point {
 }
 pub(crate) use split_point;
 
+/// A chunk's view, ready to build where it is wanted.
+type Render = std::rc::Rc<dyn Fn() -> AnyView>;
+
+/// A chunk on its way: its view once it is here.
+type Loading = Pin<Box<dyn Future<Output = Result<Render, ChunkError>>>>;
+
 /// Where a lazily loaded view stands.
-#[derive(Debug, Clone, Copy)]
-enum Phase<B> {
+#[derive(Clone)]
+enum Phase {
     Loading,
-    Ready(B),
+    Ready(Render),
     Failed,
 }
 
@@ -79,7 +85,8 @@ enum Phase<B> {
 /// again.
 ///
 /// Plain signals and a task, no `Suspense`: the async resource machinery
-/// would weigh on the first load, which this is part of.
+/// would weigh on the first load, which this is part of. Only the wrapping
+/// is generic; [`lazy`] does the work, one copy for every place.
 pub fn lazy_view<B, L, Fut, R>(waiting: &'static str, load: L, render: R) -> impl IntoView
 where
     B: Copy + Send + Sync + 'static,
@@ -87,13 +94,29 @@ where
     Fut: Future<Output = Result<B, ChunkError>> + 'static,
     R: Fn(B) -> AnyView + Send + Sync + 'static,
 {
-    let phase = RwSignal::new(Phase::<B>::Loading);
-    let load = std::sync::Arc::new(load);
+    let render = std::sync::Arc::new(render);
+    lazy(
+        waiting,
+        send_wrapper::SendWrapper::new(std::rc::Rc::new(move || -> Loading {
+            let loading = load();
+            let render = render.clone();
+            Box::pin(async move {
+                let builder = loading.await?;
+                Ok(std::rc::Rc::new(move || render(builder)) as Render)
+            })
+        })),
+    )
+}
+
+fn lazy(
+    waiting: &'static str,
+    load: send_wrapper::SendWrapper<std::rc::Rc<dyn Fn() -> Loading>>,
+) -> impl IntoView {
+    let phase = RwSignal::new_local(Phase::Loading);
     let start = move || {
-        let loading = load();
+        let mut loading = load();
         // A chunk already here answers at once: no "Loading…" in between
         // (a dialog opened a second time shows straight away).
-        let mut loading = Box::pin(loading);
         if let Some(done) = futures::FutureExt::now_or_never(&mut loading) {
             phase.set(done.map_or(Phase::Failed, Phase::Ready));
             return;
@@ -107,7 +130,7 @@ where
     start();
     move || match phase.get() {
         Phase::Loading => view! { <p role="status" class="ferry-muted">{waiting}</p> }.into_any(),
-        Phase::Ready(builder) => render(builder),
+        Phase::Ready(render) => render(),
         Phase::Failed => {
             let start = start.clone();
             view! {

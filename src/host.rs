@@ -12,7 +12,6 @@ use ferry_protocol::FolderPath;
 use ferry_protocol::host::HostEvent;
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
-use serde::Serialize;
 
 /// The host page's `tokenProvider`: `async ({forceRefresh}) => ({idToken,
 /// accessToken})`.
@@ -98,16 +97,18 @@ impl Host {
     /// Tells the host page one of the events `ferry_protocol::host`
     /// publishes.
     pub fn emit_event<T: HostEvent>(&self, detail: &T) {
-        self.emit(T::NAME, detail);
+        if self.element.is_some() {
+            self.emit(T::NAME, serde_json::to_string(detail).ok());
+        }
     }
 
-    /// Tells the host page: a `CustomEvent` named `name` with `detail` (as
-    /// JSON) on the element, bubbling out of its shadow root. Nothing
-    /// without an element.
-    fn emit(&self, name: &str, detail: &impl Serialize) {
+    /// Tells the host page: a `CustomEvent` named `name` with `detail`
+    /// (JSON text, parsed by the browser) on the element, bubbling out of
+    /// its shadow root. Nothing without an element. Not generic: one copy
+    /// for every event.
+    fn emit(&self, name: &str, detail: Option<String>) {
         let Some(element) = &self.element else { return };
-        let detail = serde_json::to_string(detail)
-            .ok()
+        let detail = detail
             .and_then(|json| js_sys::JSON::parse(&json).ok())
             .unwrap_or(wasm_bindgen::JsValue::NULL);
         let init = web_sys::CustomEventInit::new();
