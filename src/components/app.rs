@@ -90,7 +90,8 @@ fn Ready(config: ClientConfig, host: Host) -> impl IntoView {
     // it ends).
     let signed_in = untrack(|| session.is_signed_in());
     host.emit_event(&ReadyV1::new(host.first_folder(), signed_in));
-    let who = Memo::new(move |_| session.username());
+    // A plain derived closure, not a memo: it changes only with the tokens.
+    let who = move || session.username();
     let sign_out = move |_| {
         leptos::task::spawn_local(async move {
             // The tokens are forgotten even when the revocation can't be sent.
@@ -122,7 +123,7 @@ fn Ready(config: ClientConfig, host: Host) -> impl IntoView {
             // in and signs out.
             {(!session.is_provided()).then(|| view! {
                 <div class="ferry-account" role="region" aria-labelledby="ferry-account-name">
-                    <h2 id="ferry-account-name">{move || match who.get() {
+                    <h2 id="ferry-account-name">{move || match who() {
                         Some(name) => format!("Signed in as {name}"),
                         None => "Signed in".to_owned(),
                     }}</h2>
