@@ -6,7 +6,7 @@
 //! request, socket, timer, listener and worker it started.
 
 use crate::components::app::App;
-use crate::host::Host;
+use crate::host::{Host, HostCall};
 use ferry_client::config::{ConfigSource, source_from_attributes};
 use ferry_client::route::Routing;
 use ferry_protocol::FolderPath;
@@ -104,21 +104,13 @@ impl FerryInstance {
     pub fn set_token_provider(&self, provider: JsValue) {
         let handover = &self.host.handover;
         *handover.provider.borrow_mut() = provider.dyn_into().ok();
-        if let Some(session) = handover.session.get() {
-            session.handed_over();
-        }
+        handover.tell(HostCall::TokenProvider);
     }
 
     /// Ends the session (`signOut()`).
     #[wasm_bindgen(js_name = signOut)]
     pub fn sign_out(&self) {
-        if let Some(session) = self.host.handover.session.get() {
-            leptos::task::spawn_local(async move {
-                // The tokens are forgotten even when the revocation can't
-                // be sent.
-                let _ = session.sign_out().await;
-            });
-        }
+        self.host.handover.tell(HostCall::SignOut);
     }
 
     /// Uploads files the host picked (`upload(files)`) into the folder

@@ -17,19 +17,52 @@ use send_wrapper::SendWrapper;
 /// accessToken})`.
 pub type TokenProvider = js_sys::Function;
 
-/// What the host handed over for the session: its `tokenProvider`, and
-/// the instance's session once its settings are in, so `signOut()` and a
-/// new provider reach it. Plain cells, not signals: nothing renders from
-/// them (and signals of new types would weigh on the first load).
-#[derive(Debug, Default)]
+/// What the host page asks of the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostCall {
+    /// It set `tokenProvider` (again), or cleared it.
+    TokenProvider,
+    /// It called `signOut()`.
+    SignOut,
+}
+
+/// Who hears the host's calls: the instance's session, once its settings
+/// are in.
+pub type Listener = std::rc::Rc<dyn Fn(HostCall)>;
+
+/// What the host handed over for the session: its `tokenProvider`, and who
+/// hears when it hands over another or signs out. Plain cells, not
+/// signals: nothing renders from them (and signals of new types would
+/// weigh on the first load).
+#[derive(Default)]
 pub struct Handover {
     /// The host's `tokenProvider`; `None` until set, or once cleared.
     pub provider: std::cell::RefCell<Option<TokenProvider>>,
-    /// The mounted instance's session.
-    pub session: std::cell::Cell<Option<crate::session::Session>>,
+    /// The mounted instance's session, listening.
+    pub listener: std::cell::RefCell<Option<Listener>>,
     /// Counts the provider's hand-overs: an answer to an older one (the
     /// provider was replaced or cleared meanwhile) is dropped.
     pub asked: std::cell::Cell<u32>,
+}
+
+impl std::fmt::Debug for Handover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handover")
+            .field("provider", &self.provider)
+            .field("asked", &self.asked)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handover {
+    /// Tells the listening session, if any, what the host asked.
+    pub fn tell(&self, call: HostCall) {
+        // Cloned out first: the session may listen anew while it hears.
+        let listener = self.listener.borrow().clone();
+        if let Some(listener) = listener {
+            listener(call);
+        }
+    }
 }
 
 /// One instance's side of its element. `Clone`: every part is a handle.
@@ -67,7 +100,7 @@ impl Host {
             provided: provided || provider.is_some(),
             handover: SendWrapper::new(std::rc::Rc::new(Handover {
                 provider: std::cell::RefCell::new(provider),
-                session: std::cell::Cell::new(None),
+                listener: std::cell::RefCell::new(None),
                 asked: std::cell::Cell::new(0),
             })),
             element: element.map(SendWrapper::new),

@@ -24,7 +24,7 @@
 
 use crate::api::identity::CognitoTransport;
 use crate::chunks::{self, ChunkFuture};
-use crate::host::Host;
+use crate::host::{Host, HostCall};
 use crate::platform::{self, BrowserStore};
 use ferry_client::auth::store::{self, TokenStorage};
 use ferry_client::auth::{AuthError, Client, TokenSet};
@@ -241,8 +241,18 @@ impl Session {
     /// asked for tokens at once.
     pub fn take_handover(&self) {
         let handover = self.host.with_value(|host| host.handover.clone());
-        handover.session.set(Some(*self));
-        on_cleanup(move || handover.session.set(None));
+        let session = *self;
+        *handover.listener.borrow_mut() = Some(std::rc::Rc::new(move |call| match call {
+            HostCall::TokenProvider => session.handed_over(),
+            HostCall::SignOut => leptos::task::spawn_local(async move {
+                // The tokens are forgotten even when the revocation can't
+                // be sent.
+                let _ = session.sign_out().await;
+            }),
+        }));
+        on_cleanup(move || {
+            handover.listener.borrow_mut().take();
+        });
         self.handed_over();
     }
 
