@@ -693,7 +693,7 @@ impl FerryS3 {
     /// name: a completed object keeps its bytes) and the parts in files of
     /// their own (parts a completion didn't list).
     async fn forget_upload(&self, upload_id: &str) {
-        self.staging.forget(upload_id).await;
+        self.staging.forget(upload_id);
         let record = self.upload_record_path(upload_id);
         let log = self.staging.log_path(upload_id);
         let ours = format!(".ferry-part-{upload_id}-");

@@ -119,9 +119,10 @@ struct Upload {
     id: String,
     state: Mutex<State>,
     loaded: tokio::sync::OnceCell<()>,
-    /// One hasher at a time; `true` once the upload is over, so a hasher
-    /// still running leaves its log alone.
-    hashing: tokio::sync::Mutex<bool>,
+    /// One hasher at a time.
+    hashing: tokio::sync::Mutex<()>,
+    /// The upload is over: a hasher still running stops, and leaves no log.
+    over: std::sync::atomic::AtomicBool,
     /// Record writes one at a time, so the last record on disk is the last
     /// one in memory.
     recording: tokio::sync::Mutex<()>,
@@ -343,7 +344,8 @@ impl Staging {
                         id: id.to_owned(),
                         state: Mutex::new(State::default()),
                         loaded: tokio::sync::OnceCell::new(),
-                        hashing: tokio::sync::Mutex::new(false),
+                        hashing: tokio::sync::Mutex::new(()),
+                        over: std::sync::atomic::AtomicBool::new(false),
                         recording: tokio::sync::Mutex::new(()),
                     })
                 })
@@ -457,7 +459,15 @@ impl Staging {
             .state()
             .writers
             .retain(|w| w.token != placement.token);
-        if placement.offset.is_none() {
+        // A file of its own goes; so does the staging file when the upload
+        // ended (aborted) while this part streamed: opening it may have made
+        // it again after the abort removed it.
+        if placement.offset.is_none()
+            || placement
+                .upload
+                .over
+                .load(std::sync::atomic::Ordering::SeqCst)
+        {
             let _ = tokio::fs::remove_file(&placement.path).await;
         }
     }
@@ -554,9 +564,10 @@ impl Staging {
         let Some(upload) = self.existing(id) else {
             return Ok(());
         };
-        let over = upload.hashing.lock().await;
+        let _hashing = upload.hashing.lock().await;
+        let over = || upload.over.load(std::sync::atomic::Ordering::SeqCst);
         loop {
-            if *over {
+            if over() {
                 return Ok(());
             }
             let (k, start, chain, number, record) = {
@@ -602,16 +613,26 @@ impl Staging {
             let mut line = serde_json::to_vec(&step).map_err(std::io::Error::other)?;
             line.push(b'\n');
             let log = self.log_path(id);
-            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                use std::io::Write as _;
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(log)?
-                    .write_all(&line)
+            tokio::task::spawn_blocking({
+                let log = log.clone();
+                move || -> std::io::Result<()> {
+                    use std::io::Write as _;
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(log)?
+                        .write_all(&line)
+                }
             })
             .await
             .map_err(std::io::Error::other)??;
+            // Over since the line was written? `forget` marked it before its
+            // caller removed the log, which may have been before this line
+            // made it again.
+            if over() {
+                let _ = tokio::fs::remove_file(&log).await;
+                return Ok(());
+            }
         }
     }
 
@@ -708,16 +729,16 @@ impl Staging {
         Ok(())
     }
 
-    /// Forgets an upload that is over, once no hasher is writing its log
-    /// (its files are removed by the caller).
-    pub(crate) async fn forget(&self, id: &str) {
+    /// Forgets an upload that is over, and stops its hasher (its files are
+    /// removed by the caller, after this).
+    pub(crate) fn forget(&self, id: &str) {
         let upload = self
             .uploads
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(id);
         if let Some(upload) = upload {
-            *upload.hashing.lock().await = true;
+            upload.over.store(true, std::sync::atomic::Ordering::SeqCst);
         }
     }
 }
