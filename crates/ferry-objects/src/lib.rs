@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod disk;
 pub mod events;
 pub mod presign;
 mod staging;

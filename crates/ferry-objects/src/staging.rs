@@ -492,8 +492,7 @@ impl Staging {
         let upload = placement.upload.clone();
         let recording = upload.recording.lock().await;
         let written =
-            crate::backend::write_json(&self.record_path(&upload.id, placement.number), &record)
-                .await;
+            crate::disk::write_json(&self.record_path(&upload.id, placement.number), &record).await;
         let previous = {
             let mut state = upload.state();
             state.writers.retain(|w| w.token != placement.token);
