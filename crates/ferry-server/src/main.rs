@@ -248,26 +248,50 @@ enum UserCommand {
     },
 }
 
-/// glibc's `malloc`, unless told a threshold, raises the size from which it
-/// maps a block of its own to that of the largest mapped block freed so far
-/// (up to 32 MiB), and the size it keeps free before trimming to twice
-/// that. A server that takes uploads frees buffers of hundreds of KiB to a
-/// few MiB all the time, so after the first the rest come from the
-/// allocator's arenas (up to 16 on two cores, one per busy thread), and
-/// each arena keeps megabytes it no longer uses: in the load test
-/// (`cargo xtask bench --load`, issue 15) the server's memory climbed for
-/// the whole run while the memory in use stayed flat (14 MiB, measured
-/// with heaptrack). A fixed threshold turns that off: blocks of 128 KiB
-/// (glibc's own default) and more are mapped and go back to the system
-/// when freed. The threshold is read once, as the process starts, from
-/// the environment, so the server starts itself again with it set (the
-/// same process id, arguments and descriptors); one set by the person
-/// starting it is kept.
+/// glibc's `malloc` as the server starts, each setting unless the person
+/// starting it chose its own: `(variable, value)`.
+///
+/// `MALLOC_MMAP_THRESHOLD_`: unless told a threshold, glibc raises the size
+/// from which it maps a block of its own to that of the largest mapped
+/// block freed so far (up to 32 MiB), and the size it keeps free before
+/// trimming to twice that. A server that takes uploads frees buffers of
+/// hundreds of KiB to a few MiB all the time, so after the first the rest
+/// came from the arenas, each of which kept megabytes it no longer used.
+/// A fixed threshold turns that off: blocks of 128 KiB (glibc's own
+/// default) and more are mapped and go back to the system when freed.
+///
+/// `MALLOC_ARENA_MAX`: a thread that finds the arenas busy gets one of its
+/// own, up to eight per core (16 on two), and each keeps the small blocks
+/// freed in it for its own later use, so over a soak more arenas each kept
+/// a little. Two, shared by every thread, reuse what was freed.
+///
+/// Measured with `cargo xtask bench --load` (issue 15; 5 minutes, RSS
+/// after the warm-up and at the end, while the memory in use stays at
+/// 13-14 MiB by heaptrack): the threshold alone 29.2 -> 33.8 MiB (1.157x);
+/// with two arenas 27.2 -> 29.6 (1.088x) and 26.4 -> 29.3 (1.109x); with
+/// one, 26.7 -> 32.0 (1.197x), in a run where the blocking pool grew from
+/// 58 to 87 threads. The rest is those threads (see
+/// [`MAX_BLOCKING_THREADS`]). Other allocators in glibc's place: mimalloc
+/// 150 -> 266 MiB, jemalloc 47.0 -> 49.0 MiB (flatter, from a floor
+/// nearly twice as high, and a C build more).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn fix_malloc_mmap_threshold() {
+const MALLOC_SETTINGS: [(&str, &str); 2] = [
+    ("MALLOC_MMAP_THRESHOLD_", "131072"),
+    ("MALLOC_ARENA_MAX", "2"),
+];
+
+/// Applies [`MALLOC_SETTINGS`]. glibc reads them once, as the process
+/// starts, from the environment (the workspace forbids the unsafe
+/// `mallopt`), so the server starts itself again with them set: `exec`,
+/// so the same process id, arguments and descriptors.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_malloc() {
     use std::os::unix::process::CommandExt as _;
-    const VAR: &str = "MALLOC_MMAP_THRESHOLD_";
-    if std::env::var_os(VAR).is_some() {
+    let missing: Vec<(&str, &str)> = MALLOC_SETTINGS
+        .into_iter()
+        .filter(|(var, _)| std::env::var_os(var).is_none())
+        .collect();
+    if missing.is_empty() {
         return;
     }
     let Ok(exe) = std::env::current_exe() else {
@@ -278,21 +302,39 @@ fn fix_malloc_mmap_threshold() {
     let error = std::process::Command::new(&exe)
         .arg0(arg0)
         .args(args)
-        .env(VAR, (128 * 1024).to_string())
+        .envs(missing)
         .exec();
     // Only reached when the start failed: serve as we are.
     eprintln!(
-        "ferry-server: could not start again with a fixed malloc threshold ({error}); \
-         going on without it"
+        "ferry-server: could not start again with malloc's settings ({error}); \
+         going on without them"
     );
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn fix_malloc_mmap_threshold() {}
+fn tune_malloc() {}
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    fix_malloc_mmap_threshold();
+/// The most threads Tokio's blocking pool runs at once (its default is
+/// 512). The pool runs SQLite's calls and file IO; most of its threads wait
+/// on a database's lock, and each thread keeps its stack and malloc's
+/// per-thread cache while it lives (ten seconds idle). In the load test a
+/// busy machine made the pool grow from 58 to 87 threads mid-run and RSS
+/// 3 MiB with it; with 16 it holds 19 threads in all and RSS went 24.4 ->
+/// 25.7 MiB (1.053x) and 24.7 -> 25.8 MiB (1.042x), at 112 and 132
+/// requests/s (the same as without: the machine's other work makes the
+/// difference). Work past the limit waits in the pool's queue.
+const MAX_BLOCKING_THREADS: usize = 16;
+
+fn main() -> anyhow::Result<()> {
+    tune_malloc();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(ferry_server::log_filter(
             std::env::var("FERRY_LOG").ok().as_deref(),

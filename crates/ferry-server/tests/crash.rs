@@ -241,19 +241,20 @@ fn a_second_server_on_the_same_data_directory_refuses_to_start() {
     again.wait().unwrap();
 }
 
-/// The serving process runs with glibc's mmap threshold fixed (it starts
-/// itself again with `MALLOC_MMAP_THRESHOLD_` set, keeping its process
-/// id), so buffers freed under load go back to the system instead of
-/// swelling the allocator's arenas (issue 15's soak). A threshold the
-/// person starting it chose is kept.
+/// The serving process runs with glibc's mmap threshold fixed and two
+/// malloc arenas (it starts itself again with `MALLOC_MMAP_THRESHOLD_` and
+/// `MALLOC_ARENA_MAX` set, keeping its process id), so memory freed under
+/// load is given back or reused instead of swelling the allocator's
+/// arenas (issue 15's soak). A value the person starting it chose is kept.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[test]
-fn the_server_runs_with_a_fixed_malloc_mmap_threshold() {
+fn the_server_runs_with_malloc_tuned() {
     use std::io::BufRead as _;
+    const VARS: [&str; 2] = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_ARENA_MAX"];
     let dir = tempfile::tempdir().unwrap();
     let (data, dist) = (dir.path().join("data"), dir.path().join("dist"));
     std::fs::create_dir_all(&dist).unwrap();
-    let threshold_served_with = |chosen: Option<&str>| -> Option<String> {
+    let served_with = |chosen: &[(&str, &str)]| -> Vec<Option<String>> {
         let mut command = Command::new(BIN);
         command
             .arg("--data-dir")
@@ -261,12 +262,12 @@ fn the_server_runs_with_a_fixed_malloc_mmap_threshold() {
             .args(["--addr", "127.0.0.1:0", "--dist"])
             .arg(&dist)
             .env("FERRY_LOG", "warn")
-            .env_remove("MALLOC_MMAP_THRESHOLD_")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null());
-        if let Some(chosen) = chosen {
-            command.env("MALLOC_MMAP_THRESHOLD_", chosen);
+        for var in VARS {
+            command.env_remove(var);
         }
+        command.envs(chosen.iter().copied());
         let mut server = command.spawn().unwrap();
         let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
         // Serving: the process the listening line comes from is the one
@@ -275,14 +276,24 @@ fn the_server_runs_with_a_fixed_malloc_mmap_threshold() {
         let environ = std::fs::read(format!("/proc/{}/environ", server.id())).unwrap();
         server.kill().unwrap();
         server.wait().unwrap();
-        String::from_utf8_lossy(&environ)
-            .split('\0')
-            .find_map(|var| var.strip_prefix("MALLOC_MMAP_THRESHOLD_="))
-            .map(str::to_owned)
+        let environ = String::from_utf8_lossy(&environ);
+        VARS.iter()
+            .map(|name| {
+                environ
+                    .split('\0')
+                    .find_map(|var| var.strip_prefix(name)?.strip_prefix('='))
+                    .map(str::to_owned)
+            })
+            .collect()
     };
-    assert_eq!(threshold_served_with(None).as_deref(), Some("131072"));
+    let values = |values: [&str; 2]| values.map(|value| Some(value.to_owned())).to_vec();
+    assert_eq!(served_with(&[]), values(["131072", "2"]));
     assert_eq!(
-        threshold_served_with(Some("65536")).as_deref(),
-        Some("65536")
+        served_with(&[("MALLOC_MMAP_THRESHOLD_", "65536")]),
+        values(["65536", "2"])
+    );
+    assert_eq!(
+        served_with(&[("MALLOC_ARENA_MAX", "4")]),
+        values(["131072", "4"])
     );
 }
