@@ -99,6 +99,14 @@ pub struct Settings {
     /// the bus, and puts them there (it also looks at start; see
     /// [`maintenance::unsent`]).
     pub resend_every: Duration,
+    /// How long the bus keeps an event once every delivery of it is done
+    /// (a week by default); the periodic sweep then removes it
+    /// ([`LocalBus::prune`]), so `bus.sqlite3` stops growing. The bus
+    /// drops an entry put again under the same key only while it keeps
+    /// the first, so this stays far above any retry: commands' own ids are
+    /// answered by the index for good, and unsent commands are looked for
+    /// a minute after they were accepted.
+    pub bus_retention: Duration,
 }
 
 /// The access key pair of the object endpoint.
@@ -157,6 +165,7 @@ impl Settings {
             sweep_every: Duration::from_secs(60 * 60),
             upload_idle: Duration::from_secs(24 * 60 * 60),
             resend_every: maintenance::unsent::RESEND_EVERY,
+            bus_retention: Duration::from_secs(7 * 24 * 60 * 60),
         }
     }
 
@@ -388,8 +397,9 @@ impl AppState {
     }
 
     /// Starts the bus's dispatcher, the sweep (at once, then every
-    /// `sweep_every`) and the look for unsent commands (at once, then every
-    /// `resend_every`). Needs a Tokio runtime.
+    /// `sweep_every`; it also prunes the feed, completed uploads' records
+    /// and delivered events) and the look for unsent commands (at once,
+    /// then every `resend_every`). Needs a Tokio runtime.
     pub fn start(self: &Arc<Self>) {
         let Ok(mut tasks) = self.tasks.lock() else {
             return;
@@ -401,8 +411,10 @@ impl AppState {
         let consumers = self.consumers.clone();
         let live = self.live.clone();
         let objects = self.objects.clone();
+        let bus = self.bus.clone();
         let clock = self.clock.clone();
         let (every, idle) = (self.settings.sweep_every, self.settings.upload_idle);
+        let retention = self.settings.bus_retention;
         tasks.push(tokio::spawn(async move {
             loop {
                 match consumers.sweep(idle).await {
@@ -417,6 +429,17 @@ impl AppState {
                 // as long as an upload may sit idle, it goes.
                 if let Err(error) = objects.prune_completions(idle).await {
                     tracing::warn!(%error, "completed uploads' records will be pruned later");
+                }
+                // Delivered events go once kept long enough to drop an
+                // entry put twice (see `Settings::bus_retention`).
+                let bus = bus.clone();
+                match tokio::task::spawn_blocking(move || bus.prune(retention)).await {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(removed)) => tracing::debug!(removed, "delivered events pruned"),
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, "delivered events will be pruned later");
+                    }
+                    Err(error) => tracing::warn!(%error, "pruning delivered events stopped"),
                 }
                 tokio::time::sleep(every).await;
             }

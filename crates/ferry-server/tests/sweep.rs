@@ -166,3 +166,53 @@ async fn an_upload_whose_event_was_lost_is_indexed_by_the_sweep() {
     let file = stack.get(&token, &format!("/api/files/{id}")).await.json();
     assert_eq!(file["status"], "available", "{file}");
 }
+
+/// The periodic sweep prunes the bus: an event whose deliveries are done
+/// stays while `bus_retention` runs (the bus drops an entry put twice only
+/// while it keeps the first), then leaves `bus.sqlite3` with its
+/// deliveries, so the file stops growing.
+#[tokio::test]
+async fn the_sweep_prunes_delivered_events_from_the_bus() {
+    let bus_rows = |stack: &Stack| -> i64 {
+        let bus = rusqlite::Connection::open(stack.dir.path().join("data/bus.sqlite3")).unwrap();
+        bus.query_row(
+            "SELECT (SELECT COUNT(*) FROM events) + (SELECT COUNT(*) FROM deliveries)",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap()
+    };
+    let delivered = |retention: Duration| async move {
+        let clock = Arc::new(ManualClock::new(
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        ));
+        let stack = Stack::new(clock, |s| {
+            s.sweep_every = Duration::from_millis(20);
+            s.bus_retention = retention;
+        });
+        let token = stack.user("alice").await;
+        let reply = stack
+            .command(&token, json!({"Action": "CreateFolder", "Path": "kept"}))
+            .await;
+        assert_eq!(reply.status, 202, "{}", reply.json());
+        stack.settle().await;
+        assert!(bus_rows(&stack) > 0, "the command's event is on the bus");
+        stack
+    };
+
+    // Kept a week: many sweeps later, it is still there.
+    let stack = delivered(Duration::from_secs(7 * 24 * 60 * 60)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(bus_rows(&stack) > 0, "a young event is kept");
+
+    // Kept a millisecond: the next sweeps remove it.
+    let stack = delivered(Duration::from_millis(1)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while bus_rows(&stack) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sweep never pruned the delivered event"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
