@@ -14,13 +14,21 @@
 //! list shows; everything else sits behind a split point and loads on
 //! first use, or once the list is in (`live`).
 
+use crate::host::Host;
 use leptos::prelude::*;
 use std::pin::Pin;
 
 /// A chunk of the app couldn't be fetched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("Part of Ferry couldn't be loaded. Check your connection and try again.")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChunkError;
+
+impl std::fmt::Display for ChunkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(ferry_client::host::CHUNK_LOAD_FAILED)
+    }
+}
+
+impl std::error::Error for ChunkError {}
 
 impl From<leptos::wasm_split::SplitLoaderError> for ChunkError {
     fn from(_: leptos::wasm_split::SplitLoaderError) -> Self {
@@ -82,12 +90,18 @@ enum Phase {
 /// builder (a function in the chunk); `render` builds the view with it, in
 /// the place and reactive scope of this call. `waiting` shows while the
 /// chunk loads; if it can't be fetched, the reason and a button to try
-/// again.
+/// again, and `host` (the page around the instance) hears `ferry-error`
+/// `ChunkLoadFailed`, each time a try fails.
 ///
 /// Plain signals and a task, no `Suspense`: the async resource machinery
 /// would weigh on the first load, which this is part of. Only the wrapping
 /// is generic; [`lazy`] does the work, one copy for every place.
-pub fn lazy_view<B, L, Fut, R>(waiting: &'static str, load: L, render: R) -> impl IntoView
+pub fn lazy_view<B, L, Fut, R>(
+    waiting: &'static str,
+    host: StoredValue<Host>,
+    load: L,
+    render: R,
+) -> impl IntoView
 where
     B: Copy + Send + Sync + 'static,
     L: Fn() -> Fut + Send + Sync + 'static,
@@ -97,6 +111,7 @@ where
     let render = std::sync::Arc::new(render);
     lazy(
         waiting,
+        host,
         send_wrapper::SendWrapper::new(std::rc::Rc::new(move || -> Loading {
             let loading = load();
             let render = render.clone();
@@ -110,6 +125,7 @@ where
 
 fn lazy(
     waiting: &'static str,
+    host: StoredValue<Host>,
     load: send_wrapper::SendWrapper<std::rc::Rc<dyn Fn() -> Loading>>,
 ) -> impl IntoView {
     let phase = RwSignal::new_local(Phase::Loading);
@@ -132,10 +148,15 @@ fn lazy(
         Phase::Loading => view! { <p role="status" class="ferry-muted">{waiting}</p> }.into_any(),
         Phase::Ready(render) => render(),
         Phase::Failed => {
+            // Shown once per failed try (the phase changed): the host page
+            // hears of each.
+            host.try_with_value(|host| {
+                host.emit_error(ferry_client::host::CHUNK_LOAD_FAILED_DETAIL)
+            });
             let start = start.clone();
             view! {
                 <div role="alert" class="ferry-alert">
-                    <span>{ChunkError.to_string()}</span>
+                    <span>{ferry_client::host::CHUNK_LOAD_FAILED}</span>
                     <button type="button" class="ferry-link" on:click=move |_| start()>"Try again"</button>
                 </div>
             }

@@ -135,6 +135,12 @@ impl Host {
         }
     }
 
+    /// Tells the host page `ferry-error` with `detail`, JSON text written
+    /// out (no serializer in the first load for it).
+    pub fn emit_error(&self, detail: &str) {
+        self.emit(ferry_protocol::host::ERROR, Some(detail.to_owned()));
+    }
+
     /// Tells the host page: a `CustomEvent` named `name` with `detail`
     /// (JSON text, parsed by the browser) on the element, bubbling out of
     /// its shadow root. Nothing without an element. Not generic: one copy

@@ -93,6 +93,11 @@ pub(crate) enum Renewed {
 }
 
 impl Session {
+    /// The page around the instance, told of what happens in it.
+    pub fn host(&self) -> StoredValue<Host> {
+        self.host
+    }
+
     /// The session for `config`. With Ferry's own sign-in, signed in at
     /// once when the browser kept tokens that are still valid or can be
     /// renewed; with the host's provider, signed in once it answers

@@ -108,6 +108,7 @@ fn Ready(config: ClientConfig, host: Host) -> impl IntoView {
             if session.is_provided() {
                 chunks::lazy_view(
                     "Signing in…",
+                    session.host(),
                     session::provided::signed_out_view,
                     move |build| build(session),
                 )
@@ -133,7 +134,7 @@ fn Ready(config: ClientConfig, host: Host) -> impl IntoView {
             })}
             {
                 let (config, host) = (config.clone(), host.clone());
-                chunks::lazy_view("Loading your files…", files::files_view, move |build| {
+                chunks::lazy_view("Loading your files…", session.host(), files::files_view, move |build| {
                     build(config.clone(), session, host.clone())
                 })
             }

@@ -384,8 +384,9 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
 }
 
 /// A chunk that can't be fetched (the connection dropped) is said so on the
-/// page, with "Try again"; nothing else breaks, and once the connection is
-/// back the same button loads it: a failed load is not remembered.
+/// page, with "Try again", and told to the host page as `ferry-error`;
+/// nothing else breaks, and once the connection is back the same button
+/// loads it: a failed load is not remembered.
 #[tokio::test]
 #[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
 async fn a_chunk_that_cant_be_fetched_can_be_tried_again() -> Result<()> {
@@ -394,6 +395,14 @@ async fn a_chunk_that_cant_be_fetched_can_be_tried_again() -> Result<()> {
     let browser = Browser::start().await?;
     browser.sign_in(&stack, "una", "Ferry-una-pw-1").await?;
     browser.find_by_label("Upload files").await?;
+    browser
+        .run_async(
+            "window.heardErrors = [];\
+             document.addEventListener('ferry-error', (e) => heardErrors.push(e.detail));\
+             arguments[0]();",
+            vec![],
+        )
+        .await?;
 
     browser.set_offline(true).await?;
     browser
@@ -412,6 +421,19 @@ async fn a_chunk_that_cant_be_fetched_can_be_tried_again() -> Result<()> {
     ensure!(
         said.contains("Part of Ferry couldn't be loaded. Check your connection"),
         "the alert says {said:?}"
+    );
+    let heard = browser
+        .run_async("arguments[0](heardErrors);", vec![])
+        .await?;
+    ensure!(
+        heard
+            == serde_json::json!([{
+                "schemaVersion": 1,
+                "code": "ChunkLoadFailed",
+                "message": "Part of Ferry couldn't be loaded. Check your connection and try again.",
+                "retryable": true,
+            }]),
+        "the host page heard {heard}"
     );
     // The rest of the browser still works while the panel can't load.
     browser.find_by_role("button", "New folder").await?;

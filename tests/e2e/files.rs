@@ -239,6 +239,84 @@ async fn a_long_folder_stays_small_in_the_dom_and_works_by_keyboard() -> Result<
     Ok(())
 }
 
+/// Scrolls the file list's body to the top of row `arguments[0]` (from 0)
+/// and answers the rendered rows' height, the first row showing at the top
+/// of the list, and the body's scroll height.
+const SCROLL_TO_ROW: &str = r#"
+const [index, done] = arguments;
+const grid = document.querySelector('ferry-files').shadowRoot.querySelector('[role=grid]');
+const body = grid.querySelectorAll('[role=rowgroup]')[1];
+const row = body.querySelector('[role=row]');
+body.scrollTop = index * row.offsetHeight;
+requestAnimationFrame(() => requestAnimationFrame(() => {
+  const top = body.getBoundingClientRect().top;
+  const shown = [...body.querySelectorAll('[role=row]')]
+    .find((r) => r.getBoundingClientRect().bottom > top + 1);
+  done({
+    height: row.offsetHeight,
+    top: shown?.querySelector('a')?.textContent ?? null,
+    scrollHeight: body.scrollHeight,
+  });
+}));
+"#;
+
+/// `--ferry-density` set by the host page, while the list shows, changes
+/// the rows' height, and virtual scrolling follows the measured height:
+/// scrolled to row 100, row 100 is what shows, and the list is as tall as
+/// its rows.
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn the_hosts_density_sets_the_rows_height_and_scrolling_follows() -> Result<()> {
+    const COUNT: usize = 150;
+    let stack = Stack::start()?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
+    browser.find_by_label("Upload files").await?;
+    browser.create_folders(COUNT).await?;
+    let grid = browser.find_by_role("grid", "Files in Home").await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while grid.attr("aria-rowcount").await?.unwrap_or_default() != (COUNT + 1).to_string() {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the grid never listed {COUNT} folders"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // Ferry's own density first, then the host page's, set on its root.
+    let at = |index: usize| browser.run_async(SCROLL_TO_ROW, vec![serde_json::json!(index)]);
+    let before = at(0).await?;
+    anyhow::ensure!(
+        before["height"] == 44,
+        "rows at the default density: {before}"
+    );
+    browser
+        .run_async(
+            "document.documentElement.style.setProperty('--ferry-density', '0.75');\
+             arguments[0]();",
+            vec![],
+        )
+        .await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = at(100).await?;
+        if now["height"] == 33 && now["top"] == "f0100" && now["scrollHeight"] == 33 * COUNT {
+            break;
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "at density 0.75, scrolled to row 100: {now} (want rows 33 px high, f0100 \
+             at the top, and {} px in all)",
+            33 * COUNT
+        );
+    }
+    // The keyboard's End still reaches the last row.
+    grid.send_keys("\u{E010}").await?; // End
+    browser.find_by_role("link", "f0149").await?;
+    Ok(())
+}
+
 const ACCESS_TOKEN: &str = "arguments[arguments.length - 1](\
     JSON.parse(sessionStorage.getItem('ferry.tokens')).access_token);";
 

@@ -47,6 +47,27 @@ pub fn request_error(failure: &ApiFailure) -> ErrorV1 {
     }
 }
 
+/// `ferry-error`'s detail when a view's chunk can't be fetched, as JSON
+/// text: written out, so the first load carries no serializer for it (a
+/// test checks that it is what [`ErrorV1`] serializes to).
+pub const CHUNK_LOAD_FAILED_DETAIL: &str = concat!(
+    r#"{"schemaVersion":1,"code":"ChunkLoadFailed","message":""#,
+    "Part of Ferry couldn't be loaded. Check your connection and try again.",
+    r#"","retryable":true}"#
+);
+
+/// What such a view says in the page: the detail's message, the same
+/// bytes (one copy in the download).
+pub const CHUNK_LOAD_FAILED: &str = CHUNK_LOAD_FAILED_DETAIL
+    .split_at(r#"{"schemaVersion":1,"code":"ChunkLoadFailed","message":""#.len())
+    .1
+    .split_at(
+        CHUNK_LOAD_FAILED_DETAIL.len()
+            - r#"{"schemaVersion":1,"code":"ChunkLoadFailed","message":""#.len()
+            - r#"","retryable":true}"#.len(),
+    )
+    .0;
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -175,5 +196,18 @@ mod tests {
         let detail = request_error(&ApiFailure::SignedOut);
         assert_eq!(detail.code, HostErrorCode::Api(ErrorCode::Unauthorized));
         assert!(!detail.retryable);
+    }
+
+    #[test]
+    fn the_chunk_error_detail_is_error_v1s() {
+        assert_eq!(
+            CHUNK_LOAD_FAILED,
+            "Part of Ferry couldn't be loaded. Check your connection and try again."
+        );
+        let error = ErrorV1::new(ElementErrorCode::ChunkLoadFailed, CHUNK_LOAD_FAILED);
+        assert_eq!(
+            serde_json::to_string(&error).unwrap(),
+            CHUNK_LOAD_FAILED_DETAIL
+        );
     }
 }

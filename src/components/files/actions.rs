@@ -27,9 +27,10 @@ chunks::split_point! {
     download =>
     /// Starts a download: asks the API for the file's presigned link and
     /// hands it to the browser, saying how it went (the download chunk,
-    /// loaded with the first download).
-    fn download_file(api: FilesApi, notices: Notices, file_id: Uuid, name: String) -> ChunkFuture {
-        Box::pin(async move {
+    /// loaded with the first download). The task runs in the chunk, so the
+    /// file browser carries nothing of it but the call.
+    fn download_file(api: FilesApi, notices: Notices, file_id: Uuid, name: String) -> () {
+        leptos::task::spawn_local(async move {
             match api.download(file_id).await {
                 Ok(answer) => {
                     download::save(&answer.request.url, &name);
@@ -37,7 +38,7 @@ chunks::split_point! {
                 }
                 Err(failure) => notices.refused(&format!("Download {name}"), &failure),
             }
-        })
+        });
     }
 }
 
@@ -200,7 +201,7 @@ impl Actions {
         let name = name.to_owned();
         leptos::task::spawn_local(async move {
             match download_file(api, notices, file_id, name.clone()).await {
-                Ok(downloading) => downloading.await,
+                Ok(()) => {}
                 Err(failure) => notices.failed(
                     ElementErrorCode::ChunkLoadFailed,
                     &format!("Download {name}: {failure}"),

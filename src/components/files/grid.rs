@@ -13,10 +13,12 @@ use leptos::html;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// Every row's height in pixels; `.ferry-row` in the CSS says the same.
+/// A row's height in pixels at the default density. The page's rows are
+/// `--_row` high in the CSS (whole pixels), which the host page changes
+/// with `--ferry-density`: the grid measures a row when it needs pixels,
+/// and keeps its scroll position in rows of this height, so the window of
+/// rows in view needs no other number.
 const ROW_HEIGHT: f64 = 44.0;
-/// The same, for the spacers' heights (whole pixels, no float formatting).
-const ROW_HEIGHT_PX: usize = 44;
 /// Rows rendered beyond the viewport on each side.
 const OVERSCAN: usize = 8;
 
@@ -29,10 +31,22 @@ fn local_time(millis: i64) -> String {
     String::from(date.to_locale_string("default", &options))
 }
 
+/// A row's height in the page: the first rendered row's, or the default
+/// while none shows.
+fn row_height(body: &web_sys::HtmlDivElement) -> f64 {
+    body.query_selector("[role=row]")
+        .ok()
+        .flatten()
+        .map(|row| f64::from(row.client_height()))
+        .filter(|px| *px > 0.0)
+        .unwrap_or(ROW_HEIGHT)
+}
+
 /// The rows as a grid.
 #[component]
 pub fn Grid(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>, label: String) -> impl IntoView {
     let sort = ctx.sort;
+    // Both in pixels of rows `ROW_HEIGHT` high (see there).
     let scroll_top = RwSignal::new(0.0_f64);
     let viewport = RwSignal::new(ROW_HEIGHT * 12.0);
     let body: NodeRef<html::Div> = NodeRef::new();
@@ -46,7 +60,7 @@ pub fn Grid(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>, label: String)
         if let Some(el) = body.get() {
             let height = f64::from(el.client_height());
             if height > 0.0 {
-                viewport.set(height);
+                viewport.set(height * ROW_HEIGHT / row_height(&el));
             }
         }
     });
@@ -71,11 +85,11 @@ pub fn Grid(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>, label: String)
     };
     let before = move || {
         let (range, _) = window.get();
-        format!("{}px", range.start * ROW_HEIGHT_PX)
+        format!("calc({} * var(--_row))", range.start)
     };
     let after = move || {
         let (range, n) = window.get();
-        format!("{}px", (n - range.end) * ROW_HEIGHT_PX)
+        format!("calc({} * var(--_row))", n - range.end)
     };
     let focused_index = move || {
         let focus = ctx.selection.with(|s| s.focus().map(str::to_owned))?;
@@ -87,15 +101,16 @@ pub fn Grid(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>, label: String)
         let (Some(index), Some(el)) = (focused_index(), body.get_untracked()) else {
             return;
         };
-        let top = index as f64 * ROW_HEIGHT;
+        let row = row_height(&el);
+        let top = index as f64 * row;
         let now = el.scroll_top() as f64;
         let height = f64::from(el.client_height());
         if top < now {
             el.set_scroll_top(top as i32);
-        } else if top + ROW_HEIGHT > now + height {
-            el.set_scroll_top((top + ROW_HEIGHT - height) as i32);
+        } else if top + row > now + height {
+            el.set_scroll_top((top + row - height) as i32);
         }
-        scroll_top.set(f64::from(el.scroll_top()));
+        scroll_top.set(f64::from(el.scroll_top()) * ROW_HEIGHT / row);
     };
 
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
@@ -189,7 +204,9 @@ pub fn Grid(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>, label: String)
             <div role="rowgroup" class="ferry-body" node_ref=body
                 on:scroll=move |_| {
                     if let Some(el) = body.get_untracked() {
-                        scroll_top.set(f64::from(el.scroll_top()));
+                        let scale = ROW_HEIGHT / row_height(&el);
+                        viewport.set(f64::from(el.client_height()) * scale);
+                        scroll_top.set(f64::from(el.scroll_top()) * scale);
                     }
                 }>
                 // Heights set through the CSSOM (`style:`), not a `style`

@@ -116,6 +116,8 @@ pub fn Files(config: ClientConfig, session: Session, host: Host) -> impl IntoVie
     let api = FilesApi::new(&config.api_url, session);
     let UseRouteReturn { route, navigate } = use_route(&host);
     let notices = Notices::new(host.clone());
+    // Told when a view's chunk can't be fetched.
+    let tell = session.host();
     let ctx = Ctx {
         state: RwSignal::new(FolderState::new(route.get_untracked().folder)),
         route,
@@ -244,7 +246,7 @@ pub fn Files(config: ClientConfig, session: Session, host: Host) -> impl IntoVie
             <Show when=move || ctx.selection.with(|s| s.count() > 0)>
                 {
                     let host = host.clone();
-                    chunks::lazy_view("Loading…", listing::selection_bar, move |build| build(ctx, rows, host.clone()))
+                    chunks::lazy_view("Loading…", tell, listing::selection_bar, move |build| build(ctx, rows, host.clone()))
                 }
             </Show>
             <div role="alert" class="ferry-alert">
@@ -258,12 +260,16 @@ pub fn Files(config: ClientConfig, session: Session, host: Host) -> impl IntoVie
                     <listing::Listing ctx=ctx actions=actions rows=rows />
                 </div>
                 <Show when=move || show_activity.get()>
-                    {chunks::lazy_view("Loading activity…", activity::activity_panel, move |build| build(actions.outbox().activity))}
+                    {chunks::lazy_view("Loading activity…", tell, activity::activity_panel, move |build| build(actions.outbox().activity))}
                 </Show>
             </div>
-            <UploadsPanel uploads=uploads />
+            // The upload panel, loaded with the upload machinery once there
+            // is something to show.
+            <Show when=move || uploads.any()>
+                {chunks::lazy_view("Loading uploads…", tell, uploads::upload_panel, move |build| build(uploads))}
+            </Show>
             {move || ctx.dialog.get().map(|dialog| {
-                chunks::lazy_view("Loading…", dialogs::dialog_view, move |build| build(ctx, actions, dialog.clone()))
+                chunks::lazy_view("Loading…", tell, dialogs::dialog_view, move |build| build(ctx, actions, dialog.clone()))
             })}
             <div class="ferry-visually-hidden" role="status" aria-live="polite">{move || notices.announce.get()}</div>
         </section>
@@ -286,15 +292,4 @@ fn follow_host(host: &Host, actions: Actions, uploads: UseUploads) {
             actions.reload();
         }
     });
-}
-
-/// The upload panel, loaded with the upload machinery once there is
-/// something to show.
-#[component]
-fn UploadsPanel(uploads: UseUploads) -> impl IntoView {
-    view! {
-        <Show when=move || uploads.any()>
-            {chunks::lazy_view("Loading uploads…", uploads::upload_panel, move |build| build(uploads))}
-        </Show>
-    }
 }

@@ -239,7 +239,7 @@ pub fn SignIn(
                         }>"Forgot password?"</button>
                     </form>
                 }.into_any(),
-                _ => chunks::lazy_view("Loading…", steps::sign_in_step, move |build| build(state)).into_any(),
+                _ => chunks::lazy_view("Loading…", state.session.host(), steps::sign_in_step, move |build| build(state)).into_any(),
             }}
             <p role="status" class="ferry-muted">{move || state.notice.get()}</p>
             <div role="alert" class="ferry-alert">{move || state.error.get()}</div>
