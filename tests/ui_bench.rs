@@ -385,7 +385,51 @@ for (const root of [document, ...deep('*').filter(e => e.shadowRoot).map(e => e.
 }
 new PerformanceObserver(list => list.getEntries().forEach(e => window.__ferryLong.push(e.duration)))
   .observe({ type: 'longtask' });
+// Every part's PUT and every presign request, for when they started.
+performance.clearResourceTimings();
+performance.setResourceTimingBufferSize(100000);
 done(true);
+"#;
+
+/// After an upload: when (ms after the pick) the first four parts' PUTs
+/// started, how many presign requests were made, and how often a free
+/// slot found its next part not presigned yet (a PUT that started only
+/// after a presign answer that came after the slot freed).
+const PARTS_TIMING: &str = r#"
+const done = arguments[arguments.length - 1];
+const all = performance.getEntriesByType('resource');
+const puts = all.filter(e => e.initiatorType === 'xmlhttprequest' && e.name.includes('partNumber='))
+  .sort((a, b) => a.startTime - b.startTime);
+const presigns = all.filter(e => /\/api\/files\/[^/]+\/parts$/.test(new URL(e.name).pathname))
+  .sort((a, b) => a.startTime - b.startTime);
+const ends = puts.map(e => e.responseEnd).sort((a, b) => a - b);
+let waited = 0;
+puts.slice(4).forEach((put, i) => {
+  // The slot this PUT took freed when the i-th earliest PUT ended.
+  const freed = ends[i];
+  if (presigns.some(p => p.responseEnd > freed && p.responseEnd <= put.startTime + 1)) waited++;
+});
+done({
+  fourth: puts.length >= 4 ? puts[3].startTime - window.__ferryPicked : null,
+  presigns: presigns.length,
+  parts: puts.length,
+  waited,
+});
+"#;
+
+/// A bare page's `fetch` PUT of the whole file to a presigned URL, the
+/// file picked through a plain file input: the browser's own speed.
+const BARE_PUT: &str = r#"
+const [url, headers, done] = arguments;
+const file = document.getElementById('bench-file').files[0];
+const started = performance.now();
+const sent = {};
+for (const [name, value] of Object.entries(headers)) {
+  if (!['content-length', 'host'].includes(name.toLowerCase())) sent[name] = value;
+}
+fetch(url, { method: 'PUT', body: file, headers: sent })
+  .then(r => done(r.ok ? { ms: performance.now() - started } : { error: r.status }))
+  .catch(e => done({ error: String(e) }));
 "#;
 
 /// Waits until the file's stage reads Uploaded (or Indexed): returns the
@@ -494,6 +538,33 @@ async fn curl_upload(browser: &Browser, path: &std::path::Path, size: u64) -> Re
     Ok(seconds.trim().parse::<f64>()? * 1000.0)
 }
 
+/// A bare `fetch` PUT of `path` from the page (not Ferry's code); returns ms.
+async fn bare_upload(browser: &Browser, path: &std::path::Path, size: u64) -> Result<f64> {
+    let answer = browser
+        .run_async(CREATE_SINGLE, vec![json!("bare.bin"), json!(size)])
+        .await?;
+    browser
+        .run_async(
+            "const input = document.createElement('input');\
+             input.type = 'file'; input.id = 'bench-file';\
+             input.setAttribute('aria-label', 'Bench file');\
+             document.body.append(input); arguments[0]();",
+            vec![],
+        )
+        .await?;
+    browser
+        .find_by_label("Bench file")
+        .await?
+        .send_keys(path.to_str().context("a UTF-8 path")?)
+        .await?;
+    let put = browser
+        .run_async(BARE_PUT, vec![answer[0].clone(), answer[1].clone()])
+        .await?;
+    put["ms"]
+        .as_f64()
+        .with_context(|| format!("the bare PUT: {put}"))
+}
+
 /// A fresh stack (multipart from `threshold` bytes, and `extra` flag) and a
 /// signed-in page ready to upload.
 async fn uploading_page(threshold: &str, extra: Option<&str>) -> Result<(Stack, Browser)> {
@@ -530,6 +601,31 @@ async fn upload_timings() -> Result<()> {
         let (ms, peak, longest, long) = browser_upload(&browser, &big).await?;
         let server_cpu = stack.cpu_seconds() - server_before;
         let chromium_cpu = browser.cpu_seconds() - chromium_before;
+        let parts = browser.run_async(PARTS_TIMING, vec![]).await?;
+        let (server_before, chromium_before) = (stack.cpu_seconds(), browser.cpu_seconds());
+        let bare = bare_upload(&browser, &whole, GIB).await?;
+        let bare_server_cpu = stack.cpu_seconds() - server_before;
+        let bare_chromium_cpu = browser.cpu_seconds() - chromium_before;
+        println!("FERRY_BENCH upload_{label}_bare_put_ms={bare:.1}");
+        println!("FERRY_BENCH upload_{label}_bare_put_server_cpu_s={bare_server_cpu:.2}");
+        println!("FERRY_BENCH upload_{label}_bare_put_chromium_cpu_s={bare_chromium_cpu:.2}");
+        println!(
+            "FERRY_BENCH upload_{label}_ratio_to_bare_put={:.3}",
+            bare / ms
+        );
+        println!(
+            "FERRY_BENCH upload_{label}_fourth_part_started_ms={}",
+            parts["fourth"]
+        );
+        println!(
+            "FERRY_BENCH upload_{label}_presign_requests={}",
+            parts["presigns"]
+        );
+        println!("FERRY_BENCH upload_{label}_part_puts={}", parts["parts"]);
+        println!(
+            "FERRY_BENCH upload_{label}_parts_that_waited_for_a_presign={}",
+            parts["waited"]
+        );
         println!("FERRY_BENCH upload_{label}_curl_ms={curl:.1}");
         println!("FERRY_BENCH upload_{label}_browser_ms={ms:.1}");
         println!("FERRY_BENCH upload_{label}_peak_bytes={peak}");

@@ -302,6 +302,26 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
             page / 1000.0,
             (chromium + server) / (page / 1000.0),
         );
+        let bare = get(&format!("upload_{label}_bare_put_ms"))?;
+        let bare_chromium = get(&format!("upload_{label}_bare_put_chromium_cpu_s"))?;
+        let bare_server = get(&format!("upload_{label}_bare_put_server_cpu_s"))?;
+        println!(
+            "{:17}  = {:.2}x a bare page's fetch PUT of 1 GiB ({:.1} MiB/s, Chromium {bare_chromium:.1} \
+             CPU-s, server {bare_server:.1}; goal {})",
+            "",
+            bare / page,
+            1024.0 / (bare / 1000.0),
+            if label == "checksums" { "0.9x" } else { "1.0x" },
+        );
+        let fourth = get(&format!("upload_{label}_fourth_part_started_ms"))?;
+        let presigns = get(&format!("upload_{label}_presign_requests"))?;
+        let puts = get(&format!("upload_{label}_part_puts"))?;
+        let waited = get(&format!("upload_{label}_parts_that_waited_for_a_presign"))?;
+        println!(
+            "{:17}  4th part in flight {fourth:.0} ms after the pick (goal 100); {presigns:.0} presign \
+             requests for {puts:.0} part PUTs; parts that waited on a presign: {waited:.0} (goal 0)",
+            "",
+        );
     }
     for (label, words) in [
         ("checksums", "with checksums   "),

@@ -37,10 +37,7 @@ use uuid::Uuid;
 
 pub use crate::names::{hex, numbered_name};
 
-/// S3's smallest part (all but the last).
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
-/// S3's most parts per upload.
-pub const MAX_PARTS: u64 = 10_000;
+pub use ferry_protocol::api::{DEFAULT_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, part_size_for};
 /// S3's largest object.
 pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024 * 1024;
 /// The longest a download URL lives.
@@ -101,22 +98,6 @@ pub struct CommandAnswer {
     /// The body.
     pub body: serde_json::Value,
 }
-
-/// The part size for a file of `size` bytes: `base` (rounded up to whole
-/// MiB, at least S3's 5 MiB), and more only when 10,000 parts need it. A
-/// fixed part size keeps the browser's memory flat whatever the file's size:
-/// its hashing worker holds a part or two.
-pub fn part_size_for(size: u64, base: u64) -> u64 {
-    const MIB: u64 = 1024 * 1024;
-    let by_limit = size.div_ceil(MAX_PARTS).div_ceil(MIB);
-    by_limit.max(base.div_ceil(MIB)).max(MIN_PART_SIZE / MIB) * MIB
-}
-
-/// The part size of files up to 10,000 parts of it (about 156 GiB): big
-/// enough that each request's fixed costs are small (measured: 8 MiB parts
-/// cost a GiB's upload a fifth more CPU, in the browser and the store,
-/// than 16 MiB ones), small enough to keep memory low.
-pub const DEFAULT_PART_SIZE: u64 = 16 * 1024 * 1024;
 
 /// How many parts a file of `size` has at `part_size`.
 pub fn part_count(size: u64, part_size: u64) -> u32 {

@@ -9,7 +9,7 @@
 //! then it just stops.
 
 use super::{Picked, UseUploads, UseUploadsOptions};
-use crate::api::put::{Put, PutFailure};
+use crate::api::put::{Body, Put, PutFailure};
 use crate::chunks::{self, ChunkFuture};
 use crate::platform::hasher::{self, Hashed, Hasher};
 use crate::platform::picker::{self, Dropped, Placed};
@@ -18,7 +18,10 @@ use ferry_client::failure::ApiFailure;
 use ferry_client::format;
 use ferry_client::transfer::{Action, MAX_TRIES, PartFailure, Transfer, backoff_ms};
 use ferry_client::upload::{Next, Stage, Unfinished, place};
-use ferry_protocol::api::{CreateFileResponse, PartUpload, UploadInstructions, UploadedPartView};
+use ferry_protocol::api::{
+    CreateFileResponse, DEFAULT_PART_SIZE, PartUpload, UploadInstructions, UploadedPartView,
+    part_size_for,
+};
 use ferry_protocol::host::{ElementErrorCode, ErrorV1};
 use ferry_protocol::messages::{
     AbortUploadV1, CompleteUploadV1, ConflictPolicy, CreateFileV1, UploadedPart,
@@ -52,17 +55,20 @@ chunks::split_point! {
 
 chunks::split_point! {
     uploads =>
-    /// Finds the unfinished uploads the browser kept.
-    pub(crate) fn load_unfinished(uploads: UseUploads) -> ChunkFuture {
+    /// Finds the unfinished uploads the browser kept: a task of the
+    /// chunk's, so the file browser carries nothing of it but the call.
+    pub(crate) fn load_unfinished(uploads: UseUploads) -> () {
         uploads.start();
-        Box::pin(uploads.load_unfinished())
+        leptos::task::spawn_local(uploads.load_unfinished());
     }
 }
 
 /// What an item's driver hears while its bytes go up.
 #[derive(Debug)]
 pub(crate) enum News {
-    Hashed(Hashed),
+    /// What a hashing worker found: the first one the upload started (0),
+    /// or one started after it ended (1).
+    Hashed(u8, Hashed),
     Presigned(Result<Vec<PartUpload>, ApiFailure>),
     Put(u32, Result<Option<String>, PutFailure>),
     /// A pause or resume, the browser back online, or a timer.
@@ -636,7 +642,9 @@ impl Driver {
                 .await
                 .map_err(|failure| Stop::Failed(format!("the upload can't go on ({failure})")))?
                 .parts;
-            return self.send_parts(record, &file, Vec::new(), already).await;
+            return self
+                .send_parts(record, &file, Vec::new(), already, None)
+                .await;
         }
         let name = FileName::parse(&item.name).map_err(|e| Stop::Failed(e.to_string()))?;
         let content_type = Some(file.type_())
@@ -657,6 +665,19 @@ impl Driver {
         if uploads.is_cancelled(id) {
             return Err(Stop::Cancelled);
         }
+        // A large file's parts are read and hashed from now, while
+        // `CreateFile` is on its way, in parts of the size the server picks
+        // by default: the first parts are ready to presign when it answers.
+        let early = (self.settings.checksums
+            && item.size >= self.settings.multipart_threshold_bytes)
+            .then(|| {
+                let part_size = part_size_for(item.size, DEFAULT_PART_SIZE);
+                let ahead = self.settings.parts_in_flight.saturating_add(2);
+                start_hasher(&file, part_size, ahead, &self.tell, 0)
+                    .ok()
+                    .map(|hasher| Early { part_size, hasher })
+            })
+            .flatten();
         let command = Command::CreateFile(CreateFileV1 {
             folder: item.folder.clone(),
             name,
@@ -681,7 +702,11 @@ impl Driver {
             return Err(Stop::Cancelled);
         }
         match created.upload {
-            UploadInstructions::Single { request } => self.send_whole(&request, &file).await,
+            UploadInstructions::Single { request } => {
+                // The server sends it whole after all: no parts to read.
+                drop(early);
+                self.send_whole(&request, &file).await
+            }
             UploadInstructions::Multipart {
                 upload_id,
                 part_size,
@@ -703,7 +728,8 @@ impl Driver {
                     first_checksum: None,
                     parts: Vec::new(),
                 };
-                self.send_parts(record, &file, parts, Vec::new()).await
+                self.send_parts(record, &file, parts, Vec::new(), early)
+                    .await
             }
         }
     }
@@ -720,7 +746,7 @@ impl Driver {
         loop {
             self.wait_while_held().await?;
             let queue = uploads.queue;
-            let started = Put::start(request, file.unchecked_ref(), move |sent| {
+            let started = Put::start(request, Body::File(file.unchecked_ref()), move |sent| {
                 queue.try_update(|q| q.progress(id, sent as u64));
             })
             .map_err(|_| Stop::Failed("the browser refused the upload".into()))?;
@@ -751,8 +777,9 @@ impl Driver {
         }
     }
 
-    /// A multipart upload: parts hashed in a worker, presigned in batches,
-    /// sent several at once, tried again as [`Transfer`] says.
+    /// A multipart upload: parts read and hashed in a worker, presigned in
+    /// batches, sent several at once (each from the bytes the worker read:
+    /// the file is read once), tried again as [`Transfer`] says.
     ///
     /// The browser keeps `record` (IndexedDB) while it runs, so a reload can
     /// resume it; `already` are the parts the store has (from resuming). When
@@ -765,6 +792,7 @@ impl Driver {
         file: &web_sys::File,
         first: Vec<PartUpload>,
         already: Vec<UploadedPartView>,
+        early: Option<Early>,
     ) -> Result<(), Stop> {
         let (uploads, id) = (self.uploads, self.id);
         let settings = self.settings.clone();
@@ -791,15 +819,24 @@ impl Driver {
             plan.borrow_mut().already_stored(&already);
         }
         // Kept alive while the parts go; dropping it stops the worker. It
-        // hashes a few parts ahead of the first one not stored, no further.
-        let ahead = settings.parts_in_flight.saturating_mul(2).saturating_add(2);
+        // reads a few parts ahead of the first one not stored, no further:
+        // the page holds at most the parts in flight and two more.
+        let ahead = settings.parts_in_flight.saturating_add(2);
+        // The parts read and not stored yet: their bytes, sent as they are.
+        // A few at most: a list, not a map (no hasher's keys in the download).
+        let mut read: Vec<(u32, js_sys::Uint8Array)> = Vec::new();
         let mut allowed = plan.borrow().hash_until(ahead);
-        let hasher = settings.checksums.then(|| {
-            let tell = tell.clone();
-            Hasher::parts(file, part_size, allowed, move |hashed| {
-                let _ = tell.unbounded_send(News::Hashed(hashed));
-            })
-        });
+        // The worker started before `CreateFile` when it read parts of the
+        // size the server chose; else one starts now.
+        let (hasher, round) = match early {
+            Some(early) if early.part_size == part_size => (Some(Ok(early.hasher)), 0),
+            _ => (
+                settings
+                    .checksums
+                    .then(|| start_hasher(file, part_size, allowed, &tell, 1)),
+                1,
+            ),
+        };
         let mut timer: Option<TimeoutHandle> = None;
         let outcome = if matches!(hasher, Some(Err(_))) {
             Err(Stop::Failed(
@@ -833,7 +870,11 @@ impl Driver {
                             });
                         }
                         Action::Send(part) => {
-                            if let Err(failure) = self.send_part(file, &plan, part) {
+                            let bytes = read
+                                .iter()
+                                .find(|(n, _)| *n == part.part_number)
+                                .map(|(_, bytes)| bytes);
+                            if let Err(failure) = self.send_part(file, &plan, part, bytes) {
                                 stop = Some(failure);
                                 break;
                             }
@@ -884,67 +925,105 @@ impl Driver {
                 if let Some(outcome) = stop {
                     break outcome;
                 }
-                let Some(heard) = self.news.next().await else {
+                let Some(first) = self.news.next().await else {
                     break Err(Stop::Cancelled);
                 };
+                // Everything already heard is taken in before the plan is
+                // asked again: the parts hashed meanwhile go in one presign
+                // request.
+                let mut heard_now = vec![first];
+                while let Ok(more) = self.news.try_recv() {
+                    heard_now.push(more);
+                }
                 let mut plan_now = plan.borrow_mut();
-                match heard {
-                    News::Cancel => break Err(Stop::Cancelled),
-                    News::Interrupt => break Err(Stop::Interrupted),
-                    News::Poke => {}
-                    News::Hashed(Hashed::Part(number, checksum)) => {
-                        if number == 1 {
-                            record.first_checksum = Some(checksum.clone());
-                            keep(&record);
+                let mut ended = None;
+                for heard in heard_now {
+                    match heard {
+                        News::Cancel => {
+                            ended = Some(Err(Stop::Cancelled));
+                            break;
                         }
-                        plan_now.hashed(number, checksum);
-                        // A part the store has, with this checksum, isn't sent again.
-                        let stored: Vec<UploadedPartView> = already
-                            .iter()
-                            .filter(|p| p.part_number == number)
-                            .cloned()
-                            .collect();
-                        plan_now.already_stored(&stored);
-                    }
-                    News::Hashed(Hashed::File(_) | Hashed::Read(_)) => {}
-                    News::Hashed(Hashed::Failed(reason)) => {
-                        break Err(Stop::Failed(format!(
-                            "the file couldn't be read ({reason})"
-                        )));
-                    }
-                    News::Presigned(Ok(parts)) => plan_now.presigned(parts, js_sys::Date::now()),
-                    News::Presigned(Err(ApiFailure::Unreachable)) => {
-                        plan_now.presign_failed(js_sys::Date::now(), js_sys::Math::random());
-                    }
-                    News::Presigned(Err(failure)) => break Err(failure.into()),
-                    News::Put(number, Ok(Some(etag))) => {
-                        record.stored(UploadedPart {
-                            part_number: number,
-                            e_tag: etag.clone(),
-                            checksum_sha256: plan_now.checksum(number),
-                        });
-                        keep(&record);
-                        plan_now.stored(number, etag);
-                    }
-                    News::Put(_, Ok(None)) => {
-                        break Err(Stop::Failed("the store's answer had no ETag".into()));
-                    }
-                    News::Put(number, Err(failure)) => {
-                        if uploads.is_held(id) {
-                            plan_now.interrupted(number);
-                        } else {
-                            plan_now.part_failed(
-                                number,
-                                failure.for_part(),
-                                js_sys::Date::now(),
-                                js_sys::Math::random(),
-                            );
+                        News::Interrupt => {
+                            ended = Some(Err(Stop::Interrupted));
+                            break;
+                        }
+                        News::Poke => {}
+                        // From a worker that was let go (it read parts of another size).
+                        News::Hashed(from, _) if from != round => {}
+                        News::Hashed(_, Hashed::Part(part)) => {
+                            let number = part.number;
+                            if number == 1 {
+                                record.first_checksum = Some(part.checksum.clone());
+                                keep(&record);
+                            }
+                            plan_now.hashed(number, part.checksum);
+                            // A part the store has, with this checksum, isn't sent
+                            // again: its buffer goes straight back.
+                            let stored: Vec<UploadedPartView> = already
+                                .iter()
+                                .filter(|p| p.part_number == number)
+                                .cloned()
+                                .collect();
+                            if plan_now.already_stored(&stored) > 0 {
+                                give_back(&hasher, &part.bytes);
+                            } else {
+                                read.push((number, part.bytes));
+                            }
+                        }
+                        News::Hashed(_, Hashed::File(_) | Hashed::Read(_)) => {}
+                        News::Hashed(_, Hashed::Failed(reason)) => {
+                            ended = Some(Err(Stop::Failed(format!(
+                                "the file couldn't be read ({reason})"
+                            ))));
+                            break;
+                        }
+                        News::Presigned(Ok(parts)) => {
+                            plan_now.presigned(parts, js_sys::Date::now())
+                        }
+                        News::Presigned(Err(ApiFailure::Unreachable)) => {
+                            plan_now.presign_failed(js_sys::Date::now(), js_sys::Math::random());
+                        }
+                        News::Presigned(Err(failure)) => {
+                            ended = Some(Err(failure.into()));
+                            break;
+                        }
+                        News::Put(number, Ok(Some(etag))) => {
+                            record.stored(UploadedPart {
+                                part_number: number,
+                                e_tag: etag.clone(),
+                                checksum_sha256: plan_now.checksum(number),
+                            });
+                            keep(&record);
+                            plan_now.stored(number, etag);
+                            if let Some(at) = read.iter().position(|(n, _)| *n == number) {
+                                give_back(&hasher, &read.swap_remove(at).1);
+                            }
+                        }
+                        News::Put(_, Ok(None)) => {
+                            ended =
+                                Some(Err(Stop::Failed("the store's answer had no ETag".into())));
+                            break;
+                        }
+                        News::Put(number, Err(failure)) => {
+                            if uploads.is_held(id) {
+                                plan_now.interrupted(number);
+                            } else {
+                                plan_now.part_failed(
+                                    number,
+                                    failure.for_part(),
+                                    js_sys::Date::now(),
+                                    js_sys::Math::random(),
+                                );
+                            }
                         }
                     }
                 }
                 let sent = plan_now.sent();
                 drop(plan_now);
                 uploads.queue.try_update(|q| q.progress(id, sent));
+                if let Some(outcome) = ended {
+                    break outcome;
+                }
             }
         };
         if let Some(timer) = timer {
@@ -964,22 +1043,31 @@ impl Driver {
         outcome
     }
 
-    /// Starts one part's PUT; its end comes back as [`News::Put`].
+    /// Starts one part's PUT, from `bytes` already read or else from the
+    /// file; its end comes back as [`News::Put`].
     fn send_part(
         &self,
         file: &web_sys::File,
         plan: &Rc<RefCell<Transfer>>,
         part: PartUpload,
+        bytes: Option<&js_sys::Uint8Array>,
     ) -> Result<(), Result<(), Stop>> {
         let (uploads, id) = (self.uploads, self.id);
         let number = part.part_number;
-        let (start, end) = plan.borrow().range(number);
-        let blob = file
-            .slice_with_f64_and_f64(start as f64, end as f64)
-            .map_err(|_| Err(Stop::Failed("the file couldn't be read".into())))?;
+        let slice;
+        let body = match bytes {
+            Some(bytes) => Body::Bytes(bytes),
+            None => {
+                let (start, end) = plan.borrow().range(number);
+                slice = file
+                    .slice_with_f64_and_f64(start as f64, end as f64)
+                    .map_err(|_| Err(Stop::Failed("the file couldn't be read".into())))?;
+                Body::File(&slice)
+            }
+        };
         let queue = uploads.queue;
         let progress = Rc::clone(plan);
-        let put = Put::start(&part.request, &blob, move |loaded| {
+        let put = Put::start(&part.request, body, move |loaded| {
             let sent = {
                 let mut plan = progress.borrow_mut();
                 plan.progress(number, loaded as u64);
@@ -1018,6 +1106,35 @@ async fn sleep(ms: f64) {
         );
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// A hashing worker started before `CreateFile`, reading parts of
+/// `part_size`.
+struct Early {
+    part_size: u64,
+    hasher: Hasher,
+}
+
+/// Starts the worker that reads and hashes `file`'s parts, up to part
+/// `until`; what it finds is news for the driver.
+fn start_hasher(
+    file: &web_sys::File,
+    part_size: u64,
+    until: u32,
+    tell: &UnboundedSender<News>,
+    round: u8,
+) -> Result<Hasher, wasm_bindgen::JsValue> {
+    let tell = tell.clone();
+    Hasher::parts(file, part_size, until, move |hashed| {
+        let _ = tell.unbounded_send(News::Hashed(round, hashed));
+    })
+}
+
+/// Hands a part's buffer back to the worker that read it, for a later part.
+fn give_back(hasher: &Option<Result<Hasher, wasm_bindgen::JsValue>>, bytes: &js_sys::Uint8Array) {
+    if let Some(Ok(hasher)) = hasher {
+        hasher.give(bytes);
+    }
 }
 
 /// Saves an upload's record without waiting.

@@ -110,11 +110,10 @@ pub fn use_uploads(options: UseUploadsOptions) -> UseUploads {
     // Uploads a reload or a crash interrupted: the machinery loads only
     // when the browser kept some.
     leptos::task::spawn_local(async move {
-        if resume_store::any().await {
-            match driver::load_unfinished(uploads).await {
-                Ok(loading) => loading.await,
-                Err(failure) => uploads.chunk_failed(&failure),
-            }
+        if resume_store::any().await
+            && let Err(failure) = driver::load_unfinished(uploads).await
+        {
+            uploads.chunk_failed(&failure);
         }
     });
     uploads
