@@ -1,20 +1,14 @@
 // Ferry's hashing worker: reads a file part by part, off the page's thread,
-// and reports each part's SHA-256 (base64, for `x-amz-checksum-sha256`) with
-// the part's bytes, or the whole file's SHA-256 (hex). Started by
-// src/platform/hasher.rs.
+// and reports each part's SHA-256 (base64, for `x-amz-checksum-sha256`), or
+// the whole file's SHA-256 (hex). Started by src/platform/hasher.rs.
 //
 // in:  { file: Blob, partSize: number, parts: bool, whole: bool, until: n }
 //      then { until: n } as the page allows more: parts past `until` wait,
 //      so the worker stays a few parts ahead of the uploads instead of
-//      reading the whole file at once (no `until`: no limit);
-//      and { give: ArrayBuffer }: a part's buffer the page is done with,
-//      handed back (transferred) to be read into again.
-// out: { part: n, checksum, bytes: Uint8Array } per part (if `parts`,
-//      WebCrypto): `bytes` is the part, its buffer transferred to the page,
-//      which sends that same memory as the part's body, so each byte of
-//      the file is read once; or (if `whole`, a
-//      streaming SHA-256, slower) { read: bytes } as it goes and then
-//      { sha256 }; or { error }.
+//      reading the whole file at once (no `until`: no limit).
+// out: { part: n, checksum } per part (if `parts`, WebCrypto), or (if
+//      `whole`, a streaming SHA-256, slower) { read: bytes } as it goes and
+//      then { sha256 }; or { error }.
 
 const K = new Uint32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -109,10 +103,6 @@ function base64(buffer) {
 
 let until = Infinity;
 let wake = null;
-// Part buffers the page handed back, to read the next parts into: the
-// page's memory holds at most the parts it allows ahead, however large the
-// file.
-const spare = [];
 
 // Resolves once part `n` may be read.
 async function allowed(n) {
@@ -144,24 +134,22 @@ const CHUNK = 4 * 1024 * 1024;
 async function hash({ file, partSize, parts, whole }) {
   try {
     const hasher = whole ? new Sha256() : null;
-    // A whole file is read a chunk at a time into one buffer, reused.
-    let chunk = whole ? new ArrayBuffer(Math.min(CHUNK, file.size)) : null;
+    // One buffer, reused: for a part (WebCrypto hashes whole buffers only),
+    // or for a chunk of a whole file.
+    let buffer = new ArrayBuffer(Math.min(parts ? partSize : CHUNK, file.size));
     for (let start = 0, part = 1; start < file.size || part === 1; start += partSize, part++) {
       await allowed(part);
       const end = Math.min(start + partSize, file.size);
       if (parts) {
-        // A buffer the page gave back, or a new one while it holds them all.
-        const length = end - start;
-        let bytes = spare.pop() || new ArrayBuffer(Math.max(partSize, length));
-        bytes = await fill(file.slice(start, end), bytes);
-        const digest = await crypto.subtle.digest('SHA-256', new Uint8Array(bytes, 0, length));
-        self.postMessage({ part, checksum: base64(digest), bytes: new Uint8Array(bytes, 0, length) }, [bytes]);
+        buffer = await fill(file.slice(start, end), buffer);
+        const digest = await crypto.subtle.digest('SHA-256', new Uint8Array(buffer, 0, end - start));
+        self.postMessage({ part, checksum: base64(digest) });
       }
       if (hasher) {
         for (let at = start; at < end; at += CHUNK) {
           const to = Math.min(at + CHUNK, end);
-          chunk = await fill(file.slice(at, to), chunk);
-          hasher.update(new Uint8Array(chunk, 0, to - at));
+          buffer = await fill(file.slice(at, to), buffer);
+          hasher.update(new Uint8Array(buffer, 0, to - at));
         }
         self.postMessage({ read: end });
       }
@@ -174,7 +162,6 @@ async function hash({ file, partSize, parts, whole }) {
 }
 
 self.onmessage = ({ data }) => {
-  if (data.give) spare.push(data.give);
   if (typeof data.until === 'number') {
     until = data.until;
     if (wake) wake();

@@ -16,27 +16,8 @@ use wasm_bindgen_futures::JsFuture;
 /// request signs them, and the browser sends the right values.
 const SET_BY_BROWSER: [&str; 2] = ["content-length", "host"];
 
-#[wasm_bindgen]
-extern "C" {
-    /// An `XMLHttpRequest`, seen only for its `send`.
-    type Sender;
-    /// `send(body)` for any body the browser takes (a blob, bytes): one
-    /// binding where web-sys has one per type.
-    #[wasm_bindgen(method, catch)]
-    fn send(this: &Sender, body: &JsValue) -> Result<(), JsValue>;
-}
-
 /// Where the `loadend` handler lives once the promise made it.
 type EndSlot = Rc<RefCell<Option<Closure<dyn FnMut()>>>>;
-
-/// What a PUT sends.
-#[derive(Debug, Clone, Copy)]
-pub enum Body<'a> {
-    /// A file, or a slice of one: the browser reads it as it sends.
-    File(&'a web_sys::Blob),
-    /// Bytes already read (a part the hashing worker read and hashed).
-    Bytes(&'a js_sys::Uint8Array),
-}
 
 /// A PUT on its way; [`Put::abort`] cancels it.
 #[derive(Debug)]
@@ -53,7 +34,7 @@ impl Put {
     /// sent so far.
     pub fn start(
         request: &PresignedRequest,
-        body: Body<'_>,
+        body: &web_sys::Blob,
         on_progress: impl Fn(f64) + 'static,
     ) -> Result<Self, JsValue> {
         let xhr = web_sys::XmlHttpRequest::new()?;
@@ -78,10 +59,7 @@ impl Put {
             target.set_onloadend(Some(closure.as_ref().unchecked_ref()));
             *slot.borrow_mut() = Some(closure);
         });
-        match body {
-            Body::File(blob) => xhr.unchecked_ref::<Sender>().send(blob)?,
-            Body::Bytes(bytes) => xhr.unchecked_ref::<Sender>().send(bytes)?,
-        }
+        xhr.send_with_opt_blob(Some(body))?;
         Ok(Self {
             xhr,
             done: JsFuture::from(promise),

@@ -1,48 +1,22 @@
 //! SHA-256 off the page's thread: the hashing worker (`js/hash-worker.js`)
-//! for a file's parts while they upload (each part read once: the worker
-//! hands its bytes over with its hash, to be sent as they are), and for a
-//! whole file of any size
+//! for a file's parts while they upload, and for a whole file of any size
 //! (checking a downloaded copy); WebCrypto for a file small enough to go up
 //! in one PUT. A [`Hasher`] owns its worker: dropping it stops the worker,
 //! so whoever holds it (an upload, the copy check) cleans up by dropping.
 
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen]
-extern "C" {
-    /// A `Worker`, seen only for its `postMessage`.
-    type Port;
-    /// `postMessage(message, transfer)`: the objects in `transfer` (an
-    /// array, or `undefined` for none) change hands, not copied. One
-    /// binding for both uses, where web-sys has one for each.
-    #[wasm_bindgen(method, catch, js_name = postMessage)]
-    fn post(this: &Port, message: &JsValue, transfer: &JsValue) -> Result<(), JsValue>;
-}
-
 /// What the worker found.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hashed {
-    /// A part, read and hashed.
-    Part(HashedPart),
+    /// Part `n`'s SHA-256, base64.
+    Part(u32, String),
     /// While hashing a whole file: this many bytes read.
     Read(u64),
     /// The whole file's SHA-256, hex.
     File(String),
     /// The file couldn't be read.
     Failed(String),
-}
-
-/// A part as the worker read it.
-#[derive(Debug, Clone)]
-pub struct HashedPart {
-    /// Its number, from 1.
-    pub number: u32,
-    /// Its SHA-256, base64.
-    pub checksum: String,
-    /// Its bytes, now the page's (the worker handed the memory over): the
-    /// body to send. Give the buffer back with [`Hasher::give`] once the
-    /// part is stored, for the next part to be read into.
-    pub bytes: js_sys::Uint8Array,
 }
 
 /// A running hasher; dropping it stops its workers.
@@ -56,9 +30,9 @@ pub struct Hasher {
 }
 
 impl Hasher {
-    /// Starts reading `file` in parts of `part_size`: `report` hears each
-    /// part with its SHA-256 (WebCrypto), in order, up to part `until`;
-    /// [`Self::allow`] lets it go further.
+    /// Starts hashing `file` in parts of `part_size`: `report` hears each
+    /// part's SHA-256 (WebCrypto), in order, up to part `until`; [`Self::allow`]
+    /// lets it go further.
     pub fn parts(
         file: &web_sys::Blob,
         part_size: u64,
@@ -72,25 +46,7 @@ impl Hasher {
     pub fn allow(&self, until: u32) {
         let message = js_sys::Object::new();
         if js_sys::Reflect::set(&message, &"until".into(), &until.into()).is_ok() {
-            let _ = self
-                .worker
-                .unchecked_ref::<Port>()
-                .post(&message, &JsValue::UNDEFINED);
-        }
-    }
-
-    /// Hands a part's buffer back to the worker (transferred, not copied),
-    /// to read a later part into.
-    pub fn give(&self, bytes: &js_sys::Uint8Array) {
-        let Ok(buffer) = js_sys::Reflect::get(bytes, &"buffer".into()) else {
-            return;
-        };
-        let message = js_sys::Object::new();
-        if js_sys::Reflect::set(&message, &"give".into(), &buffer).is_ok() {
-            let _ = self
-                .worker
-                .unchecked_ref::<Port>()
-                .post(&message, &js_sys::Array::of1(&buffer));
+            let _ = self.worker.post_message(&message);
         }
     }
 
@@ -130,9 +86,7 @@ impl Hasher {
         if let Some(until) = until {
             js_sys::Reflect::set(&message, &"until".into(), &until.into())?;
         }
-        worker
-            .unchecked_ref::<Port>()
-            .post(&message, &JsValue::UNDEFINED)?;
+        worker.post_message(&message)?;
         Ok(Self {
             worker,
             _on_message: on_message,
@@ -221,13 +175,7 @@ fn read(data: &JsValue) -> Option<Hashed> {
     if let Some(read) = field("read").and_then(|r| r.as_f64()) {
         return Some(Hashed::Read(read as u64));
     }
-    let number = field("part")?.as_f64()? as u32;
+    let part = field("part")?.as_f64()? as u32;
     let checksum = field("checksum")?.as_string()?;
-    // The worker's own `Uint8Array`: no check, no copy.
-    let bytes = field("bytes")?.unchecked_into();
-    Some(Hashed::Part(HashedPart {
-        number,
-        checksum,
-        bytes,
-    }))
+    Some(Hashed::Part(part, checksum))
 }

@@ -9,7 +9,7 @@
 //! then it just stops.
 
 use super::{Picked, UseUploads, UseUploadsOptions};
-use crate::api::put::{Body, Put, PutFailure};
+use crate::api::put::{Put, PutFailure};
 use crate::chunks::{self, ChunkFuture};
 use crate::platform::hasher::{self, Hashed, Hasher};
 use crate::platform::picker::{self, Dropped, Placed};
@@ -672,8 +672,7 @@ impl Driver {
             && item.size >= self.settings.multipart_threshold_bytes)
             .then(|| {
                 let part_size = part_size_for(item.size, DEFAULT_PART_SIZE);
-                let ahead = self.settings.parts_in_flight.saturating_add(2);
-                start_hasher(&file, part_size, ahead, &self.tell, 0)
+                start_hasher(&file, part_size, hash_ahead(&self.settings), &self.tell, 0)
                     .ok()
                     .map(|hasher| Early { part_size, hasher })
             })
@@ -746,7 +745,7 @@ impl Driver {
         loop {
             self.wait_while_held().await?;
             let queue = uploads.queue;
-            let started = Put::start(request, Body::File(file.unchecked_ref()), move |sent| {
+            let started = Put::start(request, file.unchecked_ref(), move |sent| {
                 queue.try_update(|q| q.progress(id, sent as u64));
             })
             .map_err(|_| Stop::Failed("the browser refused the upload".into()))?;
@@ -777,9 +776,8 @@ impl Driver {
         }
     }
 
-    /// A multipart upload: parts read and hashed in a worker, presigned in
-    /// batches, sent several at once (each from the bytes the worker read:
-    /// the file is read once), tried again as [`Transfer`] says.
+    /// A multipart upload: parts hashed in a worker, presigned in batches,
+    /// sent several at once, tried again as [`Transfer`] says.
     ///
     /// The browser keeps `record` (IndexedDB) while it runs, so a reload can
     /// resume it; `already` are the parts the store has (from resuming). When
@@ -819,12 +817,8 @@ impl Driver {
             plan.borrow_mut().already_stored(&already);
         }
         // Kept alive while the parts go; dropping it stops the worker. It
-        // reads a few parts ahead of the first one not stored, no further:
-        // the page holds at most the parts in flight and two more.
-        let ahead = settings.parts_in_flight.saturating_add(2);
-        // The parts read and not stored yet: their bytes, sent as they are.
-        // A few at most: a list, not a map (no hasher's keys in the download).
-        let mut read: Vec<(u32, js_sys::Uint8Array)> = Vec::new();
+        // hashes a few parts ahead of the first one not stored, no further.
+        let ahead = hash_ahead(&settings);
         let mut allowed = plan.borrow().hash_until(ahead);
         // The worker started before `CreateFile` when it read parts of the
         // size the server chose; else one starts now.
@@ -870,11 +864,7 @@ impl Driver {
                             });
                         }
                         Action::Send(part) => {
-                            let bytes = read
-                                .iter()
-                                .find(|(n, _)| *n == part.part_number)
-                                .map(|(_, bytes)| bytes);
-                            if let Err(failure) = self.send_part(file, &plan, part, bytes) {
+                            if let Err(failure) = self.send_part(file, &plan, part) {
                                 stop = Some(failure);
                                 break;
                             }
@@ -950,25 +940,20 @@ impl Driver {
                         News::Poke => {}
                         // From a worker that was let go (it read parts of another size).
                         News::Hashed(from, _) if from != round => {}
-                        News::Hashed(_, Hashed::Part(part)) => {
-                            let number = part.number;
+                        News::Hashed(_, Hashed::Part(number, checksum)) => {
                             if number == 1 {
-                                record.first_checksum = Some(part.checksum.clone());
+                                record.first_checksum = Some(checksum.clone());
                                 keep(&record);
                             }
-                            plan_now.hashed(number, part.checksum);
+                            plan_now.hashed(number, checksum);
                             // A part the store has, with this checksum, isn't sent
-                            // again: its buffer goes straight back.
+                            // again.
                             let stored: Vec<UploadedPartView> = already
                                 .iter()
                                 .filter(|p| p.part_number == number)
                                 .cloned()
                                 .collect();
-                            if plan_now.already_stored(&stored) > 0 {
-                                give_back(&hasher, &part.bytes);
-                            } else {
-                                read.push((number, part.bytes));
-                            }
+                            plan_now.already_stored(&stored);
                         }
                         News::Hashed(_, Hashed::File(_) | Hashed::Read(_)) => {}
                         News::Hashed(_, Hashed::Failed(reason)) => {
@@ -995,9 +980,6 @@ impl Driver {
                             });
                             keep(&record);
                             plan_now.stored(number, etag);
-                            if let Some(at) = read.iter().position(|(n, _)| *n == number) {
-                                give_back(&hasher, &read.swap_remove(at).1);
-                            }
                         }
                         News::Put(_, Ok(None)) => {
                             ended =
@@ -1043,31 +1025,22 @@ impl Driver {
         outcome
     }
 
-    /// Starts one part's PUT, from `bytes` already read or else from the
-    /// file; its end comes back as [`News::Put`].
+    /// Starts one part's PUT; its end comes back as [`News::Put`].
     fn send_part(
         &self,
         file: &web_sys::File,
         plan: &Rc<RefCell<Transfer>>,
         part: PartUpload,
-        bytes: Option<&js_sys::Uint8Array>,
     ) -> Result<(), Result<(), Stop>> {
         let (uploads, id) = (self.uploads, self.id);
         let number = part.part_number;
-        let slice;
-        let body = match bytes {
-            Some(bytes) => Body::Bytes(bytes),
-            None => {
-                let (start, end) = plan.borrow().range(number);
-                slice = file
-                    .slice_with_f64_and_f64(start as f64, end as f64)
-                    .map_err(|_| Err(Stop::Failed("the file couldn't be read".into())))?;
-                Body::File(&slice)
-            }
-        };
+        let (start, end) = plan.borrow().range(number);
+        let body = file
+            .slice_with_f64_and_f64(start as f64, end as f64)
+            .map_err(|_| Err(Stop::Failed("the file couldn't be read".into())))?;
         let queue = uploads.queue;
         let progress = Rc::clone(plan);
-        let put = Put::start(&part.request, body, move |loaded| {
+        let put = Put::start(&part.request, &body, move |loaded| {
             let sent = {
                 let mut plan = progress.borrow_mut();
                 plan.progress(number, loaded as u64);
@@ -1108,6 +1081,14 @@ async fn sleep(ms: f64) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
+/// How many parts the hashing worker reads ahead of the first part not
+/// stored: twice the parts in flight and two more, so that presigning (one
+/// request for the parts hashed meanwhile) stays ahead of the slots that
+/// free up. The worker holds one part's memory at a time.
+fn hash_ahead(settings: &UploadSettings) -> u32 {
+    settings.parts_in_flight.saturating_mul(2).saturating_add(2)
+}
+
 /// A hashing worker started before `CreateFile`, reading parts of
 /// `part_size`.
 struct Early {
@@ -1128,13 +1109,6 @@ fn start_hasher(
     Hasher::parts(file, part_size, until, move |hashed| {
         let _ = tell.unbounded_send(News::Hashed(round, hashed));
     })
-}
-
-/// Hands a part's buffer back to the worker that read it, for a later part.
-fn give_back(hasher: &Option<Result<Hasher, wasm_bindgen::JsValue>>, bytes: &js_sys::Uint8Array) {
-    if let Some(Ok(hasher)) = hasher {
-        hasher.give(bytes);
-    }
 }
 
 /// Saves an upload's record without waiting.
