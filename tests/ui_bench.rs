@@ -565,6 +565,61 @@ async fn bare_upload(browser: &Browser, path: &std::path::Path, size: u64) -> Re
         .with_context(|| format!("the bare PUT: {put}"))
 }
 
+/// Uppy's S3 multipart uploader (tools/npm/peers/uppy-bench.mjs, bundled
+/// by the pinned esbuild) sending `path` from the page as `uppy.bin`;
+/// returns ms.
+async fn uppy_upload(browser: &Browser, path: &std::path::Path) -> Result<f64> {
+    let npm = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/npm");
+    let bundled = std::process::Command::new(npm.join("node_modules/.bin/esbuild"))
+        .args([
+            "peers/uppy-bench.mjs",
+            "--bundle",
+            "--format=iife",
+            "--minify",
+            "--log-level=warning",
+        ])
+        .current_dir(&npm)
+        .output()
+        .context("bundling Uppy (run `cargo xtask test` once to install tools/npm)")?;
+    anyhow::ensure!(
+        bundled.status.success(),
+        "esbuild: {}",
+        String::from_utf8_lossy(&bundled.stderr)
+    );
+    let script = format!(
+        "{}\n;arguments[arguments.length - 1](typeof ferryUppyUpload);",
+        String::from_utf8(bundled.stdout)?
+    );
+    let defined = browser.run_async(&script, vec![]).await?;
+    anyhow::ensure!(defined == "function", "Uppy's bundle defined {defined}");
+    browser
+        .run_async(
+            "const input = document.createElement('input');\
+             input.type = 'file'; input.id = 'bench-uppy';\
+             input.setAttribute('aria-label', 'Uppy file');\
+             document.body.append(input); arguments[0]();",
+            vec![],
+        )
+        .await?;
+    browser
+        .find_by_label("Uppy file")
+        .await?
+        .send_keys(path.to_str().context("a UTF-8 path")?)
+        .await?;
+    let sent = browser
+        .run_async(
+            "const done = arguments[arguments.length - 1];\
+             const token = JSON.parse(sessionStorage.getItem('ferry.tokens')).access_token;\
+             ferryUppyUpload(document.getElementById('bench-uppy').files[0], 'uppy.bin', token)\
+               .then(done, (e) => done({ error: String(e) }));",
+            vec![],
+        )
+        .await?;
+    sent["ms"]
+        .as_f64()
+        .with_context(|| format!("Uppy's upload: {sent}"))
+}
+
 /// A fresh stack (multipart from `threshold` bytes, and `extra` flag) and a
 /// signed-in page ready to upload.
 async fn uploading_page(threshold: &str, extra: Option<&str>) -> Result<(Stack, Browser)> {
@@ -606,6 +661,14 @@ async fn upload_timings() -> Result<()> {
         let bare = bare_upload(&browser, &whole, GIB).await?;
         let bare_server_cpu = stack.cpu_seconds() - server_before;
         let bare_chromium_cpu = browser.cpu_seconds() - chromium_before;
+        let (server_before, chromium_before) = (stack.cpu_seconds(), browser.cpu_seconds());
+        let uppy = uppy_upload(&browser, &big).await?;
+        let uppy_server_cpu = stack.cpu_seconds() - server_before;
+        let uppy_chromium_cpu = browser.cpu_seconds() - chromium_before;
+        println!("FERRY_BENCH upload_{label}_uppy_ms={uppy:.1}");
+        println!("FERRY_BENCH upload_{label}_uppy_server_cpu_s={uppy_server_cpu:.2}");
+        println!("FERRY_BENCH upload_{label}_uppy_chromium_cpu_s={uppy_chromium_cpu:.2}");
+        println!("FERRY_BENCH upload_{label}_ratio_to_uppy={:.3}", uppy / ms);
         println!("FERRY_BENCH upload_{label}_bare_put_ms={bare:.1}");
         println!("FERRY_BENCH upload_{label}_bare_put_server_cpu_s={bare_server_cpu:.2}");
         println!("FERRY_BENCH upload_{label}_bare_put_chromium_cpu_s={bare_chromium_cpu:.2}");

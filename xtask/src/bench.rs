@@ -313,6 +313,16 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
             1024.0 / (bare / 1000.0),
             if label == "checksums" { "0.9x" } else { "1.0x" },
         );
+        let uppy = get(&format!("upload_{label}_uppy_ms"))?;
+        let uppy_chromium = get(&format!("upload_{label}_uppy_chromium_cpu_s"))?;
+        let uppy_server = get(&format!("upload_{label}_uppy_server_cpu_s"))?;
+        println!(
+            "{:17}  = {:.2}x Uppy 5.1's AwsS3 multipart, 6 parts in flight, no checksums ({:.1} MiB/s, \
+             Chromium {uppy_chromium:.1} CPU-s, server {uppy_server:.1}; goal 1.0x)",
+            "",
+            uppy / page,
+            1024.0 / (uppy / 1000.0),
+        );
         let fourth = get(&format!("upload_{label}_fourth_part_started_ms"))?;
         let presigns = get(&format!("upload_{label}_presign_requests"))?;
         let puts = get(&format!("upload_{label}_part_puts"))?;
