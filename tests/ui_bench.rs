@@ -698,15 +698,23 @@ async fn upload_timings() -> Result<()> {
         println!("FERRY_BENCH upload_{label}_server_cpu_s={server_cpu:.2}");
         println!("FERRY_BENCH upload_{label}_chromium_cpu_s={chromium_cpu:.2}");
     }
-    // The same kinds of upload at a quarter of the size: memory must not
-    // follow the file's size.
+    // The same kinds of upload at a quarter of the size (256 MiB): memory
+    // must not follow the file's size; the speed against the bare PUT and
+    // Uppy again.
+    let quarter_whole = big_file(dir.path(), "quarter-whole.bin", GIB / 4)?;
+    let quarter_threshold = (GIB / 4 + 1).to_string();
     for (label, extra) in [
         ("checksums", None),
         ("no_checksums", Some("--no-upload-checksums")),
     ] {
-        let (_stack, browser) = uploading_page("5242880", extra).await?;
-        let (_, small_peak, _, _) = browser_upload(&browser, &quarter).await?;
+        let (_stack, browser) = uploading_page(&quarter_threshold, extra).await?;
+        let (ms, small_peak, _, _) = browser_upload(&browser, &quarter).await?;
+        let bare = bare_upload(&browser, &quarter_whole, GIB / 4).await?;
+        let uppy = uppy_upload(&browser, &quarter).await?;
         println!("FERRY_BENCH upload_{label}_quarter_peak_bytes={small_peak}");
+        println!("FERRY_BENCH upload_{label}_quarter_browser_ms={ms:.1}");
+        println!("FERRY_BENCH upload_{label}_quarter_bare_put_ms={bare:.1}");
+        println!("FERRY_BENCH upload_{label}_quarter_uppy_ms={uppy:.1}");
     }
     Ok(())
 }

@@ -337,6 +337,22 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
         ("checksums", "with checksums   "),
         ("no_checksums", "without checksums"),
     ] {
+        let page = get(&format!("upload_{label}_quarter_browser_ms"))?;
+        let bare = get(&format!("upload_{label}_quarter_bare_put_ms"))?;
+        let uppy = get(&format!("upload_{label}_quarter_uppy_ms"))?;
+        println!(
+            "256 MiB {words}: {:>7.1} MiB/s = {:.2}x the bare PUT ({:.1} MiB/s), {:.2}x Uppy ({:.1} MiB/s)",
+            256.0 / (page / 1000.0),
+            bare / page,
+            256.0 / (bare / 1000.0),
+            uppy / page,
+            256.0 / (uppy / 1000.0),
+        );
+    }
+    for (label, words) in [
+        ("checksums", "with checksums   "),
+        ("no_checksums", "without checksums"),
+    ] {
         let big = get(&format!("upload_{label}_peak_bytes"))?;
         let quarter = get(&format!("upload_{label}_quarter_peak_bytes"))?;
         println!(
