@@ -538,25 +538,38 @@ async fn curl_upload(browser: &Browser, path: &std::path::Path, size: u64) -> Re
     Ok(seconds.trim().parse::<f64>()? * 1000.0)
 }
 
+/// Picks `path` in a plain file input the page gains (`id`, named
+/// `label`), outside Ferry, for code other than Ferry's to send.
+async fn pick_in_plain_input(
+    browser: &Browser,
+    id: &str,
+    label: &str,
+    path: &std::path::Path,
+) -> Result<()> {
+    browser
+        .run_async(
+            "const [id, label, done] = arguments;\
+             const input = document.createElement('input');\
+             input.type = 'file'; input.id = id;\
+             input.setAttribute('aria-label', label);\
+             document.body.append(input); done();",
+            vec![json!(id), json!(label)],
+        )
+        .await?;
+    browser
+        .find_by_label(label)
+        .await?
+        .send_keys(path.to_str().context("a UTF-8 path")?)
+        .await?;
+    Ok(())
+}
+
 /// A bare `fetch` PUT of `path` from the page (not Ferry's code); returns ms.
 async fn bare_upload(browser: &Browser, path: &std::path::Path, size: u64) -> Result<f64> {
     let answer = browser
         .run_async(CREATE_SINGLE, vec![json!("bare.bin"), json!(size)])
         .await?;
-    browser
-        .run_async(
-            "const input = document.createElement('input');\
-             input.type = 'file'; input.id = 'bench-file';\
-             input.setAttribute('aria-label', 'Bench file');\
-             document.body.append(input); arguments[0]();",
-            vec![],
-        )
-        .await?;
-    browser
-        .find_by_label("Bench file")
-        .await?
-        .send_keys(path.to_str().context("a UTF-8 path")?)
-        .await?;
+    pick_in_plain_input(browser, "bench-file", "Bench file", path).await?;
     let put = browser
         .run_async(BARE_PUT, vec![answer[0].clone(), answer[1].clone()])
         .await?;
@@ -592,20 +605,7 @@ async fn uppy_upload(browser: &Browser, path: &std::path::Path) -> Result<f64> {
     );
     let defined = browser.run_async(&script, vec![]).await?;
     anyhow::ensure!(defined == "function", "Uppy's bundle defined {defined}");
-    browser
-        .run_async(
-            "const input = document.createElement('input');\
-             input.type = 'file'; input.id = 'bench-uppy';\
-             input.setAttribute('aria-label', 'Uppy file');\
-             document.body.append(input); arguments[0]();",
-            vec![],
-        )
-        .await?;
-    browser
-        .find_by_label("Uppy file")
-        .await?
-        .send_keys(path.to_str().context("a UTF-8 path")?)
-        .await?;
+    pick_in_plain_input(browser, "bench-uppy", "Uppy file", path).await?;
     let sent = browser
         .run_async(
             "const done = arguments[arguments.length - 1];\

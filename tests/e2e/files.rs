@@ -181,6 +181,26 @@ fetch('/api/files?limit=1000', { headers: { authorization: 'Bearer ' + token } }
   .then(r => r.json()).then(page => done(page.entries.length + ' entries')).catch(e => done(String(e)));
 "#;
 
+/// Home's grid, once it lists `count` entries (and its header row).
+async fn grid_listing(browser: &Browser, count: usize) -> Result<fantoccini::elements::Element> {
+    let grid = browser.find_by_role("grid", "Files in Home").await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let rows = grid.attr("aria-rowcount").await?.unwrap_or_default();
+        if rows == (count + 1).to_string() {
+            return Ok(grid);
+        }
+        if std::time::Instant::now() > deadline {
+            let listed = browser.run_async(LISTED, vec![]).await?;
+            anyhow::bail!(
+                "the grid has {rows} rows, not {}; the API lists {listed}",
+                count + 1
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
 async fn a_long_folder_stays_small_in_the_dom_and_works_by_keyboard() -> Result<()> {
@@ -194,22 +214,7 @@ async fn a_long_folder_stays_small_in_the_dom_and_works_by_keyboard() -> Result<
     browser.create_folders(COUNT).await?;
     // Reload: the listing comes page by page from the API.
     browser.goto(&format!("{}/", stack.url)).await?;
-    let grid = browser.find_by_role("grid", "Files in Home").await?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let count = grid.attr("aria-rowcount").await?.unwrap_or_default();
-        if count == (COUNT + 1).to_string() {
-            break;
-        }
-        if std::time::Instant::now() > deadline {
-            let listed = browser.run_async(LISTED, vec![]).await?;
-            anyhow::bail!(
-                "the grid has {count} rows, not {}; the API lists {listed}",
-                COUNT + 1
-            );
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    let grid = grid_listing(&browser, COUNT).await?;
     // Virtual scrolling: only the rows in view (and a margin) exist.
     let rendered = browser.count("[role=grid] [role=row]").await?;
     assert!(rendered < 60, "{rendered} rows in the DOM");
@@ -274,15 +279,7 @@ async fn the_hosts_density_sets_the_rows_height_and_scrolling_follows() -> Resul
     browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
     browser.find_by_label("Upload files").await?;
     browser.create_folders(COUNT).await?;
-    let grid = browser.find_by_role("grid", "Files in Home").await?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while grid.attr("aria-rowcount").await?.unwrap_or_default() != (COUNT + 1).to_string() {
-        anyhow::ensure!(
-            std::time::Instant::now() < deadline,
-            "the grid never listed {COUNT} folders"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    let grid = grid_listing(&browser, COUNT).await?;
 
     // Ferry's own density first, then the host page's, set on its root.
     let at = |index: usize| browser.run_async(SCROLL_TO_ROW, vec![serde_json::json!(index)]);
