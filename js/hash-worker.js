@@ -2,7 +2,10 @@
 // and reports each part's SHA-256 (base64, for `x-amz-checksum-sha256`), or
 // the whole file's SHA-256 (hex). Started by src/platform/hasher.rs.
 //
-// in:  { file: Blob, partSize: number, parts: bool, whole: bool, until: n }
+// in:  { file: Blob, partSize: number, parts: bool, whole: bool, until: n,
+//        first: n, stride: n }
+//      (with `parts`, this worker reads parts first, first + stride, …: a
+//      few workers share a file's parts; `first`, `stride` default to 1)
 //      then { until: n } as the page allows more: parts past `until` wait,
 //      so the worker stays a few parts ahead of the uploads instead of
 //      reading the whole file at once (no `until`: no limit).
@@ -131,13 +134,19 @@ async function fill(blob, buffer) {
 // A whole file is streamed this much at a time.
 const CHUNK = 4 * 1024 * 1024;
 
-async function hash({ file, partSize, parts, whole }) {
+async function hash({ file, partSize, parts, whole, first = 1, stride = 1 }) {
   try {
     const hasher = whole ? new Sha256() : null;
+    // With a whole file's hash, every part is read, in order.
+    if (hasher) [first, stride] = [1, 1];
     // One buffer, reused: for a part (WebCrypto hashes whole buffers only),
     // or for a chunk of a whole file.
     let buffer = new ArrayBuffer(Math.min(parts ? partSize : CHUNK, file.size));
-    for (let start = 0, part = 1; start < file.size || part === 1; start += partSize, part++) {
+    for (
+      let part = first, start = (first - 1) * partSize;
+      start < file.size || part === 1;
+      part += stride, start += stride * partSize
+    ) {
       await allowed(part);
       const end = Math.min(start + partSize, file.size);
       if (parts) {

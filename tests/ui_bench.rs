@@ -33,11 +33,6 @@ use serde_json::json;
 /// Runs of each measurement; the median is printed.
 const RUNS: usize = 7;
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 /// Milliseconds from navigation start until the grid is in the page.
 const LIST_RENDERED: &str = r#"
 const done = arguments[arguments.length - 1];
@@ -633,88 +628,231 @@ async fn uploading_page(threshold: &str, extra: Option<&str>) -> Result<(Stack, 
     Ok((stack, browser))
 }
 
+/// The uploads timed side by side: Ferry's, a bare page's `fetch` PUT of
+/// the whole file, Uppy's multipart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Uploader {
+    Ferry,
+    Bare,
+    Uppy,
+}
+
+/// One timed upload: wall ms, and the CPU seconds the server and Chromium
+/// spent meanwhile.
+#[derive(Debug, Default, Clone, Copy)]
+struct Timed {
+    ms: f64,
+    server_cpu: f64,
+    chromium_cpu: f64,
+}
+
+/// What Ferry's own upload showed besides its time.
+#[derive(Debug, Default)]
+struct FerryExtras {
+    peak: u64,
+    longest: f64,
+    long: usize,
+    fourth: Vec<f64>,
+    presigns: Vec<f64>,
+    puts: Vec<f64>,
+    waited: Vec<f64>,
+}
+
+/// Lets the kernel write out what the last upload left in the page cache,
+/// so it isn't written (and its CPU spent) during the next one.
+fn settle() {
+    let _ = std::process::Command::new("sync").status();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+}
+
+/// The middle value (the mean of the two middle ones for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// Runs one upload by `who` of `size` bytes (`multipart` is the same file
+/// one byte longer, so Ferry's page goes multipart), timed with the CPU
+/// spent meanwhile.
+async fn timed_upload(
+    who: Uploader,
+    stack: &Stack,
+    browser: &Browser,
+    (multipart, whole, size): (&std::path::Path, &std::path::Path, u64),
+    extras: &mut FerryExtras,
+) -> Result<Timed> {
+    settle();
+    let (server_before, chromium_before) = (stack.cpu_seconds(), browser.cpu_seconds());
+    let ms = match who {
+        Uploader::Ferry => {
+            let (ms, peak, longest, long) = browser_upload(browser, multipart).await?;
+            extras.peak = extras.peak.max(peak);
+            extras.longest = extras.longest.max(longest);
+            extras.long = extras.long.max(long);
+            ms
+        }
+        Uploader::Bare => bare_upload(browser, whole, size).await?,
+        Uploader::Uppy => uppy_upload(browser, multipart).await?,
+    };
+    let timed = Timed {
+        ms,
+        server_cpu: stack.cpu_seconds() - server_before,
+        chromium_cpu: browser.cpu_seconds() - chromium_before,
+    };
+    if who == Uploader::Ferry {
+        let parts = browser.run_async(PARTS_TIMING, vec![]).await?;
+        let push = |into: &mut Vec<f64>, name: &str| {
+            if let Some(v) = parts[name].as_f64() {
+                into.push(v);
+            }
+        };
+        push(&mut extras.fourth, "fourth");
+        push(&mut extras.presigns, "presigns");
+        push(&mut extras.puts, "parts");
+        push(&mut extras.waited, "waited");
+    }
+    Ok(timed)
+}
+
+/// How many rounds each size runs: each round is a fresh stack and page
+/// that upload once each, in an order that turns from round to round;
+/// the figures printed are the medians.
+const ROUNDS: usize = 3;
+
 #[tokio::test]
 #[ignore = "a benchmark: `cargo xtask bench` runs it"]
 async fn upload_timings() -> Result<()> {
     let dir = tempfile::tempdir()?;
     // One byte over the threshold: the page goes multipart, while curl's
-    // 1 GiB (one byte less) is a single presigned PUT to the same endpoint.
-    let threshold = (GIB + 1).to_string();
+    // and the bare page's 1 GiB (one byte less) is a single presigned PUT
+    // to the same endpoint.
     let big = big_file(dir.path(), "big.bin", GIB + 1)?;
     let whole = big_file(dir.path(), "whole.bin", GIB)?;
     let quarter = big_file(dir.path(), "quarter.bin", GIB / 4 + 1)?;
-    for (label, extra) in [
-        ("checksums", None),
-        ("no_checksums", Some("--no-upload-checksums")),
-    ] {
-        let (stack, browser) = uploading_page(&threshold, extra).await?;
-        let server_before = stack.cpu_seconds();
-        let curl = curl_upload(&browser, &whole, GIB).await?;
-        let server_curl = stack.cpu_seconds() - server_before;
-        // Where the CPU goes while the page uploads: two cores in all.
-        let (server_before, chromium_before) = (stack.cpu_seconds(), browser.cpu_seconds());
-        let (ms, peak, longest, long) = browser_upload(&browser, &big).await?;
-        let server_cpu = stack.cpu_seconds() - server_before;
-        let chromium_cpu = browser.cpu_seconds() - chromium_before;
-        let parts = browser.run_async(PARTS_TIMING, vec![]).await?;
-        let (server_before, chromium_before) = (stack.cpu_seconds(), browser.cpu_seconds());
-        let bare = bare_upload(&browser, &whole, GIB).await?;
-        let bare_server_cpu = stack.cpu_seconds() - server_before;
-        let bare_chromium_cpu = browser.cpu_seconds() - chromium_before;
-        let (server_before, chromium_before) = (stack.cpu_seconds(), browser.cpu_seconds());
-        let uppy = uppy_upload(&browser, &big).await?;
-        let uppy_server_cpu = stack.cpu_seconds() - server_before;
-        let uppy_chromium_cpu = browser.cpu_seconds() - chromium_before;
-        println!("FERRY_BENCH upload_{label}_uppy_ms={uppy:.1}");
-        println!("FERRY_BENCH upload_{label}_uppy_server_cpu_s={uppy_server_cpu:.2}");
-        println!("FERRY_BENCH upload_{label}_uppy_chromium_cpu_s={uppy_chromium_cpu:.2}");
-        println!("FERRY_BENCH upload_{label}_ratio_to_uppy={:.3}", uppy / ms);
-        println!("FERRY_BENCH upload_{label}_bare_put_ms={bare:.1}");
-        println!("FERRY_BENCH upload_{label}_bare_put_server_cpu_s={bare_server_cpu:.2}");
-        println!("FERRY_BENCH upload_{label}_bare_put_chromium_cpu_s={bare_chromium_cpu:.2}");
-        println!(
-            "FERRY_BENCH upload_{label}_ratio_to_bare_put={:.3}",
-            bare / ms
-        );
-        println!(
-            "FERRY_BENCH upload_{label}_fourth_part_started_ms={}",
-            parts["fourth"]
-        );
-        println!(
-            "FERRY_BENCH upload_{label}_presign_requests={}",
-            parts["presigns"]
-        );
-        println!("FERRY_BENCH upload_{label}_part_puts={}", parts["parts"]);
-        println!(
-            "FERRY_BENCH upload_{label}_parts_that_waited_for_a_presign={}",
-            parts["waited"]
-        );
-        println!("FERRY_BENCH upload_{label}_curl_ms={curl:.1}");
-        println!("FERRY_BENCH upload_{label}_browser_ms={ms:.1}");
-        println!("FERRY_BENCH upload_{label}_peak_bytes={peak}");
-        println!("FERRY_BENCH upload_{label}_longest_task_ms={longest:.1}");
-        println!("FERRY_BENCH upload_{label}_long_tasks={long}");
-        println!("FERRY_BENCH upload_{label}_curl_server_cpu_s={server_curl:.2}");
-        println!("FERRY_BENCH upload_{label}_server_cpu_s={server_cpu:.2}");
-        println!("FERRY_BENCH upload_{label}_chromium_cpu_s={chromium_cpu:.2}");
-    }
-    // The same kinds of upload at a quarter of the size (256 MiB): memory
-    // must not follow the file's size; the speed against the bare PUT and
-    // Uppy again.
     let quarter_whole = big_file(dir.path(), "quarter-whole.bin", GIB / 4)?;
-    let quarter_threshold = (GIB / 4 + 1).to_string();
-    for (label, extra) in [
-        ("checksums", None),
-        ("no_checksums", Some("--no-upload-checksums")),
+    let order = [Uploader::Ferry, Uploader::Bare, Uploader::Uppy];
+    for (size_label, files) in [
+        ("", (big.as_path(), whole.as_path(), GIB)),
+        (
+            "quarter_",
+            (quarter.as_path(), quarter_whole.as_path(), GIB / 4),
+        ),
     ] {
-        let (_stack, browser) = uploading_page(&quarter_threshold, extra).await?;
-        let (ms, small_peak, _, _) = browser_upload(&browser, &quarter).await?;
-        let bare = bare_upload(&browser, &quarter_whole, GIB / 4).await?;
-        let uppy = uppy_upload(&browser, &quarter).await?;
-        println!("FERRY_BENCH upload_{label}_quarter_peak_bytes={small_peak}");
-        println!("FERRY_BENCH upload_{label}_quarter_browser_ms={ms:.1}");
-        println!("FERRY_BENCH upload_{label}_quarter_bare_put_ms={bare:.1}");
-        println!("FERRY_BENCH upload_{label}_quarter_uppy_ms={uppy:.1}");
+        let threshold = (files.2 + 1).to_string();
+        for (label, extra) in [
+            ("checksums", None),
+            ("no_checksums", Some("--no-upload-checksums")),
+        ] {
+            let mut runs: Vec<(Uploader, Timed)> = Vec::new();
+            let mut extras = FerryExtras::default();
+            let mut curls = Vec::new();
+            for round in 0..ROUNDS {
+                let (stack, browser) = uploading_page(&threshold, extra).await?;
+                if size_label.is_empty() {
+                    settle();
+                    let before = stack.cpu_seconds();
+                    let ms = curl_upload(&browser, files.1, files.2).await?;
+                    curls.push((ms, stack.cpu_seconds() - before));
+                }
+                for i in 0..order.len() {
+                    let who = order[(i + round) % order.len()];
+                    let timed = timed_upload(who, &stack, &browser, files, &mut extras).await?;
+                    println!(
+                        "upload run: {label} {size_label}round {round} {who:?}: {:.0} ms, \
+                         server {:.2} CPU-s, Chromium {:.2} CPU-s",
+                        timed.ms, timed.server_cpu, timed.chromium_cpu
+                    );
+                    runs.push((who, timed));
+                }
+            }
+            let of = |who: Uploader, pick: fn(&Timed) -> f64| {
+                median(
+                    runs.iter()
+                        .filter(|(w, _)| *w == who)
+                        .map(|(_, t)| pick(t))
+                        .collect(),
+                )
+            };
+            let ferry = of(Uploader::Ferry, |t| t.ms);
+            let bare = of(Uploader::Bare, |t| t.ms);
+            let uppy = of(Uploader::Uppy, |t| t.ms);
+            let name = format!("upload_{label}_{size_label}");
+            // Each round's ratios, to show the spread the medians hide.
+            let per_round = |who: Uploader| {
+                let theirs: Vec<f64> = runs
+                    .iter()
+                    .filter(|(w, _)| *w == who)
+                    .map(|(_, t)| t.ms)
+                    .collect();
+                let ours: Vec<f64> = runs
+                    .iter()
+                    .filter(|(w, _)| *w == Uploader::Ferry)
+                    .map(|(_, t)| t.ms)
+                    .collect();
+                theirs
+                    .iter()
+                    .zip(&ours)
+                    .map(|(t, o)| format!("{:.2}", t / o))
+                    .collect::<Vec<_>>()
+                    .join("/")
+            };
+            println!("FERRY_BENCH {name}browser_ms={ferry:.1}");
+            println!("FERRY_BENCH {name}bare_put_ms={bare:.1}");
+            println!("FERRY_BENCH {name}uppy_ms={uppy:.1}");
+            println!("FERRY_BENCH {name}ratio_to_bare_put={:.3}", bare / ferry);
+            println!("FERRY_BENCH {name}ratio_to_uppy={:.3}", uppy / ferry);
+            println!(
+                "FERRY_BENCH {name}ratios_to_bare_put={}",
+                per_round(Uploader::Bare)
+            );
+            println!(
+                "FERRY_BENCH {name}ratios_to_uppy={}",
+                per_round(Uploader::Uppy)
+            );
+            println!("FERRY_BENCH {name}peak_bytes={}", extras.peak);
+            for (who, key) in [
+                (Uploader::Ferry, ""),
+                (Uploader::Bare, "bare_put_"),
+                (Uploader::Uppy, "uppy_"),
+            ] {
+                let server = of(who, |t| t.server_cpu);
+                let chromium = of(who, |t| t.chromium_cpu);
+                println!("FERRY_BENCH {name}{key}server_cpu_s={server:.2}");
+                println!("FERRY_BENCH {name}{key}chromium_cpu_s={chromium:.2}");
+            }
+            println!("FERRY_BENCH {name}longest_task_ms={:.1}", extras.longest);
+            println!("FERRY_BENCH {name}long_tasks={}", extras.long);
+            println!(
+                "FERRY_BENCH {name}fourth_part_started_ms={:.1}",
+                median(std::mem::take(&mut extras.fourth))
+            );
+            println!(
+                "FERRY_BENCH {name}presign_requests={:.0}",
+                median(std::mem::take(&mut extras.presigns))
+            );
+            println!(
+                "FERRY_BENCH {name}part_puts={:.0}",
+                median(std::mem::take(&mut extras.puts))
+            );
+            println!(
+                "FERRY_BENCH {name}parts_that_waited_for_a_presign={:.0}",
+                median(std::mem::take(&mut extras.waited))
+            );
+            if !curls.is_empty() {
+                println!(
+                    "FERRY_BENCH {name}curl_ms={:.1}",
+                    median(curls.iter().map(|c| c.0).collect())
+                );
+                println!(
+                    "FERRY_BENCH {name}curl_server_cpu_s={:.2}",
+                    median(curls.iter().map(|c| c.1).collect())
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ pub enum Hashed {
 /// A running hasher; dropping it stops its workers.
 #[derive(Debug)]
 pub struct Hasher {
-    worker: web_sys::Worker,
+    workers: Vec<web_sys::Worker>,
     _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
     /// The `blob:` URL the worker started from, when Ferry's scripts come
     /// from another origin than the page's; revoked with the worker.
@@ -30,30 +30,35 @@ pub struct Hasher {
 }
 
 impl Hasher {
-    /// Starts hashing `file` in parts of `part_size`: `report` hears each
-    /// part's SHA-256 (WebCrypto), in order, up to part `until`; [`Self::allow`]
-    /// lets it go further.
+    /// Starts hashing `file` in parts of `part_size`, in `workers` workers
+    /// that share the parts (part n goes to worker n mod `workers`, so the
+    /// first parts are ready sooner): `report` hears each part's SHA-256
+    /// (WebCrypto), not necessarily in order, up to part `until`;
+    /// [`Self::allow`] lets them go further.
     pub fn parts(
         file: &web_sys::Blob,
         part_size: u64,
         until: u32,
+        workers: u32,
         report: impl Fn(Hashed) + 'static,
     ) -> Result<Self, JsValue> {
-        Self::start(file, part_size, true, false, Some(until), report)
+        Self::start(file, part_size, true, false, Some(until), workers, report)
     }
 
-    /// Lets the worker hash parts up to `until`.
+    /// Lets the workers hash parts up to `until`.
     pub fn allow(&self, until: u32) {
         let message = js_sys::Object::new();
         if js_sys::Reflect::set(&message, &"until".into(), &until.into()).is_ok() {
-            let _ = self.worker.post_message(&message);
+            for worker in &self.workers {
+                let _ = worker.post_message(&message);
+            }
         }
     }
 
     /// Starts hashing the whole of `file` with a streaming SHA-256 (WebCrypto
     /// only hashes whole buffers): `report` hears [`Hashed::File`] at the end.
     pub fn whole(file: &web_sys::Blob, report: impl Fn(Hashed) + 'static) -> Result<Self, JsValue> {
-        Self::start(file, 16 * 1024 * 1024, false, true, None, report)
+        Self::start(file, 16 * 1024 * 1024, false, true, None, 1, report)
     }
 
     fn start(
@@ -62,6 +67,7 @@ impl Hasher {
         parts: bool,
         whole: bool,
         until: Option<u32>,
+        workers: u32,
         report: impl Fn(Hashed) + 'static,
     ) -> Result<Self, JsValue> {
         let url = wasm_bindgen::link_to!(module = "/js/hash-worker.js");
@@ -75,23 +81,32 @@ impl Hasher {
         );
         let options = web_sys::WorkerOptions::new();
         options.set_type(web_sys::WorkerType::Module);
-        let worker =
-            web_sys::Worker::new_with_options(blob_url.as_deref().unwrap_or(&url), &options)?;
-        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         let message = js_sys::Object::new();
         js_sys::Reflect::set(&message, &"file".into(), file)?;
         js_sys::Reflect::set(&message, &"partSize".into(), &(part_size as f64).into())?;
         js_sys::Reflect::set(&message, &"parts".into(), &parts.into())?;
         js_sys::Reflect::set(&message, &"whole".into(), &whole.into())?;
+        js_sys::Reflect::set(&message, &"stride".into(), &workers.max(1).into())?;
         if let Some(until) = until {
             js_sys::Reflect::set(&message, &"until".into(), &until.into())?;
         }
-        worker.post_message(&message)?;
-        Ok(Self {
-            worker,
+        // Made whole first, so a failed start leaves no worker running.
+        let mut hasher = Self {
+            workers: Vec::new(),
             _on_message: on_message,
             blob_url,
-        })
+        };
+        for first in 1..=workers.max(1) {
+            let worker = web_sys::Worker::new_with_options(
+                hasher.blob_url.as_deref().unwrap_or(&url),
+                &options,
+            )?;
+            worker.set_onmessage(Some(hasher._on_message.as_ref().unchecked_ref()));
+            hasher.workers.push(worker.clone());
+            js_sys::Reflect::set(&message, &"first".into(), &first.into())?;
+            worker.post_message(&message)?;
+        }
+        Ok(hasher)
     }
 }
 
@@ -156,8 +171,10 @@ pub fn base64(bytes: &[u8]) -> Option<String> {
 
 impl Drop for Hasher {
     fn drop(&mut self) {
-        self.worker.set_onmessage(None);
-        self.worker.terminate();
+        for worker in &self.workers {
+            worker.set_onmessage(None);
+            worker.terminate();
+        }
         if let Some(url) = &self.blob_url {
             let _ = web_sys::Url::revoke_object_url(url);
         }

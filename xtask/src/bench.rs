@@ -270,7 +270,8 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
     println!();
     println!(
         "Uploading 1 GiB from Chromium (multipart, 64 parts of 16 MiB, 4 in flight) next to curl's \
-         single presigned PUT of 1 GiB to the same endpoint"
+         single presigned PUT of 1 GiB to the same endpoint (medians of 3 rounds; each round a fresh \
+         server and page uploading once each way, in turn)"
     );
     let mib = 1024.0 * 1024.0;
     for (label, words) in [
@@ -307,21 +308,23 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
         let bare_server = get(&format!("upload_{label}_bare_put_server_cpu_s"))?;
         println!(
             "{:17}  = {:.2}x a bare page's fetch PUT of 1 GiB ({:.1} MiB/s, Chromium {bare_chromium:.1} \
-             CPU-s, server {bare_server:.1}; goal {})",
+             CPU-s, server {bare_server:.1}; goal {}; rounds {})",
             "",
             bare / page,
             1024.0 / (bare / 1000.0),
             if label == "checksums" { "0.9x" } else { "1.0x" },
+            word(&out, &format!("upload_{label}_ratios_to_bare_put"))?,
         );
         let uppy = get(&format!("upload_{label}_uppy_ms"))?;
         let uppy_chromium = get(&format!("upload_{label}_uppy_chromium_cpu_s"))?;
         let uppy_server = get(&format!("upload_{label}_uppy_server_cpu_s"))?;
         println!(
             "{:17}  = {:.2}x Uppy 5.1's AwsS3 multipart, 6 parts in flight, no checksums ({:.1} MiB/s, \
-             Chromium {uppy_chromium:.1} CPU-s, server {uppy_server:.1}; goal 1.0x)",
+             Chromium {uppy_chromium:.1} CPU-s, server {uppy_server:.1}; goal 1.0x; rounds {})",
             "",
             uppy / page,
             1024.0 / (uppy / 1000.0),
+            word(&out, &format!("upload_{label}_ratios_to_uppy"))?,
         );
         let fourth = get(&format!("upload_{label}_fourth_part_started_ms"))?;
         let presigns = get(&format!("upload_{label}_presign_requests"))?;
@@ -340,13 +343,20 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
         let page = get(&format!("upload_{label}_quarter_browser_ms"))?;
         let bare = get(&format!("upload_{label}_quarter_bare_put_ms"))?;
         let uppy = get(&format!("upload_{label}_quarter_uppy_ms"))?;
+        let chromium = get(&format!("upload_{label}_quarter_chromium_cpu_s"))?;
+        let server = get(&format!("upload_{label}_quarter_server_cpu_s"))?;
+        let fourth = get(&format!("upload_{label}_quarter_fourth_part_started_ms"))?;
         println!(
-            "256 MiB {words}: {:>7.1} MiB/s = {:.2}x the bare PUT ({:.1} MiB/s), {:.2}x Uppy ({:.1} MiB/s)",
+            "256 MiB {words}: {:>7.1} MiB/s = {:.2}x the bare PUT ({:.1} MiB/s; rounds {}), \
+             {:.2}x Uppy ({:.1} MiB/s; rounds {}); CPU: Chromium {chromium:.1} s + server {server:.1} s; \
+             4th part in flight {fourth:.0} ms after the pick",
             256.0 / (page / 1000.0),
             bare / page,
             256.0 / (bare / 1000.0),
+            word(&out, &format!("upload_{label}_quarter_ratios_to_bare_put"))?,
             uppy / page,
             256.0 / (uppy / 1000.0),
+            word(&out, &format!("upload_{label}_quarter_ratios_to_uppy"))?,
         );
     }
     for (label, words) in [

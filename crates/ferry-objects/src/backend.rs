@@ -211,6 +211,16 @@ fn checksum_bytes(b64: &str) -> S3Result<[u8; 32]> {
         })
 }
 
+/// A `Content-MD5` header's value as bytes; S3's error for anything but 16
+/// bytes of base64.
+fn md5_bytes(b64: &str) -> S3Result<[u8; 16]> {
+    STANDARD
+        .decode(b64.trim())
+        .ok()
+        .and_then(|raw| <[u8; 16]>::try_from(raw.as_slice()).ok())
+        .ok_or_else(|| s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."))
+}
+
 /// Why storing a part's body failed: the client's body, or the store.
 #[derive(Debug)]
 enum PartFailure {
@@ -221,8 +231,8 @@ enum PartFailure {
 /// How much of a part's body is handed to a blocking thread at once.
 const BATCH: usize = 1024 * 1024;
 
-/// Streams a part's body into its placement: batches are hashed (MD5, and
-/// SHA-256 when `sha`) and written on a blocking thread while the next
+/// Streams a part's body into its placement: batches are hashed (SHA-256
+/// when `sha`, MD5 when `md5` or not `sha`) and written on a blocking thread while the next
 /// batch arrives, so every byte is read from the socket once and passes
 /// each hash once, while still in cache. Fails, before anything names the
 /// bytes, when the body isn't the declared length or s3s found it unlike
@@ -232,9 +242,10 @@ async fn store_part(
     placement: &Placement,
     declared: Option<u64>,
     sha: bool,
+    md5: bool,
 ) -> Result<Written, PartFailure> {
     let (path, offset) = placement.target();
-    let opened = tokio::task::spawn_blocking(move || PartWriter::open(&path, offset, sha))
+    let opened = tokio::task::spawn_blocking(move || PartWriter::open(&path, offset, sha, md5))
         .await
         .map_err(|e| PartFailure::Store(std::io::Error::other(e)))?
         .map_err(PartFailure::Store)?;
@@ -1063,6 +1074,12 @@ impl S3 for FerryS3 {
         }
         let checksum = req.input.checksum_sha256.clone();
         let expected = checksum.as_deref().map(checksum_bytes).transpose()?;
+        let content_md5 = req
+            .input
+            .content_md5
+            .as_deref()
+            .map(md5_bytes)
+            .transpose()?;
         let declared = req.input.content_length.and_then(|n| u64::try_from(n).ok());
         let body = req.input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
         let placement = self
@@ -1070,10 +1087,22 @@ impl S3 for FerryS3 {
             .place(&upload_id, part_number, declared)
             .await
             .map_err(io_error)?;
-        let refused = match store_part(body, &placement, declared, expected.is_some()).await {
+        let stored = store_part(
+            body,
+            &placement,
+            declared,
+            expected.is_some(),
+            content_md5.is_some(),
+        )
+        .await;
+        let refused = match stored {
             Ok(written) if expected.is_some_and(|e| written.sha256 != Some(e)) => {
                 Err(fault_error(Fault::BadDigest))
             }
+            Ok(written) if content_md5.is_some_and(|e| written.md5 != Some(e)) => Err(s3_error!(
+                BadDigest,
+                "The Content-MD5 you specified did not match what we received."
+            )),
             Ok(written) => Ok(written),
             Err(PartFailure::Body(fault)) => Err(fault_error(fault)),
             Err(PartFailure::Store(e)) => Err(io_error(e)),

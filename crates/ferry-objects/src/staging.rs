@@ -191,26 +191,50 @@ impl Drop for Seal {
 /// What streaming a part into its place found.
 #[derive(Debug)]
 pub(crate) struct Written {
-    pub md5_hex: String,
+    /// The MD5 of the bytes, when it was wanted.
+    pub md5: Option<[u8; 16]>,
     pub sha256: Option<[u8; 32]>,
     pub len: u64,
 }
 
+impl Written {
+    /// The part's ETag: the MD5 of its bytes, as S3 answers for a part with
+    /// no encryption; when only the SHA-256 was computed (a part that came
+    /// with a checksum and no `Content-MD5`), the first 16 bytes of it. S3
+    /// promises no more than that an ETag names the bytes ("may or may not
+    /// be an MD5 digest", and for SSE-KMS parts it isn't), and MD5 is the
+    /// costliest thing the store does per byte: a checked part isn't hashed
+    /// twice.
+    pub(crate) fn etag(&self) -> String {
+        match (&self.md5, &self.sha256) {
+            (Some(md5), _) => hex(md5),
+            (None, Some(sha)) => hex(&sha[..16]),
+            (None, None) => unreachable!("a part is hashed one way or the other"),
+        }
+    }
+}
+
 /// Writes a part's bytes and hashes them as they pass, in one pass over
-/// each piece (MD5 for the ETag, SHA-256 when a checksum is to be checked).
-/// Runs on blocking threads, a batch at a time.
+/// each piece (SHA-256 when a checksum is to be checked, MD5 when the
+/// ETag or a `Content-MD5` needs it). Runs on blocking threads, a batch
+/// at a time.
 pub(crate) struct PartWriter {
     file: std::fs::File,
     at: u64,
     len: u64,
-    md5: Md5,
+    md5: Option<Md5>,
     sha: Option<Sha256>,
 }
 
 impl PartWriter {
     /// Opens a placement's file ([`Placement::target`]); `sha` when the
-    /// part's SHA-256 is wanted.
-    pub(crate) fn open(path: &Path, offset: Option<u64>, sha: bool) -> std::io::Result<Self> {
+    /// part's SHA-256 is wanted, `md5` when its MD5 is (one of them is).
+    pub(crate) fn open(
+        path: &Path,
+        offset: Option<u64>,
+        sha: bool,
+        md5: bool,
+    ) -> std::io::Result<Self> {
         let mut options = std::fs::OpenOptions::new();
         options.write(true);
         if offset.is_some() {
@@ -222,7 +246,7 @@ impl PartWriter {
             file: options.open(path)?,
             at: offset.unwrap_or(0),
             len: 0,
-            md5: Md5::new(),
+            md5: (md5 || !sha).then(Md5::new),
             sha: sha.then(Sha256::new),
         })
     }
@@ -232,7 +256,9 @@ impl PartWriter {
         for bytes in batch {
             // Each piece goes through both hashes while it is in cache.
             for piece in bytes.chunks(PIECE) {
-                self.md5.update(piece);
+                if let Some(md5) = self.md5.as_mut() {
+                    md5.update(piece);
+                }
                 if let Some(sha) = self.sha.as_mut() {
                     sha.update(piece);
                 }
@@ -248,7 +274,7 @@ impl PartWriter {
     pub(crate) fn finish(self) -> std::io::Result<Written> {
         self.file.sync_data()?;
         Ok(Written {
-            md5_hex: hex(&self.md5.finalize()),
+            md5: self.md5.map(Md5::finalize),
             sha256: self.sha.map(|s| s.finalize().into()),
             len: self.len,
         })
@@ -482,7 +508,7 @@ impl Staging {
         stored: i64,
     ) -> s3s::S3Result<PartRecord> {
         let record = PartRecord {
-            etag: written.md5_hex.clone(),
+            etag: written.etag(),
             checksum_sha256,
             size: written.len,
             write: Some(placement.write.clone()),

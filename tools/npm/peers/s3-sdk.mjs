@@ -134,6 +134,21 @@ async function main() {
   await expectError(s3.send(new UploadPartCommand({
     Bucket, Key: 'sdk/big.bin', UploadId, PartNumber: 4, Body: parts[2], ChecksumSHA256: sha256(parts[0]),
   })), 'BadDigest');
+  // A part sent with Content-MD5 is checked against it, and its ETag is that
+  // MD5; a wrong one is refused. (A part with only a SHA-256 checksum gets
+  // an ETag the store derives from it: S3's ETag "may or may not be an MD5".)
+  const md5 = (buf) => createHash('md5').update(buf).digest();
+  await expectError(s3.send(new UploadPartCommand({
+    Bucket, Key: 'sdk/big.bin', UploadId, PartNumber: 4, Body: parts[2], ChecksumAlgorithm: 'SHA256',
+    ContentMD5: md5(parts[0]).toString('base64'),
+  })), 'BadDigest');
+  for (const [i, u] of uploaded.entries()) check(/^"[0-9a-f]{32}"$/.test(u.ETag), `part ${i + 1} etag ${u.ETag}`);
+  const withMd5 = await s3.send(new UploadPartCommand({
+    Bucket, Key: 'sdk/big.bin', UploadId, PartNumber: 3, Body: parts[2], ChecksumAlgorithm: 'SHA256',
+    ContentMD5: md5(parts[2]).toString('base64'),
+  }));
+  check(withMd5.ETag === `"${md5(parts[2]).toString('hex')}"`, `part with Content-MD5: etag ${withMd5.ETag}`);
+  uploaded[2] = { PartNumber: 3, ETag: withMd5.ETag, ChecksumSHA256: sha256(parts[2]) };
   const listed = await s3.send(new ListPartsCommand({ Bucket, Key: 'sdk/big.bin', UploadId }));
   check(listed.Parts.length === 3, `listed ${listed.Parts.length} parts`);
   for (const [i, p] of listed.Parts.entries()) {
@@ -145,8 +160,8 @@ async function main() {
   const done = await s3.send(new CompleteMultipartUploadCommand({
     Bucket, Key: 'sdk/big.bin', UploadId, MultipartUpload: { Parts: uploaded },
   }));
-  const md5 = (buf) => createHash('md5').update(buf).digest();
-  const etag = `"${md5(Buffer.concat(parts.map(md5))).toString('hex')}-3"`;
+  // S3's multipart ETag: the MD5 of the parts' ETags (as bytes), and their count.
+  const etag = `"${md5(Buffer.concat(uploaded.map((u) => Buffer.from(u.ETag.slice(1, -1), 'hex')))).toString('hex')}-3"`;
   check(done.ETag === etag, `multipart etag ${done.ETag}, not ${etag}`);
   const headBig = await s3.send(new HeadObjectCommand({ Bucket, Key: 'sdk/big.bin', ChecksumMode: 'ENABLED' }));
   const composite = `${createHash('sha256').update(Buffer.concat(uploaded.map((u) => Buffer.from(u.ChecksumSHA256, 'base64')))).digest('base64')}-3`;
