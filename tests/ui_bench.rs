@@ -404,7 +404,18 @@ puts.slice(4).forEach((put, i) => {
   const freed = ends[i];
   if (presigns.some(p => p.responseEnd > freed && p.responseEnd <= put.startTime + 1)) waited++;
 });
+// How long freed slots stayed empty, and how long a PUT took on average.
+let idle = 0;
+puts.slice(4).forEach((put, i) => { idle += Math.max(0, put.startTime - ends[i]); });
+const meanPut = puts.reduce((sum, e) => sum + (e.responseEnd - e.startTime), 0) / Math.max(1, puts.length);
+const create = all.find(e => new URL(e.name).pathname === '/api/commands');
 done({
+  createStart: create ? create.startTime - window.__ferryPicked : null,
+  createEnd: create ? create.responseEnd - window.__ferryPicked : null,
+  idle,
+  meanPut,
+  first: puts.length ? puts[0].startTime - window.__ferryPicked : null,
+  lastEnd: ends.length ? ends[ends.length - 1] - window.__ferryPicked : null,
   fourth: puts.length >= 4 ? puts[3].startTime - window.__ferryPicked : null,
   presigns: presigns.length,
   parts: puts.length,
@@ -620,6 +631,9 @@ async fn uppy_upload(browser: &Browser, path: &std::path::Path) -> Result<f64> {
 async fn uploading_page(threshold: &str, extra: Option<&str>) -> Result<(Stack, Browser)> {
     let mut flags = vec!["--multipart-threshold-bytes", threshold];
     flags.extend(extra);
+    // More server flags to try a setting (e.g. `--parts-in-flight 6`).
+    let more = std::env::var("FERRY_BENCH_SERVER_ARGS").unwrap_or_default();
+    flags.extend(more.split_whitespace());
     let stack = Stack::start_with(&flags)?;
     stack.add_user("bench", "Ferry-bench-1")?;
     let browser = Browser::start().await?;
@@ -652,6 +666,13 @@ struct FerryExtras {
     peak: u64,
     longest: f64,
     long: usize,
+    first: Vec<f64>,
+    last_end: Vec<f64>,
+    /// The last upload's: ms slots stayed empty, mean ms of a PUT.
+    idle: f64,
+    mean_put: f64,
+    /// When (ms after the pick) CreateFile's request started and ended.
+    create: String,
     fourth: Vec<f64>,
     presigns: Vec<f64>,
     puts: Vec<f64>,
@@ -696,7 +717,22 @@ async fn timed_upload(
             ms
         }
         Uploader::Bare => bare_upload(browser, whole, size).await?,
-        Uploader::Uppy => uppy_upload(browser, multipart).await?,
+        Uploader::Uppy => {
+            browser
+                .run_async(
+                    "performance.clearResourceTimings(); arguments[arguments.length - 1](true);",
+                    vec![],
+                )
+                .await?;
+            let ms = uppy_upload(browser, multipart).await?;
+            let parts = browser.run_async(PARTS_TIMING, vec![]).await?;
+            println!(
+                "upload run: Uppy's slots idle {:.0} ms in all; a PUT took {:.0} ms on average",
+                parts["idle"].as_f64().unwrap_or(f64::NAN),
+                parts["meanPut"].as_f64().unwrap_or(f64::NAN)
+            );
+            ms
+        }
     };
     let timed = Timed {
         ms,
@@ -710,6 +746,11 @@ async fn timed_upload(
                 into.push(v);
             }
         };
+        extras.create = format!("{}..{}", parts["createStart"], parts["createEnd"]);
+        extras.idle = parts["idle"].as_f64().unwrap_or(f64::NAN);
+        extras.mean_put = parts["meanPut"].as_f64().unwrap_or(f64::NAN);
+        push(&mut extras.first, "first");
+        push(&mut extras.last_end, "lastEnd");
         push(&mut extras.fourth, "fourth");
         push(&mut extras.presigns, "presigns");
         push(&mut extras.puts, "parts");
@@ -766,6 +807,18 @@ async fn upload_timings() -> Result<()> {
                          server {:.2} CPU-s, Chromium {:.2} CPU-s",
                         timed.ms, timed.server_cpu, timed.chromium_cpu
                     );
+                    if who == Uploader::Ferry {
+                        println!(
+                            "upload run: first part started {:?} ms after the pick, last stored {:?}; \
+                             slots idle {:.0} ms in all; a PUT took {:.0} ms on average; \
+                             CreateFile {}",
+                            extras.first.last(),
+                            extras.last_end.last(),
+                            extras.idle,
+                            extras.mean_put,
+                            extras.create,
+                        );
+                    }
                     runs.push((who, timed));
                 }
             }
@@ -826,6 +879,14 @@ async fn upload_timings() -> Result<()> {
             }
             println!("FERRY_BENCH {name}longest_task_ms={:.1}", extras.longest);
             println!("FERRY_BENCH {name}long_tasks={}", extras.long);
+            println!(
+                "FERRY_BENCH {name}first_part_started_ms={:.1}",
+                median(std::mem::take(&mut extras.first))
+            );
+            println!(
+                "FERRY_BENCH {name}last_part_stored_ms={:.1}",
+                median(std::mem::take(&mut extras.last_end))
+            );
             println!(
                 "FERRY_BENCH {name}fourth_part_started_ms={:.1}",
                 median(std::mem::take(&mut extras.fourth))

@@ -335,6 +335,14 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
              requests for {puts:.0} part PUTs; parts that waited on a presign: {waited:.0} (goal 0)",
             "",
         );
+        let first = get(&format!("upload_{label}_first_part_started_ms"))?;
+        let last = get(&format!("upload_{label}_last_part_stored_ms"))?;
+        println!(
+            "{:17}  first part in flight {first:.0} ms after the pick; last part stored at {last:.0} ms, \
+             done (completed and shown) {:.0} ms later (goal 50)",
+            "",
+            page - last,
+        );
     }
     for (label, words) in [
         ("checksums", "with checksums   "),

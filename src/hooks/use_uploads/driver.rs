@@ -832,6 +832,8 @@ impl Driver {
             ),
         };
         let mut timer: Option<TimeoutHandle> = None;
+        // Set while a progress update for the queue waits to be shown.
+        let progress_due = Rc::new(std::cell::Cell::new(false));
         let outcome = if matches!(hasher, Some(Err(_))) {
             Err(Stop::Failed(
                 "the browser couldn't start hashing the file".into(),
@@ -864,7 +866,7 @@ impl Driver {
                             });
                         }
                         Action::Send(part) => {
-                            if let Err(failure) = self.send_part(file, &plan, part) {
+                            if let Err(failure) = self.send_part(file, &plan, part, &progress_due) {
                                 stop = Some(failure);
                                 break;
                             }
@@ -1031,6 +1033,7 @@ impl Driver {
         file: &web_sys::File,
         plan: &Rc<RefCell<Transfer>>,
         part: PartUpload,
+        progress_due: &Rc<std::cell::Cell<bool>>,
     ) -> Result<(), Result<(), Stop>> {
         let (uploads, id) = (self.uploads, self.id);
         let number = part.part_number;
@@ -1040,13 +1043,22 @@ impl Driver {
             .map_err(|_| Err(Stop::Failed("the file couldn't be read".into())))?;
         let queue = uploads.queue;
         let progress = Rc::clone(plan);
+        let due = Rc::clone(progress_due);
+        // Each PUT reports progress about 20 times a second; the queue (and
+        // all it draws) hears the sum at most every PROGRESS_MS.
         let put = Put::start(&part.request, &body, move |loaded| {
-            let sent = {
-                let mut plan = progress.borrow_mut();
-                plan.progress(number, loaded as u64);
-                plan.sent()
-            };
-            queue.try_update(|q| q.progress(id, sent));
+            progress.borrow_mut().progress(number, loaded as u64);
+            if !due.replace(true) {
+                let (due, plan) = (due.clone(), progress.clone());
+                let _ = set_timeout_with_handle(
+                    move || {
+                        due.set(false);
+                        let sent = plan.borrow().sent();
+                        queue.try_update(|q| q.progress(id, sent));
+                    },
+                    std::time::Duration::from_millis(PROGRESS_MS),
+                );
+            }
         })
         .map_err(|_| Err(Stop::Failed("the browser refused the upload".into())))?;
         uploads.registry.try_update_value(|r| {
@@ -1088,6 +1100,9 @@ async fn sleep(ms: f64) {
 fn hash_ahead(settings: &UploadSettings) -> u32 {
     settings.parts_in_flight.saturating_mul(2).saturating_add(2)
 }
+
+/// How often, at most, a file's upload progress reaches the queue.
+const PROGRESS_MS: u64 = 100;
 
 /// How many workers read and hash a file's parts, side by side. Reading a
 /// part and hashing it is one core's work for about 40 ms per 16 MiB here;
