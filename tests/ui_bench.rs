@@ -27,7 +27,7 @@ mod harness;
 mod proxy;
 
 use anyhow::{Context, Result};
-use harness::{Browser, Build, Fetched, Stack};
+use harness::{Browser, Build, Fetched, Stack, ThreadTicks};
 use serde_json::json;
 
 /// Runs of each measurement; the median is printed.
@@ -696,6 +696,59 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// Reads the CPU ticks of each thread of a process group.
+type Sampler = Box<dyn Fn() -> ThreadTicks + Send>;
+
+/// Samples per-thread CPU (Chromium's and the server's) every 100 ms until
+/// stopped, so threads that end meanwhile (hashing workers) still count.
+struct Profiler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sampling: std::thread::JoinHandle<Vec<(String, f64)>>,
+}
+
+impl Profiler {
+    fn start(stack: &Stack, browser: &Browser) -> Self {
+        let samplers: Vec<(&'static str, Sampler)> = vec![
+            ("chromium", Box::new(browser.thread_sampler())),
+            ("server", Box::new(stack.thread_sampler())),
+        ];
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let sampling = std::thread::spawn(move || {
+            let first: Vec<ThreadTicks> = samplers.iter().map(|(_, s)| s()).collect();
+            let mut most = first.clone();
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                for ((_, sample), most) in samplers.iter().zip(&mut most) {
+                    for (key, (label, ticks)) in sample() {
+                        let entry = most.entry(key).or_insert((label, 0));
+                        entry.1 = entry.1.max(ticks);
+                    }
+                }
+            }
+            // CPU seconds by who and thread label.
+            let mut by_label: std::collections::BTreeMap<String, f64> = Default::default();
+            for (((who, _), first), most) in samplers.iter().zip(&first).zip(&most) {
+                for (key, (label, ticks)) in most {
+                    let before = first.get(key).map_or(0, |f| f.1);
+                    *by_label.entry(format!("{who} {label}")).or_default() +=
+                        ticks.saturating_sub(before) as f64 / 100.0;
+                }
+            }
+            let mut sorted: Vec<(String, f64)> = by_label.into_iter().collect();
+            sorted.sort_by(|a, b| b.1.total_cmp(&a.1));
+            sorted
+        });
+        Self { stop, sampling }
+    }
+
+    /// Stops sampling; CPU seconds by thread label, most first.
+    fn finish(self) -> Vec<(String, f64)> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.sampling.join().unwrap_or_default()
+    }
+}
+
 /// Runs one upload by `who` of `size` bytes (`multipart` is the same file
 /// one byte longer, so Ferry's page goes multipart), timed with the CPU
 /// spent meanwhile.
@@ -705,8 +758,10 @@ async fn timed_upload(
     browser: &Browser,
     (multipart, whole, size): (&std::path::Path, &std::path::Path, u64),
     extras: &mut FerryExtras,
+    profile: Option<&str>,
 ) -> Result<Timed> {
     settle();
+    let profiler = profile.map(|_| Profiler::start(stack, browser));
     let (server_before, chromium_before) = (stack.cpu_seconds(), browser.cpu_seconds());
     let ms = match who {
         Uploader::Ferry => {
@@ -739,6 +794,12 @@ async fn timed_upload(
         server_cpu: stack.cpu_seconds() - server_before,
         chromium_cpu: browser.cpu_seconds() - chromium_before,
     };
+    if let (Some(profiler), Some(name)) = (profiler, profile) {
+        // Where the CPU went, by thread: the threads over 0.05 s.
+        for (label, seconds) in profiler.finish().into_iter().filter(|(_, s)| *s >= 0.05) {
+            println!("FERRY_PROFILE {name}: {seconds:>5.2} CPU-s  {label}");
+        }
+    }
     if who == Uploader::Ferry {
         let parts = browser.run_async(PARTS_TIMING, vec![]).await?;
         let push = |into: &mut Vec<f64>, name: &str| {
@@ -801,7 +862,18 @@ async fn upload_timings() -> Result<()> {
                 }
                 for i in 0..order.len() {
                     let who = order[(i + round) % order.len()];
-                    let timed = timed_upload(who, &stack, &browser, files, &mut extras).await?;
+                    // The first round's Ferry upload is profiled by thread.
+                    let profile = (round == 0 && who == Uploader::Ferry)
+                        .then(|| format!("{label} {size_label}Ferry"));
+                    let timed = timed_upload(
+                        who,
+                        &stack,
+                        &browser,
+                        files,
+                        &mut extras,
+                        profile.as_deref(),
+                    )
+                    .await?;
                     println!(
                         "upload run: {label} {size_label}round {round} {who:?}: {:.0} ms, \
                          server {:.2} CPU-s, Chromium {:.2} CPU-s",

@@ -74,6 +74,13 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// A sampler of CPU ticks per thread of the server (see [`thread_ticks`]).
+    #[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
+    pub fn thread_sampler(&self) -> impl Fn() -> ThreadTicks + Send + 'static {
+        let group = self._server.child.id();
+        move || thread_ticks(group, |_| true)
+    }
+
     /// Starts the server binary named by `FERRY_SERVER_BIN` serving `FERRY_DIST`.
     pub fn start() -> Result<Self> {
         Self::start_with(&[])
@@ -377,6 +384,18 @@ impl Browser {
 }
 
 impl Browser {
+    /// A sampler of CPU ticks per thread of Chromium's processes (see
+    /// [`thread_ticks`]).
+    #[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
+    pub fn thread_sampler(&self) -> impl Fn() -> ThreadTicks + Send + 'static {
+        let group = self.driver.child.id();
+        move || {
+            thread_ticks(group, |cmdline| {
+                cmdline.contains("chrom") && !cmdline.contains("chromedriver")
+            })
+        }
+    }
+
     /// CPU seconds Chromium's live processes (browser, renderers, network
     /// service, GPU…) have used so far, user and system.
     #[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
@@ -427,6 +446,77 @@ fn group_cpu_seconds(group: u32, wanted: impl Fn(&str) -> bool) -> f64 {
         })
         .sum();
     ticks as f64 / 100.0
+}
+
+/// CPU clock ticks (1/100 s, user and system) of each live thread, by
+/// (pid, tid): the thread's label (its process's kind and its name, digits
+/// dropped) and its ticks so far.
+pub type ThreadTicks = std::collections::HashMap<(u32, u32), (String, u64)>;
+
+/// The [`ThreadTicks`] of the processes in group `group` whose command line
+/// passes `wanted`. A thread that ended is gone from it: sample while a
+/// measurement runs and keep each thread's largest count.
+#[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
+pub fn thread_ticks(group: u32, wanted: impl Fn(&str) -> bool) -> ThreadTicks {
+    let mut ticks = ThreadTicks::new();
+    let kinds: Vec<(u32, String)> = group_processes(group, |_| true)
+        .into_iter()
+        .filter_map(|(pid, _)| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if !wanted(&cmdline) {
+                return None;
+            }
+            let kind = if cmdline.contains("NetworkService") {
+                "network"
+            } else if cmdline.contains("--type=renderer") {
+                "renderer"
+            } else if cmdline.contains("--type=gpu") {
+                "gpu"
+            } else if cmdline.contains("--type=") {
+                "utility"
+            } else {
+                "main"
+            };
+            Some((pid, kind.to_owned()))
+        })
+        .collect();
+    for (pid, kind) in kinds {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.filter_map(|t| t.ok()) {
+            let Some(tid) = task
+                .file_name()
+                .to_str()
+                .and_then(|t| t.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")) else {
+                continue;
+            };
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let name: String = head
+                .split_once('(')
+                .map(|(_, n)| n)
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_ascii_digit())
+                .collect();
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let used = fields
+                .get(11)
+                .and_then(|u| u.parse::<u64>().ok())
+                .zip(fields.get(12).and_then(|s| s.parse::<u64>().ok()))
+                .map(|(u, s)| u + s)
+                .unwrap_or(0);
+            ticks.insert((pid, tid), (format!("{kind}/{}", name.trim()), used));
+        }
+    }
+    ticks
 }
 
 /// The resident memory of the renderers in process group `group`.

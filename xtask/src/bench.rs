@@ -367,6 +367,13 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
             word(&out, &format!("upload_{label}_quarter_ratios_to_uppy"))?,
         );
     }
+    println!(
+        "Where the CPU went in the first round's Ferry uploads, by process kind and thread \
+         (threads over 0.05 CPU-s):"
+    );
+    for line in out.lines().filter_map(|l| l.strip_prefix("FERRY_PROFILE ")) {
+        println!("  {line}");
+    }
     for (label, words) in [
         ("checksums", "with checksums   "),
         ("no_checksums", "without checksums"),
