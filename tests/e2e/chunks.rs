@@ -410,7 +410,11 @@ async fn a_chunk_that_cant_be_fetched_can_be_tried_again() -> Result<()> {
         .await?
         .click()
         .await?;
-    let again = browser.find_by_role("button", "Try again").await?;
+    // The listing has a "Try again" of its own, for when the files can't be
+    // loaded (offline, it may say so too): this one is the alert's.
+    let again = browser
+        .find_by_role_in("[role=alert]", "button", "Try again")
+        .await?;
     let said = browser
         .run_async(
             "const [button, done] = arguments; done(button.closest('[role=alert]')?.textContent ?? '');",

@@ -590,10 +590,22 @@ impl Browser {
     /// Waits for the element with this ARIA role and accessible name, as
     /// Chromium's accessibility tree computes them.
     pub async fn find_by_role(&self, role: &str, name: &str) -> Result<Element> {
+        self.find_by_role_in("", role, name).await
+    }
+
+    /// [`Self::find_by_role`] among the elements inside one that `within`
+    /// (CSS) matches, such as `[role=alert]`: for a name the page uses in
+    /// more than one place. `""` looks in the whole page.
+    pub async fn find_by_role_in(&self, within: &str, role: &str, name: &str) -> Result<Element> {
         let deadline = Instant::now() + PATIENCE;
+        let css = candidates(role)
+            .split(',')
+            .map(|c| format!("{within} {}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
         loop {
             let mut seen = Vec::new();
-            for element in self.find_all(candidates(role)).await? {
+            for element in self.find_all(&css).await? {
                 let Ok((computed_role, label)) = self.accessible(&element).await else {
                     continue;
                 };
