@@ -28,6 +28,7 @@ mod backend;
 mod disk;
 pub mod events;
 pub mod presign;
+mod sidecars;
 mod staging;
 mod store;
 

@@ -32,6 +32,7 @@
 //! The upload's parts, writers and hash live in memory per upload (one
 //! server owns a data directory), loaded from the records when first used.
 
+use crate::sidecars;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
@@ -328,25 +329,23 @@ impl Staging {
 
     /// The staging file of an upload.
     pub(crate) fn stage_path(&self, id: &str) -> PathBuf {
-        self.root.join(format!(".upload_id-{id}.staging"))
+        self.root.join(sidecars::staging_file(id))
     }
 
     /// The file of a part that isn't in place.
     fn own_path(&self, id: &str, number: i32, write: Option<&str>) -> PathBuf {
-        match write {
-            Some(write) => self
-                .root
-                .join(format!(".upload_id-{id}.part-{number}.{write}")),
-            None => self.root.join(format!(".upload_id-{id}.part-{number}")),
-        }
+        self.root.join(match write {
+            Some(write) => sidecars::own_part(id, number, write),
+            None => sidecars::s3s_part(id, number),
+        })
     }
 
     pub(crate) fn record_path(&self, id: &str, number: i32) -> PathBuf {
-        self.root.join(format!(".ferry-part-{id}-{number}.json"))
+        self.root.join(sidecars::part_record(id, number))
     }
 
     pub(crate) fn log_path(&self, id: &str) -> PathBuf {
-        self.root.join(format!(".ferry-sha-{id}.log"))
+        self.root.join(sidecars::hash_log(id))
     }
 
     /// Where a record's bytes are: a file and an offset in it.
@@ -781,29 +780,13 @@ pub(crate) fn remove_leftovers(root: &Path) -> std::io::Result<usize> {
     }
     let open: std::collections::HashSet<&str> = names
         .iter()
-        .filter_map(|n| n.strip_prefix(".upload-")?.strip_suffix(".json"))
+        .filter_map(|n| sidecars::upload_marker_id(n))
         .collect();
     let mut removed = 0;
     for name in &names {
         // Ferry's records, the staging file and parts, and s3s-fs's
-        // attributes of the upload (`.bucket-….upload-{id}.metadata.json`).
-        let id = [
-            ".ferry-upload-",
-            ".ferry-part-",
-            ".ferry-sha-",
-            ".upload_id-",
-        ]
-        .iter()
-        .find_map(|prefix| name.strip_prefix(prefix))
-        .or_else(|| {
-            name.strip_suffix(".metadata.json")
-                .filter(|_| name.starts_with(".bucket-"))
-                .and_then(|rest| rest.rsplit_once(".upload-"))
-                .map(|(_, id)| id)
-        })
-        .and_then(|rest| rest.get(..36))
-        .filter(|id| uuid::Uuid::parse_str(id).is_ok());
-        if let Some(id) = id
+        // attributes of the upload.
+        if let Some(id) = sidecars::upload_of(name)
             && !open.contains(id)
         {
             match std::fs::remove_file(root.join(name)) {
@@ -924,8 +907,8 @@ fn read_upload(
     BTreeMap<i32, PartRecord>,
     HashMap<(usize, [u8; 32]), Sha256>,
 )> {
-    let records = format!(".ferry-part-{id}-");
-    let legacy = format!(".upload_id-{id}.part-");
+    let records = sidecars::part_records_prefix(id);
+    let legacy = sidecars::s3s_parts_prefix(id);
     let mut parts = BTreeMap::new();
     let mut unrecorded = Vec::new();
     for entry in std::fs::read_dir(root)? {
@@ -975,7 +958,7 @@ fn read_upload(
         );
     }
     let mut log = HashMap::new();
-    if let Ok(text) = std::fs::read(root.join(format!(".ferry-sha-{id}.log"))) {
+    if let Ok(text) = std::fs::read(root.join(sidecars::hash_log(id))) {
         // A torn last line (a crash while appending) is skipped.
         for line in text.split(|b| *b == b'\n') {
             let Ok(line) = serde_json::from_slice::<LogLine>(line) else {
