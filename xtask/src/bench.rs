@@ -394,7 +394,7 @@ fn sign_in_report(tools: &BuildTools, browser: &crate::tools::Browser) -> Result
     let native = output_of(crate::cargo().args([
         "bench",
         "--package",
-        "ferry-server",
+        "ferry-identity",
         "--bench",
         "identity",
     ]))?;

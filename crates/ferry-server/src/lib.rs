@@ -2,12 +2,13 @@
 //!
 //! Behind one listener it serves the built web client and its `/config.json`,
 //! an identity provider that speaks Cognito's user-pool protocol
-//! (`identity`), the file API (`/api`, `ferry-api`), an S3-compatible object
-//! endpoint (`/{bucket}/…`, `ferry-objects`) and a WebSocket of live events
-//! (`/ws`, [`live`]). Behind them, the domain (`ferry-core`) runs on local
-//! adapters: the SQLite index (`ferry-index`) and the durable bus
+//! (`ferry-identity`), the file API (`/api`, `ferry-api`), an S3-compatible
+//! object endpoint (`/{bucket}/…`, `ferry-objects`) and a WebSocket of live
+//! events (`/ws`, [`live`]). Behind them, the domain (`ferry-core`) runs on
+//! local adapters: the SQLite index (`ferry-index`) and the durable bus
 //! (`ferry-bus`). Each speaks the protocol its AWS counterpart speaks, so the
-//! browser code can't tell the difference.
+//! browser code can't tell the difference. This crate only composes them:
+//! it opens each in the data directory and merges their routes.
 //!
 //! [`app`] builds the whole router from [`Settings`] without opening a socket,
 //! so tests drive it with `oneshot`.
@@ -15,12 +16,14 @@
 pub mod api;
 pub mod clock;
 mod error;
-pub mod identity;
 pub mod live;
 pub mod maintenance;
 mod web;
 
 pub use error::AppError;
+/// The identity provider the server composes (`ferry-identity`), under the
+/// name its handlers and tools use.
+pub use ferry_identity as identity;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -234,6 +237,7 @@ impl Settings {
             pool_id: LOCAL_POOL_ID.to_owned(),
             client_ids: vec![LOCAL_CLIENT_ID.to_owned()],
             issuer: self.issuer(),
+            base_url: self.public_url.clone(),
             lifetimes: self.lifetimes,
             mfa: self.mfa,
             allow_sign_up: self.allow_sign_up,

@@ -4,8 +4,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use ferry_identity::MfaConfiguration;
 use ferry_server::clock::SystemClock;
-use ferry_server::identity::MfaConfiguration;
 use ferry_server::maintenance::ServerLock;
 use ferry_server::{AppState, Settings};
 use std::net::SocketAddr;
@@ -387,7 +387,7 @@ async fn check(data_dir: &std::path::Path, args: CheckArgs) -> anyhow::Result<()
 fn temporary_password() -> String {
     let mut seed = [0u8; 16];
     seed.copy_from_slice(&uuid::Uuid::new_v4().into_bytes());
-    ferry_server::identity::password::generate(&seed)
+    ferry_identity::password::generate(&seed)
 }
 
 fn user(data_dir: PathBuf, command: UserCommand) -> anyhow::Result<()> {
@@ -395,11 +395,8 @@ fn user(data_dir: PathBuf, command: UserCommand) -> anyhow::Result<()> {
     let settings = Settings::new("http://127.0.0.1:8080", data_dir.clone(), PathBuf::new());
     std::fs::create_dir_all(&data_dir)?;
     // Only the user pool: a running server keeps the bus and the rest.
-    let identity = &ferry_server::identity::Identity::open(
-        settings.identity(),
-        &data_dir,
-        Arc::new(SystemClock),
-    )?;
+    let identity =
+        &ferry_identity::Identity::open(settings.identity(), &data_dir, Arc::new(SystemClock))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     match command {
         UserCommand::Add {

@@ -24,19 +24,18 @@
 //! keeps one copy of each immutable file and never hands a portal a copy
 //! stored without the header.
 
-use crate::{AppState, identity};
+use crate::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use std::sync::Arc;
 use tower::{Layer, ServiceExt};
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate};
-use tower_http::cors::{Any, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 
 pub(crate) fn routes(state: Arc<AppState>) -> Router {
@@ -47,37 +46,11 @@ pub(crate) fn routes(state: Arc<AppState>) -> Router {
             .precompressed_gzip()
             .fallback(get(client_route).with_state(state.clone())),
     );
-    let issuer_path = format!("/{}", crate::LOCAL_POOL_ID);
-    // Cognito's JSON API is POSTed to the endpoint's root, from any origin.
-    let identity_routes = Router::new()
-        .route("/", post(identity::handle))
-        .route(
-            &format!("{issuer_path}/.well-known/jwks.json"),
-            get(identity::jwks),
-        )
-        .route("/oauth2/token", post(identity::hosted::token))
-        .layer(cognito_cors())
-        .route(
-            "/oauth2/authorize",
-            get(identity::hosted::authorize).post(identity::hosted::authorize_submit),
-        )
-        .route("/logout", get(identity::hosted::logout))
-        .route(
-            "/oauth2/userInfo",
-            get(identity::hosted::user_info)
-                .post(identity::hosted::user_info)
-                .layer(user_info_cors()),
-        )
-        .with_state(state.identity.clone());
     Router::new()
         .route("/config.json", get(config))
         .route("/healthz", get(|| async { "ok" }))
         .route("/", get(index))
-        .route(
-            &format!("{issuer_path}/.well-known/openid-configuration"),
-            get(openid_configuration).layer(cognito_cors()),
-        )
-        .merge(identity_routes)
+        .merge(ferry_identity::routes(state.identity.clone()))
         .nest("/api", ferry_api::routes(state.clone()))
         .fallback_service(assets)
         .layer(middleware::from_fn(cache_headers))
@@ -148,39 +121,6 @@ fn page_headers(state: &AppState, headers: &mut HeaderMap) {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-}
-
-fn cognito_cors() -> CorsLayer {
-    CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            header::CACHE_CONTROL,
-            HeaderName::from_static("x-amz-target"),
-            HeaderName::from_static("x-amz-user-agent"),
-        ])
-        .expose_headers([HeaderName::from_static("x-amzn-errortype")])
-        .max_age(std::time::Duration::from_secs(600))
-}
-
-/// `userInfo` is called from pages elsewhere with their bearer token, and
-/// they read why it was refused.
-fn user_info_cors() -> CorsLayer {
-    CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .expose_headers([header::WWW_AUTHENTICATE])
-        .max_age(std::time::Duration::from_secs(600))
-}
-
-async fn openid_configuration(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    Json(
-        state
-            .identity
-            .openid_configuration(&state.settings.public_url),
-    )
 }
 
 /// A portal may point its elements at this (`config-url`): it holds

@@ -1,11 +1,11 @@
 // AWS's SDK for JavaScript v3 (@aws-sdk/client-cognito-identity-provider)
-// signs in against ferry-server's identity provider with USER_SRP_AUTH,
+// signs in against the local identity provider (ferry-identity) with USER_SRP_AUTH,
 // sending exactly what AWS's API reference allows: InitiateAuth, then
 // RespondToAuthChallenge for PASSWORD_VERIFIER with the challenge's
 // responses and no Session (AWS's answer to InitiateAuth has none; the
 // challenge is bound by SECRET_BLOCK). The SRP math is
 // amazon-cognito-identity-js's AuthenticationHelper. Run by
-// crates/ferry-server/tests/cognito_js.rs; prints one JSON line per step
+// crates/ferry-identity/tests/cognito_js.rs; prints one JSON line per step
 // and exits non-zero on the first failure.
 //
 // Env: ENDPOINT, POOL_ID, CLIENT_ID, USERNAME, PASSWORD.

@@ -1,7 +1,8 @@
-// AWS's own Cognito client, amazon-cognito-identity-js, against ferry-server's
-// identity provider. Run by crates/ferry-server/tests/cognito_js.rs, which
-// starts the server and creates the user; this script prints one JSON line
-// per step and exits non-zero on the first failure.
+// AWS's own Cognito client, amazon-cognito-identity-js, against the local
+// identity provider (ferry-identity). Run by
+// crates/ferry-identity/tests/cognito_js.rs, which serves the provider and
+// creates the user; this script prints one JSON line per step and exits
+// non-zero on the first failure.
 //
 // Env: ENDPOINT, POOL_ID, CLIENT_ID, USERNAME, TEMP_PASSWORD, NEW_PASSWORD, EMAIL.
 import { createHmac } from 'node:crypto';

@@ -1,4 +1,5 @@
-//! Sign-in speed, printed for `cargo xtask bench`.
+//! Sign-in speed, printed for `cargo xtask bench`: SRP sign-ins through
+//! the provider's router, as the local stack serves them.
 //!
 //! Every figure is shown next to a baseline measured in the same run: one
 //! 3072-bit modular exponentiation (the unit SRP's cost is made of), so the
@@ -8,8 +9,8 @@
 
 use axum::body::Body;
 use axum::http::Request;
-use ferry_server::clock::SystemClock;
-use ferry_server::{AppState, LOCAL_CLIENT_ID, Settings, app};
+use ferry_core::clock::SystemClock;
+use ferry_identity::{Identity, IdentitySettings, Lifetimes, MfaConfiguration};
 use ferry_srp::{ClientSession, PasswordVerifier, ServerChallenge};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -17,7 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
-async fn call(state: &Arc<AppState>, operation: &str, body: Value) -> (Value, Duration) {
+/// The local stack's app client.
+const LOCAL_CLIENT_ID: &str = "ferryweb";
+
+async fn call(identity: &Arc<Identity>, operation: &str, body: Value) -> (Value, Duration) {
     let request = Request::post("/")
         .header(
             "x-amz-target",
@@ -26,7 +30,10 @@ async fn call(state: &Arc<AppState>, operation: &str, body: Value) -> (Value, Du
         .body(Body::from(body.to_string()))
         .unwrap();
     let start = Instant::now();
-    let response = app(state.clone()).oneshot(request).await.unwrap();
+    let response = ferry_identity::routes(identity.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let elapsed = start.elapsed();
     (serde_json::from_slice(&bytes).unwrap(), elapsed)
@@ -39,9 +46,18 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let settings = Settings::new("http://127.0.0.1:9", dir.path().join("data"), dir.path().join("dist"));
-        let state = AppState::open(settings, Arc::new(SystemClock)).unwrap();
-        state.identity.create_user("alice", "Correct-Horse-1", None, false).unwrap();
+        let settings = IdentitySettings {
+            pool_id: "local-1_ferry".to_owned(),
+            client_ids: vec![LOCAL_CLIENT_ID.to_owned()],
+            issuer: "http://127.0.0.1:9/local-1_ferry".to_owned(),
+            base_url: "http://127.0.0.1:9".to_owned(),
+            lifetimes: Lifetimes::default(),
+            mfa: MfaConfiguration::default(),
+            allow_sign_up: false,
+            callback_urls: Vec::new(),
+        };
+        let identity = Arc::new(Identity::open(settings, &dir.path().join("data"), Arc::new(SystemClock)).unwrap());
+        identity.create_user("alice", "Correct-Horse-1", None, false).unwrap();
 
         // Baseline: one 3072-bit modular exponentiation with a 1024-bit
         // exponent (B = k·v + g^b mod N is one, plus a multiplication).
@@ -63,7 +79,7 @@ fn main() {
             let a = client.srp_a();
             client_time += started.elapsed();
             let (challenge, t1) = call(
-                &state,
+                &identity,
                 "InitiateAuth",
                 json!({"AuthFlow": "USER_SRP_AUTH", "ClientId": LOCAL_CLIENT_ID,
                        "AuthParameters": {"USERNAME": "alice", "SRP_A": a}}),
@@ -78,7 +94,7 @@ fn main() {
                 .unwrap();
             client_time += started.elapsed();
             let (answer, t2) = call(
-                &state,
+                &identity,
                 "RespondToAuthChallenge",
                 json!({"ChallengeName": "PASSWORD_VERIFIER", "ClientId": LOCAL_CLIENT_ID,
                        "ChallengeResponses": {"USERNAME": "alice", "PASSWORD_CLAIM_SECRET_BLOCK": s("SECRET_BLOCK"),

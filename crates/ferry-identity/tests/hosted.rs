@@ -1,14 +1,17 @@
-//! The hosted UI: authorization code with PKCE (S256), through the router.
+//! The hosted UI: authorization code with PKCE (S256), through the provider's
+//! router.
 
 #![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
+
+mod common;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use ferry_server::clock::{Clock, ManualClock};
-use ferry_server::identity::{MfaConfiguration, totp};
-use ferry_server::{AppState, LOCAL_CLIENT_ID, LOCAL_POOL_ID, Settings, app};
+use common::{LOCAL_CLIENT_ID, LOCAL_POOL_ID};
+use ferry_core::clock::{Clock, ManualClock};
+use ferry_identity::{Identity, IdentitySettings, MfaConfiguration, totp};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -20,7 +23,7 @@ const CALLBACK: &str = "http://127.0.0.1:9/auth/callback";
 const VERIFIER: &str = "a-verifier-that-is-long-enough-0123456789-abcdefghij";
 
 struct Hosted {
-    state: Arc<AppState>,
+    identity: Arc<Identity>,
     clock: Arc<ManualClock>,
     _dir: tempfile::TempDir,
 }
@@ -106,24 +109,21 @@ impl Hosted {
         Self::with_settings(|settings| settings.mfa = mfa)
     }
 
-    fn with_settings(change: impl FnOnce(&mut Settings)) -> Self {
+    fn with_settings(change: impl FnOnce(&mut IdentitySettings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(
             time::OffsetDateTime::now_utc().unix_timestamp(),
         ));
-        let mut settings = Settings::new(BASE, dir.path().join("data"), dir.path().join("dist"));
+        let mut settings = common::settings(BASE);
         change(&mut settings);
-        let state = AppState::open(settings, clock.clone()).unwrap();
-        state
-            .identity
+        let identity = common::open(settings, &dir.path().join("data"), clock.clone());
+        identity
             .create_user("alice", "Correct-Horse-1", None, false)
             .unwrap();
-        state
-            .identity
+        identity
             .create_user("newbie", "Temp-Pass-123", None, true)
             .unwrap();
-        state
-            .identity
+        identity
             .create_user(
                 "carol",
                 "Correct-Horse-3",
@@ -132,14 +132,14 @@ impl Hosted {
             )
             .unwrap();
         Self {
-            state,
+            identity,
             clock,
             _dir: dir,
         }
     }
 
     async fn send(&self, request: Request<Body>) -> Reply {
-        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let response = common::app(&self.identity).oneshot(request).await.unwrap();
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let location = headers
@@ -613,7 +613,7 @@ async fn the_form_may_return_to_the_registered_callback_on_another_origin() {
     const PORTAL: &str = "http://127.0.0.1:7/portal/callback.html";
     const OTHER: &str = "https://other.example:8443/cb";
     let hosted = Hosted::with_settings(|settings| {
-        settings.extra_callback_urls = vec![PORTAL.into(), OTHER.into()];
+        settings.callback_urls.extend([PORTAL.into(), OTHER.into()]);
     });
     let page = hosted
         .get("/oauth2/authorize", &authorize_params(PORTAL))

@@ -1,5 +1,5 @@
 //! AWS's own Cognito clients (pinned in tools/npm) sign in against the
-//! identity provider over a real socket. amazon-cognito-identity-js: SRP, a
+//! identity provider, served on its own, over a real socket. amazon-cognito-identity-js: SRP, a
 //! forced new password, tokens checked against the JWKS with `jose`,
 //! GetUser, refresh, an authenticator app (TOTP), and global sign-out. AWS's
 //! SDK for JavaScript v3: USER_SRP_AUTH with exactly the requests AWS's API
@@ -7,8 +7,10 @@
 
 #![allow(clippy::unwrap_used)] // A test fails loudly on anything unexpected.
 
-use ferry_server::clock::SystemClock;
-use ferry_server::{AppState, LOCAL_CLIENT_ID, LOCAL_POOL_ID, Settings, app};
+mod common;
+
+use common::{LOCAL_CLIENT_ID, LOCAL_POOL_ID};
+use ferry_core::clock::SystemClock;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -51,14 +53,12 @@ async fn amazon_cognito_identity_js_signs_in_with_srp_new_password_totp_and_refr
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let settings = Settings::new(
-        url.clone(),
-        dir.path().join("data"),
-        dir.path().join("dist"),
+    let identity = common::open(
+        common::settings(&url),
+        &dir.path().join("data"),
+        Arc::new(SystemClock),
     );
-    let state = AppState::open(settings, Arc::new(SystemClock)).unwrap();
-    state
-        .identity
+    identity
         .create_user(
             "alice",
             "Temp-Pass-123",
@@ -67,7 +67,8 @@ async fn amazon_cognito_identity_js_signs_in_with_srp_new_password_totp_and_refr
         )
         .unwrap();
     let server = tokio::spawn(async move {
-        let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let service =
+            common::app(&identity).into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, service).await
     });
 
@@ -145,18 +146,17 @@ async fn the_aws_sdk_v3_signs_in_with_srp_sending_no_session() {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let settings = Settings::new(
-        url.clone(),
-        dir.path().join("data"),
-        dir.path().join("dist"),
+    let identity = common::open(
+        common::settings(&url),
+        &dir.path().join("data"),
+        Arc::new(SystemClock),
     );
-    let state = AppState::open(settings, Arc::new(SystemClock)).unwrap();
-    state
-        .identity
+    identity
         .create_user("bea", "Bea-Pass-123", None, false)
         .unwrap();
     let server = tokio::spawn(async move {
-        let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let service =
+            common::app(&identity).into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, service).await
     });
     let output = tokio::task::spawn_blocking(move || {

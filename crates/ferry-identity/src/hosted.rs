@@ -15,7 +15,8 @@
 //! the registered callback it returns to, since Chromium holds the redirect
 //! that answers a form to it.
 
-use super::{CognitoError, Identity};
+use crate::tokens::{ADMIN_SCOPE, TokenUse};
+use crate::{CognitoError, Identity, digest, random};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -31,6 +32,88 @@ use subtle::ConstantTimeEq;
 
 /// How long an authorization code can be exchanged, as in Cognito.
 const CODE_SECONDS: i64 = 5 * 60;
+
+/// The scopes the app client may ask the hosted UI for.
+const OAUTH_SCOPES: [&str; 5] = ["openid", "email", "phone", "profile", ADMIN_SCOPE];
+
+/// The scopes a hosted-UI sign-in grants for the `scope` it asked for:
+/// those the client may have, in the order asked, or all of them when it
+/// asked for none (as Cognito does).
+fn granted_scopes(requested: &str) -> String {
+    let mut granted: Vec<&str> = Vec::new();
+    for scope in requested.split_whitespace() {
+        if OAUTH_SCOPES.contains(&scope) && !granted.contains(&scope) {
+            granted.push(scope);
+        }
+    }
+    if granted.is_empty() {
+        granted = OAUTH_SCOPES.to_vec();
+    }
+    granted.join(" ")
+}
+
+impl Identity {
+    /// The tokens an authorization code buys: the sign-in's, with the
+    /// granted scopes in the access token (and in those its refresh token
+    /// brings) and the authorize request's `nonce` in the ID token, signed
+    /// again.
+    pub(crate) fn authorization_code_tokens(
+        &self,
+        tokens: &Value,
+        scope: &str,
+        nonce: Option<&str>,
+    ) -> anyhow::Result<Value> {
+        let reissue = |name: &str, usage: TokenUse, claim: &str, value: &str| {
+            let token = tokens[name]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("the sign-in has no {name}"))?;
+            let mut claims = self.keys.verify(token)?;
+            claims[claim] = json!(value);
+            anyhow::Ok(json!(self.keys.sign(usage, &claims)))
+        };
+        let mut result = tokens.clone();
+        result["AccessToken"] = reissue("AccessToken", TokenUse::Access, "scope", scope)?;
+        if let Some(nonce) = nonce {
+            result["IdToken"] = reissue("IdToken", TokenUse::Id, "nonce", nonce)?;
+        }
+        if let Some(refresh) = tokens["RefreshToken"].as_str() {
+            self.store.set_refresh_scope(&digest(refresh), scope)?;
+        }
+        Ok(result)
+    }
+
+    /// What `/oauth2/userInfo` answers for an access token: the attributes
+    /// its scopes allow (`openid` alone: all of them; `email`: the e-mail
+    /// address), attribute values as strings, as Cognito answers. Refused,
+    /// with the reason for the caller, unless the token is valid and has
+    /// `openid` (the user-pool API's tokens don't).
+    pub(crate) fn user_info(&self, token: &str) -> Result<Value, &'static str> {
+        let (claims, user) = self.check_access_token(token).map_err(|_| {
+            "Access token is expired, disabled, or deleted, or the user has globally signed out."
+        })?;
+        let scopes: Vec<&str> = claims["scope"]
+            .as_str()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        if !scopes.contains(&"openid") {
+            return Err("Access token does not contain openid scope");
+        }
+        let every_attribute = !scopes
+            .iter()
+            .any(|scope| matches!(*scope, "email" | "phone" | "profile"));
+        let mut answer = json!({"sub": user.sub, "username": user.username});
+        if let Some(email) = user
+            .email
+            .as_ref()
+            .filter(|_| every_attribute || scopes.contains(&"email"))
+        {
+            answer["email"] = json!(email);
+            answer["email_verified"] = json!("true");
+        }
+        Ok(answer)
+    }
+}
 
 /// A code handed to the app, and what it buys.
 #[derive(Debug, Clone)]
@@ -381,7 +464,7 @@ async fn call(
 
 /// Issues an authorization code for a finished sign-in and sends the browser back.
 fn redirect_with_code(identity: &Identity, params: &AuthorizeParams, tokens: Value) -> Response {
-    let code = B64URL.encode(super::random::<32>());
+    let code = B64URL.encode(random::<32>());
     let now = identity.now();
     {
         let mut codes = identity
@@ -395,7 +478,7 @@ fn redirect_with_code(identity: &Identity, params: &AuthorizeParams, tokens: Val
                 client_id: params.client_id.clone(),
                 redirect_uri: params.redirect_uri.clone(),
                 code_challenge: params.code_challenge.clone(),
-                scope: super::granted_scopes(&params.scope),
+                scope: granted_scopes(&params.scope),
                 nonce: params.nonce().map(str::to_owned),
                 created: now,
                 tokens,
