@@ -248,7 +248,7 @@ fn connect(driver: &Shared) {
 }
 
 fn received(driver: &Shared, text: &str) {
-    let Some(message) = live::parse(text) else {
+    let Some(message) = live::ServerMessage::parse(text) else {
         return;
     };
     let hello = matches!(message, live::ServerMessage::Hello { .. });

@@ -25,10 +25,11 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, Put, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
+use ferry_core::feed::Feed;
 use ferry_core::model::UserId;
 use ferry_core::ports::{Notifier, PortError, PortResult};
 use ferry_protocol::api::{FeedItem, FeedPage};
-use ferry_protocol::live::event_message;
+use ferry_protocol::live::ServerMessage;
 use ferry_protocol::{EventEnvelope, Timestamp};
 use std::time::Duration;
 
@@ -209,94 +210,6 @@ impl ApiGatewayNotifier {
         }
     }
 
-    /// The newest cursor of `user`'s feed (0 when empty).
-    pub async fn latest_cursor(&self, user: &UserId) -> PortResult<i64> {
-        let out = self
-            .dynamo
-            .get_item()
-            .table_name(&self.files_table)
-            .set_key(Some(key(s(user_pk(user)), s("FEED"))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable("DynamoDB", e))?;
-        Ok(match out.item.as_ref().and_then(|i| i.get("seq")) {
-            Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n.parse().unwrap_or(0),
-            _ => 0,
-        })
-    }
-
-    /// `user`'s events after `after`, at most `limit` (1 to 1,000), in
-    /// cursor order; the page's cursor is its last event's, or the newest
-    /// when nothing more follows.
-    pub async fn events_after(
-        &self,
-        user: &UserId,
-        after: i64,
-        limit: u32,
-    ) -> PortResult<FeedPage> {
-        let limit = limit.clamp(1, 1000) as usize;
-        let from = after.max(0).saturating_add(1);
-        let mut expr = Expr::default();
-        let condition = format!(
-            "{} = {} AND {} BETWEEN {} AND {}",
-            expr.name("pk"),
-            expr.value("pk", s(user_pk(user))),
-            expr.name("sk"),
-            expr.value("lo", s(format!("E#{from:020}"))),
-            expr.value("hi", s(format!("E#{:020}", i64::MAX)))
-        );
-        let out = self
-            .dynamo
-            .query()
-            .table_name(&self.files_table)
-            .key_condition_expression(condition)
-            .set_expression_attribute_names(expr.names())
-            .set_expression_attribute_values(expr.values())
-            .consistent_read(true)
-            .limit(i32::try_from(limit + 1).unwrap_or(1001))
-            .send()
-            .await
-            .map_err(|e| unavailable("DynamoDB", e))?;
-        let items = out.items.unwrap_or_default();
-        let more = items.len() > limit;
-        let mut events = Vec::new();
-        for item in items.into_iter().take(limit) {
-            let (
-                Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)),
-                Some(aws_sdk_dynamodb::types::AttributeValue::S(body)),
-            ) = (item.get("sk"), item.get("event"))
-            else {
-                continue;
-            };
-            let Some(cursor) = sk.strip_prefix("E#").and_then(|c| c.parse().ok()) else {
-                continue;
-            };
-            events.push(FeedItem {
-                cursor,
-                event: serde_json::from_str(body).unwrap_or_default(),
-            });
-        }
-        let cursor = match events.last() {
-            Some(last) if more => last.cursor,
-            _ => self.latest_cursor(user).await?.max(after),
-        };
-        // Cursors are dense per user: a hole is an event dropped for age.
-        let mut expected = after.max(0) + 1;
-        let mut missed = false;
-        for item in &events {
-            missed |= item.cursor != expected;
-            expected = item.cursor + 1;
-        }
-        missed |= !more && cursor >= expected;
-        Ok(FeedPage {
-            events,
-            cursor,
-            more,
-            missed,
-        })
-    }
-
     /// Creates the connections table as the template does (tests against a
     /// stand-in).
     pub async fn create_connections_table(&self) -> PortResult<()> {
@@ -459,6 +372,104 @@ impl ApiGatewayNotifier {
 /// cursor it read (each try reads the counter afresh).
 const STORE_ATTEMPTS: u32 = 25;
 
+/// The feed in the files table: a user's events under their partition,
+/// numbered by a per-user counter, dropped by DynamoDB's TTL after
+/// [`FEED_RETENTION`].
+#[async_trait]
+impl Feed for ApiGatewayNotifier {
+    /// The newest cursor of `user`'s feed (0 when empty).
+    async fn latest_cursor(&self, user: &UserId) -> PortResult<i64> {
+        let out = self
+            .dynamo
+            .get_item()
+            .table_name(&self.files_table)
+            .set_key(Some(key(s(user_pk(user)), s("FEED"))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB", e))?;
+        Ok(match out.item.as_ref().and_then(|i| i.get("seq")) {
+            Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n.parse().unwrap_or(0),
+            _ => 0,
+        })
+    }
+
+    /// `user`'s events after `after`, at most `limit` (1 to 1,000), in
+    /// cursor order; the page's cursor is its last event's, or the newest
+    /// when nothing more follows.
+    async fn events_after(
+        &self,
+        user: &UserId,
+        after: i64,
+        limit: u32,
+    ) -> PortResult<FeedPage> {
+        let limit = limit.clamp(1, 1000) as usize;
+        let from = after.max(0).saturating_add(1);
+        let mut expr = Expr::default();
+        let condition = format!(
+            "{} = {} AND {} BETWEEN {} AND {}",
+            expr.name("pk"),
+            expr.value("pk", s(user_pk(user))),
+            expr.name("sk"),
+            expr.value("lo", s(format!("E#{from:020}"))),
+            expr.value("hi", s(format!("E#{:020}", i64::MAX)))
+        );
+        let out = self
+            .dynamo
+            .query()
+            .table_name(&self.files_table)
+            .key_condition_expression(condition)
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .consistent_read(true)
+            .limit(i32::try_from(limit + 1).unwrap_or(1001))
+            .send()
+            .await
+            .map_err(|e| unavailable("DynamoDB", e))?;
+        let items = out.items.unwrap_or_default();
+        let more = items.len() > limit;
+        let mut events = Vec::new();
+        for item in items.into_iter().take(limit) {
+            let (
+                Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)),
+                Some(aws_sdk_dynamodb::types::AttributeValue::S(body)),
+            ) = (item.get("sk"), item.get("event"))
+            else {
+                continue;
+            };
+            let Some(cursor) = sk.strip_prefix("E#").and_then(|c| c.parse().ok()) else {
+                continue;
+            };
+            events.push(FeedItem {
+                cursor,
+                event: serde_json::from_str(body).unwrap_or_default(),
+            });
+        }
+        let cursor = match events.last() {
+            Some(last) if more => last.cursor,
+            _ => self.latest_cursor(user).await?.max(after),
+        };
+        // Cursors are dense per user: a hole is an event dropped for age.
+        let mut expected = after.max(0) + 1;
+        let mut missed = false;
+        for item in &events {
+            missed |= item.cursor != expected;
+            expected = item.cursor + 1;
+        }
+        missed |= !more && cursor >= expected;
+        Ok(FeedPage {
+            events,
+            cursor,
+            more,
+            missed,
+        })
+    }
+
+    fn retention(&self) -> Duration {
+        FEED_RETENTION
+    }
+}
+
 #[async_trait]
 impl Notifier for ApiGatewayNotifier {
     async fn notify(&self, user: &UserId, event: &EventEnvelope) -> PortResult<()> {
@@ -469,7 +480,7 @@ impl Notifier for ApiGatewayNotifier {
             return Ok(());
         }
         let body = serde_json::to_value(event).map_err(|e| PortError::Other(e.to_string()))?;
-        let message = event_message(cursor, &body);
+        let message = ServerMessage::event(cursor, &body).to_text();
         // The event is in the feed: a push that fails is not retried (the
         // client resumes from the feed), so it only gets logged.
         for connection in self.connections(user).await? {

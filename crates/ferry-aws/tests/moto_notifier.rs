@@ -11,6 +11,7 @@ mod common;
 
 use common::{management_stand_in, settings, start_moto};
 use ferry_aws::{ApiGatewayNotifier, DynamoIndex};
+use ferry_core::feed::Feed;
 use ferry_core::model::UserId;
 use ferry_core::ports::Notifier;
 use ferry_protocol::messages::FileDeletedV1;
@@ -57,6 +58,19 @@ async fn tables(moto: &common::Moto, management: &str) -> ApiGatewayNotifier {
     notifier.create_connections_table().await.unwrap();
     notifier
 }
+
+// The feed's contract, as the local hub runs it too (no management API:
+// the pushes are checked above and below, not by the contract).
+ferry_core::feed_conformance_tests!({
+    let moto = start_moto();
+    let settings = settings(&moto);
+    DynamoIndex::new(&settings, "ferry-files")
+        .create_table()
+        .await
+        .unwrap();
+    let notifier = ApiGatewayNotifier::new(&settings, "ferry-files", "ferry-connections", None);
+    (Box::new(notifier), moto)
+});
 
 #[tokio::test]
 async fn events_reach_only_their_users_connections_once_and_stay_in_the_feed() {

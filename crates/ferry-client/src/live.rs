@@ -11,99 +11,26 @@
 //!   pass WebSockets, a corporate firewall) is given up for polling; the
 //!   socket is tried again now and then, and wins as soon as it holds.
 
-use serde::Deserialize;
+use ferry_protocol::live::ClientMessage;
+pub use ferry_protocol::live::ServerMessage;
 use serde_json::Value;
 use std::time::Duration;
-
-/// A message from the server.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ServerMessage {
-    /// Sent on connect: the feed's newest cursor.
-    Hello {
-        /// The cursor, when the server knows it.
-        cursor: Option<i64>,
-    },
-    /// One of the user's events.
-    Event {
-        /// Its position in the feed.
-        cursor: i64,
-        /// `{metadata, data}`; `None` when it was too large to send, and
-        /// must be read from the feed.
-        event: Option<Value>,
-    },
-    /// The end of a resume: everything after the asked cursor still in the
-    /// feed was sent.
-    Resumed {
-        /// Resume after this next time.
-        cursor: i64,
-        /// Some events were dropped for age before they were read (the
-        /// feed keeps a week): read what is shown again.
-        missed: bool,
-    },
-    /// The answer to a ping.
-    Pong,
-    /// The server refused a message.
-    Error(String),
-}
-
-#[derive(Deserialize)]
-struct Wire {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    cursor: Option<i64>,
-    #[serde(default)]
-    event: Option<Value>,
-    #[serde(default)]
-    error: Option<Value>,
-    #[serde(default)]
-    missed: bool,
-}
-
-/// Reads a server message; `None` for anything unknown (ignored, so a newer
-/// server can add message types).
-pub fn parse(text: &str) -> Option<ServerMessage> {
-    let wire: Wire = serde_json::from_str(text).ok()?;
-    Some(match wire.kind.as_str() {
-        "hello" => ServerMessage::Hello {
-            cursor: wire.cursor,
-        },
-        "event" => ServerMessage::Event {
-            cursor: wire.cursor?,
-            event: wire.event,
-        },
-        "resumed" => ServerMessage::Resumed {
-            cursor: wire.cursor?,
-            missed: wire.missed,
-        },
-        "pong" => ServerMessage::Pong,
-        "error" => ServerMessage::Error(
-            wire.error
-                .as_ref()
-                .and_then(|e| e.get("message"))
-                .and_then(Value::as_str)
-                .unwrap_or("The live connection refused a message.")
-                .to_owned(),
-        ),
-        _ => return None,
-    })
-}
 
 /// The first message on a new connection; the server answers with its
 /// hello (and the newest cursor).
 pub fn hello() -> String {
-    serde_json::json!({"action": "hello"}).to_string()
+    ClientMessage::Hello { version: None }.to_text()
 }
 
 /// The message asking for everything after `cursor`.
 pub fn resume(cursor: i64) -> String {
-    serde_json::json!({"action": "resume", "after": cursor}).to_string()
+    ClientMessage::Resume { after: cursor }.to_text()
 }
 
 /// The keep-alive message. API Gateway closes a connection idle for 10
 /// minutes, so the client speaks at least every [`HEARTBEAT`].
 pub fn ping() -> String {
-    serde_json::json!({"action": "ping"}).to_string()
+    ClientMessage::Ping.to_text()
 }
 
 /// How often the client pings.
@@ -226,7 +153,7 @@ impl Live {
     /// of cursor order; what applies them still dedupes by event id).
     pub fn received(&mut self, message: &ServerMessage) -> (Option<Action>, Option<Value>) {
         match message {
-            ServerMessage::Hello { cursor } => {
+            ServerMessage::Hello { cursor, .. } => {
                 self.open = true;
                 self.mode = Mode::Socket;
                 let first_time = self.cursor == 0;
@@ -238,7 +165,7 @@ impl Live {
                     (Some(Action::Send(resume(self.cursor))), None)
                 }
             }
-            ServerMessage::Event { cursor, event } => {
+            ServerMessage::Event { cursor, event, .. } => {
                 if !self.seen.insert(*cursor) {
                     return (None, None);
                 }
@@ -255,7 +182,7 @@ impl Live {
                 self.cursor = self.cursor.max(*cursor);
                 (missed.then_some(Action::Resync), None)
             }
-            ServerMessage::Pong | ServerMessage::Error(_) => (None, None),
+            ServerMessage::Pong | ServerMessage::Error { .. } => (None, None),
         }
     }
 
@@ -291,30 +218,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_are_read_and_unknown_ones_ignored() {
-        assert_eq!(
-            parse(r#"{"type":"hello","cursor":7}"#),
-            Some(ServerMessage::Hello { cursor: Some(7) })
-        );
-        assert_eq!(
-            parse(r#"{"type":"event","cursor":8,"event":{"a":1}}"#),
-            Some(ServerMessage::Event {
-                cursor: 8,
-                event: Some(serde_json::json!({"a": 1}))
-            })
-        );
-        assert_eq!(
-            parse(r#"{"type":"error","error":{"message":"No."}}"#),
-            Some(ServerMessage::Error("No.".into()))
-        );
-        assert_eq!(parse(r#"{"type":"future-thing"}"#), None);
-        assert_eq!(parse("not json"), None);
-        assert_eq!(parse(r#"{"type":"event"}"#), None);
-    }
-
-    #[test]
     fn a_resume_past_the_feeds_retention_asks_for_a_resync() {
-        let missed = parse(r#"{"type":"resumed","cursor":9,"missed":true}"#).unwrap();
+        let missed =
+            ServerMessage::parse(r#"{"type":"resumed","cursor":9,"missed":true}"#).unwrap();
         assert_eq!(
             missed,
             ServerMessage::Resumed {
@@ -325,7 +231,7 @@ mod tests {
         let mut live = Live::new(Backoff::default()).with_cursor(2);
         assert_eq!(live.received(&missed), (Some(Action::Resync), None));
         assert_eq!(live.cursor(), 9);
-        let whole = parse(r#"{"type":"resumed","cursor":12}"#).unwrap();
+        let whole = ServerMessage::parse(r#"{"type":"resumed","cursor":12}"#).unwrap();
         assert_eq!(live.received(&whole), (None, None));
         assert_eq!(live.cursor(), 12);
     }
@@ -343,45 +249,39 @@ mod tests {
     fn a_reconnect_resumes_after_the_last_cursor_and_skips_what_it_saw() {
         let mut live = Live::new(Backoff::default());
         assert_eq!(
-            live.received(&ServerMessage::Hello { cursor: Some(10) }),
+            live.received(&ServerMessage::Hello {
+                cursor: Some(10),
+                version: 1
+            }),
             (None, None)
         );
-        let (_, event) = live.received(&ServerMessage::Event {
-            cursor: 11,
-            event: Some(Value::from(1)),
-        });
+        let (_, event) = live.received(&ServerMessage::event(11, &Value::from(1)));
         assert_eq!(event, Some(Value::from(1)));
         assert!(matches!(
             live.closed(0.5, Duration::ZERO),
             Action::Connect(_)
         ));
-        let (action, _) = live.received(&ServerMessage::Hello { cursor: Some(14) });
+        let (action, _) = live.received(&ServerMessage::Hello {
+            cursor: Some(14),
+            version: 1,
+        });
         assert_eq!(action, Some(Action::Send(resume(11))));
         // A duplicate of what was seen is skipped; newer ones apply.
         assert_eq!(
-            live.received(&ServerMessage::Event {
-                cursor: 11,
-                event: Some(Value::from(1))
-            })
-            .1,
+            live.received(&ServerMessage::event(11, &Value::from(1)))
+                .1,
             None
         );
         assert_eq!(
-            live.received(&ServerMessage::Event {
-                cursor: 13,
-                event: Some(Value::from(3))
-            })
-            .1,
+            live.received(&ServerMessage::event(13, &Value::from(3)))
+                .1,
             Some(Value::from(3))
         );
         // Out of order (two producers raced): a lower cursor never seen
         // still applies, and the resume point stays the newest.
         assert_eq!(
-            live.received(&ServerMessage::Event {
-                cursor: 12,
-                event: Some(Value::from(2))
-            })
-            .1,
+            live.received(&ServerMessage::event(12, &Value::from(2)))
+                .1,
             Some(Value::from(2))
         );
         assert_eq!(live.cursor(), 13);
@@ -408,7 +308,10 @@ mod tests {
         assert_eq!(live.mode(), Mode::Polling);
         assert_eq!(live.polled(9), Action::Poll(Live::POLL_EVERY, 9));
         // The socket is tried again and holds.
-        let (action, _) = live.received(&ServerMessage::Hello { cursor: Some(12) });
+        let (action, _) = live.received(&ServerMessage::Hello {
+            cursor: Some(12),
+            version: 1,
+        });
         assert_eq!(action, Some(Action::Send(resume(9))));
         assert_eq!(live.mode(), Mode::Socket);
         // A connection that held resets the count.
@@ -420,13 +323,19 @@ mod tests {
     fn a_socket_that_keeps_closing_right_after_hello_gives_way_to_polling() {
         let mut live = Live::new(Backoff::default());
         for _ in 1..Live::GIVE_UP_AFTER {
-            live.received(&ServerMessage::Hello { cursor: Some(1) });
+            live.received(&ServerMessage::Hello {
+                cursor: Some(1),
+                version: 1,
+            });
             assert!(matches!(
                 live.closed(0.5, Duration::from_secs(1)),
                 Action::Connect(_)
             ));
         }
-        live.received(&ServerMessage::Hello { cursor: Some(1) });
+        live.received(&ServerMessage::Hello {
+            cursor: Some(1),
+            version: 1,
+        });
         assert!(matches!(
             live.closed(0.5, Duration::from_secs(1)),
             Action::Poll(_, _)

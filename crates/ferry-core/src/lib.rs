@@ -17,6 +17,7 @@ pub mod clock;
 pub mod conformance;
 pub mod consumers;
 pub mod error;
+pub mod feed;
 pub mod model;
 pub mod names;
 pub mod ports;

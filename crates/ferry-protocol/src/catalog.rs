@@ -9,7 +9,8 @@ use serde_json::{Map, Value, json};
 /// Every published message: kind, name, version and its schema — a whole
 /// `{metadata, data}` envelope for a command or an event (the name is its
 /// `Action`), the `detail` alone for a host event (the name is the DOM
-/// event's, e.g. `ferry-navigate`).
+/// event's, e.g. `ferry-navigate`), a live-connection message alone (the
+/// name says its direction and tag, e.g. `server-event`).
 pub fn published() -> Vec<(Kind, &'static str, u32, Value)> {
     let commands = crate::Command::body_schemas()
         .into_iter()
@@ -31,6 +32,11 @@ pub fn published() -> Vec<(Kind, &'static str, u32, Value)> {
             crate::host::detail_schemas()
                 .into_iter()
                 .map(|(name, version, detail)| (Kind::HostEvent, name, version, detail)),
+        )
+        .chain(
+            crate::live::message_schemas()
+                .into_iter()
+                .map(|(name, version, schema)| (Kind::Live, name, version, schema)),
         )
         .collect()
 }

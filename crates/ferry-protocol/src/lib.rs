@@ -5,8 +5,8 @@
 //! and events (facts) in their `{metadata, data}` envelope, the EventBridge
 //! wrapping of that envelope, the API's error body and request/response types,
 //! the client's runtime configuration, the details of the DOM events the
-//! `<ferry-files>` element dispatches on its host page, and the rules for file
-//! names and paths.
+//! `<ferry-files>` element dispatches on its host page, the live connection's
+//! messages (`live`), and the rules for file names and paths.
 //!
 //! Invariant: no IO, no clock, no randomness. Every value is built from its
 //! inputs, so the crate compiles for `wasm32-unknown-unknown` and native alike

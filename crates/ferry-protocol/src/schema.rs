@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::fmt;
 
-/// Whether a message is a command, an event or a host-page event's detail
-/// (it picks the folder in `schemas/`).
+/// Whether a message is a command, an event, a host-page event's detail or
+/// a live-connection message (it picks the folder in `schemas/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// An intent.
@@ -25,11 +25,13 @@ pub enum Kind {
     /// The `detail` of a DOM event `<ferry-files>` dispatches on its host
     /// page ([`crate::host`]).
     HostEvent,
+    /// A message on the live connection ([`crate::live`]).
+    Live,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 3] = [Self::Command, Self::Event, Self::HostEvent];
+    pub const ALL: [Kind; 4] = [Self::Command, Self::Event, Self::HostEvent, Self::Live];
 
     /// The folder name under `schemas/`.
     pub fn folder(self) -> &'static str {
@@ -37,6 +39,7 @@ impl Kind {
             Self::Command => "commands",
             Self::Event => "events",
             Self::HostEvent => "host",
+            Self::Live => "live",
         }
     }
 }

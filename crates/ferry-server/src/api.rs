@@ -10,6 +10,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use ferry_api::{ApiHost, auth};
 use ferry_core::Files;
+use ferry_core::feed::Feed;
 use ferry_core::model::UserId;
 use ferry_core::ports::PortResult;
 use ferry_protocol::ApiError;

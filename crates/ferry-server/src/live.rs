@@ -19,13 +19,13 @@ use async_trait::async_trait;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
+use ferry_core::feed::Feed;
 use ferry_core::model::UserId;
 use ferry_core::ports::{Notifier, PortError, PortResult};
-use ferry_protocol::{ApiError, ErrorCode, EventEnvelope};
+use ferry_protocol::EventEnvelope;
 use futures_util::{SinkExt, StreamExt};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
-use serde_json::json;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -43,7 +43,7 @@ pub use ferry_protocol::live::MAX_MESSAGE_BYTES;
 /// those blocks were freed and taken again across the allocator's arenas,
 /// a slow climb of the server's memory in the load test (issue 15).
 const READ_BUFFER_BYTES: usize = 4 * 1024;
-use ferry_protocol::live::{event_message, hello_message, resume};
+use ferry_protocol::live::ServerMessage;
 
 /// The socket's timing, API Gateway's by default.
 #[derive(Debug, Clone, Copy)]
@@ -199,70 +199,6 @@ impl LiveHub {
         .map_err(other)?
     }
 
-    /// `user`'s events after `after`, at most `limit`.
-    pub async fn events_after(
-        &self,
-        user: &UserId,
-        after: i64,
-        limit: u32,
-    ) -> PortResult<FeedPage> {
-        let user = user.as_str().to_owned();
-        let limit = i64::from(limit.clamp(1, 1000));
-        let (rows, latest, missed) = self
-            .with_db(move |db| {
-                let mut statement = db.prepare_cached(
-                    "SELECT cursor, body FROM feed WHERE user = ?1 AND cursor > ?2
-                     ORDER BY cursor LIMIT ?3",
-                )?;
-                let rows = statement
-                    .query_map(params![user, after, limit + 1], |row| {
-                        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                let latest: Option<i64> = db
-                    .query_row("SELECT MAX(cursor) FROM feed", [], |row| row.get(0))
-                    .optional()?
-                    .flatten();
-                let pruned: Option<i64> = db
-                    .prepare_cached("SELECT through FROM feed_pruned WHERE user = ?1")?
-                    .query_row(params![user], |row| row.get(0))
-                    .optional()?;
-                Ok((rows, latest.unwrap_or(0), pruned.is_some_and(|p| after < p)))
-            })
-            .await?;
-        let more = rows.len() as i64 > limit;
-        let events: Vec<FeedItem> = rows
-            .into_iter()
-            .take(limit as usize)
-            .map(|(cursor, body)| FeedItem {
-                cursor,
-                event: serde_json::from_str(&body).unwrap_or_default(),
-            })
-            .collect();
-        let cursor = match events.last() {
-            Some(last) if more => last.cursor,
-            // Nothing more for this user: the newest cursor of all, so the
-            // next resume skips other users' rows.
-            _ => latest.max(after),
-        };
-        Ok(FeedPage {
-            events,
-            cursor,
-            more,
-            missed,
-        })
-    }
-
-    /// The newest cursor in the feed (0 when it is empty).
-    pub async fn latest_cursor(&self) -> PortResult<i64> {
-        self.with_db(|db| {
-            db.query_row("SELECT COALESCE(MAX(cursor), 0) FROM feed", [], |row| {
-                row.get(0)
-            })
-        })
-        .await
-    }
-
     /// Drops events older than the retention, noting per user the newest
     /// cursor dropped (a client asking after an older one is told it missed
     /// events).
@@ -344,7 +280,74 @@ impl Drop for Subscription {
     }
 }
 
-/// The socket message of one event.
+/// The feed as the local hub keeps it: one SQLite table, one cursor
+/// sequence for all users.
+#[async_trait]
+impl Feed for LiveHub {
+    async fn events_after(&self, user: &UserId, after: i64, limit: u32) -> PortResult<FeedPage> {
+        let user = user.as_str().to_owned();
+        let limit = i64::from(limit.clamp(1, 1000));
+        let (rows, latest, missed) = self
+            .with_db(move |db| {
+                let mut statement = db.prepare_cached(
+                    "SELECT cursor, body FROM feed WHERE user = ?1 AND cursor > ?2
+                     ORDER BY cursor LIMIT ?3",
+                )?;
+                let rows = statement
+                    .query_map(params![user, after, limit + 1], |row| {
+                        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let latest: Option<i64> = db
+                    .query_row("SELECT MAX(cursor) FROM feed", [], |row| row.get(0))
+                    .optional()?
+                    .flatten();
+                let pruned: Option<i64> = db
+                    .prepare_cached("SELECT through FROM feed_pruned WHERE user = ?1")?
+                    .query_row(params![user], |row| row.get(0))
+                    .optional()?;
+                Ok((rows, latest.unwrap_or(0), pruned.is_some_and(|p| after < p)))
+            })
+            .await?;
+        let more = rows.len() as i64 > limit;
+        let events: Vec<FeedItem> = rows
+            .into_iter()
+            .take(limit as usize)
+            .map(|(cursor, body)| FeedItem {
+                cursor,
+                event: serde_json::from_str(&body).unwrap_or_default(),
+            })
+            .collect();
+        let cursor = match events.last() {
+            Some(last) if more => last.cursor,
+            // Nothing more for this user: the newest cursor of all, so the
+            // next resume skips other users' rows.
+            _ => latest.max(after),
+        };
+        Ok(FeedPage {
+            events,
+            cursor,
+            more,
+            missed,
+        })
+    }
+
+    /// The newest cursor of the whole feed (0 when it is empty): cursors
+    /// are one sequence for every user.
+    async fn latest_cursor(&self, _: &UserId) -> PortResult<i64> {
+        self.with_db(|db| {
+            db.query_row("SELECT COALESCE(MAX(cursor), 0) FROM feed", [], |row| {
+                row.get(0)
+            })
+        })
+        .await
+    }
+
+    fn retention(&self) -> Duration {
+        self.settings.retention
+    }
+}
+
 #[async_trait]
 impl Notifier for LiveHub {
     async fn notify(&self, user: &UserId, event: &EventEnvelope) -> PortResult<()> {
@@ -364,7 +367,10 @@ impl Notifier for LiveHub {
         // A redelivered event was pushed the first time (or is in the feed
         // for a client that resumes).
         if let Some(cursor) = cursor {
-            self.push(user, Arc::from(event_message(cursor, &body)));
+            self.push(
+                user,
+                Arc::from(ServerMessage::event(cursor, &body).to_text()),
+            );
         }
         Ok(())
     }
@@ -401,13 +407,6 @@ pub async fn connect(
         .max_frame_size(MAX_MESSAGE_BYTES)
         .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| session(socket, hub, user))
-}
-
-#[derive(Debug, Deserialize)]
-struct ClientMessage {
-    action: String,
-    #[serde(default)]
-    after: Option<i64>,
 }
 
 async fn session(socket: WebSocket, hub: Arc<LiveHub>, user: UserId) {
@@ -447,7 +446,7 @@ async fn session(socket: WebSocket, hub: Arc<LiveHub>, user: UserId) {
                 last_heard = Instant::now();
                 match message {
                     Message::Text(body) => {
-                        let reply = answer(&hub, &user, body.as_str()).await;
+                        let reply = ferry_core::feed::answer(&*hub, &user, body.as_str()).await;
                         let mut failed = false;
                         for line in reply {
                             if sink.send(text(line)).await.is_err() {
@@ -490,38 +489,6 @@ fn text(body: String) -> Message {
     Message::Text(Utf8Bytes::from(body))
 }
 
-/// Answers one message from the client.
-async fn answer(hub: &LiveHub, user: &UserId, body: &str) -> Vec<String> {
-    let error = |message: &str| {
-        let body = ApiError::new(ErrorCode::MalformedRequest, message);
-        vec![json!({"type": "error", "error": body}).to_string()]
-    };
-    let Ok(request) = serde_json::from_str::<ClientMessage>(body) else {
-        return error(
-            "Send {\"action\": \"hello\"}, {\"action\": \"resume\", \"after\": N} or {\"action\": \"ping\"}.",
-        );
-    };
-    match request.action.as_str() {
-        "ping" => vec![json!({"type": "pong"}).to_string()],
-        // The client speaks first (API Gateway can't send before `$connect`
-        // returns): the greeting, with the newest cursor.
-        "hello" => vec![hello_message(hub.latest_cursor().await.ok())],
-        "resume" => resume(request.after.unwrap_or(0), |after, limit| {
-            hub.events_after(user, after, limit)
-        })
-        .await
-        .unwrap_or_else(|_| {
-            vec![
-                json!({"type": "error", "error": ApiError::new(ErrorCode::Unavailable, "The feed can't be read right now; try again.")})
-                    .to_string(),
-            ]
-        }),
-        other => error(&format!(
-            "There is no action “{other}”; use hello, resume or ping."
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -550,6 +517,13 @@ mod tests {
     fn user(name: &str) -> UserId {
         UserId::parse(name).unwrap()
     }
+
+    // The feed's contract, as the DynamoDB feed runs it too.
+    ferry_core::feed_conformance_tests!({
+        let dir = tempfile::tempdir().unwrap();
+        let hub = LiveHub::open(&dir.path().join("feed.sqlite3"), LiveSettings::default()).unwrap();
+        (hub, dir)
+    });
 
     #[tokio::test]
     async fn an_event_id_is_once_per_user_not_once_for_all() {

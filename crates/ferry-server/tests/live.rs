@@ -5,6 +5,7 @@
 
 mod net;
 
+use ferry_protocol::live::ServerMessage;
 use ferry_server::clock::{Clock, ManualClock, SystemClock};
 use ferry_server::live::LiveSettings;
 use ferry_server::{AppState, Settings};
@@ -90,6 +91,11 @@ async fn next_json(socket: &mut Socket) -> Value {
             .expect("the socket is open")
             .unwrap();
         if let Message::Text(text) = message {
+            // Every frame the server sends is a message of the protocol.
+            assert!(
+                ServerMessage::parse(text.as_str()).is_some(),
+                "not a protocol message: {text}"
+            );
             return serde_json::from_str(text.as_str()).unwrap();
         }
     }
