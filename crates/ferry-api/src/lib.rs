@@ -19,14 +19,17 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use ferry_core::model::{DEFAULT_PAGE, ListQuery, UserId};
 use ferry_core::ports::PortResult;
-use ferry_core::service::{parse_folder, parse_sort};
-use ferry_core::{Caller, DomainError, Files};
+use ferry_core::service::{CommandAnswer, parse_folder, parse_sort};
+use ferry_core::{Caller, DomainError, DomainResult, Files};
 use ferry_protocol::api::{
-    BatchRequest, BatchResponse, BatchResult, FeedPage, PresignPartsRequest,
+    BatchRequest, BatchResponse, BatchResult, CommandView, DownloadResponse, FeedPage, FileView,
+    ListResponse, PartsResponse, PresignPartsRequest, SearchResponse, UploadedPartsResponse,
+    UsageView,
 };
 use ferry_protocol::{
     ApiError, Command, CommandEnvelope, ErrorCode, FileName, FolderPath, TraceId,
 };
+use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -56,6 +59,9 @@ pub trait ApiHost: Send + Sync + 'static {
 
 /// The shared state of the routes.
 type Host = Arc<dyn ApiHost>;
+
+/// What a query route answers: its JSON body, or a [`Failure`].
+type Reply<T> = Result<Json<T>, Failure>;
 
 /// A failure as the client sees it: the stable [`ApiError`] body and its
 /// status.
@@ -120,13 +126,68 @@ impl FromRequestParts<Host> for Authed {
     type Rejection = Failure;
 
     async fn from_request_parts(parts: &mut Parts, host: &Host) -> Result<Self, Self::Rejection> {
-        let trace_id = trace_id(&parts.headers);
+        let trace_id = request_trace(parts);
         let user = host
             .caller(parts)
             .map_err(|e| Failure(e.with_trace_id(trace_id.as_str())))?;
         Ok(Self { user, trace_id })
     }
 }
+
+impl Authed {
+    /// The reply to a query: the domain's answer as JSON, or its error with
+    /// this request's trace id.
+    fn reply<T: Serialize>(&self, answer: DomainResult<T>) -> Result<Json<T>, Failure> {
+        answer.map(Json).map_err(|e| api_error(e, &self.trace_id))
+    }
+}
+
+/// The id in a route's `{id}` segment, naming a `what`. A malformed id
+/// names nothing: the same `404` as an unknown one.
+async fn path_id(parts: &mut Parts, host: &Host, what: &str) -> Result<Uuid, Failure> {
+    let text = Path::<String>::from_request_parts(parts, host).await.ok();
+    text.and_then(|Path(text)| Uuid::parse_str(&text).ok())
+        .ok_or_else(|| api_error(DomainError::not_found(what), &request_trace(parts)))
+}
+
+/// The file a `/files/{id}…` route is about.
+#[derive(Debug, Clone, Copy)]
+pub struct FileId(pub Uuid);
+
+impl FromRequestParts<Host> for FileId {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, host: &Host) -> Result<Self, Self::Rejection> {
+        path_id(parts, host, "file").await.map(Self)
+    }
+}
+
+/// The command `/commands/{id}` is about.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandId(pub Uuid);
+
+impl FromRequestParts<Host> for CommandId {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, host: &Host) -> Result<Self, Self::Rejection> {
+        path_id(parts, host, "command").await.map(Self)
+    }
+}
+
+/// The request's trace id: the `X-Ferry-Trace-Id` header, or a fresh one,
+/// kept with the request so every extractor's error names the same one.
+fn request_trace(parts: &mut Parts) -> TraceId {
+    if let Some(RequestTrace(known)) = parts.extensions.get::<RequestTrace>() {
+        return known.clone();
+    }
+    let trace_id = trace_id(&parts.headers);
+    parts.extensions.insert(RequestTrace(trace_id.clone()));
+    trace_id
+}
+
+/// A request's trace id, as [`request_trace`] keeps it.
+#[derive(Clone)]
+struct RequestTrace(TraceId);
 
 fn trace_id(headers: &HeaderMap) -> TraceId {
     headers
@@ -188,11 +249,20 @@ pub fn parse_command(raw: &[u8]) -> Result<CommandEnvelope, ApiError> {
     })
 }
 
+/// The HTTP status of each kind of answer.
+fn answer_status(answer: &CommandAnswer) -> StatusCode {
+    match answer {
+        CommandAnswer::Created(_) => StatusCode::CREATED,
+        CommandAnswer::UploadStep(_) => StatusCode::OK,
+        CommandAnswer::Accepted(_) => StatusCode::ACCEPTED,
+    }
+}
+
 async fn run_command(
     host: &dyn ApiHost,
     authed: &Authed,
     raw: &[u8],
-) -> Result<(u16, Value), ApiError> {
+) -> Result<CommandAnswer, ApiError> {
     if raw.len() > MAX_COMMAND_BYTES {
         return Err(ApiError::new(
             ErrorCode::TooLarge,
@@ -204,8 +274,7 @@ async fn run_command(
         user: authed.user.clone(),
         trace_id: envelope.metadata().trace_id.clone(),
     };
-    let answer = host.files().command(&caller, envelope, raw).await?;
-    Ok((answer.status, answer.body))
+    Ok(host.files().command(&caller, envelope, raw).await?)
 }
 
 async fn post_command(
@@ -213,11 +282,10 @@ async fn post_command(
     authed: Authed,
     body: Bytes,
 ) -> Result<Response, Failure> {
-    let (status, body) = run_command(&*host, &authed, &body)
+    let answer = run_command(&*host, &authed, &body)
         .await
         .map_err(|e| api_error(e, &authed.trace_id))?;
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    Ok((status, Json(body)).into_response())
+    Ok((answer_status(&answer), Json(answer)).into_response())
 }
 
 async fn post_batch(
@@ -247,7 +315,10 @@ async fn post_batch(
     for command in request.commands {
         let raw = serde_json::to_vec(&command).unwrap_or_default();
         let result = match run_command(&*host, &authed, &raw).await {
-            Ok((status, body)) => BatchResult { status, body },
+            Ok(answer) => BatchResult {
+                status: answer_status(&answer).as_u16(),
+                body: answer.to_json(),
+            },
             Err(error) => BatchResult {
                 status: error.code.http_status(),
                 body: serde_json::to_value(error.with_trace_id(authed.trace_id.as_str()))
@@ -257,11 +328,6 @@ async fn post_batch(
         results.push(result);
     }
     Ok(Json(BatchResponse { results }))
-}
-
-fn parse_id(text: &str, what: &str, trace_id: &TraceId) -> Result<Uuid, Failure> {
-    // A malformed id names nothing: the same 404 as an unknown one.
-    Uuid::parse_str(text).map_err(|_| api_error(DomainError::not_found(what), trace_id))
 }
 
 fn parse_limit(query: &HashMap<String, String>, trace_id: &TraceId) -> Result<u32, Failure> {
@@ -284,7 +350,7 @@ async fn list(
     State(host): State<Host>,
     authed: Authed,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, Failure> {
+) -> Reply<ListResponse> {
     let t = &authed.trace_id;
     let folder = parse_folder(query.get("folder").map(String::as_str)).map_err(domain(t))?;
     let sort = parse_sort(query.get("sort").map(String::as_str)).map_err(domain(t))?;
@@ -296,67 +362,38 @@ async fn list(
         }
     };
     let limit = parse_limit(&query, t)?;
-    let list = host
-        .files()
-        .list(
-            &authed.user,
-            ListQuery {
-                folder,
-                sort,
-                descending,
-                cursor: query.get("cursor").cloned(),
-                limit,
-            },
-        )
-        .await
-        .map_err(domain(t))?;
-    Ok(Json(list).into_response())
+    let query = ListQuery {
+        folder,
+        sort,
+        descending,
+        cursor: query.get("cursor").cloned(),
+        limit,
+    };
+    authed.reply(host.files().list(&authed.user, query).await)
 }
 
 async fn search(
     State(host): State<Host>,
     authed: Authed,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, Failure> {
-    let t = &authed.trace_id;
-    let limit = parse_limit(&query, t)?;
+) -> Reply<SearchResponse> {
+    let limit = parse_limit(&query, &authed.trace_id)?;
     let text = query.get("q").map(String::as_str).unwrap_or_default();
-    let found = host
-        .files()
-        .search(
-            &authed.user,
-            text,
-            query.get("cursor").map(String::as_str),
-            limit,
-        )
-        .await
-        .map_err(domain(t))?;
-    Ok(Json(found).into_response())
+    let cursor = query.get("cursor").map(String::as_str);
+    authed.reply(host.files().search(&authed.user, text, cursor, limit).await)
 }
 
-async fn file(
-    State(host): State<Host>,
-    authed: Authed,
-    Path(id): Path<String>,
-) -> Result<Response, Failure> {
-    let t = &authed.trace_id;
-    let id = parse_id(&id, "file", t)?;
-    let file = host
-        .files()
-        .file(&authed.user, id)
-        .await
-        .map_err(domain(t))?;
-    Ok(Json(file).into_response())
+async fn file(State(host): State<Host>, authed: Authed, FileId(id): FileId) -> Reply<FileView> {
+    authed.reply(host.files().file(&authed.user, id).await)
 }
 
 async fn download(
     State(host): State<Host>,
     authed: Authed,
-    Path(id): Path<String>,
+    FileId(id): FileId,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, Failure> {
+) -> Reply<DownloadResponse> {
     let t = &authed.trace_id;
-    let id = parse_id(&id, "file", t)?;
     let ttl = match query.get("expiresIn") {
         None => None,
         Some(text) => match text.parse::<u64>() {
@@ -369,73 +406,49 @@ async fn download(
             }
         },
     };
-    let answer = host
-        .files()
-        .download(&authed.user, id, ttl)
-        .await
-        .map_err(domain(t))?;
-    Ok(Json(answer).into_response())
+    authed.reply(host.files().download(&authed.user, id, ttl).await)
 }
 
 async fn uploaded_parts(
     State(host): State<Host>,
     authed: Authed,
-    Path(id): Path<String>,
-) -> Result<Response, Failure> {
-    let t = &authed.trace_id;
-    let id = parse_id(&id, "file", t)?;
-    let parts = host
-        .files()
-        .uploaded_parts(&authed.user, id)
-        .await
-        .map_err(domain(t))?;
-    Ok(Json(parts).into_response())
+    FileId(id): FileId,
+) -> Reply<UploadedPartsResponse> {
+    authed.reply(host.files().uploaded_parts(&authed.user, id).await)
 }
 
 async fn presign_parts(
     State(host): State<Host>,
     authed: Authed,
-    Path(id): Path<String>,
+    FileId(id): FileId,
     body: Bytes,
-) -> Result<Response, Failure> {
-    let t = &authed.trace_id;
-    let id = parse_id(&id, "file", t)?;
+) -> Reply<PartsResponse> {
     let request: PresignPartsRequest = serde_json::from_slice(&body).map_err(|e| {
         api_error(
             ApiError::new(
                 ErrorCode::MalformedRequest,
                 format!("Ask for parts as {{\"parts\": [{{\"partNumber\": 1}}, …]}}: {e}."),
             ),
-            t,
+            &authed.trace_id,
         )
     })?;
-    let parts = host
-        .files()
-        .presign_parts(&authed.user, id, &request.parts)
-        .await
-        .map_err(domain(t))?;
-    Ok(Json(parts).into_response())
+    authed.reply(
+        host.files()
+            .presign_parts(&authed.user, id, &request.parts)
+            .await,
+    )
 }
 
 async fn command_status(
     State(host): State<Host>,
     authed: Authed,
-    Path(id): Path<String>,
-) -> Result<Response, Failure> {
-    let t = &authed.trace_id;
-    let id = parse_id(&id, "command", t)?;
-    let view = host
-        .files()
-        .command_status(&authed.user, id)
-        .await
-        .map_err(domain(t))?;
-    Ok(Json(view).into_response())
+    CommandId(id): CommandId,
+) -> Reply<CommandView> {
+    authed.reply(host.files().command_status(&authed.user, id).await)
 }
 
-async fn usage(State(host): State<Host>, authed: Authed) -> Result<Response, Failure> {
-    let t = &authed.trace_id;
-    let usage = host.files().usage(&authed.user).await.map_err(domain(t))?;
-    Ok(Json(usage).into_response())
+async fn usage(State(host): State<Host>, authed: Authed) -> Reply<UsageView> {
+    authed.reply(host.files().usage(&authed.user).await)
 }
 
 /// `GET /api/events?after=N`: the caller's events after a cursor, for a
@@ -445,7 +458,7 @@ async fn events(
     State(host): State<Host>,
     authed: Authed,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, Failure> {
+) -> Reply<FeedPage> {
     let t = &authed.trace_id;
     let after = match query.get("after") {
         None => 0,
@@ -457,11 +470,8 @@ async fn events(
         })?,
     };
     let limit = parse_limit(&query, t)?;
-    let page = host
-        .events_after(&authed.user, after, limit)
-        .await
-        .map_err(|e| api_error(DomainError::from(e), t))?;
-    Ok(Json(page).into_response())
+    let page = host.events_after(&authed.user, after, limit).await;
+    authed.reply(page.map_err(DomainError::from))
 }
 
 async fn openapi() -> Response {

@@ -3,10 +3,13 @@
 //! - [`ports`]: what the domain needs from the outside world (object store,
 //!   index, bus, notifier) and [`clock`];
 //! - [`model`]: the records it keeps; [`names`]: names and digests as it
-//!   writes them;
+//!   writes them; [`events`]: the events it publishes, built and named;
 //! - [`service`]: what the API does with a command or a query;
 //! - [`consumers`]: what carries out accepted commands and reacts to the
-//!   object store, the bus rules that feed them, and the reconciliation sweep.
+//!   object store (a module per consumer), the bus rules that feed them, and
+//!   the reconciliation sweep.
+//!
+//! Both sides build their events with [`events`]; neither imports the other.
 //!
 //! Invariant: no IO of its own, and no dependency on SQLite, S3, axum or any
 //! AWS SDK: `ferry-server` plugs in local adapters and the AWS build plugs in
@@ -17,6 +20,7 @@ pub mod clock;
 pub mod conformance;
 pub mod consumers;
 pub mod error;
+pub mod events;
 pub mod feed;
 pub mod model;
 pub mod names;

@@ -3,7 +3,9 @@
 //! `CreateFile`, `CompleteUpload` and `AbortUpload` are answered
 //! synchronously (the browser needs the upload instructions). Every other
 //! command is storage-first: it is recorded and put on the bus before the API
-//! answers `202`, and a consumer ([`crate::consumers`]) carries it out.
+//! answers that it was accepted, and a consumer ([`crate::consumers`])
+//! carries it out. The answers are typed ([`CommandAnswer`]); the API
+//! chooses their HTTP statuses.
 //!
 //! Idempotency: a command id is recorded with the hash of its request and the
 //! answer given; the same id again gets the same answer and has no second
@@ -11,13 +13,12 @@
 
 use crate::clock::Clock;
 use crate::error::{DomainError, DomainResult};
+use crate::events::{command_entry, event_entries, event_envelope};
 use crate::model::{
     CommandRecord, CommandStatus, Entry, FileRecord, FileStatus, ListQuery, MAX_PAGE, SortKey,
     UserId,
 };
-use crate::ports::{
-    Bus, BusEntry, Index, ObjectStore, PortError, Presigned, PutCommand, PutLimits,
-};
+use crate::ports::{Bus, Index, ObjectStore, PortError, Presigned, PutCommand, PutLimits};
 use base64::Engine as _;
 use ferry_protocol::api::{
     Accepted, CommandView, CreateFileResponse, DownloadResponse, EntryView, FileView, FolderView,
@@ -25,7 +26,6 @@ use ferry_protocol::api::{
     SearchResponse, UploadInstructions, UploadResponse, UploadedPartView, UploadedPartsResponse,
     UsageView,
 };
-use ferry_protocol::envelope::COMMAND_SOURCE;
 use ferry_protocol::messages::{CompleteUploadV1, ConflictPolicy, CreateFileV1, UploadAbortedV1};
 use ferry_protocol::{
     Command, CommandEnvelope, ErrorCode, Event, FolderPath, Metadata, Timestamp, TraceId,
@@ -89,14 +89,52 @@ pub struct Caller {
     pub trace_id: TraceId,
 }
 
-/// What the API answers a command with.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CommandAnswer {
-    /// `201` for a created file, `200` for a finished upload step, `202` for
-    /// an accepted asynchronous command.
-    pub status: u16,
-    /// The body.
-    pub body: serde_json::Value,
+/// What the file service answers a command with. It serializes as the
+/// answer's body; which HTTP status each kind gets is the API's choice.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum CommandAnswer {
+    /// `CreateFile`: the new file and where to send its bytes.
+    Created(Box<CreateFileResponse>),
+    /// `CompleteUpload` or `AbortUpload`: the upload step is done.
+    UploadStep(UploadResponse),
+    /// Any other command: recorded and on the bus; a consumer carries it out.
+    Accepted(Accepted),
+}
+
+impl CommandAnswer {
+    /// The answer as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// Which kind of answer a command gets follows from its action alone, so a
+/// command record keeps only the answer's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AnswerKind {
+    Created,
+    UploadStep,
+    Accepted,
+}
+
+impl AnswerKind {
+    fn of(action: &str) -> Self {
+        match action {
+            "CreateFile" => Self::Created,
+            "CompleteUpload" | "AbortUpload" => Self::UploadStep,
+            _ => Self::Accepted,
+        }
+    }
+}
+
+/// A recorded answer's body read back; it was written from the same type.
+fn recorded<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> DomainResult<T> {
+    serde_json::from_value(body).map_err(|e| {
+        DomainError::from(PortError::Other(format!(
+            "a recorded command answer doesn't read back: {e}"
+        )))
+    })
 }
 
 /// How many parts a file of `size` has at `part_size`.
@@ -193,12 +231,11 @@ impl Files {
             Command::AbortUpload(body) => {
                 let file = self.owned_file(&caller.user, body.file_id).await?;
                 self.abort(&file, "cancelled", Some(command_id)).await?;
-                let body = serde_json::to_value(UploadResponse {
+                let answer = CommandAnswer::UploadStep(UploadResponse {
                     command_id,
                     file: None,
-                })
-                .unwrap_or_default();
-                self.record_sync(caller, command_id, action, request_hash, 200, &body)
+                });
+                self.record_sync(caller, command_id, action, request_hash, answer)
                     .await
             }
             command => {
@@ -222,15 +259,10 @@ impl Files {
                 "This CommandId was already used for a different request; use a new id.",
             ));
         }
-        let status = existing
-            .response
-            .get("status")
-            .and_then(serde_json::Value::as_u64)
-            .and_then(|s| u16::try_from(s).ok())
-            .unwrap_or(202);
+        let kind = AnswerKind::of(&existing.action);
         let body = existing.response.get("body").cloned().unwrap_or_default();
         // A retried CreateFile gets fresh upload URLs while it uploads.
-        if existing.action == "CreateFile" {
+        if kind == AnswerKind::Created {
             // The id the first answer named (a record kept from before ids
             // were derived with their user names the file it made).
             let file_id = body
@@ -246,19 +278,17 @@ impl Files {
                 };
                 if file.status == FileStatus::Uploading {
                     let upload = self.instructions(&file, &key, sha.as_deref()).await?;
-                    let body = serde_json::to_value(CreateFileResponse {
+                    return Ok(CommandAnswer::Created(Box::new(CreateFileResponse {
                         command_id: existing.command_id,
                         file: file_view(&file),
                         upload,
-                    })
-                    .unwrap_or_default();
-                    return Ok(CommandAnswer { status, body });
+                    })));
                 }
             }
         }
         // Stored but maybe not yet on the bus (a crash between the two
         // steps): put it there again. The bus drops the duplicate.
-        if status == 202
+        if kind == AnswerKind::Accepted
             && existing.status == CommandStatus::Pending
             && let Some(envelope) = existing.response.get("envelope")
         {
@@ -269,7 +299,16 @@ impl Files {
                 )])
                 .await?;
         }
-        Ok(CommandAnswer { status, body })
+        Ok(match kind {
+            AnswerKind::Created => CommandAnswer::Created(Box::new(recorded(body)?)),
+            AnswerKind::UploadStep => CommandAnswer::UploadStep(recorded(body)?),
+            // Rebuilt from the record (it is all the answer says).
+            AnswerKind::Accepted => CommandAnswer::Accepted(Accepted {
+                command_id: existing.command_id,
+                action: existing.action,
+                status: CommandStatus::Pending.as_str().to_owned(),
+            }),
+        })
     }
 
     /// Storage first: record the command, put it on the bus, then say yes.
@@ -281,19 +320,18 @@ impl Files {
         request_hash: String,
         envelope: CommandEnvelope,
     ) -> DomainResult<CommandAnswer> {
-        let body = serde_json::to_value(Accepted {
+        let answer = CommandAnswer::Accepted(Accepted {
             command_id,
             action: action.to_owned(),
             status: CommandStatus::Pending.as_str().to_owned(),
-        })
-        .unwrap_or_default();
+        });
         let wire = serde_json::to_value(&envelope).unwrap_or_default();
         let record = CommandRecord {
             user: caller.user.clone(),
             command_id,
             action: action.to_owned(),
             request_hash,
-            response: serde_json::json!({"status": 202, "body": body, "envelope": wire}),
+            response: serde_json::json!({"body": answer.to_json(), "envelope": wire}),
             status: CommandStatus::Pending,
             result: None,
             progress: None,
@@ -310,7 +348,7 @@ impl Files {
         self.bus
             .put(vec![command_entry(action.to_owned(), wire)])
             .await?;
-        Ok(CommandAnswer { status: 202, body })
+        Ok(answer)
     }
 
     /// Records a command answered synchronously, so a retry gets the answer.
@@ -320,15 +358,14 @@ impl Files {
         command_id: Uuid,
         action: &'static str,
         request_hash: String,
-        status: u16,
-        body: &serde_json::Value,
+        answer: CommandAnswer,
     ) -> DomainResult<CommandAnswer> {
         let record = CommandRecord {
             user: caller.user.clone(),
             command_id,
             action: action.to_owned(),
             request_hash,
-            response: serde_json::json!({"status": status, "body": body}),
+            response: serde_json::json!({"body": answer.to_json()}),
             status: if action == "CreateFile" {
                 CommandStatus::Pending
             } else {
@@ -340,10 +377,7 @@ impl Files {
             finished_at: None,
         };
         match self.index.put_command(&record).await? {
-            PutCommand::Inserted => Ok(CommandAnswer {
-                status,
-                body: body.clone(),
-            }),
+            PutCommand::Inserted => Ok(answer),
             PutCommand::Existing(existing) => {
                 self.replay(caller, *existing, &record.request_hash).await
             }
@@ -455,14 +489,13 @@ impl Files {
             let upload = self
                 .instructions(&existing, &key, sha256.as_deref())
                 .await?;
-            let body = serde_json::to_value(CreateFileResponse {
+            let answer = CommandAnswer::Created(Box::new(CreateFileResponse {
                 command_id,
                 file: file_view(&existing),
                 upload,
-            })
-            .unwrap_or_default();
+            }));
             return self
-                .record_sync(caller, command_id, "CreateFile", request_hash, 201, &body)
+                .record_sync(caller, command_id, "CreateFile", request_hash, answer)
                 .await;
         }
         if multipart {
@@ -480,20 +513,14 @@ impl Files {
         }
 
         let upload = self.instructions(&record, &key, sha256.as_deref()).await?;
-        let answer = CreateFileResponse {
+        let answer = CommandAnswer::Created(Box::new(CreateFileResponse {
             command_id,
             file: file_view(&record),
             upload,
-        };
-        // Only the stable part is recorded: a retry gets fresh URLs.
-        let body = serde_json::to_value(&answer).unwrap_or_default();
-        match self
-            .record_sync(caller, command_id, "CreateFile", request_hash, 201, &body)
+        }));
+        // A retry while it uploads gets fresh URLs ([`Self::replay`]).
+        self.record_sync(caller, command_id, "CreateFile", request_hash, answer)
             .await
-        {
-            Ok(answer) => Ok(answer),
-            Err(error) => Err(error),
-        }
     }
 
     /// Inserts a new file under its name, or a free variant of it when the
@@ -765,20 +792,12 @@ impl Files {
             return Err(DomainError::not_found("file"));
         }
         let file = self.owned_file(&caller.user, body.file_id).await?;
-        let body = serde_json::to_value(UploadResponse {
+        let answer = CommandAnswer::UploadStep(UploadResponse {
             command_id,
             file: Some(file_view(&file)),
-        })
-        .unwrap_or_default();
-        self.record_sync(
-            caller,
-            command_id,
-            "CompleteUpload",
-            request_hash,
-            200,
-            &body,
-        )
-        .await
+        });
+        self.record_sync(caller, command_id, "CompleteUpload", request_hash, answer)
+            .await
     }
 
     /// Ends an upload that won't finish: aborts its multipart upload, removes
@@ -800,7 +819,7 @@ impl Files {
             file_id: file.file_id,
             reason: reason.to_owned(),
         });
-        let envelope = crate::consumers::event_envelope(
+        let envelope = event_envelope(
             file,
             command_id.or(file.command_id),
             "api",
@@ -808,11 +827,9 @@ impl Files {
             event,
             &format!("UploadAborted:{}", file.file_id),
         );
-        let entries = crate::consumers::editions(&envelope)
-            .iter()
-            .map(crate::consumers::event_entry)
-            .collect();
-        self.bus.put(entries).await?;
+        self.bus
+            .put(event_entries(std::slice::from_ref(&envelope)))
+            .await?;
         // The CreateFile command ends here, failed: its bytes never came.
         if let Some(create) = file.command_id {
             let result = serde_json::to_value(&envelope).unwrap_or_default();
@@ -956,15 +973,6 @@ impl Files {
             files: usage.files,
             quota_bytes: self.settings.quota_bytes,
         })
-    }
-}
-
-/// The bus entry of a command envelope (already JSON).
-fn command_entry(action: String, envelope: serde_json::Value) -> BusEntry {
-    BusEntry {
-        source: COMMAND_SOURCE.to_owned(),
-        detail_type: action,
-        detail: envelope,
     }
 }
 
