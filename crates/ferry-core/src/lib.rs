@@ -10,6 +10,8 @@
 //!   the reconciliation sweep.
 //!
 //! Both sides build their events with [`events`]; neither imports the other.
+//! With the `testing` feature, `testing` has every port in memory, so the
+//! domain's rules are tested without IO.
 //!
 //! Invariant: no IO of its own, and no dependency on SQLite, S3, axum or any
 //! AWS SDK: `ferry-server` plugs in local adapters and the AWS build plugs in
@@ -26,6 +28,8 @@ pub mod model;
 pub mod names;
 pub mod ports;
 pub mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use consumers::Consumers;
 pub use error::{DomainError, DomainResult};
