@@ -9,7 +9,6 @@
 
 pub mod auth;
 
-use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -17,8 +16,8 @@ use axum::http::{HeaderMap, HeaderName, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ferry_core::feed::Feed;
 use ferry_core::model::{DEFAULT_PAGE, ListQuery, UserId};
-use ferry_core::ports::PortResult;
 use ferry_core::service::{CommandAnswer, parse_folder, parse_sort};
 use ferry_core::{Caller, DomainError, DomainResult, Files};
 use ferry_protocol::api::{
@@ -46,15 +45,14 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 
 /// What the API runs on: the stack's file service, how it knows the
 /// caller, and its event feed.
-#[async_trait]
 pub trait ApiHost: Send + Sync + 'static {
     /// The file service.
     fn files(&self) -> &Files;
     /// The caller of a request, from its headers or from what the platform
     /// put in its extensions; a `401` body when there is none.
     fn caller(&self, parts: &Parts) -> Result<UserId, ApiError>;
-    /// `user`'s events after the cursor `after`.
-    async fn events_after(&self, user: &UserId, after: i64, limit: u32) -> PortResult<FeedPage>;
+    /// The stack's event feed (`GET /api/events` reads it).
+    fn feed(&self) -> &dyn Feed;
 }
 
 /// The shared state of the routes.
@@ -470,7 +468,7 @@ async fn events(
         })?,
     };
     let limit = parse_limit(&query, t)?;
-    let page = host.events_after(&authed.user, after, limit).await;
+    let page = host.feed().events_after(&authed.user, after, limit).await;
     authed.reply(page.map_err(DomainError::from))
 }
 

@@ -4,17 +4,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{Request, StatusCode};
 use ferry_api::{ApiHost, routes};
 use ferry_core::Files;
+use ferry_core::feed::Feed;
 use ferry_core::model::UserId;
-use ferry_core::ports::{PortError, PortResult};
 use ferry_core::testing::MemoryStack;
 use ferry_protocol::ApiError;
-use ferry_protocol::api::FeedPage;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tower::ServiceExt as _;
@@ -23,7 +21,6 @@ use uuid::Uuid;
 /// Everyone is Ann.
 struct Host(MemoryStack);
 
-#[async_trait]
 impl ApiHost for Host {
     fn files(&self) -> &Files {
         &self.0.files
@@ -33,8 +30,8 @@ impl ApiHost for Host {
         Ok(UserId::parse("ann").unwrap())
     }
 
-    async fn events_after(&self, _: &UserId, _: i64, _: u32) -> PortResult<FeedPage> {
-        Err(PortError::Unavailable("no feed here".into()))
+    fn feed(&self) -> &dyn Feed {
+        &*self.0.notifier
     }
 }
 
@@ -151,4 +148,30 @@ async fn a_query_answers_the_domains_view_as_json() {
     let (status, body) = call(&app, "GET", "/files?order=sideways", Value::Null).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["traceId"], "trace-routes-1");
+}
+
+#[tokio::test]
+async fn the_event_feed_reads_the_hosts_feed_for_the_caller_only() {
+    use ferry_core::ports::Notifier;
+    let stack = MemoryStack::default();
+    let notifier = stack.notifier.clone();
+    let app = routes(Arc::new(Host(stack)));
+    let event = |folder: &str| {
+        serde_json::from_value::<ferry_protocol::EventEnvelope>(command(
+            json!({"Action": "FolderCreated", "Path": folder}),
+        ))
+        .unwrap()
+    };
+    let ann = UserId::parse("ann").unwrap();
+    notifier.notify(&ann, &event("a")).await.unwrap();
+    notifier
+        .notify(&UserId::parse("bob").unwrap(), &event("b"))
+        .await
+        .unwrap();
+    let (status, page) = call(&app, "GET", "/events?after=0", Value::Null).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let events = page["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{page}");
+    assert_eq!(events[0]["event"]["data"]["Path"], "a");
+    assert_eq!(page["more"], false);
 }

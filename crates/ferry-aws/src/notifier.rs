@@ -397,12 +397,7 @@ impl Feed for ApiGatewayNotifier {
     /// `user`'s events after `after`, at most `limit` (1 to 1,000), in
     /// cursor order; the page's cursor is its last event's, or the newest
     /// when nothing more follows.
-    async fn events_after(
-        &self,
-        user: &UserId,
-        after: i64,
-        limit: u32,
-    ) -> PortResult<FeedPage> {
+    async fn events_after(&self, user: &UserId, after: i64, limit: u32) -> PortResult<FeedPage> {
         let limit = limit.clamp(1, 1000) as usize;
         let from = after.max(0).saturating_add(1);
         let mut expr = Expr::default();

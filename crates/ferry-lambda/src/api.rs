@@ -4,16 +4,13 @@
 //! `sub` it put in the request context.
 
 use crate::Stack;
-use async_trait::async_trait;
 use axum::Router;
 use axum::http::request::Parts;
 use ferry_api::{ApiHost, auth};
 use ferry_core::Files;
 use ferry_core::feed::Feed;
 use ferry_core::model::UserId;
-use ferry_core::ports::PortResult;
 use ferry_protocol::ApiError;
-use ferry_protocol::api::FeedPage;
 use lambda_http::request::RequestContext;
 use std::sync::Arc;
 
@@ -38,7 +35,6 @@ pub fn caller_of(parts: &Parts) -> Option<UserId> {
     }
 }
 
-#[async_trait]
 impl ApiHost for AwsHost {
     fn files(&self) -> &Files {
         &self.stack.files
@@ -48,8 +44,8 @@ impl ApiHost for AwsHost {
         caller_of(parts).ok_or_else(auth::no_token)
     }
 
-    async fn events_after(&self, user: &UserId, after: i64, limit: u32) -> PortResult<FeedPage> {
-        self.stack.notifier.events_after(user, after, limit).await
+    fn feed(&self) -> &dyn Feed {
+        &*self.stack.notifier
     }
 }
 

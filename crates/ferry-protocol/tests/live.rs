@@ -69,7 +69,11 @@ fn client_messages() {
         ClientMessage::Resume { after: 41 },
         json!({"action": "resume", "after": 41}),
     );
-    client("client-ping", ClientMessage::Ping, json!({"action": "ping"}));
+    client(
+        "client-ping",
+        ClientMessage::Ping,
+        json!({"action": "ping"}),
+    );
 }
 
 #[test]
@@ -143,11 +147,17 @@ fn server_messages() {
 #[test]
 fn the_schemas_refuse_what_the_code_would_not_read() {
     for (name, wire) in [
-        ("client-resume", json!({"action": "resume", "after": "soon"})),
+        (
+            "client-resume",
+            json!({"action": "resume", "after": "soon"}),
+        ),
         ("client-ping", json!({"action": "pong"})),
         ("server-event", json!({"type": "event"})),
         ("server-resumed", json!({"type": "resumed", "cursor": 1.5})),
-        ("server-error", json!({"type": "error", "error": {"message": "No."}})),
+        (
+            "server-error",
+            json!({"type": "error", "error": {"message": "No."}}),
+        ),
         ("server-hello", json!({"type": "hello", "cursor": 3})),
     ] {
         assert!(!errors(name, &wire).is_empty(), "{name} took {wire}");

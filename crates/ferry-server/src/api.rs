@@ -5,16 +5,13 @@
 
 use crate::AppState;
 use crate::identity::Identity;
-use async_trait::async_trait;
 use axum::http::header;
 use axum::http::request::Parts;
 use ferry_api::{ApiHost, auth};
 use ferry_core::Files;
 use ferry_core::feed::Feed;
 use ferry_core::model::UserId;
-use ferry_core::ports::PortResult;
 use ferry_protocol::ApiError;
-use ferry_protocol::api::FeedPage;
 
 pub use ferry_api::OPENAPI;
 
@@ -27,7 +24,6 @@ pub fn authorize(identity: &Identity, token: &str, now: i64) -> Result<UserId, A
     auth::check_claims(&claims, identity.issuer(), identity.client_ids(), now)
 }
 
-#[async_trait]
 impl ApiHost for AppState {
     fn files(&self) -> &Files {
         &self.files
@@ -42,7 +38,7 @@ impl ApiHost for AppState {
         authorize(&self.identity, token, self.clock.unix())
     }
 
-    async fn events_after(&self, user: &UserId, after: i64, limit: u32) -> PortResult<FeedPage> {
-        self.live.events_after(user, after, limit).await
+    fn feed(&self) -> &dyn Feed {
+        &*self.live
     }
 }

@@ -4,13 +4,16 @@
 //! matches ([`crate::consumers::rules`]), waiting until a test delivers it.
 
 use super::Faults;
+use crate::feed::Feed;
 use crate::model::UserId;
 use crate::ports::{Bus, BusEntry, Notifier, PortResult};
 use async_trait::async_trait;
 use ferry_protocol::EventEnvelope;
+use ferry_protocol::api::{FeedItem, FeedPage};
 use serde_json::{Value, json};
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use uuid::Uuid;
 
 /// An event on its way to one rule's consumer.
@@ -153,6 +156,8 @@ impl Bus for MemoryBus {
 pub struct MemoryNotifier {
     faults: Arc<Faults>,
     pushed: Mutex<Vec<(UserId, EventEnvelope)>>,
+    /// The feed: (user, event id, event), its cursor the position plus one.
+    feed: Mutex<Vec<(UserId, Uuid, Value)>>,
 }
 
 impl MemoryNotifier {
@@ -161,6 +166,7 @@ impl MemoryNotifier {
         Self {
             faults,
             pushed: Mutex::new(Vec::new()),
+            feed: Mutex::new(Vec::new()),
         }
     }
 
@@ -178,6 +184,52 @@ impl Notifier for MemoryNotifier {
             .lock()
             .unwrap()
             .push((user.clone(), event.clone()));
+        let id = event.metadata().event_id;
+        let mut feed = self.feed.lock().unwrap();
+        if !feed.iter().any(|(u, e, _)| u == user && *e == id) {
+            let body = serde_json::to_value(event).unwrap_or_default();
+            feed.push((user.clone(), id, body));
+        }
         Ok(())
+    }
+}
+
+/// The feed the notifier keeps: one cursor sequence for every user, kept
+/// for as long as the notifier lives.
+#[async_trait]
+impl Feed for MemoryNotifier {
+    async fn events_after(&self, user: &UserId, after: i64, limit: u32) -> PortResult<FeedPage> {
+        self.faults.enter("feed.events_after")?;
+        let limit = limit.clamp(1, 1000) as usize;
+        let feed = self.feed.lock().unwrap();
+        let mut mine = feed
+            .iter()
+            .zip(1_i64..)
+            .filter(|((owner, ..), cursor)| owner == user && *cursor > after)
+            .map(|((.., event), cursor)| FeedItem {
+                cursor,
+                event: event.clone(),
+            });
+        let events: Vec<FeedItem> = mine.by_ref().take(limit).collect();
+        let more = mine.next().is_some();
+        let cursor = match events.last() {
+            Some(last) if more => last.cursor,
+            _ => (feed.len() as i64).max(after),
+        };
+        Ok(FeedPage {
+            events,
+            cursor,
+            more,
+            missed: false,
+        })
+    }
+
+    async fn latest_cursor(&self, _: &UserId) -> PortResult<i64> {
+        self.faults.enter("feed.latest_cursor")?;
+        Ok(self.feed.lock().unwrap().len() as i64)
+    }
+
+    fn retention(&self) -> Duration {
+        Duration::from_secs(7 * 24 * 3600)
     }
 }
