@@ -9,77 +9,15 @@
 //! for the app client that started it; an MFA session takes three wrong
 //! codes.
 
-use crate::sign_in::PasswordChallenge;
+use crate::session::{Pending, SESSION_SECONDS, Session};
 use crate::store::{User, UserStatus};
 use crate::{CognitoError, Identity, MfaConfiguration, password, random, str_param, totp};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use serde_json::{Value, json};
-use std::collections::HashMap;
-
-/// How long a challenge session lives, as in Cognito.
-const SESSION_SECONDS: i64 = 3 * 60;
 
 /// How many wrong codes one MFA challenge session takes.
 const MFA_ATTEMPTS: u8 = 3;
 
-/// What a challenge session waits for.
-#[derive(Debug)]
-pub(crate) enum Pending {
-    PasswordVerifier(PasswordChallenge),
-    NewPasswordRequired,
-    SoftwareTokenMfa { attempts: u8 },
-    MfaSetup,
-    MfaSetupVerified,
-}
-
-/// A challenge in flight: whose, for which app client, since when.
-#[derive(Debug)]
-pub(crate) struct Session {
-    pub(crate) username: String,
-    pub(crate) client_id: String,
-    pub(crate) created: i64,
-    pub(crate) pending: Pending,
-}
-
 impl Identity {
-    pub(crate) fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
-        // Sessions are plain data; one left by a panicking thread is still valid.
-        self.sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    pub(crate) fn new_session(&self, session: Session) -> String {
-        let id = B64URL.encode(random::<48>());
-        self.keep_session(id.clone(), session);
-        id
-    }
-
-    /// Keeps a pending challenge under `key` (a session id, or a
-    /// PASSWORD_VERIFIER's SECRET_BLOCK), dropping the stale ones.
-    pub(crate) fn keep_session(&self, key: String, session: Session) {
-        let mut sessions = self.sessions();
-        let now = self.clock.unix();
-        sessions.retain(|_, s| now - s.created <= SESSION_SECONDS);
-        sessions.insert(key, session);
-    }
-
-    /// Takes a session out (sessions are single-use), if it is still fresh.
-    pub(crate) fn take_session(&self, id: &str, client_id: &str) -> Result<Session, CognitoError> {
-        let session = self.sessions().remove(id);
-        match session {
-            Some(s)
-                if self.clock.unix() - s.created <= SESSION_SECONDS && s.client_id == client_id =>
-            {
-                Ok(s)
-            }
-            _ => Err(CognitoError::not_authorized(
-                "Invalid session for the user, session is expired.",
-            )),
-        }
-    }
-
     /// `RespondToAuthChallenge`: the answer to whichever challenge the
     /// session is waiting for.
     pub(crate) fn respond_to_auth_challenge(

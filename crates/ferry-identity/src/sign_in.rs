@@ -7,7 +7,7 @@
 //! names that are not users like users. What a right password leads to
 //! (tokens, or a challenge) is `challenges`' business.
 
-use crate::challenges::{Pending, Session};
+use crate::session::{PasswordChallenge, Pending, Session};
 use crate::{CognitoError, Identity, random, str_param, throttle};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -19,16 +19,6 @@ use subtle::ConstantTimeEq;
 
 /// How far a PASSWORD_VERIFIER TIMESTAMP may be from the server's clock.
 const TIMESTAMP_SKEW_SECONDS: i64 = 5 * 60;
-
-/// An SRP challenge handed out, waiting for its PASSWORD_VERIFIER answer.
-#[derive(Debug)]
-pub(crate) struct PasswordChallenge {
-    challenge: Box<ServerChallenge>,
-    srp_a: String,
-    secret_block: Vec<u8>,
-    /// False for a name that is not a user: the challenge can't succeed.
-    known: bool,
-}
 
 impl Identity {
     /// `InitiateAuth`: SRP's first step, a password sent as is, or a refresh
