@@ -64,7 +64,7 @@ impl Consumers {
                 self.objects.delete(key).await.map_err(retry)
             }
             Some(file) if file.status == FileStatus::Available => {
-                self.announce_available(&file).await
+                self.announce_available(&file).await.map(|_| ())
             }
             Some(file) => self.make_available(file, object).await,
         }
@@ -187,10 +187,11 @@ impl Consumers {
 
     /// An upload made available by an attempt that stopped (a crash)
     /// before announcing it: announced now, while its `CreateFile` is still
-    /// pending. Once that command is finished there is nothing to do.
-    async fn announce_available(&self, file: &FileRecord) -> Result<(), Retry> {
+    /// pending (true when it was). Once that command is finished there is
+    /// nothing to do.
+    pub(super) async fn announce_available(&self, file: &FileRecord) -> Result<bool, Retry> {
         let Some(command_id) = file.command_id else {
-            return Ok(());
+            return Ok(false);
         };
         let pending = self
             .index
@@ -199,9 +200,9 @@ impl Consumers {
             .map_err(retry)?
             .is_some_and(|c| c.action == "CreateFile" && c.status == CommandStatus::Pending);
         if !pending {
-            return Ok(());
+            return Ok(false);
         }
-        self.announce_created(file).await
+        self.announce_created(file).await.map(|()| true)
     }
 
     /// Publishes `FileCreated` for a file just made available and finishes

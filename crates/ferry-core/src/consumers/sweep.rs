@@ -15,6 +15,9 @@ pub struct SweepReport {
     pub uploads_aborted: u64,
     /// Uploads whose object arrived but whose event was lost, indexed.
     pub uploads_indexed: u64,
+    /// Uploads an earlier sweep made available but stopped (a crash)
+    /// before announcing, announced.
+    pub uploads_announced: u64,
     /// Deletes left half done, finished.
     pub deletes_finished: u64,
     /// Objects with no index entry, deleted.
@@ -180,10 +183,23 @@ impl Consumers {
                             continue;
                         }
                         let key = user.object_key(file.file_id);
-                        if self.objects.head(&key).await.map_err(retry)?.is_none()
-                            && self.remove(file, None, None, "sweep").await?
+                        if self.objects.head(&key).await.map_err(retry)?.is_none() {
+                            if self.remove(file, None, None, "sweep").await? {
+                                report.orphan_entries += 1;
+                            }
+                            continue;
+                        }
+                        // Made available at least `upload_idle` after it was
+                        // created: likely by a sweep (above), which may have
+                        // stopped before announcing it; its lost `Object
+                        // Created` won't come to do that. Announced while its
+                        // `CreateFile` is pending (a read of the command, for
+                        // these few files only).
+                        let waited = file.updated_at.unix_millis() - file.created_at.unix_millis();
+                        if i128::from(waited) >= upload_idle.as_millis() as i128
+                            && self.announce_available(&file).await?
                         {
-                            report.orphan_entries += 1;
+                            report.uploads_announced += 1;
                         }
                     }
                     match page.next_cursor {
