@@ -907,18 +907,15 @@ async fn upload_timings() -> Result<()> {
             let uppy = of(Uploader::Uppy, |t| t.ms);
             let name = format!("upload_{label}_{size_label}");
             // Each round's ratios, to show the spread the medians hide.
-            let per_round = |who: Uploader| {
-                let theirs: Vec<f64> = runs
-                    .iter()
+            let times = |who: Uploader| -> Vec<f64> {
+                runs.iter()
                     .filter(|(w, _)| *w == who)
                     .map(|(_, t)| t.ms)
-                    .collect();
-                let ours: Vec<f64> = runs
-                    .iter()
-                    .filter(|(w, _)| *w == Uploader::Ferry)
-                    .map(|(_, t)| t.ms)
-                    .collect();
-                theirs
+                    .collect()
+            };
+            let ours = times(Uploader::Ferry);
+            let per_round = |who: Uploader| {
+                times(who)
                     .iter()
                     .zip(&ours)
                     .map(|(t, o)| format!("{:.2}", t / o))
@@ -951,30 +948,22 @@ async fn upload_timings() -> Result<()> {
             }
             println!("FERRY_BENCH {name}longest_task_ms={:.1}", extras.longest);
             println!("FERRY_BENCH {name}long_tasks={}", extras.long);
-            println!(
-                "FERRY_BENCH {name}first_part_started_ms={:.1}",
-                median(std::mem::take(&mut extras.first))
-            );
-            println!(
-                "FERRY_BENCH {name}last_part_stored_ms={:.1}",
-                median(std::mem::take(&mut extras.last_end))
-            );
-            println!(
-                "FERRY_BENCH {name}fourth_part_started_ms={:.1}",
-                median(std::mem::take(&mut extras.fourth))
-            );
-            println!(
-                "FERRY_BENCH {name}presign_requests={:.0}",
-                median(std::mem::take(&mut extras.presigns))
-            );
-            println!(
-                "FERRY_BENCH {name}part_puts={:.0}",
-                median(std::mem::take(&mut extras.puts))
-            );
-            println!(
-                "FERRY_BENCH {name}parts_that_waited_for_a_presign={:.0}",
-                median(std::mem::take(&mut extras.waited))
-            );
+            for (key, values) in [
+                ("first_part_started_ms", &mut extras.first),
+                ("last_part_stored_ms", &mut extras.last_end),
+                ("fourth_part_started_ms", &mut extras.fourth),
+                ("presign_requests", &mut extras.presigns),
+                ("part_puts", &mut extras.puts),
+                ("parts_that_waited_for_a_presign", &mut extras.waited),
+            ] {
+                let value = median(std::mem::take(values));
+                // Times to the tenth of a millisecond; counts whole.
+                if key.ends_with("_ms") {
+                    println!("FERRY_BENCH {name}{key}={value:.1}");
+                } else {
+                    println!("FERRY_BENCH {name}{key}={value:.0}");
+                }
+            }
             if !curls.is_empty() {
                 println!(
                     "FERRY_BENCH {name}curl_ms={:.1}",

@@ -23,7 +23,8 @@ pub enum Hashed {
 #[derive(Debug)]
 pub struct Hasher {
     workers: Vec<web_sys::Worker>,
-    _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
+    /// Every worker's message handler (one closure), kept alive with them.
+    on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
     /// The `blob:` URL the worker started from, when Ferry's scripts come
     /// from another origin than the page's; revoked with the worker.
     blob_url: Option<String>,
@@ -93,7 +94,7 @@ impl Hasher {
         // Made whole first, so a failed start leaves no worker running.
         let mut hasher = Self {
             workers: Vec::new(),
-            _on_message: on_message,
+            on_message,
             blob_url,
         };
         for first in 1..=workers.max(1) {
@@ -101,7 +102,7 @@ impl Hasher {
                 hasher.blob_url.as_deref().unwrap_or(&url),
                 &options,
             )?;
-            worker.set_onmessage(Some(hasher._on_message.as_ref().unchecked_ref()));
+            worker.set_onmessage(Some(hasher.on_message.as_ref().unchecked_ref()));
             hasher.workers.push(worker.clone());
             js_sys::Reflect::set(&message, &"first".into(), &first.into())?;
             worker.post_message(&message)?;
