@@ -189,14 +189,16 @@ impl Consumers {
                             }
                             continue;
                         }
-                        // Made available at least `upload_idle` after it was
-                        // created: likely by a sweep (above), which may have
-                        // stopped before announcing it; its lost `Object
-                        // Created` won't come to do that. Announced while its
-                        // `CreateFile` is pending (a read of the command, for
-                        // these few files only).
+                        // Changed in the last `upload_idle`, at least that long
+                        // after it was created: perhaps made available by a
+                        // sweep (above) that stopped before announcing it,
+                        // and its lost `Object Created` won't come to do that.
+                        // Announced while its `CreateFile` is pending. (A read
+                        // of the command for these few files only, each
+                        // for a day at most: a later rename matches too.)
                         let waited = file.updated_at.unix_millis() - file.created_at.unix_millis();
-                        if i128::from(waited) >= upload_idle.as_millis() as i128
+                        if file.updated_at >= idle_since
+                            && i128::from(waited) >= upload_idle.as_millis() as i128
                             && self.announce_available(&file).await?
                         {
                             report.uploads_announced += 1;
