@@ -475,7 +475,7 @@ impl Notifier for ApiGatewayNotifier {
             return Ok(());
         }
         let body = serde_json::to_value(event).map_err(|e| PortError::Other(e.to_string()))?;
-        let message = ServerMessage::event(cursor, &body).to_text();
+        let message = ServerMessage::event(cursor, body).to_text();
         // The event is in the feed: a push that fails is not retried (the
         // client resumes from the feed), so it only gets logged.
         for connection in self.connections(user).await? {

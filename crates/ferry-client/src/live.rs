@@ -255,7 +255,7 @@ mod tests {
             }),
             (None, None)
         );
-        let (_, event) = live.received(&ServerMessage::event(11, &Value::from(1)));
+        let (_, event) = live.received(&ServerMessage::event(11, Value::from(1)));
         assert_eq!(event, Some(Value::from(1)));
         assert!(matches!(
             live.closed(0.5, Duration::ZERO),
@@ -268,17 +268,17 @@ mod tests {
         assert_eq!(action, Some(Action::Send(resume(11))));
         // A duplicate of what was seen is skipped; newer ones apply.
         assert_eq!(
-            live.received(&ServerMessage::event(11, &Value::from(1))).1,
+            live.received(&ServerMessage::event(11, Value::from(1))).1,
             None
         );
         assert_eq!(
-            live.received(&ServerMessage::event(13, &Value::from(3))).1,
+            live.received(&ServerMessage::event(13, Value::from(3))).1,
             Some(Value::from(3))
         );
         // Out of order (two producers raced): a lower cursor never seen
         // still applies, and the resume point stays the newest.
         assert_eq!(
-            live.received(&ServerMessage::event(12, &Value::from(2))).1,
+            live.received(&ServerMessage::event(12, Value::from(2))).1,
             Some(Value::from(2))
         );
         assert_eq!(live.cursor(), 13);

@@ -76,15 +76,20 @@ pub async fn answer(feed: &dyn Feed, user: &UserId, text: &str) -> Vec<String> {
 async fn resume(feed: &dyn Feed, user: &UserId, after: i64) -> PortResult<Vec<String>> {
     let (mut after, mut missed, mut lines) = (after, false, Vec::new());
     loop {
-        let page = feed.events_after(user, after, RESUME_PAGE).await?;
+        let FeedPage {
+            events,
+            cursor,
+            more,
+            missed: dropped,
+        } = feed.events_after(user, after, RESUME_PAGE).await?;
         lines.extend(
-            page.events
-                .iter()
-                .map(|item| ServerMessage::event(item.cursor, &item.event).to_text()),
+            events
+                .into_iter()
+                .map(|item| ServerMessage::event(item.cursor, item.event).to_text()),
         );
-        after = page.cursor;
-        missed |= page.missed;
-        if !page.more {
+        after = cursor;
+        missed |= dropped;
+        if !more {
             break;
         }
     }
@@ -109,7 +114,6 @@ pub mod conformance {
     use crate::ports::Notifier;
     use ferry_protocol::messages::FolderCreatedV1;
     use ferry_protocol::{Event, EventEnvelope, FolderPath, Metadata, Timestamp, TraceId};
-    use serde_json::Value;
     use uuid::Uuid;
 
     /// What a feed under test is: its notifier writes, its feed reads.
@@ -303,7 +307,6 @@ pub mod conformance {
             ServerMessage::parse(&refused[0]),
             Some(ServerMessage::Error { .. })
         ));
-        let _: Value = serde_json::from_str(&refused[0]).unwrap();
     }
 
     pub async fn the_feed_outlives_a_connection(feed: &dyn NotifyingFeed) {
@@ -415,8 +418,8 @@ mod tests {
         assert_eq!(
             lines,
             [
-                ServerMessage::event(4, &json!({"n": 4})),
-                ServerMessage::event(9, &json!({"n": 9})),
+                ServerMessage::event(4, json!({"n": 4})),
+                ServerMessage::event(9, json!({"n": 9})),
                 ServerMessage::Resumed {
                     cursor: 12,
                     missed: true

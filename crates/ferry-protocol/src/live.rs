@@ -121,10 +121,10 @@ pub enum ServerMessage {
 impl ServerMessage {
     /// An event as it is sent: whole when it fits in one message, else by
     /// its id alone, `truncated`.
-    pub fn event(cursor: i64, event: &Value) -> Self {
+    pub fn event(cursor: i64, event: Value) -> Self {
         Self::Event {
             cursor,
-            event: Some(event.clone()),
+            event: Some(event),
             truncated: false,
             event_id: None,
         }
@@ -221,14 +221,19 @@ pub fn read_client_message(text: &str) -> Result<ClientMessage, ApiError> {
     let how = "Send {\"action\": \"hello\"}, {\"action\": \"resume\", \"after\": N} or {\"action\": \"ping\"}.";
     let value: Value =
         serde_json::from_str(text).map_err(|_| ApiError::new(MalformedRequest, how))?;
-    match value.get("action").and_then(Value::as_str) {
-        Some(action @ ("hello" | "resume" | "ping")) => serde_json::from_value(value.clone())
-            .map_err(|error| {
+    let action = value
+        .get("action")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    match action.as_deref() {
+        Some(action @ ("hello" | "resume" | "ping")) => {
+            serde_json::from_value(value).map_err(|error| {
                 ApiError::new(
                     MalformedRequest,
                     format!("The “{action}” message isn't right ({error}). {how}"),
                 )
-            }),
+            })
+        }
         Some(other) => Err(ApiError::new(
             MalformedRequest,
             format!("There is no action “{other}”; use hello, resume or ping."),
@@ -329,11 +334,11 @@ mod tests {
     #[test]
     fn an_event_too_large_for_one_message_goes_as_its_id() {
         let small = json!({"metadata": {"EventId": "e1"}, "data": {}});
-        let text = ServerMessage::event(3, &small).to_text();
+        let text = ServerMessage::event(3, small).to_text();
         assert!(text.contains("\"cursor\":3") && !text.contains("truncated"));
         let big =
             json!({"metadata": {"EventId": "e2"}, "data": {"x": "y".repeat(MAX_MESSAGE_BYTES)}});
-        let text = ServerMessage::event(4, &big).to_text();
+        let text = ServerMessage::event(4, big).to_text();
         assert!(text.len() < 200, "{}", text.len());
         assert_eq!(
             ServerMessage::parse(&text),
@@ -357,7 +362,7 @@ mod tests {
                 cursor: None,
                 version: 1,
             },
-            ServerMessage::event(9, &json!({"metadata": {}, "data": {"a": 1}})),
+            ServerMessage::event(9, json!({"metadata": {}, "data": {"a": 1}})),
             ServerMessage::Resumed {
                 cursor: 12,
                 missed: true,

@@ -100,7 +100,7 @@ fn server_messages() {
     });
     server(
         "server-event",
-        ServerMessage::event(12, &event),
+        ServerMessage::event(12, event.clone()),
         json!({"type": "event", "cursor": 12, "event": event}),
     );
     server(

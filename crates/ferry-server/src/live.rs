@@ -369,7 +369,7 @@ impl Notifier for LiveHub {
         if let Some(cursor) = cursor {
             self.push(
                 user,
-                Arc::from(ServerMessage::event(cursor, &body).to_text()),
+                Arc::from(ServerMessage::event(cursor, body).to_text()),
             );
         }
         Ok(())

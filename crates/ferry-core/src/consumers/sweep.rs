@@ -196,9 +196,8 @@ impl Consumers {
                         // Announced while its `CreateFile` is pending. (A read
                         // of the command for these few files only, each
                         // for a day at most: a later rename matches too.)
-                        let waited = file.updated_at.unix_millis() - file.created_at.unix_millis();
                         if file.updated_at >= idle_since
-                            && i128::from(waited) >= upload_idle.as_millis() as i128
+                            && file.updated_at.get() - file.created_at.get() >= upload_idle
                             && self.announce_available(&file).await?
                         {
                             report.uploads_announced += 1;
