@@ -186,6 +186,8 @@ impl Stack {
             let mut messages: Vec<PathBuf> = std::fs::read_dir(&outbox)
                 .map(|dir| dir.filter_map(|e| e.ok()).map(|e| e.path()).collect())
                 .unwrap_or_default();
+            // A message being written is a dot-file until it is whole.
+            messages.retain(|path| path.extension().is_some_and(|e| e == "txt"));
             messages.sort();
             if let Some(newest) = messages.last() {
                 let text = std::fs::read_to_string(newest)?;

@@ -137,7 +137,14 @@ impl Identity {
             B64URL.encode(user.username.as_bytes())
         ));
         let text = format!("To: {to}\nSubject: {subject}\n\nYour code is {code}. It works once.\n");
-        std::fs::write(&file, text).map_err(anyhow::Error::from)?;
+        // Written aside and renamed, so whoever reads the outbox never sees
+        // half a message.
+        let partial = self
+            .outbox
+            .join(format!(".{now}-{}.partial", B64URL.encode(random::<8>())));
+        std::fs::write(&partial, text)
+            .and_then(|()| std::fs::rename(&partial, &file))
+            .map_err(anyhow::Error::from)?;
         // The log says where the message is, never what it says.
         tracing::info!(user = %user.username, purpose, outbox = %file.display(), "message written to the outbox");
         Ok(delivery_details(

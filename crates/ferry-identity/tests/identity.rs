@@ -745,6 +745,15 @@ async fn forgot_password_sends_a_code_to_the_outbox_that_works_once() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["CodeDeliveryDetails"]["Destination"], "a***@e***");
     let code = pool.code_from_outbox("reset");
+    // Only whole messages are in the outbox: each is written aside, then renamed.
+    let names: Vec<String> = std::fs::read_dir(pool._dir.path().join("data/outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.len() == 1 && names[0].ends_with("-reset.txt"),
+        "{names:?}"
+    );
     let confirm = |code: &str, password: &str| json!({"ClientId": LOCAL_CLIENT_ID, "Username": "alice", "ConfirmationCode": code, "Password": password});
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let (status, body) = pool
