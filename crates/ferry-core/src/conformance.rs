@@ -18,6 +18,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use uuid::Uuid;
 
+mod trash;
+pub use trash::*;
+
 pub fn user(sub: &str) -> UserId {
     UserId::parse(sub).unwrap()
 }
@@ -51,6 +54,8 @@ pub fn file(owner: &UserId, path: &str, name: &str, size: u64) -> FileRecord {
         version: 1,
         created_at: at(0),
         updated_at: at(0),
+        lineage: None,
+        trash_id: None,
     }
 }
 
@@ -144,7 +149,8 @@ pub async fn files_are_inserted_read_updated_and_removed_by_version(index: Arc<d
         index.usage(&ann).await.unwrap(),
         Usage {
             bytes: 12,
-            files: 1
+            files: 1,
+            ..Usage::default()
         }
     );
 
@@ -273,7 +279,8 @@ pub async fn a_replacing_upload_shares_the_name_until_it_is_available(index: Arc
         index.usage(&ann).await.unwrap(),
         Usage {
             bytes: 12,
-            files: 2
+            files: 2,
+            ..Usage::default()
         }
     );
 
@@ -299,7 +306,11 @@ pub async fn a_replacing_upload_shares_the_name_until_it_is_available(index: Arc
     );
     assert_eq!(
         index.usage(&ann).await.unwrap(),
-        Usage { bytes: 7, files: 1 }
+        Usage {
+            bytes: 7,
+            files: 1,
+            ..Usage::default()
+        }
     );
 }
 
@@ -319,7 +330,8 @@ pub async fn quota_refusals_change_nothing(index: Arc<dyn Index>) {
         index.usage(&ann).await.unwrap(),
         Usage {
             bytes: 60,
-            files: 1
+            files: 1,
+            ..Usage::default()
         }
     );
     assert_eq!(index.file(&ann, too_big.file_id).await.unwrap(), None);
@@ -337,7 +349,8 @@ pub async fn quota_refusals_change_nothing(index: Arc<dyn Index>) {
         index.usage(&ann).await.unwrap(),
         Usage {
             bytes: 100 + u64::from(u32::MAX),
-            files: 3
+            files: 3,
+            ..Usage::default()
         }
     );
 }
@@ -366,7 +379,8 @@ pub async fn parallel_inserts_never_overrun_the_quota(index: Arc<dyn Index>) {
         index.usage(&ann).await.unwrap(),
         Usage {
             bytes: 150,
-            files: 15
+            files: 15,
+            ..Usage::default()
         }
     );
 }
@@ -836,7 +850,8 @@ pub async fn users_never_see_each_other(index: Arc<dyn Index>) {
         index.usage(&bob).await.unwrap(),
         Usage {
             bytes: 10,
-            files: 1
+            files: 1,
+            ..Usage::default()
         }
     );
     assert_eq!(index.usage(&user("carl")).await.unwrap(), Usage::default());
@@ -1124,7 +1139,7 @@ pub async fn every_order_pages_to_the_full_sorted_list(index: Arc<dyn Index>) {
 #[macro_export]
 macro_rules! index_conformance_tests {
     ($make:expr) => {
-        $crate::index_conformance_tests!(@each $make; files_are_inserted_read_updated_and_removed_by_version, names_conflict_until_the_holder_is_being_deleted, a_replacing_upload_shares_the_name_until_it_is_available, quota_refusals_change_nothing, parallel_inserts_never_overrun_the_quota, a_cursor_stays_put_while_files_arrive, malformed_or_foreign_cursors_are_invalid, limits_are_clamped, search_folds_case_and_takes_wildcards_literally, files_under_keeps_to_the_folder_and_pages_by_id, folders_are_created_listed_and_removed_as_trees, users_never_see_each_other, commands_are_recorded_once_and_finish_once, processed_marks_are_per_consumer, the_sweep_finds_stale_files_and_every_user, every_order_pages_to_the_full_sorted_list);
+        $crate::index_conformance_tests!(@each $make; files_are_inserted_read_updated_and_removed_by_version, names_conflict_until_the_holder_is_being_deleted, a_replacing_upload_shares_the_name_until_it_is_available, quota_refusals_change_nothing, parallel_inserts_never_overrun_the_quota, a_cursor_stays_put_while_files_arrive, malformed_or_foreign_cursors_are_invalid, limits_are_clamped, search_folds_case_and_takes_wildcards_literally, files_under_keeps_to_the_folder_and_pages_by_id, folders_are_created_listed_and_removed_as_trees, users_never_see_each_other, commands_are_recorded_once_and_finish_once, processed_marks_are_per_consumer, the_sweep_finds_stale_files_and_every_user, every_order_pages_to_the_full_sorted_list, trashed_files_and_versions_leave_listings_and_free_their_names, trash_items_list_newest_first_and_page, a_trash_items_files_and_a_lineages_versions_are_found, the_sweep_finds_old_trash_and_old_versions, folders_under_lists_the_tree_below_a_folder, only_current_files_keep_their_folders);
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
         $(

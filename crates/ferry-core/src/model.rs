@@ -64,8 +64,15 @@ pub enum FileStatus {
     Uploading,
     /// Uploaded and indexed. At most one available file per folder and name.
     Available,
-    /// A delete was accepted and is being carried out.
+    /// Being deleted for good: its bytes are going or gone.
     Deleting,
+    /// In the trash (with [`FileRecord::trash_id`]): out of listings, its
+    /// name free, its bytes kept until the trash item is purged.
+    Trashed,
+    /// An older version of a current file of the same
+    /// [`FileRecord::lineage`]: out of listings, its name free, its bytes
+    /// kept within the retention.
+    Version,
 }
 
 impl FileStatus {
@@ -75,6 +82,8 @@ impl FileStatus {
             Self::Uploading => "uploading",
             Self::Available => "available",
             Self::Deleting => "deleting",
+            Self::Trashed => "trashed",
+            Self::Version => "version",
         }
     }
 
@@ -84,6 +93,8 @@ impl FileStatus {
             "uploading" => Some(Self::Uploading),
             "available" => Some(Self::Available),
             "deleting" => Some(Self::Deleting),
+            "trashed" => Some(Self::Trashed),
+            "version" => Some(Self::Version),
             _ => None,
         }
     }
@@ -127,6 +138,68 @@ pub struct FileRecord {
     pub created_at: Timestamp,
     /// When it last changed.
     pub updated_at: Timestamp,
+    /// The id of the first file of its versions, when it replaced another
+    /// file (an upload with `Replace`); `None` means its own id. Every
+    /// version of a file has the same lineage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<Uuid>,
+    /// The trash item it is in, while it is [`FileStatus::Trashed`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trash_id: Option<Uuid>,
+}
+
+impl FileRecord {
+    /// The file's lineage: the id its versions share.
+    pub fn lineage(&self) -> Uuid {
+        self.lineage.unwrap_or(self.file_id)
+    }
+
+    /// Whether it is a current file (uploading or available): in listings,
+    /// holding its name.
+    pub fn is_current(&self) -> bool {
+        matches!(self.status, FileStatus::Uploading | FileStatus::Available)
+    }
+}
+
+/// What a trash item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrashKind {
+    /// One file.
+    File,
+    /// A folder with everything it held: restored and purged as one.
+    Folder,
+}
+
+/// One thing in a user's trash: what one `DeleteFile` or `DeleteFolder`
+/// moved there. Its files are the user's files with status
+/// [`FileStatus::Trashed`] and this [`Self::trash_id`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrashItem {
+    /// The owner.
+    pub user: UserId,
+    /// Its id: the id of the command that deleted it.
+    pub trash_id: Uuid,
+    /// A file or a folder.
+    pub kind: TrashKind,
+    /// A file's folder, or the folder itself.
+    pub path: FolderPath,
+    /// The file's name, or the folder's (its last segment).
+    pub name: String,
+    /// The file, for a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_id: Option<Uuid>,
+    /// How many files it holds.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// A folder's folders (itself and every folder under it), so empty ones
+    /// come back too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folders: Vec<FolderPath>,
+    /// When it was deleted.
+    pub trashed_at: Timestamp,
 }
 
 /// One folder in the index. Folders exist explicitly (an empty folder is
@@ -197,11 +270,18 @@ pub struct Page<T> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
-    /// Bytes of every file that is not being deleted (uploads included, at
-    /// their declared size, so a quota can't be overrun by parallel uploads).
+    /// Bytes of every file that is not being deleted: current files
+    /// (uploads included, at their declared size, so a quota can't be
+    /// overrun by parallel uploads), the trash and versions alike.
     pub bytes: u64,
-    /// How many such files.
+    /// How many current files (uploading or available).
     pub files: u64,
+    /// The part of `bytes` in the trash.
+    #[serde(default)]
+    pub trash_bytes: u64,
+    /// The part of `bytes` kept as versions.
+    #[serde(default)]
+    pub version_bytes: u64,
 }
 
 /// Where an accepted command is.

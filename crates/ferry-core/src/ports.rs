@@ -7,7 +7,8 @@
 //! can reach another user's records.
 
 use crate::model::{
-    CommandRecord, CommandStatus, Entry, FileRecord, FileStatus, ListQuery, Page, Usage, UserId,
+    CommandRecord, CommandStatus, Entry, FileRecord, FileStatus, ListQuery, Page, TrashItem, Usage,
+    UserId,
 };
 use async_trait::async_trait;
 use ferry_protocol::messages::UploadedPart;
@@ -247,7 +248,8 @@ pub trait Index: Send + Sync + std::fmt::Debug {
     async fn file(&self, user: &UserId, file_id: Uuid) -> PortResult<Option<FileRecord>>;
 
     /// The file named `name` in `folder`: the `available` one if there is
-    /// one, else an `uploading` one (never a `deleting` one).
+    /// one, else an `uploading` one (never one that is `deleting`,
+    /// `trashed` or a `version`).
     async fn file_by_name(
         &self,
         user: &UserId,
@@ -259,8 +261,10 @@ pub trait Index: Send + Sync + std::fmt::Debug {
     /// (the new record carries the next version). Refuses with
     /// [`PortError::Conflict`] when the version moved, or when the new record
     /// is `available` and another `available` file has its folder and name
-    /// (at most one available file per name: a unique index). Adds the new
-    /// folder's parents as folders. [`PortError::NotFound`] when there is no
+    /// (at most one available file per name: a unique index). When the new
+    /// record is current (`uploading` or `available`), adds its folder and
+    /// the folder's parents as folders; a `trashed` file or a `version`
+    /// keeps no folder in being. [`PortError::NotFound`] when there is no
     /// such file.
     async fn update_file(&self, file: &FileRecord, expected_version: u64) -> PortResult<()>;
 
@@ -273,11 +277,11 @@ pub trait Index: Send + Sync + std::fmt::Debug {
         expected_version: u64,
     ) -> PortResult<bool>;
 
-    /// A page of a folder's direct children: sub-folders first, then files
-    /// that are not `deleting`, in the asked order.
+    /// A page of a folder's direct children: sub-folders first, then its
+    /// current files (`uploading` or `available`), in the asked order.
     async fn list_folder(&self, user: &UserId, query: &ListQuery) -> PortResult<Page<Entry>>;
 
-    /// A page of `user`'s files (not `deleting`) whose name contains `text`,
+    /// A page of `user`'s current files whose name contains `text`,
     /// case-insensitively, across all folders; ordered by name then id.
     async fn search(
         &self,
@@ -318,15 +322,72 @@ pub trait Index: Send + Sync + std::fmt::Debug {
         at: Timestamp,
     ) -> PortResult<bool>;
 
-    /// Whether the folder exists (explicitly, or as the parent of something).
+    /// Whether the folder exists (explicitly, or as the parent of a folder
+    /// or of a current file).
     async fn folder_exists(&self, user: &UserId, path: &FolderPath) -> PortResult<bool>;
 
-    /// Removes a folder and every folder under it (their files must already
-    /// be gone); returns false when it didn't exist.
+    /// Removes a folder and every folder under it (they must hold no
+    /// current file; trashed files and versions may keep their folder
+    /// paths); returns false when it didn't exist.
     async fn remove_folder_tree(&self, user: &UserId, path: &FolderPath) -> PortResult<bool>;
 
-    /// What the user stores.
+    /// What the user stores. A file's bytes count from its insert until
+    /// its record is removed, whatever its status but `deleting`; those of
+    /// `trashed` files and `version`s are also counted apart.
     async fn usage(&self, user: &UserId) -> PortResult<Usage>;
+
+    /// A page of the folders under `path` (not `path` itself), by path.
+    async fn folders_under(
+        &self,
+        user: &UserId,
+        path: &FolderPath,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<FolderPath>>;
+
+    /// Records a trash item; one with its id already recorded is left as
+    /// it is (a retry).
+    async fn put_trash(&self, item: &TrashItem) -> PortResult<()>;
+
+    /// One of `user`'s trash items.
+    async fn trash_item(&self, user: &UserId, trash_id: Uuid) -> PortResult<Option<TrashItem>>;
+
+    /// A page of `user`'s trash, the most recently deleted first (then by
+    /// id, so pages never shift).
+    async fn list_trash(
+        &self,
+        user: &UserId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<TrashItem>>;
+
+    /// Removes a trash item (its files must already be restored or gone);
+    /// returns whether it was there.
+    async fn remove_trash(&self, user: &UserId, trash_id: Uuid) -> PortResult<bool>;
+
+    /// Trash items of any user deleted before `before`, the oldest first
+    /// (for the sweep: the retention).
+    async fn trash_before(&self, before: Timestamp, limit: u32) -> PortResult<Vec<TrashItem>>;
+
+    /// A page of `user`'s `trashed` files in the trash item `trash_id`, by id.
+    async fn trashed_files(
+        &self,
+        user: &UserId,
+        trash_id: Uuid,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<FileRecord>>;
+
+    /// A page of the `version`s of `user`'s lineage `lineage` (their
+    /// [`FileRecord::lineage`]), the most recently created first (then by
+    /// id).
+    async fn versions(
+        &self,
+        user: &UserId,
+        lineage: Uuid,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<FileRecord>>;
 
     /// Records an accepted command, unless one with its id is recorded for
     /// this user already (then returns it, unchanged).

@@ -478,6 +478,8 @@ impl Files {
             version: 1,
             created_at: now,
             updated_at: now,
+            lineage: None,
+            trash_id: None,
         };
 
         // The name: taken → fail, keep both (a free name) or replace.

@@ -450,10 +450,37 @@ impl FileChangedV1 {
                 },
                 None,
             ),
+            // In the trash is gone from its folder, as far as a host sees.
+            Event::FileTrashed(trashed) => (
+                ChangeAction::Deleted,
+                ChangedEntry::File {
+                    id: trashed.file_id,
+                    name: trashed.name.as_str().to_owned(),
+                    folder: trashed.folder.clone(),
+                    version: trashed.version,
+                },
+                None,
+            ),
+            Event::FolderTrashed(trashed) => (
+                ChangeAction::Deleted,
+                ChangedEntry::Folder {
+                    path: trashed.path.clone(),
+                    name: trashed.path.name().unwrap_or_default().to_owned(),
+                    folder: trashed.path.parent().unwrap_or_default(),
+                    files_deleted: trashed.files_trashed,
+                },
+                None,
+            ),
             Event::FileCreated(_)
+            | Event::FileCreatedV1(_)
             | Event::FolderCreated(_)
             | Event::UploadAborted(_)
-            | Event::CommandFailed(_) => return None,
+            | Event::CommandFailed(_)
+            | Event::FileRestored(_)
+            | Event::FolderRestored(_)
+            | Event::TrashItemPurged(_)
+            | Event::TrashEmptied(_)
+            | Event::FileVersionRestored(_) => return None,
         };
         Some(Self {
             schema_version: SchemaVersion,

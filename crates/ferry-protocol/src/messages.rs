@@ -102,6 +102,11 @@ catalog! {
         DeleteFolder(DeleteFolderV1) = ("DeleteFolder", 1),
         MoveFile(MoveFileV1) = ("MoveFile", 1),
         CreateFolder(CreateFolderV1) = ("CreateFolder", 1),
+        RestoreTrashItem(RestoreTrashItemV1) = ("RestoreTrashItem", 1),
+        PurgeTrashItem(PurgeTrashItemV1) = ("PurgeTrashItem", 1),
+        EmptyTrash(EmptyTrashV1) = ("EmptyTrash", 1),
+        RestoreVersion(RestoreVersionV1) = ("RestoreVersion", 1),
+        DeleteVersion(DeleteVersionV1) = ("DeleteVersion", 1),
     }
 }
 
@@ -109,13 +114,21 @@ catalog! {
     /// A fact: something that happened. Events are published to the bus and
     /// pushed to the owner's browser.
     pub enum Event {
-        FileCreated(FileCreatedV1) = ("FileCreated", 1),
+        FileCreated(FileCreatedV2) = ("FileCreated", 2),
+        FileCreatedV1(FileCreatedV1) = ("FileCreated", 1),
         FileDeleted(FileDeletedV1) = ("FileDeleted", 1),
         FileMoved(FileMovedV1) = ("FileMoved", 1),
         FolderCreated(FolderCreatedV1) = ("FolderCreated", 1),
         FolderDeleted(FolderDeletedV1) = ("FolderDeleted", 1),
         UploadAborted(UploadAbortedV1) = ("UploadAborted", 1),
         CommandFailed(CommandFailedV1) = ("CommandFailed", 1),
+        FileTrashed(FileTrashedV1) = ("FileTrashed", 1),
+        FolderTrashed(FolderTrashedV1) = ("FolderTrashed", 1),
+        FileRestored(FileRestoredV1) = ("FileRestored", 1),
+        FolderRestored(FolderRestoredV1) = ("FolderRestored", 1),
+        TrashItemPurged(TrashItemPurgedV1) = ("TrashItemPurged", 1),
+        TrashEmptied(TrashEmptiedV1) = ("TrashEmptied", 1),
+        FileVersionRestored(FileVersionRestoredV1) = ("FileVersionRestored", 1),
     }
 }
 
@@ -125,9 +138,37 @@ impl Event {
     /// While consumers still read an older version of an event, producers
     /// publish both: when `FooV2` is introduced, the `Foo` arm here also
     /// builds the `FooV1` it replaces (dropping what V1 can't carry), until
-    /// the last V1 consumer has moved on. Today every event has one version.
+    /// the last V1 consumer has moved on.
+    ///
+    /// `FileCreated` v2 names the file's lineage (the versions it continues)
+    /// and the file it replaced; v1, which can say neither, is published
+    /// beside it.
     pub fn editions(self) -> Vec<Event> {
-        vec![self]
+        match self {
+            Event::FileCreated(v2) => {
+                let v1 = FileCreatedV1 {
+                    file_id: v2.file_id,
+                    folder: v2.folder.clone(),
+                    name: v2.name.clone(),
+                    size: v2.size,
+                    content_type: v2.content_type.clone(),
+                    sha256: v2.sha256.clone(),
+                    e_tag: v2.e_tag.clone(),
+                    version: v2.version,
+                };
+                vec![Event::FileCreated(v2), Event::FileCreatedV1(v1)]
+            }
+            other => vec![other],
+        }
+    }
+
+    /// Whether a newer version of this event's action is published beside
+    /// it (so a reader of the newest editions can skip this one).
+    pub fn is_older_edition(&self) -> bool {
+        let (action, version) = (self.action(), self.version());
+        Self::CATALOG
+            .iter()
+            .any(|(a, v)| *a == action && *v > version)
     }
 }
 
@@ -248,6 +289,89 @@ pub struct CreateFolderV1 {
     pub path: FolderPath,
 }
 
+/// Put a trash item back where it was: a file, or a folder with all it held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct RestoreTrashItemV1 {
+    /// The trash item: the id of the command that deleted it.
+    pub trash_id: Uuid,
+    /// What to do when a restored file's name is taken: `Fail` changes
+    /// nothing, `Replace` moves the file in the way to the trash, `KeepBoth`
+    /// gives the restored file a free name.
+    #[serde(default)]
+    pub on_conflict: ConflictPolicy,
+}
+
+/// Delete a trash item forever: its bytes (and its files' versions) go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct PurgeTrashItemV1 {
+    /// The trash item.
+    pub trash_id: Uuid,
+}
+
+/// Delete everything in the trash forever.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct EmptyTrashV1 {}
+
+/// Make an older version of a file current again; the current content
+/// becomes a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct RestoreVersionV1 {
+    /// The current file.
+    pub file_id: Uuid,
+    /// The version to make current: one of the current file's versions.
+    pub version_id: Uuid,
+}
+
+/// Delete one version of a file forever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteVersionV1 {
+    /// The current file.
+    pub file_id: Uuid,
+    /// The version to delete.
+    pub version_id: Uuid,
+}
+
+/// A file was uploaded, indexed, and is available; it may continue the
+/// versions of a file it replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct FileCreatedV2 {
+    /// The file.
+    pub file_id: Uuid,
+    /// Its folder.
+    pub folder: FolderPath,
+    /// Its name.
+    pub name: FileName,
+    /// Size in bytes.
+    pub size: u64,
+    /// Media type.
+    pub content_type: String,
+    /// Hex SHA-256 of the content, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The object store's ETag.
+    pub e_tag: String,
+    /// The index entry's version after this change; clients order by it.
+    pub version: u64,
+    /// The file's lineage: the id of the first file of its versions (its
+    /// own id when it replaced nothing). Every version of a file shares it.
+    pub lineage: Uuid,
+    /// The file this one replaced, now one of its versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<Uuid>,
+}
+
 /// A file was uploaded, indexed, and is available.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -304,6 +428,10 @@ pub struct FileMovedV1 {
     pub to_name: FileName,
     /// The index entry's version after this change.
     pub version: u64,
+    /// The file that had the name and was moved to the trash for it
+    /// (`Replace`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<Uuid>,
 }
 
 /// A folder was created.
@@ -350,4 +478,118 @@ pub struct CommandFailedV1 {
     pub message: String,
     /// When the command was issued.
     pub issued_at: Timestamp,
+}
+
+/// A file was moved to the trash; its bytes are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct FileTrashedV1 {
+    /// The file.
+    pub file_id: Uuid,
+    /// The folder it was in.
+    pub folder: FolderPath,
+    /// The name it had.
+    pub name: FileName,
+    /// The trash item it is in.
+    pub trash_id: Uuid,
+    /// The index entry's version after this change.
+    pub version: u64,
+}
+
+/// A folder and everything under it was moved to the trash, as one item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct FolderTrashedV1 {
+    /// The folder.
+    pub path: FolderPath,
+    /// The trash item it is.
+    pub trash_id: Uuid,
+    /// How many files went with it.
+    pub files_trashed: u64,
+}
+
+/// A file came back from the trash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct FileRestoredV1 {
+    /// The file.
+    pub file_id: Uuid,
+    /// Its folder.
+    pub folder: FolderPath,
+    /// Its name (a new one when the old was taken and both were kept).
+    pub name: FileName,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The trash item it came from.
+    pub trash_id: Uuid,
+    /// The index entry's version after this change.
+    pub version: u64,
+    /// The file that had the name and went to the trash for it (`Replace`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<Uuid>,
+}
+
+/// A folder came back from the trash with everything it held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct FolderRestoredV1 {
+    /// The folder.
+    pub path: FolderPath,
+    /// The trash item it came from.
+    pub trash_id: Uuid,
+    /// How many files came back.
+    pub files_restored: u64,
+}
+
+/// A trash item was deleted forever (`FileDeleted` is published for each of
+/// its files, and each of their versions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct TrashItemPurgedV1 {
+    /// The trash item.
+    pub trash_id: Uuid,
+    /// How many files were deleted, versions included.
+    pub files_deleted: u64,
+    /// Why: `purged` by the user, `emptied` with the whole trash, or
+    /// `expired` by the retention.
+    pub reason: String,
+}
+
+/// The trash was emptied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct TrashEmptiedV1 {
+    /// How many trash items were deleted forever.
+    pub items_purged: u64,
+}
+
+/// An older version of a file became current again; the content that was
+/// current is now a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct FileVersionRestoredV1 {
+    /// The file now current (the restored version's id).
+    pub file_id: Uuid,
+    /// The file that was current, now a version.
+    pub replaced: Uuid,
+    /// Its folder.
+    pub folder: FolderPath,
+    /// Its name.
+    pub name: FileName,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Hex SHA-256 of its content, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The lineage both belong to.
+    pub lineage: Uuid,
+    /// The index entry's version after this change.
+    pub version: u64,
 }

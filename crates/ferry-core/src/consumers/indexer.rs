@@ -7,7 +7,7 @@ use crate::model::{CommandStatus, FileRecord, FileStatus, UserId};
 use crate::ports::{ObjectInfo, PortError};
 use base64::Engine as _;
 use ferry_protocol::Event;
-use ferry_protocol::messages::{FileCreatedV1, UploadAbortedV1};
+use ferry_protocol::messages::{FileCreatedV2, UploadAbortedV1};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -213,7 +213,7 @@ impl Consumers {
             available.command_id,
             "indexer",
             self.now(),
-            Event::FileCreated(FileCreatedV1 {
+            Event::FileCreated(FileCreatedV2 {
                 file_id: available.file_id,
                 folder: available.folder.clone(),
                 name: available.name.clone(),
@@ -222,6 +222,8 @@ impl Consumers {
                 sha256: available.sha256.clone(),
                 e_tag: available.etag.clone().unwrap_or_default(),
                 version: available.version,
+                lineage: available.lineage(),
+                replaced: None,
             }),
             &format!("FileCreated:{}", available.file_id),
         );

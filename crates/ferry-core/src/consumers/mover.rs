@@ -49,6 +49,7 @@ impl Consumers {
                 incoming,
                 consumer,
                 Event::FileMoved(FileMovedV1 {
+                    replaced: None,
                     file_id: file.file_id,
                     from_folder: from.from_folder,
                     from_name: from.from_name,
@@ -144,6 +145,7 @@ impl Consumers {
             incoming,
             consumer,
             Event::FileMoved(FileMovedV1 {
+                replaced: None,
                 file_id: file.file_id,
                 from_folder: file.folder,
                 from_name: file.name,

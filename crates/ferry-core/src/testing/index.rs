@@ -8,7 +8,7 @@
 use super::Faults;
 use crate::model::{
     CommandRecord, CommandStatus, Entry, FileRecord, FileStatus, FolderRecord, ListQuery, MAX_PAGE,
-    Page, SortKey, Usage, UserId,
+    Page, SortKey, TrashItem, Usage, UserId,
 };
 use crate::ports::{Index, PortError, PortResult, PutCommand};
 use async_trait::async_trait;
@@ -35,6 +35,7 @@ struct IndexState {
     folders: BTreeMap<(UserId, String), Timestamp>,
     commands: HashMap<(UserId, Uuid), CommandRecord>,
     processed: HashSet<(String, UserId, Uuid)>,
+    trash: BTreeMap<(UserId, Uuid), TrashItem>,
 }
 
 impl IndexState {
@@ -47,7 +48,12 @@ impl IndexState {
         for file in self.user_files(user) {
             if file.status != FileStatus::Deleting {
                 usage.bytes = usage.bytes.saturating_add(file.size);
-                usage.files += 1;
+            }
+            match file.status {
+                FileStatus::Uploading | FileStatus::Available => usage.files += 1,
+                FileStatus::Trashed => usage.trash_bytes += file.size,
+                FileStatus::Version => usage.version_bytes += file.size,
+                FileStatus::Deleting => {}
             }
         }
         usage
@@ -92,7 +98,9 @@ impl IndexState {
             || self
                 .folders
                 .contains_key(&(user.clone(), path.as_str().to_owned()))
-            || self.user_files(user).any(|f| path.contains(&f.folder))
+            || self
+                .user_files(user)
+                .any(|f| f.is_current() && path.contains(&f.folder))
     }
 }
 
@@ -297,7 +305,9 @@ impl Index for MemoryIndex {
             )));
         }
         state.files.insert(key, file.clone());
-        state.ensure_folders(&file.user, &file.folder, file.updated_at);
+        if file.is_current() {
+            state.ensure_folders(&file.user, &file.folder, file.updated_at);
+        }
         Ok(())
     }
 
@@ -351,7 +361,7 @@ impl Index for MemoryIndex {
             }
         }
         for file in state.user_files(user) {
-            if file.folder != query.folder || file.status == FileStatus::Deleting {
+            if file.folder != query.folder || !file.is_current() {
                 continue;
             }
             let value = match query.sort {
@@ -400,7 +410,7 @@ impl Index for MemoryIndex {
         let state = self.state.lock().unwrap();
         let mut found: Vec<(Position, FileRecord)> = state
             .user_files(user)
-            .filter(|f| f.status != FileStatus::Deleting && fold(f.name.as_str()).contains(&folded))
+            .filter(|f| f.is_current() && fold(f.name.as_str()).contains(&folded))
             .map(|f| {
                 (
                     Position {
@@ -516,7 +526,10 @@ impl Index for MemoryIndex {
         if !state.folder_exists(user, path) {
             return Ok(false);
         }
-        if state.user_files(user).any(|f| path.contains(&f.folder)) {
+        if state
+            .user_files(user)
+            .any(|f| f.is_current() && path.contains(&f.folder))
+        {
             return Err(PortError::Conflict(format!("“{path}” still holds files")));
         }
         state.folders.retain(|(owner, folder), _| {
@@ -528,6 +541,184 @@ impl Index for MemoryIndex {
     async fn usage(&self, user: &UserId) -> PortResult<Usage> {
         self.faults.enter("index.usage")?;
         Ok(self.state.lock().unwrap().usage(user))
+    }
+
+    async fn folders_under(
+        &self,
+        user: &UserId,
+        path: &FolderPath,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<FolderPath>> {
+        self.faults.enter("index.folders_under")?;
+        let listing = format!("folders:{}", path.as_str());
+        let after = resume(cursor, &listing)?;
+        let state = self.state.lock().unwrap();
+        let mut found: Vec<(Position, FolderPath)> = state
+            .folders
+            .keys()
+            .filter(|(owner, _)| owner == user)
+            .filter_map(|(_, folder)| FolderPath::parse(folder).ok())
+            .filter(|folder| folder != path && path.contains(folder))
+            .map(|folder| {
+                let position = Position {
+                    group: 0,
+                    value: 0,
+                    name: folder.as_str().to_owned(),
+                    id: None,
+                };
+                (position, folder)
+            })
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(page_of(
+            found,
+            after.as_ref(),
+            Position::cmp,
+            limit,
+            &listing,
+        ))
+    }
+
+    async fn put_trash(&self, item: &TrashItem) -> PortResult<()> {
+        self.faults.enter("index.put_trash")?;
+        let mut state = self.state.lock().unwrap();
+        state
+            .trash
+            .entry((item.user.clone(), item.trash_id))
+            .or_insert_with(|| item.clone());
+        Ok(())
+    }
+
+    async fn trash_item(&self, user: &UserId, trash_id: Uuid) -> PortResult<Option<TrashItem>> {
+        self.faults.enter("index.trash_item")?;
+        let state = self.state.lock().unwrap();
+        Ok(state.trash.get(&(user.clone(), trash_id)).cloned())
+    }
+
+    async fn list_trash(
+        &self,
+        user: &UserId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<TrashItem>> {
+        self.faults.enter("index.list_trash")?;
+        let listing = "trash";
+        let after = resume(cursor, listing)?;
+        let state = self.state.lock().unwrap();
+        // Newest first: the position holds the negated time.
+        let mut found: Vec<(Position, TrashItem)> = state
+            .trash
+            .values()
+            .filter(|item| item.user == *user)
+            .map(|item| {
+                let position = Position {
+                    group: 0,
+                    value: -nanos(item.trashed_at),
+                    name: String::new(),
+                    id: Some(item.trash_id),
+                };
+                (position, item.clone())
+            })
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(page_of(
+            found,
+            after.as_ref(),
+            Position::cmp,
+            limit,
+            listing,
+        ))
+    }
+
+    async fn remove_trash(&self, user: &UserId, trash_id: Uuid) -> PortResult<bool> {
+        self.faults.enter("index.remove_trash")?;
+        let mut state = self.state.lock().unwrap();
+        Ok(state.trash.remove(&(user.clone(), trash_id)).is_some())
+    }
+
+    async fn trash_before(&self, before: Timestamp, limit: u32) -> PortResult<Vec<TrashItem>> {
+        self.faults.enter("index.trash_before")?;
+        let state = self.state.lock().unwrap();
+        let mut found: Vec<TrashItem> = state
+            .trash
+            .values()
+            .filter(|item| item.trashed_at < before)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| {
+            (a.trashed_at, &a.user, a.trash_id).cmp(&(b.trashed_at, &b.user, b.trash_id))
+        });
+        found.truncate(limit as usize);
+        Ok(found)
+    }
+
+    async fn trashed_files(
+        &self,
+        user: &UserId,
+        trash_id: Uuid,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<FileRecord>> {
+        self.faults.enter("index.trashed_files")?;
+        let listing = format!("trashed:{trash_id}");
+        let after = resume(cursor, &listing)?;
+        let state = self.state.lock().unwrap();
+        let found: Vec<(Position, FileRecord)> = state
+            .user_files(user)
+            .filter(|f| f.status == FileStatus::Trashed && f.trash_id == Some(trash_id))
+            .map(|f| {
+                let position = Position {
+                    group: 1,
+                    value: 0,
+                    name: String::new(),
+                    id: Some(f.file_id),
+                };
+                (position, f.clone())
+            })
+            .collect();
+        // `user_files` walks the map in id order already.
+        Ok(page_of(
+            found,
+            after.as_ref(),
+            Position::cmp,
+            limit,
+            &listing,
+        ))
+    }
+
+    async fn versions(
+        &self,
+        user: &UserId,
+        lineage: Uuid,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<FileRecord>> {
+        self.faults.enter("index.versions")?;
+        let listing = format!("versions:{lineage}");
+        let after = resume(cursor, &listing)?;
+        let state = self.state.lock().unwrap();
+        let mut found: Vec<(Position, FileRecord)> = state
+            .user_files(user)
+            .filter(|f| f.status == FileStatus::Version && f.lineage() == lineage)
+            .map(|f| {
+                let position = Position {
+                    group: 1,
+                    value: -nanos(f.created_at),
+                    name: String::new(),
+                    id: Some(f.file_id),
+                };
+                (position, f.clone())
+            })
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(page_of(
+            found,
+            after.as_ref(),
+            Position::cmp,
+            limit,
+            &listing,
+        ))
     }
 
     async fn put_command(&self, command: &CommandRecord) -> PortResult<PutCommand> {
