@@ -87,6 +87,16 @@ impl FileStatus {
         }
     }
 
+    /// Why a file in this status can't be moved, renamed or made a
+    /// version's current file, in words.
+    pub fn not_movable(self) -> &'static str {
+        match self {
+            Self::Trashed => "The file is in the trash; restore it first.",
+            Self::Version => "That is an older version; restore it first.",
+            _ => "Only an uploaded file can be moved or renamed.",
+        }
+    }
+
     /// Parses [`Self::as_str`]'s output.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
@@ -345,4 +355,27 @@ pub struct CommandRecord {
     pub accepted_at: Timestamp,
     /// When it finished.
     pub finished_at: Option<Timestamp>,
+}
+
+/// How long the trash and versions are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// A trash item is purged this long after it was deleted.
+    pub trash: std::time::Duration,
+    /// At most this many versions of a file are kept (the newest).
+    pub keep_versions: u32,
+    /// A version is deleted this long after it stopped being current.
+    pub version_age: std::time::Duration,
+}
+
+impl Default for Retention {
+    /// 30 days in the trash; 10 versions, each for 90 days.
+    fn default() -> Self {
+        const DAY: u64 = 24 * 60 * 60;
+        Self {
+            trash: std::time::Duration::from_secs(30 * DAY),
+            keep_versions: 10,
+            version_age: std::time::Duration::from_secs(90 * DAY),
+        }
+    }
 }

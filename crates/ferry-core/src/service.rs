@@ -16,15 +16,15 @@ use crate::error::{DomainError, DomainResult};
 use crate::events::{command_entry, event_entries, event_envelope};
 use crate::model::{
     CommandRecord, CommandStatus, Entry, FileRecord, FileStatus, ListQuery, MAX_PAGE, SortKey,
-    UserId,
+    TrashItem, TrashKind, UserId,
 };
 use crate::ports::{Bus, Index, ObjectStore, PortError, Presigned, PutCommand, PutLimits};
 use base64::Engine as _;
 use ferry_protocol::api::{
     Accepted, CommandView, CreateFileResponse, DownloadResponse, EntryView, FileView, FolderView,
     ListResponse, MultipartView, PartUpload, PartWanted, PartsResponse, PresignedRequest,
-    SearchResponse, UploadInstructions, UploadResponse, UploadedPartView, UploadedPartsResponse,
-    UsageView,
+    SearchResponse, TrashItemView, TrashPage, UploadInstructions, UploadResponse, UploadedPartView,
+    UploadedPartsResponse, UsageView, VersionsPage,
 };
 use ferry_protocol::messages::{CompleteUploadV1, ConflictPolicy, CreateFileV1, UploadAbortedV1};
 use ferry_protocol::{
@@ -63,6 +63,9 @@ pub struct FileSettings {
     /// Whether browsers sign each part's SHA-256 (as their configuration
     /// says); a multipart upload is started accordingly.
     pub part_checksums: bool,
+    /// How long the trash and versions are kept (the consumers and the
+    /// sweep keep it; the API tells clients).
+    pub retention: crate::model::Retention,
 }
 
 impl Default for FileSettings {
@@ -76,6 +79,7 @@ impl Default for FileSettings {
             download_ttl: MAX_DOWNLOAD_TTL,
             first_parts: 16,
             part_checksums: true,
+            retention: crate::model::Retention::default(),
         }
     }
 }
@@ -389,15 +393,40 @@ impl Files {
     async fn check_async(&self, user: &UserId, command: &Command) -> DomainResult<()> {
         match command {
             Command::DeleteFile(body) => {
-                self.owned_file(user, body.file_id).await?;
+                let file = self.owned_file(user, body.file_id).await?;
+                match file.status {
+                    FileStatus::Trashed => {
+                        return Err(DomainError::conflict("The file is already in the trash."));
+                    }
+                    FileStatus::Version | FileStatus::Deleting => {
+                        return Err(DomainError::not_found("file"));
+                    }
+                    FileStatus::Uploading | FileStatus::Available => {}
+                }
             }
             Command::MoveFile(body) => {
                 let file = self.owned_file(user, body.file_id).await?;
                 if file.status != FileStatus::Available {
-                    return Err(DomainError::conflict(
-                        "Only an uploaded file can be moved or renamed.",
-                    ));
+                    return Err(DomainError::conflict(file.status.not_movable()));
                 }
+            }
+            Command::RestoreTrashItem(body) => {
+                self.owned_trash(user, body.trash_id).await?;
+            }
+            Command::PurgeTrashItem(body) => {
+                self.owned_trash(user, body.trash_id).await?;
+            }
+            Command::RestoreVersion(body) => {
+                let file = self
+                    .owned_version(user, body.file_id, body.version_id)
+                    .await?;
+                if file.status != FileStatus::Available {
+                    return Err(DomainError::conflict(file.status.not_movable()));
+                }
+            }
+            Command::DeleteVersion(body) => {
+                self.owned_version(user, body.file_id, body.version_id)
+                    .await?;
             }
             Command::DeleteFolder(body) => {
                 if body.path.is_root() {
@@ -413,6 +442,75 @@ impl Files {
             _ => {}
         }
         Ok(())
+    }
+
+    /// A trash item of `user`'s; another user's is "not found" alike.
+    async fn owned_trash(&self, user: &UserId, trash_id: Uuid) -> DomainResult<TrashItem> {
+        self.index
+            .trash_item(user, trash_id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("trash item"))
+    }
+
+    /// A file of `user`'s and one of its versions: the file, when
+    /// `version_id` is a version of its lineage.
+    async fn owned_version(
+        &self,
+        user: &UserId,
+        file_id: Uuid,
+        version_id: Uuid,
+    ) -> DomainResult<FileRecord> {
+        let file = self.owned_file(user, file_id).await?;
+        let version = self.owned_file(user, version_id).await.ok();
+        match version {
+            Some(v) if v.status == FileStatus::Version && v.lineage() == file.lineage() => Ok(file),
+            _ => Err(DomainError::not_found("version")),
+        }
+    }
+
+    /// A page of the user's trash, the most recently deleted first.
+    pub async fn trash(
+        &self,
+        user: &UserId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> DomainResult<TrashPage> {
+        let page = self
+            .index
+            .list_trash(user, cursor, limit.clamp(1, MAX_PAGE))
+            .await?;
+        let usage = self.index.usage(user).await?;
+        Ok(TrashPage {
+            items: page.items.iter().map(trash_view).collect(),
+            next_cursor: page.next_cursor,
+            trash_bytes: usage.trash_bytes,
+            retention_days: self.settings.retention.trash.as_secs() / 86_400,
+        })
+    }
+
+    /// A current file's versions, the newest first (at most a page).
+    pub async fn versions(
+        &self,
+        user: &UserId,
+        file_id: Uuid,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> DomainResult<VersionsPage> {
+        let file = self.owned_file(user, file_id).await?;
+        if !file.is_current() {
+            return Err(DomainError::not_found("file"));
+        }
+        let page = self
+            .index
+            .versions(user, file.lineage(), cursor, limit.clamp(1, MAX_PAGE))
+            .await?;
+        Ok(VersionsPage {
+            file: file_view(&file),
+            versions: page.items.iter().map(file_view).collect(),
+            next_cursor: page.next_cursor,
+            keep_versions: self.settings.retention.keep_versions,
+            version_days: self.settings.retention.version_age.as_secs() / 86_400,
+        })
     }
 
     /// A file of `user`'s; another user's file is "not found" alike.
@@ -918,7 +1016,12 @@ impl Files {
         ttl: Option<Duration>,
     ) -> DomainResult<DownloadResponse> {
         let file = self.owned_file(user, file_id).await?;
-        if file.status != FileStatus::Available {
+        // The current content, a version of it, or a file in the trash:
+        // each is the user's to read.
+        if !matches!(
+            file.status,
+            FileStatus::Available | FileStatus::Version | FileStatus::Trashed
+        ) {
             return Err(DomainError::not_found("file"));
         }
         let ttl = ttl
@@ -974,6 +1077,8 @@ impl Files {
             bytes: usage.bytes,
             files: usage.files,
             quota_bytes: self.settings.quota_bytes,
+            trash_bytes: Some(usage.trash_bytes),
+            version_bytes: Some(usage.version_bytes),
         })
     }
 }
@@ -1103,5 +1208,26 @@ mod tests {
                 .sum();
             assert_eq!(total, size);
         }
+    }
+}
+
+/// A trash item as the API shows it.
+pub fn trash_view(item: &TrashItem) -> TrashItemView {
+    TrashItemView {
+        trash_id: item.trash_id,
+        kind: match item.kind {
+            TrashKind::File => "file",
+            TrashKind::Folder => "folder",
+        }
+        .to_owned(),
+        name: item.name.clone(),
+        from: match item.kind {
+            TrashKind::File => item.path.clone(),
+            TrashKind::Folder => item.path.parent().unwrap_or_default(),
+        },
+        file_id: item.file_id,
+        files: item.files,
+        bytes: item.bytes,
+        trashed_at: item.trashed_at,
     }
 }

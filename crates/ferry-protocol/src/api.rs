@@ -43,7 +43,7 @@ pub struct FileView {
     pub folder: FolderPath,
     /// Its name.
     pub name: FileName,
-    /// `uploading`, `available` or `deleting`.
+    /// `uploading`, `available`, `deleting`, `trashed` or `version`.
     pub status: String,
     /// Size in bytes.
     pub size: u64,
@@ -423,6 +423,70 @@ pub struct UsageView {
     /// The most bytes allowed, when there is a quota.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota_bytes: Option<u64>,
+    /// The part of `bytes` in the trash (it counts toward the quota).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trash_bytes: Option<u64>,
+    /// The part of `bytes` kept as older versions (it counts too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_bytes: Option<u64>,
+}
+
+/// One thing in the trash (`GET /api/trash`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TrashItemView {
+    /// Its id: what `RestoreTrashItem` and `PurgeTrashItem` name.
+    pub trash_id: Uuid,
+    /// `file` or `folder`.
+    pub kind: String,
+    /// The file's or the folder's name.
+    pub name: String,
+    /// The folder it was in (`""` is the root).
+    pub from: FolderPath,
+    /// The file's id, for a file (it can be downloaded while in the trash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_id: Option<Uuid>,
+    /// How many files it holds.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// When it was deleted.
+    pub trashed_at: Timestamp,
+}
+
+/// A page of the trash, the most recently deleted first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TrashPage {
+    /// The items.
+    pub items: Vec<TrashItemView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    /// Bytes in the whole trash (they count toward the quota).
+    pub trash_bytes: u64,
+    /// Items are deleted forever this many days after they were deleted.
+    pub retention_days: u64,
+}
+
+/// A file's older versions (`GET /api/files/{id}/versions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VersionsPage {
+    /// The current file.
+    pub file: FileView,
+    /// Its versions, the newest first: each can be downloaded by its id.
+    pub versions: Vec<FileView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    /// At most this many versions are kept.
+    pub keep_versions: u32,
+    /// A version is kept this many days after it stopped being current.
+    pub version_days: u64,
 }
 
 /// One event in the caller's feed (`GET /api/events`, and the WebSocket's

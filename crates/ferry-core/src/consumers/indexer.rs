@@ -1,6 +1,7 @@
 //! The indexer: the object store's `Object Created` and `Object Deleted`
 //! events, as S3 sends them to EventBridge, kept in the index.
 
+use super::trash::Cause;
 use super::{Consumers, Retry, retry};
 use crate::events::event_envelope;
 use crate::model::{CommandStatus, FileRecord, FileStatus, UserId};
@@ -128,9 +129,21 @@ impl Consumers {
             }
             None => self.replacing(&file).await?,
         };
-        if let Some(older) = older {
-            self.remove(older, file.command_id, file.trace_id.as_deref(), "indexer")
-                .await?;
+        // The older file becomes a version, which this one continues.
+        let trace = file.trace_id.clone().unwrap_or_default();
+        let cause = Cause {
+            command_id: file.command_id.unwrap_or(file.file_id),
+            trace_id: &trace,
+            producer: "indexer",
+        };
+        let mut lineage = file.lineage;
+        let mut replaced = None;
+        if let Some(older) = older
+            && matches!(older.status, FileStatus::Available | FileStatus::Version)
+        {
+            let older = self.supersede(older, cause).await?;
+            lineage = Some(older.lineage());
+            replaced = Some(older.file_id);
         }
         let stored = match (&file.sha256, &object.checksum_sha256) {
             (Some(_), _) => None,
@@ -152,6 +165,7 @@ impl Consumers {
         available.etag = Some(object.etag.trim_matches('"').to_owned());
         available.sha256 = sha256;
         available.upload_id = None;
+        available.lineage = lineage;
         available.version += 1;
         available.updated_at = self.now();
         match self.index.update_file(&available, file.version).await {
@@ -160,7 +174,10 @@ impl Consumers {
             Err(PortError::Conflict(m)) => return Err(m),
             Err(error) => return Err(retry(error)),
         }
-        self.announce_created(&available).await
+        if replaced.is_some() {
+            self.prune_versions(&available, cause).await?;
+        }
+        self.announce_created(&available, replaced).await
     }
 
     /// The older file an earlier attempt at indexing `file` began to
@@ -202,12 +219,16 @@ impl Consumers {
         if !pending {
             return Ok(false);
         }
-        self.announce_created(file).await.map(|()| true)
+        self.announce_created(file, None).await.map(|()| true)
     }
 
     /// Publishes `FileCreated` for a file just made available and finishes
     /// its `CreateFile` with it.
-    async fn announce_created(&self, available: &FileRecord) -> Result<(), Retry> {
+    async fn announce_created(
+        &self,
+        available: &FileRecord,
+        replaced: Option<Uuid>,
+    ) -> Result<(), Retry> {
         let created = event_envelope(
             available,
             available.command_id,
@@ -223,7 +244,7 @@ impl Consumers {
                 e_tag: available.etag.clone().unwrap_or_default(),
                 version: available.version,
                 lineage: available.lineage(),
-                replaced: None,
+                replaced,
             }),
             &format!("FileCreated:{}", available.file_id),
         );

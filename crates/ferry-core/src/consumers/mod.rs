@@ -1,8 +1,8 @@
 //! The consumers that carry out accepted commands and react to the object
 //! store, and the reconciliation sweep. Each is one bus rule's target (the
-//! rules are declared in [`rules`]): the indexer, the deleter, the mover and
-//! the notifier, a module each, and the sweep that repairs what they left
-//! behind.
+//! rules are declared in [`rules`]): the indexer, the deleter (the trash and
+//! versions: `trash`, `versions`), the mover and the notifier, and the sweep
+//! that repairs what they left behind and keeps the retention.
 //!
 //! Delivery is at least once, in any order, so every consumer is idempotent:
 //! it skips an event it already handled (dedupe on the event id), its index
@@ -18,17 +18,18 @@
 //! the bus, finishing it (publish, record, note), and the rule for a command
 //! whose target is gone (`Consumers::gone`).
 
-mod deleter;
 mod indexer;
 mod mover;
 mod notifier;
 mod sweep;
+mod trash;
+mod versions;
 
 pub use sweep::SweepReport;
 
 use crate::clock::Clock;
 use crate::events::{envelope_for, event_entries};
-use crate::model::{CommandStatus, FileRecord, FileStatus, UserId};
+use crate::model::{CommandStatus, FileRecord, FileStatus, Retention, UserId};
 use crate::ports::{Bus, Index, Notifier, ObjectStore, PortError};
 use ferry_protocol::envelope::{COMMAND_SOURCE, EVENT_SOURCE};
 use ferry_protocol::messages::{CommandFailedV1, FileDeletedV1};
@@ -52,7 +53,7 @@ pub fn rules() -> Vec<(&'static str, Value)> {
         ),
         (
             "deleter",
-            json!({"source": [COMMAND_SOURCE], "detail-type": ["DeleteFile", "DeleteFolder"]}),
+            json!({"source": [COMMAND_SOURCE], "detail-type": DELETER_COMMANDS}),
         ),
         (
             "mover",
@@ -61,6 +62,18 @@ pub fn rules() -> Vec<(&'static str, Value)> {
         ("notifier", json!({"source": [EVENT_SOURCE]})),
     ]
 }
+
+/// The commands the deleter carries out: deleting to the trash, and what
+/// the trash and versions are then asked.
+pub const DELETER_COMMANDS: [&str; 7] = [
+    "DeleteFile",
+    "DeleteFolder",
+    "RestoreTrashItem",
+    "PurgeTrashItem",
+    "EmptyTrash",
+    "RestoreVersion",
+    "DeleteVersion",
+];
 
 /// Why a consumer wants the event again.
 pub type Retry = String;
@@ -77,6 +90,7 @@ pub struct Consumers {
     bus: Arc<dyn Bus>,
     notifier: Arc<dyn Notifier>,
     clock: Arc<dyn Clock>,
+    retention: Retention,
 }
 
 /// A command as a consumer reads it off the bus.
@@ -102,7 +116,20 @@ impl Consumers {
             bus,
             notifier,
             clock,
+            retention: Retention::default(),
         }
+    }
+
+    /// The same consumers keeping `retention`.
+    #[must_use]
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// What they keep, for how long.
+    pub fn retention(&self) -> Retention {
+        self.retention
     }
 
     fn now(&self) -> Timestamp {
@@ -251,6 +278,13 @@ impl Consumers {
             Command::DeleteFolder(body) => self.delete_folder(&incoming, consumer, body).await,
             Command::MoveFile(body) => self.move_file(&incoming, consumer, body).await,
             Command::CreateFolder(body) => self.create_folder(&incoming, consumer, body.path).await,
+            Command::RestoreTrashItem(body) => self.restore_trash(&incoming, consumer, body).await,
+            Command::PurgeTrashItem(body) => {
+                self.purge_trash(&incoming, consumer, body.trash_id).await
+            }
+            Command::EmptyTrash(_) => self.empty_trash(&incoming, consumer).await,
+            Command::RestoreVersion(body) => self.restore_version(&incoming, consumer, body).await,
+            Command::DeleteVersion(body) => self.delete_version(&incoming, consumer, body).await,
             other => {
                 tracing::warn!(
                     action = other.action(),

@@ -8,6 +8,7 @@ use crate::names::numbered_name;
 use crate::ports::PortError;
 use ferry_protocol::messages::{ConflictPolicy, FileMovedV1, FolderCreatedV1, MoveFileV1};
 use ferry_protocol::{ErrorCode, Event, FileName, FolderPath};
+use uuid::Uuid;
 
 /// Where a moved file was: noted with its `MoveFile` before the move.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -34,7 +35,7 @@ impl Consumers {
                     incoming,
                     consumer,
                     ErrorCode::Conflict,
-                    "Only an uploaded file can be moved or renamed.",
+                    file.status.not_movable(),
                 )
                 .await;
         }
@@ -64,6 +65,7 @@ impl Consumers {
                 .await;
         }
         let mut events = Vec::new();
+        let mut replaced = None;
         let mut to_name = body.to_name.clone();
         let same_place = file.folder == body.to_folder && file.name == to_name;
         if !same_place {
@@ -103,9 +105,17 @@ impl Consumers {
                             }
                         };
                     }
+                    ConflictPolicy::Replace if other.status == FileStatus::Available => {
+                        // The file in the way goes to the trash, as an item
+                        // of its own, announced as it goes.
+                        let cause = self.cause(incoming, consumer);
+                        let trash_id = Uuid::new_v5(&incoming.command_id, other.file_id.as_bytes());
+                        let trashed = self.trash_file(other, trash_id, cause).await?;
+                        self.publish(&[self.trashed_event(&trashed, cause)]).await?;
+                        replaced = Some(trashed.file_id);
+                    }
                     ConflictPolicy::Replace => {
-                        // Announced as it goes: once its record is gone, an
-                        // attempt after a crash would not find it again.
+                        // An upload still under way has nothing to keep.
                         let trace = incoming.metadata.trace_id.as_str().to_owned();
                         self.remove(other, Some(incoming.command_id), Some(&trace), consumer)
                             .await?;
@@ -145,7 +155,7 @@ impl Consumers {
             incoming,
             consumer,
             Event::FileMoved(FileMovedV1 {
-                replaced: None,
+                replaced,
                 file_id: file.file_id,
                 from_folder: file.folder,
                 from_name: file.name,

@@ -1,6 +1,7 @@
 //! The reconciliation sweep: what a crash or a lost event left behind,
 //! repaired on a schedule.
 
+use super::trash::Cause;
 use super::{Consumers, Retry, retry};
 use crate::events::event_envelope;
 use crate::model::{CommandStatus, FileRecord, FileStatus, UserId};
@@ -24,6 +25,10 @@ pub struct SweepReport {
     pub orphan_objects: u64,
     /// Index entries with no object, removed.
     pub orphan_entries: u64,
+    /// Trash items past the retention, purged.
+    pub trash_purged: u64,
+    /// Versions past the retention, deleted.
+    pub versions_expired: u64,
 }
 
 impl Consumers {
@@ -134,6 +139,42 @@ impl Consumers {
         {
             if self.remove(file, None, None, "sweep").await? {
                 report.deletes_finished += 1;
+            }
+        }
+        // The trash past its retention.
+        let trash_since = Timestamp::new(now.get() - self.retention.trash);
+        for item in self
+            .index
+            .trash_before(trash_since, 200)
+            .await
+            .map_err(retry)?
+        {
+            let cause = Cause {
+                command_id: item.trash_id,
+                trace_id: "",
+                producer: "sweep",
+            };
+            let event = self.purge_item(&item, "expired", cause).await?;
+            self.publish(&[event]).await?;
+            if self
+                .index
+                .remove_trash(&item.user, item.trash_id)
+                .await
+                .map_err(retry)?
+            {
+                report.trash_purged += 1;
+            }
+        }
+        // Versions past theirs.
+        let versions_since = Timestamp::new(now.get() - self.retention.version_age);
+        for version in self
+            .index
+            .files_with_status(FileStatus::Version, versions_since, 1000)
+            .await
+            .map_err(retry)?
+        {
+            if self.remove(version, None, None, "sweep").await? {
+                report.versions_expired += 1;
             }
         }
         // Objects without an entry.
