@@ -22,8 +22,8 @@ use ferry_core::service::{CommandAnswer, parse_folder, parse_sort};
 use ferry_core::{Caller, DomainError, DomainResult, Files};
 use ferry_protocol::api::{
     BatchRequest, BatchResponse, BatchResult, CommandView, DownloadResponse, FeedPage, FileView,
-    ListResponse, PartsResponse, PresignPartsRequest, SearchResponse, UploadedPartsResponse,
-    UsageView,
+    ListResponse, PartsResponse, PresignPartsRequest, SearchResponse, TrashPage,
+    UploadedPartsResponse, UsageView, VersionsPage,
 };
 use ferry_protocol::{
     ApiError, Command, CommandEnvelope, ErrorCode, FileName, FolderPath, TraceId,
@@ -90,6 +90,8 @@ pub fn routes<S>(host: Arc<dyn ApiHost>) -> Router<S> {
         .route("/files/{id}", get(file))
         .route("/files/{id}/download", get(download))
         .route("/files/{id}/parts", get(uploaded_parts).post(presign_parts))
+        .route("/files/{id}/versions", get(versions))
+        .route("/trash", get(trash))
         .route("/search", get(search))
         .route("/usage", get(usage))
         .route("/events", get(events))
@@ -443,6 +445,31 @@ async fn command_status(
     CommandId(id): CommandId,
 ) -> Reply<CommandView> {
     authed.reply(host.files().command_status(&authed.user, id).await)
+}
+
+/// `GET /api/trash?cursor=&limit=`: the trash, the most recently deleted
+/// first.
+async fn trash(
+    State(host): State<Host>,
+    authed: Authed,
+    Query(query): Query<HashMap<String, String>>,
+) -> Reply<TrashPage> {
+    let limit = parse_limit(&query, &authed.trace_id)?;
+    let cursor = query.get("cursor").map(String::as_str);
+    authed.reply(host.files().trash(&authed.user, cursor, limit).await)
+}
+
+/// `GET /api/files/{id}/versions?cursor=&limit=`: a current file's older
+/// versions, the newest first.
+async fn versions(
+    State(host): State<Host>,
+    authed: Authed,
+    FileId(id): FileId,
+    Query(query): Query<HashMap<String, String>>,
+) -> Reply<VersionsPage> {
+    let limit = parse_limit(&query, &authed.trace_id)?;
+    let cursor = query.get("cursor").map(String::as_str);
+    authed.reply(host.files().versions(&authed.user, id, cursor, limit).await)
 }
 
 async fn usage(State(host): State<Host>, authed: Authed) -> Reply<UsageView> {

@@ -77,6 +77,9 @@ pub fn api_components() -> Value {
         DownloadResponse,
         CommandView,
         UsageView,
+        TrashItemView,
+        TrashPage,
+        VersionsPage,
         FeedPage,
         crate::ApiError,
     );
