@@ -74,6 +74,8 @@ fn record(user: &UserId, folder: &FolderPath, n: usize, rng: &mut Lcg) -> FileRe
         version: 1,
         created_at: at,
         updated_at: at,
+        lineage: None,
+        trash_id: None,
     }
 }
 

@@ -5,7 +5,8 @@ use crate::db::{StoreError, StoreResult};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferry_core::model::{
-    CommandRecord, CommandStatus, FileRecord, FileStatus, FolderRecord, SortKey, UserId,
+    CommandRecord, CommandStatus, FileRecord, FileStatus, FolderRecord, SortKey, TrashItem,
+    TrashKind, UserId,
 };
 use ferry_core::ports::PortError;
 use ferry_protocol::{FileName, FolderPath, Timestamp};
@@ -16,10 +17,16 @@ use uuid::Uuid;
 
 /// The columns of `files` that make a [`FileRecord`], in [`file_from_row`]'s order.
 pub(crate) const FILE_COLUMNS: &str = "user, file_id, folder, name, status, size, content_type, \
-     sha256, etag, upload_id, part_size, command_id, trace_id, version, created_at, updated_at";
+     sha256, etag, upload_id, part_size, command_id, trace_id, version, created_at, updated_at, \
+     lineage, trash_id";
 
 /// How many columns [`FILE_COLUMNS`] names.
-pub(crate) const FILE_COLUMN_COUNT: usize = 16;
+pub(crate) const FILE_COLUMN_COUNT: usize = 18;
+
+/// The columns of `trash` that make a [`TrashItem`], in [`trash_from_row`]'s
+/// order.
+pub(crate) const TRASH_COLUMNS: &str =
+    "user, trash_id, kind, path, name, file_id, files, bytes, folders, trashed_at";
 
 /// The columns of `commands` that make a [`CommandRecord`], in
 /// [`command_from_row`]'s order.
@@ -78,6 +85,8 @@ pub(crate) fn file_from_row(row: &Row<'_>) -> StoreResult<FileRecord> {
     let status: String = row.get(4)?;
     let part_size: Option<i64> = row.get(10)?;
     let command_id: Option<Vec<u8>> = row.get(11)?;
+    let lineage: Option<Vec<u8>> = row.get(16)?;
+    let trash_id: Option<Vec<u8>> = row.get(17)?;
     Ok(FileRecord {
         user: user_from_db(&user)?,
         file_id: uuid_from_db(&file_id)?,
@@ -96,6 +105,54 @@ pub(crate) fn file_from_row(row: &Row<'_>) -> StoreResult<FileRecord> {
         version: u64_from_db(row.get(13)?, "version")?,
         created_at: time_from_db(row.get(14)?)?,
         updated_at: time_from_db(row.get(15)?)?,
+        lineage: lineage.as_deref().map(uuid_from_db).transpose()?,
+        trash_id: trash_id.as_deref().map(uuid_from_db).transpose()?,
+    })
+}
+
+/// How a trash item's kind is stored.
+pub(crate) fn trash_kind_to_db(kind: TrashKind) -> &'static str {
+    match kind {
+        TrashKind::File => "file",
+        TrashKind::Folder => "folder",
+    }
+}
+
+/// A folder item's folders as stored: a JSON array of paths.
+pub(crate) fn folders_to_db(folders: &[FolderPath]) -> String {
+    let paths: Vec<&str> = folders.iter().map(FolderPath::as_str).collect();
+    // A list of strings always serialises.
+    serde_json::to_string(&paths).unwrap_or_default()
+}
+
+/// Reads a row selected with [`TRASH_COLUMNS`].
+pub(crate) fn trash_from_row(row: &Row<'_>) -> StoreResult<TrashItem> {
+    let user: String = row.get(0)?;
+    let trash_id: Vec<u8> = row.get(1)?;
+    let kind: String = row.get(2)?;
+    let path: String = row.get(3)?;
+    let file_id: Option<Vec<u8>> = row.get(5)?;
+    let folders: String = row.get(8)?;
+    let folders: Vec<String> =
+        serde_json::from_str(&folders).map_err(|e| corrupt(format!("trash folders: {e}")))?;
+    Ok(TrashItem {
+        user: user_from_db(&user)?,
+        trash_id: uuid_from_db(&trash_id)?,
+        kind: match kind.as_str() {
+            "file" => TrashKind::File,
+            "folder" => TrashKind::Folder,
+            _ => return Err(corrupt(format!("trash kind `{kind}`"))),
+        },
+        path: folder_from_db(&path)?,
+        name: row.get(4)?,
+        file_id: file_id.as_deref().map(uuid_from_db).transpose()?,
+        files: u64_from_db(row.get(6)?, "file count")?,
+        bytes: u64_from_db(row.get(7)?, "bytes")?,
+        folders: folders
+            .iter()
+            .map(|f| folder_from_db(f))
+            .collect::<StoreResult<_>>()?,
+        trashed_at: time_from_db(row.get(9)?)?,
     })
 }
 
@@ -183,6 +240,40 @@ pub(crate) enum Cursor {
     /// A `files_under` page that ended on a file.
     #[serde(rename = "u")]
     Under {
+        /// The file id.
+        i: Uuid,
+    },
+    /// A `folders_under` page that ended on a folder.
+    #[serde(rename = "p")]
+    FoldersUnder {
+        /// The folder whose tree is listed.
+        k: String,
+        /// The last folder's path.
+        n: String,
+    },
+    /// A `list_trash` page that ended on an item.
+    #[serde(rename = "t")]
+    Trash {
+        /// When it was deleted (nanoseconds).
+        v: i64,
+        /// Its trash id.
+        i: Uuid,
+    },
+    /// A `trashed_files` page that ended on a file.
+    #[serde(rename = "b")]
+    Trashed {
+        /// The trash item listed.
+        k: Uuid,
+        /// The file id.
+        i: Uuid,
+    },
+    /// A `versions` page that ended on a version.
+    #[serde(rename = "v")]
+    Versions {
+        /// The lineage listed.
+        k: Uuid,
+        /// When the version was created (nanoseconds).
+        v: i64,
         /// The file id.
         i: Uuid,
     },

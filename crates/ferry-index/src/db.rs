@@ -228,6 +228,130 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // leaves it.
     "CREATE INDEX commands_pending ON commands (accepted_at, user, command_id)
          WHERE status = 'pending';",
+    // 6: the trash and file versions (issue 19). Two statuses more, which
+    // the status check must allow: SQLite can't alter a check, so `files` is
+    // rebuilt (a new table, the rows copied, the old one dropped with its
+    // indexes and triggers, the new one renamed; the trigram rows stay, as
+    // every file keeps its id and name). A file's lineage (NULL: its own
+    // id) and trash item are new columns.
+    //
+    // Only current files (`uploading`, `available`) are listed, searched
+    // and hold names, so the listing indexes now hold those alone; trashed
+    // files and versions have partial indexes of their own, so a trash
+    // item's files and a lineage's versions are one range each. The usage
+    // row counts current files only, and the bytes of the trash and of
+    // versions apart (before this step every counted file was current, so
+    // the kept counts hold as they are).
+    "CREATE TABLE files_v6 (
+         user TEXT NOT NULL,
+         file_id BLOB NOT NULL,
+         folder TEXT NOT NULL,
+         name TEXT NOT NULL,
+         name_folded TEXT NOT NULL,
+         status TEXT NOT NULL
+             CHECK (status IN ('uploading', 'available', 'deleting', 'trashed', 'version')),
+         size INTEGER NOT NULL CHECK (size >= 0),
+         content_type TEXT NOT NULL,
+         sha256 TEXT,
+         etag TEXT,
+         upload_id TEXT,
+         part_size INTEGER,
+         command_id BLOB,
+         trace_id TEXT,
+         version INTEGER NOT NULL,
+         created_at INTEGER NOT NULL,
+         updated_at INTEGER NOT NULL,
+         lineage BLOB,
+         trash_id BLOB,
+         PRIMARY KEY (user, file_id)
+     ) WITHOUT ROWID;
+     INSERT INTO files_v6 (user, file_id, folder, name, name_folded, status, size,
+                           content_type, sha256, etag, upload_id, part_size, command_id,
+                           trace_id, version, created_at, updated_at)
+         SELECT user, file_id, folder, name, name_folded, status, size,
+                content_type, sha256, etag, upload_id, part_size, command_id,
+                trace_id, version, created_at, updated_at
+         FROM files;
+     -- Dropping a table drops its triggers before its rows, so the trigram
+     -- rows are left as they are.
+     DROP TABLE files;
+     ALTER TABLE files_v6 RENAME TO files;
+
+     -- At most one available file per folder and name (a replacing upload
+     -- shares the name while it is uploading).
+     CREATE UNIQUE INDEX files_available_name ON files (user, folder, name)
+         WHERE status = 'available';
+     -- The listings of a folder, one index per order; they hold the current
+     -- files. Queries repeat the condition word for word, so they apply.
+     CREATE INDEX files_live_name ON files (user, folder, name, file_id)
+         WHERE status IN ('uploading', 'available');
+     CREATE INDEX files_live_size ON files (user, folder, size, name, file_id)
+         WHERE status IN ('uploading', 'available');
+     CREATE INDEX files_live_modified ON files (user, folder, updated_at, name, file_id)
+         WHERE status IN ('uploading', 'available');
+     -- Search scans this in name order and tests the folded name without
+     -- touching the table; only matches are read in full.
+     -- (status is repeated so SQLite counts the index as covering.)
+     CREATE INDEX files_live_search ON files (user, name, file_id, name_folded, status)
+         WHERE status IN ('uploading', 'available');
+     CREATE INDEX files_by_folder ON files (user, folder, file_id);
+     -- The sweep's stale files of a status, by change time.
+     CREATE INDEX files_by_status ON files (status, updated_at, user, file_id);
+     -- A trash item's files, by id.
+     CREATE INDEX files_trashed ON files (user, trash_id, file_id)
+         WHERE status = 'trashed';
+     -- A lineage's versions, the newest first (then by id).
+     CREATE INDEX files_versions
+         ON files (user, coalesce(lineage, file_id), created_at DESC, file_id)
+         WHERE status = 'version';
+
+     -- The trigram triggers of step 4, on the new table.
+     CREATE TRIGGER files_trigrams_insert AFTER INSERT ON files BEGIN
+         INSERT OR IGNORE INTO name_trigrams (user, trigram, file_id)
+             SELECT new.user, substr(new.name_folded, n, 3), new.file_id
+             FROM name_trigram_positions WHERE n <= length(new.name_folded) - 2;
+     END;
+     CREATE TRIGGER files_trigrams_update AFTER UPDATE OF user, file_id, name_folded ON files
+         WHEN old.user IS NOT new.user OR old.file_id IS NOT new.file_id
+              OR old.name_folded IS NOT new.name_folded
+     BEGIN
+         DELETE FROM name_trigrams
+             WHERE user = old.user AND file_id = old.file_id AND trigram IN (
+                 SELECT substr(old.name_folded, n, 3)
+                 FROM name_trigram_positions WHERE n <= length(old.name_folded) - 2);
+         INSERT OR IGNORE INTO name_trigrams (user, trigram, file_id)
+             SELECT new.user, substr(new.name_folded, n, 3), new.file_id
+             FROM name_trigram_positions WHERE n <= length(new.name_folded) - 2;
+     END;
+     CREATE TRIGGER files_trigrams_delete AFTER DELETE ON files BEGIN
+         DELETE FROM name_trigrams
+             WHERE user = old.user AND file_id = old.file_id AND trigram IN (
+                 SELECT substr(old.name_folded, n, 3)
+                 FROM name_trigram_positions WHERE n <= length(old.name_folded) - 2);
+     END;
+
+     ALTER TABLE usage ADD COLUMN trash_bytes INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE usage ADD COLUMN version_bytes INTEGER NOT NULL DEFAULT 0;
+
+     -- What each delete moved to the trash. A folder item's folders are a
+     -- JSON array of paths, read and written with the item.
+     CREATE TABLE trash (
+         user TEXT NOT NULL,
+         trash_id BLOB NOT NULL,
+         kind TEXT NOT NULL CHECK (kind IN ('file', 'folder')),
+         path TEXT NOT NULL,
+         name TEXT NOT NULL,
+         file_id BLOB,
+         files INTEGER NOT NULL CHECK (files >= 0),
+         bytes INTEGER NOT NULL CHECK (bytes >= 0),
+         folders TEXT NOT NULL,
+         trashed_at INTEGER NOT NULL,
+         PRIMARY KEY (user, trash_id)
+     ) WITHOUT ROWID;
+     -- A user's trash, the newest first (then by id).
+     CREATE INDEX trash_newest ON trash (user, trashed_at DESC, trash_id);
+     -- Every user's trash by age, for the retention sweep.
+     CREATE INDEX trash_by_age ON trash (trashed_at, user, trash_id);",
 ];
 
 /// The schema version this build writes.
@@ -519,5 +643,156 @@ mod tests {
         let (held, expected) = crate::search::tests::trigram_rows(&conn);
         assert_eq!(held, expected);
         assert_eq!(held.len(), 3 + 1 + 8 + 15);
+    }
+
+    /// A version-5 file keeps its files, usage and trigrams through step 6,
+    /// which rebuilds `files`: records read back as they were (no lineage,
+    /// no trash), the trigram triggers still work, the new statuses are
+    /// allowed and counted apart.
+    #[test]
+    fn files_kept_from_version_5_take_the_trash_and_versions() {
+        use crate::ops;
+        use ferry_core::conformance::{next, user};
+        use ferry_core::model::{FileStatus, TrashItem, TrashKind, Usage};
+        use uuid::Uuid;
+
+        let mut conn = Connection::open_in_memory().unwrap();
+        for step in &MIGRATIONS[..5] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        let rows = [
+            ("ann", "docs", "Report.PDF", "available", 10),
+            ("ann", "docs", "draft.txt", "uploading", 5),
+            ("ann", "docs/old", "gone.txt", "deleting", 7),
+            ("bob", "", "Été.jpg", "available", 3),
+        ];
+        for (n, (owner, folder, name, status, size)) in rows.into_iter().enumerate() {
+            conn.execute(
+                "INSERT INTO files (user, file_id, folder, name, name_folded, status, size,
+                                    content_type, sha256, version, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'text/plain', 'c2hh', 2, 1000, 2000)",
+                rusqlite::params![
+                    owner,
+                    [u8::try_from(n + 1).unwrap(); 16].to_vec(),
+                    folder,
+                    name,
+                    crate::codec::fold(name),
+                    status,
+                    size
+                ],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO usage (user, bytes, files) VALUES ('ann', 15, 2), ('bob', 3, 1);
+             INSERT INTO folders (user, path, parent, name, created_at)
+                 VALUES ('ann', 'docs', '', 'docs', 0), ('ann', 'docs/old', 'docs', 'old', 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let version: u32 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, schema_version());
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+
+        let (ann, bob) = (user("ann"), user("bob"));
+        let id = |n: u8| Uuid::from_bytes([n; 16]);
+        let report = ops::file(&conn, &ann, id(1)).unwrap().unwrap();
+        assert_eq!(
+            (
+                report.name.as_str(),
+                report.status,
+                report.size,
+                report.sha256.as_deref(),
+                report.version,
+                report.lineage,
+                report.trash_id
+            ),
+            (
+                "Report.PDF",
+                FileStatus::Available,
+                10,
+                Some("c2hh"),
+                2,
+                None,
+                None
+            )
+        );
+        assert_eq!(
+            ops::file(&conn, &ann, id(3)).unwrap().unwrap().status,
+            FileStatus::Deleting
+        );
+        let (held, expected) = crate::search::tests::trigram_rows(&conn);
+        assert_eq!(held, expected);
+        assert_eq!(
+            ops::usage(&conn, &ann).unwrap(),
+            Usage {
+                bytes: 15,
+                files: 2,
+                ..Usage::default()
+            }
+        );
+
+        // The new statuses are stored, counted apart, and keep the
+        // trigrams in step through the new table's triggers.
+        let trash_id = Uuid::new_v4();
+        let trashed = next(&report, |f| {
+            f.status = FileStatus::Trashed;
+            f.trash_id = Some(trash_id);
+        });
+        ops::update_file(&mut conn, &trashed, report.version).unwrap();
+        let draft = ops::file(&conn, &ann, id(2)).unwrap().unwrap();
+        let version = next(&draft, |f| {
+            f.status = FileStatus::Version;
+            f.name = ferry_protocol::FileName::parse("draft v1.txt").unwrap();
+        });
+        ops::update_file(&mut conn, &version, draft.version).unwrap();
+        assert_eq!(
+            ops::usage(&conn, &ann).unwrap(),
+            Usage {
+                bytes: 15,
+                files: 0,
+                trash_bytes: 10,
+                version_bytes: 5,
+            }
+        );
+        assert_eq!(
+            ops::trashed_files(&conn, &ann, trash_id, None, 10)
+                .unwrap()
+                .items,
+            [trashed]
+        );
+        assert_eq!(
+            ops::versions(&conn, &ann, draft.file_id, None, 10)
+                .unwrap()
+                .items,
+            [version]
+        );
+        assert!(ops::remove_file(&mut conn, &bob, id(4), 2).unwrap());
+        let (held, expected) = crate::search::tests::trigram_rows(&conn);
+        assert_eq!(held, expected);
+
+        let item = TrashItem {
+            user: ann.clone(),
+            trash_id,
+            kind: TrashKind::Folder,
+            path: ferry_core::conformance::folder("docs"),
+            name: "docs".to_owned(),
+            file_id: None,
+            files: 1,
+            bytes: 10,
+            folders: vec![
+                ferry_core::conformance::folder("docs"),
+                ferry_core::conformance::folder("docs/old"),
+            ],
+            trashed_at: ferry_core::conformance::at(5),
+        };
+        ops::put_trash(&conn, &item).unwrap();
+        assert_eq!(ops::trash_item(&conn, &ann, trash_id).unwrap(), Some(item));
     }
 }

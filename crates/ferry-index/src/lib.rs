@@ -11,11 +11,13 @@
 //! **Invariant:** every row belongs to one user's partition (each table's
 //! primary key starts with the user; `processed` with the consumer), and every
 //! query names the user, so no call can see or change another user's files,
-//! folders, commands or usage. Each write is one transaction that checks its
-//! conditions and applies all it changes (the file, its folders, the usage
-//! row), so a refused write changes nothing and `usage` always equals the sum
-//! over the user's files that are not `deleting`. When a write returns `Ok`
-//! it is on disk. SQLite is only ever called from blocking threads.
+//! folders, commands, trash or usage. Each write is one transaction that
+//! checks its conditions and applies all it changes (the file, its folders,
+//! the usage row), so a refused write changes nothing and `usage` always
+//! equals the sum over the user's files that are not `deleting` (files:
+//! the current ones; trash and version bytes: the `trashed` files and the
+//! `version`s). When a write returns `Ok` it is on disk. SQLite is only ever
+//! called from blocking threads.
 //!
 //! Where the port leaves room, this adapter:
 //! - pages with opaque keyset cursors (base64url JSON of the last row's sort
@@ -39,8 +41,13 @@
 //!   [`Index::finish_command`] as `pending`; finishing a command that was
 //!   never recorded does nothing (as DynamoDB's conditional update would);
 //! - refuses [`Index::remove_folder_tree`] with [`PortError::Conflict`] while
-//!   any file record (any status) is still in the tree; the root always
-//!   exists, so creating it returns false and removing it removes every
+//!   a current file (`uploading` or `available`) is still in the tree; the
+//!   root always exists, so creating it returns false and removing it
+//!   removes every folder;
+//! - adds a file's folders on [`Index::insert_file`] only when the file is
+//!   current, as [`Index::update_file`] does;
+//! - refuses a cursor of [`Index::trashed_files`], [`Index::versions`] or
+//!   [`Index::folders_under`] handed to another trash item, lineage or
 //!   folder;
 //! - keeps the first time a consumer marked an event processed.
 
@@ -54,7 +61,8 @@ pub use search::SearchPlan;
 use async_trait::async_trait;
 use db::{Pool, StoreResult};
 use ferry_core::model::{
-    CommandRecord, CommandStatus, Entry, FileRecord, FileStatus, ListQuery, Page, Usage, UserId,
+    CommandRecord, CommandStatus, Entry, FileRecord, FileStatus, ListQuery, Page, TrashItem, Usage,
+    UserId,
 };
 use ferry_core::ports::{Index, PortError, PortResult, PutCommand};
 use ferry_protocol::{FolderPath, Timestamp};
@@ -261,6 +269,79 @@ impl Index for SqliteIndex {
     async fn usage(&self, user: &UserId) -> PortResult<Usage> {
         let user = user.clone();
         self.read(move |conn| ops::usage(conn, &user)).await
+    }
+
+    async fn folders_under(
+        &self,
+        user: &UserId,
+        path: &FolderPath,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<FolderPath>> {
+        let (user, path) = (user.clone(), path.clone());
+        let cursor = cursor.map(str::to_owned);
+        self.read(move |conn| ops::folders_under(conn, &user, &path, cursor.as_deref(), limit))
+            .await
+    }
+
+    async fn put_trash(&self, item: &TrashItem) -> PortResult<()> {
+        let item = item.clone();
+        self.write(move |conn| ops::put_trash(conn, &item)).await
+    }
+
+    async fn trash_item(&self, user: &UserId, trash_id: Uuid) -> PortResult<Option<TrashItem>> {
+        let user = user.clone();
+        self.read(move |conn| ops::trash_item(conn, &user, trash_id))
+            .await
+    }
+
+    async fn list_trash(
+        &self,
+        user: &UserId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<TrashItem>> {
+        let user = user.clone();
+        let cursor = cursor.map(str::to_owned);
+        self.read(move |conn| ops::list_trash(conn, &user, cursor.as_deref(), limit))
+            .await
+    }
+
+    async fn remove_trash(&self, user: &UserId, trash_id: Uuid) -> PortResult<bool> {
+        let user = user.clone();
+        self.write(move |conn| ops::remove_trash(conn, &user, trash_id))
+            .await
+    }
+
+    async fn trash_before(&self, before: Timestamp, limit: u32) -> PortResult<Vec<TrashItem>> {
+        self.read(move |conn| ops::trash_before(conn, before, limit))
+            .await
+    }
+
+    async fn trashed_files(
+        &self,
+        user: &UserId,
+        trash_id: Uuid,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<FileRecord>> {
+        let user = user.clone();
+        let cursor = cursor.map(str::to_owned);
+        self.read(move |conn| ops::trashed_files(conn, &user, trash_id, cursor.as_deref(), limit))
+            .await
+    }
+
+    async fn versions(
+        &self,
+        user: &UserId,
+        lineage: Uuid,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<FileRecord>> {
+        let user = user.clone();
+        let cursor = cursor.map(str::to_owned);
+        self.read(move |conn| ops::versions(conn, &user, lineage, cursor.as_deref(), limit))
+            .await
     }
 
     async fn put_command(&self, command: &CommandRecord) -> PortResult<PutCommand> {

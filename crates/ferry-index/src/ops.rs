@@ -4,13 +4,14 @@
 //! one read transaction, so a page is one snapshot.
 
 use crate::codec::{
-    COMMAND_COLUMNS, Cursor, FILE_COLUMN_COUNT, FILE_COLUMNS, clamp_limit, command_from_row,
-    file_from_row, fold, folder_from_row, time_to_db, u64_to_db,
+    COMMAND_COLUMNS, Cursor, FILE_COLUMN_COUNT, FILE_COLUMNS, TRASH_COLUMNS, clamp_limit,
+    command_from_row, file_from_row, fold, folder_from_row, folders_to_db, time_to_db,
+    trash_from_row, trash_kind_to_db, u64_to_db,
 };
 use crate::db::StoreResult;
 use ferry_core::model::{
-    CommandRecord, CommandStatus, Entry, FileRecord, FileStatus, ListQuery, Page, SortKey, Usage,
-    UserId,
+    CommandRecord, CommandStatus, Entry, FileRecord, FileStatus, ListQuery, Page, SortKey,
+    TrashItem, Usage, UserId,
 };
 use ferry_core::ports::{PortError, PutCommand};
 use ferry_protocol::{FolderPath, Timestamp};
@@ -26,35 +27,91 @@ fn read_tx(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
     conn.transaction_with_behavior(TransactionBehavior::Deferred)
 }
 
-/// What a file adds to its owner's usage: its size and one, unless it is
-/// being deleted.
-fn weight(status: FileStatus, size: i64) -> (i64, i64) {
-    if status == FileStatus::Deleting {
-        (0, 0)
-    } else {
-        (size, 1)
+/// What a file adds to its owner's usage row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Weight {
+    /// Its size, unless it is being deleted.
+    bytes: i64,
+    /// One for a current file.
+    files: i64,
+    /// Its size while it is in the trash.
+    trash_bytes: i64,
+    /// Its size while it is a version.
+    version_bytes: i64,
+}
+
+impl Weight {
+    /// The weight of a file with this status and size.
+    fn of(status: FileStatus, size: i64) -> Self {
+        match status {
+            FileStatus::Deleting => Self::default(),
+            FileStatus::Uploading | FileStatus::Available => Self {
+                bytes: size,
+                files: 1,
+                ..Self::default()
+            },
+            FileStatus::Trashed => Self {
+                bytes: size,
+                trash_bytes: size,
+                ..Self::default()
+            },
+            FileStatus::Version => Self {
+                bytes: size,
+                version_bytes: size,
+                ..Self::default()
+            },
+        }
+    }
+
+    /// The change from `old` to `self`.
+    fn minus(self, old: Self) -> Self {
+        Self {
+            bytes: self.bytes - old.bytes,
+            files: self.files - old.files,
+            trash_bytes: self.trash_bytes - old.trash_bytes,
+            version_bytes: self.version_bytes - old.version_bytes,
+        }
     }
 }
 
-fn add_usage(tx: &Transaction<'_>, user: &UserId, bytes: i64, files: i64) -> StoreResult<()> {
-    if bytes == 0 && files == 0 {
+/// Adds `delta` to the user's usage row (creating it).
+fn add_usage(tx: &Transaction<'_>, user: &UserId, delta: Weight) -> StoreResult<()> {
+    if delta == Weight::default() {
         return Ok(());
     }
     tx.prepare_cached(
-        "INSERT INTO usage (user, bytes, files) VALUES (?1, ?2, ?3)
+        "INSERT INTO usage (user, bytes, files, trash_bytes, version_bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (user) DO UPDATE SET bytes = bytes + excluded.bytes,
-                                          files = files + excluded.files",
+                                          files = files + excluded.files,
+                                          trash_bytes = trash_bytes + excluded.trash_bytes,
+                                          version_bytes = version_bytes + excluded.version_bytes",
     )?
-    .execute(params![user.as_str(), bytes, files])?;
+    .execute(params![
+        user.as_str(),
+        delta.bytes,
+        delta.files,
+        delta.trash_bytes,
+        delta.version_bytes
+    ])?;
     Ok(())
 }
 
-fn read_usage(conn: &Connection, user: &UserId) -> StoreResult<(i64, i64)> {
+fn read_usage(conn: &Connection, user: &UserId) -> StoreResult<Weight> {
     Ok(conn
-        .prepare_cached("SELECT bytes, files FROM usage WHERE user = ?1")?
-        .query_row([user.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+        .prepare_cached(
+            "SELECT bytes, files, trash_bytes, version_bytes FROM usage WHERE user = ?1",
+        )?
+        .query_row([user.as_str()], |row| {
+            Ok(Weight {
+                bytes: row.get(0)?,
+                files: row.get(1)?,
+                trash_bytes: row.get(2)?,
+                version_bytes: row.get(3)?,
+            })
+        })
         .optional()?
-        .unwrap_or((0, 0)))
+        .unwrap_or_default())
 }
 
 /// Creates `path` and the parents it lacks; returns whether `path` itself was
@@ -108,7 +165,7 @@ fn stored_file(conn: &Connection, user: &UserId, file_id: Uuid) -> StoreResult<O
 /// Which files a name check looks at.
 #[derive(Debug, Clone, Copy)]
 enum Holders {
-    /// Files `uploading` or `available`.
+    /// Current files: `uploading` or `available`.
     Live,
     /// Files `available` only.
     Available,
@@ -117,7 +174,7 @@ enum Holders {
 // Named indexes: `file_id <> ?` would otherwise tempt the planner into the
 // user's whole primary-key range, making every insert cost O(files).
 const LIVE_HOLDER_SQL: &str = "SELECT 1 FROM files INDEXED BY files_live_name
-     WHERE user = ?1 AND folder = ?2 AND name = ?3 AND status <> 'deleting'
+     WHERE user = ?1 AND folder = ?2 AND name = ?3 AND status IN ('uploading', 'available')
        AND file_id <> ?4 LIMIT 1";
 const AVAILABLE_HOLDER_SQL: &str = "SELECT 1 FROM files INDEXED BY files_available_name
      WHERE user = ?1 AND folder = ?2 AND name = ?3 AND status = 'available'
@@ -171,6 +228,10 @@ fn file_values(file: &FileRecord) -> Result<Vec<Value>, PortError> {
         Value::Integer(u64_to_db(file.version, "version")?),
         Value::Integer(time_to_db(file.created_at)?),
         Value::Integer(time_to_db(file.updated_at)?),
+        file.lineage
+            .map_or(Value::Null, |id| Value::Blob(id.as_bytes().to_vec())),
+        file.trash_id
+            .map_or(Value::Null, |id| Value::Blob(id.as_bytes().to_vec())),
         Value::Text(fold(file.name.as_str())),
     ])
 }
@@ -191,16 +252,16 @@ pub(crate) fn insert_file(
     if stored_file(&tx, &file.user, file.file_id)?.is_some() {
         return Err(PortError::Conflict(format!("file {} already exists", file.file_id)).into());
     }
-    let (add_bytes, add_files) = weight(file.status, size);
+    let added = Weight::of(file.status, size);
     // A replacing upload shares the name until it becomes available; the
     // unique index on available names still guards a record inserted as
-    // available.
+    // available. Only a current file holds a name.
     let holders = if replacing {
         Holders::Available
     } else {
         Holders::Live
     };
-    if add_files > 0
+    if file.is_current()
         && (!replacing || file.status == FileStatus::Available)
         && name_holder(
             &tx,
@@ -213,8 +274,9 @@ pub(crate) fn insert_file(
     {
         return Err(name_taken(&file.folder, file.name.as_str()).into());
     }
-    if let Some(quota) = quota.filter(|_| add_files > 0) {
-        let (bytes, _) = read_usage(&tx, &file.user)?;
+    // Trashed files and versions count toward the quota too.
+    if let Some(quota) = quota.filter(|_| file.status != FileStatus::Deleting) {
+        let bytes = read_usage(&tx, &file.user)?.bytes;
         let after = u64::try_from(bytes).unwrap_or(0).saturating_add(file.size);
         if after > quota {
             return Err(PortError::QuotaExceeded(format!(
@@ -232,8 +294,10 @@ pub(crate) fn insert_file(
         "INSERT INTO files ({FILE_COLUMNS}, name_folded) VALUES ({placeholders})"
     ))?
     .execute(rusqlite::params_from_iter(values))?;
-    add_usage(&tx, &file.user, add_bytes, add_files)?;
-    ensure_folders(&tx, &file.user, &file.folder, time_to_db(file.created_at)?)?;
+    add_usage(&tx, &file.user, added)?;
+    if file.is_current() {
+        ensure_folders(&tx, &file.user, &file.folder, time_to_db(file.created_at)?)?;
+    }
     tx.commit()?;
     Ok(())
 }
@@ -254,7 +318,7 @@ pub(crate) fn file_by_name(
 ) -> StoreResult<Option<FileRecord>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {FILE_COLUMNS} FROM files INDEXED BY files_live_name
-         WHERE user = ?1 AND folder = ?2 AND name = ?3 AND status <> 'deleting'
+         WHERE user = ?1 AND folder = ?2 AND name = ?3 AND status IN ('uploading', 'available')
          ORDER BY status = 'available' DESC, created_at DESC, file_id LIMIT 1"
     ))?;
     // Names are stored in NFC, as FileName makes them.
@@ -288,7 +352,7 @@ pub(crate) fn update_file(
         ))
         .into());
     }
-    let (new_bytes, new_files) = weight(file.status, size);
+    let new = Weight::of(file.status, size);
     if file.status == FileStatus::Available
         && name_holder(
             &tx,
@@ -314,14 +378,12 @@ pub(crate) fn update_file(
         "UPDATE files SET {assignments} WHERE user = ?1 AND file_id = ?2"
     ))?
     .execute(rusqlite::params_from_iter(values))?;
-    let (old_bytes, old_files) = weight(old.status, u64_to_db(old.size, "size")?);
-    add_usage(
-        &tx,
-        &file.user,
-        new_bytes - old_bytes,
-        new_files - old_files,
-    )?;
-    ensure_folders(&tx, &file.user, &file.folder, time_to_db(file.updated_at)?)?;
+    let old = Weight::of(old.status, u64_to_db(old.size, "size")?);
+    add_usage(&tx, &file.user, new.minus(old))?;
+    // A trashed file or a version keeps no folder in being.
+    if file.is_current() {
+        ensure_folders(&tx, &file.user, &file.folder, time_to_db(file.updated_at)?)?;
+    }
     tx.commit()?;
     Ok(())
 }
@@ -345,8 +407,8 @@ pub(crate) fn remove_file(
     }
     tx.prepare_cached("DELETE FROM files WHERE user = ?1 AND file_id = ?2")?
         .execute(params![user.as_str(), file_id.as_bytes().as_slice()])?;
-    let (bytes, files) = weight(old.status, u64_to_db(old.size, "size")?);
-    add_usage(&tx, user, -bytes, -files)?;
+    let old = Weight::of(old.status, u64_to_db(old.size, "size")?);
+    add_usage(&tx, user, Weight::default().minus(old))?;
     tx.commit()?;
     Ok(true)
 }
@@ -412,7 +474,7 @@ fn files_page_sql(sort: SortKey, descending: bool, after_cursor: bool, limit: us
     // apply.
     let mut sql = format!(
         "SELECT {FILE_COLUMNS} FROM files
-         WHERE user = ?1 AND folder = ?2 AND status <> 'deleting'"
+         WHERE user = ?1 AND folder = ?2 AND status IN ('uploading', 'available')"
     );
     if after_cursor {
         sql.push_str(" AND ");
@@ -617,6 +679,15 @@ pub(crate) fn files_under(
     })
 }
 
+/// Every user's files with status `?1` changed before `?2`, by change
+/// time, `?3` of them.
+fn with_status_sql() -> String {
+    format!(
+        "SELECT {FILE_COLUMNS} FROM files WHERE status = ?1 AND updated_at < ?2
+         ORDER BY updated_at, user, file_id LIMIT ?3"
+    )
+}
+
 pub(crate) fn files_with_status(
     conn: &Connection,
     status: FileStatus,
@@ -624,10 +695,7 @@ pub(crate) fn files_with_status(
     limit: u32,
 ) -> StoreResult<Vec<FileRecord>> {
     let before = time_to_db(before)?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {FILE_COLUMNS} FROM files WHERE status = ?1 AND updated_at < ?2
-         ORDER BY updated_at, user, file_id LIMIT ?3"
-    ))?;
+    let mut stmt = conn.prepare_cached(&with_status_sql())?;
     let mut rows = stmt.query(params![status.as_str(), before, clamp_limit(limit)])?;
     let mut files = Vec::new();
     while let Some(row) = rows.next()? {
@@ -693,8 +761,10 @@ pub(crate) fn remove_folder_tree(
     path: &FolderPath,
 ) -> StoreResult<bool> {
     let tx = write_tx(conn)?;
+    // Only current files keep a folder: trashed files and versions may keep
+    // the paths of folders that are gone.
     let has_files = if path.is_root() {
-        tx.prepare_cached("SELECT 1 FROM files WHERE user = ?1 LIMIT 1")?
+        tx.prepare_cached(&current_in_tree_sql(true))?
             .query_row([user.as_str()], |_| Ok(()))
             .optional()?
             .is_some()
@@ -703,13 +773,10 @@ pub(crate) fn remove_folder_tree(
             return Ok(false);
         }
         let [own, high, low] = subtree_args(path);
-        tx.prepare_cached(&format!(
-            "SELECT 1 FROM files INDEXED BY files_by_folder WHERE user = ?1 AND {} LIMIT 1",
-            subtree("folder", 2)
-        ))?
-        .query_row(params![user.as_str(), own, high, low], |_| Ok(()))
-        .optional()?
-        .is_some()
+        tx.prepare_cached(&current_in_tree_sql(false))?
+            .query_row(params![user.as_str(), own, high, low], |_| Ok(()))
+            .optional()?
+            .is_some()
     };
     if has_files {
         return Err(PortError::Conflict(format!("{path} still holds files")).into());
@@ -729,11 +796,306 @@ pub(crate) fn remove_folder_tree(
     Ok(true)
 }
 
+/// Whether a current file is in the tree: `?1` user, then for a folder
+/// other than the root the three [`subtree`] parameters.
+fn current_in_tree_sql(root: bool) -> String {
+    let tree = if root {
+        String::new()
+    } else {
+        format!(" AND {}", subtree("folder", 2))
+    };
+    format!(
+        "SELECT 1 FROM files INDEXED BY files_live_name
+         WHERE user = ?1{tree} AND status IN ('uploading', 'available') LIMIT 1"
+    )
+}
+
 pub(crate) fn usage(conn: &Connection, user: &UserId) -> StoreResult<Usage> {
-    let (bytes, files) = read_usage(conn, user)?;
+    let stored = read_usage(conn, user)?;
+    let count = |value: i64| {
+        u64::try_from(value).map_err(|_| crate::codec::corrupt(format!("usage {value}")))
+    };
     Ok(Usage {
-        bytes: u64::try_from(bytes).map_err(|_| crate::codec::corrupt(format!("usage {bytes}")))?,
-        files: u64::try_from(files).map_err(|_| crate::codec::corrupt(format!("usage {files}")))?,
+        bytes: count(stored.bytes)?,
+        files: count(stored.files)?,
+        trash_bytes: count(stored.trash_bytes)?,
+        version_bytes: count(stored.version_bytes)?,
+    })
+}
+
+/// A page of the folders below a folder, by path: `?1` user, then for a
+/// folder other than the root `?2`, `?3` the range of paths below it
+/// (`a/` up to `a0`), then the cursor's path.
+fn folders_under_sql(root: bool, after_cursor: bool, limit: usize) -> String {
+    let mut sql = String::from("SELECT path FROM folders WHERE user = ?1");
+    let mut next = 2;
+    if !root {
+        sql.push_str(" AND path >= ?2 AND path < ?3");
+        next = 4;
+    }
+    if after_cursor {
+        sql.push_str(&format!(" AND path > ?{next}"));
+    }
+    sql.push_str(&format!(" ORDER BY path LIMIT {limit}"));
+    sql
+}
+
+pub(crate) fn folders_under(
+    conn: &Connection,
+    user: &UserId,
+    path: &FolderPath,
+    cursor: Option<&str>,
+    limit: u32,
+) -> StoreResult<Page<FolderPath>> {
+    let limit = clamp_limit(limit) as usize;
+    let after = match cursor.map(Cursor::decode).transpose()? {
+        None => None,
+        Some(Cursor::FoldersUnder { k, n }) if k == path.as_str() => Some(n),
+        Some(_) => return Err(invalid_cursor("belongs to another query").into()),
+    };
+    let mut args = vec![Value::Text(user.as_str().to_owned())];
+    if !path.is_root() {
+        let [_, high, low] = subtree_args(path);
+        args.extend([Value::Text(low), Value::Text(high)]);
+    }
+    let sql = folders_under_sql(path.is_root(), after.is_some(), limit + 1);
+    if let Some(after) = after {
+        args.push(Value::Text(after));
+    }
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next()? {
+        let found: String = row.get(0)?;
+        items.push(crate::codec::folder_from_db(&found)?);
+    }
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|last| {
+            Cursor::FoldersUnder {
+                k: path.as_str().to_owned(),
+                n: last.as_str().to_owned(),
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+pub(crate) fn put_trash(conn: &Connection, item: &TrashItem) -> StoreResult<()> {
+    // One statement, so no transaction: a retry changes nothing.
+    conn.prepare_cached(&format!(
+        "INSERT INTO trash ({TRASH_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (user, trash_id) DO NOTHING"
+    ))?
+    .execute(params![
+        item.user.as_str(),
+        item.trash_id.as_bytes().as_slice(),
+        trash_kind_to_db(item.kind),
+        item.path.as_str(),
+        item.name,
+        item.file_id.as_ref().map(|id| id.as_bytes().as_slice()),
+        u64_to_db(item.files, "file count")?,
+        u64_to_db(item.bytes, "bytes")?,
+        folders_to_db(&item.folders),
+        time_to_db(item.trashed_at)?,
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn trash_item(
+    conn: &Connection,
+    user: &UserId,
+    trash_id: Uuid,
+) -> StoreResult<Option<TrashItem>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {TRASH_COLUMNS} FROM trash WHERE user = ?1 AND trash_id = ?2"
+    ))?;
+    let mut rows = stmt.query(params![user.as_str(), trash_id.as_bytes().as_slice()])?;
+    rows.next()?.map(trash_from_row).transpose()
+}
+
+/// Runs a trash query and reads its items.
+fn trash_rows(conn: &Connection, sql: &str, args: Vec<Value>) -> StoreResult<Vec<TrashItem>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next()? {
+        items.push(trash_from_row(row)?);
+    }
+    Ok(items)
+}
+
+/// A page of a user's trash, the newest first, then by id: `?1` user, `?2`,
+/// `?3` the cursor's time and id. The cursor's condition is written as a
+/// range on the time (which the index walks) and a test of the ties.
+fn trash_page_sql(after_cursor: bool, limit: usize) -> String {
+    let after = if after_cursor {
+        " AND trashed_at <= ?2 AND (trashed_at < ?2 OR trash_id > ?3)"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT {TRASH_COLUMNS} FROM trash WHERE user = ?1{after}
+         ORDER BY trashed_at DESC, trash_id LIMIT {limit}"
+    )
+}
+
+pub(crate) fn list_trash(
+    conn: &Connection,
+    user: &UserId,
+    cursor: Option<&str>,
+    limit: u32,
+) -> StoreResult<Page<TrashItem>> {
+    let limit = clamp_limit(limit) as usize;
+    let after = match cursor.map(Cursor::decode).transpose()? {
+        None => None,
+        Some(Cursor::Trash { v, i }) => Some((v, i)),
+        Some(_) => return Err(invalid_cursor("belongs to another query").into()),
+    };
+    let mut args = vec![Value::Text(user.as_str().to_owned())];
+    if let Some((at, id)) = after {
+        args.push(Value::Integer(at));
+        args.push(Value::Blob(id.as_bytes().to_vec()));
+    }
+    let mut items = trash_rows(conn, &trash_page_sql(after.is_some(), limit + 1), args)?;
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items
+            .last()
+            .map(|last| {
+                Ok::<_, PortError>(
+                    Cursor::Trash {
+                        v: time_to_db(last.trashed_at)?,
+                        i: last.trash_id,
+                    }
+                    .encode(),
+                )
+            })
+            .transpose()?
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+pub(crate) fn remove_trash(conn: &Connection, user: &UserId, trash_id: Uuid) -> StoreResult<bool> {
+    Ok(conn
+        .prepare_cached("DELETE FROM trash WHERE user = ?1 AND trash_id = ?2")?
+        .execute(params![user.as_str(), trash_id.as_bytes().as_slice()])?
+        == 1)
+}
+
+/// Every user's trash deleted before `?1`, the oldest first, `?2` of it.
+fn trash_before_sql() -> String {
+    format!(
+        "SELECT {TRASH_COLUMNS} FROM trash WHERE trashed_at < ?1
+         ORDER BY trashed_at, user, trash_id LIMIT ?2"
+    )
+}
+
+pub(crate) fn trash_before(
+    conn: &Connection,
+    before: Timestamp,
+    limit: u32,
+) -> StoreResult<Vec<TrashItem>> {
+    trash_rows(
+        conn,
+        &trash_before_sql(),
+        vec![
+            Value::Integer(time_to_db(before)?),
+            Value::Integer(i64::from(clamp_limit(limit))),
+        ],
+    )
+}
+
+/// A page of a trash item's files, by id: `?1` user, `?2` trash id, `?3`
+/// the cursor's id.
+fn trashed_sql(after_cursor: bool, limit: usize) -> String {
+    let after = if after_cursor {
+        " AND file_id > ?3"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT {FILE_COLUMNS} FROM files INDEXED BY files_trashed
+         WHERE user = ?1 AND trash_id = ?2 AND status = 'trashed'{after}
+         ORDER BY file_id LIMIT {limit}"
+    )
+}
+
+pub(crate) fn trashed_files(
+    conn: &Connection,
+    user: &UserId,
+    trash_id: Uuid,
+    cursor: Option<&str>,
+    limit: u32,
+) -> StoreResult<Page<FileRecord>> {
+    let limit = clamp_limit(limit) as usize;
+    let after = match cursor.map(Cursor::decode).transpose()? {
+        None => None,
+        Some(Cursor::Trashed { k, i }) if k == trash_id => Some(i),
+        Some(_) => return Err(invalid_cursor("belongs to another query").into()),
+    };
+    let mut args = vec![
+        Value::Text(user.as_str().to_owned()),
+        Value::Blob(trash_id.as_bytes().to_vec()),
+    ];
+    if let Some(id) = after {
+        args.push(Value::Blob(id.as_bytes().to_vec()));
+    }
+    let sql = trashed_sql(after.is_some(), limit + 1);
+    file_page(conn, &sql, args, limit, |file| Cursor::Trashed {
+        k: trash_id,
+        i: file.file_id,
+    })
+}
+
+/// A page of a lineage's versions, the newest first, then by id: `?1` user,
+/// `?2` lineage, `?3`, `?4` the cursor's creation time and id. The lineage
+/// is written as the index's expression, so the index applies.
+fn versions_sql(after_cursor: bool, limit: usize) -> String {
+    let after = if after_cursor {
+        " AND created_at <= ?3 AND (created_at < ?3 OR file_id > ?4)"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT {FILE_COLUMNS} FROM files INDEXED BY files_versions
+         WHERE user = ?1 AND coalesce(lineage, file_id) = ?2 AND status = 'version'{after}
+         ORDER BY created_at DESC, file_id LIMIT {limit}"
+    )
+}
+
+pub(crate) fn versions(
+    conn: &Connection,
+    user: &UserId,
+    lineage: Uuid,
+    cursor: Option<&str>,
+    limit: u32,
+) -> StoreResult<Page<FileRecord>> {
+    let limit = clamp_limit(limit) as usize;
+    let after = match cursor.map(Cursor::decode).transpose()? {
+        None => None,
+        Some(Cursor::Versions { k, v, i }) if k == lineage => Some((v, i)),
+        Some(_) => return Err(invalid_cursor("belongs to another query").into()),
+    };
+    let mut args = vec![
+        Value::Text(user.as_str().to_owned()),
+        Value::Blob(lineage.as_bytes().to_vec()),
+    ];
+    if let Some((at, id)) = after {
+        args.push(Value::Integer(at));
+        args.push(Value::Blob(id.as_bytes().to_vec()));
+    }
+    let sql = versions_sql(after.is_some(), limit + 1);
+    // A stored creation time always converts back.
+    file_page(conn, &sql, args, limit, |file| Cursor::Versions {
+        k: lineage,
+        v: time_to_db(file.created_at).unwrap_or_default(),
+        i: file.file_id,
     })
 }
 
@@ -954,5 +1316,139 @@ pub(crate) mod tests {
             );
             assert!(!plan.contains("SCAN"), "{plan}");
         }
+    }
+
+    #[test]
+    fn the_trash_versions_and_sweeps_walk_an_index_in_order() {
+        let pool = Pool::open_in_memory().unwrap();
+        let conn = pool.writer();
+        for after_cursor in [false, true] {
+            assert_ranged(
+                &conn,
+                &trash_page_sql(after_cursor, 101),
+                "trash_newest (user=?",
+            );
+            assert_ranged(
+                &conn,
+                &trashed_sql(after_cursor, 101),
+                "files_trashed (user=? AND trash_id=?",
+            );
+            assert_ranged(
+                &conn,
+                &versions_sql(after_cursor, 101),
+                "files_versions (user=? AND <expr>=?",
+            );
+            assert_ranged(
+                &conn,
+                &folders_under_sql(true, after_cursor, 101),
+                "PRIMARY KEY (user=?",
+            );
+            assert_ranged(
+                &conn,
+                &folders_under_sql(false, after_cursor, 101),
+                "PRIMARY KEY (user=? AND path>? AND path<?)",
+            );
+        }
+        // The cursor's time is a range of the index, not a filter over it.
+        assert!(plan(&conn, &trash_page_sql(true, 101)).contains("trashed_at<?"));
+        assert!(plan(&conn, &versions_sql(true, 101)).contains("created_at<?"));
+        assert_ranged(&conn, &trash_before_sql(), "trash_by_age (trashed_at<?)");
+        assert_ranged(
+            &conn,
+            &with_status_sql(),
+            "files_by_status (status=? AND updated_at<?)",
+        );
+        assert_ranged(
+            &conn,
+            &current_in_tree_sql(true),
+            "files_live_name (user=?)",
+        );
+        assert_ranged(
+            &conn,
+            &current_in_tree_sql(false),
+            "files_live_name (user=? AND folder>? AND folder<?)",
+        );
+        for sql in [
+            "SELECT 1 FROM trash WHERE user = ?1 AND trash_id = ?2",
+            "DELETE FROM trash WHERE user = ?1 AND trash_id = ?2",
+        ] {
+            assert_ranged(&conn, sql, "PRIMARY KEY (user=? AND trash_id=?)");
+        }
+    }
+
+    /// What the usage row should hold: the sums over the user's files.
+    fn summed_usage(conn: &Connection, user: &UserId) -> Usage {
+        conn.query_row(
+            "SELECT coalesce(sum(size) FILTER (WHERE status <> 'deleting'), 0),
+                    count(*) FILTER (WHERE status IN ('uploading', 'available')),
+                    coalesce(sum(size) FILTER (WHERE status = 'trashed'), 0),
+                    coalesce(sum(size) FILTER (WHERE status = 'version'), 0)
+             FROM files WHERE user = ?1",
+            [user.as_str()],
+            |row| {
+                let sum = |i: usize| row.get::<_, i64>(i).map(|n| u64::try_from(n).unwrap());
+                Ok(Usage {
+                    bytes: sum(0)?,
+                    files: sum(1)?,
+                    trash_bytes: sum(2)?,
+                    version_bytes: sum(3)?,
+                })
+            },
+        )
+        .unwrap()
+    }
+
+    const STATUSES: [FileStatus; 5] = [
+        FileStatus::Uploading,
+        FileStatus::Available,
+        FileStatus::Deleting,
+        FileStatus::Trashed,
+        FileStatus::Version,
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever statuses a user's files go through, and whichever are
+        /// removed, the usage row is the sum over the files.
+        #[test]
+        fn usage_stays_the_sum_over_the_files_through_every_transition(
+            steps in proptest::collection::vec((0usize..6, 0usize..6, 0u64..100), 1..60),
+        ) {
+            use ferry_core::conformance::{file, next, user};
+            let pool = Pool::open_in_memory().unwrap();
+            let mut conn = pool.writer();
+            let (ann, bob) = (user("ann"), user("bob"));
+            ops_insert(&mut conn, &file(&bob, "", "theirs", 1_000));
+            let mut slots: Vec<Option<FileRecord>> = vec![None; 6];
+            for (slot, action, size) in steps {
+                match (slots[slot].take(), STATUSES.get(action)) {
+                    (None, _) => {
+                        let record = file(&ann, "d", &format!("f{slot}"), size);
+                        ops_insert(&mut conn, &record);
+                        slots[slot] = Some(record);
+                    }
+                    (Some(old), Some(&status)) => {
+                        let new = next(&old, |f| {
+                            f.status = status;
+                            f.trash_id = (status == FileStatus::Trashed).then(Uuid::new_v4);
+                        });
+                        update_file(&mut conn, &new, old.version).unwrap();
+                        slots[slot] = Some(new);
+                    }
+                    (Some(old), None) => {
+                        proptest::prop_assert!(
+                            remove_file(&mut conn, &ann, old.file_id, old.version).unwrap()
+                        );
+                    }
+                }
+                proptest::prop_assert_eq!(usage(&conn, &ann).unwrap(), summed_usage(&conn, &ann));
+            }
+            proptest::prop_assert_eq!(usage(&conn, &bob).unwrap(), summed_usage(&conn, &bob));
+        }
+    }
+
+    fn ops_insert(conn: &mut Connection, record: &FileRecord) {
+        insert_file(conn, record, None, false).unwrap();
     }
 }

@@ -16,8 +16,8 @@
 //! next to nothing before its scan.
 //!
 //! Every folded name that holds the term holds each of its trigrams, and
-//! both plans apply the same test (`instr` on the folded name, status not
-//! `deleting`, after the cursor), so they answer the same rows in the same
+//! both plans apply the same test (`instr` on the folded name, a current
+//! status, after the cursor), so they answer the same rows in the same
 //! order; the tests below compare them page by page.
 
 use crate::codec::{Cursor, FILE_COLUMNS, clamp_limit, fold};
@@ -39,7 +39,7 @@ pub(crate) const TRIGRAM_BUDGET: u64 = 2_000;
 /// compare plans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchPlan {
-    /// Test every live name in name order.
+    /// Test every current name in name order.
     Scan,
     /// Test the files holding the term's rarest trigram when it has at most
     /// `budget` of them, else scan. Terms under three characters scan.
@@ -80,7 +80,7 @@ pub(crate) fn scan_sql(after_cursor: bool, limit: usize) -> String {
     format!(
         "SELECT {FILE_COLUMNS} FROM files WHERE user = ?1 AND file_id IN (
              SELECT file_id FROM files INDEXED BY files_live_search
-             WHERE user = ?1 AND status <> 'deleting' AND instr(name_folded, ?2) > 0{after}
+             WHERE user = ?1 AND status IN ('uploading', 'available') AND instr(name_folded, ?2) > 0{after}
              ORDER BY name, file_id LIMIT {limit})
          ORDER BY name, file_id"
     )
@@ -100,7 +100,7 @@ pub(crate) fn trigram_sql(after_cursor: bool, limit: usize) -> String {
         "SELECT {FILE_COLUMNS} FROM
              (SELECT file_id AS candidate FROM name_trigrams WHERE user = ?1 AND trigram = ?5)
              CROSS JOIN files ON files.user = ?1 AND files.file_id = candidate
-         WHERE status <> 'deleting' AND instr(name_folded, ?2) > 0{after}
+         WHERE status IN ('uploading', 'available') AND instr(name_folded, ?2) > 0{after}
          ORDER BY name, file_id LIMIT {limit}"
     )
 }
