@@ -1174,6 +1174,27 @@ pub fn parse_folder(text: Option<&str>) -> DomainResult<FolderPath> {
     Ok(FolderPath::parse(text.unwrap_or(""))?)
 }
 
+/// A trash item as the API shows it.
+pub fn trash_view(item: &TrashItem) -> TrashItemView {
+    TrashItemView {
+        trash_id: item.trash_id,
+        kind: match item.kind {
+            TrashKind::File => "file",
+            TrashKind::Folder => "folder",
+        }
+        .to_owned(),
+        name: item.name.clone(),
+        from: match item.kind {
+            TrashKind::File => item.path.clone(),
+            TrashKind::Folder => item.path.parent().unwrap_or_default(),
+        },
+        file_id: item.file_id,
+        files: item.files,
+        bytes: item.bytes,
+        trashed_at: item.trashed_at,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1208,26 +1229,5 @@ mod tests {
                 .sum();
             assert_eq!(total, size);
         }
-    }
-}
-
-/// A trash item as the API shows it.
-pub fn trash_view(item: &TrashItem) -> TrashItemView {
-    TrashItemView {
-        trash_id: item.trash_id,
-        kind: match item.kind {
-            TrashKind::File => "file",
-            TrashKind::Folder => "folder",
-        }
-        .to_owned(),
-        name: item.name.clone(),
-        from: match item.kind {
-            TrashKind::File => item.path.clone(),
-            TrashKind::Folder => item.path.parent().unwrap_or_default(),
-        },
-        file_id: item.file_id,
-        files: item.files,
-        bytes: item.bytes,
-        trashed_at: item.trashed_at,
     }
 }

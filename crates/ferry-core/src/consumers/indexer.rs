@@ -210,16 +210,31 @@ impl Consumers {
         let Some(command_id) = file.command_id else {
             return Ok(false);
         };
-        let pending = self
+        let Some(command) = self
             .index
             .command(&file.user, command_id)
             .await
             .map_err(retry)?
-            .is_some_and(|c| c.action == "CreateFile" && c.status == CommandStatus::Pending);
-        if !pending {
+            .filter(|c| c.action == "CreateFile" && c.status == CommandStatus::Pending)
+        else {
             return Ok(false);
+        };
+        // The file it replaced, as noted before it became a version.
+        let replaced = command
+            .progress
+            .as_ref()
+            .and_then(|p| p.get("replacing").and_then(Value::as_str))
+            .and_then(|id| Uuid::parse_str(id).ok());
+        if replaced.is_some() {
+            let trace = file.trace_id.clone().unwrap_or_default();
+            let cause = Cause {
+                command_id,
+                trace_id: &trace,
+                producer: "indexer",
+            };
+            self.prune_versions(file, cause).await?;
         }
-        self.announce_created(file, None).await.map(|()| true)
+        self.announce_created(file, replaced).await.map(|()| true)
     }
 
     /// Publishes `FileCreated` for a file just made available and finishes

@@ -16,6 +16,9 @@ use uuid::Uuid;
 struct MovedFrom {
     from_folder: FolderPath,
     from_name: FileName,
+    /// The file that was in the way, sent to the trash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replaced: Option<Uuid>,
 }
 
 impl Consumers {
@@ -50,7 +53,7 @@ impl Consumers {
                 incoming,
                 consumer,
                 Event::FileMoved(FileMovedV1 {
-                    replaced: None,
+                    replaced: from.replaced,
                     file_id: file.file_id,
                     from_folder: from.from_folder,
                     from_name: from.from_name,
@@ -65,7 +68,10 @@ impl Consumers {
                 .await;
         }
         let mut events = Vec::new();
-        let mut replaced = None;
+        let progress = self.progress(incoming).await?;
+        let mut replaced = self
+            .displaced_before(user, progress.as_ref(), self.cause(incoming, consumer))
+            .await?;
         let mut to_name = body.to_name.clone();
         let same_place = file.folder == body.to_folder && file.name == to_name;
         if !same_place {
@@ -109,10 +115,7 @@ impl Consumers {
                         // The file in the way goes to the trash, as an item
                         // of its own, announced as it goes.
                         let cause = self.cause(incoming, consumer);
-                        let trash_id = Uuid::new_v5(&incoming.command_id, other.file_id.as_bytes());
-                        let trashed = self.trash_file(other, trash_id, cause).await?;
-                        self.publish(&[self.trashed_event(&trashed, cause)]).await?;
-                        replaced = Some(trashed.file_id);
+                        replaced = Some(self.displace(other, cause).await?);
                     }
                     ConflictPolicy::Replace => {
                         // An upload still under way has nothing to keep.
@@ -138,6 +141,7 @@ impl Consumers {
                     &serde_json::to_value(MovedFrom {
                         from_folder: file.folder.clone(),
                         from_name: file.name.clone(),
+                        replaced,
                     })
                     .unwrap_or_default(),
                 )

@@ -1,4 +1,7 @@
 //! The notifier: pushes each of Ferry's events to its owner's connections.
+//! An event published in several editions (`FileCreated` v2 and v1) reaches
+//! browsers and the feed once, as its newest edition: the bus keeps every
+//! edition for the consumers that read older ones.
 
 use super::{Consumers, Retry, retry};
 use crate::model::UserId;
@@ -18,6 +21,9 @@ impl Consumers {
                 return Ok(());
             }
         };
+        if envelope.data().is_older_edition() {
+            return Ok(());
+        }
         let Some(user) = envelope
             .metadata()
             .user_id

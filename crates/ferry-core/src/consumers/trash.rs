@@ -342,6 +342,10 @@ impl Consumers {
                 .await;
         };
         let cause = self.cause(incoming, consumer);
+        let progress = self.progress(incoming).await?;
+        let earlier = self
+            .displaced_before(user, progress.as_ref(), cause)
+            .await?;
         if body.on_conflict == ConflictPolicy::Fail
             && let Some(taken) = self.first_taken(&item).await?
         {
@@ -400,6 +404,7 @@ impl Consumers {
                         }
                     }
                 };
+                let replaced = replaced.or(earlier);
                 self.envelope(
                     incoming,
                     consumer,
@@ -484,10 +489,7 @@ impl Consumers {
                 .map_err(retry)?;
             let Some(other) = taken else { break };
             if policy == ConflictPolicy::Replace && other.status == FileStatus::Available {
-                let trash_id = Uuid::new_v5(&cause.command_id, other.file_id.as_bytes());
-                let trashed = self.trash_file(other, trash_id, cause).await?;
-                self.publish(&[self.trashed_event(&trashed, cause)]).await?;
-                replaced = Some(trashed.file_id);
+                replaced = Some(self.displace(other, cause).await?);
                 continue;
             }
             attempt += 1;
@@ -509,6 +511,55 @@ impl Consumers {
             Err(PortError::Conflict(m)) => Err(m),
             Err(error) => Err(retry(error)),
         }
+    }
+
+    /// Moves `other`, in the way of the command's file, to the trash as an
+    /// item of its own, and announces it. Noted with the command first, so
+    /// an attempt after a crash before the announcement makes it
+    /// ([`Self::displaced_before`]). Returns its id.
+    pub(super) async fn displace(
+        &self,
+        other: FileRecord,
+        cause: Cause<'_>,
+    ) -> Result<Uuid, Retry> {
+        self.index
+            .note_progress(
+                &other.user,
+                cause.command_id,
+                &json!({"displaced": other.file_id}),
+            )
+            .await
+            .map_err(retry)?;
+        let trash_id = Uuid::new_v5(&cause.command_id, other.file_id.as_bytes());
+        let trashed = self.trash_file(other, trash_id, cause).await?;
+        self.publish(&[self.trashed_event(&trashed, cause)]).await?;
+        Ok(trashed.file_id)
+    }
+
+    /// The file an earlier attempt at the command moved out of the way (as
+    /// noted as `displaced`, or as the `replaced` of a move's note),
+    /// announced again (the same event, so once): its id.
+    pub(super) async fn displaced_before(
+        &self,
+        user: &UserId,
+        progress: Option<&Value>,
+        cause: Cause<'_>,
+    ) -> Result<Option<Uuid>, Retry> {
+        let Some(id) = progress
+            .and_then(|p| p.get("displaced").or_else(|| p.get("replaced")))
+            .and_then(Value::as_str)
+            .and_then(|id| Uuid::parse_str(id).ok())
+        else {
+            return Ok(None);
+        };
+        let trash_id = Uuid::new_v5(&cause.command_id, id.as_bytes());
+        if let Some(file) = self.index.file(user, id).await.map_err(retry)?
+            && file.status == FileStatus::Trashed
+            && file.trash_id == Some(trash_id)
+        {
+            self.publish(&[self.trashed_event(&file, cause)]).await?;
+        }
+        Ok(Some(id))
     }
 
     /// `PurgeTrashItem`: the item's files and their versions deleted forever.

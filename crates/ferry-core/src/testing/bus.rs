@@ -119,10 +119,18 @@ impl MemoryBus {
     }
 
     /// The data (`{"Action": …}`) of every kept event of `action`.
+    /// (In its newest edition only: an event published in several
+    /// versions counts once.)
     pub fn published(&self, action: &str) -> Vec<Value> {
+        let newest = ferry_protocol::Event::CATALOG
+            .iter()
+            .filter(|(a, _)| *a == action)
+            .map(|(_, v)| u64::from(*v))
+            .max();
         self.events()
             .into_iter()
             .filter(|e| e["detail-type"] == action)
+            .filter(|e| newest.is_none_or(|v| e["detail"]["metadata"]["EventVersion"] == v))
             .map(|e| e["detail"]["data"].clone())
             .collect()
     }

@@ -202,6 +202,11 @@ impl MemoryIndex {
             .collect()
     }
 
+    /// Every trash item of every user, by user and id.
+    pub fn all_trash(&self) -> Vec<TrashItem> {
+        self.state.lock().unwrap().trash.values().cloned().collect()
+    }
+
     /// Every command record of every user, by user and id.
     pub fn all_commands(&self) -> Vec<CommandRecord> {
         let state = self.state.lock().unwrap();

@@ -1,6 +1,7 @@
-//! The deleter: `DeleteFile` and `DeleteFolder`.
+//! The deleter: `DeleteFile` and `DeleteFolder` move to the trash.
 
 use super::*;
+use ferry_core::ports::Index as _;
 use ferry_core::testing::Delivery;
 
 async fn a_file_and_its_delete() -> World {
@@ -21,18 +22,34 @@ async fn a_folder_and_its_delete() -> World {
 }
 
 #[tokio::test]
-async fn a_deleted_file_is_gone_with_its_object_and_announced_once() {
+async fn a_deleted_file_goes_to_the_trash_with_its_bytes_and_is_announced_once() {
     let world = World::new();
     let id = world.upload("docs", "plan.txt", b"twelve bytes").await;
     let delete = world.send(delete_file(id)).await;
     world.stack.settle().await.unwrap();
-    assert_eq!(world.record(id), None);
-    assert!(world.stack.objects.keys().is_empty());
-    assert_eq!(world.published("FileDeleted").len(), 1);
+    let record = world.record(id).unwrap();
+    assert_eq!(record.status, FileStatus::Trashed);
+    assert_eq!(record.trash_id, Some(delete));
+    assert_eq!(world.stack.objects.keys(), [world.key(id)]);
+    let trashed = world.published("FileTrashed");
+    assert_eq!(trashed.len(), 1);
+    assert_eq!(trashed[0]["TrashId"], delete.to_string());
+    assert!(world.published("FileDeleted").is_empty());
     assert_eq!(
         world.outcome(delete),
-        (CommandStatus::Succeeded, Some("FileDeleted".into()))
+        (CommandStatus::Succeeded, Some("FileTrashed".into()))
     );
+    let trash = world.trash();
+    assert_eq!(trash.len(), 1);
+    assert_eq!(
+        (trash[0].name.as_str(), trash[0].path.as_str()),
+        ("plan.txt", "docs")
+    );
+    assert_eq!(trash[0].bytes, 12);
+    // Its name is free, and its bytes still count, apart.
+    world.upload("docs", "plan.txt", b"new").await;
+    let usage = world.stack.index.usage(&world.ann.user).await.unwrap();
+    assert_eq!((usage.bytes, usage.trash_bytes, usage.files), (15, 12, 1));
 }
 
 #[tokio::test]
@@ -43,7 +60,7 @@ async fn a_file_delete_stopped_at_any_step_ends_like_the_clean_run() {
         Repair::Redelivery,
     )
     .await;
-    assert!(steps >= 8, "{steps}");
+    assert!(steps >= 4, "{steps}");
 }
 
 #[tokio::test]
@@ -56,7 +73,7 @@ async fn a_redelivered_file_delete_changes_nothing() {
 }
 
 #[tokio::test]
-async fn deleting_a_file_already_gone_fails_as_not_found() {
+async fn deleting_a_file_already_in_the_trash_fails_and_changes_nothing() {
     let world = World::new();
     let id = world.upload("", "x.txt", b"x").await;
     let first = world.send(delete_file(id)).await;
@@ -64,7 +81,7 @@ async fn deleting_a_file_already_gone_fails_as_not_found() {
     world.stack.settle().await.unwrap();
     assert_eq!(
         world.outcome(first),
-        (CommandStatus::Succeeded, Some("FileDeleted".into()))
+        (CommandStatus::Succeeded, Some("FileTrashed".into()))
     );
     assert_eq!(
         world.outcome(second),
@@ -72,8 +89,16 @@ async fn deleting_a_file_already_gone_fails_as_not_found() {
     );
     assert_eq!(
         world.published("CommandFailed")[0]["Message"],
-        "The file was already gone."
+        "The file is already in the trash."
     );
+    assert_eq!(world.record(id).unwrap().trash_id, Some(first));
+    assert_eq!(world.trash().len(), 1);
+    // Once settled, the API refuses it up front.
+    let refused = world
+        .send_as(&world.ann, delete_file(id))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.message, "The file is already in the trash.");
 }
 
 #[tokio::test]
@@ -96,15 +121,24 @@ async fn a_delete_delivered_before_its_upload_lands_leaves_neither_file_nor_obje
 }
 
 #[tokio::test]
-async fn a_deleted_folder_takes_its_files_and_counts_them() {
+async fn a_deleted_folder_goes_to_the_trash_as_one_item_with_its_files() {
     let world = a_folder_and_its_delete().await;
     world.stack.settle().await.unwrap();
-    assert_eq!(world.listing(), ["kept/d.txt available"]);
-    assert_eq!(world.stack.objects.keys().len(), 1);
-    let deleted = world.published("FolderDeleted");
-    assert_eq!(deleted.len(), 1);
-    assert_eq!(deleted[0]["FilesDeleted"], 3);
+    assert_eq!(
+        world.listing(),
+        [
+            "kept/d.txt available",
+            "old/a.txt trashed",
+            "old/deeper/b.txt trashed",
+            "old/deeper/c.txt trashed"
+        ]
+    );
+    assert_eq!(world.stack.objects.keys().len(), 4);
+    let trashed = world.published("FolderTrashed");
+    assert_eq!(trashed.len(), 1);
+    assert_eq!(trashed[0]["FilesTrashed"], 3);
     // Its files go quietly: the folder's event says it all.
+    assert!(world.published("FileTrashed").is_empty());
     assert!(world.published("FileDeleted").is_empty());
     assert!(
         !world
@@ -113,6 +147,17 @@ async fn a_deleted_folder_takes_its_files_and_counts_them() {
             .all_folders()
             .iter()
             .any(|f| f.starts_with("ann:old"))
+    );
+    let trash = world.trash();
+    assert_eq!(trash.len(), 1);
+    assert_eq!((trash[0].files, trash[0].bytes), (3, 6));
+    assert_eq!(
+        trash[0]
+            .folders
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>(),
+        ["old", "old/deeper"]
     );
 }
 

@@ -54,12 +54,15 @@ async fn an_upload_indexed_with_a_stop_at_any_step_ends_like_the_clean_run() {
 }
 
 #[tokio::test]
-async fn a_replacing_upload_takes_the_name_and_the_older_file_is_announced_deleted() {
+async fn a_replacing_upload_takes_the_name_and_the_older_file_becomes_its_version() {
     let world = an_upload_replacing_an_older_file().await;
     world.stack.settle().await.unwrap();
-    assert_eq!(world.listing(), ["/report.pdf available"]);
-    assert_eq!(world.stack.objects.keys().len(), 1);
-    assert_eq!(world.published("FileDeleted").len(), 1);
+    assert_eq!(
+        world.listing(),
+        ["/report.pdf available", "/report.pdf version"]
+    );
+    assert_eq!(world.stack.objects.keys().len(), 2);
+    assert!(world.published("FileDeleted").is_empty());
     assert_eq!(world.published("FileCreated").len(), 2);
 }
 

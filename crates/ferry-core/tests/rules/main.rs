@@ -20,6 +20,8 @@ mod mover;
 mod notifier;
 mod quota;
 mod sweep;
+mod trash;
+mod versions;
 
 use ferry_core::model::{CommandRecord, CommandStatus, FileRecord, FileStatus};
 use ferry_core::service::CommandAnswer;
@@ -203,6 +205,23 @@ impl World {
         (record.status, action)
     }
 
+    /// Ann's trash, the most recently deleted first.
+    pub fn trash(&self) -> Vec<ferry_core::model::TrashItem> {
+        let mut items: Vec<_> = self
+            .stack
+            .index
+            .all_trash()
+            .into_iter()
+            .filter(|t| t.user == self.ann.user)
+            .collect();
+        items.sort_by(|a, b| {
+            b.trashed_at
+                .cmp(&a.trashed_at)
+                .then(a.trash_id.cmp(&b.trash_id))
+        });
+        items
+    }
+
     /// `folder/name status` of each of Ann's file records, sorted.
     pub fn listing(&self) -> Vec<String> {
         let mut names: Vec<String> = self
@@ -228,6 +247,7 @@ impl World {
         Snapshot {
             files: self.stack.index.all_files(),
             folders: self.stack.index.all_folders(),
+            trash: self.stack.index.all_trash(),
             objects: self.stack.objects.keys(),
             uploads: self.stack.objects.open_uploads(),
             commands: self
@@ -274,6 +294,7 @@ fn as_compared(event: &Value) -> Value {
 pub struct Snapshot {
     files: Vec<FileRecord>,
     folders: Vec<String>,
+    trash: Vec<ferry_core::model::TrashItem>,
     objects: Vec<String>,
     uploads: usize,
     commands: Vec<(Uuid, CommandStatus, Option<Value>, Option<Value>)>,

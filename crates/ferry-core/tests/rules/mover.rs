@@ -45,25 +45,36 @@ async fn a_move_stopped_at_any_step_ends_like_the_clean_run() {
         .await;
 }
 
-/// The replaced file, once marked deleting, no longer holds the name, so a
-/// redelivered move doesn't find it again: the sweep finishes removing it.
+/// The replaced file, once in the trash, no longer holds the name, so a
+/// redelivered move doesn't find it again: what the first attempt noted
+/// announces it.
 #[tokio::test]
-async fn a_replacing_move_stopped_at_any_step_ends_like_the_clean_run_once_swept() {
+async fn a_replacing_move_stopped_at_any_step_ends_like_the_clean_run() {
     every_crash_ends_like_the_clean_run(
         a_move_replacing_another_file,
         Run::Deliver,
-        Repair::RedeliveryAndSweep,
+        Repair::Redelivery,
     )
     .await;
 }
 
 #[tokio::test]
-async fn a_replacing_move_announces_the_replaced_file_deleted() {
+async fn a_replacing_move_sends_the_replaced_file_to_the_trash() {
     let world = a_move_replacing_another_file().await;
     world.stack.settle().await.unwrap();
-    assert_eq!(world.listing(), ["done/report.txt available"]);
-    assert_eq!(world.published("FileDeleted").len(), 1);
-    assert_eq!(world.stack.objects.keys().len(), 1);
+    assert_eq!(
+        world.listing(),
+        ["done/report.txt available", "done/report.txt trashed"]
+    );
+    assert_eq!(world.published("FileTrashed").len(), 1);
+    assert!(world.published("FileDeleted").is_empty());
+    let moved = world.published("FileMoved");
+    assert_eq!(
+        moved[0]["Replaced"],
+        world.published("FileTrashed")[0]["FileId"]
+    );
+    assert_eq!(world.stack.objects.keys().len(), 2);
+    assert_eq!(world.trash().len(), 1);
 }
 
 #[tokio::test]
@@ -98,7 +109,7 @@ async fn a_taken_name_fails_the_move_unless_asked_to_keep_both() {
 }
 
 #[tokio::test]
-async fn a_move_delivered_after_its_file_was_deleted_fails_as_gone() {
+async fn a_move_delivered_after_its_file_was_trashed_fails_and_leaves_it_there() {
     let world = World::new();
     let id = world.upload("", "x.txt", b"x").await;
     let moving = world
@@ -118,9 +129,9 @@ async fn a_move_delivered_after_its_file_was_deleted_fails_as_gone() {
     );
     assert_eq!(
         world.published("CommandFailed")[0]["Message"],
-        "The file is gone."
+        "The file is in the trash; restore it first."
     );
-    assert!(world.listing().is_empty());
+    assert_eq!(world.listing(), ["/x.txt trashed"]);
 }
 
 #[tokio::test]

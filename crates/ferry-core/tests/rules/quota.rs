@@ -1,6 +1,7 @@
 //! Quota and usage: uploads count at their declared size from the moment
 //! they are created, so parallel uploads can't overrun the quota.
 
+use super::trash::purge;
 use super::*;
 use ferry_protocol::ErrorCode;
 use ferry_protocol::messages::AbortUploadV1;
@@ -54,10 +55,22 @@ async fn usage_counts_an_upload_at_its_declared_size_from_its_creation() {
 }
 
 #[tokio::test]
-async fn a_deleted_file_frees_its_bytes() {
+async fn a_trashed_file_counts_until_it_is_purged() {
     let world = with_quota(100);
     let id = world.upload("", "a.txt", &[b'a'; 60]).await;
-    world.send(delete_file(id)).await;
+    let trash = world.send(delete_file(id)).await;
+    world.stack.settle().await.unwrap();
+    let usage = world.stack.files.usage(&world.ann.user).await.unwrap();
+    assert_eq!(
+        (usage.bytes, usage.files, usage.trash_bytes),
+        (60, 0, Some(60))
+    );
+    let refused = world
+        .send_as(&world.ann, create_command("b.txt", 100))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::QuotaExceeded);
+    world.send(purge(trash)).await;
     world.stack.settle().await.unwrap();
     let usage = world.stack.files.usage(&world.ann.user).await.unwrap();
     assert_eq!((usage.bytes, usage.files), (0, 0));
@@ -76,7 +89,7 @@ async fn an_aborted_upload_frees_its_bytes() {
 }
 
 #[tokio::test]
-async fn a_replacing_upload_counts_both_files_until_the_older_one_goes() {
+async fn a_replacing_upload_counts_both_files_and_keeps_counting_the_version() {
     let world = World::new();
     world.upload("", "r.txt", &[b'a'; 40]).await;
     let id = world.create("", "r.txt", 50, ConflictPolicy::Replace).await;
@@ -85,7 +98,10 @@ async fn a_replacing_upload_counts_both_files_until_the_older_one_goes() {
     world.put(id, &[b'b'; 50]);
     world.stack.settle().await.unwrap();
     let usage = world.stack.files.usage(&world.ann.user).await.unwrap();
-    assert_eq!((usage.bytes, usage.files), (50, 1));
+    assert_eq!(
+        (usage.bytes, usage.files, usage.version_bytes),
+        (90, 1, Some(40))
+    );
 }
 
 #[tokio::test]

@@ -54,6 +54,8 @@ async fn the_sweep_repairs_everything_left_behind() {
             deletes_finished: 1,
             orphan_objects: 1,
             orphan_entries: 1,
+            trash_purged: 0,
+            versions_expired: 0,
         }
     );
     world.stack.settle().await.unwrap();
