@@ -5,6 +5,7 @@
 //! Plain Rust, tested natively.
 
 use ferry_protocol::envelope::{Metadata, Timestamp, TraceId};
+use ferry_protocol::messages::ConflictPolicy;
 use ferry_protocol::{Command, CommandEnvelope};
 use uuid::Uuid;
 
@@ -40,6 +41,15 @@ pub fn title(command: &Command, name: &str) -> String {
         Command::MoveFile(c) if c.to_folder.is_root() => format!("Move {name} to Home"),
         Command::MoveFile(c) => format!("Move {name} to {}", c.to_folder.as_str()),
         Command::CreateFolder(c) => format!("New folder {}", c.path.as_str()),
+        Command::RestoreTrashItem(c) => match c.on_conflict {
+            ConflictPolicy::Fail => format!("Restore {name}"),
+            ConflictPolicy::Replace => format!("Restore {name}, replacing the file in its place"),
+            ConflictPolicy::KeepBoth => format!("Restore {name}, keeping both"),
+        },
+        Command::PurgeTrashItem(_) => format!("Delete {name} forever"),
+        Command::EmptyTrash(_) => "Empty trash".to_owned(),
+        Command::RestoreVersion(_) => format!("Restore a version of {name}"),
+        Command::DeleteVersion(_) => format!("Delete a version of {name}"),
     }
 }
 
@@ -47,7 +57,7 @@ pub fn title(command: &Command, name: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use ferry_protocol::messages::{ConflictPolicy, DeleteFileV1, MoveFileV1};
+    use ferry_protocol::messages::{DeleteFileV1, MoveFileV1};
     use ferry_protocol::{FileName, FolderPath};
 
     #[test]

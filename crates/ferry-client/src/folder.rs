@@ -11,10 +11,48 @@
 //! Plain Rust, no DOM: tested natively.
 
 use ferry_protocol::api::{EntryView, FileView, FolderView, ListResponse};
+use ferry_protocol::messages::{FileCreatedV1, FileCreatedV2};
 use ferry_protocol::path::fold;
 use ferry_protocol::{ErrorCode, Event, EventEnvelope, FolderPath};
 use std::collections::{HashMap, HashSet, VecDeque};
 use uuid::Uuid;
+
+/// A `FileCreated` in its newest edition: v1 (which the server no longer
+/// pushes to browsers, but a feed may still hold) read as a v2 that
+/// continues no versions and replaced nothing.
+pub fn created(event: &Event) -> Option<FileCreatedV2> {
+    match event {
+        Event::FileCreated(v2) => Some(v2.clone()),
+        Event::FileCreatedV1(v1) => Some(FileCreatedV2 {
+            file_id: v1.file_id,
+            folder: v1.folder.clone(),
+            name: v1.name.clone(),
+            size: v1.size,
+            content_type: v1.content_type.clone(),
+            sha256: v1.sha256.clone(),
+            e_tag: v1.e_tag.clone(),
+            version: v1.version,
+            lineage: v1.file_id,
+            replaced: None,
+        }),
+        _ => None,
+    }
+}
+
+/// The first edition of a `FileCreated`, as the host page's
+/// `ferry-upload-complete` is built from.
+pub fn created_v1(v2: &FileCreatedV2) -> FileCreatedV1 {
+    FileCreatedV1 {
+        file_id: v2.file_id,
+        folder: v2.folder.clone(),
+        name: v2.name.clone(),
+        size: v2.size,
+        content_type: v2.content_type.clone(),
+        sha256: v2.sha256.clone(),
+        e_tag: v2.e_tag.clone(),
+        version: v2.version,
+    }
+}
 
 /// How many event ids are remembered for deduplication.
 const SEEN_CAPACITY: usize = 4096;
@@ -64,6 +102,9 @@ pub enum Applied {
     Fetch(Uuid),
     /// This folder (or one above it) was deleted.
     FolderGone,
+    /// This folder came back from the trash with what it held (or one
+    /// above it did): list it again.
+    Relist,
     /// A command of the user's failed; the row is back as it was.
     Failed {
         /// The failed command.
@@ -265,7 +306,10 @@ impl FolderState {
         }
         let command_id = envelope.metadata().command_id;
         match envelope.data() {
-            Event::FileCreated(created) => {
+            Event::FileCreated(_) | Event::FileCreatedV1(_) => {
+                let Some(created) = created(envelope.data()) else {
+                    return Applied::Nothing;
+                };
                 if created.folder != self.folder {
                     // A file further down (an uploaded folder) shows its
                     // folder here.
@@ -276,6 +320,11 @@ impl FolderState {
                     return Applied::Nothing;
                 }
                 let at = envelope.metadata().occurred_at;
+                // A file uploaded under a name another file had replaced
+                // it: that one is now a version of this one, no longer a row.
+                if let Some(replaced) = created.replaced {
+                    self.drop_row(replaced);
+                }
                 let row = self.files.get(&created.file_id);
                 let file = FileView {
                     file_id: created.file_id,
@@ -291,11 +340,83 @@ impl FolderState {
                     updated_at: at,
                     multipart: None,
                 };
-                // A file uploaded under a name another file had: that one
-                // was replaced (its own FileDeleted may come later).
                 self.upsert(file);
                 Applied::Changed
             }
+            Event::FileTrashed(trashed) => {
+                if !self.newer(trashed.file_id, trashed.version) {
+                    return self.settle(command_id);
+                }
+                if self.remove(trashed.file_id, trashed.version) {
+                    Applied::Changed
+                } else {
+                    Applied::Nothing
+                }
+            }
+            Event::FolderTrashed(trashed) => self.folder_gone(&trashed.path),
+            Event::FileRestored(restored) => {
+                let mut changed = false;
+                if let Some(replaced) = restored.replaced {
+                    changed |= self.drop_row(replaced);
+                }
+                if restored.folder != self.folder {
+                    let at = envelope.metadata().occurred_at;
+                    return match self.show_path_to(&restored.folder, at) {
+                        Applied::Nothing if changed => Applied::Changed,
+                        other => other,
+                    };
+                }
+                if !self.newer(restored.file_id, restored.version) {
+                    return if changed {
+                        Applied::Changed
+                    } else {
+                        Applied::Nothing
+                    };
+                }
+                // The event lacks the file's type and checksum: fetched.
+                Applied::Fetch(restored.file_id)
+            }
+            Event::FolderRestored(restored) => {
+                if restored.path.contains(&self.folder) {
+                    // This folder (or one above it) came back with what
+                    // it held: listed again.
+                    return Applied::Relist;
+                }
+                let at = envelope.metadata().occurred_at;
+                self.show_path_to(&restored.path, at)
+            }
+            Event::FileVersionRestored(restored) => {
+                if restored.folder != self.folder {
+                    return Applied::Nothing;
+                }
+                if !self.newer(restored.file_id, restored.version) {
+                    return Applied::Nothing;
+                }
+                let at = envelope.metadata().occurred_at;
+                // The row that was current is replaced by the version
+                // made current, in the same place.
+                let before = self.files.get(&restored.replaced).map(|r| r.file.clone());
+                self.drop_row(restored.replaced);
+                let file = FileView {
+                    file_id: restored.file_id,
+                    folder: restored.folder.clone(),
+                    name: restored.name.clone(),
+                    status: "available".to_owned(),
+                    size: restored.size,
+                    content_type: before
+                        .as_ref()
+                        .map_or_else(String::new, |f| f.content_type.clone()),
+                    sha256: restored.sha256.clone(),
+                    etag: None,
+                    version: restored.version,
+                    created_at: before.as_ref().map_or(at, |f| f.created_at),
+                    updated_at: at,
+                    multipart: None,
+                };
+                self.upsert(file);
+                Applied::Changed
+            }
+            Event::TrashItemPurged(_) | Event::TrashEmptied(_) => Applied::Nothing,
             Event::FileDeleted(deleted) => {
                 if !self.newer(deleted.file_id, deleted.version) {
                     return Applied::Nothing;
@@ -312,6 +433,10 @@ impl FolderState {
                     return self.settle(command_id);
                 }
                 let here = moved.to_folder == self.folder;
+                if let Some(replaced) = moved.replaced {
+                    // The file that had the name went to the trash.
+                    self.drop_row(replaced);
+                }
                 match self.files.get_mut(&moved.file_id) {
                     Some(row) if here => {
                         row.file.name = moved.to_name.clone();
@@ -348,18 +473,7 @@ impl FolderState {
                 );
                 Applied::Changed
             }
-            Event::FolderDeleted(deleted) => {
-                if deleted.path.contains(&self.folder) {
-                    return Applied::FolderGone;
-                }
-                if deleted.path.parent().as_ref() == Some(&self.folder) {
-                    let name = deleted.path.name().unwrap_or_default();
-                    if self.folders.remove(name).is_some() {
-                        return Applied::Changed;
-                    }
-                }
-                Applied::Nothing
-            }
+            Event::FolderDeleted(deleted) => self.folder_gone(&deleted.path),
             Event::UploadAborted(aborted) => {
                 let uploading = self
                     .files
@@ -384,6 +498,30 @@ impl FolderState {
                 }
             }
         }
+    }
+
+    /// Removes a file's row for an event that doesn't say the row's
+    /// version (it was replaced, or went to the trash for another): the
+    /// version shown is remembered as gone.
+    fn drop_row(&mut self, file_id: Uuid) -> bool {
+        match self.files.get(&file_id).map(|r| r.file.version) {
+            Some(version) => self.remove(file_id, version),
+            None => false,
+        }
+    }
+
+    /// A folder was deleted or moved to the trash.
+    fn folder_gone(&mut self, path: &FolderPath) -> Applied {
+        if path.contains(&self.folder) {
+            return Applied::FolderGone;
+        }
+        if path.parent().as_ref() == Some(&self.folder) {
+            let name = path.name().unwrap_or_default();
+            if self.folders.remove(name).is_some() {
+                return Applied::Changed;
+            }
+        }
+        Applied::Nothing
     }
 
     fn settle(&mut self, command_id: Option<Uuid>) -> Applied {
@@ -454,8 +592,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use ferry_protocol::messages::{
-        CommandFailedV1, FileCreatedV1, FileDeletedV1, FileMovedV1, FolderCreatedV1,
-        FolderDeletedV1,
+        CommandFailedV1, FileDeletedV1, FileMovedV1, FileRestoredV1, FileTrashedV1,
+        FileVersionRestoredV1, FolderCreatedV1, FolderDeletedV1, FolderRestoredV1, FolderTrashedV1,
     };
     use ferry_protocol::{ErrorCode, FileName, Metadata, Timestamp, TraceId};
 
@@ -518,7 +656,7 @@ mod tests {
     }
 
     fn created(id: Uuid, name: &str, version: u64) -> Event {
-        Event::FileCreated(FileCreatedV1 {
+        Event::FileCreated(FileCreatedV2 {
             file_id: id,
             folder: FolderPath::parse("docs").unwrap(),
             name: FileName::parse(name).unwrap(),
@@ -527,6 +665,8 @@ mod tests {
             sha256: None,
             e_tag: "e".into(),
             version,
+            lineage: id,
+            replaced: None,
         })
     }
 
@@ -612,6 +752,7 @@ mod tests {
             to_folder: FolderPath::parse("docs").unwrap(),
             to_name: FileName::parse("c.txt").unwrap(),
             version: 4,
+            replaced: None,
         });
         state.apply(&event(moved, Some(command)));
         assert_eq!(names(&state), ["b.txt"]);
@@ -630,6 +771,7 @@ mod tests {
             to_folder: FolderPath::parse("docs").unwrap(),
             to_name: FileName::parse("z.txt").unwrap(),
             version: 3,
+            replaced: None,
         });
         assert_eq!(state.apply(&event(rename, None)), Applied::Changed);
         let away = Event::FileMoved(FileMovedV1 {
@@ -639,6 +781,7 @@ mod tests {
             to_folder: FolderPath::parse("elsewhere").unwrap(),
             to_name: FileName::parse("b.txt").unwrap(),
             version: 3,
+            replaced: None,
         });
         assert_eq!(state.apply(&event(away, None)), Applied::Changed);
         assert_eq!(names(&state), ["z.txt"]);
@@ -651,6 +794,7 @@ mod tests {
             to_folder: FolderPath::parse("docs").unwrap(),
             to_name: FileName::parse("n.txt").unwrap(),
             version: 3,
+            replaced: None,
         });
         assert_eq!(state.apply(&event(arrive, None)), Applied::Fetch(incoming));
         state.fetched(file(incoming, "n.txt", 3, 3));
@@ -739,6 +883,197 @@ mod tests {
         assert_eq!(order(SortBy::Name, false, "TXT"), ["A.txt", "b.txt"]);
     }
 
+    fn docs_path() -> FolderPath {
+        FolderPath::parse("docs").unwrap()
+    }
+
+    #[test]
+    fn a_file_moved_to_the_trash_leaves_and_a_late_create_keeps_it_gone() {
+        let mut state = docs();
+        let (id, other) = (Uuid::new_v4(), Uuid::new_v4());
+        state.load_page(page(vec![
+            file(id, "a.txt", 1, 2),
+            file(other, "b.txt", 1, 2),
+        ]));
+        let command = Uuid::new_v4();
+        state.begin(id, command, PendingAction::Deleting);
+        let trashed = Event::FileTrashed(FileTrashedV1 {
+            file_id: id,
+            folder: docs_path(),
+            name: FileName::parse("a.txt").unwrap(),
+            trash_id: command,
+            version: 3,
+        });
+        assert_eq!(
+            state.apply(&event(trashed, Some(command))),
+            Applied::Changed
+        );
+        assert_eq!(names(&state), ["b.txt"]);
+        assert_eq!(
+            state.apply(&event(created(id, "a.txt", 2), None)),
+            Applied::Nothing
+        );
+        assert_eq!(names(&state), ["b.txt"]);
+    }
+
+    #[test]
+    fn a_folder_moved_to_the_trash_leaves_or_takes_this_one_with_it() {
+        let mut state = docs();
+        state.apply(&event(
+            Event::FolderCreated(FolderCreatedV1 {
+                path: FolderPath::parse("docs/old").unwrap(),
+            }),
+            None,
+        ));
+        assert_eq!(names(&state), ["old/"]);
+        let trashed = |path: &str| {
+            Event::FolderTrashed(FolderTrashedV1 {
+                path: FolderPath::parse(path).unwrap(),
+                trash_id: Uuid::new_v4(),
+                files_trashed: 2,
+            })
+        };
+        assert_eq!(
+            state.apply(&event(trashed("docs/old"), None)),
+            Applied::Changed
+        );
+        assert!(state.is_empty());
+        assert_eq!(
+            state.apply(&event(trashed("docs"), None)),
+            Applied::FolderGone
+        );
+    }
+
+    #[test]
+    fn an_upload_that_replaced_a_file_takes_its_row() {
+        let mut state = docs();
+        let (old, new) = (Uuid::new_v4(), Uuid::new_v4());
+        state.load_page(page(vec![file(old, "a.txt", 1, 2)]));
+        let mut replacing = created(new, "a.txt", 1);
+        if let Event::FileCreated(c) = &mut replacing {
+            c.replaced = Some(old);
+            c.lineage = old;
+        }
+        assert_eq!(state.apply(&event(replacing, None)), Applied::Changed);
+        assert_eq!(names(&state), ["a.txt"]);
+        assert!(state.file(old).is_none());
+        assert_eq!(state.file(new).unwrap().file.size, 1);
+        // The listing read before the replace doesn't bring it back.
+        state.load_page(page(vec![file(old, "a.txt", 1, 2)]));
+        assert_eq!(names(&state), ["a.txt"]);
+        assert!(state.file(old).is_none());
+    }
+
+    #[test]
+    fn a_first_edition_create_shows_as_one_that_replaced_nothing() {
+        let mut state = docs();
+        let id = Uuid::new_v4();
+        let v2 = super::created(&created(id, "a.txt", 1)).unwrap();
+        let v1 = Event::FileCreatedV1(created_v1(&v2));
+        assert_eq!(state.apply(&event(v1, None)), Applied::Changed);
+        assert_eq!(names(&state), ["a.txt"]);
+    }
+
+    #[test]
+    fn a_restored_version_takes_the_place_of_the_current_row() {
+        let mut state = docs();
+        let (current, older) = (Uuid::new_v4(), Uuid::new_v4());
+        state.load_page(page(vec![file(current, "a.txt", 9, 2)]));
+        let restored = Event::FileVersionRestored(FileVersionRestoredV1 {
+            file_id: older,
+            replaced: current,
+            folder: docs_path(),
+            name: FileName::parse("a.txt").unwrap(),
+            size: 4,
+            sha256: Some("ab".into()),
+            lineage: older,
+            version: 5,
+        });
+        assert_eq!(state.apply(&event(restored, None)), Applied::Changed);
+        assert!(state.file(current).is_none());
+        let row = state.file(older).unwrap();
+        assert_eq!((row.file.size, row.file.name.as_str()), (4, "a.txt"));
+        assert_eq!(row.file.content_type, "text/plain");
+        assert_eq!(names(&state), ["a.txt"]);
+    }
+
+    #[test]
+    fn a_move_that_replaced_a_file_drops_its_row() {
+        let mut state = docs();
+        let (moving, taken) = (Uuid::new_v4(), Uuid::new_v4());
+        state.load_page(page(vec![
+            file(moving, "a.txt", 1, 2),
+            file(taken, "b.txt", 2, 2),
+        ]));
+        let moved = Event::FileMoved(FileMovedV1 {
+            file_id: moving,
+            from_folder: docs_path(),
+            from_name: FileName::parse("a.txt").unwrap(),
+            to_folder: docs_path(),
+            to_name: FileName::parse("b.txt").unwrap(),
+            version: 3,
+            replaced: Some(taken),
+        });
+        assert_eq!(state.apply(&event(moved, None)), Applied::Changed);
+        assert_eq!(names(&state), ["b.txt"]);
+        assert!(state.file(taken).is_none());
+        assert!(state.file(moving).is_some());
+    }
+
+    #[test]
+    fn a_file_restored_here_is_fetched_and_what_it_replaced_leaves() {
+        let mut state = docs();
+        let (back, taken) = (Uuid::new_v4(), Uuid::new_v4());
+        state.load_page(page(vec![file(taken, "a.txt", 2, 2)]));
+        let restored = |folder: &str, replaced| {
+            Event::FileRestored(FileRestoredV1 {
+                file_id: back,
+                folder: FolderPath::parse(folder).unwrap(),
+                name: FileName::parse("a.txt").unwrap(),
+                size: 5,
+                trash_id: Uuid::new_v4(),
+                version: 6,
+                replaced,
+            })
+        };
+        assert_eq!(
+            state.apply(&event(restored("docs", Some(taken)), None)),
+            Applied::Fetch(back)
+        );
+        assert!(state.is_empty());
+        state.fetched(file(back, "a.txt", 5, 6));
+        assert_eq!(names(&state), ["a.txt"]);
+        // Restored further down: its folder shows here.
+        let mut deeper = restored("docs/sub", None);
+        if let Event::FileRestored(r) = &mut deeper {
+            r.file_id = Uuid::new_v4();
+        }
+        assert_eq!(state.apply(&event(deeper, None)), Applied::Changed);
+        assert_eq!(names(&state), ["sub/", "a.txt"]);
+    }
+
+    #[test]
+    fn a_folder_restored_here_shows_and_one_restored_around_this_one_relists() {
+        let mut state = docs();
+        let restored = |path: &str| {
+            Event::FolderRestored(FolderRestoredV1 {
+                path: FolderPath::parse(path).unwrap(),
+                trash_id: Uuid::new_v4(),
+                files_restored: 2,
+            })
+        };
+        assert_eq!(
+            state.apply(&event(restored("docs/Photos"), None)),
+            Applied::Changed
+        );
+        assert_eq!(names(&state), ["Photos/"]);
+        assert_eq!(state.apply(&event(restored("docs"), None)), Applied::Relist);
+        assert_eq!(
+            state.apply(&event(restored("elsewhere"), None)),
+            Applied::Nothing
+        );
+    }
+
     #[test]
     fn events_in_any_order_end_in_the_same_state() {
         // Create v2, rename v3, rename v4, in every order: the newest wins.
@@ -752,6 +1087,7 @@ mod tests {
                     to_folder: FolderPath::parse("docs").unwrap(),
                     to_name: FileName::parse(name).unwrap(),
                     version,
+                    replaced: None,
                 }),
                 None,
             )

@@ -14,6 +14,8 @@
 //! - [`folder`]: the reducer that applies events to a folder's rows.
 //! - [`listview`]: keyboard, selection and the virtual window of a list.
 //! - [`rows`]: a folder's or a search's rows as the grid shows them.
+//! - [`trash`]: the Trash view's items and words; [`undo`]: which
+//!   commands reverse an action, and when to offer them.
 //! - [`upload`]: the upload queue; [`transfer`]: one multipart transfer's plan.
 //! - [`live`]: the live connection's decisions (socket, backoff, polling).
 //! - [`host`]: the details of the host-page events built from client state.
@@ -36,5 +38,7 @@ pub mod qr;
 pub mod route;
 pub mod rows;
 pub mod transfer;
+pub mod trash;
+pub mod undo;
 pub mod upload;
 pub mod verify;
