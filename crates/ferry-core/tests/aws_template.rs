@@ -81,3 +81,19 @@ fn a_portals_origin_may_load_the_apps_files_from_the_distribution() {
         "{headers}"
     );
 }
+
+#[test]
+fn the_bucket_keeps_a_deleted_objects_bytes_for_90_days() {
+    let template = template();
+    let bucket = resource(&template, "FilesBucket");
+    // Objects are keyed by file id and never overwritten: a noncurrent
+    // version only arises from a delete, and expires after 90 days.
+    assert!(
+        bucket.contains("      VersioningConfiguration:\n        Status: Enabled\n"),
+        "{bucket}"
+    );
+    assert!(
+        bucket.contains("NoncurrentVersionExpiration:\n              NoncurrentDays: 90\n"),
+        "{bucket}"
+    );
+}

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferry_core::model::{
-    CommandRecord, CommandStatus, FileRecord, FileStatus, FolderRecord, SortKey, UserId,
+    CommandRecord, CommandStatus, FileRecord, FileStatus, FolderRecord, SortKey, TrashItem, UserId,
 };
 use ferry_core::ports::{PortError, PortResult};
 use ferry_protocol::{FileName, FolderPath, Timestamp};
@@ -68,6 +68,26 @@ pub(crate) fn user_key(user: &UserId) -> Item {
     key(s(user_pk(user)), s("USER"))
 }
 
+/// A trash item, by its id in its owner's partition.
+pub(crate) fn trash_key(user: &UserId, trash_id: Uuid) -> Item {
+    key(s(user_pk(user)), s(format!("T#{trash_id}")))
+}
+
+/// The `kept` index's partition of a user's trash items.
+pub(crate) fn kept_trash(user: &UserId) -> String {
+    format!("{}#T", user.as_str())
+}
+
+/// The `kept` index's partition of one trash item's files.
+pub(crate) fn kept_trashed(user: &UserId, trash_id: Uuid) -> String {
+    format!("{}#T#{trash_id}", user.as_str())
+}
+
+/// The `kept` index's partition of one lineage's versions.
+pub(crate) fn kept_versions(user: &UserId, lineage: Uuid) -> String {
+    format!("{}#V#{lineage}", user.as_str())
+}
+
 pub(crate) fn command_key(user: &UserId, command_id: Uuid) -> Item {
     key(s(user_pk(user)), s(format!("C#{command_id}")))
 }
@@ -95,6 +115,32 @@ fn nanos(at: Timestamp) -> i128 {
 /// strings order as times do (any `Timestamp`, before 1970 too).
 pub(crate) fn ordered_time(at: Timestamp) -> PortResult<String> {
     Ok(format!("{:032}", nanos(at) + 10i128.pow(30)))
+}
+
+/// A time as a sort key that orders the newest first (read forward).
+pub(crate) fn newest_first(at: Timestamp) -> String {
+    format!("{:032}", 10i128.pow(30) - nanos(at))
+}
+
+/// Where a thing of `user` changed at `at` sits in the sweep index:
+/// by time, then owner, then id.
+fn sweep_at(at: Timestamp, user: &UserId, id: Uuid) -> PortResult<String> {
+    Ok(format!(
+        "{}{SEP}{}{SEP}{id}",
+        ordered_time(at)?,
+        user.as_str()
+    ))
+}
+
+/// A trash item's key in the `kept` index: the newest first, then by id.
+pub(crate) fn trash_order(item: &TrashItem) -> String {
+    format!("{}{SEP}{}", newest_first(item.trashed_at), item.trash_id)
+}
+
+/// A version's key in the `kept` index: the most recently created first,
+/// then by id.
+pub(crate) fn version_order(file: &FileRecord) -> String {
+    format!("{}{SEP}{}", newest_first(file.created_at), file.file_id)
 }
 
 pub(crate) fn time_value(at: Timestamp) -> PortResult<AttributeValue> {
@@ -153,9 +199,11 @@ pub(crate) fn sort_key_of(file: &FileRecord, sort: SortKey) -> String {
     }
 }
 
-/// A file's item. Files that aren't being deleted carry the listing and
-/// search indexes' keys (deleting ones drop out of both); files that aren't
-/// available carry the sweep's.
+/// A file's item. Current files (uploading or available) carry the listing
+/// and search indexes' keys (deleting and trashed files and versions drop
+/// out of both); files that aren't available carry the sweep's; a trashed
+/// file and a version carry the `kept` index's (in their trash item's
+/// partition, in their lineage's).
 pub(crate) fn file_item(file: &FileRecord) -> PortResult<Item> {
     let mut item = file_key(&file.user, file.file_id);
     let mut put = |attr: &str, value: AttributeValue| {
@@ -180,13 +228,19 @@ pub(crate) fn file_item(file: &FileRecord) -> PortResult<Item> {
     if let Some(part_size) = file.part_size {
         put("part_size", n(part_size));
     }
-    if let Some(command_id) = file.command_id {
-        put("command_id", s(command_id.to_string()));
+    for (attr, id) in [
+        ("command_id", file.command_id),
+        ("lineage", file.lineage),
+        ("trash_id", file.trash_id),
+    ] {
+        if let Some(id) = id {
+            put(attr, s(id.to_string()));
+        }
     }
     put("version", n(file.version));
     put("created_at", time_value(file.created_at)?);
     put("updated_at", time_value(file.updated_at)?);
-    if file.status != FileStatus::Deleting {
+    if file.is_current() {
         put("dir", s(dir_key(&file.user, &file.folder)));
         put("owner", s(file.user.as_str()));
         put("by_name", s(by_name_of_file(file)));
@@ -197,13 +251,19 @@ pub(crate) fn file_item(file: &FileRecord) -> PortResult<Item> {
         put("stale", s(file.status.as_str()));
         put(
             "stale_at",
-            s(format!(
-                "{}{SEP}{}{SEP}{}",
-                ordered_time(file.updated_at)?,
-                file.user.as_str(),
-                file.file_id
-            )),
+            s(sweep_at(file.updated_at, &file.user, file.file_id)?),
         );
+    }
+    match (file.status, file.trash_id) {
+        (FileStatus::Trashed, Some(trash_id)) => {
+            put("kept_in", s(kept_trashed(&file.user, trash_id)));
+            put("kept_order", s(file.file_id.to_string()));
+        }
+        (FileStatus::Version, _) => {
+            put("kept_in", s(kept_versions(&file.user, file.lineage())));
+            put("kept_order", s(version_order(file)));
+        }
+        _ => {}
     }
     Ok(item)
 }
@@ -237,14 +297,20 @@ pub(crate) fn file_from_item(item: &Item) -> PortResult<FileRecord> {
             .contains_key("part_size")
             .then(|| get_u64(item, "part_size"))
             .transpose()?,
-        command_id: opt_s(item, "command_id")
-            .map(|id| Uuid::parse_str(&id).map_err(|e| corrupt(format!("command id: {e}"))))
-            .transpose()?,
+        command_id: opt_id(item, "command_id")?,
         trace_id: opt_s(item, "trace_id"),
         version: get_u64(item, "version")?,
         created_at: time_of(item, "created_at")?,
         updated_at: time_of(item, "updated_at")?,
+        lineage: opt_id(item, "lineage")?,
+        trash_id: opt_id(item, "trash_id")?,
     })
+}
+
+fn opt_id(item: &Item, attr: &str) -> PortResult<Option<Uuid>> {
+    opt_s(item, attr)
+        .map(|id| Uuid::parse_str(&id).map_err(|e| corrupt(format!("{attr}: {e}"))))
+        .transpose()
 }
 
 /// A folder's item, with its listing index keys (`D` before its name, so
@@ -290,6 +356,32 @@ pub(crate) fn command_from_item(item: &Item) -> PortResult<CommandRecord> {
     Ok(record)
 }
 
+/// The sweep index's partition of trash items (file statuses name the
+/// others).
+pub(crate) const TRASH_SWEEP: &str = "trash-item";
+
+/// A trash item's item: the record as JSON, with the keys of the `kept`
+/// index (its owner's trash, the newest first) and of the sweep index
+/// (every user's, the oldest first).
+pub(crate) fn trash_item_item(item: &TrashItem) -> PortResult<Item> {
+    let mut stored = trash_key(&item.user, item.trash_id);
+    let doc =
+        serde_json::to_string(item).map_err(|e| PortError::Other(format!("trash item: {e}")))?;
+    stored.insert("doc".into(), s(doc));
+    stored.insert("kept_in".into(), s(kept_trash(&item.user)));
+    stored.insert("kept_order".into(), s(trash_order(item)));
+    stored.insert("stale".into(), s(TRASH_SWEEP));
+    stored.insert(
+        "stale_at".into(),
+        s(sweep_at(item.trashed_at, &item.user, item.trash_id)?),
+    );
+    Ok(stored)
+}
+
+pub(crate) fn trash_item_from_item(item: &Item) -> PortResult<TrashItem> {
+    serde_json::from_str(get_s(item, "doc")?).map_err(|e| corrupt(format!("trash item: {e}")))
+}
+
 /// Where a page ended: the last entry's key in the index read. Opaque to
 /// clients; refused when it belongs to another query.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -304,6 +396,18 @@ pub(crate) enum Cursor {
     /// The files under a folder, by id.
     #[serde(rename = "u")]
     Under { i: Uuid },
+    /// The folders under a folder, by path.
+    #[serde(rename = "f")]
+    Folders { p: String },
+    /// A user's trash: the `kept` index's key.
+    #[serde(rename = "t")]
+    Trash { k: String },
+    /// A trash item's files, by id.
+    #[serde(rename = "b")]
+    Trashed { t: Uuid, i: Uuid },
+    /// A lineage's versions: the `kept` index's key.
+    #[serde(rename = "v")]
+    Versions { l: Uuid, k: String },
 }
 
 impl Cursor {
@@ -365,6 +469,19 @@ mod tests {
             .collect();
         let mut sorted = keys.clone();
         sorted.sort();
+        assert_eq!(keys, sorted);
+    }
+
+    #[test]
+    fn newest_first_keys_order_the_newest_first() {
+        let times = [-5_000_000_000_123i64, -1, 0, 1, 1_767_225_600_000];
+        let keys: Vec<String> = times
+            .iter()
+            .map(|ms| newest_first(Timestamp::from_unix_millis(*ms).unwrap()))
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        sorted.reverse();
         assert_eq!(keys, sorted);
     }
 

@@ -5,9 +5,10 @@
 //! which the SAM template must match.
 //!
 //! Reads that must see the last write (a file by id or by name, usage, a
-//! command) are strongly consistent reads of the base table; listings and
-//! search read global secondary indexes, which DynamoDB keeps up to date
-//! within about a second.
+//! command, a trash item by id) are strongly consistent reads of the base
+//! table; listings, search, the trash and a file's versions read global
+//! secondary indexes, which DynamoDB keeps up to date within about a
+//! second.
 
 pub(crate) mod codec;
 pub mod table;
@@ -27,7 +28,7 @@ use codec::{
 };
 use ferry_core::model::{
     CommandRecord, CommandStatus, Entry, FileRecord, FileStatus, ListQuery, MAX_PAGE, Page,
-    SortKey, Usage, UserId,
+    SortKey, TrashItem, Usage, UserId,
 };
 use ferry_core::ports::{Index, PortError, PortResult, PutCommand};
 use ferry_protocol::{FolderPath, Timestamp};
@@ -172,7 +173,8 @@ impl Transaction {
 
 /// A file's hold on its name: `live` holds every file of that folder and
 /// name that is uploading or available (at most one, unless a replacing
-/// upload shares it), `avail` the one available file.
+/// upload shares it), `avail` the one available file. Files being deleted,
+/// trashed files and versions hold none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Hold {
     live: bool,
@@ -182,7 +184,7 @@ struct Hold {
 impl Hold {
     fn of(status: FileStatus) -> Self {
         Self {
-            live: status != FileStatus::Deleting,
+            live: matches!(status, FileStatus::Uploading | FileStatus::Available),
             avail: status == FileStatus::Available,
         }
     }
@@ -386,17 +388,37 @@ impl DynamoIndex {
         &self,
         tx: &mut Transaction,
         user: &UserId,
-        bytes: i64,
-        files: i64,
+        change: Weight,
         room: Option<u64>,
     ) -> PortResult<()> {
         let mut expr = Expr::default();
+        let mut adds = vec![
+            format!(
+                "{} {}",
+                expr.name("bytes"),
+                expr.value("b", AttributeValue::N(change.bytes.to_string()))
+            ),
+            format!(
+                "{} {}",
+                expr.name("files"),
+                expr.value("f", AttributeValue::N(change.files.to_string()))
+            ),
+        ];
+        for (attr, key, delta) in [
+            ("trash_bytes", "tb", change.trash),
+            ("version_bytes", "vb", change.versions),
+        ] {
+            if delta != 0 {
+                adds.push(format!(
+                    "{} {}",
+                    expr.name(attr),
+                    expr.value(key, AttributeValue::N(delta.to_string()))
+                ));
+            }
+        }
         let update = format!(
-            "ADD {} {}, {} {} SET {} = {}, {} = {}",
-            expr.name("bytes"),
-            expr.value("b", AttributeValue::N(bytes.to_string())),
-            expr.name("files"),
-            expr.value("f", AttributeValue::N(files.to_string())),
+            "ADD {} SET {} = {}, {} = {}",
+            adds.join(", "),
             expr.name("users"),
             expr.value("users", s(table::USERS)),
             expr.name("user_sub"),
@@ -648,17 +670,140 @@ impl DynamoIndex {
     }
 }
 
-/// What a file weighs in its owner's usage.
-fn weight(file: &FileRecord) -> PortResult<(i64, i64)> {
-    if file.status == FileStatus::Deleting {
-        return Ok((0, 0));
+/// The key condition of the `kept` index's partition `group` after the
+/// sort key `after` (from its start without one).
+fn kept_after(expr: &mut Expr, group: String, after: Option<String>) -> String {
+    let k = expr.name("kept_in");
+    let kv = expr.value("kept", s(group));
+    match after {
+        None => format!("{k} = {kv}"),
+        Some(after) => format!(
+            "{k} = {kv} AND {} > {}",
+            expr.name("kept_order"),
+            expr.value("after", s(after))
+        ),
     }
-    let size = i64::try_from(file.size)
-        .map_err(|_| PortError::Invalid(format!("size {} is too large", file.size)))?;
-    Ok((size, 1))
+}
+
+/// What a file weighs in its owner's usage: its bytes unless it is being
+/// deleted, one file if it is current, and its bytes again in the trash's
+/// or the versions' share.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Weight {
+    bytes: i64,
+    files: i64,
+    trash: i64,
+    versions: i64,
+}
+
+impl Weight {
+    fn of(file: &FileRecord) -> PortResult<Self> {
+        if file.status == FileStatus::Deleting {
+            return Ok(Self::default());
+        }
+        let size = i64::try_from(file.size)
+            .map_err(|_| PortError::Invalid(format!("size {} is too large", file.size)))?;
+        Ok(match file.status {
+            FileStatus::Deleting => Self::default(),
+            FileStatus::Uploading | FileStatus::Available => Self {
+                bytes: size,
+                files: 1,
+                ..Self::default()
+            },
+            FileStatus::Trashed => Self {
+                bytes: size,
+                trash: size,
+                ..Self::default()
+            },
+            FileStatus::Version => Self {
+                bytes: size,
+                versions: size,
+                ..Self::default()
+            },
+        })
+    }
+
+    /// From `self` to `to`.
+    fn change_to(self, to: Self) -> Self {
+        Self {
+            bytes: to.bytes - self.bytes,
+            files: to.files - self.files,
+            trash: to.trash - self.trash,
+            versions: to.versions - self.versions,
+        }
+    }
 }
 
 impl DynamoIndex {
+    /// Whether a current file (uploading or available) is in `path` or a
+    /// folder under it: a strongly consistent query of the user's files.
+    async fn holds_current_files(&self, user: &UserId, path: &FolderPath) -> PortResult<bool> {
+        let mut expr = Expr::default();
+        let condition = format!(
+            "{} = {} AND begins_with({}, {})",
+            expr.name("pk"),
+            expr.value("pk", s(user_pk(user))),
+            expr.name("sk"),
+            expr.value("p", s("F#"))
+        );
+        let st = expr.name("status");
+        let mut filter = format!(
+            "{st} IN ({}, {})",
+            expr.value("up", s(FileStatus::Uploading.as_str())),
+            expr.value("av", s(FileStatus::Available.as_str()))
+        );
+        if !path.is_root() {
+            let f = expr.name("folder");
+            filter = format!(
+                "{filter} AND ({f} = {} OR begins_with({f}, {}))",
+                expr.value("f", s(path.as_str())),
+                expr.value("below", s(format!("{}/", path.as_str())))
+            );
+        }
+        let found = self
+            .query_items(
+                self.query(None, condition, Some(filter), true, expr, 1000),
+                1,
+                |_| true,
+            )
+            .await?;
+        Ok(!found.is_empty())
+    }
+
+    /// A page of a query of `index` (the key condition `condition` written
+    /// with `expr`, read forward) and the cursor after it, made by `cursor`
+    /// from the last item.
+    async fn page_of<T>(
+        &self,
+        index: Option<&str>,
+        condition: String,
+        expr: Expr,
+        limit: u32,
+        parse: impl Fn(&Item) -> PortResult<T>,
+        cursor: impl Fn(&Item) -> PortResult<Cursor>,
+    ) -> PortResult<Page<T>> {
+        let limit = clamp_limit(limit);
+        let want = limit + 1;
+        let mut found = self
+            .query_items(
+                self.query(index, condition, None, true, expr, want),
+                want,
+                |_| true,
+            )
+            .await?;
+        let next_cursor = if found.len() > limit {
+            found.truncate(limit);
+            found
+                .last()
+                .map(|last| cursor(last).map(|c| c.encode()))
+                .transpose()?
+        } else {
+            None
+        };
+        let items = found.iter().map(parse).collect::<PortResult<Vec<_>>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
     /// Changes one of `user`'s commands while it is pending: reads it,
     /// applies `change`, and writes it back on condition that it is still
     /// pending. A command finished (the first result wins, even one
@@ -715,8 +860,8 @@ impl Index for DynamoIndex {
         quota: Option<u64>,
         replacing: bool,
     ) -> PortResult<()> {
-        let (bytes, files) = weight(file)?;
-        let room = match quota.filter(|_| files > 0) {
+        let weight = Weight::of(file)?;
+        let room = match quota.filter(|_| file.status != FileStatus::Deleting) {
             Some(quota) if file.size > quota => {
                 return Err(PortError::QuotaExceeded(format!(
                     "storing {} more bytes would use more than {quota}",
@@ -745,9 +890,11 @@ impl Index for DynamoIndex {
             Hold::of(file.status),
             !replacing,
         )?;
-        self.change_usage(&mut tx, &file.user, bytes, files, room)?;
-        self.ensure_folders(&mut tx, &file.user, &file.folder, file.created_at)
-            .await?;
+        self.change_usage(&mut tx, &file.user, weight, room)?;
+        if file.is_current() {
+            self.ensure_folders(&mut tx, &file.user, &file.folder, file.created_at)
+                .await?;
+        }
         self.commit(tx, Some(file)).await
     }
 
@@ -781,7 +928,7 @@ impl Index for DynamoIndex {
                 let Some(file) = self.stored_file(user, id).await? else {
                     continue;
                 };
-                if file.status == FileStatus::Deleting {
+                if !file.is_current() {
                     continue;
                 }
                 let better = best.as_ref().is_none_or(|b| {
@@ -866,21 +1013,16 @@ impl Index for DynamoIndex {
                 false,
             )?;
         }
-        let (old_bytes, old_files) = weight(&old)?;
-        let (new_bytes, new_files) = weight(file)?;
-        if (old_bytes, old_files) != (new_bytes, new_files) {
-            self.change_usage(
-                &mut tx,
-                &file.user,
-                new_bytes - old_bytes,
-                new_files - old_files,
-                None,
-            )?;
+        let change = Weight::of(&old)?.change_to(Weight::of(file)?);
+        if change != Weight::default() {
+            self.change_usage(&mut tx, &file.user, change, None)?;
         }
-        self.ensure_folders(&mut tx, &file.user, &file.folder, file.updated_at)
-            .await?;
+        if file.is_current() {
+            self.ensure_folders(&mut tx, &file.user, &file.folder, file.updated_at)
+                .await?;
+        }
         self.commit(tx, Some(file)).await?;
-        if !same_name || file.status == FileStatus::Deleting {
+        if !same_name || !file.is_current() {
             self.tidy_name(&old.user, &old.folder, old.name.as_str())
                 .await;
         }
@@ -925,9 +1067,9 @@ impl Index for DynamoIndex {
             Hold::NONE,
             false,
         )?;
-        let (bytes, files) = weight(&old)?;
-        if files > 0 {
-            self.change_usage(&mut tx, user, -bytes, -files, None)?;
+        let change = Weight::of(&old)?.change_to(Weight::default());
+        if change != Weight::default() {
+            self.change_usage(&mut tx, user, change, None)?;
         }
         self.commit(tx, Some(&old)).await?;
         self.tidy_name(user, &old.folder, old.name.as_str()).await;
@@ -1242,7 +1384,7 @@ impl Index for DynamoIndex {
             codec::folder_item(user, path, at)?,
             Some((condition, expr)),
         )?;
-        self.change_usage(&mut tx, user, 0, 0, None)?;
+        self.change_usage(&mut tx, user, Weight::default(), None)?;
         if let Some(parent) = path.parent() {
             self.ensure_folders(&mut tx, user, &parent, at).await?;
         }
@@ -1264,12 +1406,7 @@ impl Index for DynamoIndex {
         if !self.folder_exists(user, path).await? {
             return Ok(false);
         }
-        if !self
-            .files_under(user, path, None, 1)
-            .await?
-            .items
-            .is_empty()
-        {
+        if self.holds_current_files(user, path).await? {
             return Err(PortError::Conflict(format!("{path} still holds files")));
         }
         let mut expr = Expr::default();
@@ -1310,10 +1447,231 @@ impl Index for DynamoIndex {
         let Some(item) = self.get(user_key(user)).await? else {
             return Ok(Usage::default());
         };
+        let optional = |attr: &str| {
+            if item.contains_key(attr) {
+                codec::get_u64(&item, attr)
+            } else {
+                Ok(0)
+            }
+        };
         Ok(Usage {
             bytes: codec::get_u64(&item, "bytes")?,
             files: codec::get_u64(&item, "files")?,
+            trash_bytes: optional("trash_bytes")?,
+            version_bytes: optional("version_bytes")?,
         })
+    }
+
+    async fn folders_under(
+        &self,
+        user: &UserId,
+        path: &FolderPath,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<FolderPath>> {
+        // Folder items' keys are `D#{path}`: the folders under `a` are the
+        // keys from `D#a/` to `D#a0` ('0' follows '/'), in path order.
+        let (prefix, end) = if path.is_root() {
+            ("D#".to_owned(), "D$".to_owned())
+        } else {
+            (
+                format!("D#{}/", path.as_str()),
+                format!("D#{}0", path.as_str()),
+            )
+        };
+        let after = match cursor.map(Cursor::decode).transpose()? {
+            None => None,
+            Some(Cursor::Folders { p }) if format!("D#{p}").starts_with(&prefix) => Some(p),
+            Some(_) => return Err(codec::invalid_cursor("belongs to another query")),
+        };
+        let mut expr = Expr::default();
+        let (pk, sk) = (expr.name("pk"), expr.name("sk"));
+        let pv = expr.value("pk", s(user_pk(user)));
+        let condition = match after {
+            None => format!(
+                "{pk} = {pv} AND begins_with({sk}, {})",
+                expr.value("p", s(prefix))
+            ),
+            Some(p) => format!(
+                "{pk} = {pv} AND {sk} BETWEEN {} AND {}",
+                expr.value("lo", s(format!("D#{p}\u{1}"))),
+                expr.value("hi", s(end))
+            ),
+        };
+        let path_of = |item: &Item| match item.get("path") {
+            Some(AttributeValue::S(p)) => Ok(p.clone()),
+            _ => Err(codec::corrupt("a folder without its path".into())),
+        };
+        self.page_of(
+            None,
+            condition,
+            expr,
+            limit,
+            |item| {
+                let p = path_of(item)?;
+                FolderPath::parse(&p).map_err(|e| codec::corrupt(format!("folder `{p}`: {e}")))
+            },
+            |item| Ok(Cursor::Folders { p: path_of(item)? }),
+        )
+        .await
+    }
+
+    async fn put_trash(&self, item: &TrashItem) -> PortResult<()> {
+        let mut expr = Expr::default();
+        let condition = format!("attribute_not_exists({})", expr.name("pk"));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(codec::trash_item_item(item)?))
+            .condition_expression(condition)
+            .set_expression_attribute_names(expr.names())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Recorded already: a retry leaves it as it is.
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn trash_item(&self, user: &UserId, trash_id: Uuid) -> PortResult<Option<TrashItem>> {
+        self.get(codec::trash_key(user, trash_id))
+            .await?
+            .map(|item| codec::trash_item_from_item(&item))
+            .transpose()
+    }
+
+    async fn list_trash(
+        &self,
+        user: &UserId,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<TrashItem>> {
+        let after = match cursor.map(Cursor::decode).transpose()? {
+            None => None,
+            Some(Cursor::Trash { k }) => Some(k),
+            Some(_) => return Err(codec::invalid_cursor("belongs to another query")),
+        };
+        let mut expr = Expr::default();
+        let condition = kept_after(&mut expr, codec::kept_trash(user), after);
+        self.page_of(
+            Some(table::KEPT),
+            condition,
+            expr,
+            limit,
+            codec::trash_item_from_item,
+            |item| {
+                Ok(Cursor::Trash {
+                    k: codec::trash_order(&codec::trash_item_from_item(item)?),
+                })
+            },
+        )
+        .await
+    }
+
+    async fn remove_trash(&self, user: &UserId, trash_id: Uuid) -> PortResult<bool> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(codec::trash_key(user, trash_id)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(out.attributes.is_some_and(|old| !old.is_empty()))
+    }
+
+    async fn trash_before(&self, before: Timestamp, limit: u32) -> PortResult<Vec<TrashItem>> {
+        let limit = clamp_limit(limit);
+        let mut expr = Expr::default();
+        let condition = format!(
+            "{} = {} AND {} < {}",
+            expr.name("stale"),
+            expr.value("s", s(codec::TRASH_SWEEP)),
+            expr.name("stale_at"),
+            expr.value("t", s(ordered_time(before)?))
+        );
+        let found = self
+            .query_items(
+                self.query(Some(table::SWEEP), condition, None, true, expr, limit),
+                limit,
+                |_| true,
+            )
+            .await?;
+        found.iter().map(codec::trash_item_from_item).collect()
+    }
+
+    async fn trashed_files(
+        &self,
+        user: &UserId,
+        trash_id: Uuid,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<FileRecord>> {
+        let after = match cursor.map(Cursor::decode).transpose()? {
+            None => None,
+            Some(Cursor::Trashed { t, i }) if t == trash_id => Some(i),
+            Some(_) => return Err(codec::invalid_cursor("belongs to another query")),
+        };
+        let mut expr = Expr::default();
+        let condition = kept_after(
+            &mut expr,
+            codec::kept_trashed(user, trash_id),
+            after.map(|i| i.to_string()),
+        );
+        self.page_of(
+            Some(table::KEPT),
+            condition,
+            expr,
+            limit,
+            file_from_item,
+            |item| {
+                Ok(Cursor::Trashed {
+                    t: trash_id,
+                    i: file_from_item(item)?.file_id,
+                })
+            },
+        )
+        .await
+    }
+
+    async fn versions(
+        &self,
+        user: &UserId,
+        lineage: Uuid,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> PortResult<Page<FileRecord>> {
+        let after = match cursor.map(Cursor::decode).transpose()? {
+            None => None,
+            Some(Cursor::Versions { l, k }) if l == lineage => Some(k),
+            Some(_) => return Err(codec::invalid_cursor("belongs to another query")),
+        };
+        let mut expr = Expr::default();
+        let condition = kept_after(&mut expr, codec::kept_versions(user, lineage), after);
+        self.page_of(
+            Some(table::KEPT),
+            condition,
+            expr,
+            limit,
+            file_from_item,
+            |item| {
+                Ok(Cursor::Versions {
+                    l: lineage,
+                    k: codec::version_order(&file_from_item(item)?),
+                })
+            },
+        )
+        .await
     }
 
     async fn put_command(&self, command: &CommandRecord) -> PortResult<PutCommand> {

@@ -17,8 +17,15 @@ pub const FOLDER_SIZE: &str = "folder-size";
 pub const FOLDER_TIME: &str = "folder-time";
 /// A user's files by name, for search.
 pub const SEARCH: &str = "search";
-/// Files uploading or deleting, by last change: the sweep's.
+/// What the sweep looks for, by time: files by status (all but available
+/// ones) and last change, and trash items by when they were deleted.
 pub const SWEEP: &str = "sweep";
+/// What the trash and versions keep, a partition per group: a user's trash
+/// items (the most recently deleted first), one trash item's files (by
+/// id), one lineage's versions (the most recently created first). One
+/// index, not three: CloudFormation adds at most one index to a table per
+/// stack update.
+pub const KEPT: &str = "kept";
 /// Every user with files or folders (keys only).
 pub const USERS_INDEX: &str = "users";
 /// The users index's one partition.
@@ -39,7 +46,7 @@ pub struct IndexDef {
 }
 
 /// The table's global secondary indexes.
-pub const INDEXES: [IndexDef; 6] = [
+pub const INDEXES: [IndexDef; 7] = [
     IndexDef {
         name: FOLDER_NAME,
         hash: "dir",
@@ -75,6 +82,12 @@ pub const INDEXES: [IndexDef; 6] = [
         hash: "users",
         range: "user_sub",
         all: false,
+    },
+    IndexDef {
+        name: KEPT,
+        hash: "kept_in",
+        range: "kept_order",
+        all: true,
     },
 ];
 
