@@ -11,7 +11,7 @@
 //! with it.
 
 use super::{Consumers, Incoming, Retry, retry};
-use crate::model::{CommandStatus, FileRecord, FileStatus, TrashItem, TrashKind, UserId};
+use crate::model::{CommandStatus, FileRecord, FileStatus, Page, TrashItem, TrashKind, UserId};
 use crate::names::numbered_name;
 use crate::ports::PortError;
 use ferry_protocol::messages::{
@@ -363,18 +363,15 @@ impl Consumers {
                 .await;
         }
         let mut last = None;
+        let mut cursor = None;
         loop {
-            // Restored files leave the item, so the first page is the next.
-            let page = self
-                .index
-                .trashed_files(user, item.trash_id, None, 200)
-                .await
-                .map_err(retry)?;
-            if page.items.is_empty() {
-                break;
-            }
+            let page = self.item_files(&item, cursor.as_deref()).await?;
             for file in page.items {
                 last = Some(self.restore_file(file, body.on_conflict, cause).await?);
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
             }
         }
         for folder in &item.folders {
@@ -440,15 +437,48 @@ impl Consumers {
         self.noted(incoming, consumer).await
     }
 
+    /// A page of the files still in `item`, read as the index's strongly
+    /// consistent reads see them (a file item's by its id, a folder's among
+    /// the files under it), never through an index that may lag a write
+    /// just made: a restore or a purge must not miss a file and then drop
+    /// the item that named it.
+    async fn item_files(
+        &self,
+        item: &TrashItem,
+        cursor: Option<&str>,
+    ) -> Result<Page<FileRecord>, Retry> {
+        let ours =
+            |f: &FileRecord| f.status == FileStatus::Trashed && f.trash_id == Some(item.trash_id);
+        match item.kind {
+            TrashKind::File => {
+                let file = match item.file_id {
+                    Some(id) => self.index.file(&item.user, id).await.map_err(retry)?,
+                    None => None,
+                };
+                Ok(Page {
+                    items: file.filter(ours).into_iter().collect(),
+                    next_cursor: None,
+                })
+            }
+            TrashKind::Folder => {
+                let page = self
+                    .index
+                    .files_under(&item.user, &item.path, cursor, 500)
+                    .await
+                    .map_err(retry)?;
+                Ok(Page {
+                    items: page.items.into_iter().filter(ours).collect(),
+                    next_cursor: page.next_cursor,
+                })
+            }
+        }
+    }
+
     /// The first file of `item` whose name is taken where it would go back.
     async fn first_taken(&self, item: &TrashItem) -> Result<Option<FileRecord>, Retry> {
         let mut cursor = None;
         loop {
-            let page = self
-                .index
-                .trashed_files(&item.user, item.trash_id, cursor.as_deref(), 500)
-                .await
-                .map_err(retry)?;
+            let page = self.item_files(item, cursor.as_deref()).await?;
             for file in page.items {
                 if self
                     .index
@@ -602,15 +632,10 @@ impl Consumers {
     ) -> Result<EventEnvelope, Retry> {
         let user = &item.user;
         let mut deleted = 0u64;
+        let mut cursor = None;
         loop {
-            let page = self
-                .index
-                .trashed_files(user, item.trash_id, None, 100)
-                .await
-                .map_err(retry)?;
-            if page.items.is_empty() {
-                break;
-            }
+            let page = self.item_files(item, cursor.as_deref()).await?;
+            let next = page.next_cursor;
             for file in page.items {
                 deleted += self.purge_versions(&file, cause).await?;
                 if self
@@ -624,6 +649,10 @@ impl Consumers {
                 {
                     deleted += 1;
                 }
+            }
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
             }
         }
         Ok(crate::events::envelope_for(
@@ -648,15 +677,13 @@ impl Consumers {
         cause: Cause<'_>,
     ) -> Result<u64, Retry> {
         let mut deleted = 0;
+        let mut cursor = None;
         loop {
             let page = self
                 .index
-                .versions(&file.user, file.lineage(), None, 100)
+                .versions(&file.user, file.lineage(), cursor.as_deref(), 100)
                 .await
                 .map_err(retry)?;
-            if page.items.is_empty() {
-                return Ok(deleted);
-            }
             for version in page.items {
                 if self
                     .remove(
@@ -669,6 +696,10 @@ impl Consumers {
                 {
                     deleted += 1;
                 }
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(deleted),
             }
         }
     }

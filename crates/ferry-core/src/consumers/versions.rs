@@ -49,19 +49,22 @@ impl Consumers {
         file: &FileRecord,
         cause: Cause<'_>,
     ) -> Result<u64, Retry> {
-        let keep = self.retention.keep_versions;
+        let keep = self.retention.keep_versions as usize;
         let mut pruned = 0;
+        let mut seen = 0usize;
+        let mut cursor = None;
+        // One pass, newest first: everything after the first `keep` goes.
         loop {
             let page = self
                 .index
-                .versions(&file.user, file.lineage(), None, keep.saturating_add(100))
+                .versions(&file.user, file.lineage(), cursor.as_deref(), 200)
                 .await
                 .map_err(retry)?;
-            let beyond: Vec<FileRecord> = page.items.into_iter().skip(keep as usize).collect();
-            if beyond.is_empty() {
-                return Ok(pruned);
-            }
-            for version in beyond {
+            for version in page.items {
+                seen += 1;
+                if seen <= keep {
+                    continue;
+                }
                 if self
                     .remove(
                         version,
@@ -73,6 +76,10 @@ impl Consumers {
                 {
                     pruned += 1;
                 }
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(pruned),
             }
         }
     }
