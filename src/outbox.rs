@@ -49,6 +49,62 @@ impl Outbox {
             Err(_) => Err(ApiFailure::Unreachable),
         }
     }
+
+    /// Sends several commands as one request, each `(command, its id, its
+    /// title in Activity)`, listing each there; the answer is each
+    /// command's, in order (all refused when the request was).
+    pub async fn send_batch(
+        &self,
+        commands: Vec<(Command, Uuid, String)>,
+    ) -> Vec<(Uuid, Result<Sent, ApiFailure>)> {
+        let ids: Vec<Uuid> = commands.iter().map(|(_, id, _)| *id).collect();
+        match sending_batch(*self, commands).await {
+            Ok(sent) => sent.await,
+            Err(_) => ids
+                .into_iter()
+                .map(|id| (id, Err(ApiFailure::Unreachable)))
+                .collect(),
+        }
+    }
+}
+
+chunks::split_point! {
+    commands =>
+    /// Lists the commands in Activity and sends them as one batch (at most
+    /// 100 a request, as the API takes), noting each refusal.
+    fn sending_batch(
+        outbox: Outbox,
+        commands: Vec<(Command, Uuid, String)>,
+    ) -> ChunkFuture<Vec<(Uuid, Result<Sent, ApiFailure>)>> {
+        Box::pin(async move {
+            let mut answers = Vec::with_capacity(commands.len());
+            let mut commands = commands.into_iter().peekable();
+            while commands.peek().is_some() {
+                let part: Vec<(Command, Uuid, String)> = commands.by_ref().take(100).collect();
+                let ids: Vec<Uuid> = part.iter().map(|(_, id, _)| *id).collect();
+                let mut sent = Vec::with_capacity(part.len());
+                for (command, id, title) in part {
+                    outbox.activity.try_update(|a| {
+                        a.sent(id, &title, TraceId::from_uuid(id).as_str())
+                    });
+                    sent.push((command, id));
+                }
+                let results = match outbox.api().command_batch(sent).await {
+                    Ok(results) => results,
+                    Err(failure) => ids.iter().map(|_| Err(failure.clone())).collect(),
+                };
+                for (id, result) in ids.into_iter().zip(results) {
+                    if let Err(failure) = &result {
+                        outbox
+                            .activity
+                            .try_update(|a| a.refused(id, &failure.to_string()));
+                    }
+                    answers.push((id, result));
+                }
+            }
+            answers
+        })
+    }
 }
 
 chunks::split_point! {

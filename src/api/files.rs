@@ -9,8 +9,9 @@ use crate::session::Session;
 use ferry_client::commands;
 use ferry_client::failure::ApiFailure;
 use ferry_protocol::api::{
-    DownloadResponse, FeedPage, ListResponse, PartWanted, PartsResponse, PresignPartsRequest,
-    SearchResponse, UploadedPartsResponse, UsageView,
+    BatchRequest, BatchResponse, DownloadResponse, FeedPage, ListResponse, PartWanted,
+    PartsResponse, PresignPartsRequest, SearchResponse, TrashPage, UploadedPartsResponse,
+    UsageView, VersionsPage,
 };
 use ferry_protocol::{Command, FolderPath};
 use gloo_net::http::Method;
@@ -82,6 +83,21 @@ impl FilesApi {
         self.get(&format!("/files/{file_id}/download")).await
     }
 
+    /// One page of the trash, the most recently deleted first.
+    pub async fn trash(&self, cursor: Option<&str>) -> Result<TrashPage, ApiFailure> {
+        let mut path = "/trash?limit=200".to_owned();
+        if let Some(cursor) = cursor {
+            path.push_str(&format!("&cursor={}", query_value(cursor)));
+        }
+        self.get(&path).await
+    }
+
+    /// A current file and its older versions, the newest first.
+    pub async fn versions(&self, file_id: Uuid) -> Result<VersionsPage, ApiFailure> {
+        self.get(&format!("/files/{file_id}/versions?limit=200"))
+            .await
+    }
+
     /// The user's events after `cursor` (the polling fallback).
     pub async fn events(&self, after: i64) -> Result<FeedPage, ApiFailure> {
         self.get(&format!("/events?after={after}")).await
@@ -130,6 +146,45 @@ impl FilesApi {
             status: answer.status,
             body: answer.body,
         })
+    }
+
+    /// Sends several commands in one request (`/commands/batch`), each
+    /// with its id; the answer is each command's, in order. The request
+    /// itself refused is an error.
+    pub async fn command_batch(
+        &self,
+        commands: Vec<(Command, Uuid)>,
+    ) -> Result<Vec<Result<Sent, ApiFailure>>, ApiFailure> {
+        let ids: Vec<Uuid> = commands.iter().map(|(_, id)| *id).collect();
+        let mut bodies = Vec::with_capacity(commands.len());
+        for (command, id) in commands {
+            let body = command_body(command, id, crate::platform::now())
+                .await
+                .map_err(|_| ApiFailure::Unreachable)??;
+            bodies.push(serde_json::from_str(&body).map_err(|_| ApiFailure::Unreachable)?);
+        }
+        let body = serde_json::to_string(&BatchRequest { commands: bodies })
+            .map_err(|_| ApiFailure::Unreachable)?;
+        let answer = self
+            .send(Method::POST, "/commands/batch", Some(body))
+            .await?;
+        let answer: BatchResponse = read(answer)?;
+        Ok(ids
+            .into_iter()
+            .zip(answer.results)
+            .map(|(command_id, result)| {
+                let body = result.body.to_string();
+                if (200..300).contains(&result.status) {
+                    Ok(Sent {
+                        command_id,
+                        status: result.status,
+                        body,
+                    })
+                } else {
+                    Err(ApiFailure::from_response(result.status, &body))
+                }
+            })
+            .collect())
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {

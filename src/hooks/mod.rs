@@ -4,6 +4,7 @@
 //! leaves the deciding to `ferry_client`.
 
 pub mod use_copy_check;
+pub mod use_expiry;
 pub mod use_live;
 pub mod use_paste;
 pub mod use_route;

@@ -122,3 +122,14 @@ pub fn focused() -> Option<web_sys::Element> {
     let body: Option<web_sys::Element> = document.body().map(Into::into);
     (Some(&active) != body.as_ref()).then_some(active)
 }
+
+/// A time (Unix milliseconds) in the reader's own locale and time zone,
+/// to the minute, or to the second where two times must differ (versions).
+pub fn local_time(millis: i64, seconds: bool) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis as f64));
+    let options = js_sys::Object::new();
+    let time_style = if seconds { "medium" } else { "short" };
+    let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
+    let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &time_style.into());
+    String::from(date.to_locale_string("default", &options))
+}

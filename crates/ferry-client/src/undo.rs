@@ -142,6 +142,14 @@ impl Undo {
         }
     }
 
+    /// Whether `command_id` is part of an undo under way (its failure is
+    /// told as the undo's, not on its own).
+    pub fn undoing(&self, command_id: Uuid) -> bool {
+        self.watched
+            .iter()
+            .any(|w| w.undoing && w.commands.iter().any(|(id, _)| *id == command_id))
+    }
+
     /// The API refused a watched command outright.
     pub fn refused(&mut self, command_id: Uuid, message: &str) -> Option<Settled> {
         self.settle(command_id, Outcome::Failed(message.to_owned()))
@@ -436,6 +444,7 @@ mod tests {
         let mut undo = Undo::default();
         let ids = [Uuid::new_v4(), Uuid::new_v4()];
         undo.watch_undo(&ids, "Deleted 2 items");
+        assert!(undo.undoing(ids[1]));
         let restored = Event::FileRestored(FileRestoredV1 {
             file_id: Uuid::new_v4(),
             folder: docs(),

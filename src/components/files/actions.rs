@@ -14,6 +14,7 @@ use ferry_client::folder::{Applied, PendingAction};
 use ferry_client::listview::Selection;
 use ferry_client::route::Route;
 use ferry_client::rows::{RowKind, RowView};
+use ferry_client::undo::{Offer, Settled, Undo};
 use ferry_protocol::api::{FileView, UsageView};
 use ferry_protocol::host::{ElementErrorCode, ErrorV1};
 use ferry_protocol::messages::{
@@ -65,6 +66,10 @@ chunks::split_point! {
     }
 }
 
+/// A view that follows the events too; it answers whether it told the
+/// person of a failure itself (so it isn't shown twice).
+pub type Listener = Callback<EventEnvelope, bool>;
+
 /// The browser's actions over its view state. `Copy`.
 #[derive(Debug, Clone, Copy)]
 pub struct Actions {
@@ -72,6 +77,15 @@ pub struct Actions {
     outbox: Outbox,
     /// Tells the live connection a command went out (polls sooner).
     nudge: StoredValue<Option<Callback<()>>>,
+    /// The person's actions waiting for their events, to offer an undo.
+    undo: StoredValue<Undo>,
+    /// The undo offered now, numbered so an older one's timer leaves a
+    /// newer one be.
+    pub offer: RwSignal<Option<(u64, Offer)>>,
+    /// Views following the events (the Trash view, the versions panel).
+    listeners: StoredValue<Vec<(u64, Listener)>>,
+    /// Numbers for offers and listeners.
+    counter: StoredValue<u64>,
 }
 
 impl Actions {
@@ -81,7 +95,97 @@ impl Actions {
             ctx,
             outbox,
             nudge: StoredValue::new(None),
+            undo: StoredValue::new(Undo::default()),
+            offer: RwSignal::new(None),
+            listeners: StoredValue::new(Vec::new()),
+            counter: StoredValue::new(0),
         }
+    }
+
+    fn next_number(&self) -> u64 {
+        self.counter.update_value(|n| *n += 1);
+        self.counter.get_value()
+    }
+
+    /// Has `listener` hear every event, until the calling component
+    /// unmounts.
+    pub fn listen(&self, listener: Listener) {
+        let number = self.next_number();
+        self.listeners
+            .update_value(|all| all.push((number, listener)));
+        let listeners = self.listeners;
+        on_cleanup(move || {
+            listeners.try_update_value(|all| all.retain(|(n, _)| *n != number));
+        });
+    }
+
+    /// The view state.
+    pub fn ctx(&self) -> Ctx {
+        self.ctx
+    }
+
+    /// Offers an undo until another action's replaces it (or it expires:
+    /// the notice's timer), and says so.
+    pub fn offer(&self, offer: Offer) {
+        self.ctx
+            .notices
+            .say(format!("{}. Undo is available.", offer.text));
+        let number = self.next_number();
+        self.offer.try_set(Some((number, offer)));
+    }
+
+    /// Watches the commands of one action of the person's, `what` it did
+    /// in the past tense, to offer its undo once its events are in.
+    pub fn watch(&self, command_ids: &[Uuid], what: String) {
+        self.undo.update_value(|u| u.watch(command_ids, what));
+    }
+
+    fn settled(&self, settled: Settled) {
+        match settled {
+            Settled::Offer(offer) => self.offer(offer),
+            Settled::Undone(text) => self.ctx.notices.say(text),
+            Settled::UndoFailed(text) => self.ctx.notices.fail(&text),
+        }
+    }
+
+    /// The API refused a command outright: an action watched for its undo
+    /// learns so.
+    fn refused(&self, command_id: Uuid, failure: &ApiFailure) {
+        if let Some(Some(settled)) = self
+            .undo
+            .try_update_value(|u| u.refused(command_id, &failure.to_string()))
+        {
+            self.settled(settled);
+        }
+    }
+
+    /// Undoes the action offered: its inverse commands in one batch. If
+    /// any fails, the person is told why and nothing more is done.
+    pub fn undo(&self) {
+        let Some((_, offer)) = self.offer.get_untracked() else {
+            return;
+        };
+        self.offer.set(None);
+        let title = format!("Undo “{}”", offer.text);
+        let commands: Vec<(Command, Uuid, String)> = offer
+            .commands
+            .into_iter()
+            .map(|command| (command, new_id(), title.clone()))
+            .collect();
+        let ids: Vec<Uuid> = commands.iter().map(|(_, id, _)| *id).collect();
+        self.undo
+            .update_value(|u| u.watch_undo(&ids, offer.text.clone()));
+        self.ctx.notices.say(format!("Undoing “{}”…", offer.text));
+        let actions = *self;
+        leptos::task::spawn_local(async move {
+            let answers = actions.outbox.send_batch(commands).await;
+            actions.nudged();
+            for (id, answer) in answers {
+                if let Err(failure) = answer {
+                    actions.refused(id, &failure);
+                }
+            }
+        });
     }
 
     /// The outbox (and its Activity list).
@@ -113,6 +217,7 @@ impl Actions {
             Err(failure) => {
                 self.ctx.state.try_update(|s| s.cancel(command_id));
                 self.ctx.notices.refused(&title, &failure);
+                self.refused(command_id, &failure);
                 if failure == ApiFailure::SignedOut {
                     self.ctx.dialog.try_set(None);
                 }
@@ -136,8 +241,13 @@ impl Actions {
     /// Deletes files and folders, marking files as pending.
     pub fn delete(&self, rows: Vec<RowView>) {
         let actions = *self;
-        for row in rows {
-            let command_id = new_id();
+        let ids: Vec<Uuid> = rows.iter().map(|_| new_id()).collect();
+        let what = match rows.as_slice() {
+            [one] => format!("Deleted {}", one.name),
+            many => format!("Deleted {} items", many.len()),
+        };
+        self.watch(&ids, what);
+        for (row, command_id) in rows.into_iter().zip(ids) {
             let command = match &row.kind {
                 RowKind::File(file_id) => {
                     self.ctx
@@ -159,28 +269,42 @@ impl Actions {
 
     /// Moves (or renames) a file.
     pub fn move_file(&self, file_id: Uuid, name: &str, to_folder: FolderPath, to_name: FileName) {
+        self.move_files(vec![(file_id, name.to_owned(), to_folder, to_name)]);
+    }
+
+    /// Moves (or renames) files, each `(file, its name, to folder, to
+    /// name)`, as one action to undo.
+    pub fn move_files(&self, moves: Vec<(Uuid, String, FolderPath, FileName)>) {
         let actions = *self;
-        let command_id = new_id();
-        self.ctx.state.update(|s| {
-            _ = s.begin(
+        let ids: Vec<Uuid> = moves.iter().map(|_| new_id()).collect();
+        let what = match moves.as_slice() {
+            // The rename dialog keeps the folder, the move dialog the name.
+            [(_, name, _, to)] if name != to.as_str() => format!("Renamed {name} to {to}"),
+            [(_, name, folder, _)] => format!("Moved {name} to {}", place(folder)),
+            many => format!("Moved {} files to {}", many.len(), place(&many[0].2)),
+        };
+        self.watch(&ids, what);
+        for ((file_id, name, to_folder, to_name), command_id) in moves.into_iter().zip(ids) {
+            self.ctx.state.update(|s| {
+                _ = s.begin(
+                    file_id,
+                    command_id,
+                    PendingAction::Moving {
+                        to_folder: to_folder.clone(),
+                        to_name: to_name.as_str().to_owned(),
+                    },
+                )
+            });
+            let command = Command::MoveFile(MoveFileV1 {
                 file_id,
-                command_id,
-                PendingAction::Moving {
-                    to_folder: to_folder.clone(),
-                    to_name: to_name.as_str().to_owned(),
-                },
-            )
-        });
-        let command = Command::MoveFile(MoveFileV1 {
-            file_id,
-            to_folder,
-            to_name,
-            on_conflict: ConflictPolicy::Fail,
-        });
-        let name = name.to_owned();
-        leptos::task::spawn_local(async move {
-            actions.send(command, command_id, &name).await;
-        });
+                to_folder,
+                to_name,
+                on_conflict: ConflictPolicy::Fail,
+            });
+            leptos::task::spawn_local(async move {
+                actions.send(command, command_id, &name).await;
+            });
+        }
     }
 
     /// Creates a folder.
@@ -299,11 +423,29 @@ impl Actions {
             .try_update(|s| s.apply(envelope))
             .unwrap_or(Applied::Nothing);
         match envelope.data() {
-            Event::FileCreated(_) => self.refresh_usage(),
+            Event::FileCreated(_) | Event::FileCreatedV1(_) => self.refresh_usage(),
             Event::FileDeleted(deleted) => {
                 if applied == Applied::Changed {
                     notices.say(format!("{} deleted", deleted.name));
                 }
+                self.refresh_usage();
+            }
+            Event::FileTrashed(trashed) => {
+                if applied == Applied::Changed {
+                    notices.say(format!("{} moved to the trash", trashed.name));
+                }
+                self.refresh_usage();
+            }
+            Event::FileRestored(restored) => {
+                notices.say(format!("{} restored", restored.name));
+                self.refresh_usage();
+            }
+            Event::FolderRestored(restored) => {
+                notices.say(format!("{} restored", place(&restored.path)));
+                self.refresh_usage();
+            }
+            Event::FileVersionRestored(restored) => {
+                notices.say(format!("An earlier version of {} restored", restored.name));
                 self.refresh_usage();
             }
             Event::FileMoved(moved) if applied == Applied::Changed => {
@@ -317,9 +459,22 @@ impl Actions {
                     ));
                 }
             }
-            Event::FolderDeleted(_) => self.refresh_usage(),
+            Event::FolderDeleted(_)
+            | Event::FolderTrashed(_)
+            | Event::TrashItemPurged(_)
+            | Event::TrashEmptied(_) => self.refresh_usage(),
             _ => {}
         }
+        // Every listener hears it (none is skipped for another's answer).
+        let listeners = self.listeners.try_get_value().unwrap_or_default();
+        let answers: Vec<bool> = listeners
+            .iter()
+            .map(|(_, listener)| listener.run(envelope.clone()))
+            .collect();
+        let told = answers.contains(&true);
+        let command_id = envelope.metadata().command_id;
+        let undoing = command_id
+            .is_some_and(|id| self.undo.try_with_value(|u| u.undoing(id)).unwrap_or(false));
         match applied {
             Applied::Fetch(file_id) => {
                 let (api, state) = (self.outbox.api(), ctx.state);
@@ -331,23 +486,33 @@ impl Actions {
             }
             Applied::FolderGone => {
                 let here = ctx.route.get_untracked().folder;
-                notices.fail(&format!(
-                    "The folder {} was deleted.",
-                    if here.is_root() {
-                        "Home"
-                    } else {
-                        here.as_str()
-                    }
-                ));
+                notices.fail(&format!("The folder {} was deleted.", place(&here)));
                 ctx.navigate.run(Route::default());
             }
-            Applied::Failed { code, message, .. } => {
+            Applied::Relist => {
+                if let Some(folder) = ctx.route.try_with_untracked(|r| r.folder.clone()) {
+                    self.load_folder(folder);
+                }
+            }
+            Applied::Failed { code, message, .. } if !told && !undoing => {
                 notices.report(&message, &ErrorV1::new(code, message.clone()));
             }
-            Applied::Changed | Applied::Nothing => {}
+            Applied::Failed { .. } | Applied::Changed | Applied::Nothing => {}
+        }
+        if let Some(Some(settled)) = self.undo.try_update_value(|u| u.event(envelope)) {
+            self.settled(settled);
         }
         if ctx.route.try_with_untracked(|r| r.search.is_some()) == Some(true) {
             self.rerun_search();
         }
+    }
+}
+
+/// A folder's name for people: Home for the root.
+pub fn place(folder: &FolderPath) -> String {
+    if folder.is_root() {
+        "Home".to_owned()
+    } else {
+        folder.as_str().to_owned()
     }
 }

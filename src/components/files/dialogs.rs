@@ -89,6 +89,8 @@ fn render(ctx: Ctx, actions: Actions, dialog: Dialog) -> AnyView {
                 .into_any()
         }
         Dialog::Verify(row) => super::copy_check::copy_check_view(row, close),
+        // Shown by the versions chunk, never here.
+        Dialog::Versions(_) => ().into_any(),
         Dialog::Delete(rows) => {
             let title = match rows.as_slice() {
                 [one] => format!("Delete {}?", one.name),
@@ -106,7 +108,7 @@ fn render(ctx: Ctx, actions: Actions, dialog: Dialog) -> AnyView {
                         <ul class="ferry-names">{names}</ul>
                         {(more > 0).then(|| view! { <p class="ferry-muted">{format!("and {more} more")}</p> })}
                         {folders.then(|| view! { <p>"Folders are deleted with everything in them."</p> })}
-                        <p class="ferry-muted">"This can't be undone."</p>
+                        <p class="ferry-muted">"They go to the trash, where they can be restored until it deletes them."</p>
                         <div class="ferry-dialog-buttons">
                             <button type="button" class="ferry-button" on:click=move |_| close.run(())>"Cancel"</button>
                             <button type="button" class="ferry-button ferry-danger-button" on:click=move |_| {
@@ -131,13 +133,16 @@ fn render(ctx: Ctx, actions: Actions, dialog: Dialog) -> AnyView {
                 match FolderPath::parse(typed.trim().trim_matches('/')) {
                     Ok(to) => {
                         ctx.dialog.set(None);
-                        for row in &rows {
-                            if let (RowKind::File(file_id), Ok(name)) =
-                                (&row.kind, FileName::parse(&row.name))
-                            {
-                                actions.move_file(*file_id, &row.name, to.clone(), name);
-                            }
-                        }
+                        let moves = rows
+                            .iter()
+                            .filter_map(|row| match (&row.kind, FileName::parse(&row.name)) {
+                                (RowKind::File(file_id), Ok(name)) => {
+                                    Some((*file_id, row.name.clone(), to.clone(), name))
+                                }
+                                _ => None,
+                            })
+                            .collect();
+                        actions.move_files(moves);
                         ctx.selection.set(Default::default());
                     }
                     Err(e) => error.set(Some(e.to_string())),

@@ -22,13 +22,8 @@ const ROW_HEIGHT: f64 = 44.0;
 /// Rows rendered beyond the viewport on each side.
 const OVERSCAN: usize = 8;
 
-/// A timestamp in the reader's own locale and time zone.
 fn local_time(millis: i64) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis as f64));
-    let options = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
-    let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
-    String::from(date.to_locale_string("default", &options))
+    crate::platform::local_time(millis, false)
 }
 
 /// A row's height in the page: the first rendered row's, or the default
@@ -269,7 +264,13 @@ fn GridRow(ctx: Ctx, actions: Actions, index: usize, row: RowView) -> impl IntoV
     };
     let actions = match row.kind.clone() {
         RowKind::File(file_id) => {
-            let (a, b, c, d) = (row.clone(), row.clone(), row.clone(), row.clone());
+            let (a, b, c, d, e) = (
+                row.clone(),
+                row.clone(),
+                row.clone(),
+                row.clone(),
+                row.clone(),
+            );
             // A copy can be checked against the SHA-256 the index keeps.
             let verify = row.sha256.is_some().then(|| view! {
                 <button type="button" class="ferry-icon-button" aria-label=format!("Check a copy of {name}") title="Check a downloaded copy"
@@ -283,6 +284,10 @@ fn GridRow(ctx: Ctx, actions: Actions, index: usize, row: RowView) -> impl IntoV
                     <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M12 4v11m0 0l-4-4m4 4l4-4M5 19h14" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"/></svg>
                 </button>
                 {verify}
+                <button type="button" class="ferry-icon-button" aria-label=format!("Versions of {name}") title="Versions"
+                    disabled=busy on:click=move |_| ctx.dialog.set(Some(Dialog::Versions(e.clone())))>
+                    <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M12 7v5l3 2 M4 12a8 8 0 1 0 2.3-5.7 M4 4v3h3" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"/></svg>
+                </button>
                 <button type="button" class="ferry-icon-button" aria-label=format!("Rename {name}") title="Rename"
                     disabled=busy on:click=move |_| ctx.dialog.set(Some(Dialog::Rename(b.clone())))>
                     <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M4 20h4L19 9l-4-4L4 16v4z" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/></svg>

@@ -11,8 +11,9 @@ use crate::hooks::use_live::{UseLiveOptions, use_live};
 use crate::hooks::use_uploads::UseUploads;
 use crate::host::Host;
 use crate::session::Session;
+use ferry_client::folder::{created, created_v1};
 use ferry_client::live::Mode;
-use ferry_protocol::Event;
+use ferry_client::undo::Undo;
 use ferry_protocol::host::{FileChangedV1, UploadCompleteV1};
 use leptos::prelude::*;
 use std::rc::Rc;
@@ -69,13 +70,19 @@ fn start(args: LiveStart) {
         api,
         session,
         on_event: Rc::new(move |envelope| {
-            if let Event::FileCreated(created) = envelope.data()
-                && uploads.indexed(created.file_id)
-            {
+            let upload = created(envelope.data()).filter(|c| uploads.indexed(c.file_id));
+            if let Some(created) = &upload {
                 notices.say(format!("{} uploaded", created.name));
-                host.emit_event(&UploadCompleteV1::from(created));
+                host.emit_event(&UploadCompleteV1::from(&created_v1(created)));
             }
             actions.apply(&envelope);
+            // An upload of this page's that replaced a file can be undone.
+            if let Some(created) = &upload
+                && let Some(offer) =
+                    Undo::unasked(envelope.data(), format!("Replaced {}", created.name))
+            {
+                actions.offer(offer);
+            }
             if let Some(changed) = FileChangedV1::from_event(envelope.data()) {
                 host.emit_event(&changed);
             }

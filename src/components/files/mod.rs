@@ -1,6 +1,7 @@
 //! The file browser, a chunk of its own (`chunks::files_view`): one folder
 //! (or a search) as a grid, its toolbar and path, the upload queue, the
-//! Activity panel and the dialogs. [`Ctx`] is the view state one browser
+//! Activity panel, the Trash view, the versions panel, the undo offered
+//! after an action, and the dialogs. [`Ctx`] is the view state one browser
 //! shares among its parts; [`actions::Actions`] what they can do. The
 //! folder follows the URL (`use_route`), its rows follow the events
 //! (`use_live`), and uploads are `use_uploads`'.
@@ -14,7 +15,10 @@ pub mod grid;
 pub mod listing;
 pub mod live;
 pub mod toolbar;
+pub mod trash;
+pub mod undo;
 pub mod uploads;
+pub mod versions;
 
 use crate::api::files::FilesApi;
 use crate::chunks;
@@ -62,6 +66,8 @@ pub enum Dialog {
     Move(Vec<RowView>),
     /// Checking a downloaded copy against the stored file.
     Verify(RowView),
+    /// A file's versions (a chunk of its own, not the dialogs').
+    Versions(RowView),
 }
 
 /// The view state of one file browser. All handles: `Copy`.
@@ -133,10 +139,14 @@ pub fn Files(config: ClientConfig, session: Session, host: Host) -> impl IntoVie
     };
     let outbox = Outbox::new(api.clone());
     let actions = Actions::new(ctx, outbox);
+    // The Trash view shows in the listing's place while open.
+    let show_trash = RwSignal::new(false);
+    let user = session.username().unwrap_or_default();
 
     // The folder (or search) follows the URL.
     Effect::new(move |_| {
         let Route { folder, search } = route.get();
+        show_trash.set(false);
         ctx.selection.set(Selection::default());
         notices.problem.set(None);
         ctx.filter.set(String::new());
@@ -241,7 +251,7 @@ pub fn Files(config: ClientConfig, session: Session, host: Host) -> impl IntoVie
                 }
             }>
             <crumbs::PathBar ctx=ctx />
-            <toolbar::Toolbar ctx=ctx actions=actions uploads=uploads mode=mode connected=connected show_activity=show_activity />
+            <toolbar::Toolbar ctx=ctx actions=actions uploads=uploads mode=mode connected=connected show_activity=show_activity show_trash=show_trash />
             <toolbar::Usage usage=ctx.usage />
             <Show when=move || ctx.selection.with(|s| s.count() > 0)>
                 {
@@ -257,7 +267,10 @@ pub fn Files(config: ClientConfig, session: Session, host: Host) -> impl IntoVie
             </div>
             <div class="ferry-content">
                 <div class="ferry-listing">
-                    <listing::Listing ctx=ctx actions=actions rows=rows />
+                    <Show when=move || show_trash.get()
+                        fallback=move || view! { <listing::Listing ctx=ctx actions=actions rows=rows /> }>
+                        {chunks::lazy_view("Loading the trash…", tell, trash::trash_view, move |build| build(actions, show_trash))}
+                    </Show>
                 </div>
                 <Show when=move || show_activity.get()>
                     {chunks::lazy_view("Loading activity…", tell, activity::activity_panel, move |build| build(actions.outbox().activity))}
@@ -268,9 +281,14 @@ pub fn Files(config: ClientConfig, session: Session, host: Host) -> impl IntoVie
             <Show when=move || uploads.any()>
                 {chunks::lazy_view("Loading uploads…", tell, uploads::upload_panel, move |build| build(uploads))}
             </Show>
-            {move || ctx.dialog.get().map(|dialog| {
-                chunks::lazy_view("Loading…", tell, dialogs::dialog_view, move |build| build(ctx, actions, dialog.clone()))
+            {move || ctx.dialog.get().map(|dialog| match dialog {
+                Dialog::Versions(row) => {
+                    let user = user.clone();
+                    chunks::lazy_view("Loading versions…", tell, versions::versions_panel, move |build| build(actions, row.clone(), user.clone())).into_any()
+                }
+                dialog => chunks::lazy_view("Loading…", tell, dialogs::dialog_view, move |build| build(ctx, actions, dialog.clone())).into_any(),
             })}
+            <undo::UndoNotice actions=actions />
             <div class="ferry-visually-hidden" role="status" aria-live="polite">{move || notices.announce.get()}</div>
         </section>
     }

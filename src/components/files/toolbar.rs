@@ -18,6 +18,7 @@ pub fn Toolbar(
     mode: RwSignal<Mode>,
     connected: RwSignal<bool>,
     show_activity: RwSignal<bool>,
+    show_trash: RwSignal<bool>,
 ) -> impl IntoView {
     let activity = actions.outbox().activity;
     // The folder picker: an attribute Leptos has no name for.
@@ -64,6 +65,8 @@ pub fn Toolbar(
                 prop:value=move || ctx.filter.get()
                 on:input=move |ev| ctx.filter.set(event_target_value(&ev)) />
             <span class="ferry-live" title="How changes reach this page">{mode_text}</span>
+            <button type="button" class="ferry-button" aria-pressed=move || show_trash.get().to_string()
+                on:click=move |_| show_trash.update(|v| *v = !*v)>"Trash"</button>
             <button type="button" class="ferry-button" aria-expanded=move || show_activity.get().to_string()
                 on:click=move |_| show_activity.update(|v| *v = !*v)>
                 {move || match activity.with(|a| a.pending()) { 0 => "Activity".to_owned(), n => format!("Activity ({n})") }}
@@ -77,11 +80,17 @@ pub fn Toolbar(
 pub fn Usage(usage: RwSignal<Option<UsageView>>) -> impl IntoView {
     move || {
         usage.get().map(|u| {
-            let files = if u.files == 1 {
+            let mut files = if u.files == 1 {
                 "1 file".to_owned()
             } else {
                 format!("{} files", u.files)
             };
+            // What the trash and the versions hold counts too; said apart.
+            for (bytes, what) in [(u.trash_bytes, "in the trash"), (u.version_bytes, "in earlier versions")] {
+                if let Some(bytes) = bytes.filter(|b| *b > 0) {
+                    files.push_str(&format!(" · {} {what}", format::bytes(bytes)));
+                }
+            }
             match u.quota_bytes {
                 Some(quota) => {
                     let share = format::percent(u.bytes, quota);

@@ -4,14 +4,12 @@
 //! discard; and the question when an upload's name is taken.
 
 use crate::chunks;
-use crate::components::modal::Modal;
+use crate::components::conflict::ConflictQuestion;
 use crate::hooks::use_uploads::UseUploads;
 use ferry_client::format;
 use ferry_client::upload::Stage;
 use ferry_protocol::FolderPath;
-use ferry_protocol::messages::ConflictPolicy;
 use leptos::prelude::*;
-use uuid::Uuid;
 
 /// The most files listed in the panel; the rest are counted.
 const LISTED: usize = 50;
@@ -155,22 +153,9 @@ fn UploadPanel(uploads: UseUploads) -> impl IntoView {
                     })}
                 </ul>
             </section>
-            {move || asking.get().map(|(upload, name)| view! { <Conflict uploads=uploads upload=upload name=name /> })}
-    }
-}
-
-/// A file's name is taken: replace, keep both, or skip it.
-#[component]
-fn Conflict(uploads: UseUploads, upload: Uuid, name: String) -> impl IntoView {
-    let answer = move |choice: Option<ConflictPolicy>| move |_| uploads.resolve(upload, choice);
-    view! {
-        <Modal title=format!("{name} already exists") on_close=Callback::new(move |()| uploads.resolve(upload, None))>
-            <p>"A file with this name is already in this folder. What should happen to the one you are uploading?"</p>
-            <div class="ferry-dialog-buttons">
-                <button type="button" class="ferry-button" on:click=answer(None)>"Skip"</button>
-                <button type="button" class="ferry-button" on:click=answer(Some(ConflictPolicy::KeepBoth))>"Keep both"</button>
-                <button type="button" class="ferry-button ferry-primary" on:click=answer(Some(ConflictPolicy::Replace))>"Replace"</button>
-            </div>
-        </Modal>
+            {move || asking.get().map(|(upload, name)| view! {
+                <ConflictQuestion name=name doing="uploading"
+                    on_answer=Callback::new(move |choice| uploads.resolve(upload, choice)) />
+            })}
     }
 }
