@@ -4,8 +4,8 @@
 //! ARCHITECTURE.md ("Chunks"): the sign-in page fetches no chunk, the form
 //! fetches `auth` once it takes focus and `browser` once a password is typed,
 //! `live` comes after the first page of the list, a kept session never
-//! fetches the sign-in's chunks, and `uploads`, `commands`, `dialogs` and
-//! `activity` wait until they are first used.
+//! fetches the sign-in's chunks, and `uploads`, `commands`, `dialogs`,
+//! `activity`, `trash` and `versions` wait until they are first used.
 //!
 //! Times are only compared with each other on the page's clock (a request's
 //! start against the moment the test acted), never with a bound.
@@ -21,7 +21,7 @@ const ROOM_IN_THE_LOG: &str = "performance.setResourceTimingBufferSize(1000);";
 
 /// The split points the table names; a build without one of them is not the
 /// split release build.
-const SPLITS: [&str; 11] = [
+const SPLITS: [&str; 13] = [
     "auth",
     "provided",
     "sign_in_steps",
@@ -33,6 +33,8 @@ const SPLITS: [&str; 11] = [
     "uploads",
     "dialogs",
     "activity",
+    "trash",
+    "versions",
 ];
 
 /// A page's network log, each request named by the build.
@@ -248,6 +250,8 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
             "commands",
             "download",
             "search",
+            "trash",
+            "versions",
         ],
         "once signed in",
     )?;
@@ -278,6 +282,8 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
             "commands",
             "download",
             "search",
+            "trash",
+            "versions",
         ],
         "after a reload with the session kept",
     )?;
@@ -371,6 +377,51 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
         "the activity chunk was requested at {:.1} ms, before Activity was clicked at {opened_at:.1} ms",
         activity.start
     );
+
+    // The Trash view and the versions panel load when first opened.
+    let log = Log::read(&browser, &build).await?;
+    log.none_of(
+        &["trash", "versions"],
+        "before the Trash and versions were opened",
+    )?;
+    let opened_at = browser.page_clock().await?;
+    browser
+        .find_by_role("button", "Trash")
+        .await?
+        .click()
+        .await?;
+    browser.find_by_role("region", "Trash").await?;
+    let trash = wait_for_split(&browser, &build, "trash").await?;
+    assert!(
+        trash.start >= opened_at,
+        "the trash chunk was requested at {:.1} ms, before Trash was clicked at {opened_at:.1} ms",
+        trash.start
+    );
+    browser
+        .find_by_role("button", "Back to files")
+        .await?
+        .click()
+        .await?;
+    let opened_at = browser.page_clock().await?;
+    browser
+        .find_by_role("button", "Versions of notes.txt")
+        .await?
+        .click()
+        .await?;
+    browser
+        .find_by_role("dialog", "Versions of notes.txt")
+        .await?;
+    let versions = wait_for_split(&browser, &build, "versions").await?;
+    assert!(
+        versions.start >= opened_at,
+        "the versions chunk was requested at {:.1} ms, before Versions was clicked at {opened_at:.1} ms",
+        versions.start
+    );
+    browser
+        .find_by_role("button", "Close")
+        .await?
+        .click()
+        .await?;
 
     // In all that, the kept session never fetched the sign-in's chunks.
     browser.settle().await?;

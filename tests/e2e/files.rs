@@ -83,7 +83,7 @@ async fn the_whole_flow(stack: Stack, polling: bool) -> Result<()> {
         .wait_gone("button", &format!("Download {name}"))
         .await?;
 
-    // Delete: the row goes once the deleter's event arrives.
+    // Delete: the row goes (to the trash) once the deleter's event arrives.
     click(&browser, "Delete summary.txt").await?;
     browser.wait_gone("button", "Download summary.txt").await?;
     wait_for_text(&files, |t| t.contains("This folder is empty.")).await?;
@@ -121,7 +121,7 @@ async fn the_whole_flow(stack: Stack, polling: bool) -> Result<()> {
         text.contains("Rename report 2026.txt to summary.txt"),
         "{text}"
     );
-    assert!(text.contains("FileDeleted"), "{text}");
+    assert!(text.contains("FileTrashed"), "{text}");
     assert!(text.contains("Trace "), "{text}");
     browser.screenshot("files-activity").await?;
     Ok(())

@@ -18,4 +18,5 @@ mod portal;
 mod proxy;
 mod shell;
 mod signin;
+mod trash;
 mod uploads;
