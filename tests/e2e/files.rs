@@ -495,8 +495,17 @@ async fn dialogs_keep_the_focus_and_changes_are_announced() -> Result<()> {
     browser.find_by_role("dialog", "Delete Reports?").await?;
     click(&browser, "Delete").await?;
     browser.wait_gone("link", "Reports").await?;
-    let (_, live) = state(browser.run_async(FOCUS_AND_LIVE, vec![]).await?);
-    assert!(live.contains("Deleting Reports"), "{live}");
+    // Once it is in the trash, the undo offered is announced.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (_, live) = state(browser.run_async(FOCUS_AND_LIVE, vec![]).await?);
+        if live.contains("Deleted Reports. Undo is available.") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{live}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    browser.find_by_role("button", "Undo").await?;
     Ok(())
 }
 
