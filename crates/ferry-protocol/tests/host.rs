@@ -179,6 +179,7 @@ fn moved(from_folder: &str, from_name: &str, to_folder: &str, to_name: &str) -> 
         to_folder: folder(to_folder),
         to_name: name(to_name),
         version: 4,
+        replaced: None,
     })
 }
 
@@ -294,7 +295,7 @@ fn only_renames_moves_and_deletions_are_file_changes() {
     });
     assert_eq!(FileChangedV1::from_event(&failed), None);
     assert_eq!(
-        FileChangedV1::from_event(&Event::FileCreated(created(None))),
+        FileChangedV1::from_event(&Event::FileCreatedV1(created(None))),
         None
     );
 }

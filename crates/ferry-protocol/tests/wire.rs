@@ -75,12 +75,45 @@ fn every_command() -> Vec<Command> {
             path: folder("New/Deep"),
         }
         .into(),
+        RestoreTrashItemV1 {
+            trash_id: Uuid::from_u128(9),
+            on_conflict: ConflictPolicy::KeepBoth,
+        }
+        .into(),
+        PurgeTrashItemV1 {
+            trash_id: Uuid::from_u128(9),
+        }
+        .into(),
+        EmptyTrashV1 {}.into(),
+        RestoreVersionV1 {
+            file_id,
+            version_id: Uuid::from_u128(8),
+        }
+        .into(),
+        DeleteVersionV1 {
+            file_id,
+            version_id: Uuid::from_u128(8),
+        }
+        .into(),
     ]
 }
 
 fn every_event() -> Vec<Event> {
     let file_id = Uuid::from_u128(7);
     vec![
+        FileCreatedV2 {
+            file_id,
+            folder: folder("Reports"),
+            name: name("a.txt"),
+            size: 3,
+            content_type: "text/plain".into(),
+            sha256: None,
+            e_tag: "\"e\"".into(),
+            version: 1,
+            lineage: Uuid::from_u128(6),
+            replaced: Some(Uuid::from_u128(6)),
+        }
+        .into(),
         FileCreatedV1 {
             file_id,
             folder: folder("Reports"),
@@ -106,6 +139,7 @@ fn every_event() -> Vec<Event> {
             to_folder: folder("B"),
             to_name: name("b.txt"),
             version: 3,
+            replaced: None,
         }
         .into(),
         FolderCreatedV1 { path: folder("B") }.into(),
@@ -124,6 +158,54 @@ fn every_event() -> Vec<Event> {
             code: ErrorCode::NotFound,
             message: "That file no longer exists.".into(),
             issued_at: Timestamp::from_unix_millis(0).unwrap(),
+        }
+        .into(),
+        FileTrashedV1 {
+            file_id,
+            folder: folder("B"),
+            name: name("b.txt"),
+            trash_id: Uuid::from_u128(9),
+            version: 4,
+        }
+        .into(),
+        FolderTrashedV1 {
+            path: folder("B"),
+            trash_id: Uuid::from_u128(9),
+            files_trashed: 3,
+        }
+        .into(),
+        FileRestoredV1 {
+            file_id,
+            folder: folder("B"),
+            name: name("b (1).txt"),
+            size: 3,
+            trash_id: Uuid::from_u128(9),
+            version: 5,
+            replaced: None,
+        }
+        .into(),
+        FolderRestoredV1 {
+            path: folder("B"),
+            trash_id: Uuid::from_u128(9),
+            files_restored: 3,
+        }
+        .into(),
+        TrashItemPurgedV1 {
+            trash_id: Uuid::from_u128(9),
+            files_deleted: 4,
+            reason: "purged".into(),
+        }
+        .into(),
+        TrashEmptiedV1 { items_purged: 2 }.into(),
+        FileVersionRestoredV1 {
+            file_id: Uuid::from_u128(6),
+            replaced: file_id,
+            folder: folder("Reports"),
+            name: name("a.txt"),
+            size: 3,
+            sha256: None,
+            lineage: Uuid::from_u128(6),
+            version: 3,
         }
         .into(),
     ]
@@ -297,4 +379,73 @@ fn trace_ids_are_bounded_printable_ascii() {
     assert!(TraceId::parse("has space").is_err());
     assert!(TraceId::parse(&"x".repeat(129)).is_err());
     assert!(TraceId::parse(&"x".repeat(128)).is_ok());
+}
+
+/// `FileCreated` v2 added a required field (`Lineage`), so v1 is published
+/// beside it: a consumer of each version reads its own edition, and each
+/// edition is valid against its committed schema.
+#[test]
+fn file_created_reaches_a_consumer_of_each_version() {
+    let lineage = Uuid::from_u128(6);
+    let v2 = FileCreatedV2 {
+        file_id: Uuid::from_u128(7),
+        folder: folder("Reports"),
+        name: name("a.txt"),
+        size: 3,
+        content_type: "text/plain".into(),
+        sha256: Some("ab".repeat(32)),
+        e_tag: "\"e\"".into(),
+        version: 2,
+        lineage,
+        replaced: Some(lineage),
+    };
+    let editions = Event::FileCreated(v2.clone()).editions();
+    let wire: Vec<Value> = editions
+        .into_iter()
+        .map(|event| serde_json::to_value(Envelope::new(metadata(false), event)).unwrap())
+        .collect();
+    assert_eq!(wire.len(), 2);
+    let schema = |version: u32| -> Value {
+        let path = format!(
+            "{}/schemas/events/FileCreated.v{version}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    // A v1 consumer: takes the edition it knows, sees what v1 says.
+    let v1_consumer = |detail: &Value| -> Option<FileCreatedV1> {
+        (detail["data"]["Action"] == "FileCreated" && detail["metadata"]["EventVersion"] == 1).then(
+            || {
+                let mut data = detail["data"].clone();
+                data.as_object_mut().unwrap().remove("Action");
+                serde_json::from_value(data).unwrap()
+            },
+        )
+    };
+    // A v2 consumer: the newest edition, lineage and all.
+    let v2_consumer = |detail: &Value| -> Option<FileCreatedV2> {
+        let envelope: EventEnvelope = serde_json::from_value(detail.clone()).ok()?;
+        match envelope.into_parts().1 {
+            Event::FileCreated(body) => Some(body),
+            _ => None,
+        }
+    };
+    let read_v1: Vec<FileCreatedV1> = wire.iter().filter_map(v1_consumer).collect();
+    let read_v2: Vec<FileCreatedV2> = wire.iter().filter_map(v2_consumer).collect();
+    assert_eq!(read_v2, [v2.clone()]);
+    assert_eq!(read_v1.len(), 1);
+    assert_eq!(
+        (read_v1[0].file_id, read_v1[0].size, read_v1[0].version),
+        (v2.file_id, v2.size, v2.version)
+    );
+    // Each edition is valid against its own committed schema. (Each gets
+    // an id of its own where it is published: `ferry_core::events`.)
+    for detail in &wire {
+        let version = detail["metadata"]["EventVersion"].as_u64().unwrap() as u32;
+        let validator = jsonschema::draft202012::new(&schema(version)).unwrap();
+        assert!(validator.is_valid(&detail["data"]), "v{version}: {detail}");
+    }
+    assert!(wire[1]["data"].get("Lineage").is_none());
+    assert!(Event::FileCreatedV1(read_v1[0].clone()).is_older_edition());
+    assert!(!Event::FileCreated(v2).is_older_edition());
 }
