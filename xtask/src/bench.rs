@@ -458,6 +458,7 @@ fn files_report() -> Result<()> {
         output_of(crate::cargo().args(["bench", "--package", "ferry-server", "--bench", "files"]))?;
     let healthz = figure(&output, "healthz_rps")?;
     let list = figure(&output, "list_rps")?;
+    let trash = figure(&output, "trash_rps")?;
     let create = figure(&output, "create_rps")?;
     let ping = figure(&output, "ws_ping_p50_ms")?;
     let event_p50 = figure(&output, "put_to_event_p50_ms")?;
@@ -471,6 +472,10 @@ fn files_report() -> Result<()> {
     println!(
         "list a folder of 100:               {list:>9.0} req/s = {:.3}x healthz",
         list / healthz
+    );
+    println!(
+        "trash, first 100 of 10,000 items:   {trash:>9.0} req/s = {:.3}x the folder listing",
+        trash / list
     );
     println!(
         "CreateFile:                         {create:>9.0} req/s = {:.3}x healthz",

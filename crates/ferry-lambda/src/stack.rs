@@ -30,7 +30,9 @@ pub struct Env {
     /// the functions that push.
     pub live_endpoint: Option<String>,
     /// The file service's tuning (`FERRY_MULTIPART_THRESHOLD_BYTES`,
-    /// `FERRY_PART_SIZE_BYTES`, `FERRY_QUOTA_BYTES`, 0 for none).
+    /// `FERRY_PART_SIZE_BYTES`, `FERRY_QUOTA_BYTES`, 0 for none) and
+    /// retention (`FERRY_TRASH_DAYS`, `FERRY_KEEP_VERSIONS`,
+    /// `FERRY_VERSION_DAYS`).
     pub files: FileSettings,
 }
 
@@ -71,6 +73,16 @@ impl Env {
         }
         files.part_size = number("FERRY_PART_SIZE_BYTES")?.unwrap_or(DEFAULT_PART_SIZE);
         files.quota_bytes = number("FERRY_QUOTA_BYTES")?.filter(|q| *q > 0);
+        const DAY: u64 = 24 * 60 * 60;
+        if let Some(days) = number("FERRY_TRASH_DAYS")? {
+            files.retention.trash = std::time::Duration::from_secs(days.max(1) * DAY);
+        }
+        if let Some(keep) = number("FERRY_KEEP_VERSIONS")? {
+            files.retention.keep_versions = u32::try_from(keep.min(1000)).unwrap_or(1000);
+        }
+        if let Some(days) = number("FERRY_VERSION_DAYS")? {
+            files.retention.version_age = std::time::Duration::from_secs(days.max(1) * DAY);
+        }
         Ok(Self {
             files_table: var("FERRY_FILES_TABLE")?,
             connections_table: var("FERRY_CONNECTIONS_TABLE")?,
@@ -122,7 +134,8 @@ impl Stack {
             clock.clone(),
             env.files.clone(),
         );
-        let consumers = Consumers::new(objects, index, bus, notifier.clone(), clock);
+        let consumers = Consumers::new(objects, index, bus, notifier.clone(), clock)
+            .with_retention(env.files.retention);
         Self {
             files,
             consumers,
@@ -161,6 +174,8 @@ mod tests {
         vars.extend([
             ("FERRY_QUOTA_BYTES", "0"),
             ("FERRY_MULTIPART_THRESHOLD_BYTES", "1048576"),
+            ("FERRY_TRASH_DAYS", "7"),
+            ("FERRY_KEEP_VERSIONS", "3"),
         ]);
         let env = Env::from_lookup(lookup(&vars)).unwrap();
         assert_eq!(
@@ -172,6 +187,12 @@ mod tests {
         assert_eq!(env.files.multipart_threshold, 1_048_576);
         assert_eq!(env.files.part_size, DEFAULT_PART_SIZE);
         assert_eq!(env.live_endpoint, None);
+        assert_eq!(env.files.retention.trash.as_secs(), 7 * 24 * 60 * 60);
+        assert_eq!(env.files.retention.keep_versions, 3);
+        assert_eq!(
+            env.files.retention.version_age,
+            ferry_core::model::Retention::default().version_age
+        );
     }
 
     #[test]

@@ -345,6 +345,100 @@ async fn next_events(aws: &Aws, queue: &str) -> Vec<Value> {
     panic!("nothing reached the {queue} queue");
 }
 
+/// Sends a command through the API function; its answer, with `status`.
+async fn command(router: &axum::Router, envelope: &Value, status: u16) -> Value {
+    let (got, answer) = call(
+        router,
+        http_event("POST", "/api/commands", "", Some("ann"), Some(envelope)),
+    )
+    .await;
+    assert_eq!(got, status, "{answer}");
+    answer
+}
+
+/// Delivers what reached `rule`'s queue to its consumer, each event twice
+/// (EventBridge may): `first` is among them.
+async fn deliver(aws: &Aws, rule: &str, first: &str) {
+    let events = next_events(aws, rule).await;
+    assert!(
+        events.iter().any(|e| e["detail-type"] == first),
+        "{rule}: {events:?}"
+    );
+    for event in &events {
+        // moto gives every S3 event it sends to EventBridge the same id;
+        // EventBridge's are unique. Each event gets one of its own here
+        // (and keeps it for its second delivery).
+        let mut event = event.clone();
+        if event["source"] == "aws.s3" {
+            let unique = uuid::Uuid::new_v4().to_string();
+            event["id"] = json!(unique);
+        }
+        let event = &event;
+        aws.stack.consumers.deliver(rule, event).await.unwrap();
+        aws.stack.consumers.deliver(rule, event).await.unwrap();
+    }
+}
+
+/// The data of every event of `action` pushed to a connection.
+fn pushed_of(aws: &Aws, action: &str) -> Vec<Value> {
+    aws.pushed
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(_, body)| serde_json::from_str::<Value>(body).ok())
+        .filter(|m| m["event"]["data"]["Action"] == action)
+        .map(|m| m["event"]["data"].clone())
+        .collect()
+}
+
+/// Uploads `bytes` as `docs/name` through the API function and S3, and
+/// delivers what follows: the new file's id.
+async fn upload(
+    aws: &Aws,
+    router: &axum::Router,
+    name: &str,
+    bytes: &[u8],
+    policy: &str,
+) -> String {
+    let create = envelope(
+        json!({"Action": "CreateFile", "Folder": "docs", "Name": name,
+        "Size": bytes.len(), "ContentType": "text/plain", "OnConflict": policy}),
+    );
+    let created = command(router, &create, 201).await;
+    let request = &created["upload"]["request"];
+    let headers: Vec<(String, String)> = request["headers"]
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .map(|pair| {
+                    (
+                        pair[0].as_str().unwrap().to_owned(),
+                        pair[1].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (put, body) = Http::new()
+        .unwrap()
+        .send(
+            "PUT",
+            request["url"].as_str().unwrap(),
+            &headers,
+            bytes.to_vec(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(put, 200, "{}", String::from_utf8_lossy(&body));
+    deliver(aws, "indexer", "Object Created").await;
+    deliver(aws, "notifier", "FileCreated").await;
+    created["file"]["fileId"].as_str().unwrap().to_owned()
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -490,65 +584,74 @@ async fn a_file_goes_from_create_to_index_to_the_browser_and_is_deleted_through_
             .any(|m| m["event"]["data"]["Action"] == "FileCreated")
     );
 
-    // Deleted: the API accepts DeleteFile, the deleter's rule gets it.
+    // Deleted: the API accepts DeleteFile; the deleter moves it to the
+    // trash (delivered twice, no second effect), bytes kept.
     let file_id = entry["fileId"].as_str().unwrap().to_owned();
     let delete = envelope(json!({"Action": "DeleteFile", "FileId": file_id}));
-    let (status, accepted) = call(
-        &router,
-        http_event("POST", "/api/commands", "", Some("ann"), Some(&delete)),
-    )
-    .await;
-    assert_eq!(status, 202, "{accepted}");
-    for event in next_events(&aws, "deleter").await {
-        assert_eq!(event["detail-type"], "DeleteFile");
-        aws.stack
-            .consumers
-            .deliver("deleter", &event)
-            .await
-            .unwrap();
-        aws.stack
-            .consumers
-            .deliver("deleter", &event)
-            .await
-            .unwrap();
-    }
-    // S3 says the object is gone: the indexer has nothing left to do.
-    for event in next_events(&aws, "indexer").await {
-        assert_eq!(event["detail-type"], "Object Deleted");
-        aws.stack
-            .consumers
-            .deliver("indexer", &event)
-            .await
-            .unwrap();
-    }
-    for event in &next_events(&aws, "notifier").await {
-        aws.stack
-            .consumers
-            .deliver("notifier", event)
-            .await
-            .unwrap();
-    }
-    let pushed: Vec<Value> = aws
-        .pushed
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(_, body)| serde_json::from_str(body).unwrap())
-        .collect();
-    let gone: Vec<&Value> = pushed
-        .iter()
-        .filter(|m| m["event"]["data"]["Action"] == "FileDeleted")
-        .collect();
-    assert_eq!(gone.len(), 1, "{pushed:?}");
-    assert_eq!(gone[0]["event"]["data"]["FileId"], file_id.as_str());
+    let trash_id = delete["metadata"]["CommandId"].as_str().unwrap().to_owned();
+    command(&router, &delete, 202).await;
+    deliver(&aws, "deleter", "DeleteFile").await;
+    deliver(&aws, "notifier", "FileTrashed").await;
+    assert_eq!(
+        pushed_of(&aws, "FileTrashed")[0]["TrashId"],
+        trash_id.as_str()
+    );
     let (_, listed) = call(
         &router,
         http_event("GET", "/api/files", "folder=docs", Some("ann"), None),
     )
     .await;
     assert_eq!(listed["entries"], json!([]), "{listed}");
+    let (status, trash) = call(
+        &router,
+        http_event("GET", "/api/trash", "", Some("ann"), None),
+    )
+    .await;
+    assert_eq!(status, 200, "{trash}");
+    assert_eq!(trash["items"][0]["trashId"], trash_id.as_str(), "{trash}");
+    assert_eq!(trash["items"][0]["from"], "docs");
+    assert_eq!(trash["trashBytes"], bytes.len());
     let key = format!("users/ann/{file_id}");
     let s3 = s3_client(&aws.moto);
+    s3.head_object()
+        .bucket(BUCKET)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+
+    // Restored: back in its folder.
+    let restore = envelope(json!({"Action": "RestoreTrashItem", "TrashId": trash_id}));
+    command(&router, &restore, 202).await;
+    deliver(&aws, "deleter", "RestoreTrashItem").await;
+    deliver(&aws, "notifier", "FileRestored").await;
+    let (_, listed) = call(
+        &router,
+        http_event("GET", "/api/files", "folder=docs", Some("ann"), None),
+    )
+    .await;
+    assert_eq!(listed["entries"][0]["fileId"], file_id.as_str(), "{listed}");
+
+    // Deleted again, then forever: S3 deletes the object, FileDeleted says so.
+    let delete = envelope(json!({"Action": "DeleteFile", "FileId": file_id}));
+    let trash_id = delete["metadata"]["CommandId"].as_str().unwrap().to_owned();
+    command(&router, &delete, 202).await;
+    deliver(&aws, "deleter", "DeleteFile").await;
+    let purge = envelope(json!({"Action": "PurgeTrashItem", "TrashId": trash_id}));
+    command(&router, &purge, 202).await;
+    deliver(&aws, "deleter", "PurgeTrashItem").await;
+    // S3 says the object is gone: the indexer has nothing left to do.
+    deliver(&aws, "indexer", "Object Deleted").await;
+    deliver(&aws, "notifier", "TrashItemPurged").await;
+    let gone = pushed_of(&aws, "FileDeleted");
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    assert_eq!(gone[0]["FileId"], file_id.as_str());
+    let (_, trash) = call(
+        &router,
+        http_event("GET", "/api/trash", "", Some("ann"), None),
+    )
+    .await;
+    assert_eq!(trash["items"], json!([]), "{trash}");
     assert!(
         s3.head_object()
             .bucket(BUCKET)
@@ -668,5 +771,125 @@ async fn the_config_resource_writes_config_json_and_answers_cloudformation() {
             .send()
             .await
             .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_file_is_kept_as_a_version_restored_and_deleted_through_every_function() {
+    let aws = aws().await;
+    let router = ferry_lambda::api::router(aws.stack.clone());
+    let live = |event: Value| {
+        let notifier = aws.stack.notifier.clone();
+        async move { ferry_lambda::live::handle(&notifier, &event, now()).await }
+    };
+    live(socket_event("$connect", "conn-1", "ann", None)).await;
+    live(socket_event(
+        "$default",
+        "conn-1",
+        "ann",
+        Some(json!({"action": "hello"})),
+    ))
+    .await;
+
+    let old = upload(&aws, &router, "report.txt", b"first", "Fail").await;
+    let new = upload(&aws, &router, "report.txt", b"second!", "Replace").await;
+    // Browsers get FileCreated v2 only, naming the replaced file.
+    let created = pushed_of(&aws, "FileCreated");
+    assert_eq!(created.len(), 2, "{created:?}");
+    assert_eq!(created[1]["Replaced"], old.as_str());
+    assert_eq!(created[1]["Lineage"], old.as_str());
+    let (status, versions) = call(
+        &router,
+        http_event(
+            "GET",
+            &format!("/api/files/{new}/versions"),
+            "",
+            Some("ann"),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{versions}");
+    assert_eq!(
+        versions["versions"][0]["fileId"],
+        old.as_str(),
+        "{versions}"
+    );
+    assert_eq!(versions["versions"][0]["size"], 5);
+    // Another user sees no such file.
+    let (status, _) = call(
+        &router,
+        http_event(
+            "GET",
+            &format!("/api/files/{new}/versions"),
+            "",
+            Some("bob"),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // The version downloads: its own bytes, from S3.
+    let (status, download) = call(
+        &router,
+        http_event(
+            "GET",
+            &format!("/api/files/{old}/download"),
+            "",
+            Some("ann"),
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{download}");
+    let (got, body) = Http::new()
+        .unwrap()
+        .send(
+            "GET",
+            download["request"]["url"].as_str().unwrap(),
+            &[],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((got, body.as_slice()), (200, b"first".as_slice()));
+
+    // Restored: the old content is current again, the newer one a version.
+    let restore = envelope(json!({"Action": "RestoreVersion", "FileId": new, "VersionId": old}));
+    command(&router, &restore, 202).await;
+    deliver(&aws, "deleter", "RestoreVersion").await;
+    deliver(&aws, "notifier", "FileVersionRestored").await;
+    let (_, listed) = call(
+        &router,
+        http_event("GET", "/api/files", "folder=docs", Some("ann"), None),
+    )
+    .await;
+    assert_eq!(listed["entries"][0]["fileId"], old.as_str(), "{listed}");
+    assert_eq!(listed["entries"].as_array().unwrap().len(), 1);
+
+    // The newer content, now a version, deleted forever.
+    let delete = envelope(json!({"Action": "DeleteVersion", "FileId": old, "VersionId": new}));
+    command(&router, &delete, 202).await;
+    deliver(&aws, "deleter", "DeleteVersion").await;
+    deliver(&aws, "indexer", "Object Deleted").await;
+    deliver(&aws, "notifier", "FileDeleted").await;
+    let s3 = s3_client(&aws.moto);
+    assert!(
+        s3.head_object()
+            .bucket(BUCKET)
+            .key(format!("users/ann/{new}"))
+            .send()
+            .await
+            .is_err()
+    );
+    let (_, usage) = call(
+        &router,
+        http_event("GET", "/api/usage", "", Some("ann"), None),
+    )
+    .await;
+    assert_eq!(
+        (usage["bytes"].as_u64(), usage["versionBytes"].as_u64()),
+        (Some(5), Some(0)),
+        "{usage}"
     );
 }

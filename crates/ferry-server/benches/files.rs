@@ -312,6 +312,48 @@ async fn big_put(
     took
 }
 
+/// Trash items the trash bench lists the first page of.
+const TRASHED: usize = 10_000;
+
+/// The `sub` of a token: the user its items belong to.
+fn alice_sub(token: &str) -> String {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["sub"].as_str().unwrap().to_owned()
+}
+
+/// `TRASHED` trash items of `sub`'s, a second apart, in the server's index.
+async fn fill_trash(path: &std::path::Path, sub: &str) {
+    use ferry_core::model::{TrashItem, TrashKind, UserId};
+    use ferry_core::ports::Index as _;
+    let index = ferry_index::SqliteIndex::open(path).unwrap();
+    let user = UserId::parse(sub).unwrap();
+    let start = ferry_protocol::Timestamp::from_unix_millis(1_767_225_600_000).unwrap();
+    for i in 0..TRASHED {
+        let item = TrashItem {
+            user: user.clone(),
+            trash_id: uuid::Uuid::new_v4(),
+            kind: TrashKind::File,
+            path: ferry_protocol::FolderPath::parse(&format!("old/{}", i % 50)).unwrap(),
+            name: format!("deleted-{i:05}.txt"),
+            file_id: Some(uuid::Uuid::new_v4()),
+            files: 1,
+            bytes: 100,
+            folders: Vec::new(),
+            trashed_at: ferry_protocol::Timestamp::new(
+                start.get() + time::Duration::seconds(i64::try_from(i).unwrap()),
+            ),
+        };
+        index.put_trash(&item).await.unwrap();
+    }
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -401,6 +443,29 @@ async fn run() {
             let (status, _) = client
                 .get(&token, "/api/files?folder=listed&limit=100")
                 .await;
+            (client, status)
+        }
+    })
+    .await;
+    // 1b. The trash's first page with TRASHED items in it, against the
+    // folder listing above. (Written straight into the index: 10,000
+    // deletes through the API would only slow the set-up.)
+    let trash_setup = Instant::now();
+    fill_trash(&dir.path().join("data/index.sqlite3"), &alice_sub(&token)).await;
+    let (status, page) = client.get(&token, "/api/trash?limit=100").await;
+    assert_eq!(status, 200);
+    let page: Value = serde_json::from_slice(&page).unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 100, "{page}");
+    assert!(page["nextCursor"].is_string());
+    eprintln!(
+        "set-up: {TRASHED} trash items written in {:.1} s",
+        trash_setup.elapsed().as_secs_f64()
+    );
+    let trash_token = token.clone();
+    let trash_rps = rate(addr, 200, move |mut client: Client, _| {
+        let token = trash_token.clone();
+        async move {
+            let (status, _) = client.get(&token, "/api/trash?limit=100").await;
             (client, status)
         }
     })
@@ -500,6 +565,8 @@ async fn run() {
     line("healthz_rps", healthz_rps);
     line("list_rps", list_rps);
     line("list_vs_healthz", list_rps / healthz_rps);
+    line("trash_rps", trash_rps);
+    line("trash_vs_list", trash_rps / list_rps);
     line("create_rps", create_rps);
     line("create_vs_healthz", create_rps / healthz_rps);
     line("ws_ping_p50_ms", ping_p50);

@@ -374,7 +374,8 @@ impl AppState {
             bus.clone(),
             live.clone(),
             clock.clone(),
-        );
+        )
+        .with_retention(settings.files.retention);
         let _ = cell.set(consumers.clone());
         let files = Files::new(
             store,

@@ -153,6 +153,16 @@ struct ServeArgs {
     /// default; clients presign again when one expires).
     #[arg(long)]
     upload_link_seconds: Option<u64>,
+    /// Days a deleted file or folder stays in the trash before it is
+    /// deleted forever.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    trash_days: u64,
+    /// The most older versions kept of a file replaced by an upload.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    keep_versions: u32,
+    /// Days an older version is kept after it stopped being current.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    version_days: u64,
     /// The object endpoint's access key id (with --s3-secret-access-key);
     /// by default a pair is generated and kept in the data directory.
     #[arg(
@@ -526,6 +536,12 @@ async fn serve(data_dir: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     }
     settings.client_upload.checksums = !args.no_upload_checksums;
     settings.files.part_checksums = !args.no_upload_checksums;
+    const DAY: u64 = 24 * 60 * 60;
+    settings.files.retention = ferry_core::model::Retention {
+        trash: std::time::Duration::from_secs(args.trash_days * DAY),
+        keep_versions: args.keep_versions,
+        version_age: std::time::Duration::from_secs(args.version_days * DAY),
+    };
     if let Some(seconds) = args.upload_link_seconds {
         settings.files.upload_ttl = std::time::Duration::from_secs(seconds.max(1));
     }

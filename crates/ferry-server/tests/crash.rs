@@ -165,10 +165,8 @@ async fn accepted_commands_survive_kill_9_and_are_carried_out_after_restart() {
         until_available(addr, &token, &late).await;
 
         for id in &doomed {
-            assert_eq!(
-                status_of(addr, &token, &format!("/api/files/{id}")).await.0,
-                404
-            );
+            let (_, file) = status_of(addr, &token, &format!("/api/files/{id}")).await;
+            assert_eq!(file["status"], "trashed", "{file}");
         }
         let (_, listing) = status_of(
             addr,
@@ -205,6 +203,225 @@ async fn accepted_commands_survive_kill_9_and_are_carried_out_after_restart() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    assert!(run(&data, &["dlq", "list"]).contains("no dead letters"));
+}
+
+/// Waits until the command `id` finished; asserts it succeeded.
+async fn until_succeeded(addr: SocketAddr, token: &str, id: Uuid) {
+    let path = format!("/api/commands/{id}");
+    let started = std::time::Instant::now();
+    loop {
+        let (_, status) = status_of(addr, token, &path).await;
+        if status["status"] == "succeeded" {
+            return;
+        }
+        assert_ne!(status["status"], "failed", "{status}");
+        assert!(
+            started.elapsed() < WAIT,
+            "command {id} never finished: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends a command and waits for it to succeed.
+async fn carried_out(addr: SocketAddr, token: &str, data: serde_json::Value) -> Uuid {
+    let id = Uuid::new_v4();
+    let (status, body) = net::command(addr, token, id, data).await;
+    assert_eq!(status, 202, "{body}");
+    until_succeeded(addr, token, id).await;
+    id
+}
+
+/// `kill -9` while the trash and versions are busy: restores, purges,
+/// deletes and replacing uploads in flight. After the restart every file is
+/// current, in the trash or a version, as its command said — never gone
+/// (but the purged ones), never twice — and `ferry-server check` finds the
+/// index, usage and objects agreeing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trash_and_versions_survive_kill_9_with_nothing_lost_or_doubled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, dist) = (dir.path().join("data"), dir.path().join("dist"));
+    std::fs::create_dir_all(&dist).unwrap();
+    run(
+        &data,
+        &["user", "add", "alice", "--password", net::PASSWORD],
+    );
+    let (mut child, addr) = start(&data, &dist, "127.0.0.1:0");
+    let same_port = addr.to_string();
+    const N: usize = 8;
+
+    for (round, kill_after_ms) in [0u64, 10, 40].into_iter().enumerate() {
+        let token = net::sign_in(addr, "alice").await;
+        let folder = format!("r{round}");
+        let mut ids: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for kind in ["restored", "purged", "replaced", "trashed"] {
+            for i in 0..N {
+                let name = format!("{kind}-{i}.txt");
+                let id = net::upload(addr, &token, &folder, &name, name.as_bytes()).await;
+                ids.entry(kind).or_default().push(id);
+            }
+        }
+        for list in ids.values() {
+            for id in list {
+                until_available(addr, &token, id).await;
+            }
+        }
+        // Into the trash first: what the round restores and purges.
+        let mut trash = std::collections::BTreeMap::new();
+        for kind in ["restored", "purged"] {
+            for id in &ids[kind] {
+                let trash_id =
+                    carried_out(addr, &token, json!({"Action": "DeleteFile", "FileId": id})).await;
+                trash.insert(id.clone(), trash_id);
+            }
+        }
+
+        // All at once, then the kill.
+        let mut sending = Vec::new();
+        for i in 0..N {
+            for data in [
+                json!({"Action": "RestoreTrashItem", "TrashId": trash[&ids["restored"][i]]}),
+                json!({"Action": "PurgeTrashItem", "TrashId": trash[&ids["purged"][i]]}),
+                json!({"Action": "DeleteFile", "FileId": ids["trashed"][i]}),
+            ] {
+                let token = token.clone();
+                sending.push(tokio::spawn(async move {
+                    let id = Uuid::new_v4();
+                    let (status, body) = net::command(addr, &token, id, data).await;
+                    assert_eq!(status, 202, "{body}");
+                    id
+                }));
+            }
+        }
+        let mut replacing = Vec::new();
+        for i in 0..N {
+            let name = format!("replaced-{i}.txt");
+            let (status, created) = net::command(
+                addr,
+                &token,
+                Uuid::new_v4(),
+                json!({"Action": "CreateFile", "Folder": folder, "Name": name,
+                       "Size": 8, "ContentType": "text/plain", "OnConflict": "Replace"}),
+            )
+            .await;
+            assert_eq!(status, 201, "{created}");
+            let request = created["upload"]["request"].clone();
+            let put = tokio::spawn({
+                let request = request.clone();
+                async move { net::presigned(addr, &request, b"newer!!!".to_vec()).await.0 }
+            });
+            replacing.push((
+                created["file"]["fileId"].as_str().unwrap().to_owned(),
+                request,
+                put,
+            ));
+        }
+        let mut accepted = Vec::new();
+        for task in sending {
+            accepted.push(task.await.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(kill_after_ms)).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let mut answered = Vec::new();
+        for (id, request, put) in replacing {
+            answered.push((id, request, matches!(put.await, Ok(200))));
+        }
+        let unfinished = unfinished_deliveries(&data);
+        (child, _) = start(&data, &dist, &same_port);
+        let token = net::sign_in(addr, "alice").await;
+        eprintln!(
+            "round {round}: killed after {kill_after_ms} ms; {unfinished} deliveries unfinished"
+        );
+        for (_, request, ok) in &answered {
+            if !ok {
+                // The browser never heard back: it sends the part again.
+                let (status, body) = net::presigned(addr, request, b"newer!!!".to_vec()).await;
+                assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+            }
+        }
+        for id in &accepted {
+            until_succeeded(addr, &token, *id).await;
+        }
+        for (id, _, _) in &answered {
+            until_available(addr, &token, id).await;
+        }
+
+        let file = |id: String| {
+            let token = token.clone();
+            async move { status_of(addr, &token, &format!("/api/files/{id}")).await }
+        };
+        for i in 0..N {
+            let restored = file(ids["restored"][i].clone()).await.1;
+            assert_eq!(
+                (restored["status"].clone(), restored["name"].clone()),
+                (json!("available"), json!(format!("restored-{i}.txt")))
+            );
+            assert_eq!(file(ids["purged"][i].clone()).await.0, 404);
+            assert_eq!(file(ids["trashed"][i].clone()).await.1["status"], "trashed");
+            let old = file(ids["replaced"][i].clone()).await.1;
+            assert_eq!(old["status"], "version", "{old}");
+            let (new, _, _) = &answered[i];
+            let (_, versions) =
+                status_of(addr, &token, &format!("/api/files/{new}/versions")).await;
+            assert_eq!(
+                versions["versions"].as_array().unwrap().len(),
+                1,
+                "{versions}"
+            );
+            assert_eq!(
+                versions["versions"][0]["fileId"],
+                ids["replaced"][i].as_str()
+            );
+        }
+        // Never twice: one current file per name, the ones expected.
+        let (_, listing) = status_of(
+            addr,
+            &token,
+            &format!("/api/files?folder={folder}&limit=1000"),
+        )
+        .await;
+        let mut names: Vec<String> = listing["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        let mut expected: Vec<String> = (0..N)
+            .flat_map(|i| [format!("restored-{i}.txt"), format!("replaced-{i}.txt")])
+            .collect();
+        expected.sort();
+        assert_eq!(names, expected);
+        // The trash holds the round's deletes, each once.
+        let (_, trash) = status_of(addr, &token, "/api/trash?limit=1000").await;
+        let in_trash: Vec<&str> = trash["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["fileId"].as_str())
+            .collect();
+        for id in &ids["trashed"] {
+            assert_eq!(in_trash.iter().filter(|t| **t == id.as_str()).count(), 1);
+        }
+        for id in ids["restored"].iter().chain(&ids["purged"]) {
+            assert!(!in_trash.contains(&id.as_str()));
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let checked = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("check")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        checked.status.success() && said.contains("no problems"),
+        "{said}"
+    );
     assert!(run(&data, &["dlq", "list"]).contains("no dead letters"));
 }
 

@@ -219,39 +219,77 @@ async fn delete_is_accepted_then_carried_out_once() {
     assert_eq!(retry.body, accepted.body);
     stack.settle().await;
 
+    // In the trash: still the user's to read, out of the folder.
+    let trashed = stack.get(&token, &format!("/api/files/{id}")).await;
+    assert_eq!(trashed.status, 200);
+    assert_eq!(trashed.json()["status"], "trashed");
     assert_eq!(
-        stack.get(&token, &format!("/api/files/{id}")).await.status,
-        404
+        names(&stack.get(&token, "/api/files").await.json()),
+        [] as [&str; 0]
     );
     let status = stack
         .get(&token, &format!("/api/commands/{command_id}"))
         .await
         .json();
     assert_eq!(status["status"], "succeeded");
-    assert_eq!(status["result"]["data"]["Action"], "FileDeleted");
+    assert_eq!(status["result"]["data"]["Action"], "FileTrashed");
     assert_eq!(
         actions(&stack.events(&token).await),
-        ["FileCreated", "FileDeleted"]
+        ["FileCreated", "FileTrashed"]
     );
     let usage = stack.get(&token, "/api/usage").await.json();
     assert_eq!(
-        (usage["files"].clone(), usage["bytes"].clone()),
-        (json!(0), json!(0))
+        (
+            usage["files"].clone(),
+            usage["bytes"].clone(),
+            usage["trashBytes"].clone()
+        ),
+        (json!(0), json!(3), json!(3))
     );
-    // And the object is gone from the store.
-    let objects: Vec<_> = common::walk(&stack.dir.path().join("data/objects"))
-        .into_iter()
-        .filter(|p| p.to_string_lossy().contains(id))
-        .collect();
-    assert!(objects.is_empty(), "{objects:?}");
+    let trash = stack.get(&token, "/api/trash").await.json();
+    assert_eq!(trash["items"][0]["trashId"], command_id.to_string());
+    assert_eq!(trash["items"][0]["name"], "a.txt");
+    assert_eq!(trash["retentionDays"], 30);
     // Sent again after it finished: the same 202, no second effect.
     let late = stack.post(&token, "/api/commands", &delete).await;
     assert_eq!(late.status, 202);
     stack.settle().await;
     assert_eq!(
         actions(&stack.events(&token).await),
-        ["FileCreated", "FileDeleted"]
+        ["FileCreated", "FileTrashed"]
     );
+    // Deleted forever: the bytes go, and only then FileDeleted.
+    let purge = stack
+        .command(
+            &token,
+            json!({"Action": "PurgeTrashItem", "TrashId": command_id}),
+        )
+        .await;
+    assert_eq!(purge.status, 202);
+    stack.settle().await;
+    assert_eq!(
+        stack.get(&token, &format!("/api/files/{id}")).await.status,
+        404
+    );
+    assert_eq!(
+        actions(&stack.events(&token).await),
+        [
+            "FileCreated",
+            "FileTrashed",
+            "FileDeleted",
+            "TrashItemPurged"
+        ]
+    );
+    let usage = stack.get(&token, "/api/usage").await.json();
+    assert_eq!(
+        (usage["files"].clone(), usage["bytes"].clone()),
+        (json!(0), json!(0))
+    );
+    let objects: Vec<_> = common::walk(&stack.dir.path().join("data/objects"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(id))
+        .collect();
+    assert!(objects.is_empty(), "{objects:?}");
 }
 
 #[tokio::test]
@@ -321,7 +359,7 @@ async fn move_rename_and_conflicts() {
         ["y"]
     );
 
-    // Replace: the target is deleted, the mover takes its name.
+    // Replace: the target goes to the trash, the mover takes its name.
     stack
         .command(
             &token,
@@ -337,13 +375,14 @@ async fn move_rename_and_conflicts() {
         stack
             .get(&token, &format!("/api/files/{b_id}"))
             .await
-            .status,
-        404
+            .json()["status"],
+        "trashed"
     );
     let kinds = actions(&stack.events(&token).await);
     assert_eq!(kinds.iter().filter(|k| *k == "FileMoved").count(), 3);
     assert!(kinds.contains(&"CommandFailed".to_owned()));
-    assert!(kinds.contains(&"FileDeleted".to_owned()));
+    assert!(kinds.contains(&"FileTrashed".to_owned()));
+    assert!(!kinds.contains(&"FileDeleted".to_owned()));
 }
 
 #[tokio::test]
@@ -386,11 +425,15 @@ async fn folders_are_created_and_deleted_recursively() {
         .get(&token, &format!("/api/commands/{command_id}"))
         .await
         .json();
-    assert_eq!(status["result"]["data"]["Action"], "FolderDeleted");
-    assert_eq!(status["result"]["data"]["FilesDeleted"], 2);
+    assert_eq!(status["result"]["data"]["Action"], "FolderTrashed");
+    assert_eq!(status["result"]["data"]["FilesTrashed"], 2);
     let usage = stack.get(&token, "/api/usage").await.json();
     assert_eq!(usage["files"], 1);
-    assert_eq!(usage["bytes"], 1);
+    // The folder's 3 bytes are in the trash, and still count.
+    assert_eq!(
+        (usage["bytes"].clone(), usage["trashBytes"].clone()),
+        (json!(4), json!(3))
+    );
     // A folder that isn't there, and the root, are refused up front.
     let gone = stack
         .command(&token, json!({"Action": "DeleteFolder", "Path": "photos"}))
@@ -677,7 +720,10 @@ async fn quota_and_size_limits_refuse_and_change_nothing() {
     assert_eq!(big.status, 413);
     assert_eq!(big.json()["code"], "TooLarge");
     let usage = stack.get(&token, "/api/usage").await.json();
-    assert_eq!(usage, json!({"bytes": 6, "files": 1, "quotaBytes": 10}));
+    assert_eq!(
+        usage,
+        json!({"bytes": 6, "files": 1, "quotaBytes": 10, "trashBytes": 0, "versionBytes": 0})
+    );
     assert_eq!(
         names(&stack.get(&token, "/api/files").await.json()),
         ["six.txt"]
@@ -1052,14 +1098,21 @@ async fn a_replacing_upload_takes_the_name_over_once_it_is_available() {
         .await;
     assert_eq!(put.status, 200);
     stack.settle().await;
+    // The old content is kept as a version of the new file.
     assert_eq!(
         stack
             .get(&token, &format!("/api/files/{old_id}"))
             .await
-            .status,
-        404
+            .json()["status"],
+        "version"
     );
     let new_id = replace["file"]["fileId"].as_str().unwrap();
+    let versions = stack
+        .get(&token, &format!("/api/files/{new_id}/versions"))
+        .await
+        .json();
+    assert_eq!(versions["versions"][0]["fileId"], old_id);
+    assert_eq!(versions["keepVersions"], 10);
     let new = stack
         .get(&token, &format!("/api/files/{new_id}"))
         .await

@@ -206,7 +206,7 @@ async fn each_user_gets_their_own_events_and_nobody_elses() {
     .await;
     assert_eq!(status, 202);
     let event = next_json(&mut alice_socket).await;
-    assert_eq!(event["event"]["data"]["Action"], "FileDeleted", "{event}");
+    assert_eq!(event["event"]["data"]["Action"], "FileTrashed", "{event}");
     assert_eq!(
         event["event"]["metadata"]["CommandId"],
         delete_id.to_string()

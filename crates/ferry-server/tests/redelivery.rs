@@ -131,6 +131,8 @@ impl World {
             version: 1,
             created_at: now(),
             updated_at: now(),
+            lineage: None,
+            trash_id: None,
         };
         self.index.insert_file(&record, None, false).await.unwrap();
         record
@@ -229,12 +231,13 @@ async fn a_replaced_file_is_announced_even_when_the_move_stopped_after_it() {
     *world.bus.refuse.lock().unwrap() = Some("FileMoved");
     assert!(world.consumers.deliver("mover", &event).await.is_err());
     world.consumers.deliver("mover", &event).await.unwrap();
-    let deleted = world.bus.events("FileDeleted");
-    assert_eq!(deleted.len(), 1, "{deleted:?}");
-    assert_eq!(deleted[0]["FileId"], json!(replaced.file_id));
+    let trashed = world.bus.events("FileTrashed");
+    assert_eq!(trashed.len(), 1, "{trashed:?}");
+    assert_eq!(trashed[0]["FileId"], json!(replaced.file_id));
     let moved = world.bus.events("FileMoved");
     assert_eq!(moved.len(), 1, "{moved:?}");
     assert_eq!(moved[0]["FromFolder"], "a");
+    assert_eq!(moved[0]["Replaced"], json!(replaced.file_id));
 }
 
 #[tokio::test]
@@ -252,11 +255,11 @@ async fn a_folder_deleted_after_a_failed_attempt_counts_every_file_it_held() {
     let (id, event) = world
         .command(json!({"Action": "DeleteFolder", "Path": "f"}))
         .await;
-    *world.bus.refuse.lock().unwrap() = Some("FolderDeleted");
+    *world.bus.refuse.lock().unwrap() = Some("FolderTrashed");
     assert!(world.consumers.deliver("deleter", &event).await.is_err());
     world.consumers.deliver("deleter", &event).await.unwrap();
-    let deleted = world.bus.events("FolderDeleted");
-    assert_eq!(deleted.len(), 1, "{deleted:?}");
-    assert_eq!(deleted[0]["FilesDeleted"], 4);
+    let trashed = world.bus.events("FolderTrashed");
+    assert_eq!(trashed.len(), 1, "{trashed:?}");
+    assert_eq!(trashed[0]["FilesTrashed"], 4);
     assert_eq!(world.status(id).await, CommandStatus::Succeeded);
 }

@@ -185,10 +185,10 @@ pub enum Problem {
         user: String,
         /// The user name (or the sub).
         owner: String,
-        /// Bytes and files the row says.
-        recorded: (i64, i64),
-        /// Bytes and files of the files that count.
-        actual: (i64, i64),
+        /// Bytes, current files, trash bytes and version bytes the row says.
+        recorded: Usage4,
+        /// The same, summed over the user's files.
+        actual: Usage4,
     },
     /// A command the API accepted (recorded, answered `202`) that is still
     /// pending and was never put on the bus, so nothing will carry it out:
@@ -313,8 +313,15 @@ impl fmt::Display for Problem {
                 ..
             } => write!(
                 f,
-                "wrong usage: {owner}'s usage says {} bytes in {} files, their files add up to {} bytes in {}",
-                recorded.0, recorded.1, actual.0, actual.1
+                "wrong usage: {owner}'s usage says {} bytes in {} files ({} in the trash, {} in versions), their files add up to {} bytes in {} ({} in the trash, {} in versions)",
+                recorded.0,
+                recorded.1,
+                recorded.2,
+                recorded.3,
+                actual.0,
+                actual.1,
+                actual.2,
+                actual.3
             ),
             Self::UnsentCommand {
                 owner,
@@ -404,7 +411,7 @@ impl CheckReport {
         let s = &self.stats;
         write!(
             out,
-            "checked {} files ({} available by SHA-256, {} by size only, having no SHA-256 in the index), \
+            "checked {} files ({} by SHA-256, {} by size only, having no SHA-256 in the index), \
              {} objects, {} users, {} outstanding deliveries; read {} bytes: ",
             s.files,
             s.by_sha256,
@@ -595,10 +602,13 @@ fn scan(data_dir: &Path, options: &CheckOptions) -> anyhow::Result<CheckReport> 
             })?;
             mapped.collect::<rusqlite::Result<Vec<_>>>()?
         };
-        let usage = read_pairs(&tx, "SELECT user, bytes, files FROM usage")?;
-        let sums = read_pairs(
+        let usage = read_usage(
             &tx,
-            "SELECT user, SUM(size), COUNT(*) FROM files WHERE status <> 'deleting' GROUP BY user",
+            "SELECT user, bytes, files, trash_bytes, version_bytes FROM usage",
+        )?;
+        let sums = read_usage(
+            &tx,
+            &format!("SELECT user, {USAGE_SUMS} FROM files GROUP BY user"),
         )?;
         tx.commit()?;
         (rows, usage, sums)
@@ -620,8 +630,8 @@ fn scan(data_dir: &Path, options: &CheckOptions) -> anyhow::Result<CheckReport> 
     users.sort();
     let mut usage_problems = Vec::new();
     for user in users {
-        let recorded = usage.get(user).copied().unwrap_or((0, 0));
-        let actual = sums.get(user).copied().unwrap_or((0, 0));
+        let recorded = usage.get(user).copied().unwrap_or_default();
+        let actual = sums.get(user).copied().unwrap_or_default();
         if recorded != actual {
             usage_problems.push(Problem::WrongUsage {
                 user: user.clone(),
@@ -632,9 +642,10 @@ fn scan(data_dir: &Path, options: &CheckOptions) -> anyhow::Result<CheckReport> 
         }
     }
 
-    // Available files against their objects.
+    // Files with bytes (available, in the trash, versions) against their objects.
     let mut throttle = Throttle::new(options.bytes_per_second);
-    for row in rows.iter().filter(|r| r.status == "available") {
+    let kept = |status: &str| matches!(status, "available" | "trashed" | "version");
+    for row in rows.iter().filter(|r| kept(&r.status)) {
         let object = object_path(data_dir, &row.user, row.file_id);
         let indexed = u64::try_from(row.size).unwrap_or(0);
         let found = match std::fs::metadata(&object) {
@@ -693,7 +704,7 @@ fn scan(data_dir: &Path, options: &CheckOptions) -> anyhow::Result<CheckReport> 
         // snapshotted counts (one being deleted loses its object first).
         if let Some(problem) = found
             && current(&index, &row.user, row.file_id)?
-                .is_some_and(|(status, version)| status == "available" && version == row.version)
+                .is_some_and(|(status, version)| status == row.status && version == row.version)
             && (!matches!(problem, Problem::MissingObject { .. }) || !object.exists())
         {
             report.problems.push(problem);
@@ -807,9 +818,24 @@ fn unsent_commands(
 }
 
 /// `user → (a, b)` from a three-column query.
-fn read_pairs(conn: &Connection, sql: &str) -> rusqlite::Result<BTreeMap<String, (i64, i64)>> {
+/// A usage row: bytes (all but files being deleted), current files, bytes
+/// in the trash, bytes in versions.
+type Usage4 = (i64, i64, i64, i64);
+
+/// The four usage figures summed over a user's files, as SQL columns.
+const USAGE_SUMS: &str = "COALESCE(SUM(CASE WHEN status <> 'deleting' THEN size ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN status IN ('uploading', 'available') THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN status = 'trashed' THEN size ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN status = 'version' THEN size ELSE 0 END), 0)";
+
+fn read_usage(conn: &Connection, sql: &str) -> rusqlite::Result<BTreeMap<String, Usage4>> {
     let mut stmt = conn.prepare(sql)?;
-    let rows = stmt.query_map([], |row| Ok((row.get(0)?, (row.get(1)?, row.get(2)?))))?;
+    let rows = stmt.query_map([], |row| {
+        Ok((
+            row.get(0)?,
+            (row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?),
+        ))
+    })?;
     rows.collect()
 }
 
@@ -1038,15 +1064,16 @@ fn stored_etag(data_dir: &Path, key: &str) -> Option<String> {
 /// written in one write transaction.
 fn recompute_usage(index: &mut Connection, user: &str) -> anyhow::Result<(i64, i64)> {
     let tx = index.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let (bytes, files): (i64, i64) = tx.query_row(
-        "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM files WHERE user = ?1 AND status <> 'deleting'",
+    let (bytes, files, trash, versions): Usage4 = tx.query_row(
+        &format!("SELECT {USAGE_SUMS} FROM files WHERE user = ?1"),
         [user],
-        |row| Ok((row.get(0)?, row.get(1)?)),
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
     )?;
     tx.execute(
-        "INSERT INTO usage (user, bytes, files) VALUES (?1, ?2, ?3)
-         ON CONFLICT (user) DO UPDATE SET bytes = excluded.bytes, files = excluded.files",
-        params![user, bytes, files],
+        "INSERT INTO usage (user, bytes, files, trash_bytes, version_bytes) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (user) DO UPDATE SET bytes = excluded.bytes, files = excluded.files,
+             trash_bytes = excluded.trash_bytes, version_bytes = excluded.version_bytes",
+        params![user, bytes, files, trash, versions],
     )?;
     tx.commit()?;
     Ok((bytes, files))

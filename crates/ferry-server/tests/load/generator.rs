@@ -913,7 +913,8 @@ struct Expected {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum FileState {
     Available,
-    Gone,
+    /// Deleted: in the trash, its bytes kept (and counted).
+    Trashed,
     /// Its upload failed (already an error); not checked further.
     Unknown,
 }
@@ -1282,11 +1283,11 @@ impl Worker {
         let key = self
             .accepted(
                 json!({"Action": "DeleteFile", "FileId": doomed}),
-                "FileDeleted",
+                "FileTrashed",
             )
             .await?;
         if let Some(file) = self.model.files.iter_mut().find(|f| f.id == doomed) {
-            file.state = FileState::Gone;
+            file.state = FileState::Trashed;
         }
         self.wait_for(&key).await.then_some(())?;
         self.pause(pause).await.then_some(())?;
@@ -1295,12 +1296,12 @@ impl Worker {
             let key = self
                 .accepted(
                     json!({"Action": "DeleteFolder", "Path": folder}),
-                    "FolderDeleted",
+                    "FolderTrashed",
                 )
                 .await?;
             for file in &mut self.model.files {
                 if file.folder == folder && file.state == FileState::Available {
-                    file.state = FileState::Gone;
+                    file.state = FileState::Trashed;
                 }
             }
             if let Some(entry) = self.model.folders.iter_mut().find(|(p, _)| *p == folder) {
@@ -1466,14 +1467,14 @@ async fn check_user(
             }
         }
     }
-    for file in model.files.iter().filter(|f| f.state == FileState::Gone) {
+    for file in model.files.iter().filter(|f| f.state == FileState::Trashed) {
         checked.deleted += 1;
         let answer = http
             .api(token, "GET", &format!("/api/files/{}", file.id), None)
             .await?;
-        if answer.status != 404 {
+        if answer.status != 200 || answer.json()["status"] != "trashed" {
             shared.error(format!(
-                "{name}: deleted file {} answered {}: {}",
+                "{name}: deleted file {} is not in the trash: {} {}",
                 file.id,
                 answer.status,
                 answer.text()
@@ -1481,7 +1482,14 @@ async fn check_user(
         }
     }
     let usage = http.api(token, "GET", "/api/usage", None).await?.json();
-    let bytes: u64 = live.iter().map(|f| f.size).sum();
+    // The trash counts too.
+    let bytes: u64 = live.iter().map(|f| f.size).sum::<u64>()
+        + model
+            .files
+            .iter()
+            .filter(|f| f.state == FileState::Trashed)
+            .map(|f| f.size)
+            .sum::<u64>();
     if unknown.is_empty() && (usage["files"] != live.len() || usage["bytes"] != bytes) {
         shared.error(format!(
             "{name}: usage is {usage}, expected {} files, {bytes} bytes",
