@@ -432,7 +432,7 @@ fn file_created_reaches_a_consumer_of_each_version() {
     };
     let read_v1: Vec<FileCreatedV1> = wire.iter().filter_map(v1_consumer).collect();
     let read_v2: Vec<FileCreatedV2> = wire.iter().filter_map(v2_consumer).collect();
-    assert_eq!(read_v2, [v2.clone()]);
+    assert_eq!(read_v2, std::slice::from_ref(&v2));
     assert_eq!(read_v1.len(), 1);
     assert_eq!(
         (read_v1[0].file_id, read_v1[0].size, read_v1[0].version),

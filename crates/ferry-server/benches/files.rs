@@ -338,11 +338,11 @@ async fn fill_trash(path: &std::path::Path, sub: &str) {
     for i in 0..TRASHED {
         let item = TrashItem {
             user: user.clone(),
-            trash_id: uuid::Uuid::new_v4(),
+            trash_id: Uuid::new_v4(),
             kind: TrashKind::File,
             path: ferry_protocol::FolderPath::parse(&format!("old/{}", i % 50)).unwrap(),
             name: format!("deleted-{i:05}.txt"),
-            file_id: Some(uuid::Uuid::new_v4()),
+            file_id: Some(Uuid::new_v4()),
             files: 1,
             bytes: 100,
             folders: Vec::new(),
