@@ -14,6 +14,10 @@
 //!   version made current (`FileVersionRestored`) are reversed by making the
 //!   file that was current current again (`RestoreVersion`).
 //!
+//! A file a restore or a move put in the trash to take its name (`Replace`)
+//! stays there when that restore or move is undone: putting it back needs
+//! the name free first, which one batch can't promise.
+//!
 //! An action may be several commands (a bulk delete): [`Undo`] gathers
 //! their outcomes and offers one undo for all that succeeded once every one
 //! has settled. The undo is sent as one batch and watched the same way; if
@@ -161,6 +165,10 @@ impl Undo {
         let command_id = envelope.metadata().command_id?;
         let outcome = match envelope.data() {
             Event::CommandFailed(failed) => Outcome::Failed(failed.message.clone()),
+            // A file moved out of the way of a restore or a move (`Replace`)
+            // is an item of its own, not the action: a delete's item is
+            // always the delete's own id.
+            Event::FileTrashed(trashed) if trashed.trash_id != command_id => return None,
             event => {
                 let commands = inverse(event);
                 if commands.is_empty() {
@@ -470,6 +478,35 @@ mod tests {
         assert_eq!(
             undo.event(&envelope(Some(id), restored)),
             Some(Settled::Undone("Undone: Deleted a.txt".into()))
+        );
+    }
+
+    #[test]
+    fn a_file_moved_out_of_the_way_is_not_the_action() {
+        let mut undo = Undo::default();
+        let restore = Uuid::new_v4();
+        undo.watch(&[restore], "Restored a.txt");
+        // The file in the way went to the trash first, as an item of its own.
+        let displaced = trashed(Uuid::new_v4(), Uuid::new_v4());
+        assert_eq!(undo.event(&envelope(Some(restore), displaced)), None);
+        let restored_id = Uuid::new_v4();
+        let restored = Event::FileRestored(FileRestoredV1 {
+            file_id: restored_id,
+            folder: docs(),
+            name: name("a.txt"),
+            size: 3,
+            trash_id: Uuid::new_v4(),
+            version: 5,
+            replaced: Some(Uuid::new_v4()),
+        });
+        assert_eq!(
+            undo.event(&envelope(Some(restore), restored)),
+            Some(Settled::Offer(Offer {
+                text: "Restored a.txt".into(),
+                commands: vec![Command::DeleteFile(DeleteFileV1 {
+                    file_id: restored_id
+                })],
+            }))
         );
     }
 

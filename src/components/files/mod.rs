@@ -41,6 +41,7 @@ use ferry_protocol::ClientConfig;
 use ferry_protocol::api::{FileView, UsageView};
 use ferry_protocol::host::ElementErrorCode;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 /// How the list is loading.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,15 +231,31 @@ pub fn Files(config: ClientConfig, session: Session, host: Host) -> impl IntoVie
         }
         let link = ev
             .target()
-            .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
             .and_then(|t| t.closest("a[href^='#/']").ok().flatten());
         if let Some(href) = link.and_then(|a| a.get_attribute("href")) {
             ev.prevent_default();
             ctx.navigate.run(Route::parse(&href));
         }
     };
+    // Ctrl+Z (⌘Z) undoes the action offered, outside text fields.
+    let undo_key = move |ev: leptos::ev::KeyboardEvent| {
+        let typing = ev
+            .target()
+            .is_some_and(|t| t.dyn_ref::<web_sys::HtmlInputElement>().is_some());
+        if (ev.ctrl_key() || ev.meta_key())
+            && ev.key().eq_ignore_ascii_case("z")
+            && !ev.shift_key()
+            && !typing
+            && actions.offer.with_untracked(Option::is_some)
+        {
+            ev.prevent_default();
+            actions.undo();
+        }
+    };
     view! {
         <section class="ferry-files" aria-label="Files" node_ref=section
+            on:keydown=undo_key
             on:click=follow_link
             class:ferry-dropping=move || dropping.get()
             on:dragover=move |ev: leptos::ev::DragEvent| { ev.prevent_default(); dropping.set(true) }

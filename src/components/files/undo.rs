@@ -1,6 +1,7 @@
 //! The undo offered after an action: what was done and a button to undo
 //! it, for a few seconds (longer while the person is at it). Announced
-//! through the browser's live region when it appears (`Actions::offer`).
+//! through the browser's live region when it appears (`Actions::offer`);
+//! Ctrl+Z (⌘Z) in the browser undoes it too.
 
 use super::actions::Actions;
 use crate::hooks::use_expiry::use_expiry;
@@ -24,7 +25,7 @@ pub fn UndoNotice(actions: Actions) -> impl IntoView {
                     on:mouseenter=move |_| held.set(true)
                     on:mouseleave=move |_| held.set(false)>
                     <span>{offer.text}</span>
-                    <button type="button" class="ferry-button" on:click=move |_| {
+                    <button type="button" class="ferry-button" aria-keyshortcuts="Control+Z Meta+Z" on:click=move |_| {
                         held.set(false);
                         actions.undo();
                     }>"Undo"</button>
