@@ -144,7 +144,10 @@ async fn a_query_answers_the_domains_view_as_json() {
     let app = app();
     let (status, body) = call(&app, "GET", "/usage", Value::Null).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, json!({"bytes": 0, "files": 0}));
+    assert_eq!(
+        body,
+        json!({"bytes": 0, "files": 0, "trashBytes": 0, "versionBytes": 0})
+    );
     let (status, body) = call(&app, "GET", "/files?order=sideways", Value::Null).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["traceId"], "trace-routes-1");
