@@ -9,9 +9,8 @@ use crate::session::Session;
 use ferry_client::commands;
 use ferry_client::failure::ApiFailure;
 use ferry_protocol::api::{
-    BatchRequest, BatchResponse, DownloadResponse, FeedPage, ListResponse, PartWanted,
-    PartsResponse, PresignPartsRequest, SearchResponse, TrashPage, UploadedPartsResponse,
-    UsageView, VersionsPage,
+    DownloadResponse, FeedPage, ListResponse, PartWanted, PartsResponse, PresignPartsRequest,
+    SearchResponse, TrashPage, UploadedPartsResponse, UsageView, VersionsPage,
 };
 use ferry_protocol::{Command, FolderPath};
 use gloo_net::http::Method;
@@ -32,7 +31,7 @@ pub struct Sent {
     pub command_id: Uuid,
     /// The HTTP status: 201 for `CreateFile`, 200 or 202 for the rest.
     pub status: u16,
-    /// The answer's body (JSON).
+    /// The answer's body (JSON); empty for a command sent in a batch.
     pub body: String,
 }
 
@@ -156,33 +155,32 @@ impl FilesApi {
         commands: Vec<(Command, Uuid)>,
     ) -> Result<Vec<Result<Sent, ApiFailure>>, ApiFailure> {
         let ids: Vec<Uuid> = commands.iter().map(|(_, id)| *id).collect();
-        let mut bodies = Vec::with_capacity(commands.len());
+        let mut envelopes = Vec::with_capacity(commands.len());
         for (command, id) in commands {
-            let body = command_body(command, id, crate::platform::now())
-                .await
-                .map_err(|_| ApiFailure::Unreachable)??;
-            bodies.push(serde_json::from_str(&body).map_err(|_| ApiFailure::Unreachable)?);
+            envelopes.push(
+                command_body(command, id, crate::platform::now())
+                    .await
+                    .map_err(|_| ApiFailure::Unreachable)??,
+            );
         }
-        let body = serde_json::to_string(&BatchRequest { commands: bodies })
-            .map_err(|_| ApiFailure::Unreachable)?;
+        let body = commands::batch_body(&envelopes);
         let answer = self
             .send(Method::POST, "/commands/batch", Some(body))
             .await?;
-        let answer: BatchResponse = read(answer)?;
+        if !answer.is_success() {
+            return Err(ApiFailure::from_response(answer.status, &answer.body));
+        }
+        let results = commands::batch_answers(&answer.body)
+            .ok_or_else(|| ApiFailure::from_response(502, ""))?;
         Ok(ids
             .into_iter()
-            .zip(answer.results)
+            .zip(results)
             .map(|(command_id, result)| {
-                let body = result.body.to_string();
-                if (200..300).contains(&result.status) {
-                    Ok(Sent {
-                        command_id,
-                        status: result.status,
-                        body,
-                    })
-                } else {
-                    Err(ApiFailure::from_response(result.status, &body))
-                }
+                result.map(|status| Sent {
+                    command_id,
+                    status,
+                    body: String::new(),
+                })
             })
             .collect())
     }

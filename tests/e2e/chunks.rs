@@ -5,7 +5,8 @@
 //! fetches `auth` once it takes focus and `browser` once a password is typed,
 //! `live` comes after the first page of the list, a kept session never
 //! fetches the sign-in's chunks, and `uploads`, `commands`, `dialogs`,
-//! `activity`, `trash` and `versions` wait until they are first used.
+//! `activity` and `trash` (the Trash view and the versions panel) wait
+//! until they are first used.
 //!
 //! Times are only compared with each other on the page's clock (a request's
 //! start against the moment the test acted), never with a bound.
@@ -21,7 +22,7 @@ const ROOM_IN_THE_LOG: &str = "performance.setResourceTimingBufferSize(1000);";
 
 /// The split points the table names; a build without one of them is not the
 /// split release build.
-const SPLITS: [&str; 13] = [
+const SPLITS: [&str; 12] = [
     "auth",
     "provided",
     "sign_in_steps",
@@ -34,7 +35,6 @@ const SPLITS: [&str; 13] = [
     "dialogs",
     "activity",
     "trash",
-    "versions",
 ];
 
 /// A page's network log, each request named by the build.
@@ -251,7 +251,6 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
             "download",
             "search",
             "trash",
-            "versions",
         ],
         "once signed in",
     )?;
@@ -283,7 +282,6 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
             "download",
             "search",
             "trash",
-            "versions",
         ],
         "after a reload with the session kept",
     )?;
@@ -378,30 +376,10 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
         activity.start
     );
 
-    // The Trash view and the versions panel load when first opened.
+    // The versions panel and the Trash view share a chunk, loaded when the
+    // first of them is opened.
     let log = Log::read(&browser, &build).await?;
-    log.none_of(
-        &["trash", "versions"],
-        "before the Trash and versions were opened",
-    )?;
-    let opened_at = browser.page_clock().await?;
-    browser
-        .find_by_role("button", "Trash")
-        .await?
-        .click()
-        .await?;
-    browser.find_by_role("region", "Trash").await?;
-    let trash = wait_for_split(&browser, &build, "trash").await?;
-    assert!(
-        trash.start >= opened_at,
-        "the trash chunk was requested at {:.1} ms, before Trash was clicked at {opened_at:.1} ms",
-        trash.start
-    );
-    browser
-        .find_by_role("button", "Back to files")
-        .await?
-        .click()
-        .await?;
+    log.none_of(&["trash"], "before the versions or the Trash were opened")?;
     let opened_at = browser.page_clock().await?;
     browser
         .find_by_role("button", "Versions of notes.txt")
@@ -411,17 +389,23 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
     browser
         .find_by_role("dialog", "Versions of notes.txt")
         .await?;
-    let versions = wait_for_split(&browser, &build, "versions").await?;
+    let trash = wait_for_split(&browser, &build, "trash").await?;
     assert!(
-        versions.start >= opened_at,
-        "the versions chunk was requested at {:.1} ms, before Versions was clicked at {opened_at:.1} ms",
-        versions.start
+        trash.start >= opened_at,
+        "the trash chunk was requested at {:.1} ms, before Versions was clicked at {opened_at:.1} ms",
+        trash.start
     );
     browser
         .find_by_role("button", "Close")
         .await?
         .click()
         .await?;
+    browser
+        .find_by_role("button", "Trash")
+        .await?
+        .click()
+        .await?;
+    browser.find_by_role("region", "Trash").await?;
 
     // In all that, the kept session never fetched the sign-in's chunks.
     browser.settle().await?;

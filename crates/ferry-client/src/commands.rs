@@ -1,12 +1,15 @@
 //! Commands as the browser sends them: a `{metadata, data}` envelope whose
 //! `CommandId` the browser makes up, so a retried request carries the same id
-//! and has one effect; and the words the Activity panel uses for each.
+//! and has one effect; several in one batch, and the batch's answer read;
+//! and the words the Activity panel uses for each.
 //!
 //! Plain Rust, tested natively.
 
+use crate::failure::ApiFailure;
 use ferry_protocol::envelope::{Metadata, Timestamp, TraceId};
 use ferry_protocol::messages::ConflictPolicy;
-use ferry_protocol::{Command, CommandEnvelope};
+use ferry_protocol::{ApiError, Command, CommandEnvelope, ErrorCode};
+use serde::Deserialize;
 use uuid::Uuid;
 
 /// The producer name of everything the web client sends.
@@ -51,6 +54,67 @@ pub fn title(command: &Command, name: &str) -> String {
         Command::RestoreVersion(_) => format!("Restore a version of {name}"),
         Command::DeleteVersion(_) => format!("Delete a version of {name}"),
     }
+}
+
+/// A batch of commands (`POST /commands/batch`), from each command's
+/// envelope already written as JSON: joined as text, so the browser carries
+/// no JSON tree for it.
+pub fn batch_body(envelopes: &[String]) -> String {
+    format!("{{\"commands\":[{}]}}", envelopes.join(","))
+}
+
+/// Each command's answer in a batch's, in order: its status when taken, why
+/// when refused. `None` when the answer isn't a batch's. Read without a JSON
+/// tree: a refusal's code and message are all that is kept of a body.
+pub fn batch_answers(body: &str) -> Option<Vec<Result<u16, ApiFailure>>> {
+    #[derive(Deserialize)]
+    struct Answer {
+        results: Vec<Item>,
+    }
+    #[derive(Deserialize)]
+    struct Item {
+        status: u16,
+        #[serde(default)]
+        body: Body,
+    }
+    #[derive(Default, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body {
+        #[serde(default)]
+        code: Option<String>,
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default)]
+        trace_id: Option<String>,
+    }
+    let answer: Answer = serde_json::from_str(body).ok()?;
+    Some(
+        answer
+            .results
+            .into_iter()
+            .map(|item| {
+                if (200..300).contains(&item.status) {
+                    return Ok(item.status);
+                }
+                let code = item
+                    .body
+                    .code
+                    .and_then(|c| serde_json::from_str::<ErrorCode>(&format!("\"{c}\"")).ok());
+                Err(match (code, item.body.message) {
+                    (Some(code), Some(message)) => ApiFailure::Refused {
+                        status: item.status,
+                        error: ApiError {
+                            code,
+                            message,
+                            retryable: code.retryable(),
+                            trace_id: item.body.trace_id,
+                        },
+                    },
+                    _ => ApiFailure::from_response(item.status, ""),
+                })
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -105,5 +169,26 @@ mod tests {
             title(&Command::DeleteFile(DeleteFileV1 { file_id }), "a.txt"),
             "Delete a.txt"
         );
+    }
+    #[test]
+    fn a_batch_is_its_envelopes_and_its_answer_is_read_in_order() {
+        let body = batch_body(&[r#"{"a":1}"#.to_owned(), r#"{"b":2}"#.to_owned()]);
+        assert_eq!(body, r#"{"commands":[{"a":1},{"b":2}]}"#);
+        let answer = r#"{"results":[
+            {"status":202,"body":{"commandId":"x","action":"RestoreTrashItem","status":"accepted"}},
+            {"status":404,"body":{"code":"NotFound","message":"That is no longer in the trash.","retryable":false,"traceId":"t-1"}},
+            {"status":500,"body":{"code":"SomethingNew","message":"?"}}
+        ]}"#;
+        let read = batch_answers(answer).unwrap();
+        assert_eq!(read[0], Ok(202));
+        let refused = read[1].clone().unwrap_err();
+        assert_eq!(refused.code(), Some(ErrorCode::NotFound));
+        assert_eq!(refused.to_string(), "That is no longer in the trash.");
+        // A code this client doesn't know still gets a sentence.
+        assert_eq!(
+            read[2].clone().unwrap_err().code(),
+            Some(ErrorCode::Unavailable)
+        );
+        assert_eq!(batch_answers("<html>"), None);
     }
 }

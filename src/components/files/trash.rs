@@ -1,9 +1,9 @@
-//! The Trash view, a chunk of its own (`trash`, loaded when it is first
-//! opened): what was deleted, where it was, when, and how much it holds;
-//! each item restored or deleted forever, and the whole trash emptied
-//! after a question. A restore whose name is taken asks the same question
-//! as an upload's (`components::conflict`) and is sent again with the
-//! answer. The list follows the events (`TrashState`).
+//! The Trash view, a chunk of its own (`trash`, with the versions panel;
+//! loaded when either is first opened): what was deleted, where it was,
+//! when, and how much it holds; each item restored or deleted forever, and
+//! the whole trash emptied after a question. A restore whose name is taken
+//! asks the same question as an upload's (`components::conflict`) and is
+//! sent again with the answer. The list follows the events (`TrashState`).
 
 use super::actions::Actions;
 use crate::chunks;
