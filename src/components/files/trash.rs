@@ -47,6 +47,8 @@ fn Trash(actions: Actions, open: RwSignal<bool>) -> impl IntoView {
     // A restore whose name was taken: the item and its name.
     let asking = RwSignal::new(None::<(Uuid, String)>);
     let confirm_empty = RwSignal::new(false);
+    // Items with a restore or a deletion sent, until they leave (or fail).
+    let busy = RwSignal::new(Vec::<Uuid>::new());
     let notices = actions.ctx().notices;
 
     let load = move |more: bool| {
@@ -80,6 +82,10 @@ fn Trash(actions: Actions, open: RwSignal<bool>) -> impl IntoView {
         let applied = state
             .try_update(|s| s.apply(&envelope))
             .unwrap_or(TrashApplied::Nothing);
+        if let Event::CommandFailed(_) = envelope.data() {
+            // Whatever failed, the items are there to try again.
+            busy.try_set(Vec::new());
+        }
         if applied == TrashApplied::Reload {
             load(false);
         }
@@ -97,6 +103,7 @@ fn Trash(actions: Actions, open: RwSignal<bool>) -> impl IntoView {
     }));
 
     let restore = move |trash_id: Uuid, name: String, on_conflict: ConflictPolicy| {
+        busy.update(|b| b.push(trash_id));
         let command_id = new_id();
         restoring.update_value(|r| r.push((command_id, trash_id, name.clone())));
         actions.watch(&[command_id], format!("Restored {name}"));
@@ -106,14 +113,19 @@ fn Trash(actions: Actions, open: RwSignal<bool>) -> impl IntoView {
             on_conflict,
         });
         leptos::task::spawn_local(async move {
-            actions.send(command, command_id, &name).await;
+            if !actions.send(command, command_id, &name).await {
+                busy.try_update(|b| b.retain(|id| *id != trash_id));
+            }
         });
     };
     let purge = move |trash_id: Uuid, name: String| {
+        busy.update(|b| b.push(trash_id));
         notices.say(format!("Deleting {name} forever…"));
         let command = Command::PurgeTrashItem(PurgeTrashItemV1 { trash_id });
         leptos::task::spawn_local(async move {
-            actions.send(command, new_id(), &name).await;
+            if !actions.send(command, new_id(), &name).await {
+                busy.try_update(|b| b.retain(|id| *id != trash_id));
+            }
         });
     };
     let empty = move || {
@@ -130,6 +142,7 @@ fn Trash(actions: Actions, open: RwSignal<bool>) -> impl IntoView {
         let name = item.name.clone();
         let (restore_name, purge_name) = (name.clone(), name.clone());
         let trash_id = item.trash_id;
+        let sent = move || busy.with(|b| b.contains(&trash_id));
         let kind = if item.kind == "folder" {
             "Folder"
         } else {
@@ -147,8 +160,10 @@ fn Trash(actions: Actions, open: RwSignal<bool>) -> impl IntoView {
                 <td>{item_size(&item)}</td>
                 <td class="ferry-trash-actions">
                     <button type="button" class="ferry-button" aria-label=format!("Restore {name}")
+                        disabled=sent
                         on:click=move |_| restore(trash_id, restore_name.clone(), ConflictPolicy::Fail)>"Restore"</button>
                     <button type="button" class="ferry-button ferry-danger-button" aria-label=format!("Delete {name} forever")
+                        disabled=sent
                         on:click=move |_| purge(trash_id, purge_name.clone())>"Delete forever"</button>
                 </td>
             </tr>
@@ -202,6 +217,7 @@ fn Trash(actions: Actions, open: RwSignal<bool>) -> impl IntoView {
             return;
         };
         asking.set(None);
+        busy.update(|b| b.retain(|id| *id != trash_id));
         match choice {
             Some(policy) => restore(trash_id, name, policy),
             None => notices.say(format!("{name} stays in the trash")),
