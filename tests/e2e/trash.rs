@@ -2,7 +2,8 @@
 //! deleted file waits in the Trash and comes back with the same bytes; an
 //! upload that replaced a file keeps the old one as a version, which can be
 //! made current again with the same bytes; a bulk delete is undone in one
-//! click; and a restore whose name is taken asks what to do.
+//! click and a rename with Ctrl+Z; and a restore whose name is taken asks
+//! what to do.
 
 use crate::harness::{Browser, Stack, wait_for_text};
 use anyhow::{Context, Result, bail};
@@ -273,5 +274,31 @@ async fn a_restore_whose_name_is_taken_asks() -> Result<()> {
     let grid = browser.find_by_role("grid", "Files in Home").await?;
     let text = wait_for_text(&grid, |t| t.matches("dup").count() == 2).await?;
     assert!(text.contains("dup.txt"), "{text}");
+    Ok(())
+}
+
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn a_rename_is_undone_from_the_keyboard() -> Result<()> {
+    let (_stack, browser) = signed_in().await?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("draft.txt");
+    std::fs::write(&path, b"words")?;
+    upload(&browser, &path).await?;
+    click(&browser, "Rename draft.txt").await?;
+    browser.find_by_role("dialog", "Rename draft.txt").await?;
+    let field = browser.find_by_label("New name").await?;
+    field.clear().await?;
+    field.send_keys("final.txt").await?;
+    click(&browser, "Rename").await?;
+    browser.find_by_role("button", "Download final.txt").await?;
+    offered(&browser, "Renamed draft.txt to final.txt").await?;
+
+    // Ctrl+Z in the list undoes it: the old name is back.
+    let grid = browser.find_by_role("grid", "Files in Home").await?;
+    grid.send_keys("\u{E009}z\u{E000}").await?; // Control, z, release
+    browser.find_by_role("button", "Download draft.txt").await?;
+    browser.wait_gone("button", "Download final.txt").await?;
+    browser.wait_gone("group", "Last action").await?;
     Ok(())
 }
