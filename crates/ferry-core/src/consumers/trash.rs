@@ -637,7 +637,7 @@ impl Consumers {
             let page = self.item_files(item, cursor.as_deref()).await?;
             let next = page.next_cursor;
             for file in page.items {
-                deleted += self.purge_versions(&file, cause).await?;
+                deleted += self.versions_beyond(&file, 0, cause).await?;
                 if self
                     .remove(
                         file,
@@ -668,40 +668,6 @@ impl Consumers {
             }),
             &format!("TrashItemPurged:{}", item.trash_id),
         ))
-    }
-
-    /// Deletes every version of `file`'s lineage; returns how many.
-    pub(super) async fn purge_versions(
-        &self,
-        file: &FileRecord,
-        cause: Cause<'_>,
-    ) -> Result<u64, Retry> {
-        let mut deleted = 0;
-        let mut cursor = None;
-        loop {
-            let page = self
-                .index
-                .versions(&file.user, file.lineage(), cursor.as_deref(), 100)
-                .await
-                .map_err(retry)?;
-            for version in page.items {
-                if self
-                    .remove(
-                        version,
-                        Some(cause.command_id),
-                        Some(cause.trace_id),
-                        cause.producer,
-                    )
-                    .await?
-                {
-                    deleted += 1;
-                }
-            }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(deleted),
-            }
-        }
     }
 
     /// `EmptyTrash`: every item deleted before the command was issued is

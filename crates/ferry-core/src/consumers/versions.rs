@@ -43,13 +43,25 @@ impl Consumers {
         }
     }
 
-    /// Deletes the versions of `lineage` beyond the newest `keep_versions`.
+    /// Deletes the versions of `file`'s lineage beyond the newest
+    /// `keep_versions`; returns how many.
     pub(super) async fn prune_versions(
         &self,
         file: &FileRecord,
         cause: Cause<'_>,
     ) -> Result<u64, Retry> {
         let keep = self.retention.keep_versions as usize;
+        self.versions_beyond(file, keep, cause).await
+    }
+
+    /// Deletes the versions of `file`'s lineage beyond the newest `keep`
+    /// (all of them for 0); returns how many.
+    pub(super) async fn versions_beyond(
+        &self,
+        file: &FileRecord,
+        keep: usize,
+        cause: Cause<'_>,
+    ) -> Result<u64, Retry> {
         let mut pruned = 0;
         let mut seen = 0usize;
         let mut cursor = None;
