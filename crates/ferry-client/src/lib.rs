@@ -18,6 +18,8 @@
 //!   commands reverse an action, and when to offer them.
 //! - [`upload`]: the upload queue; [`transfer`]: one multipart transfer's plan.
 //! - [`live`]: the live connection's decisions (socket, backoff, polling).
+//! - [`preview`]: reading a text preview, the preview's arrow keys, and the
+//!   list or tiles view a person chose.
 //! - [`host`]: the details of the host-page events built from client state.
 //! - [`route`], [`activity`], [`commands`], [`failure`], [`put`], [`format`],
 //!   [`verify`], [`qr`].
@@ -33,6 +35,7 @@ pub mod host;
 pub mod listview;
 pub mod live;
 pub mod order;
+pub mod preview;
 pub mod put;
 pub mod qr;
 pub mod route;
