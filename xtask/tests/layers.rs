@@ -38,6 +38,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The wire types and SRP: plain Rust that every side shares.
     ("ferry-protocol", &[]),
     ("ferry-srp", &[]),
+    // The thumbnail engine: image bytes in, thumbnails out, no IO.
+    ("ferry-thumbs", &[]),
     // The domain, written once against ports.
     ("ferry-core", &["ferry-protocol"]),
     // The browser: the core decides, the shell (the root package) wires it
@@ -72,11 +74,18 @@ const LAYERS: &[(&str, &[&str])] = &[
             "ferry-objects",
             "ferry-protocol",
             "ferry-srp",
+            "ferry-thumbs",
         ],
     ),
     (
         "ferry-lambda",
-        &["ferry-api", "ferry-aws", "ferry-core", "ferry-protocol"],
+        &[
+            "ferry-api",
+            "ferry-aws",
+            "ferry-core",
+            "ferry-protocol",
+            "ferry-thumbs",
+        ],
     ),
     // The developer commands run Cargo and tools, and link no Ferry crate.
     ("xtask", &[]),
@@ -85,9 +94,15 @@ const LAYERS: &[(&str, &[&str])] = &[
 /// The only crates whose normal dependencies may reach an AWS SDK crate.
 const AWS_SDK_USERS: &[&str] = &["ferry-aws", "ferry-lambda"];
 
-/// Crates that do no IO of their own: the wire types, SRP, the domain and
-/// the browser's core.
-const PURE: &[&str] = &["ferry-protocol", "ferry-srp", "ferry-core", "ferry-client"];
+/// Crates that do no IO of their own: the wire types, SRP, the thumbnail
+/// engine, the domain and the browser's core.
+const PURE: &[&str] = &[
+    "ferry-protocol",
+    "ferry-srp",
+    "ferry-thumbs",
+    "ferry-core",
+    "ferry-client",
+];
 
 /// What a pure crate may not reach: async runtimes, servers, HTTP clients,
 /// SQLite, the S3 stack.
