@@ -359,6 +359,48 @@ impl FerryS3 {
 /// parts' checksums, which no one can check a download against.
 pub(crate) const WHOLE_SHA256: &str = "ferry_sha256";
 
+/// Marks a response whose body is an object's bytes (a GetObject), so the
+/// endpoint knows which answers to make safe for a browser.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ObjectBytes;
+
+/// The `Content-Type` and `Content-Disposition` an object GET is answered
+/// with, from what the object and the request's `response-*` parameters
+/// asked for: user content must never run in the app's origin, which the
+/// endpoint shares. A passive type (`ferry_protocol::preview::is_inline_safe`:
+/// images but SVG, audio, video, PDF, plain text) keeps both. Anything else
+/// is an attachment (its `filename*` kept), and a type a browser would
+/// render as an active document (HTML, XHTML, SVG, XML), or none at all,
+/// becomes `application/octet-stream`. S3 serves what it is asked; this is
+/// one of the places the local stack knowingly differs (ARCHITECTURE.md).
+pub(crate) fn served_safely(
+    content_type: Option<String>,
+    disposition: Option<String>,
+) -> (String, Option<String>) {
+    use ferry_protocol::preview::{is_active_type, is_inline_safe};
+    let content_type = content_type.unwrap_or_default();
+    if is_inline_safe(&content_type) {
+        return (content_type, disposition);
+    }
+    // `inline; filename*=…` → `attachment; filename*=…`: the parameters
+    // after the first `;` are kept, the disposition type is replaced.
+    let params = disposition
+        .as_deref()
+        .and_then(|d| d.split_once(';'))
+        .map(|(_, params)| params.trim())
+        .filter(|params| !params.is_empty());
+    let disposition = match params {
+        Some(params) => format!("attachment; {params}"),
+        None => "attachment".to_owned(),
+    };
+    let content_type = if is_active_type(&content_type) {
+        "application/octet-stream".to_owned()
+    } else {
+        content_type
+    };
+    (content_type, Some(disposition))
+}
+
 /// Runs file work on a blocking thread; its failure is the store's (500).
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
@@ -425,6 +467,21 @@ impl S3 for FerryS3 {
         let disposition = req.input.response_content_disposition.clone();
         let content_type = req.input.response_content_type.clone();
         let cache_control = req.input.response_cache_control.clone();
+        let mut req = req;
+        // `bytes=-n` with n past the object's size is the whole object (206,
+        // `bytes 0-{size-1}/{size}`), as on S3; s3s-fs would seek before the
+        // start and fail.
+        if let Some(s3s::dto::Range::Suffix { length }) = req.input.range
+            && let Some(path) = self.object_file(&req.input.bucket, &req.input.key)
+            && let Ok(meta) = tokio::fs::metadata(&path).await
+            && length > meta.len()
+            && meta.len() > 0
+        {
+            req.input.range = Some(s3s::dto::Range::Int {
+                first: 0,
+                last: None,
+            });
+        }
         let mut out = self.fs.get_object(req).await?;
         if disposition.is_some() {
             out.output.content_disposition = disposition;
@@ -435,6 +492,11 @@ impl S3 for FerryS3 {
         if cache_control.is_some() {
             out.output.cache_control = cache_control;
         }
+        // The type and disposition are made safe in `ObjectEndpoint::handle`,
+        // after s3s has applied the request's `response-*` overrides; this
+        // marks the answer as an object's bytes (not a listing's XML).
+        out.output.accept_ranges = Some("bytes".to_owned());
+        out.extensions.insert(ObjectBytes);
         Ok(out)
     }
 
@@ -443,7 +505,9 @@ impl S3 for FerryS3 {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         self.check_object(&req.input.bucket, &req.input.key)?;
-        self.fs.head_object(req).await
+        let mut out = self.fs.head_object(req).await?;
+        out.output.accept_ranges = Some("bytes".to_owned());
+        Ok(out)
     }
 
     async fn copy_object(

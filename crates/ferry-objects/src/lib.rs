@@ -80,6 +80,24 @@ const CORS_METHODS: &str = "GET, PUT, HEAD, POST, DELETE";
 /// The response headers a browser may read: the ETag of each part above all.
 const CORS_EXPOSE: &str = "ETag, x-amz-checksum-sha256, x-amz-version-id, x-amz-request-id";
 
+/// Headers on every answer of the endpoint, which shares the app's origin
+/// on the local stack, so that no object can run in it:
+///
+/// - `nosniff`: the browser takes the type as given (the index's, or one
+///   the endpoint made safe in `backend::served_safely`), never one read
+///   from the bytes, and refuses a non-script type as a script;
+/// - `sandbox` (without `allow-scripts`): an object opened as a document is
+///   in an opaque origin and runs no script, whatever it is;
+/// - `Cross-Origin-Resource-Policy: cross-origin`: a presigned URL is the
+///   permission, and a portal on another origin (`docs/embedding.md`) shows
+///   thumbnails and previews from it in `<img>` and `<video>`; `same-origin`
+///   would break those and protect nothing the signature doesn't.
+const CONTENT_SAFETY: [(&str, &str); 3] = [
+    ("x-content-type-options", "nosniff"),
+    ("content-security-policy", "sandbox"),
+    ("cross-origin-resource-policy", "cross-origin"),
+];
+
 /// The one key pair the endpoint knows; any other key is
 /// `InvalidAccessKeyId`, as on S3.
 struct KeyAuth {
@@ -228,9 +246,18 @@ impl ObjectEndpoint {
             self.call_s3(req, &request_id).await
         };
 
+        if response.extensions().get::<backend::ObjectBytes>().is_some() {
+            serve_safely(response.headers_mut());
+        }
         let headers = response.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             headers.insert(HeaderName::from_static("x-amz-request-id"), v);
+        }
+        for (name, value) in CONTENT_SAFETY {
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
         }
         if let Some(origin) = allowed_origin
             && let Ok(v) = HeaderValue::from_str(&origin)
@@ -409,6 +436,33 @@ impl ObjectEndpoint {
                 )
             }
         }
+    }
+}
+
+/// Rewrites a GET's `Content-Type` and `Content-Disposition` as
+/// [`backend::served_safely`] says, once s3s has applied the object's own
+/// and the request's `response-*` values: the last word on what a browser
+/// is given.
+fn serve_safely(headers: &mut http::HeaderMap) {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let (content_type, disposition) = backend::served_safely(
+        text(header::CONTENT_TYPE),
+        text(header::CONTENT_DISPOSITION),
+    );
+    // Both were header values already, or are made of them; should one
+    // not parse, the safe default stands in.
+    let content_type = HeaderValue::from_str(&content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::CONTENT_TYPE, content_type);
+    if let Some(disposition) = disposition {
+        let disposition =
+            HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment"));
+        headers.insert(header::CONTENT_DISPOSITION, disposition);
     }
 }
 

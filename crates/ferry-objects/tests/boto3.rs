@@ -99,3 +99,41 @@ async fn boto3_agrees_with_the_endpoint_on_multipart_uploads() {
         ]
     );
 }
+
+/// Byte ranges and content safety through boto3 (issue 20): header-signed
+/// ranged GETs, 416 past the end, HEAD's `Accept-Ranges`, a `Range` sent
+/// with boto3's own presigned URL, and HTML asked inline by that URL served
+/// as an attachment (`tools/python/peers/s3_ranges_boto3.py`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_reads_byte_ranges_and_gets_no_inline_html() {
+    let s = start().await;
+    let url = s.url.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python())
+            .arg(root().join("tools/python/peers/s3_ranges_boto3.py"))
+            .env("ENDPOINT", &url)
+            .env("BUCKET", BUCKET)
+            .env("ACCESS_KEY_ID", ACCESS_KEY)
+            .env("SECRET_ACCESS_KEY", SECRET_KEY)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stdout.lines().last().unwrap_or_default();
+    let result: serde_json::Value = serde_json::from_str(last)
+        .unwrap_or_else(|_| panic!("no JSON result from python:\n{stdout}\n{stderr}"));
+    assert_eq!(result["ok"], true, "{stdout}\n{stderr}");
+    assert_eq!(
+        result["steps"],
+        serde_json::json!([
+            "ranges",
+            "range-past-the-end",
+            "head-accepts-ranges",
+            "presigned-range",
+            "inline-html-is-an-attachment"
+        ])
+    );
+}

@@ -22,6 +22,7 @@ pub mod host;
 pub mod live;
 pub mod messages;
 pub mod path;
+pub mod preview;
 #[cfg(feature = "schema")]
 pub mod schema;
 
