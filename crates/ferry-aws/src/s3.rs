@@ -11,8 +11,8 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::{PresignedRequest, PresigningConfig};
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use ferry_core::ports::{
-    ObjectInfo, ObjectStore, PartInfo, PortError, PortResult, Presigned, PutLimits, UploadInfo,
-    attachment_disposition,
+    ObjectInfo, ObjectRead, ObjectStore, PartInfo, PortError, PortResult, Presigned, PutLimits,
+    UploadInfo, attachment_disposition,
 };
 use ferry_protocol::Timestamp;
 use ferry_protocol::messages::UploadedPart;
@@ -425,6 +425,60 @@ impl ObjectStore for S3ObjectStore {
                 })
             })
             .collect())
+    }
+
+    async fn read(&self, key: &str, max_bytes: u64) -> PortResult<ObjectRead> {
+        let Some(info) = self.head(key).await? else {
+            return Ok(ObjectRead::Missing);
+        };
+        if info.size > max_bytes {
+            return Ok(ObjectRead::TooLarge { size: info.size });
+        }
+        // Pinned to the object just described, so what is read is at most
+        // the size checked (a new object under the key fails the read, and
+        // the consumer tries again).
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_match(&info.etag)
+            .send()
+            .await;
+        let mut body = match out {
+            Ok(out) => out.body,
+            Err(SdkError::ServiceError(e)) if e.raw().status().as_u16() == 404 => {
+                return Ok(ObjectRead::Missing);
+            }
+            Err(error) => return Err(port_error(error)),
+        };
+        let mut bytes = Vec::with_capacity(usize::try_from(info.size).unwrap_or(0));
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| PortError::Unavailable(format!("S3 read of {key}: {e}")))?
+        {
+            if (bytes.len() + chunk.len()) as u64 > max_bytes {
+                return Ok(ObjectRead::TooLarge {
+                    size: (bytes.len() + chunk.len()) as u64,
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(ObjectRead::Bytes(bytes))
+    }
+
+    async fn put_derived(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(port_error)
     }
 
     async fn list_uploads(&self) -> PortResult<Vec<UploadInfo>> {

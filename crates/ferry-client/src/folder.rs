@@ -10,7 +10,9 @@
 //!
 //! Plain Rust, no DOM: tested natively.
 
-use ferry_protocol::api::{EntryView, FileView, FolderView, ListResponse};
+use ferry_protocol::api::{
+    EntryView, FileView, FolderView, ListResponse, ThumbnailReadiness, ThumbnailView,
+};
 use ferry_protocol::messages::{FileCreatedV1, FileCreatedV2};
 use ferry_protocol::path::fold;
 use ferry_protocol::{ErrorCode, Event, EventEnvelope, FolderPath};
@@ -339,6 +341,7 @@ impl FolderState {
                     created_at: row.map_or(at, |r| r.file.created_at),
                     updated_at: at,
                     multipart: None,
+                    thumbnail: None,
                 };
                 self.upsert(file);
                 Applied::Changed
@@ -412,11 +415,29 @@ impl FolderState {
                     created_at: before.as_ref().map_or(at, |f| f.created_at),
                     updated_at: at,
                     multipart: None,
+                    thumbnail: None,
                 };
                 self.upsert(file);
                 Applied::Changed
             }
             Event::TrashItemPurged(_) | Event::TrashEmptied(_) => Applied::Nothing,
+            // A thumbnail's news changes the row it is about, if shown.
+            Event::ThumbnailCreated(created) => self.thumbnail(
+                created.file_id,
+                ThumbnailView {
+                    state: ThumbnailReadiness::Ready,
+                    sizes: created.sizes.iter().map(|s| s.size).collect(),
+                    code: None,
+                },
+            ),
+            Event::ThumbnailFailed(failed) => self.thumbnail(
+                failed.file_id,
+                ThumbnailView {
+                    state: ThumbnailReadiness::Failed,
+                    sizes: Vec::new(),
+                    code: Some(failed.code),
+                },
+            ),
             Event::FileDeleted(deleted) => {
                 if !self.newer(deleted.file_id, deleted.version) {
                     return Applied::Nothing;
@@ -497,6 +518,17 @@ impl FolderState {
                     message: failed.message.clone(),
                 }
             }
+        }
+    }
+
+    /// Records what became of a shown file's thumbnails.
+    fn thumbnail(&mut self, file_id: Uuid, view: ThumbnailView) -> Applied {
+        match self.files.get_mut(&file_id) {
+            Some(row) if row.file.thumbnail.as_ref() != Some(&view) => {
+                row.file.thumbnail = Some(view);
+                Applied::Changed
+            }
+            _ => Applied::Nothing,
         }
     }
 
@@ -629,6 +661,7 @@ mod tests {
             created_at: at(0),
             updated_at: at(size as i64),
             multipart: None,
+            thumbnail: None,
         }
     }
 
@@ -677,6 +710,57 @@ mod tests {
             name: FileName::parse(name).unwrap(),
             version,
         })
+    }
+
+    /// Thumbnail events (issue 20) mark the row they are about and leave
+    /// every other row, and a folder not showing the file, as they were;
+    /// the feed goes on applying what follows.
+    #[test]
+    fn thumbnail_events_mark_their_row_and_break_nothing() {
+        use ferry_protocol::messages::{
+            ThumbnailCode, ThumbnailCreatedV1, ThumbnailFailedV1, ThumbnailMade, ThumbnailSize,
+        };
+        let mut state = docs();
+        let (photo, scan) = (Uuid::new_v4(), Uuid::new_v4());
+        state.apply(&event(created(photo, "photo.jpg", 2), None));
+        state.apply(&event(created(scan, "scan.png", 2), None));
+        let made = Event::ThumbnailCreated(ThumbnailCreatedV1 {
+            file_id: photo,
+            sizes: vec![ThumbnailMade {
+                size: ThumbnailSize::Small,
+                width: 64,
+                height: 48,
+                content_type: "image/jpeg".into(),
+            }],
+            source_sha256: None,
+        });
+        assert_eq!(state.apply(&event(made.clone(), None)), Applied::Changed);
+        let failed = Event::ThumbnailFailed(ThumbnailFailedV1 {
+            file_id: scan,
+            code: ThumbnailCode::Corrupt,
+            reason: "The image is damaged.".into(),
+        });
+        assert_eq!(state.apply(&event(failed, None)), Applied::Changed);
+        let ready = state.file(photo).unwrap().file.thumbnail.clone().unwrap();
+        assert_eq!(ready.state, ThumbnailReadiness::Ready);
+        assert_eq!(ready.sizes, [ThumbnailSize::Small]);
+        let broken = state.file(scan).unwrap().file.thumbnail.clone().unwrap();
+        assert_eq!(broken.code, Some(ThumbnailCode::Corrupt));
+        // The same news again, or news of a file not shown, changes nothing.
+        assert_eq!(state.apply(&event(made, None)), Applied::Nothing);
+        let elsewhere = Event::ThumbnailFailed(ThumbnailFailedV1 {
+            file_id: Uuid::new_v4(),
+            code: ThumbnailCode::TooLarge,
+            reason: "Too large.".into(),
+        });
+        assert_eq!(state.apply(&event(elsewhere, None)), Applied::Nothing);
+        assert_eq!(names(&state), ["photo.jpg", "scan.png"]);
+        // The feed still applies what comes after.
+        assert_eq!(
+            state.apply(&event(deleted(photo, "photo.jpg", 3), None)),
+            Applied::Changed
+        );
+        assert_eq!(names(&state), ["scan.png"]);
     }
 
     #[test]

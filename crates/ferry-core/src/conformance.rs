@@ -56,6 +56,7 @@ pub fn file(owner: &UserId, path: &str, name: &str, size: u64) -> FileRecord {
         updated_at: at(0),
         lineage: None,
         trash_id: None,
+        thumbnail: None,
     }
 }
 
@@ -1132,6 +1133,63 @@ pub async fn every_order_pages_to_the_full_sorted_list(index: Arc<dyn Index>) {
     pages_in_every_order(&*index, &specs, 7, 6).await;
 }
 
+/// What the thumbnailer made of a file is kept with its record (read by
+/// id, by name, in listings and search), changed only by a conditional
+/// write, and weighs nothing in the usage.
+pub async fn a_files_thumbnail_state_is_kept_and_listed(index: Arc<dyn Index>) {
+    use crate::model::ThumbnailState;
+    use ferry_protocol::messages::{ThumbnailCode, ThumbnailMade, ThumbnailSize};
+    let ann = user("ann");
+    let photo = file(&ann, "pics", "photo.jpg", 10);
+    index.insert_file(&photo, None, false).await.unwrap();
+    let available = next(&photo, |f| f.status = FileStatus::Available);
+    index.update_file(&available, photo.version).await.unwrap();
+    let ready = ThumbnailState::Ready {
+        sizes: vec![ThumbnailMade {
+            size: ThumbnailSize::Small,
+            width: 64,
+            height: 48,
+            content_type: "image/jpeg".into(),
+        }],
+    };
+    let thumbed = next(&available, |f| f.thumbnail = Some(ready.clone()));
+    // A write on a stale version changes nothing.
+    let stale = next(&photo, |f| f.thumbnail = Some(ready.clone()));
+    assert!(matches!(
+        index.update_file(&stale, photo.version).await,
+        Err(PortError::Conflict(_))
+    ));
+    index
+        .update_file(&thumbed, available.version)
+        .await
+        .unwrap();
+    assert_eq!(
+        index.file(&ann, photo.file_id).await.unwrap(),
+        Some(thumbed.clone())
+    );
+    assert_eq!(
+        index
+            .file_by_name(&ann, &folder("pics"), "photo.jpg")
+            .await
+            .unwrap()
+            .and_then(|f| f.thumbnail),
+        Some(ready)
+    );
+    let listed = list_all(&*index, &ann, list("pics", SortKey::Name, false, 10)).await;
+    assert_eq!(listed, [Entry::File(thumbed.clone())]);
+    let found = index.search(&ann, "photo", None, 10).await.unwrap();
+    assert_eq!(found.items, std::slice::from_ref(&thumbed));
+    assert_eq!(index.usage(&ann).await.unwrap().bytes, 10);
+    let failed = next(&thumbed, |f| {
+        f.thumbnail = Some(ThumbnailState::Failed {
+            code: ThumbnailCode::TooManyPixels,
+            reason: "Too many pixels.".into(),
+        });
+    });
+    index.update_file(&failed, thumbed.version).await.unwrap();
+    assert_eq!(index.file(&ann, photo.file_id).await.unwrap(), Some(failed));
+}
+
 /// Expands to one `#[tokio::test]` per contract test, each given a fresh
 /// index by `$make` (an expression, `.await` allowed, of type
 /// `(Arc<dyn Index>, impl Sized)`: the index and whatever must live as long
@@ -1139,7 +1197,7 @@ pub async fn every_order_pages_to_the_full_sorted_list(index: Arc<dyn Index>) {
 #[macro_export]
 macro_rules! index_conformance_tests {
     ($make:expr) => {
-        $crate::index_conformance_tests!(@each $make; files_are_inserted_read_updated_and_removed_by_version, names_conflict_until_the_holder_is_being_deleted, a_replacing_upload_shares_the_name_until_it_is_available, quota_refusals_change_nothing, parallel_inserts_never_overrun_the_quota, a_cursor_stays_put_while_files_arrive, malformed_or_foreign_cursors_are_invalid, limits_are_clamped, search_folds_case_and_takes_wildcards_literally, files_under_keeps_to_the_folder_and_pages_by_id, folders_are_created_listed_and_removed_as_trees, users_never_see_each_other, commands_are_recorded_once_and_finish_once, processed_marks_are_per_consumer, the_sweep_finds_stale_files_and_every_user, every_order_pages_to_the_full_sorted_list, trashed_files_and_versions_leave_listings_and_free_their_names, trash_items_list_newest_first_and_page, a_trash_items_files_and_a_lineages_versions_are_found, the_sweep_finds_old_trash_and_old_versions, folders_under_lists_the_tree_below_a_folder, only_current_files_keep_their_folders);
+        $crate::index_conformance_tests!(@each $make; files_are_inserted_read_updated_and_removed_by_version, names_conflict_until_the_holder_is_being_deleted, a_replacing_upload_shares_the_name_until_it_is_available, quota_refusals_change_nothing, parallel_inserts_never_overrun_the_quota, a_cursor_stays_put_while_files_arrive, malformed_or_foreign_cursors_are_invalid, limits_are_clamped, search_folds_case_and_takes_wildcards_literally, files_under_keeps_to_the_folder_and_pages_by_id, folders_are_created_listed_and_removed_as_trees, users_never_see_each_other, commands_are_recorded_once_and_finish_once, processed_marks_are_per_consumer, the_sweep_finds_stale_files_and_every_user, every_order_pages_to_the_full_sorted_list, trashed_files_and_versions_leave_listings_and_free_their_names, trash_items_list_newest_first_and_page, a_trash_items_files_and_a_lineages_versions_are_found, the_sweep_finds_old_trash_and_old_versions, folders_under_lists_the_tree_below_a_folder, only_current_files_keep_their_folders, a_files_thumbnail_state_is_kept_and_listed);
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
         $(

@@ -1,5 +1,6 @@
 //! The records the domain keeps in the index, and the shapes of its queries.
 
+use ferry_protocol::messages::{ThumbnailCode, ThumbnailMade, ThumbnailSize};
 use ferry_protocol::{FileName, FolderPath, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -43,10 +44,39 @@ impl UserId {
     }
 
     /// The owner and file id of an object key written by [`Self::object_key`].
+    /// Derived objects (a file's thumbnails, [`Self::thumbnail_key`]) are
+    /// not files: their keys are `None` here.
     pub fn parse_object_key(key: &str) -> Option<(Self, Uuid)> {
         let rest = key.strip_prefix("users/")?;
         let (sub, id) = rest.split_once('/')?;
         Some((Self::parse(sub)?, Uuid::parse_str(id).ok()?))
+    }
+
+    /// The prefix of every thumbnail of one of this user's files:
+    /// `users/{sub}/thumbs/{file id}/`. Beside the file's own key, under
+    /// the user, so a user's prefix holds everything of theirs.
+    pub fn thumbnails_prefix(&self, file_id: Uuid) -> String {
+        format!("users/{}/thumbs/{}/", self.0, file_id)
+    }
+
+    /// The object key of one thumbnail of one of this user's files:
+    /// `users/{sub}/thumbs/{file id}/{small|medium}`.
+    pub fn thumbnail_key(&self, file_id: Uuid, size: ThumbnailSize) -> String {
+        format!("{}{}", self.thumbnails_prefix(file_id), size.as_str())
+    }
+
+    /// The owner, file id and size of a key written by
+    /// [`Self::thumbnail_key`].
+    pub fn parse_thumbnail_key(key: &str) -> Option<(Self, Uuid, ThumbnailSize)> {
+        let rest = key.strip_prefix("users/")?;
+        let (sub, rest) = rest.split_once('/')?;
+        let rest = rest.strip_prefix("thumbs/")?;
+        let (id, size) = rest.split_once('/')?;
+        Some((
+            Self::parse(sub)?,
+            Uuid::parse_str(id).ok()?,
+            ThumbnailSize::parse(size)?,
+        ))
     }
 }
 
@@ -156,6 +186,29 @@ pub struct FileRecord {
     /// The trash item it is in, while it is [`FileStatus::Trashed`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trash_id: Option<Uuid>,
+    /// What the thumbnailer made of it; `None` until it tried (or for a
+    /// file it doesn't take).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<ThumbnailState>,
+}
+
+/// What the thumbnailer made of a file, kept on its record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
+pub enum ThumbnailState {
+    /// Made and stored under [`UserId::thumbnail_key`].
+    Ready {
+        /// The sizes made, smallest first.
+        sizes: Vec<ThumbnailMade>,
+    },
+    /// None can be made.
+    Failed {
+        /// Why, for programs.
+        code: ThumbnailCode,
+        /// Why, for people (kept so an announcement made again after a
+        /// crash says what the first would have).
+        reason: String,
+    },
 }
 
 impl FileRecord {

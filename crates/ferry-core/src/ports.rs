@@ -11,7 +11,7 @@ use crate::model::{
     UserId,
 };
 use async_trait::async_trait;
-use ferry_protocol::messages::UploadedPart;
+use ferry_protocol::messages::{ThumbnailCode, ThumbnailSize, UploadedPart};
 use ferry_protocol::{EventEnvelope, FolderPath, Timestamp};
 use std::time::Duration;
 use uuid::Uuid;
@@ -211,6 +211,79 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     ) -> PortResult<Vec<ObjectInfo>>;
     /// Every open multipart upload.
     async fn list_uploads(&self) -> PortResult<Vec<UploadInfo>>;
+    /// The bytes of the object at `key`, read only when it is at most
+    /// `max_bytes` long: a larger one is [`ObjectRead::TooLarge`] and is
+    /// not read (a consumer's memory is bounded by what it asks).
+    async fn read(&self, key: &str, max_bytes: u64) -> PortResult<ObjectRead>;
+    /// Stores a derived object (a thumbnail) at `key`, replacing one there.
+    /// Unlike a user's upload it is written by the domain itself; the
+    /// store may announce it (`Object Created`) like any object, and its
+    /// key tells the consumers it is not a file.
+    async fn put_derived(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()>;
+}
+
+/// What [`ObjectStore::read`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectRead {
+    /// The object's bytes.
+    Bytes(Vec<u8>),
+    /// The object is larger than asked; nothing was read.
+    TooLarge {
+        /// Its size.
+        size: u64,
+    },
+    /// There is no object at the key.
+    Missing,
+}
+
+// ---------------------------------------------------------------------------
+// Thumbnailer
+// ---------------------------------------------------------------------------
+
+/// One thumbnail a [`Thumbnailer`] made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thumbnail {
+    /// Which size it is.
+    pub size: ThumbnailSize,
+    /// Its width in pixels.
+    pub width: u32,
+    /// Its height in pixels.
+    pub height: u32,
+    /// Its media type, e.g. `image/jpeg`.
+    pub content_type: String,
+    /// The encoded image.
+    pub bytes: Vec<u8>,
+}
+
+/// Why a [`Thumbnailer`] made no thumbnail: a code and a sentence for a
+/// person. Never a reason to retry: the same bytes fail the same way.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason} ({code:?})")]
+pub struct ThumbnailRefusal {
+    /// For programs.
+    pub code: ThumbnailCode,
+    /// For people.
+    pub reason: String,
+}
+
+/// Makes thumbnails of an image's bytes (`ferry-thumbs` behind an adapter).
+///
+/// Async, so the adapter decides where the work runs: decoding is CPU
+/// work that would stall the async threads (and, with hostile input, could
+/// run long), so the local adapter runs it on a blocking thread under a time
+/// limit, and turns a panic or the time running out into a refusal. The
+/// domain has no runtime of its own to do that with.
+#[async_trait]
+pub trait Thumbnailer: Send + Sync + std::fmt::Debug {
+    /// Whether thumbnails are made of a file of this media type and name
+    /// (as the index has them; the bytes are never sniffed for this).
+    fn accepts(&self, content_type: &str, name: &str) -> bool;
+    /// The largest input read; a larger file fails as
+    /// [`ThumbnailCode::TooLarge`] without being read.
+    fn max_input_bytes(&self) -> u64;
+    /// The thumbnails of `bytes`, smallest first, or why none can be made.
+    /// Hostile input ends as a refusal, never a panic or a hang.
+    async fn make(&self, bytes: Vec<u8>) -> Result<Vec<Thumbnail>, ThumbnailRefusal>;
 }
 
 // ---------------------------------------------------------------------------

@@ -16,15 +16,16 @@ use crate::error::{DomainError, DomainResult};
 use crate::events::{command_entry, event_entries, event_envelope};
 use crate::model::{
     CommandRecord, CommandStatus, Entry, FileRecord, FileStatus, ListQuery, MAX_PAGE, SortKey,
-    TrashItem, TrashKind, UserId,
+    ThumbnailState, TrashItem, TrashKind, UserId,
 };
 use crate::ports::{Bus, Index, ObjectStore, PortError, Presigned, PutCommand, PutLimits};
 use base64::Engine as _;
 use ferry_protocol::api::{
     Accepted, CommandView, CreateFileResponse, DownloadResponse, EntryView, FileView, FolderView,
     ListResponse, MultipartView, PartUpload, PartWanted, PartsResponse, PresignedRequest,
-    SearchResponse, TrashItemView, TrashPage, UploadInstructions, UploadResponse, UploadedPartView,
-    UploadedPartsResponse, UsageView, VersionsPage,
+    SearchResponse, ThumbnailReadiness, ThumbnailView, TrashItemView, TrashPage,
+    UploadInstructions, UploadResponse, UploadedPartView, UploadedPartsResponse, UsageView,
+    VersionsPage,
 };
 use ferry_protocol::messages::{CompleteUploadV1, ConflictPolicy, CreateFileV1, UploadAbortedV1};
 use ferry_protocol::{
@@ -100,8 +101,9 @@ pub struct Caller {
 pub enum CommandAnswer {
     /// `CreateFile`: the new file and where to send its bytes.
     Created(Box<CreateFileResponse>),
-    /// `CompleteUpload` or `AbortUpload`: the upload step is done.
-    UploadStep(UploadResponse),
+    /// `CompleteUpload` or `AbortUpload`: the upload step is done. (Boxed:
+    /// a file's view is large beside the other answers.)
+    UploadStep(Box<UploadResponse>),
     /// Any other command: recorded and on the bus; a consumer carries it out.
     Accepted(Accepted),
 }
@@ -235,10 +237,10 @@ impl Files {
             Command::AbortUpload(body) => {
                 let file = self.owned_file(&caller.user, body.file_id).await?;
                 self.abort(&file, "cancelled", Some(command_id)).await?;
-                let answer = CommandAnswer::UploadStep(UploadResponse {
+                let answer = CommandAnswer::UploadStep(Box::new(UploadResponse {
                     command_id,
                     file: None,
-                });
+                }));
                 self.record_sync(caller, command_id, action, request_hash, answer)
                     .await
             }
@@ -305,7 +307,7 @@ impl Files {
         }
         Ok(match kind {
             AnswerKind::Created => CommandAnswer::Created(Box::new(recorded(body)?)),
-            AnswerKind::UploadStep => CommandAnswer::UploadStep(recorded(body)?),
+            AnswerKind::UploadStep => CommandAnswer::UploadStep(Box::new(recorded(body)?)),
             // Rebuilt from the record (it is all the answer says).
             AnswerKind::Accepted => CommandAnswer::Accepted(Accepted {
                 command_id: existing.command_id,
@@ -578,6 +580,7 @@ impl Files {
             updated_at: now,
             lineage: None,
             trash_id: None,
+            thumbnail: None,
         };
 
         // The name: taken → fail, keep both (a free name) or replace.
@@ -892,10 +895,10 @@ impl Files {
             return Err(DomainError::not_found("file"));
         }
         let file = self.owned_file(&caller.user, body.file_id).await?;
-        let answer = CommandAnswer::UploadStep(UploadResponse {
+        let answer = CommandAnswer::UploadStep(Box::new(UploadResponse {
             command_id,
             file: Some(file_view(&file)),
-        });
+        }));
         self.record_sync(caller, command_id, "CompleteUpload", request_hash, answer)
             .await
     }
@@ -1123,6 +1126,23 @@ pub fn file_view(file: &FileRecord) -> FileView {
                 })
             }
             _ => None,
+        },
+        thumbnail: file.thumbnail.as_ref().map(thumbnail_view),
+    }
+}
+
+/// The API's view of what became of a file's thumbnails.
+pub fn thumbnail_view(state: &ThumbnailState) -> ThumbnailView {
+    match state {
+        ThumbnailState::Ready { sizes } => ThumbnailView {
+            state: ThumbnailReadiness::Ready,
+            sizes: sizes.iter().map(|s| s.size).collect(),
+            code: None,
+        },
+        ThumbnailState::Failed { code, .. } => ThumbnailView {
+            state: ThumbnailReadiness::Failed,
+            sizes: Vec::new(),
+            code: Some(*code),
         },
     }
 }

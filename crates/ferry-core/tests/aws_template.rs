@@ -21,10 +21,21 @@ fn pattern_of(template: &str, name: &str) -> Option<Value> {
     serde_json::from_str(line.trim()).ok()
 }
 
+/// Rules the local bus has that the template doesn't carry yet: the
+/// thumbnailer runs on the local stack; its Lambda function, rule and
+/// queue are issue 20's part 5, not built yet. Remove it from here when
+/// the template has it.
+const NOT_YET_ON_AWS: [&str; 1] = ["thumbnailer"];
+
 #[test]
 fn every_bus_rule_in_the_template_is_a_rule_of_the_local_bus() {
     let template = template();
-    let rules = rules();
+    let rules: Vec<_> = rules()
+        .into_iter()
+        .filter(|(name, _)| {
+            !NOT_YET_ON_AWS.contains(name) || template.contains(&format!("(rule \"{name}\")"))
+        })
+        .collect();
     for (name, pattern) in &rules {
         assert_eq!(
             pattern_of(&template, name).as_ref(),

@@ -76,6 +76,7 @@ fn record(user: &UserId, folder: &FolderPath, n: usize, rng: &mut Lcg) -> FileRe
         updated_at: at,
         lineage: None,
         trash_id: None,
+        thumbnail: None,
     }
 }
 

@@ -18,10 +18,10 @@ use uuid::Uuid;
 /// The columns of `files` that make a [`FileRecord`], in [`file_from_row`]'s order.
 pub(crate) const FILE_COLUMNS: &str = "user, file_id, folder, name, status, size, content_type, \
      sha256, etag, upload_id, part_size, command_id, trace_id, version, created_at, updated_at, \
-     lineage, trash_id";
+     lineage, trash_id, thumbnail";
 
 /// How many columns [`FILE_COLUMNS`] names.
-pub(crate) const FILE_COLUMN_COUNT: usize = 18;
+pub(crate) const FILE_COLUMN_COUNT: usize = 19;
 
 /// The columns of `trash` that make a [`TrashItem`], in [`trash_from_row`]'s
 /// order.
@@ -87,6 +87,7 @@ pub(crate) fn file_from_row(row: &Row<'_>) -> StoreResult<FileRecord> {
     let command_id: Option<Vec<u8>> = row.get(11)?;
     let lineage: Option<Vec<u8>> = row.get(16)?;
     let trash_id: Option<Vec<u8>> = row.get(17)?;
+    let thumbnail: Option<String> = row.get(18)?;
     Ok(FileRecord {
         user: user_from_db(&user)?,
         file_id: uuid_from_db(&file_id)?,
@@ -107,6 +108,10 @@ pub(crate) fn file_from_row(row: &Row<'_>) -> StoreResult<FileRecord> {
         updated_at: time_from_db(row.get(15)?)?,
         lineage: lineage.as_deref().map(uuid_from_db).transpose()?,
         trash_id: trash_id.as_deref().map(uuid_from_db).transpose()?,
+        thumbnail: thumbnail
+            .as_deref()
+            .map(|t| serde_json::from_str(t).map_err(|e| corrupt(format!("thumbnail: {e}"))))
+            .transpose()?,
     })
 }
 

@@ -352,6 +352,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      CREATE INDEX trash_newest ON trash (user, trashed_at DESC, trash_id);
      -- Every user's trash by age, for the retention sweep.
      CREATE INDEX trash_by_age ON trash (trashed_at, user, trash_id);",
+    // 7: what the thumbnailer made of a file (issue 20): its `ThumbnailState`
+    // as JSON, NULL until it tried. Read and written with the record only,
+    // never queried, so no index.
+    "ALTER TABLE files ADD COLUMN thumbnail TEXT;",
 ];
 
 /// The schema version this build writes.

@@ -232,6 +232,10 @@ fn file_values(file: &FileRecord) -> Result<Vec<Value>, PortError> {
             .map_or(Value::Null, |id| Value::Blob(id.as_bytes().to_vec())),
         file.trash_id
             .map_or(Value::Null, |id| Value::Blob(id.as_bytes().to_vec())),
+        // A plain enum of strings and numbers: it always serialises.
+        file.thumbnail.as_ref().map_or(Value::Null, |t| {
+            Value::Text(serde_json::to_string(t).unwrap_or_default())
+        }),
         Value::Text(fold(file.name.as_str())),
     ])
 }

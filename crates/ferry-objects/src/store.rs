@@ -9,15 +9,17 @@ use crate::presign::{self, PresignRequest, Signer};
 use async_trait::async_trait;
 use ferry_core::clock::Clock;
 use ferry_core::ports::{
-    ObjectInfo, ObjectStore, PartInfo, PortError, PortResult, Presigned, PutLimits, UploadInfo,
+    ObjectInfo, ObjectRead, ObjectStore, PartInfo, PortError, PortResult, Presigned, PutLimits,
+    UploadInfo,
 };
 use ferry_protocol::Timestamp;
 use ferry_protocol::messages::UploadedPart;
+use futures_core::Stream as _;
 use s3s::auth::{Credentials, SecretKey};
 use s3s::dto::{
     AbortMultipartUploadInput, CompleteMultipartUploadInput, CompletedMultipartUpload,
-    CompletedPart, CreateMultipartUploadInput, DeleteObjectInput, ETag, HeadObjectInput,
-    ListObjectsV2Input, ListPartsInput,
+    CompletedPart, CreateMultipartUploadInput, DeleteObjectInput, ETag, GetObjectInput,
+    HeadObjectInput, ListObjectsV2Input, ListPartsInput, PutObjectInput, StreamingBlob,
 };
 use s3s::{S3, S3Error, S3ErrorCode, S3Request};
 use std::sync::Arc;
@@ -408,6 +410,63 @@ impl ObjectStore for LocalObjectStore {
             }
         }
         Ok(objects)
+    }
+
+    async fn read(&self, key: &str, max_bytes: u64) -> PortResult<ObjectRead> {
+        let Some(object) = self.head(key).await? else {
+            return Ok(ObjectRead::Missing);
+        };
+        if object.size > max_bytes {
+            return Ok(ObjectRead::TooLarge { size: object.size });
+        }
+        let input = GetObjectInput {
+            bucket: self.backend.bucket().to_owned(),
+            key: key.to_owned(),
+            ..Default::default()
+        };
+        let out = match self.backend.get_object(self.request(input)).await {
+            Ok(out) => out.output,
+            Err(e) if *e.code() == S3ErrorCode::NoSuchKey => return Ok(ObjectRead::Missing),
+            Err(e) => return Err(port_error(&e)),
+        };
+        let Some(mut body) = out.body else {
+            return Ok(ObjectRead::Bytes(Vec::new()));
+        };
+        let mut bytes = Vec::with_capacity(usize::try_from(object.size).unwrap_or(0));
+        while let Some(chunk) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_next(cx)).await
+        {
+            let chunk = chunk.map_err(|e| PortError::Unavailable(e.to_string()))?;
+            // Written over since the head, and larger now: still not read
+            // past the cap.
+            if (bytes.len() + chunk.len()) as u64 > max_bytes {
+                return Ok(ObjectRead::TooLarge {
+                    size: (bytes.len() + chunk.len()) as u64,
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(ObjectRead::Bytes(bytes))
+    }
+
+    async fn put_derived(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> PortResult<()> {
+        let length = i64::try_from(bytes.len())
+            .map_err(|_| PortError::Invalid(format!("{key} is too large")))?;
+        let input = PutObjectInput {
+            bucket: self.backend.bucket().to_owned(),
+            key: key.to_owned(),
+            body: Some(StreamingBlob::from(s3s::Body::from(bytes::Bytes::from(
+                bytes,
+            )))),
+            content_length: Some(length),
+            content_type: Some(content_type.to_owned()),
+            ..Default::default()
+        };
+        self.backend
+            .put_object(self.request(input))
+            .await
+            .map(|_| ())
+            .map_err(|e| port_error(&e))
     }
 
     async fn list_uploads(&self) -> PortResult<Vec<UploadInfo>> {

@@ -6,6 +6,7 @@
 //! ([`crate::CommandEnvelope`]); these are the answers and the queries.
 
 use crate::envelope::Timestamp;
+use crate::messages::{ThumbnailCode, ThumbnailSize};
 use crate::path::{FileName, FolderPath};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -64,6 +65,107 @@ pub struct FileView {
     /// The open multipart upload, while there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multipart: Option<MultipartView>,
+    /// What became of its thumbnails; absent while none were tried (not
+    /// an image, or not yet made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<ThumbnailView>,
+}
+
+/// Whether a file's thumbnails were made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum ThumbnailReadiness {
+    /// Made: ask `POST /api/thumbnails` for them.
+    Ready,
+    /// None can be made; `code` says why.
+    Failed,
+}
+
+/// What became of a file's thumbnails.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ThumbnailView {
+    /// Made, or not to be made.
+    pub state: ThumbnailReadiness,
+    /// The sizes made (when ready).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sizes: Vec<ThumbnailSize>,
+    /// Why none was made (when failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<ThumbnailCode>,
+}
+
+/// The most file ids one `POST /api/thumbnails` may name.
+pub const MAX_THUMBNAIL_IDS: usize = 100;
+
+/// `POST /api/thumbnails`: links to the thumbnails of up to
+/// [`MAX_THUMBNAIL_IDS`] files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ThumbnailsRequest {
+    /// The files (1 to 100).
+    pub file_ids: Vec<Uuid>,
+    /// The size wanted.
+    pub size: ThumbnailSize,
+}
+
+/// Where one file's thumbnail is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum ThumbnailLinkState {
+    /// Made: `url` fetches it.
+    Ready,
+    /// An image whose thumbnails aren't made yet; a `ThumbnailCreated` or
+    /// `ThumbnailFailed` event will say.
+    Pending,
+    /// None can be made; `code` says why.
+    Failed,
+    /// The file gets no thumbnail (not an image this size is made of).
+    None,
+    /// No such file of the caller's.
+    NotFound,
+}
+
+/// One file's answer in a [`ThumbnailsResponse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ThumbnailLink {
+    /// The file.
+    pub file_id: Uuid,
+    /// Where its thumbnail is.
+    pub state: ThumbnailLinkState,
+    /// A presigned `GET` of the thumbnail (when ready). The same URL is
+    /// answered for the same thumbnail within an hour, so the browser's
+    /// cache keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// When `url` stops working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    /// Its width in pixels (when ready).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Its height in pixels (when ready).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Why none was made (when failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<ThumbnailCode>,
+}
+
+/// The answer to `POST /api/thumbnails`: one link per file asked, in the
+/// order asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ThumbnailsResponse {
+    /// One per file id asked.
+    pub thumbnails: Vec<ThumbnailLink>,
 }
 
 /// An open multipart upload of a file.
@@ -92,7 +194,9 @@ pub struct FolderView {
     pub created_at: Timestamp,
 }
 
-/// One direct child of a folder.
+/// One direct child of a folder. (Most entries of a page are files:
+/// boxing them would cost an allocation per row for nothing.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -136,6 +240,8 @@ struct RawEntry {
     updated_at: Option<Timestamp>,
     #[serde(default)]
     multipart: Option<MultipartView>,
+    #[serde(default)]
+    thumbnail: Option<ThumbnailView>,
 }
 
 impl<'de> Deserialize<'de> for EntryView {
@@ -162,6 +268,7 @@ impl<'de> Deserialize<'de> for EntryView {
                 created_at: raw.created_at,
                 updated_at: raw.updated_at.ok_or_else(|| missing("updatedAt"))?,
                 multipart: raw.multipart,
+                thumbnail: raw.thumbnail,
             })),
             other => Err(D::Error::unknown_variant(other, &["folder", "file"])),
         }
@@ -541,6 +648,11 @@ mod entry_tests {
                 upload_id: "u".into(),
                 part_size: 5,
                 part_count: 1,
+            }),
+            thumbnail: Some(ThumbnailView {
+                state: ThumbnailReadiness::Ready,
+                sizes: vec![ThumbnailSize::Small, ThumbnailSize::Medium],
+                code: None,
             }),
         }
     }

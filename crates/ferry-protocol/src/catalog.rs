@@ -81,6 +81,8 @@ pub fn api_components() -> Value {
         TrashPage,
         VersionsPage,
         FeedPage,
+        ThumbnailsRequest,
+        ThumbnailsResponse,
         crate::ApiError,
     );
     for (name, schema) in generator.take_definitions(true) {

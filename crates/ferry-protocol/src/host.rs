@@ -480,7 +480,9 @@ impl FileChangedV1 {
             | Event::FolderRestored(_)
             | Event::TrashItemPurged(_)
             | Event::TrashEmptied(_)
-            | Event::FileVersionRestored(_) => return None,
+            | Event::FileVersionRestored(_)
+            | Event::ThumbnailCreated(_)
+            | Event::ThumbnailFailed(_) => return None,
         };
         Some(Self {
             schema_version: SchemaVersion,

@@ -129,6 +129,8 @@ catalog! {
         TrashItemPurged(TrashItemPurgedV1) = ("TrashItemPurged", 1),
         TrashEmptied(TrashEmptiedV1) = ("TrashEmptied", 1),
         FileVersionRestored(FileVersionRestoredV1) = ("FileVersionRestored", 1),
+        ThumbnailCreated(ThumbnailCreatedV1) = ("ThumbnailCreated", 1),
+        ThumbnailFailed(ThumbnailFailedV1) = ("ThumbnailFailed", 1),
     }
 }
 
@@ -592,4 +594,120 @@ pub struct FileVersionRestoredV1 {
     pub lineage: Uuid,
     /// The index entry's version after this change.
     pub version: u64,
+}
+
+/// The sizes thumbnails are made in, by their long side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ThumbnailSize {
+    /// 64 pixels on the long side: a list row's icon.
+    Small,
+    /// 320 pixels on the long side: a tile.
+    Medium,
+}
+
+impl ThumbnailSize {
+    /// Every size, smallest first.
+    pub const ALL: [Self; 2] = [Self::Small, Self::Medium];
+
+    /// The size as written in keys and sent (`small`, `medium`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Small => "small",
+            Self::Medium => "medium",
+        }
+    }
+
+    /// Parses [`Self::as_str`]'s output.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// Why no thumbnail could be made of a file: a stable code a client can
+/// branch on (the event's `Reason` says it to a person).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub enum ThumbnailCode {
+    /// The file is larger than the thumbnailer reads; it wasn't read.
+    TooLarge,
+    /// The image's pixel count (or the memory decoding it would take) is
+    /// over the limit: a decompression bomb, or simply too big.
+    TooManyPixels,
+    /// The bytes are damaged or aren't the image they claim to be.
+    Corrupt,
+    /// The format, or a feature of it, isn't one thumbnails are made of.
+    Unsupported,
+    /// Making the thumbnails took longer than allowed.
+    TimedOut,
+}
+
+impl ThumbnailCode {
+    /// The code as written (`TooLarge`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TooLarge => "TooLarge",
+            Self::TooManyPixels => "TooManyPixels",
+            Self::Corrupt => "Corrupt",
+            Self::Unsupported => "Unsupported",
+            Self::TimedOut => "TimedOut",
+        }
+    }
+
+    /// Parses [`Self::as_str`]'s output.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::TooLarge,
+            Self::TooManyPixels,
+            Self::Corrupt,
+            Self::Unsupported,
+            Self::TimedOut,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == text)
+    }
+}
+
+/// One thumbnail made of a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct ThumbnailMade {
+    /// Which size it is.
+    pub size: ThumbnailSize,
+    /// Its width in pixels.
+    pub width: u32,
+    /// Its height in pixels.
+    pub height: u32,
+    /// Its media type, e.g. `image/jpeg`.
+    pub content_type: String,
+}
+
+/// Thumbnails of a file were made and stored beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct ThumbnailCreatedV1 {
+    /// The file.
+    pub file_id: Uuid,
+    /// The sizes made, smallest first.
+    pub sizes: Vec<ThumbnailMade>,
+    /// Hex SHA-256 of the content they were made of, when known: a client
+    /// holding another checksum for the file knows they are stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_sha256: Option<String>,
+}
+
+/// No thumbnail can be made of a file; it keeps its type's icon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "PascalCase")]
+pub struct ThumbnailFailedV1 {
+    /// The file.
+    pub file_id: Uuid,
+    /// Why, for programs.
+    pub code: ThumbnailCode,
+    /// Why, in a sentence a person understands.
+    pub reason: String,
 }

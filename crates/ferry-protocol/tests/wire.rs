@@ -208,6 +208,23 @@ fn every_event() -> Vec<Event> {
             version: 3,
         }
         .into(),
+        ThumbnailCreatedV1 {
+            file_id,
+            sizes: vec![ThumbnailMade {
+                size: ThumbnailSize::Small,
+                width: 64,
+                height: 48,
+                content_type: "image/jpeg".into(),
+            }],
+            source_sha256: Some("ab".repeat(32)),
+        }
+        .into(),
+        ThumbnailFailedV1 {
+            file_id,
+            code: ThumbnailCode::Corrupt,
+            reason: "The image is damaged.".into(),
+        }
+        .into(),
     ]
 }
 

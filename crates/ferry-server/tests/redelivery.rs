@@ -133,6 +133,7 @@ impl World {
             updated_at: now(),
             lineage: None,
             trash_id: None,
+            thumbnail: None,
         };
         self.index.insert_file(&record, None, false).await.unwrap();
         record

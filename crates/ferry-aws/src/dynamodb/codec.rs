@@ -237,6 +237,13 @@ pub(crate) fn file_item(file: &FileRecord) -> PortResult<Item> {
             put(attr, s(id.to_string()));
         }
     }
+    if let Some(thumbnail) = &file.thumbnail {
+        // What the thumbnailer made of it, as JSON (read and written with
+        // the record only; no index needs it).
+        let json = serde_json::to_string(thumbnail)
+            .map_err(|e| PortError::Other(format!("thumbnail: {e}")))?;
+        put("thumbnail", s(json));
+    }
     put("version", n(file.version));
     put("created_at", time_value(file.created_at)?);
     put("updated_at", time_value(file.updated_at)?);
@@ -304,6 +311,9 @@ pub(crate) fn file_from_item(item: &Item) -> PortResult<FileRecord> {
         updated_at: time_of(item, "updated_at")?,
         lineage: opt_id(item, "lineage")?,
         trash_id: opt_id(item, "trash_id")?,
+        thumbnail: opt_s(item, "thumbnail")
+            .map(|t| serde_json::from_str(&t).map_err(|e| corrupt(format!("thumbnail: {e}"))))
+            .transpose()?,
     })
 }
 

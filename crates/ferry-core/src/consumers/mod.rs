@@ -1,7 +1,8 @@
 //! The consumers that carry out accepted commands and react to the object
 //! store, and the reconciliation sweep. Each is one bus rule's target (the
 //! rules are declared in [`rules`]): the indexer, the deleter (the trash and
-//! versions: `trash`, `versions`), the mover and the notifier, and the sweep
+//! versions: `trash`, `versions`), the mover, the notifier and the
+//! thumbnailer, and the sweep
 //! that repairs what they left behind and keeps the retention.
 //!
 //! Delivery is at least once, in any order, so every consumer is idempotent:
@@ -22,15 +23,17 @@ mod indexer;
 mod mover;
 mod notifier;
 mod sweep;
+mod thumbnailer;
 mod trash;
 mod versions;
 
 pub use sweep::SweepReport;
+pub use thumbnailer::THUMBNAILER;
 
 use crate::clock::Clock;
 use crate::events::{envelope_for, event_entries};
 use crate::model::{CommandStatus, FileRecord, FileStatus, Retention, UserId};
-use crate::ports::{Bus, Index, Notifier, ObjectStore, PortError};
+use crate::ports::{Bus, Index, Notifier, ObjectStore, PortError, Thumbnailer};
 use ferry_protocol::envelope::{COMMAND_SOURCE, EVENT_SOURCE};
 use ferry_protocol::messages::{CommandFailedV1, FileDeletedV1};
 use ferry_protocol::{
@@ -60,8 +63,16 @@ pub fn rules() -> Vec<(&'static str, Value)> {
             json!({"source": [COMMAND_SOURCE], "detail-type": ["MoveFile", "CreateFolder"]}),
         ),
         ("notifier", json!({"source": [EVENT_SOURCE]})),
+        (
+            THUMBNAILER,
+            json!({"source": [EVENT_SOURCE], "detail-type": THUMBNAILER_EVENTS}),
+        ),
     ]
 }
+
+/// The events the thumbnailer reacts to: a file's content became current
+/// (it makes thumbnails), or its bytes went (it removes them).
+pub const THUMBNAILER_EVENTS: [&str; 3] = ["FileCreated", "FileVersionRestored", "FileDeleted"];
 
 /// The commands the deleter carries out: deleting to the trash, and what
 /// the trash and versions are then asked.
@@ -91,6 +102,7 @@ pub struct Consumers {
     notifier: Arc<dyn Notifier>,
     clock: Arc<dyn Clock>,
     retention: Retention,
+    thumbnailer: Option<Arc<dyn Thumbnailer>>,
 }
 
 /// A command as a consumer reads it off the bus.
@@ -117,7 +129,16 @@ impl Consumers {
             notifier,
             clock,
             retention: Retention::default(),
+            thumbnailer: None,
         }
+    }
+
+    /// The same consumers making thumbnails with `thumbnailer` (without
+    /// one, the thumbnailer's rule only removes a deleted file's).
+    #[must_use]
+    pub fn with_thumbnailer(mut self, thumbnailer: Arc<dyn Thumbnailer>) -> Self {
+        self.thumbnailer = Some(thumbnailer);
+        self
     }
 
     /// The same consumers keeping `retention`.
@@ -142,6 +163,7 @@ impl Consumers {
             "indexer" => self.indexer(event).await,
             "deleter" | "mover" => self.command(rule, event).await,
             "notifier" => self.notifier(event).await,
+            THUMBNAILER => self.thumbnailer(event).await,
             other => Err(format!("no consumer for rule `{other}`")),
         }
     }

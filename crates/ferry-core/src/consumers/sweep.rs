@@ -23,6 +23,8 @@ pub struct SweepReport {
     pub deletes_finished: u64,
     /// Objects with no index entry, deleted.
     pub orphan_objects: u64,
+    /// Thumbnails whose file has no index entry, deleted.
+    pub orphan_thumbnails: u64,
     /// Index entries with no object, removed.
     pub orphan_entries: u64,
     /// Trash items past the retention, purged.
@@ -198,6 +200,16 @@ impl Consumers {
                 if orphan {
                     self.objects.delete(&object.key).await.map_err(retry)?;
                     report.orphan_objects += 1;
+                    continue;
+                }
+                // A thumbnail lives as long as its file's record, whatever
+                // the file's status (a trashed file or a version keeps its
+                // thumbnails for when it comes back).
+                if let Some((user, id, _)) = UserId::parse_thumbnail_key(&object.key)
+                    && self.index.file(&user, id).await.map_err(retry)?.is_none()
+                {
+                    self.objects.delete(&object.key).await.map_err(retry)?;
+                    report.orphan_thumbnails += 1;
                 }
             }
         }

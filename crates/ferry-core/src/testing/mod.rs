@@ -15,10 +15,12 @@
 mod bus;
 mod index;
 mod objects;
+mod thumbnailer;
 
 pub use bus::{Delivery, MemoryBus, MemoryNotifier};
 pub use index::MemoryIndex;
 pub use objects::MemoryObjects;
+pub use thumbnailer::MemoryThumbnailer;
 
 use crate::clock::ManualClock;
 use crate::consumers::{Consumers, Retry};
@@ -106,7 +108,7 @@ pub struct MemoryStack {
     pub notifier: Arc<MemoryNotifier>,
     /// The file service.
     pub files: Files,
-    /// The consumers.
+    /// The consumers, with a [`MemoryThumbnailer`].
     pub consumers: Consumers,
 }
 
@@ -142,7 +144,8 @@ impl MemoryStack {
             bus.clone(),
             notifier.clone(),
             clock.clone(),
-        );
+        )
+        .with_thumbnailer(Arc::new(MemoryThumbnailer::default()));
         Self {
             clock,
             faults,

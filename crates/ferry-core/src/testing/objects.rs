@@ -1,4 +1,5 @@
-//! The object store in memory: sizes, ETags and checksums, no bytes. Like
+//! The object store in memory: sizes, ETags and checksums, and the bytes
+//! of what is put whole (for the thumbnailer to read). Like
 //! S3, it puts `Object Created` and `Object Deleted` on the bus itself (not
 //! counted as port calls: they are the store's doing, not the domain's).
 //! [`MemoryObjects::put`] and [`MemoryObjects::put_part`] stand for the
@@ -8,8 +9,8 @@ use super::{Faults, MemoryBus};
 use crate::clock::Clock;
 use crate::names::hex;
 use crate::ports::{
-    BusEntry, ObjectInfo, ObjectStore, PartInfo, PortError, PortResult, Presigned, PutLimits,
-    UploadInfo,
+    BusEntry, ObjectInfo, ObjectRead, ObjectStore, PartInfo, PortError, PortResult, Presigned,
+    PutLimits, UploadInfo,
 };
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -33,6 +34,8 @@ pub struct MemoryObjects {
 #[derive(Debug, Default)]
 struct ObjectsState {
     objects: BTreeMap<String, ObjectInfo>,
+    /// The bytes of objects put whole; a multipart object reads as zeros.
+    contents: BTreeMap<String, Vec<u8>>,
     uploads: BTreeMap<String, Upload>,
     next_upload: u64,
 }
@@ -70,12 +73,17 @@ impl MemoryObjects {
             checksum_sha256: Some(base64::engine::general_purpose::STANDARD.encode(digest)),
             last_modified: self.now(),
         };
-        self.state
-            .lock()
-            .unwrap()
-            .objects
-            .insert(key.to_owned(), object.clone());
+        {
+            let mut state = self.state.lock().unwrap();
+            state.objects.insert(key.to_owned(), object.clone());
+            state.contents.insert(key.to_owned(), content.to_vec());
+        }
         self.announce_created(&object);
+    }
+
+    /// The bytes stored at `key`, if it was put whole.
+    pub fn content(&self, key: &str) -> Option<Vec<u8>> {
+        self.state.lock().unwrap().contents.get(key).cloned()
     }
 
     /// A presigned part `PUT` of `size` bytes arriving; returns its ETag.
@@ -282,7 +290,11 @@ impl ObjectStore for MemoryObjects {
 
     async fn delete(&self, key: &str) -> PortResult<()> {
         self.faults.enter("objects.delete")?;
-        let removed = self.state.lock().unwrap().objects.remove(key).is_some();
+        let removed = {
+            let mut state = self.state.lock().unwrap();
+            state.contents.remove(key);
+            state.objects.remove(key).is_some()
+        };
         if removed {
             self.announce_deleted(key);
         }
@@ -304,6 +316,44 @@ impl ObjectStore for MemoryObjects {
             .take(limit as usize)
             .cloned()
             .collect())
+    }
+
+    async fn read(&self, key: &str, max_bytes: u64) -> PortResult<ObjectRead> {
+        self.faults.enter("objects.read")?;
+        let state = self.state.lock().unwrap();
+        let Some(object) = state.objects.get(key) else {
+            return Ok(ObjectRead::Missing);
+        };
+        if object.size > max_bytes {
+            return Ok(ObjectRead::TooLarge { size: object.size });
+        }
+        let size = usize::try_from(object.size).unwrap();
+        Ok(ObjectRead::Bytes(
+            state
+                .contents
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| vec![0; size]),
+        ))
+    }
+
+    async fn put_derived(&self, key: &str, bytes: Vec<u8>, _content_type: &str) -> PortResult<()> {
+        self.faults.enter("objects.put_derived")?;
+        let digest = Sha256::digest(&bytes);
+        let object = ObjectInfo {
+            key: key.to_owned(),
+            size: bytes.len() as u64,
+            etag: format!("\"{}\"", &hex(&digest)[..32]),
+            checksum_sha256: Some(base64::engine::general_purpose::STANDARD.encode(digest)),
+            last_modified: self.now(),
+        };
+        {
+            let mut state = self.state.lock().unwrap();
+            state.objects.insert(key.to_owned(), object.clone());
+            state.contents.insert(key.to_owned(), bytes);
+        }
+        self.announce_created(&object);
+        Ok(())
     }
 
     async fn list_uploads(&self) -> PortResult<Vec<UploadInfo>> {

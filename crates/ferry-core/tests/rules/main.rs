@@ -20,6 +20,7 @@ mod mover;
 mod notifier;
 mod quota;
 mod sweep;
+mod thumbnailer;
 mod trash;
 mod versions;
 

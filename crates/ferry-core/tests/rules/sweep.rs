@@ -53,6 +53,7 @@ async fn the_sweep_repairs_everything_left_behind() {
             uploads_announced: 0,
             deletes_finished: 1,
             orphan_objects: 1,
+            orphan_thumbnails: 0,
             orphan_entries: 1,
             trash_purged: 0,
             versions_expired: 0,
