@@ -575,6 +575,32 @@ fn index_report() -> Result<()> {
     Ok(())
 }
 
+/// The thumbnail engine (`ferry-thumbs`' `thumbs` bench): a 12-megapixel
+/// JPEG's thumbnails per second on one core, against decoding the same
+/// JPEG alone in the same run.
+fn thumbs_report() -> Result<()> {
+    let output = output_of(crate::cargo().args([
+        "bench",
+        "--package",
+        "ferry-thumbs",
+        "--bench",
+        "thumbs",
+    ]))?;
+    let decode = figure(&output, "baseline_decode_12mp_jpeg_ms")?;
+    let thumbs = figure(&output, "thumbs_12mp_jpeg_ms")?;
+    let rate = figure(&output, "thumbs_12mp_jpeg_per_s_per_core")?;
+    println!();
+    println!(
+        "Thumbnails of a 12-megapixel JPEG (4000 × 3000), one core; baseline measured in the same run"
+    );
+    println!("decode alone, full size (baseline):  {decode:>7.1} ms");
+    println!(
+        "small + medium thumbnails:           {thumbs:>7.1} ms = {:.2}x the decode, {rate:.1} per second per core",
+        thumbs / decode
+    );
+    Ok(())
+}
+
 pub fn bench() -> Result<()> {
     let tools = BuildTools::ensure()?;
     tools.ensure_test_runner()?;
@@ -616,7 +642,8 @@ pub fn bench() -> Result<()> {
     sign_in_report(&tools, &browser)?;
     files_report()?;
     objects_report()?;
-    index_report()
+    index_report()?;
+    thumbs_report()
 }
 
 /// `cargo xtask bench --load`: the load and soak run (`ferry-server`'s
