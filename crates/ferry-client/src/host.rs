@@ -92,6 +92,8 @@ mod tests {
             status: String::new(),
             version: 1,
             sha256: None,
+            preview: ferry_protocol::preview::PreviewKind::None,
+            thumbnail: None,
         }
     }
 
@@ -107,6 +109,8 @@ mod tests {
             status: String::new(),
             version: 0,
             sha256: None,
+            preview: ferry_protocol::preview::PreviewKind::None,
+            thumbnail: None,
         }
     }
 

@@ -13,7 +13,8 @@
 //!   lifetimes, storage rules, and PKCE for the hosted UI.
 //! - [`folder`]: the reducer that applies events to a folder's rows.
 //! - [`listview`]: keyboard, selection and the virtual window of a list.
-//! - [`rows`]: a folder's or a search's rows as the grid shows them.
+//! - [`rows`]: a folder's or a search's rows as the grid shows them;
+//!   [`thumbs`]: which thumbnail links the tiles ask for, and keep.
 //! - [`trash`]: the Trash view's items and words; [`undo`]: which
 //!   commands reverse an action, and when to offer them.
 //! - [`upload`]: the upload queue; [`transfer`]: one multipart transfer's plan.
@@ -40,6 +41,7 @@ pub mod put;
 pub mod qr;
 pub mod route;
 pub mod rows;
+pub mod thumbs;
 pub mod transfer;
 pub mod trash;
 pub mod undo;

@@ -15,6 +15,10 @@ pub enum Key {
     Up,
     /// ↓
     Down,
+    /// ← (tiles: the one before)
+    Left,
+    /// → (tiles: the one after)
+    Right,
     /// Home
     Home,
     /// End
@@ -23,7 +27,8 @@ pub enum Key {
     PageUp,
     /// Page Down
     PageDown,
-    /// Space: toggles the focused row.
+    /// Space: previews the focused file (a folder's row is toggled);
+    /// with Shift, toggles the focused row.
     Space,
     /// Enter: opens the focused row.
     Enter,
@@ -43,6 +48,8 @@ impl Key {
         Some(match (key, ctrl_or_meta) {
             ("ArrowUp", _) => Self::Up,
             ("ArrowDown", _) => Self::Down,
+            ("ArrowLeft", _) => Self::Left,
+            ("ArrowRight", _) => Self::Right,
             ("Home", _) => Self::Home,
             ("End", _) => Self::End,
             ("PageUp", _) => Self::PageUp,
@@ -65,6 +72,9 @@ pub enum Intent {
     None,
     /// Open this row.
     Open(String),
+    /// Preview this row (Space): the view previews a file and toggles a
+    /// folder's row, which has no preview.
+    Preview(String),
     /// Delete these rows (confirm first).
     Delete(Vec<String>),
     /// Rename this row.
@@ -136,17 +146,38 @@ impl Selection {
     /// Handles a key over `rows` (in display order); `page` is how many rows
     /// a page holds; `shift` extends the selection from the anchor.
     pub fn key(&mut self, key: Key, shift: bool, rows: &[String], page: usize) -> Intent {
+        self.key_in_columns(key, shift, rows, page, 1)
+    }
+
+    /// [`Self::key`] over `rows` laid out `columns` to a line (tiles): ↑
+    /// and ↓ move a line, ← and → one; in a list (one column) ← and → do
+    /// nothing. `page` is how many rows a page holds.
+    pub fn key_in_columns(
+        &mut self,
+        key: Key,
+        shift: bool,
+        rows: &[String],
+        page: usize,
+        columns: usize,
+    ) -> Intent {
         if rows.is_empty() {
             return Intent::None;
         }
+        let columns = columns.max(1);
         let last = rows.len() - 1;
         let at = self
             .focus
             .as_ref()
             .and_then(|f| rows.iter().position(|r| r == f));
         let target = match key {
-            Key::Up => Some(at.map_or(last, |i| i.saturating_sub(1))),
-            Key::Down => Some(at.map_or(0, |i| (i + 1).min(last))),
+            Key::Up => Some(at.map_or(last, |i| i.checked_sub(columns).unwrap_or(i))),
+            Key::Down => Some(at.map_or(0, |i| {
+                let below = i + columns;
+                if below <= last { below } else { i }
+            })),
+            Key::Left | Key::Right if columns == 1 => return Intent::None,
+            Key::Left => Some(at.map_or(last, |i| i.saturating_sub(1))),
+            Key::Right => Some(at.map_or(0, |i| (i + 1).min(last))),
             Key::Home => Some(0),
             Key::End => Some(last),
             Key::PageUp => Some(at.map_or(0, |i| i.saturating_sub(page.max(1)))),
@@ -159,6 +190,7 @@ impl Selection {
         }
         let focused = at.map(|i| rows[i].clone());
         match key {
+            Key::Space if !shift => focused.map_or(Intent::None, Intent::Preview),
             Key::Space => {
                 if let Some(row) = focused {
                     self.toggle(&row);
@@ -292,8 +324,44 @@ mod tests {
         assert_eq!(s.count(), 3);
         s.toggle_all(&rows);
         assert_eq!(s.count(), 0);
-        s.key(Key::Space, false, &rows, 10);
-        assert!(s.is_selected("r1"), "space toggles the focused row");
+        assert_eq!(
+            s.key(Key::Space, false, &rows, 10),
+            Intent::Preview("r1".into()),
+            "space previews the focused row"
+        );
+        assert_eq!(s.count(), 0);
+        s.key(Key::Space, true, &rows, 10);
+        assert!(s.is_selected("r1"), "shift+space toggles the focused row");
+    }
+
+    #[test]
+    fn tiles_move_a_line_up_and_down_and_one_left_and_right() {
+        let rows: Vec<String> = (0..7).map(|i| format!("t{i}")).collect();
+        let mut s = Selection::default();
+        // Three to a line: t0 t1 t2 / t3 t4 t5 / t6.
+        s.key_in_columns(Key::Right, false, &rows, 6, 3);
+        assert_eq!(
+            s.focus(),
+            Some("t0"),
+            "the first key focuses the first tile"
+        );
+        s.key_in_columns(Key::Down, false, &rows, 6, 3);
+        assert_eq!(s.focus(), Some("t3"));
+        s.key_in_columns(Key::Right, false, &rows, 6, 3);
+        assert_eq!(s.focus(), Some("t4"));
+        // No tile below t4: it stays.
+        s.key_in_columns(Key::Down, false, &rows, 6, 3);
+        assert_eq!(s.focus(), Some("t4"));
+        s.key_in_columns(Key::Up, false, &rows, 6, 3);
+        assert_eq!(s.focus(), Some("t1"));
+        s.key_in_columns(Key::Up, false, &rows, 6, 3);
+        assert_eq!(s.focus(), Some("t1"), "no line above the first");
+        s.key_in_columns(Key::Left, true, &rows, 6, 3);
+        assert_eq!(s.focus(), Some("t0"));
+        assert_eq!(s.count(), 2, "shift extends the selection");
+        // In a list, ← and → leave the focus alone.
+        s.key(Key::Right, false, &rows, 6);
+        assert_eq!(s.focus(), Some("t0"));
     }
 
     #[test]

@@ -94,6 +94,45 @@ pub fn sniff_text(bytes: &[u8]) -> Result<TextSniff, NotText> {
     with_bom(encoding, 0)
 }
 
+/// The text of `bytes` read as `sniff` says, byte order mark skipped.
+/// Malformed sequences (a UTF-16 file cut in a pair, say) become U+FFFD, as
+/// the browser's decoder writes them.
+pub fn decode_text(bytes: &[u8], sniff: TextSniff) -> String {
+    let body = bytes.get(sniff.bom..).unwrap_or_default();
+    match sniff.encoding {
+        TextEncoding::Utf8 => String::from_utf8_lossy(body).into_owned(),
+        TextEncoding::Utf16Le | TextEncoding::Utf16Be => {
+            let little = sniff.encoding == TextEncoding::Utf16Le;
+            let units = body.chunks(2).map(|pair| match (pair, little) {
+                ([a, b], true) => u16::from_le_bytes([*a, *b]),
+                ([a, b], false) => u16::from_be_bytes([*a, *b]),
+                // An odd last byte: no whole unit.
+                _ => 0xFFFD,
+            });
+            char::decode_utf16(units)
+                .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect()
+        }
+        TextEncoding::Windows1252 => body.iter().map(|b| windows_1252(*b)).collect(),
+    }
+}
+
+/// One Windows-1252 byte as a character: Latin-1, but for the printable
+/// characters 0x80–0x9F holds (the five unassigned bytes map to their C1
+/// controls, as WHATWG's index does).
+fn windows_1252(byte: u8) -> char {
+    const HIGH: [u16; 32] = [
+        0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+        0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+        0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+    ];
+    match byte {
+        0x80..=0x9F => char::from_u32(u32::from(HIGH[usize::from(byte - 0x80)]))
+            .unwrap_or(char::REPLACEMENT_CHARACTER),
+        _ => char::from(byte),
+    }
+}
+
 /// UTF-16 without a byte order mark: in the first 4 KiB, most bytes at one
 /// parity are NUL (the high bytes of Latin text) and almost none at the
 /// other.
@@ -258,6 +297,23 @@ mod tests {
         );
     }
 
+    #[test]
+    fn text_is_decoded_as_sniffed() {
+        let read = |bytes: &[u8]| decode_text(bytes, sniff_text(bytes).unwrap());
+        assert_eq!(read(b"\xEF\xBB\xBFh\xC3\xA9"), "hé");
+        assert_eq!(read(b"\xFF\xFEh\0\xE9\0"), "hé");
+        assert_eq!(read(b"\xFE\xFF\0h\0\xE9"), "hé");
+        let le: Vec<u8> = "naïve café"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(read(&le), "naïve café");
+        // Windows-1252's own characters in 0x80–0x9F, and Latin-1 above.
+        assert_eq!(read(b"\x80 \x93quoted\x94 caf\xE9"), "€ “quoted” café");
+        // A UTF-16 file cut in the middle of a unit.
+        assert_eq!(read(b"\xFF\xFEh\0i"), "h\u{FFFD}");
+    }
+
     fn row(key: &str, file: bool) -> RowView {
         RowView {
             key: key.to_owned(),
@@ -273,6 +329,8 @@ mod tests {
             status: String::new(),
             version: 1,
             sha256: None,
+            preview: ferry_protocol::preview::PreviewKind::None,
+            thumbnail: None,
         }
     }
 

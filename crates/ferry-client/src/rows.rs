@@ -4,7 +4,8 @@
 
 use crate::folder::{FolderState, PendingAction, Row, SortBy};
 use ferry_protocol::FolderPath;
-use ferry_protocol::api::FileView;
+use ferry_protocol::api::{FileView, ThumbnailReadiness};
+use ferry_protocol::preview::{self, PreviewKind};
 use uuid::Uuid;
 
 /// One row as rendered.
@@ -28,6 +29,12 @@ pub struct RowView {
     pub version: u64,
     /// A file's SHA-256 (hex), when the index has it.
     pub sha256: Option<String>,
+    /// Which viewer previews a file (and its icon among the tiles); `None`
+    /// for a folder.
+    pub preview: PreviewKind,
+    /// Whether the file's thumbnails are made (the tiles ask for them
+    /// then), or can't be; `None` while nothing is known.
+    pub thumbnail: Option<ThumbnailReadiness>,
 }
 
 /// What a row stands for.
@@ -57,6 +64,8 @@ impl RowView {
             status,
             version: file.version,
             sha256: file.sha256.clone(),
+            preview: preview::preview(file.name.as_str(), &file.content_type, file.size).kind,
+            thumbnail: file.thumbnail.as_ref().map(|t| t.state),
         }
     }
 
@@ -87,6 +96,8 @@ pub fn folder_rows(
                 status: String::new(),
                 version: 0,
                 sha256: None,
+                preview: PreviewKind::None,
+                thumbnail: None,
             },
             Row::File(file) => RowView::file(
                 &file.file,
