@@ -589,6 +589,7 @@ fn thumbs_report() -> Result<()> {
     let decode = figure(&output, "baseline_decode_12mp_jpeg_ms")?;
     let thumbs = figure(&output, "thumbs_12mp_jpeg_ms")?;
     let rate = figure(&output, "thumbs_12mp_jpeg_per_s_per_core")?;
+    let cpu = figure(&output, "thumbs_cpu_per_wall")?;
     println!();
     println!(
         "Thumbnails of a 12-megapixel JPEG (4000 × 3000), one core; baseline measured in the same run"
@@ -598,6 +599,7 @@ fn thumbs_report() -> Result<()> {
         "small + medium thumbnails:           {thumbs:>7.1} ms = {:.2}x the decode, {rate:.1} per second per core",
         thumbs / decode
     );
+    println!("  CPU time over wall time, every thread: {cpu:.2} (1.00 = one core)");
     Ok(())
 }
 

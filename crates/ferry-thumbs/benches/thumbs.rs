@@ -4,7 +4,10 @@
 //! which is the floor any thumbnailer built on it pays.
 //!
 //! One "thumbnail run" is one call of `thumbnails`: both sizes, from the
-//! JPEG's bytes to the two encoded thumbnails.
+//! JPEG's bytes to the two encoded thumbnails. The calls are made one at a
+//! time from one thread; the process's CPU time over wall time is printed
+//! too, since the scaled JPEG decoder starts helper threads (1.00 means
+//! they added nothing: the rate is per core).
 //!
 //! Run with `cargo bench -p ferry-thumbs`; `cargo xtask bench` relays its
 //! `FERRY_BENCH` lines.
@@ -54,6 +57,15 @@ fn photo() -> RgbImage {
     })
 }
 
+/// This process's CPU time so far (user + system, every thread's), from
+/// /proc/self/stat in clock ticks (100 per second on Linux).
+fn cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
 /// The median of `RUNS` timings of `work`, after one untimed warm-up.
 fn median(mut work: impl FnMut()) -> Duration {
     work();
@@ -88,9 +100,18 @@ fn main() {
         let image = image::load_from_memory_with_format(black_box(&jpeg), ImageFormat::Jpeg);
         black_box(image.unwrap());
     });
+    let before = cpu_ticks();
+    let start = Instant::now();
     let thumbs = median(|| {
         black_box(thumbnails(black_box(&jpeg), &limits).unwrap());
     });
+    let wall = start.elapsed();
+    // jpeg-decoder hands each colour component to a thread of its own;
+    // this says how much of a second core they took (1.00 = one core).
+    let cpu_per_wall = match (before, cpu_ticks()) {
+        (Some(before), Some(after)) => (after - before) as f64 / 100.0 / wall.as_secs_f64(),
+        _ => f64::NAN,
+    };
     let decode_per_s = 1.0 / decode.as_secs_f64();
     let thumbs_per_s = 1.0 / thumbs.as_secs_f64();
     println!(
@@ -101,5 +122,8 @@ fn main() {
         "FERRY_BENCH thumbs_12mp_jpeg_ms={:.1} thumbs_12mp_jpeg_per_s_per_core={thumbs_per_s:.2} ratio={:.2}x the decode alone",
         thumbs.as_secs_f64() * 1e3,
         thumbs.as_secs_f64() / decode.as_secs_f64()
+    );
+    println!(
+        "FERRY_BENCH thumbs_cpu_per_wall={cpu_per_wall:.2} (every thread's CPU time over wall time)"
     );
 }

@@ -2,8 +2,10 @@
 //! medium (320 px) thumbnail out, or a [`Failure`] a person understands.
 //!
 //! The crate is pure: it knows nothing of files, users, objects or IO, and
-//! runs no threads and no async. The thumbnailer consumer reads the bytes,
-//! calls [`thumbnails`] off its async threads and stores what comes back.
+//! has no async. The thumbnailer consumer reads the bytes, calls
+//! [`thumbnails`] off its async threads and stores what comes back. A call
+//! takes one core (see `scaled_jpeg` for the one library that starts
+//! threads of its own, and why they don't add a core).
 //!
 //! Every input is hostile until decoded, so the rules are:
 //!
@@ -565,6 +567,12 @@ impl Pixels {
 /// a fraction of the pixels: a 12-megapixel photo's thumbnails took about
 /// a quarter less time than through zune-jpeg at full size (the `thumbs`
 /// bench: 62–73 ms against 78–86 ms on the same machine).
+///
+/// Without its `rayon` feature jpeg-decoder still gives each colour
+/// component's IDCT a short-lived thread of its own (there's no switch);
+/// at these scales that work is a small fraction of the entropy decoding
+/// the calling thread does, so the process's CPU time stays at one core
+/// (the bench prints it: 0.97 of wall time).
 ///
 /// `None` when scaling gains nothing (the image is under twice the target)
 /// or this decoder can't or won't (CMYK, 16-bit, an error): the caller then
