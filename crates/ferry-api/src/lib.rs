@@ -89,6 +89,7 @@ pub fn routes<S>(host: Arc<dyn ApiHost>) -> Router<S> {
         .route("/files", get(list))
         .route("/files/{id}", get(file))
         .route("/files/{id}/download", get(download))
+        .route("/files/{id}/preview", get(preview))
         .route("/files/{id}/parts", get(uploaded_parts).post(presign_parts))
         .route("/files/{id}/versions", get(versions))
         .route("/trash", get(trash))
@@ -407,6 +408,16 @@ async fn download(
         },
     };
     authed.reply(host.files().download(&authed.user, id, ttl).await)
+}
+
+/// `GET /api/files/{id}/preview`: how the browser may show the file, and
+/// a presigned URL to show it from (a download for what it mustn't show).
+async fn preview(
+    State(host): State<Host>,
+    authed: Authed,
+    FileId(id): FileId,
+) -> Reply<ferry_protocol::api::PreviewResponse> {
+    authed.reply(host.files().preview(&authed.user, id).await)
 }
 
 async fn uploaded_parts(

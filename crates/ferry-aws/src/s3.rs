@@ -186,6 +186,33 @@ impl ObjectStore for S3ObjectStore {
         Ok(presigned(&request, expires_at))
     }
 
+    async fn presign_inline_get(
+        &self,
+        key: &str,
+        name: &str,
+        content_type: &str,
+        cache_control: Option<&str>,
+        now: Timestamp,
+        expires: Duration,
+    ) -> PortResult<Presigned> {
+        // S3 serves what the URL asks for (it sets no CSP or nosniff of its
+        // own), so the refusal of active types happens here, before signing.
+        ferry_core::ports::check_inline_type(content_type)?;
+        let (window, expires_at) = Self::presigning(now, expires)?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_disposition(ferry_core::ports::inline_disposition(name))
+            .response_content_type(content_type)
+            .set_response_cache_control(cache_control.map(str::to_owned))
+            .presigned(window)
+            .await
+            .map_err(port_error)?;
+        Ok(presigned(&request, expires_at))
+    }
+
     async fn create_multipart(
         &self,
         key: &str,

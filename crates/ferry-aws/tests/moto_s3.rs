@@ -212,6 +212,58 @@ async fn presigned_put_and_get_keep_bytes_checksum_type_and_name() {
     store.delete(key).await.unwrap();
 }
 
+/// A preview's presigned GET (issue 20): S3 answers with the signed
+/// `response-*` values (inline, the type, the cache policy); an active type
+/// is never signed inline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inline_get_is_signed_only_for_passive_types() {
+    let moto = start_moto();
+    let store = store_with_bucket(&moto).await;
+    let key = "objects/u1/notes";
+    let body = b"# notes\n<script>alert(1)</script>".to_vec();
+    let limits = PutLimits {
+        content_length: body.len() as u64,
+        checksum_sha256: Some(sha256_b64(&body)),
+        content_type: Some("text/markdown".into()),
+    };
+    let put = store.presign_put(key, &limits, now(), HOUR).await.unwrap();
+    assert_eq!(send("PUT", &put.url, &put.headers, &body).status, 200);
+
+    let get = store
+        .presign_inline_get(
+            key,
+            "notes.md",
+            "text/plain; charset=utf-8",
+            Some("private, max-age=900"),
+            now(),
+            HOUR,
+        )
+        .await
+        .unwrap();
+    let answer = send("GET", &get.url, &get.headers, b"");
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, body);
+    assert_eq!(
+        answer.header("content-disposition"),
+        Some("inline; filename*=UTF-8''notes.md")
+    );
+    assert_eq!(
+        answer.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(answer.header("cache-control"), Some("private, max-age=900"));
+
+    for ty in ["text/html", "image/svg+xml", "application/xml", ""] {
+        let refused = store
+            .presign_inline_get(key, "notes.md", ty, None, now(), HOUR)
+            .await;
+        assert!(
+            matches!(refused, Err(ferry_core::ports::PortError::Invalid(_))),
+            "{ty}: {refused:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_multipart_upload_from_presigned_parts_completes_once_and_aborts_cleanly() {
     let moto = start_moto();

@@ -108,6 +108,28 @@ pub fn attachment_disposition(name: &str) -> String {
     format!("attachment; filename*=UTF-8''{encoded}")
 }
 
+/// `inline; filename*=UTF-8''<name>`: how a preview is shown in the
+/// browser and still keeps its name when saved from there.
+pub fn inline_disposition(name: &str) -> String {
+    let attachment = attachment_disposition(name);
+    let params = attachment.strip_prefix("attachment").unwrap_or(&attachment);
+    format!("inline{params}")
+}
+
+/// Whether an inline GET of `content_type` may be signed: only passive
+/// types (`ferry_protocol::preview::is_inline_safe`: images but SVG, audio,
+/// video, PDF, plain text). Every adapter refuses the rest, so no presigned
+/// URL shows HTML, SVG or XML as a document, whichever store signs it.
+pub fn check_inline_type(content_type: &str) -> PortResult<()> {
+    if ferry_protocol::preview::is_inline_safe(content_type) {
+        Ok(())
+    } else {
+        Err(PortError::Invalid(format!(
+            "{content_type:?} is not served inline: it is a download"
+        )))
+    }
+}
+
 /// A part of an open multipart upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartInfo {
@@ -164,6 +186,21 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         key: &str,
         download_name: &str,
         content_type: &str,
+        now: Timestamp,
+        expires: Duration,
+    ) -> PortResult<Presigned>;
+    /// A presigned `GET` that shows the object in the browser (a preview):
+    /// its response carries `Content-Disposition: inline; filename*=UTF-8''{name}`
+    /// ([`inline_disposition`]), `Content-Type: {content_type}` and, when
+    /// given, `Cache-Control: {cache_control}` (S3's `response-*`
+    /// parameters). A type [`check_inline_type`] refuses is `Invalid`:
+    /// callers sign a download ([`Self::presign_get`]) instead.
+    async fn presign_inline_get(
+        &self,
+        key: &str,
+        name: &str,
+        content_type: &str,
+        cache_control: Option<&str>,
         now: Timestamp,
         expires: Duration,
     ) -> PortResult<Presigned>;
@@ -559,6 +596,10 @@ mod tests {
         assert_eq!(
             attachment_disposition("Report-2026_v1.~"),
             "attachment; filename*=UTF-8''Report-2026_v1.~"
+        );
+        assert_eq!(
+            inline_disposition("a b;ü.txt"),
+            "inline; filename*=UTF-8''a%20b%3B%C3%BC.txt"
         );
     }
 }

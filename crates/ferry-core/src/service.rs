@@ -1052,6 +1052,75 @@ impl Files {
         })
     }
 
+    /// How the browser may show one of the user's files (issue 20): the
+    /// viewer `ferry_protocol::preview::preview` picks from the index's
+    /// type, the name and the size, and a presigned `GET` living as long as
+    /// a download's. An inline kind's URL is served `inline` with the type
+    /// the rule chose (text always as `text/plain; charset=utf-8`), cached
+    /// privately for the URL's life (an object's bytes never change under
+    /// its id); anything else (HTML, SVG, XML, archives, …) gets the
+    /// ordinary download, an attachment, and `inline: false`. The same
+    /// files as [`Self::download`]: the caller's own, current, a version or
+    /// in the trash.
+    pub async fn preview(
+        &self,
+        user: &UserId,
+        file_id: Uuid,
+    ) -> DomainResult<ferry_protocol::api::PreviewResponse> {
+        let file = self.owned_file(user, file_id).await?;
+        if !matches!(
+            file.status,
+            FileStatus::Available | FileStatus::Version | FileStatus::Trashed
+        ) {
+            return Err(DomainError::not_found("file"));
+        }
+        let ttl = self.settings.download_ttl.min(MAX_DOWNLOAD_TTL);
+        if ttl.is_zero() {
+            return Err(DomainError::invalid(
+                "A download URL must live at least a second.",
+            ));
+        }
+        let view =
+            ferry_protocol::preview::preview(file.name.as_str(), &file.content_type, file.size);
+        let key = user.object_key(file_id);
+        let (presigned, content_type) = if view.kind.is_inline() {
+            let cache = format!("private, max-age={}", ttl.as_secs());
+            let presigned = self
+                .objects
+                .presign_inline_get(
+                    &key,
+                    file.name.as_str(),
+                    &view.content_type,
+                    Some(&cache),
+                    self.now(),
+                    ttl,
+                )
+                .await?;
+            (presigned, view.content_type)
+        } else {
+            let presigned = self
+                .objects
+                .presign_get(
+                    &key,
+                    file.name.as_str(),
+                    &file.content_type,
+                    self.now(),
+                    ttl,
+                )
+                .await?;
+            (presigned, file.content_type.clone())
+        };
+        Ok(ferry_protocol::api::PreviewResponse {
+            url: presigned.url,
+            expires_at: presigned.expires_at,
+            kind: view.kind,
+            content_type,
+            size: file.size,
+            sha256: file.sha256,
+            inline: view.kind.is_inline(),
+        })
+    }
+
     /// Where one of the user's commands is.
     pub async fn command_status(
         &self,

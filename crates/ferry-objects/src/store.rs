@@ -216,6 +216,29 @@ impl ObjectStore for LocalObjectStore {
         Ok(self.presigned("GET", key, query, vec![], now, expires))
     }
 
+    async fn presign_inline_get(
+        &self,
+        key: &str,
+        name: &str,
+        content_type: &str,
+        cache_control: Option<&str>,
+        now: Timestamp,
+        expires: Duration,
+    ) -> PortResult<Presigned> {
+        ferry_core::ports::check_inline_type(content_type)?;
+        let mut query = vec![
+            (
+                "response-content-disposition".to_owned(),
+                ferry_core::ports::inline_disposition(name),
+            ),
+            ("response-content-type".to_owned(), content_type.to_owned()),
+        ];
+        if let Some(cache) = cache_control {
+            query.push(("response-cache-control".to_owned(), cache.to_owned()));
+        }
+        Ok(self.presigned("GET", key, query, vec![], now, expires))
+    }
+
     async fn create_multipart(
         &self,
         key: &str,

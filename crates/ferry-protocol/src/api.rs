@@ -496,6 +496,33 @@ pub struct DownloadResponse {
     pub sha256: Option<String>,
 }
 
+/// `GET /api/files/{id}/preview`: how the browser may show a file.
+///
+/// `kind` is [`crate::preview::preview`]'s decision. For an inline kind the
+/// request is a presigned `GET` served `inline` with `content_type` (text
+/// as `text/plain; charset=utf-8`); for `none` it is the ordinary download
+/// (an attachment), and the file is never served inline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewResponse {
+    /// The presigned `GET`.
+    pub url: String,
+    /// When the URL stops working.
+    pub expires_at: Timestamp,
+    /// Which viewer shows it.
+    pub kind: crate::preview::PreviewKind,
+    /// The type the response carries (the index's type for a download).
+    pub content_type: String,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// The file's hex SHA-256, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Whether the URL is served inline (`false`: a download).
+    pub inline: bool,
+}
+
 /// `GET /api/commands/{id}`: where a command is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -75,6 +75,7 @@ pub fn api_components() -> Value {
         PartsResponse,
         UploadedPartsResponse,
         DownloadResponse,
+        PreviewResponse,
         CommandView,
         UsageView,
         TrashItemView,

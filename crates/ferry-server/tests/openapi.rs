@@ -292,6 +292,8 @@ async fn answers_match_the_documented_schemas() {
         format!("/files/{}", Uuid::new_v4()),
         format!("/files/{a_id}/download"),
         format!("/files/{a_id}/download?expiresIn=901"),
+        format!("/files/{a_id}/preview"),
+        format!("/files/{}/preview", Uuid::new_v4()),
         "/search?q=a".to_owned(),
         "/search?q=".to_owned(),
         "/usage".to_owned(),

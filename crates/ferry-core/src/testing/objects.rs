@@ -194,6 +194,24 @@ impl ObjectStore for MemoryObjects {
         Ok(presigned("GET", url, now, expires))
     }
 
+    async fn presign_inline_get(
+        &self,
+        key: &str,
+        name: &str,
+        content_type: &str,
+        cache_control: Option<&str>,
+        now: Timestamp,
+        expires: Duration,
+    ) -> PortResult<Presigned> {
+        self.faults.enter("objects.presign_inline_get")?;
+        crate::ports::check_inline_type(content_type)?;
+        let mut url = format!("memory://ferry/{key}?inline={name}&type={content_type}");
+        if let Some(cache) = cache_control {
+            url.push_str(&format!("&cache={cache}"));
+        }
+        Ok(presigned("GET", url, now, expires))
+    }
+
     async fn create_multipart(
         &self,
         key: &str,
