@@ -94,6 +94,7 @@ pub fn routes<S>(host: Arc<dyn ApiHost>) -> Router<S> {
         .route("/files/{id}/versions", get(versions))
         .route("/trash", get(trash))
         .route("/search", get(search))
+        .route("/thumbnails", post(thumbnails))
         .route("/usage", get(usage))
         .route("/events", get(events))
         .route("/openapi.json", get(openapi))
@@ -446,6 +447,33 @@ async fn presign_parts(
     authed.reply(
         host.files()
             .presign_parts(&authed.user, id, &request.parts)
+            .await,
+    )
+}
+
+/// `POST /api/thumbnails`: presigned GETs of the caller's files'
+/// thumbnails, or why there are none.
+async fn thumbnails(
+    State(host): State<Host>,
+    authed: Authed,
+    body: Bytes,
+) -> Reply<ferry_protocol::api::ThumbnailsResponse> {
+    let request: ferry_protocol::api::ThumbnailsRequest =
+        serde_json::from_slice(&body).map_err(|e| {
+            api_error(
+                ApiError::new(
+                    ErrorCode::MalformedRequest,
+                    format!(
+                        "Ask for thumbnails as {{\"fileIds\": [\"…\"], \"size\": \"small\"}} \
+                         (or \"medium\"): {e}."
+                    ),
+                ),
+                &authed.trace_id,
+            )
+        })?;
+    authed.reply(
+        host.files()
+            .thumbnails(&authed.user, &request.file_ids, request.size)
             .await,
     )
 }

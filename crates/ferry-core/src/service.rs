@@ -18,16 +18,20 @@ use crate::model::{
     CommandRecord, CommandStatus, Entry, FileRecord, FileStatus, ListQuery, MAX_PAGE, SortKey,
     ThumbnailState, TrashItem, TrashKind, UserId,
 };
-use crate::ports::{Bus, Index, ObjectStore, PortError, Presigned, PutCommand, PutLimits};
+use crate::ports::{
+    Bus, Index, ObjectStore, PortError, Presigned, PutCommand, PutLimits, Thumbnailer,
+};
 use base64::Engine as _;
 use ferry_protocol::api::{
     Accepted, CommandView, CreateFileResponse, DownloadResponse, EntryView, FileView, FolderView,
-    ListResponse, MultipartView, PartUpload, PartWanted, PartsResponse, PresignedRequest,
-    SearchResponse, ThumbnailReadiness, ThumbnailView, TrashItemView, TrashPage,
-    UploadInstructions, UploadResponse, UploadedPartView, UploadedPartsResponse, UsageView,
-    VersionsPage,
+    ListResponse, MAX_THUMBNAIL_IDS, MultipartView, PartUpload, PartWanted, PartsResponse,
+    PresignedRequest, SearchResponse, ThumbnailLink, ThumbnailLinkState, ThumbnailReadiness,
+    ThumbnailView, ThumbnailsResponse, TrashItemView, TrashPage, UploadInstructions,
+    UploadResponse, UploadedPartView, UploadedPartsResponse, UsageView, VersionsPage,
 };
-use ferry_protocol::messages::{CompleteUploadV1, ConflictPolicy, CreateFileV1, UploadAbortedV1};
+use ferry_protocol::messages::{
+    CompleteUploadV1, ConflictPolicy, CreateFileV1, ThumbnailSize, UploadAbortedV1,
+};
 use ferry_protocol::{
     Command, CommandEnvelope, ErrorCode, Event, FolderPath, Metadata, Timestamp, TraceId,
 };
@@ -162,6 +166,7 @@ pub struct Files {
     bus: Arc<dyn Bus>,
     clock: Arc<dyn Clock>,
     settings: FileSettings,
+    thumbnailer: Option<Arc<dyn Thumbnailer>>,
 }
 
 impl Files {
@@ -179,7 +184,16 @@ impl Files {
             bus,
             clock,
             settings,
+            thumbnailer: None,
         }
+    }
+
+    /// The same service knowing which files get thumbnails (so it can
+    /// tell a thumbnail still to come from none at all).
+    #[must_use]
+    pub fn with_thumbnailer(mut self, thumbnailer: Arc<dyn Thumbnailer>) -> Self {
+        self.thumbnailer = Some(thumbnailer);
+        self
     }
 
     /// The settings.
@@ -1197,6 +1211,109 @@ pub fn file_view(file: &FileRecord) -> FileView {
             _ => None,
         },
         thumbnail: file.thumbnail.as_ref().map(thumbnail_view),
+    }
+}
+
+/// How long a thumbnail's URL is signed for, from the hour it was signed
+/// in: at least an hour left whenever it is handed out.
+pub const THUMBNAIL_URL_TTL: Duration = Duration::from_secs(2 * 60 * 60);
+
+impl Files {
+    /// `POST /api/thumbnails`: for each of `file_ids` (1 to
+    /// [`MAX_THUMBNAIL_IDS`]), the thumbnail of `size` of the caller's own
+    /// file (a presigned GET), or why there is none. Another user's id is
+    /// not found, like an id that never was.
+    pub async fn thumbnails(
+        &self,
+        user: &UserId,
+        file_ids: &[Uuid],
+        size: ThumbnailSize,
+    ) -> DomainResult<ThumbnailsResponse> {
+        if file_ids.is_empty() || file_ids.len() > MAX_THUMBNAIL_IDS {
+            return Err(DomainError::invalid(format!(
+                "Ask for the thumbnails of 1 to {MAX_THUMBNAIL_IDS} files at a time."
+            )));
+        }
+        // Signed as of the start of the hour, for two hours: within the
+        // hour the same thumbnail gets the very same URL (SigV4 signs the
+        // time, the key and the query, nothing else), so the browser's
+        // cache, keyed by URL, serves it again instead of fetching a new
+        // one on every listing, and every URL handed out has an hour left.
+        let now = self.now().get();
+        let hour = now.unix_timestamp() - now.unix_timestamp().rem_euclid(3600);
+        let signed_at = time::OffsetDateTime::from_unix_timestamp(hour)
+            .map(Timestamp::new)
+            .unwrap_or_else(|_| self.now());
+        let mut thumbnails = Vec::with_capacity(file_ids.len());
+        for &file_id in file_ids {
+            let link = |state| ThumbnailLink {
+                file_id,
+                state,
+                url: None,
+                expires_at: None,
+                width: None,
+                height: None,
+                code: None,
+            };
+            let file = self.index.file(user, file_id).await?.filter(|f| {
+                matches!(
+                    f.status,
+                    FileStatus::Uploading
+                        | FileStatus::Available
+                        | FileStatus::Version
+                        | FileStatus::Trashed
+                )
+            });
+            let Some(file) = file else {
+                thumbnails.push(link(ThumbnailLinkState::NotFound));
+                continue;
+            };
+            let made = match &file.thumbnail {
+                Some(ThumbnailState::Ready { sizes }) => sizes.iter().find(|s| s.size == size),
+                Some(ThumbnailState::Failed { code, .. }) => {
+                    thumbnails.push(ThumbnailLink {
+                        code: Some(*code),
+                        ..link(ThumbnailLinkState::Failed)
+                    });
+                    continue;
+                }
+                None => {
+                    let coming = self
+                        .thumbnailer
+                        .as_ref()
+                        .is_some_and(|t| t.accepts(&file.content_type, file.name.as_str()));
+                    let state = if coming {
+                        ThumbnailLinkState::Pending
+                    } else {
+                        ThumbnailLinkState::None
+                    };
+                    thumbnails.push(link(state));
+                    continue;
+                }
+            };
+            let Some(made) = made else {
+                thumbnails.push(link(ThumbnailLinkState::None));
+                continue;
+            };
+            let presigned = self
+                .objects
+                .presign_get(
+                    &user.thumbnail_key(file_id, size),
+                    file.name.as_str(),
+                    &made.content_type,
+                    signed_at,
+                    THUMBNAIL_URL_TTL,
+                )
+                .await?;
+            thumbnails.push(ThumbnailLink {
+                url: Some(presigned.url),
+                expires_at: Some(presigned.expires_at),
+                width: Some(made.width),
+                height: Some(made.height),
+                ..link(ThumbnailLinkState::Ready)
+            });
+        }
+        Ok(ThumbnailsResponse { thumbnails })
     }
 }
 

@@ -18,6 +18,7 @@ pub mod clock;
 mod error;
 pub mod live;
 pub mod maintenance;
+pub mod thumbs;
 mod web;
 
 pub use error::AppError;
@@ -368,6 +369,8 @@ impl AppState {
             clock.clone(),
         )?;
         let store = objects.store();
+        let thumbnailer: Arc<dyn ferry_core::ports::Thumbnailer> =
+            Arc::new(thumbs::LocalThumbnailer::default());
         let consumers = Consumers::new(
             store.clone(),
             index.clone(),
@@ -375,7 +378,8 @@ impl AppState {
             live.clone(),
             clock.clone(),
         )
-        .with_retention(settings.files.retention);
+        .with_retention(settings.files.retention)
+        .with_thumbnailer(thumbnailer.clone());
         let _ = cell.set(consumers.clone());
         let files = Files::new(
             store,
@@ -383,7 +387,8 @@ impl AppState {
             bus.clone(),
             clock.clone(),
             settings.files.clone(),
-        );
+        )
+        .with_thumbnailer(thumbnailer);
         let state = Arc::new(Self {
             settings,
             clock,

@@ -137,7 +137,8 @@ impl MemoryStack {
             bus.clone(),
             clock.clone(),
             settings,
-        );
+        )
+        .with_thumbnailer(Arc::new(MemoryThumbnailer::default()));
         let consumers = Consumers::new(
             objects.clone(),
             index.clone(),
