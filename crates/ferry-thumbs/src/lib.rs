@@ -781,7 +781,11 @@ fn make(bytes: &[u8], limits: &Limits) -> Result<Vec<Thumbnail>, Failure> {
     };
     let (mw, mh) = upright(Size::Medium.long_side());
 
-    let full = match scaled_jpeg(bytes, format, (width, height), (mw, mh), limits) {
+    // A panic in the second decoder only loses the shortcut: `image`'s
+    // decoder then gives its own verdict on the file.
+    let scaled =
+        std::panic::catch_unwind(|| scaled_jpeg(bytes, format, (width, height), (mw, mh), limits));
+    let full = match scaled.ok().flatten() {
         Some(scaled) => scaled,
         None => {
             let image = DynamicImage::from_decoder(decoder).map_err(fail)?;

@@ -262,6 +262,52 @@ fn exif_orientation_turns_the_thumbnail_upright() {
     }
 }
 
+/// The mean absolute difference of two same-sized images' samples.
+fn difference(a: &RgbImage, b: &RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let total: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    total as f64 / a.as_raw().len() as f64
+}
+
+#[test]
+fn a_large_jpeg_decoded_at_reduced_scale_matches_the_full_decode() {
+    // 1,600 × 1,200 is decoded at 1/4 scale (400 × 300) before the resize;
+    // the same pixels as a PNG go through the full decode.
+    let image = photo(1600, 1200);
+    let from_jpeg = thumbnails(&jpeg(&image), &Limits::default()).unwrap();
+    let png = encode(&DynamicImage::ImageRgb8(image), ImageFormat::Png);
+    let from_png = thumbnails(&png, &Limits::default()).unwrap();
+    assert_eq!(sizes(&from_jpeg), sizes(&from_png));
+    for (scaled, full) in from_jpeg.iter().zip(&from_png) {
+        let gap = difference(&decoded(scaled).to_rgb8(), &decoded(full).to_rgb8());
+        assert!(gap < 4.0, "{:?}: mean difference {gap}", scaled.size);
+    }
+    // And it is turned upright like any other: orientation 6 on a large
+    // photo whose stored top-left corner is red.
+    let stored = RgbImage::from_fn(1600, 800, |x, y| {
+        if x < 300 && y < 300 {
+            Rgb([230, 20, 20])
+        } else {
+            Rgb([20, 20, 230])
+        }
+    });
+    let made = thumbnails(&jpeg_with_orientation(&stored, 6), &Limits::default()).unwrap();
+    assert_eq!(
+        sizes(&made),
+        [(Size::Small, 32, 64), (Size::Medium, 160, 320)]
+    );
+    let medium = decoded(&made[1]).to_rgb8();
+    let top_right = medium.get_pixel(150, 10);
+    let top_left = medium.get_pixel(10, 10);
+    assert!(top_right[0] > 150 && top_right[2] < 100, "{top_right:?}");
+    assert!(top_left[2] > 150, "{top_left:?}");
+}
+
 #[test]
 fn a_gif_gives_its_first_frame() {
     use image::codecs::gif::GifEncoder;
@@ -532,6 +578,8 @@ fn hostile_bytes_never_panic() {
     samples.push(encode(&alpha, ImageFormat::Png));
     samples.push(encode(&alpha, ImageFormat::WebP));
     samples.push(bomb(3_000, 3_000));
+    // Large enough for the JPEG decoded at reduced scale.
+    let large = jpeg(&photo(700, 520));
 
     let limits = Limits::default();
     let mut rng = Lcg(2026);
@@ -566,6 +614,17 @@ fn hostile_bytes_never_panic() {
             check(&mutated, &format!("sample {n} flip round {round}"));
             outcomes += 1;
         }
+    }
+    // The reduced-scale decoder sees flips too (truncations stop at the
+    // missing end marker before any decoder runs).
+    for round in 0..150 {
+        let mut mutated = large.clone();
+        for _ in 0..1 + rng.next() % 4 {
+            let at = (rng.next() as usize) % mutated.len();
+            mutated[at] = rng.next() as u8;
+        }
+        check(&mutated, &format!("large JPEG flip round {round}"));
+        outcomes += 1;
     }
     assert!(outcomes > 3_000);
 }
