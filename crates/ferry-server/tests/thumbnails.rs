@@ -289,3 +289,28 @@ async fn a_photo_deleted_for_good_takes_its_thumbnails_along() {
     let usage = stack.get(&ann, "/api/usage").await.json();
     assert_eq!(usage["bytes"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_keeps_a_files_thumbnails_and_check_takes_them_for_no_file() {
+    let stack = Stack::new(Arc::new(SystemClock), |_| {});
+    let ann = stack.user("ann").await;
+    let photo = upload(&stack, &ann, "photo.jpg", "image/jpeg", &jpeg()).await;
+    let backup = stack.dir.path().join("backup");
+    let data = stack.dir.path().join("data");
+    ferry_server::maintenance::backup::backup(&data, &backup).unwrap();
+    let thumbs: Vec<_> = common::walk(&backup)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(&format!("thumbs/{photo}/")))
+        .collect();
+    assert_eq!(thumbs.len(), 2, "{thumbs:?}");
+    // The scrub finds nothing wrong: thumbnails are neither orphan files
+    // nor anyone's bytes.
+    let report = ferry_server::maintenance::check::check(
+        &data,
+        &ferry_server::maintenance::check::CheckOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(report.healthy(), "{:?}", report.problems);
+    assert_eq!(report.problems.len(), 0);
+}

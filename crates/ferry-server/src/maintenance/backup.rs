@@ -19,8 +19,9 @@
 //!    deleted before step 3 is the only gap, and then steps 2 and 3 run
 //!    again (up to five times).
 //! 4. Objects the copied index doesn't know (written after its snapshot, or
-//!    orphans) are left out, so `check` passes on a restored backup. Keys
-//!    outside `users/` (not Ferry's files) are kept.
+//!    orphans) are left out, so `check` passes on a restored backup; a
+//!    file's thumbnails go with it. Keys outside `users/` (not Ferry's
+//!    files) are kept.
 //! 5. The object endpoint's records beside the bucket (multipart uploads,
 //!    ETags and checksums of the objects kept), `keys/`, `outbox/` and any
 //!    other file are copied; `server.lock` and SQLite's `-wal`/`-shm` files
@@ -177,9 +178,17 @@ fn take(data: &Path, into: &Path) -> anyhow::Result<BackupSummary> {
         .iter()
         .map(|(user, id, _)| Path::new("users").join(user).join(id))
         .collect();
+    // A thumbnail (`users/{sub}/thumbs/{file id}/{size}`) goes with its
+    // file: kept when the index knows the file, left out with it otherwise.
+    let file_of_thumbnail = |rel: &Path| {
+        let (user, id, _) = ferry_core::model::UserId::parse_thumbnail_key(rel.to_str()?)?;
+        Some(Path::new("users").join(user.as_str()).join(id.to_string()))
+    };
     let mut kept_keys = HashSet::new();
     for rel in have {
-        if rel.starts_with("users") && !known.contains(&rel) {
+        let known_file = known.contains(&rel)
+            || file_of_thumbnail(&rel).is_some_and(|file| known.contains(&file));
+        if rel.starts_with("users") && !known_file {
             std::fs::remove_file(bucket_into.join(&rel))?;
             summary.left_out += 1;
         } else {
