@@ -589,6 +589,24 @@ impl Browser {
         Ok(())
     }
 
+    /// The text of the alert open in the tab, if one is (WebDriver's "get
+    /// alert text": "no such alert" when none is); an open one is dismissed.
+    pub async fn open_alert(&self) -> Result<Option<String>> {
+        match self.client.get_alert_text().await {
+            Ok(text) => {
+                self.client.dismiss_alert().await?;
+                Ok(Some(text))
+            }
+            Err(e) if e.is_no_such_alert() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Runs `script` in the page without waiting for anything it starts.
+    pub async fn run(&self, script: &str) -> Result<serde_json::Value> {
+        Ok(self.client.execute(script, Vec::new()).await?)
+    }
+
     /// Waits for the element with this ARIA role and accessible name, as
     /// Chromium's accessibility tree computes them.
     pub async fn find_by_role(&self, role: &str, name: &str) -> Result<Element> {

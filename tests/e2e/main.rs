@@ -15,6 +15,7 @@ mod harness;
 mod hosted_ui;
 mod oidc;
 mod portal;
+mod preview;
 mod proxy;
 mod shell;
 mod signin;
