@@ -349,3 +349,38 @@ async fn a_multipart_upload_from_presigned_parts_completes_once_and_aborts_clean
         .await
         .unwrap();
 }
+
+/// A derived object (a thumbnail) is written with its type and read back
+/// whole; an object over the cap is not read; a missing one is said so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_derived_object_is_written_and_read_back_within_its_cap() {
+    use ferry_core::ports::ObjectRead;
+    let moto = start_moto();
+    let store = store_with_bucket(&moto).await;
+    let key = "users/ann/thumbs/00000000-0000-0000-0000-000000000007/small";
+    store
+        .put_derived(key, b"thumbnail bytes".to_vec(), "image/jpeg")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.read(key, 1024).await.unwrap(),
+        ObjectRead::Bytes(b"thumbnail bytes".to_vec())
+    );
+    assert_eq!(
+        store.read(key, 4).await.unwrap(),
+        ObjectRead::TooLarge { size: 15 }
+    );
+    assert_eq!(
+        store.read("users/ann/nothing", 4).await.unwrap(),
+        ObjectRead::Missing
+    );
+    let now = Timestamp::new(time::OffsetDateTime::now_utc());
+    let get = store
+        .presign_get(key, "photo.jpg", "image/jpeg", now, HOUR)
+        .await
+        .unwrap();
+    let answer = send("GET", &get.url, &[], &[]);
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.header("content-type"), Some("image/jpeg"));
+    assert_eq!(answer.body, b"thumbnail bytes");
+}

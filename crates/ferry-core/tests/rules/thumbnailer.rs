@@ -15,13 +15,22 @@ use serde_json::json;
 
 /// Ann's `CreateFile` of an image; the new file's id.
 async fn create_image(world: &World, name: &str, size: u64) -> Uuid {
+    create_image_with(world, name, size, ConflictPolicy::Fail).await
+}
+
+async fn create_image_with(
+    world: &World,
+    name: &str,
+    size: u64,
+    on_conflict: ConflictPolicy,
+) -> Uuid {
     let command = Command::CreateFile(CreateFileV1 {
         folder: folder_path(""),
         name: file_name(name),
         size,
         content_type: "image/jpeg".to_owned(),
         sha256: None,
-        on_conflict: ConflictPolicy::Fail,
+        on_conflict,
     });
     match world.send_as(&world.ann, command).await.unwrap().0 {
         CommandAnswer::Created(created) => created.file.file_id,
@@ -398,5 +407,65 @@ fn a_thumbnails_key_is_never_taken_for_a_file() {
     assert_eq!(
         UserId::parse_thumbnail_key(&format!("users/ann/thumbs/{id}/large")),
         None
+    );
+}
+
+#[tokio::test]
+async fn a_version_made_current_gets_thumbnails_only_when_it_has_none() {
+    use ferry_core::ports::Index as _;
+    use ferry_protocol::messages::RestoreVersionV1;
+    let world = World::new();
+    let old = upload_image(&world, "photo.jpg", b"first").await;
+    let new = create_image_with(&world, "photo.jpg", 7, ConflictPolicy::Replace).await;
+    world.put(new, b"second!");
+    world.stack.settle().await.unwrap();
+    assert_eq!(world.record(old).unwrap().status, FileStatus::Version);
+    // A version keeps its thumbnails: made current again, nothing is made.
+    let before = world.stack.faults.count();
+    world
+        .send(Command::RestoreVersion(RestoreVersionV1 {
+            file_id: new,
+            version_id: old,
+        }))
+        .await;
+    world.stack.settle().await.unwrap();
+    assert!(available(&world, old));
+    let calls = world.stack.faults.calls_since(before);
+    assert!(!calls.contains(&"objects.read"), "{calls:?}");
+    assert_eq!(thumbnail_keys(&world, old).len(), 2);
+    // One without thumbnails (made before there was a thumbnailer, say)
+    // gets them when it is made current.
+    let kept = world.record(new).unwrap();
+    let mut bare = kept.clone();
+    bare.thumbnail = None;
+    bare.version += 1;
+    world
+        .stack
+        .index
+        .update_file(&bare, kept.version)
+        .await
+        .unwrap();
+    for key in thumbnail_keys(&world, new) {
+        world.stack.objects.remove(&key);
+    }
+    world.stack.settle().await.unwrap();
+    world
+        .send(Command::RestoreVersion(RestoreVersionV1 {
+            file_id: old,
+            version_id: new,
+        }))
+        .await;
+    world.stack.settle().await.unwrap();
+    assert!(available(&world, new));
+    assert!(matches!(
+        world.record(new).unwrap().thumbnail,
+        Some(ThumbnailState::Ready { .. })
+    ));
+    assert_eq!(
+        world
+            .stack
+            .objects
+            .content(&world.ann.user.thumbnail_key(new, ThumbnailSize::Small)),
+        Some(b"small:7".to_vec())
     );
 }
