@@ -128,7 +128,7 @@ pub enum Failure {
     #[error("This file is not an image Ferry can preview.")]
     NotAnImage,
     /// An image format (or a variant of one) Ferry doesn't preview.
-    #[error("Ferry can't preview {format} images{}.", parenthesised(.reason))]
+    #[error("{}", unsupported_sentence(.format, .reason))]
     Unsupported {
         /// The format's name, as people know it ("ICO", "AVIF").
         format: &'static str,
@@ -816,12 +816,13 @@ fn make(bytes: &[u8], limits: &Limits) -> Result<Vec<Thumbnail>, Failure> {
     Ok(vec![small, medium])
 }
 
-/// A reason in parentheses after a space, or nothing.
-fn parenthesised(reason: &str) -> String {
+/// The sentence for a format, or a variant of one, Ferry doesn't preview;
+/// the decoder's reason is technical, so it stays in [`Failure::detail`].
+fn unsupported_sentence(format: &str, reason: &str) -> String {
     if reason.is_empty() {
-        String::new()
+        format!("Ferry can't preview {format} images.")
     } else {
-        format!(" ({reason})")
+        format!("Ferry can't preview this kind of {format} image.")
     }
 }
 

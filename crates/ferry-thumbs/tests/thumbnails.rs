@@ -480,6 +480,25 @@ fn a_format_we_dont_preview_says_so() {
     let failure = thumbnails(&bytes, &Limits::default()).unwrap_err();
     assert_eq!(failure.code(), "Unsupported");
     assert_eq!(failure.to_string(), "Ferry can't preview QOI images.");
+    assert_eq!(failure.detail(), None);
+    // A variant of a format we read: a TIFF whose Compression tag (259,
+    // SHORT, one value) names a scheme no decoder knows says which format,
+    // and keeps the decoder's words for logs.
+    let mut tiff = encode(&DynamicImage::ImageRgb8(photo(30, 20)), ImageFormat::Tiff);
+    assert_eq!(&tiff[..4], b"II*\0");
+    let entry = [0x03, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00];
+    let at = tiff
+        .windows(entry.len())
+        .position(|w| w == entry)
+        .expect("the encoder writes Compression = 1");
+    tiff[at + 8] = 0x7F; // Compression = 127
+    let failure = thumbnails(&tiff, &Limits::default()).unwrap_err();
+    assert_eq!(failure.code(), "Unsupported", "{failure:?}");
+    assert_eq!(
+        failure.to_string(),
+        "Ferry can't preview this kind of TIFF image."
+    );
+    assert!(failure.detail().is_some_and(|d| !d.is_empty()));
 }
 
 #[test]
