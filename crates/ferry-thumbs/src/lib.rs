@@ -753,7 +753,7 @@ fn make(bytes: &[u8], limits: &Limits) -> Result<Vec<Thumbnail>, Failure> {
         });
     }
     // From here the decoder may not grow past the header's dimensions, nor
-    // allocate beyond the output buffer and what's left of the limit.
+    // allocate more than the limit, its output buffer included.
     let mut decode_limits = image::Limits::no_limits();
     decode_limits.max_image_width = Some(width);
     decode_limits.max_image_height = Some(height);
