@@ -243,10 +243,16 @@ impl ObjectEndpoint {
         } else if let Some(refusal) = self.precheck(&req, &request_id) {
             refusal
         } else {
+            let mut req = req;
+            ignore_unreadable_range(&mut req);
             self.call_s3(req, &request_id).await
         };
 
-        if response.extensions().get::<backend::ObjectBytes>().is_some() {
+        if response
+            .extensions()
+            .get::<backend::ObjectBytes>()
+            .is_some()
+        {
             serve_safely(response.headers_mut());
         }
         let headers = response.headers_mut();
@@ -436,6 +442,52 @@ impl ObjectEndpoint {
                 )
             }
         }
+    }
+}
+
+/// Drops a GET's `Range` that isn't one byte range S3 reads (another
+/// unit, several ranges, a malformed or backwards one): S3 ignores such a
+/// header and answers the whole object, as RFC 9110 says, where s3s would
+/// refuse it (400). A `Range` the request's signature covers stays (taking
+/// it away would break the signature), and s3s answers it as it does.
+fn ignore_unreadable_range(req: &mut http::Request<axum::body::Body>) {
+    if req.method() != Method::GET {
+        return;
+    }
+    let Some(range) = req.headers().get(header::RANGE) else {
+        return;
+    };
+    if range
+        .to_str()
+        .is_ok_and(|r| s3s::dto::Range::parse(r).is_ok())
+    {
+        return;
+    }
+    let signed_in_header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once("SignedHeaders="))
+        .is_some_and(|(_, rest)| {
+            rest.split([',', ' '])
+                .next()
+                .unwrap_or_default()
+                .split(';')
+                .any(|h| h.eq_ignore_ascii_case("range"))
+        });
+    let signed_in_query = req.uri().query().is_some_and(|q| {
+        q.split('&').any(|pair| {
+            pair.split_once('=').is_some_and(|(k, v)| {
+                k == "X-Amz-SignedHeaders"
+                    && percent_encoding::percent_decode_str(v)
+                        .decode_utf8_lossy()
+                        .split(';')
+                        .any(|h| h.eq_ignore_ascii_case("range"))
+            })
+        })
+    });
+    if !signed_in_header && !signed_in_query {
+        req.headers_mut().remove(header::RANGE);
     }
 }
 
