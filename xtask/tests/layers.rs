@@ -61,6 +61,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("ferry-api", &["ferry-core", "ferry-protocol"]),
     // The AWS adapters.
     ("ferry-aws", &["ferry-core", "ferry-protocol"]),
+    // The thumbnailer port on the engine, one adapter for both hosts.
+    (
+        "ferry-thumbnailer",
+        &["ferry-core", "ferry-protocol", "ferry-thumbs"],
+    ),
     // The hosts: the local stack wires the local adapters, Lambda the AWS
     // ones; neither reaches the other's.
     (
@@ -74,6 +79,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "ferry-objects",
             "ferry-protocol",
             "ferry-srp",
+            "ferry-thumbnailer",
             "ferry-thumbs",
         ],
     ),
@@ -84,6 +90,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "ferry-aws",
             "ferry-core",
             "ferry-protocol",
+            "ferry-thumbnailer",
             "ferry-thumbs",
         ],
     ),

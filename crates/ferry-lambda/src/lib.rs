@@ -7,7 +7,9 @@
 //! - [`authorizer`]: the WebSocket `$connect` authorizer (Cognito tokens
 //!   against the pool's JWKS, cached);
 //! - [`live`]: `$connect`, `$disconnect` and the client's messages;
-//! - the consumers and the sweeper: `ferry_core::Consumers` as they are;
+//! - the consumers and the sweeper: `ferry_core::Consumers` as they are,
+//!   the thumbnailer's engine plugged in (`ferry-thumbnailer`, as on the
+//!   local stack);
 //! - [`config`]: the custom resource that writes the web app's
 //!   `config.json`.
 //!

@@ -1,7 +1,8 @@
 //! `bootstrap` on Lambda's `provided.al2023` runtime: which function this
 //! instance is comes from `FERRY_FUNCTION` (`api`, `authorizer`, `live`,
 //! `consumer`, `sweeper`, `config`); a consumer's rule from
-//! `FERRY_CONSUMER`.
+//! `FERRY_CONSUMER` (`indexer`, `deleter`, `mover`, `notifier`,
+//! `thumbnailer`: the names of `ferry_core::consumers::rules()`).
 
 use ferry_aws::AwsSettings;
 use ferry_lambda::authorizer::Authorizer;
@@ -80,6 +81,17 @@ async fn main() -> Result<(), Error> {
         }
         "consumer" => {
             let rule = std::env::var("FERRY_CONSUMER").map_err(|_| "FERRY_CONSUMER is not set")?;
+            // A name no rule has would fail every event into the
+            // dead-letter queue: refuse it at start, where the log says why.
+            let names: Vec<_> = ferry_core::consumers::rules()
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect();
+            if !names.contains(&rule.as_str()) {
+                return Err(
+                    format!("FERRY_CONSUMER is {rule:?}: one of {}", names.join(", ")).into(),
+                );
+            }
             let stack = Stack::new(&aws, env);
             lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
                 let (consumers, rule) = (stack.consumers.clone(), rule.clone());

@@ -3,8 +3,10 @@
 
 use ferry_aws::{ApiGatewayNotifier, AwsSettings, DynamoIndex, EventBridgeBus, S3ObjectStore};
 use ferry_core::clock::SystemClock;
+use ferry_core::ports::Thumbnailer;
 use ferry_core::service::DEFAULT_PART_SIZE;
 use ferry_core::{Consumers, FileSettings, Files};
+use ferry_thumbnailer::EngineThumbnailer;
 use std::sync::Arc;
 
 /// A function's configuration.
@@ -127,15 +129,22 @@ impl Stack {
             env.live_endpoint.as_deref(),
         ));
         let clock = Arc::new(SystemClock);
+        // Every function gets the engine's port, though only the
+        // thumbnailer's rule makes thumbnails: it costs nothing until
+        // called, and the API asks it which files get thumbnails (one
+        // still to come, or none at all).
+        let thumbnailer: Arc<dyn Thumbnailer> = Arc::new(EngineThumbnailer::default());
         let files = Files::new(
             objects.clone(),
             index.clone(),
             bus.clone(),
             clock.clone(),
             env.files.clone(),
-        );
+        )
+        .with_thumbnailer(thumbnailer.clone());
         let consumers = Consumers::new(objects, index, bus, notifier.clone(), clock)
-            .with_retention(env.files.retention);
+            .with_retention(env.files.retention)
+            .with_thumbnailer(thumbnailer);
         Self {
             files,
             consumers,

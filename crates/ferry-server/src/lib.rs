@@ -18,7 +18,6 @@ pub mod clock;
 mod error;
 pub mod live;
 pub mod maintenance;
-pub mod thumbs;
 mod web;
 
 pub use error::AppError;
@@ -370,7 +369,7 @@ impl AppState {
         )?;
         let store = objects.store();
         let thumbnailer: Arc<dyn ferry_core::ports::Thumbnailer> =
-            Arc::new(thumbs::LocalThumbnailer::default());
+            Arc::new(ferry_thumbnailer::EngineThumbnailer::default());
         let consumers = Consumers::new(
             store.clone(),
             index.clone(),

@@ -1,16 +1,21 @@
-//! The [`Thumbnailer`] port on `ferry-thumbs`, for the local stack: the
-//! engine's types converted to the domain's, and the work kept off the
-//! async threads.
+//! The domain's [`Thumbnailer`] port on `ferry-thumbs`' engine, written
+//! once for both hosts: `ferry-server` plugs it into the local stack's
+//! consumers, and `ferry-lambda` into the thumbnailer function's (and the
+//! API's, which asks it which files get thumbnails). The engine is pure and
+//! the domain has no runtime, so this small adapter is where the two meet:
+//! the engine's types converted to the protocol's, and the work kept off
+//! the async threads.
 //!
 //! Decoding is CPU work (and, with hostile input, could be long), so each
 //! job runs on Tokio's blocking pool, one at a time (a 12-megapixel photo
-//! decodes into tens of MiB; several at once would be the server's memory
-//! peak), under a time limit a little longer than the engine's own (which
-//! it checks between stages): a job that runs past it is reported as
-//! `TimedOut`. Its thread can't be stopped and finishes in the
-//! background, but nothing waits for it and the next job starts. A panic
-//! the engine didn't catch (a failed blocking task) is a refusal too, so no
-//! image can make the bus retry or dead-letter an event.
+//! decodes into tens of MiB; several at once would be the process's memory
+//! peak — on Lambda an instance takes one event at a time anyway), under a
+//! time limit a little longer than the engine's own (which it checks
+//! between stages): a job that runs past it is reported as `TimedOut`. Its
+//! thread can't be stopped and finishes in the background, but nothing
+//! waits for it and the next job starts. A panic the engine didn't catch
+//! (a failed blocking task) is a refusal too, so no image can make the bus
+//! retry or dead-letter an event.
 
 use async_trait::async_trait;
 use ferry_core::ports::{Thumbnail, ThumbnailRefusal, Thumbnailer};
@@ -22,23 +27,24 @@ use tokio::sync::Semaphore;
 
 /// How much longer than the engine's own time limit a job may take before
 /// it is given up: the engine checks its limit between stages only.
-const GRACE: Duration = Duration::from_secs(10);
+pub const GRACE: Duration = Duration::from_secs(10);
 
 /// Thumbnails made by `ferry-thumbs` on the blocking pool.
 #[derive(Debug, Clone)]
-pub struct LocalThumbnailer {
+pub struct EngineThumbnailer {
     limits: Limits,
     permits: Arc<Semaphore>,
 }
 
-impl Default for LocalThumbnailer {
-    /// The engine's default limits.
+impl Default for EngineThumbnailer {
+    /// The engine's default limits (64 MiB of input, 100 megapixels,
+    /// 512 MiB decoded, 20 seconds).
     fn default() -> Self {
         Self::new(Limits::default())
     }
 }
 
-impl LocalThumbnailer {
+impl EngineThumbnailer {
     /// A thumbnailer keeping `limits`.
     pub fn new(limits: Limits) -> Self {
         Self {
@@ -46,10 +52,15 @@ impl LocalThumbnailer {
             permits: Arc::new(Semaphore::new(1)),
         }
     }
+
+    /// The limits it keeps.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
 }
 
 #[async_trait]
-impl Thumbnailer for LocalThumbnailer {
+impl Thumbnailer for EngineThumbnailer {
     fn accepts(&self, content_type: &str, name: &str) -> bool {
         ferry_thumbs::is_thumbnailable(content_type, name)
     }
