@@ -371,3 +371,55 @@ async fn uploaded_html_and_svg_run_no_script_however_they_are_opened() -> Result
     assert_nothing_ran(&browser, &spy, "the text preview").await?;
     Ok(())
 }
+
+/// A minimal one-page PDF (its cross-reference offsets are not checked by
+/// Chromium's viewer, which repairs them).
+const PDF: &str = "%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n\
+2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n\
+3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n\
+trailer<</Root 1 0 R>>\n%%EOF\n";
+
+/// The endpoint's `Content-Security-Policy: sandbox` must not keep a PDF
+/// preview out of the browser's own viewer: the tab shows it (no download,
+/// no "blocked" page) and the document is the viewer's.
+#[tokio::test]
+#[ignore = "needs Chromium and a built client: run `cargo xtask test`"]
+async fn a_pdf_preview_opens_in_the_browsers_viewer() -> Result<()> {
+    let stack = Stack::start()?;
+    stack.add_user("demo", "Ferry-demo-1")?;
+    let browser = Browser::start().await?;
+    browser.sign_in(&stack, "demo", "Ferry-demo-1").await?;
+    let up = browser
+        .run_async(
+            UPLOAD,
+            vec![json!("doc.pdf"), json!("application/pdf"), json!(PDF)],
+        )
+        .await?;
+    let id = up["fileId"].as_str().with_context(|| format!("{up}"))?;
+    let preview = browser
+        .run_async(API_GET, vec![json!(format!("files/{id}/preview"))])
+        .await?;
+    assert_eq!(preview["body"]["kind"], "pdf", "{preview}");
+    assert_eq!(preview["body"]["inline"], true, "{preview}");
+    let url = preview["body"]["url"].as_str().context("url")?;
+    browser.goto(url).await?;
+    let shown = browser.url().await?;
+    assert!(
+        shown.starts_with(url.split('?').next().unwrap_or(url)),
+        "the tab is on {shown}"
+    );
+    // The document is the viewer's (its embedder, not Chrome's "blocked"
+    // page): `sandbox` doesn't reach the built-in viewer.
+    let page = browser
+        .run("return [document.contentType, document.documentElement.outerHTML];")
+        .await?;
+    assert_eq!(page[0], "application/pdf", "{page}");
+    assert!(
+        page[1]
+            .as_str()
+            .unwrap_or_default()
+            .contains("pdf_embedder"),
+        "{page}"
+    );
+    Ok(())
+}
