@@ -288,3 +288,28 @@ async fn redelivered_version_commands_change_nothing() {
         assert_eq!(world.snapshot(), once);
     }
 }
+
+/// A preview follows the download's rule (issue 20): a version is its
+/// owner's to preview, and another user's id is not found.
+#[tokio::test]
+async fn a_version_previews_for_its_owner_and_no_one_else() {
+    let (world, old, _new) = a_replaced_file().await;
+    let refused = world
+        .stack
+        .files
+        .preview(&world.bob.user, old)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ferry_protocol::ErrorCode::NotFound);
+    let preview = world
+        .stack
+        .files
+        .preview(&world.ann.user, old)
+        .await
+        .unwrap();
+    // A small text/plain file is shown as text, inline, never as HTML.
+    assert_eq!(preview.kind, ferry_protocol::preview::PreviewKind::Text);
+    assert!(preview.inline);
+    assert_eq!(preview.content_type, "text/plain; charset=utf-8");
+    assert!(preview.url.contains("inline="), "{}", preview.url);
+}
