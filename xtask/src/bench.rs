@@ -645,7 +645,37 @@ pub fn bench() -> Result<()> {
     files_report()?;
     objects_report()?;
     index_report()?;
-    thumbs_report()
+    thumbs_report()?;
+    thumbnailer_report()
+}
+
+/// The thumbnailer on the local stack (`ferry-server`'s `thumbnails`
+/// bench): from a photo's PUT answered to `ThumbnailCreated` on the
+/// WebSocket, against the same PUT to `FileCreated` on the same socket,
+/// in the same run.
+fn thumbnailer_report() -> Result<()> {
+    let output = output_of(crate::cargo().args([
+        "bench",
+        "--package",
+        "ferry-server",
+        "--bench",
+        "thumbnails",
+    ]))?;
+    let file_p50 = figure(&output, "put_to_file_created_p50_ms")?;
+    let file_p99 = figure(&output, "put_to_file_created_p99_ms")?;
+    let thumb_p50 = figure(&output, "put_to_thumbnail_created_p50_ms")?;
+    let thumb_p99 = figure(&output, "put_to_thumbnail_created_p99_ms")?;
+    println!();
+    println!("Thumbnails on the local stack, 36 photos of 1600 x 1200, one at a time");
+    println!(
+        "PUT answered → FileCreated (baseline):  {file_p50:>7.1} ms p50, {file_p99:.1} ms p99"
+    );
+    println!(
+        "PUT answered → ThumbnailCreated:        {thumb_p50:>7.1} ms p50 = {:.1}x, {thumb_p99:.1} ms p99 = {:.1}x",
+        thumb_p50 / file_p50,
+        thumb_p99 / file_p99
+    );
+    Ok(())
 }
 
 /// `cargo xtask bench --load`: the load and soak run (`ferry-server`'s
