@@ -10,8 +10,10 @@ use ferry_client::commands;
 use ferry_client::failure::ApiFailure;
 use ferry_protocol::api::{
     DownloadResponse, FeedPage, ListResponse, PartWanted, PartsResponse, PresignPartsRequest,
-    SearchResponse, TrashPage, UploadedPartsResponse, UsageView, VersionsPage,
+    PreviewResponse, SearchResponse, ThumbnailsRequest, ThumbnailsResponse, TrashPage,
+    UploadedPartsResponse, UsageView, VersionsPage,
 };
+use ferry_protocol::messages::ThumbnailSize;
 use ferry_protocol::{Command, FolderPath};
 use gloo_net::http::Method;
 use serde::de::DeserializeOwned;
@@ -82,6 +84,11 @@ impl FilesApi {
         self.get(&format!("/files/{file_id}/download")).await
     }
 
+    /// How a file may be shown: its viewer and a presigned link for it.
+    pub async fn preview(&self, file_id: Uuid) -> Result<PreviewResponse, ApiFailure> {
+        self.get(&format!("/files/{file_id}/preview")).await
+    }
+
     /// One page of the trash, the most recently deleted first.
     pub async fn trash(&self, cursor: Option<&str>) -> Result<TrashPage, ApiFailure> {
         let mut path = "/trash?limit=200".to_owned();
@@ -113,6 +120,18 @@ impl FilesApi {
         let answer = self
             .send(Method::POST, &format!("/files/{file_id}/parts"), Some(body))
             .await?;
+        read(answer)
+    }
+
+    /// Links to the thumbnails of up to 100 files, of one size.
+    pub async fn thumbnails(
+        &self,
+        file_ids: Vec<Uuid>,
+        size: ThumbnailSize,
+    ) -> Result<ThumbnailsResponse, ApiFailure> {
+        let body = serde_json::to_string(&ThumbnailsRequest { file_ids, size })
+            .map_err(|_| ApiFailure::Unreachable)?;
+        let answer = self.send(Method::POST, "/thumbnails", Some(body)).await?;
         read(answer)
     }
 

@@ -48,6 +48,18 @@ pub async fn send(
     Ok(Answer { status, body })
 }
 
+/// `GET url` for its bytes (a text preview), through the browser's cache:
+/// the status and the body.
+pub async fn get_bytes(url: &str) -> Result<(u16, Vec<u8>), Unreachable> {
+    let response = RequestBuilder::new(url)
+        .send()
+        .await
+        .map_err(|_| Unreachable)?;
+    let status = response.status();
+    let body = response.binary().await.map_err(|_| Unreachable)?;
+    Ok((status, body))
+}
+
 /// `GET url`, without cache.
 pub async fn get(url: &str) -> Result<Answer, Unreachable> {
     send(Method::GET, url, &[], None).await

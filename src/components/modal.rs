@@ -20,10 +20,16 @@ fn focusables(panel: &web_sys::HtmlElement) -> Vec<web_sys::HtmlElement> {
         .collect()
 }
 
-/// A modal dialog titled `title`; `on_close` runs on Esc or a click
-/// outside it.
+/// A modal dialog titled `title` (a preview's title follows the file
+/// shown); `on_close` runs on Esc or a click outside it; `wide` makes room
+/// for a preview.
 #[component]
-pub fn Modal(title: String, on_close: Callback<()>, children: Children) -> impl IntoView {
+pub fn Modal(
+    #[prop(into)] title: Signal<String>,
+    on_close: Callback<()>,
+    #[prop(optional)] wide: bool,
+    children: Children,
+) -> impl IntoView {
     let panel: NodeRef<html::Div> = NodeRef::new();
     let previous =
         crate::platform::focused().and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
@@ -78,8 +84,8 @@ pub fn Modal(title: String, on_close: Callback<()>, children: Children) -> impl 
             if ev.target() == ev.current_target() { on_close.run(()) }
         }>
             <div role="dialog" part="dialog" aria-modal="true" aria-labelledby="ferry-dialog-title" class="ferry-dialog"
-                node_ref=panel on:keydown=on_key>
-                <h2 id="ferry-dialog-title">{title}</h2>
+                class:ferry-wide=wide node_ref=panel on:keydown=on_key>
+                <h2 id="ferry-dialog-title">{move || title.get()}</h2>
                 {children()}
             </div>
         </div>

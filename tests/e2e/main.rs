@@ -21,3 +21,4 @@ mod shell;
 mod signin;
 mod trash;
 mod uploads;
+mod viewer;

@@ -92,7 +92,7 @@ mod tests {
             status: String::new(),
             version: 1,
             sha256: None,
-            preview: ferry_protocol::preview::PreviewKind::None,
+            content_type: String::new(),
             thumbnail: None,
         }
     }
@@ -109,7 +109,7 @@ mod tests {
             status: String::new(),
             version: 0,
             sha256: None,
-            preview: ferry_protocol::preview::PreviewKind::None,
+            content_type: String::new(),
             thumbnail: None,
         }
     }

@@ -329,7 +329,7 @@ mod tests {
             status: String::new(),
             version: 1,
             sha256: None,
-            preview: ferry_protocol::preview::PreviewKind::None,
+            content_type: String::new(),
             thumbnail: None,
         }
     }

@@ -5,7 +5,6 @@
 use crate::folder::{FolderState, PendingAction, Row, SortBy};
 use ferry_protocol::FolderPath;
 use ferry_protocol::api::{FileView, ThumbnailReadiness};
-use ferry_protocol::preview::{self, PreviewKind};
 use uuid::Uuid;
 
 /// One row as rendered.
@@ -29,9 +28,10 @@ pub struct RowView {
     pub version: u64,
     /// A file's SHA-256 (hex), when the index has it.
     pub sha256: Option<String>,
-    /// Which viewer previews a file (and its icon among the tiles); `None`
-    /// for a folder.
-    pub preview: PreviewKind,
+    /// A file's type, as the index keeps it (the tiles name a file's kind
+    /// by it; the rule is `ferry_protocol::preview`, run where the tiles
+    /// are, not for every row); empty for a folder.
+    pub content_type: String,
     /// Whether the file's thumbnails are made (the tiles ask for them
     /// then), or can't be; `None` while nothing is known.
     pub thumbnail: Option<ThumbnailReadiness>,
@@ -64,7 +64,7 @@ impl RowView {
             status,
             version: file.version,
             sha256: file.sha256.clone(),
-            preview: preview::preview(file.name.as_str(), &file.content_type, file.size).kind,
+            content_type: file.content_type.clone(),
             thumbnail: file.thumbnail.as_ref().map(|t| t.state),
         }
     }
@@ -96,7 +96,7 @@ pub fn folder_rows(
                 status: String::new(),
                 version: 0,
                 sha256: None,
-                preview: PreviewKind::None,
+                content_type: String::new(),
                 thumbnail: None,
             },
             Row::File(file) => RowView::file(

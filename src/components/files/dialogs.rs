@@ -91,6 +91,9 @@ fn render(ctx: Ctx, actions: Actions, dialog: Dialog) -> AnyView {
         Dialog::Verify(row) => super::copy_check::copy_check_view(row, close),
         // Shown by the versions chunk, never here.
         Dialog::Versions(_) => ().into_any(),
+        Dialog::Preview(row) => {
+            view! { <super::preview::Preview ctx=ctx actions=actions row=row /> }.into_any()
+        }
         Dialog::Delete(rows) => {
             let title = match rows.as_slice() {
                 [one] => format!("Delete {}?", one.name),

@@ -109,7 +109,10 @@ pub fn Grid(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>, label: String)
     };
 
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
-        let Some(key) = Key::from_dom(&ev.key(), ev.ctrl_key() || ev.meta_key()) else {
+        // ← and → belong to the tiles (and to scrolling a wide list).
+        let Some(key) = Key::from_dom(&ev.key(), ev.ctrl_key() || ev.meta_key())
+            .filter(|k| !matches!(k, Key::Left | Key::Right))
+        else {
             return;
         };
         let on_control = ev.target().is_some_and(|t| {
@@ -131,11 +134,18 @@ pub fn Grid(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>, label: String)
         let find = |key: &str| rows.with_untracked(|r| r.iter().find(|r| r.key == key).cloned());
         match intent {
             Intent::None => reveal(),
-            Intent::Open(key) => {
-                if let Some(row) = find(&key) {
-                    actions.open(&row);
-                }
-            }
+            // Enter opens a folder and previews a file; Space previews a
+            // file and toggles a folder's row.
+            Intent::Open(key) => match find(&key) {
+                Some(row) if row.is_file() => ctx.dialog.set(Some(Dialog::Preview(row))),
+                Some(row) => actions.open(&row),
+                None => {}
+            },
+            Intent::Preview(key) => match find(&key) {
+                Some(row) if row.is_file() => ctx.dialog.set(Some(Dialog::Preview(row))),
+                Some(_) => ctx.selection.update(|s| s.toggle(&key)),
+                None => {}
+            },
             Intent::Delete(keys) => {
                 let chosen: Vec<RowView> = keys.iter().filter_map(|k| find(k)).collect();
                 ctx.dialog.set(Some(Dialog::Delete(chosen)));
@@ -264,7 +274,8 @@ fn GridRow(ctx: Ctx, actions: Actions, index: usize, row: RowView) -> impl IntoV
     };
     let actions = match row.kind.clone() {
         RowKind::File(file_id) => {
-            let (a, b, c, d, e) = (
+            let (a, b, c, d, e, f) = (
+                row.clone(),
                 row.clone(),
                 row.clone(),
                 row.clone(),
@@ -279,6 +290,10 @@ fn GridRow(ctx: Ctx, actions: Actions, index: usize, row: RowView) -> impl IntoV
                 </button>
             });
             view! {
+                <button type="button" class="ferry-icon-button" aria-label=format!("Preview {name}") title="Preview"
+                    disabled=busy on:click=move |_| ctx.dialog.set(Some(Dialog::Preview(f.clone())))>
+                    <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M2 12s3.5-7 10-7 10 7 10 7-3.5 7-10 7S2 12 2 12z M12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6z" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/></svg>
+                </button>
                 <button type="button" class="ferry-icon-button" aria-label=format!("Download {name}") title="Download"
                     disabled=busy on:click=move |_| actions.download(file_id, &a.name)>
                     <svg aria-hidden="true" viewBox="0 0 24 24" width="18" height="18"><path d="M12 4v11m0 0l-4-4m4 4l4-4M5 19h14" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"/></svg>

@@ -4,11 +4,13 @@
 
 use super::actions::Actions;
 use super::grid::Grid;
+use super::tiles;
 use super::{Ctx, Dialog, Load};
 use crate::chunks;
 use crate::host::Host;
 use ferry_client::host;
 use ferry_client::listview::Selection;
+use ferry_client::preview::ViewMode;
 use ferry_client::rows::{self, RowView};
 use ferry_protocol::host::SelectionChangeV1;
 use leptos::prelude::*;
@@ -33,7 +35,13 @@ pub fn shown_rows(ctx: Ctx) -> Memo<Vec<RowView>> {
 
 /// The folder's or the search's rows, or what stands in for them.
 #[component]
-pub fn Listing(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>) -> impl IntoView {
+pub fn Listing(
+    ctx: Ctx,
+    actions: Actions,
+    rows: Memo<Vec<RowView>>,
+    /// Told when the tiles' chunk can't be fetched.
+    tell: StoredValue<Host>,
+) -> impl IntoView {
     // Memos, so the listing is rebuilt only when what it shows changes
     // (not on every event that changes a row).
     let loaded = Memo::new(move |_| ctx.load.get());
@@ -47,7 +55,7 @@ pub fn Listing(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>) -> impl Int
             Some(Ok(files)) if files.is_empty() => view! { <p class="ferry-empty">{format!("No files match “{text}”.")}</p> }.into_any(),
             Some(Ok(_)) => view! {
                 <h2 class="ferry-subtitle">{format!("Files matching “{text}”")}</h2>
-                <Grid ctx=ctx actions=actions rows=rows label=format!("Search results for {text}") />
+                {shown(ctx, actions, rows, tell, format!("Search results for {text}"))}
             }.into_any(),
         },
         (None, Load::Loading) => view! { <p role="status" class="ferry-muted">"Loading files…"</p> }.into_any(),
@@ -69,9 +77,32 @@ pub fn Listing(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>) -> impl Int
         (None, Load::Ready) => {
             let folder = ctx.route.with_untracked(|r| r.folder.clone());
             let label = if folder.is_root() { "Files in Home".to_owned() } else { format!("Files in {}", folder.as_str()) };
-            view! { <Grid ctx=ctx actions=actions rows=rows label=label /> }.into_any()
+            shown(ctx, actions, rows, tell, label).into_any()
         }
     }
+    }
+}
+
+/// The rows as the person chose to see them: a list, or tiles (from the
+/// dialogs chunk: a view chosen, not the one every list shows).
+fn shown(
+    ctx: Ctx,
+    actions: Actions,
+    rows: Memo<Vec<RowView>>,
+    tell: StoredValue<Host>,
+    label: String,
+) -> impl IntoView {
+    move || match ctx.view.get() {
+        ViewMode::List => {
+            view! { <Grid ctx=ctx actions=actions rows=rows label=label.clone() /> }.into_any()
+        }
+        ViewMode::Tiles => {
+            let label = label.clone();
+            chunks::lazy_view("Loading…", tell, tiles::tiles_view, move |build| {
+                build(ctx, actions, rows, label.clone())
+            })
+            .into_any()
+        }
     }
 }
 

@@ -14,6 +14,8 @@ pub mod dialogs;
 pub mod grid;
 pub mod listing;
 pub mod live;
+pub mod preview;
+pub mod tiles;
 pub mod toolbar;
 pub mod trash;
 pub mod undo;
@@ -28,12 +30,15 @@ use crate::hooks::use_uploads::{UseUploads, UseUploadsOptions, use_uploads};
 use crate::host::Host;
 use crate::notices::Notices;
 use crate::outbox::Outbox;
+use crate::platform::BrowserStore;
 use crate::platform::picker::Placed;
 use crate::session::Session;
 use actions::Actions;
+use ferry_client::auth::store::{KeyValue, TokenStorage};
 use ferry_client::folder::{FolderState, SortBy};
 use ferry_client::listview::Selection;
 use ferry_client::live::Mode;
+use ferry_client::preview::ViewMode;
 use ferry_client::route::Route;
 use ferry_client::route::Routing;
 use ferry_client::rows::RowView;
@@ -69,6 +74,8 @@ pub enum Dialog {
     Verify(RowView),
     /// A file's versions (a chunk of its own, not the dialogs').
     Versions(RowView),
+    /// A file's preview (Space, Enter, or its Preview button).
+    Preview(RowView),
 }
 
 /// The view state of one file browser. All handles: `Copy`.
@@ -96,6 +103,8 @@ pub struct Ctx {
     pub filter: RwSignal<String>,
     /// What the person is told.
     pub notices: Notices,
+    /// The list or the tiles, as this person chose on this device.
+    pub view: RwSignal<ViewMode>,
 }
 
 /// Builds the file browser for the signed-in user.
@@ -137,6 +146,13 @@ pub fn Files(config: ClientConfig, session: Session, host: Host) -> impl IntoVie
         sort: RwSignal::new((SortBy::Name, false)),
         filter: RwSignal::new(String::new()),
         notices,
+        view: RwSignal::new(ViewMode::parse(
+            BrowserStore::open(TokenStorage::Local)
+                .get(&ViewMode::storage_key(
+                    &session.username().unwrap_or_default(),
+                ))
+                .as_deref(),
+        )),
     };
     let outbox = Outbox::new(api.clone());
     let actions = Actions::new(ctx, outbox);
@@ -268,7 +284,7 @@ pub fn Files(config: ClientConfig, session: Session, host: Host) -> impl IntoVie
                 }
             }>
             <crumbs::PathBar ctx=ctx />
-            <toolbar::Toolbar ctx=ctx actions=actions uploads=uploads mode=mode connected=connected show_activity=show_activity show_trash=show_trash />
+            <toolbar::Toolbar ctx=ctx actions=actions uploads=uploads mode=mode connected=connected show_activity=show_activity show_trash=show_trash user=user.clone() />
             <toolbar::Usage usage=ctx.usage />
             <Show when=move || ctx.selection.with(|s| s.count() > 0)>
                 {
@@ -285,7 +301,7 @@ pub fn Files(config: ClientConfig, session: Session, host: Host) -> impl IntoVie
             <div class="ferry-content">
                 <div class="ferry-listing">
                     <Show when=move || show_trash.get()
-                        fallback=move || view! { <listing::Listing ctx=ctx actions=actions rows=rows /> }>
+                        fallback=move || view! { <listing::Listing ctx=ctx actions=actions rows=rows tell=tell /> }>
                         {chunks::lazy_view("Loading the trash…", tell, trash::trash_view, move |build| build(actions, show_trash))}
                     </Show>
                 </div>

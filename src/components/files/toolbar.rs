@@ -4,8 +4,11 @@
 use super::actions::Actions;
 use super::{Ctx, Dialog};
 use crate::hooks::use_uploads::UseUploads;
+use crate::platform::BrowserStore;
+use ferry_client::auth::store::{KeyValue, TokenStorage};
 use ferry_client::format;
 use ferry_client::live::Mode;
+use ferry_client::preview::ViewMode;
 use ferry_protocol::api::UsageView;
 use leptos::prelude::*;
 
@@ -19,6 +22,8 @@ pub fn Toolbar(
     connected: RwSignal<bool>,
     show_activity: RwSignal<bool>,
     show_trash: RwSignal<bool>,
+    /// Who is signed in: the view chosen is kept per user.
+    user: String,
 ) -> impl IntoView {
     let activity = actions.outbox().activity;
     // The folder picker: an attribute Leptos has no name for.
@@ -65,6 +70,18 @@ pub fn Toolbar(
                 prop:value=move || ctx.filter.get()
                 on:input=move |ev| ctx.filter.set(event_target_value(&ev)) />
             <span class="ferry-live" title="How changes reach this page">{mode_text}</span>
+            <div role="group" aria-label="View" class="ferry-views">
+                {[(ViewMode::List, "List"), (ViewMode::Tiles, "Tiles")].map(|(mode, name)| {
+                    let user = user.clone();
+                    view! {
+                    <button type="button" class="ferry-button" aria-pressed=move || (ctx.view.get() == mode).to_string()
+                        on:click=move |_| {
+                            ctx.view.set(mode);
+                            BrowserStore::open(TokenStorage::Local).set(&ViewMode::storage_key(&user), mode.as_str());
+                        }>{name}</button>
+                    }
+                }).collect_view()}
+            </div>
             <button type="button" class="ferry-button" aria-pressed=move || show_trash.get().to_string()
                 on:click=move |_| show_trash.update(|v| *v = !*v)>"Trash"</button>
             <button type="button" class="ferry-button" aria-expanded=move || show_activity.get().to_string()
