@@ -339,6 +339,22 @@ async fn answers_match_the_documented_schemas() {
         .post(&token, "/api/commands/batch", &json!({"commands": []}))
         .await;
     checker.check("post", "/commands/batch", empty.status, &empty.json());
+    let thumbnails = stack
+        .post(
+            &token,
+            "/api/thumbnails",
+            &json!({"fileIds": [Uuid::new_v4()], "size": "small"}),
+        )
+        .await;
+    checker.check("post", "/thumbnails", thumbnails.status, &thumbnails.json());
+    let no_ids = stack
+        .post(
+            &token,
+            "/api/thumbnails",
+            &json!({"fileIds": [], "size": "small"}),
+        )
+        .await;
+    checker.check("post", "/thumbnails", no_ids.status, &no_ids.json());
     stack.settle().await;
     let events = stack.get(&token, "/api/events?after=0").await;
     checker.check("get", "/events", events.status, &events.json());
