@@ -165,7 +165,12 @@ async fn an_uploaded_photo_gets_thumbnails_served_by_a_cacheable_url() {
     assert_eq!(link["state"], "ready");
     assert_eq!(link["width"], 64);
     let (_, again) = thumbnails(&stack, &ann, &[&photo], "small").await;
-    assert_eq!(again["thumbnails"][0]["url"], link["url"]);
+    // Signed in the same hour (as the expiry says, unless the hour turned
+    // between the two), the very same URL: real SigV4 is deterministic.
+    assert!(link["url"].is_string());
+    if again["thumbnails"][0]["expiresAt"] == link["expiresAt"] {
+        assert_eq!(again["thumbnails"][0]["url"], link["url"]);
+    }
     let got = stack
         .presigned(&json!({"method": "GET", "url": link["url"]}), Vec::new())
         .await;

@@ -469,3 +469,82 @@ async fn a_version_made_current_gets_thumbnails_only_when_it_has_none() {
         Some(b"small:7".to_vec())
     );
 }
+
+/// `POST /api/thumbnails`' answer: a link for a made thumbnail, signed as
+/// of the hour (the same all hour, an hour or more left), and the state of
+/// the others; another user's file is not found.
+#[tokio::test]
+async fn thumbnail_links_are_signed_by_the_hour_and_say_why_there_is_none() {
+    use ferry_protocol::api::ThumbnailLinkState;
+    let world = World::new();
+    let photo = upload_image(&world, "photo.jpg", b"0123456789").await;
+    let broken = upload_image(&world, "broken.jpg", b"corrupt!").await;
+    let notes = world.upload("", "notes.txt", b"hello").await;
+    let waiting = create_image(&world, "later.jpg", 3).await;
+    let files = &world.stack.files;
+    let ids = [photo, broken, notes, waiting, Uuid::from_u128(9)];
+    let answer = files
+        .thumbnails(&world.ann.user, &ids, ThumbnailSize::Medium)
+        .await
+        .unwrap();
+    let states: Vec<_> = answer.thumbnails.iter().map(|t| t.state).collect();
+    assert_eq!(
+        states,
+        [
+            ThumbnailLinkState::Ready,
+            ThumbnailLinkState::Failed,
+            ThumbnailLinkState::None,
+            ThumbnailLinkState::Pending,
+            ThumbnailLinkState::NotFound,
+        ]
+    );
+    let link = &answer.thumbnails[0];
+    assert!(link.url.as_deref().unwrap().contains("/thumbs/"));
+    assert_eq!((link.width, link.height), (Some(320), Some(160)));
+    assert_eq!(answer.thumbnails[1].code, Some(ThumbnailCode::Corrupt));
+    // Signed as of the start of the hour, for two hours.
+    let hour = ferry_core::testing::START - ferry_core::testing::START.rem_euclid(3600);
+    let first = expires_after(&world, photo, 0).await;
+    assert_eq!(first, hour + 2 * 3600);
+    let now = ferry_core::clock::Clock::now(&*world.stack.clock).unix_timestamp();
+    let to_end_of_hour = hour + 3600 - now - 1;
+    assert_eq!(expires_after(&world, photo, to_end_of_hour).await, first);
+    assert_eq!(expires_after(&world, photo, 1).await, first + 3600);
+    // Bob asking for Ann's photo finds nothing.
+    let foreign = files
+        .thumbnails(&world.bob.user, &[photo], ThumbnailSize::Small)
+        .await
+        .unwrap();
+    assert_eq!(foreign.thumbnails[0].state, ThumbnailLinkState::NotFound);
+    assert_eq!(foreign.thumbnails[0].url, None);
+    // 1 to 100 ids.
+    assert!(
+        files
+            .thumbnails(&world.ann.user, &[], ThumbnailSize::Small)
+            .await
+            .is_err()
+    );
+    assert!(
+        files
+            .thumbnails(&world.ann.user, &[photo; 101], ThumbnailSize::Small)
+            .await
+            .is_err()
+    );
+}
+
+/// When the medium thumbnail link of `photo` expires (unix seconds), asked
+/// `seconds` later.
+async fn expires_after(world: &World, photo: Uuid, seconds: i64) -> i64 {
+    world.stack.clock.advance(seconds);
+    let answer = world
+        .stack
+        .files
+        .thumbnails(&world.ann.user, &[photo], ThumbnailSize::Medium)
+        .await
+        .unwrap();
+    answer.thumbnails[0]
+        .expires_at
+        .unwrap()
+        .get()
+        .unix_timestamp()
+}
