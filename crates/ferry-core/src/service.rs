@@ -1295,12 +1295,17 @@ impl Files {
                 thumbnails.push(link(ThumbnailLinkState::None));
                 continue;
             };
+            // Inline (a JPEG or PNG Ferry made: passive) and cacheable for
+            // the hour its URL stays the same, so a tile scrolled back into
+            // view, or the list after a reload, takes the image from the
+            // browser's cache.
             let presigned = self
                 .objects
-                .presign_get(
+                .presign_inline_get(
                     &user.thumbnail_key(file_id, size),
                     file.name.as_str(),
                     &made.content_type,
+                    Some("private, max-age=3600"),
                     signed_at,
                     THUMBNAIL_URL_TTL,
                 )

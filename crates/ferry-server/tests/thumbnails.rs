@@ -176,6 +176,16 @@ async fn an_uploaded_photo_gets_thumbnails_served_by_a_cacheable_url() {
         .await;
     assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.body));
     assert_eq!(got.headers["content-type"], "image/jpeg");
+    // Shown in place and kept by the browser's cache for the hour its URL
+    // stays the same.
+    assert_eq!(got.headers["cache-control"], "private, max-age=3600");
+    assert!(
+        got.headers["content-disposition"]
+            .as_bytes()
+            .starts_with(b"inline"),
+        "{:?}",
+        got.headers["content-disposition"]
+    );
     let small = image::load_from_memory(&got.body).unwrap();
     assert_eq!((small.width(), small.height()), (64, 48));
     let (_, medium) = thumbnails(&stack, &ann, &[&photo], "medium").await;
