@@ -197,6 +197,7 @@ fn viewer(name: &str, answer: PreviewResponse, text: RwSignal<Text>) -> impl Int
         }
         .into_any(),
         PreviewKind::None => view! {
+            <span class="ferry-preview-icon" aria-hidden="true"><span class="ferry-icon ferry-icon-file"></span></span>
             <p>"There's no preview of this kind of file."</p>
             {facts(&answer)}
         }
