@@ -39,6 +39,21 @@ async fn preview_of(browser: &Browser, name: &str) -> Result<fantoccini::element
     browser.find_by_role("dialog", name).await
 }
 
+/// An image's natural size once it has loaded: `[width, height]`.
+async fn natural_size(
+    browser: &Browser,
+    img: &fantoccini::elements::Element,
+) -> Result<serde_json::Value> {
+    browser
+        .run_async(
+            "const [img, done] = arguments;\
+             const look = () => img.complete && img.naturalWidth ? done([img.naturalWidth, img.naturalHeight]) : setTimeout(look, 50);\
+             look();",
+            vec![serde_json::to_value(img)?],
+        )
+        .await
+}
+
 /// Presses a key in the preview dialog (on its Close button, which is
 /// always there and enabled; the key reaches the dialog from it as it would
 /// from any control in it).
@@ -84,14 +99,7 @@ async fn a_preview_shows_an_image_text_a_seeking_video_and_facts_and_the_arrows_
         .await?;
     preview_of(&browser, "a drawing.png").await?;
     let img = browser.find_by_role("image", "a drawing.png").await?;
-    let size = browser
-        .run_async(
-            "const [img, done] = arguments;\
-             const look = () => img.complete && img.naturalWidth ? done([img.naturalWidth, img.naturalHeight]) : setTimeout(look, 50);\
-             look();",
-            vec![serde_json::to_value(&img)?],
-        )
-        .await?;
+    let size = natural_size(&browser, &img).await?;
     assert_eq!(size, json!([160, 120]), "the image's full size");
     assert!(
         browser
@@ -241,14 +249,7 @@ async fn an_uploaded_photo_gets_its_thumbnail_in_the_tiles_live_and_the_view_is_
     press(&browser, "\u{E012}").await?; // ←
     browser.find_by_role("dialog", "holiday.jpg").await?;
     let full = browser.find_by_role("image", "holiday.jpg").await?;
-    let size = browser
-        .run_async(
-            "const [img, done] = arguments;\
-             const look = () => img.complete && img.naturalWidth ? done([img.naturalWidth, img.naturalHeight]) : setTimeout(look, 50);\
-             look();",
-            vec![serde_json::to_value(&full)?],
-        )
-        .await?;
+    let size = natural_size(&browser, &full).await?;
     assert_eq!(size, json!([640, 480]), "the preview is the full image");
 
     // A reload keeps the tiles (chosen on this device) and the thumbnail

@@ -37,6 +37,66 @@ fn row_height(body: &web_sys::HtmlDivElement) -> f64 {
         .unwrap_or(ROW_HEIGHT)
 }
 
+/// A key pressed in the list, or among tiles `columns` to a line: the
+/// focus and selection move (then `reveal` keeps the focus in view), or the
+/// key's intent is carried out — Enter opens a folder and previews a file,
+/// Space previews a file and toggles a folder's row. Space and Enter on a
+/// control in a row (a checkbox, a button, a link) are the control's; ←
+/// and → are the tiles' (a list leaves them to scrolling). `page` is how
+/// many rows a page holds.
+pub(super) fn on_key(
+    ctx: Ctx,
+    actions: Actions,
+    rows: Memo<Vec<RowView>>,
+    ev: &leptos::ev::KeyboardEvent,
+    page: usize,
+    columns: usize,
+    reveal: impl Fn(),
+) {
+    let Some(key) = Key::from_dom(&ev.key(), ev.ctrl_key() || ev.meta_key())
+        .filter(|k| columns > 1 || !matches!(k, Key::Left | Key::Right))
+    else {
+        return;
+    };
+    let on_control = ev.target().is_some_and(|t| {
+        t.dyn_ref::<web_sys::HtmlInputElement>().is_some()
+            || t.dyn_ref::<web_sys::HtmlButtonElement>().is_some()
+            || t.dyn_ref::<web_sys::HtmlAnchorElement>().is_some()
+    });
+    if on_control && matches!(key, Key::Space | Key::Enter) {
+        return;
+    }
+    ev.prevent_default();
+    let keys: Vec<String> = rows.with_untracked(|r| r.iter().map(|r| r.key.clone()).collect());
+    let intent = ctx
+        .selection
+        .try_update(|s| s.key_in_columns(key, ev.shift_key(), &keys, page, columns))
+        .unwrap_or(Intent::None);
+    let find = |key: &str| rows.with_untracked(|r| r.iter().find(|r| r.key == key).cloned());
+    match intent {
+        Intent::None => reveal(),
+        Intent::Open(key) => match find(&key) {
+            Some(row) if row.is_file() => ctx.dialog.set(Some(Dialog::Preview(row))),
+            Some(row) => actions.open(&row),
+            None => {}
+        },
+        Intent::Preview(key) => match find(&key) {
+            Some(row) if row.is_file() => ctx.dialog.set(Some(Dialog::Preview(row))),
+            Some(_) => ctx.selection.update(|s| s.toggle(&key)),
+            None => {}
+        },
+        Intent::Delete(keys) => {
+            let chosen: Vec<RowView> = keys.iter().filter_map(|k| find(k)).collect();
+            ctx.dialog.set(Some(Dialog::Delete(chosen)));
+        }
+        Intent::Rename(key) => {
+            if let Some(row) = find(&key).filter(RowView::is_file) {
+                ctx.dialog.set(Some(Dialog::Rename(row)));
+            }
+        }
+    }
+}
+
 /// The rows as a grid.
 #[component]
 pub fn Grid(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>, label: String) -> impl IntoView {
@@ -109,55 +169,8 @@ pub fn Grid(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>, label: String)
     };
 
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
-        // ← and → belong to the tiles (and to scrolling a wide list).
-        let Some(key) = Key::from_dom(&ev.key(), ev.ctrl_key() || ev.meta_key())
-            .filter(|k| !matches!(k, Key::Left | Key::Right))
-        else {
-            return;
-        };
-        let on_control = ev.target().is_some_and(|t| {
-            t.dyn_ref::<web_sys::HtmlInputElement>().is_some()
-                || t.dyn_ref::<web_sys::HtmlButtonElement>().is_some()
-                || t.dyn_ref::<web_sys::HtmlAnchorElement>().is_some()
-        });
-        if on_control && matches!(key, Key::Space | Key::Enter) {
-            // The control's own action (a checkbox, a button, a link).
-            return;
-        }
-        ev.prevent_default();
-        let keys: Vec<String> = rows.with_untracked(|r| r.iter().map(|r| r.key.clone()).collect());
         let page = (viewport.get_untracked() / ROW_HEIGHT).floor() as usize;
-        let intent = ctx
-            .selection
-            .try_update(|s| s.key(key, ev.shift_key(), &keys, page))
-            .unwrap_or(Intent::None);
-        let find = |key: &str| rows.with_untracked(|r| r.iter().find(|r| r.key == key).cloned());
-        match intent {
-            Intent::None => reveal(),
-            // Enter opens a folder and previews a file; Space previews a
-            // file and toggles a folder's row.
-            Intent::Open(key) => match find(&key) {
-                Some(row) if row.is_file() => ctx.dialog.set(Some(Dialog::Preview(row))),
-                Some(row) => actions.open(&row),
-                None => {}
-            },
-            Intent::Preview(key) => match find(&key) {
-                Some(row) if row.is_file() => ctx.dialog.set(Some(Dialog::Preview(row))),
-                Some(_) => ctx.selection.update(|s| s.toggle(&key)),
-                None => {}
-            },
-            Intent::Delete(keys) => {
-                let chosen: Vec<RowView> = keys.iter().filter_map(|k| find(k)).collect();
-                ctx.dialog.set(Some(Dialog::Delete(chosen)));
-            }
-            Intent::Rename(key) => {
-                if let Some(row) = find(&key)
-                    && matches!(row.kind, RowKind::File(_))
-                {
-                    ctx.dialog.set(Some(Dialog::Rename(row)));
-                }
-            }
-        }
+        on_key(ctx, actions, rows, &ev, page, 1, reveal);
     };
 
     let header = move |title: &'static str, by: SortBy| {

@@ -8,9 +8,10 @@
 //! presigned link the browser's cache keeps.
 
 use super::actions::Actions;
+use super::grid;
 use super::{Ctx, Dialog};
 use crate::chunks;
-use ferry_client::listview::{self, Intent, Key};
+use ferry_client::listview;
 use ferry_client::route::Route;
 use ferry_client::rows::{RowKind, RowView};
 use ferry_client::thumbs::ThumbLinks;
@@ -20,7 +21,6 @@ use ferry_protocol::preview::{self, PreviewKind};
 use leptos::html;
 use leptos::prelude::*;
 use uuid::Uuid;
-use wasm_bindgen::JsCast;
 
 /// A tile's width with the gap after it, in pixels (the CSS's tile width
 /// plus its gap): how many fit on a line.
@@ -159,48 +159,9 @@ pub fn Tiles(ctx: Ctx, actions: Actions, rows: Memo<Vec<RowView>>, label: String
         measure();
     };
     let on_key = move |ev: leptos::ev::KeyboardEvent| {
-        let Some(key) = Key::from_dom(&ev.key(), ev.ctrl_key() || ev.meta_key()) else {
-            return;
-        };
-        let on_control = ev.target().is_some_and(|t| {
-            t.dyn_ref::<web_sys::HtmlInputElement>().is_some()
-                || t.dyn_ref::<web_sys::HtmlButtonElement>().is_some()
-                || t.dyn_ref::<web_sys::HtmlAnchorElement>().is_some()
-        });
-        if on_control && matches!(key, Key::Space | Key::Enter) {
-            return;
-        }
-        ev.prevent_default();
-        let keys: Vec<String> = rows.with_untracked(|r| r.iter().map(|r| r.key.clone()).collect());
         let cols = columns.get_untracked();
         let page = (viewport.get_untracked() / LINE).floor() as usize * cols;
-        let intent = ctx
-            .selection
-            .try_update(|s| s.key_in_columns(key, ev.shift_key(), &keys, page, cols))
-            .unwrap_or(Intent::None);
-        let find = |key: &str| rows.with_untracked(|r| r.iter().find(|r| r.key == key).cloned());
-        match intent {
-            Intent::None => reveal(),
-            Intent::Open(key) => match find(&key) {
-                Some(row) if row.is_file() => ctx.dialog.set(Some(Dialog::Preview(row))),
-                Some(row) => actions.open(&row),
-                None => {}
-            },
-            Intent::Preview(key) => match find(&key) {
-                Some(row) if row.is_file() => ctx.dialog.set(Some(Dialog::Preview(row))),
-                Some(_) => ctx.selection.update(|s| s.toggle(&key)),
-                None => {}
-            },
-            Intent::Delete(keys) => {
-                let chosen: Vec<RowView> = keys.iter().filter_map(|k| find(k)).collect();
-                ctx.dialog.set(Some(Dialog::Delete(chosen)));
-            }
-            Intent::Rename(key) => {
-                if let Some(row) = find(&key).filter(RowView::is_file) {
-                    ctx.dialog.set(Some(Dialog::Rename(row)));
-                }
-            }
-        }
+        grid::on_key(ctx, actions, rows, &ev, page, cols, reveal);
     };
 
     view! {
