@@ -88,24 +88,9 @@ async fn upload(
     content_type: &str,
     content: &[u8],
 ) -> String {
-    let created = stack
-        .command(
-            token,
-            json!({"Action": "CreateFile", "Folder": "", "Name": name,
-                   "Size": content.len(), "ContentType": content_type}),
-        )
-        .await;
-    assert_eq!(
-        created.status,
-        201,
-        "{}",
-        String::from_utf8_lossy(&created.body)
-    );
-    let created = created.json();
-    let put = stack
-        .presigned(&created["upload"]["request"], content.to_vec())
-        .await;
-    assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
+    let create = json!({"Action": "CreateFile", "Folder": "", "Name": name,
+                        "Size": content.len(), "ContentType": content_type});
+    let created = stack.create_and_put(token, create, content).await;
     stack.settle().await;
     created["file"]["fileId"].as_str().unwrap().to_owned()
 }

@@ -161,15 +161,12 @@ impl Stack {
             .expect("the bus settles");
     }
 
-    /// Creates a file, uploads `content` in one PUT and waits for the index.
-    pub async fn upload(&self, token: &str, folder: &str, name: &str, content: &[u8]) -> Value {
-        let created = self
-            .command(
-                token,
-                json!({"Action": "CreateFile", "Folder": folder, "Name": name,
-                       "Size": content.len(), "ContentType": "text/plain"}),
-            )
-            .await;
+    /// Sends `create` (a `CreateFile` command's data) and `content` in the
+    /// one presigned PUT it answers; the command's answer (`file`,
+    /// `upload`). Asserts both succeeded.
+    #[allow(dead_code)] // not every test file uploads
+    pub async fn create_and_put(&self, token: &str, create: Value, content: &[u8]) -> Value {
+        let created = self.command(token, create).await;
         assert_eq!(
             created.status,
             201,
@@ -181,6 +178,14 @@ impl Stack {
             .presigned(&created["upload"]["request"], content.to_vec())
             .await;
         assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
+        created
+    }
+
+    /// Creates a file, uploads `content` in one PUT and waits for the index.
+    pub async fn upload(&self, token: &str, folder: &str, name: &str, content: &[u8]) -> Value {
+        let create = json!({"Action": "CreateFile", "Folder": folder, "Name": name,
+                            "Size": content.len(), "ContentType": "text/plain"});
+        let created = self.create_and_put(token, create, content).await;
         self.settle().await;
         let id = created["file"]["fileId"].as_str().unwrap();
         let file = self.get(token, &format!("/api/files/{id}")).await;
