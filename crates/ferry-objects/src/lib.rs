@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod backend;
+mod direct;
 mod disk;
 pub mod events;
 pub mod presign;

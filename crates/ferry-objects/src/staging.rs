@@ -221,6 +221,9 @@ impl Written {
 /// at a time.
 pub(crate) struct PartWriter {
     file: std::fs::File,
+    /// The bytes' way past the page cache, while it serves
+    /// ([`crate::direct`]).
+    direct: Option<crate::direct::Writer>,
     at: u64,
     len: u64,
     md5: Option<Md5>,
@@ -243,9 +246,12 @@ impl PartWriter {
         } else {
             options.create_new(true);
         }
+        let file = options.open(path)?;
+        let at = offset.unwrap_or(0);
         Ok(Self {
-            file: options.open(path)?,
-            at: offset.unwrap_or(0),
+            file,
+            direct: crate::direct::Writer::open(path, at),
+            at,
             len: 0,
             md5: (md5 || !sha).then(Md5::new),
             sha: sha.then(Sha256::new),
@@ -264,7 +270,11 @@ impl PartWriter {
                     sha.update(piece);
                 }
             }
-            self.file.write_all_at(&bytes, self.at)?;
+            match self.direct.as_mut().map(|direct| direct.write(&bytes)) {
+                None => self.file.write_all_at(&bytes, self.at)?,
+                Some(Ok(())) => {}
+                Some(Err(unwritten)) => self.through_cache(unwritten)?,
+            }
             self.at += bytes.len() as u64;
             self.len += bytes.len() as u64;
         }
@@ -272,13 +282,31 @@ impl PartWriter {
     }
 
     /// Flushes the bytes to disk and answers their hashes.
-    pub(crate) fn finish(self) -> std::io::Result<Written> {
+    pub(crate) fn finish(mut self) -> std::io::Result<Written> {
+        if let Some(direct) = self.direct.take()
+            && let Err(unwritten) = direct.finish(&self.file)
+        {
+            self.through_cache(unwritten)?;
+        }
         self.file.sync_data()?;
         Ok(Written {
             md5: self.md5.map(Md5::finalize),
             sha256: self.sha.map(|s| s.finalize().into()),
             len: self.len,
         })
+    }
+}
+
+impl PartWriter {
+    /// After a write past the page cache failed: when `O_DIRECT` itself was
+    /// refused, the bytes it held go through the cache, and so does the
+    /// rest of the part; any other error is the write's.
+    fn through_cache(&mut self, unwritten: crate::direct::Unwritten) -> std::io::Result<()> {
+        self.direct = None;
+        if !crate::direct::refused(&unwritten.error) {
+            return Err(unwritten.error);
+        }
+        self.file.write_all_at(&unwritten.bytes, unwritten.at)
     }
 }
 
@@ -992,6 +1020,11 @@ pub(crate) fn hash_file(path: &Path, len: u64) -> std::io::Result<Sha256> {
 
 /// `start` fed with `len` bytes of `path` from `offset`.
 fn hash_range(mut sha: Sha256, path: &Path, offset: u64, len: u64) -> std::io::Result<Sha256> {
+    // Past the page cache, as the parts were written ([`crate::direct`]).
+    let mut direct = sha.clone();
+    if crate::direct::read(path, offset, len, |bytes| direct.update(bytes))? {
+        return Ok(direct);
+    }
     let file = std::fs::File::open(path)?;
     let mut buf = vec![0_u8; 1 << 20];
     let mut at = offset;
