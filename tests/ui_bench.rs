@@ -470,10 +470,13 @@ async fn browser_upload(
     browser.run_async(WATCH_UPLOAD, vec![]).await?;
     let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    browser
-        .find_by_label("Upload files")
-        .await?
-        .send_keys(path.to_str().context("a UTF-8 path")?)
+    // As a person does: the pointer reaches "Upload files", which fetches
+    // the upload machinery's chunk, and choosing a file in the picker takes
+    // a moment (Uppy's code, too, is in the page before its upload).
+    let pick = browser.find_by_label("Upload files").await?;
+    browser.hover(&pick).await?;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    pick.send_keys(path.to_str().context("a UTF-8 path")?)
         .await?;
     let watching = {
         let (peak, stop) = (peak.clone(), stop.clone());

@@ -286,29 +286,43 @@ async fn each_chunk_is_fetched_when_it_is_first_needed() -> Result<()> {
         "after a reload with the session kept",
     )?;
 
-    // The first upload fetches the upload driver and the commands' chunk.
+    // The pointer on "Upload files" fetches the upload driver, before any
+    // file is chosen (and nothing else); the first upload then fetches the
+    // commands' chunk.
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("notes.txt");
     std::fs::write(&path, b"which chunks load when\n")?;
+    let pick = browser.find_by_label("Upload files").await?;
+    let hovered_at = browser.page_clock().await?;
+    browser.hover(&pick).await?;
+    let driver = wait_for_split(&browser, &build, "uploads").await?;
+    assert!(
+        driver.start >= hovered_at,
+        "the uploads chunk was requested at {:.1} ms, before the pointer reached Upload files at {hovered_at:.1} ms",
+        driver.start
+    );
+    browser.settle().await?;
+    let log = Log::read(&browser, &build).await?;
+    log.none_of(
+        &[
+            "dialogs", "activity", "commands", "download", "search", "trash",
+        ],
+        "with the pointer on Upload files",
+    )?;
     let picked_at = browser.page_clock().await?;
-    browser
-        .find_by_label("Upload files")
-        .await?
-        .send_keys(path.to_str().context("a UTF-8 path")?)
+    pick.send_keys(path.to_str().context("a UTF-8 path")?)
         .await?;
     let uploads = browser.find_by_role("region", "Uploads").await?;
     wait_for_text(&uploads, |t| t.contains("Indexed")).await?;
     let log = Log::read(&browser, &build).await?;
-    for name in ["uploads", "commands"] {
-        let request = log
-            .split(name)
-            .with_context(|| format!("an upload finished without the {name} chunk"))?;
-        assert!(
-            request.start >= picked_at,
-            "the {name} chunk was requested at {:.1} ms, before the file was picked at {picked_at:.1} ms",
-            request.start
-        );
-    }
+    let commands = log
+        .split("commands")
+        .context("an upload finished without the commands chunk")?;
+    assert!(
+        commands.start >= picked_at,
+        "the commands chunk was requested at {:.1} ms, before the file was picked at {picked_at:.1} ms",
+        commands.start
+    );
     log.none_of(&["dialogs", "activity", "search"], "after the first upload")?;
 
     // The first selection fetches the dialogs' chunk, with the bar that

@@ -643,6 +643,20 @@ impl Browser {
         }
     }
 
+    /// Moves the pointer onto `element`, as a person's pointer reaches a
+    /// control before pressing it.
+    pub async fn hover(&self, element: &Element) -> Result<()> {
+        use fantoccini::actions::{InputSource as _, MouseActions, PointerAction};
+        let reach = MouseActions::new("pointer".to_owned()).then(PointerAction::MoveToElement {
+            element: element.clone(),
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        });
+        self.client.perform_actions(reach).await?;
+        Ok(())
+    }
+
     /// Waits for the form field with this accessible name, whatever its role
     /// (a password field has none in ARIA): as a person finds it by its label.
     pub async fn find_by_label(&self, name: &str) -> Result<Element> {

@@ -274,6 +274,7 @@ pub fn Files(config: ClientConfig, session: Session, host: Host) -> impl IntoVie
             on:keydown=undo_key
             on:click=follow_link
             class:ferry-dropping=move || dropping.get()
+            on:dragenter=move |_| uploads.fetch_ahead()
             on:dragover=move |ev: leptos::ev::DragEvent| { ev.prevent_default(); dropping.set(true) }
             on:dragleave=move |_| dropping.set(false)
             on:drop=move |ev: leptos::ev::DragEvent| {

@@ -49,6 +49,8 @@ pub fn Toolbar(
     view! {
         <div class="ferry-toolbar" part="toolbar">
             <label class="ferry-button ferry-primary ferry-pick"
+                on:pointerenter=move |_| uploads.fetch_ahead()
+                on:focusin=move |_| uploads.fetch_ahead()
                 on:click=move |ev| {
                     // Chromium's picker gives handles: an interrupted
                     // upload can then go on without a new pick.
@@ -61,7 +63,9 @@ pub fn Toolbar(
                 "Upload files"
                 <input type="file" multiple node_ref=files_input class="ferry-visually-hidden" on:change=picked />
             </label>
-            <label class="ferry-button ferry-pick">
+            <label class="ferry-button ferry-pick"
+                on:pointerenter=move |_| uploads.fetch_ahead()
+                on:focusin=move |_| uploads.fetch_ahead()>
                 "Upload a folder"
                 <input type="file" multiple node_ref=folder_input class="ferry-visually-hidden" on:change=picked />
             </label>

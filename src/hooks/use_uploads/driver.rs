@@ -63,6 +63,12 @@ chunks::split_point! {
     }
 }
 
+chunks::split_point! {
+    uploads =>
+    /// Nothing but the chunk's arrival ([`UseUploads::fetch_ahead`]).
+    pub(crate) fn fetch_ahead() -> () {}
+}
+
 /// What an item's driver hears while its bytes go up.
 #[derive(Debug)]
 pub(crate) enum News {

@@ -77,6 +77,8 @@ pub(crate) struct Registry {
     pub owner: Option<Owner>,
     /// Whether the machinery has started (`driver::start`).
     pub started: bool,
+    /// Whether its chunk was asked for ahead ([`UseUploads::fetch_ahead`]).
+    pub fetched_ahead: bool,
 }
 
 /// One mount's uploads. `Copy`: every part is a handle.
@@ -167,6 +169,23 @@ impl UseUploads {
                 uploads.chunk_failed(&failure);
             }
         });
+    }
+
+    /// A person is heading for an upload (the pointer on an upload
+    /// button, a drag over the files): the upload machinery's chunk is
+    /// fetched now, while the picker is open or the drag goes on, so the
+    /// first file doesn't wait for it once chosen. Once per mount; a
+    /// failure here is left for the upload itself to show.
+    pub fn fetch_ahead(&self) {
+        let first = self
+            .registry
+            .try_update_value(|r| !std::mem::replace(&mut r.fetched_ahead, true))
+            .unwrap_or(false);
+        if first {
+            leptos::task::spawn_local(async {
+                let _ = driver::fetch_ahead().await;
+            });
+        }
     }
 
     /// Queues the files of a file input or a paste.
