@@ -587,6 +587,53 @@ async fn bare_upload(browser: &Browser, path: &std::path::Path, size: u64) -> Re
         .with_context(|| format!("the bare PUT: {put}"))
 }
 
+/// Ferry's hashing alone, no upload: its two hashing workers (the build's
+/// `hash-worker.js`, as an upload starts them) read and hash every 16 MiB
+/// part of `path`, picked in a plain input; returns ms. With Chromium's CPU
+/// around it, this is what checksums cost before a byte is sent.
+async fn hash_alone(browser: &Browser, path: &std::path::Path) -> Result<f64> {
+    let build = Build::read()?;
+    let worker = build
+        .files
+        .iter()
+        .find(|f| f.path.contains("/hash-worker"))
+        .context("the build has no hashing worker")?;
+    pick_in_plain_input(browser, "bench-hash", "File to hash", path).await?;
+    let hashed = browser
+        .run_async(
+            HASH_ALONE,
+            vec![json!(format!("/{}", worker.path)), json!(PART_SIZE)],
+        )
+        .await?;
+    hashed["ms"]
+        .as_f64()
+        .with_context(|| format!("hashing alone: {hashed}"))
+}
+
+/// The part size Ferry's server picks for the bench's files.
+const PART_SIZE: u64 = 16 * 1024 * 1024;
+
+const HASH_ALONE: &str = r#"
+const [url, partSize, done] = arguments;
+const file = document.getElementById('bench-hash').files[0];
+const parts = Math.max(1, Math.ceil(file.size / partSize));
+const started = performance.now();
+let heard = 0;
+const workers = [1, 2].map((first) => {
+  const worker = new Worker(url, { type: 'module' });
+  worker.onmessage = ({ data }) => {
+    if (data.error) done({ error: data.error });
+    else if (data.checksum && ++heard === parts) {
+      const ms = performance.now() - started;
+      workers.forEach((w) => w.terminate());
+      done({ ms });
+    }
+  };
+  worker.postMessage({ file, partSize, parts: true, whole: false, first, stride: 2 });
+  return worker;
+});
+"#;
+
 /// Uppy's S3 multipart uploader (tools/npm/peers/uppy-bench.mjs, bundled
 /// by the pinned esbuild) sending `path` from the page as `uppy.bin`;
 /// returns ms.
@@ -855,6 +902,7 @@ async fn upload_timings() -> Result<()> {
             let mut runs: Vec<(Uploader, Timed)> = Vec::new();
             let mut extras = FerryExtras::default();
             let mut curls = Vec::new();
+            let mut hashing: Vec<(f64, f64)> = Vec::new();
             for round in 0..ROUNDS {
                 let (stack, browser) = uploading_page(&threshold, extra).await?;
                 if size_label.is_empty() {
@@ -895,6 +943,12 @@ async fn upload_timings() -> Result<()> {
                         );
                     }
                     runs.push((who, timed));
+                }
+                if extra.is_none() {
+                    settle();
+                    let before = browser.cpu_seconds();
+                    let ms = hash_alone(&browser, files.0).await?;
+                    hashing.push((ms, browser.cpu_seconds() - before));
                 }
             }
             let of = |who: Uploader, pick: fn(&Timed) -> f64| {
@@ -939,6 +993,12 @@ async fn upload_timings() -> Result<()> {
                 per_round(Uploader::Uppy)
             );
             println!("FERRY_BENCH {name}peak_bytes={}", extras.peak);
+            if !hashing.is_empty() {
+                let ms = median(hashing.iter().map(|h| h.0).collect());
+                let cpu = median(hashing.iter().map(|h| h.1).collect());
+                println!("FERRY_BENCH {name}hash_alone_ms={ms:.1}");
+                println!("FERRY_BENCH {name}hash_alone_chromium_cpu_s={cpu:.2}");
+            }
             for (who, key) in [
                 (Uploader::Ferry, ""),
                 (Uploader::Bare, "bare_put_"),

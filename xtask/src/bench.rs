@@ -303,6 +303,17 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
             page / 1000.0,
             (chromium + server) / (page / 1000.0),
         );
+        if label == "checksums" {
+            let alone = get("upload_checksums_hash_alone_ms")?;
+            let alone_cpu = get("upload_checksums_hash_alone_chromium_cpu_s")?;
+            let unchecked = get("upload_no_checksums_chromium_cpu_s")?;
+            println!(
+                "{:17}  hashing alone (Ferry's two workers, no upload): {alone:.0} ms, Chromium \
+                 {alone_cpu:.1} CPU-s; Chromium's CPU with checksums less without: {:.1} s",
+                "",
+                chromium - unchecked,
+            );
+        }
         let bare = get(&format!("upload_{label}_bare_put_ms"))?;
         let bare_chromium = get(&format!("upload_{label}_bare_put_chromium_cpu_s"))?;
         let bare_server = get(&format!("upload_{label}_bare_put_server_cpu_s"))?;
@@ -366,6 +377,14 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
             256.0 / (uppy / 1000.0),
             word(&out, &format!("upload_{label}_quarter_ratios_to_uppy"))?,
         );
+        if label == "checksums" {
+            println!(
+                "{:25}hashing alone: {:.0} ms, Chromium {:.1} CPU-s",
+                "",
+                get("upload_checksums_quarter_hash_alone_ms")?,
+                get("upload_checksums_quarter_hash_alone_chromium_cpu_s")?,
+            );
+        }
     }
     println!(
         "Where the CPU went in the first round's Ferry uploads, by process kind and thread \
