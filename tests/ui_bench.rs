@@ -913,9 +913,10 @@ async fn upload_timings() -> Result<()> {
                 }
                 for i in 0..order.len() {
                     let who = order[(i + round) % order.len()];
-                    // The first round's Ferry upload is profiled by thread.
-                    let profile = (round == 0 && who == Uploader::Ferry)
-                        .then(|| format!("{label} {size_label}Ferry"));
+                    // The first round's Ferry and Uppy uploads are profiled
+                    // by thread, to compare where each spends its CPU.
+                    let profile = (round == 0 && who != Uploader::Bare)
+                        .then(|| format!("{label} {size_label}{who:?}"));
                     let timed = timed_upload(
                         who,
                         &stack,

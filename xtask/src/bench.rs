@@ -387,8 +387,8 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
         }
     }
     println!(
-        "Where the CPU went in the first round's Ferry uploads, by process kind and thread \
-         (threads over 0.05 CPU-s):"
+        "Where the CPU went in the first round's Ferry and Uppy uploads, by process kind and \
+         thread (threads over 0.05 CPU-s):"
     );
     for line in out.lines().filter_map(|l| l.strip_prefix("FERRY_PROFILE ")) {
         println!("  {line}");
