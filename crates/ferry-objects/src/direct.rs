@@ -179,14 +179,13 @@ impl Writer {
                 bytes: self.buffer.bytes()[..filled].to_vec(),
             });
         }
-        let filled = self.filled;
-        cached
-            .write_all_at(&self.buffer.bytes()[..filled], self.at)
-            .map_err(|error| Unwritten {
-                error,
-                at: self.at,
-                bytes: Vec::new(),
-            })
+        let (filled, at) = (self.filled, self.at);
+        let tail = &self.buffer.bytes()[..filled];
+        cached.write_all_at(tail, at).map_err(|error| Unwritten {
+            error,
+            at,
+            bytes: tail.to_vec(),
+        })
     }
 }
 
