@@ -602,16 +602,16 @@ async fn hash_alone(browser: &Browser, path: &std::path::Path) -> Result<f64> {
     let hashed = browser
         .run_async(
             HASH_ALONE,
-            vec![json!(format!("/{}", worker.path)), json!(PART_SIZE)],
+            vec![
+                json!(format!("/{}", worker.path)),
+                json!(ferry_protocol::api::DEFAULT_PART_SIZE),
+            ],
         )
         .await?;
     hashed["ms"]
         .as_f64()
         .with_context(|| format!("hashing alone: {hashed}"))
 }
-
-/// The part size Ferry's server picks for the bench's files.
-const PART_SIZE: u64 = 16 * 1024 * 1024;
 
 const HASH_ALONE: &str = r#"
 const [url, partSize, done] = arguments;

@@ -1020,10 +1020,10 @@ pub(crate) fn hash_file(path: &Path, len: u64) -> std::io::Result<Sha256> {
 
 /// `start` fed with `len` bytes of `path` from `offset`.
 fn hash_range(mut sha: Sha256, path: &Path, offset: u64, len: u64) -> std::io::Result<Sha256> {
-    // Past the page cache, as the parts were written ([`crate::direct`]).
-    let mut direct = sha.clone();
-    if crate::direct::read(path, offset, len, |bytes| direct.update(bytes))? {
-        return Ok(direct);
+    // Past the page cache, as the parts were written ([`crate::direct`]);
+    // when that is refused, nothing was fed and the cache is read instead.
+    if crate::direct::read(path, offset, len, |bytes| sha.update(bytes))? {
+        return Ok(sha);
     }
     let file = std::fs::File::open(path)?;
     let mut buf = vec![0_u8; 1 << 20];
