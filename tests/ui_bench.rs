@@ -22,6 +22,8 @@
 #[allow(dead_code)]
 #[path = "e2e/harness.rs"]
 mod harness;
+#[path = "ui_bench/one_read.rs"]
+mod one_read;
 #[allow(dead_code)]
 #[path = "e2e/proxy.rs"]
 mod proxy;

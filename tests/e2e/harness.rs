@@ -383,6 +383,23 @@ impl Browser {
         let group = self.driver.child.id();
         move || renderer_memory(group)
     }
+
+    /// A function that reads the private memory (`RssAnon`: not file
+    /// pages, not shared) of all this browser's processes, in bytes: a
+    /// `Blob`'s bytes are kept by the browser process, not the tab's.
+    #[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
+    pub fn private_memory_sampler(&self) -> impl Fn() -> u64 + Send + 'static {
+        let group = self.driver.child.id();
+        move || {
+            group_processes(group, |cmdline| {
+                cmdline.contains("chrom") && !cmdline.contains("chromedriver")
+            })
+            .iter()
+            .filter_map(|(pid, _)| status_kib(*pid, "RssAnon:"))
+            .map(|kib| kib * 1024)
+            .sum()
+        }
+    }
 }
 
 impl Browser {
@@ -525,19 +542,22 @@ pub fn thread_ticks(group: u32, wanted: impl Fn(&str) -> bool) -> ThreadTicks {
 fn renderer_memory(group: u32) -> u64 {
     group_processes(group, |cmdline| cmdline.contains("--type=renderer"))
         .iter()
-        .filter_map(|(pid, _)| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-            let kib: u64 = status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))?
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .ok()?;
-            Some(kib * 1024)
-        })
+        .filter_map(|(pid, _)| status_kib(*pid, "VmRSS:"))
+        .map(|kib| kib * 1024)
         .sum()
+}
+
+/// A `/proc/PID/status` figure in KiB (`field` with its colon).
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 impl Browser {

@@ -406,6 +406,53 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
             big / quarter.max(1.0)
         );
     }
+    one_read_report(&out)
+}
+
+/// Issue 17's "one read per byte": each way Chromium offers to send the
+/// buffer a worker read and hashed, against reading the file twice (what
+/// Ferry does), in one Chromium against the bench's own sink.
+fn one_read_report(out: &str) -> Result<()> {
+    let mib = 1024.0 * 1024.0;
+    println!();
+    println!(
+        "One read per byte? The same reading and hashing (two workers, 16 MiB parts, 4 in flight), \
+         only the sending differs (medians of 3; ratios to two reads in the same run)"
+    );
+    for (label, size) in [("", "1 GiB"), ("quarter_", "256 MiB")] {
+        for (lever, words) in [
+            (
+                "two_reads",
+                "two reads: the page sends a slice of the file (Ferry)",
+            ),
+            ("page_bytes", "one read: the page sends the worker's buffer"),
+            (
+                "page_blob",
+                "one read: the page sends a Blob made of the buffer",
+            ),
+            ("worker_bytes", "one read: the worker sends its buffer"),
+            ("worker_stream", "one read: the worker sends a body stream"),
+        ] {
+            let name = format!("one_read_{label}{lever}");
+            if let Ok(refused) = word(out, &format!("{name}_refused")) {
+                println!(
+                    "{size:>7} {words}: refused by Chromium ({})",
+                    refused.replace('_', " ")
+                );
+                continue;
+            }
+            let get = |what: &str| figure(out, &format!("{name}_{what}"));
+            println!(
+                "{size:>7} {words}: {:.0} ms = {:.2}x, Chromium {:.1} CPU-s = {:.2}x, \
+                 memory +{:.0} MiB",
+                get("ms")?,
+                get("time_ratio")?,
+                get("chromium_cpu_s")?,
+                get("cpu_ratio")?,
+                get("memory_rise_bytes")? / mib,
+            );
+        }
+    }
     Ok(())
 }
 
