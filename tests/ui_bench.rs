@@ -411,7 +411,12 @@ let idle = 0;
 puts.slice(4).forEach((put, i) => { idle += Math.max(0, put.startTime - ends[i]); });
 const meanPut = puts.reduce((sum, e) => sum + (e.responseEnd - e.startTime), 0) / Math.max(1, puts.length);
 const create = all.find(e => new URL(e.name).pathname === '/api/commands');
+const at = (e) => e ? `${(e.startTime - window.__ferryPicked).toFixed(0)}..${(e.responseEnd - window.__ferryPicked).toFixed(0)}` : 'none';
+// The first moments after the pick: the hashing worker's script, the
+// first presign requests, the first parts' PUTs (start..end, ms).
+const early = `worker ${at(all.find(e => e.name.includes('hash-worker')))}; presigns ${presigns.slice(0, 3).map(at).join(', ')}; puts ${puts.slice(0, 4).map(at).join(', ')}`;
 done({
+  early,
   createStart: create ? create.startTime - window.__ferryPicked : null,
   createEnd: create ? create.responseEnd - window.__ferryPicked : null,
   idle,
@@ -723,7 +728,8 @@ struct FerryExtras {
     /// The last upload's: ms slots stayed empty, mean ms of a PUT.
     idle: f64,
     mean_put: f64,
-    /// When (ms after the pick) CreateFile's request started and ended.
+    /// When (ms after the pick) CreateFile's request started and ended,
+    /// and the first moments after it (the worker's script, presigns, PUTs).
     create: String,
     fourth: Vec<f64>,
     presigns: Vec<f64>,
@@ -859,7 +865,12 @@ async fn timed_upload(
                 into.push(v);
             }
         };
-        extras.create = format!("{}..{}", parts["createStart"], parts["createEnd"]);
+        extras.create = format!(
+            "{}..{}; {}",
+            parts["createStart"],
+            parts["createEnd"],
+            parts["early"].as_str().unwrap_or_default()
+        );
         extras.idle = parts["idle"].as_f64().unwrap_or(f64::NAN);
         extras.mean_put = parts["meanPut"].as_f64().unwrap_or(f64::NAN);
         push(&mut extras.first, "first");

@@ -1,8 +1,10 @@
 //! SHA-256 off the page's thread: the hashing worker (`js/hash-worker.js`)
 //! for a file's parts while they upload, and for a whole file of any size
 //! (checking a downloaded copy); WebCrypto for a file small enough to go up
-//! in one PUT. A [`Hasher`] owns its worker: dropping it stops the worker,
-//! so whoever holds it (an upload, the copy check) cleans up by dropping.
+//! in one PUT. A [`Hasher`] owns its workers: dropping it stops them, so
+//! whoever holds it (an upload, the copy check) cleans up by dropping. A
+//! [`Warm`] worker is started ahead, when a person heads for an upload, so
+//! its script is loaded and running by the time a file is picked.
 
 use wasm_bindgen::prelude::*;
 
@@ -19,15 +21,50 @@ pub enum Hashed {
     Failed(String),
 }
 
-/// A running hasher; dropping it stops its workers.
+/// A hashing worker with nothing to hash yet; dropping it stops it.
 #[derive(Debug)]
-pub struct Hasher {
-    workers: Vec<web_sys::Worker>,
-    /// Every worker's message handler (one closure), kept alive with them.
-    on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
+pub struct Warm {
+    worker: web_sys::Worker,
     /// The `blob:` URL the worker started from, when Ferry's scripts come
     /// from another origin than the page's; revoked with the worker.
     blob_url: Option<String>,
+}
+
+impl Warm {
+    /// Starts a hashing worker; it loads its script and waits for a file.
+    pub fn start() -> Result<Self, JsValue> {
+        let url = wasm_bindgen::link_to!(module = "/js/hash-worker.js");
+        let blob_url = same_origin_start(&url)?;
+        let options = web_sys::WorkerOptions::new();
+        options.set_type(web_sys::WorkerType::Module);
+        match web_sys::Worker::new_with_options(blob_url.as_deref().unwrap_or(&url), &options) {
+            Ok(worker) => Ok(Self { worker, blob_url }),
+            Err(error) => {
+                if let Some(url) = &blob_url {
+                    let _ = web_sys::Url::revoke_object_url(url);
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
+impl Drop for Warm {
+    fn drop(&mut self) {
+        self.worker.set_onmessage(None);
+        self.worker.terminate();
+        if let Some(url) = &self.blob_url {
+            let _ = web_sys::Url::revoke_object_url(url);
+        }
+    }
+}
+
+/// A running hasher; dropping it stops its workers.
+#[derive(Debug)]
+pub struct Hasher {
+    workers: Vec<Warm>,
+    /// Every worker's message handler (one closure), kept alive with them.
+    on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
 }
 
 impl Hasher {
@@ -35,23 +72,31 @@ impl Hasher {
     /// that share the parts (part n goes to worker n mod `workers`, so the
     /// first parts are ready sooner): `report` hears each part's SHA-256
     /// (WebCrypto), not necessarily in order, up to part `until`;
-    /// [`Self::allow`] lets them go further.
+    /// [`Self::allow`] lets them go further. The `warm` workers are used
+    /// first.
     pub fn parts(
         file: &web_sys::Blob,
         part_size: u64,
         until: u32,
-        workers: u32,
+        (warm, workers): (Vec<Warm>, u32),
         report: impl Fn(Hashed) + 'static,
     ) -> Result<Self, JsValue> {
-        Self::start(file, part_size, true, false, Some(until), workers, report)
+        Self::start(
+            file,
+            part_size,
+            (true, false),
+            Some(until),
+            (warm, workers),
+            report,
+        )
     }
 
     /// Lets the workers hash parts up to `until`.
     pub fn allow(&self, until: u32) {
         let message = js_sys::Object::new();
         if js_sys::Reflect::set(&message, &"until".into(), &until.into()).is_ok() {
-            for worker in &self.workers {
-                let _ = worker.post_message(&message);
+            for warm in &self.workers {
+                let _ = warm.worker.post_message(&message);
             }
         }
     }
@@ -59,20 +104,24 @@ impl Hasher {
     /// Starts hashing the whole of `file` with a streaming SHA-256 (WebCrypto
     /// only hashes whole buffers): `report` hears [`Hashed::File`] at the end.
     pub fn whole(file: &web_sys::Blob, report: impl Fn(Hashed) + 'static) -> Result<Self, JsValue> {
-        Self::start(file, 16 * 1024 * 1024, false, true, None, 1, report)
+        Self::start(
+            file,
+            16 * 1024 * 1024,
+            (false, true),
+            None,
+            (Vec::new(), 1),
+            report,
+        )
     }
 
     fn start(
         file: &web_sys::Blob,
         part_size: u64,
-        parts: bool,
-        whole: bool,
+        (parts, whole): (bool, bool),
         until: Option<u32>,
-        workers: u32,
+        (warm, workers): (Vec<Warm>, u32),
         report: impl Fn(Hashed) + 'static,
     ) -> Result<Self, JsValue> {
-        let url = wasm_bindgen::link_to!(module = "/js/hash-worker.js");
-        let blob_url = same_origin_start(&url)?;
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
             move |event: web_sys::MessageEvent| {
                 if let Some(news) = read(&event.data()) {
@@ -80,8 +129,6 @@ impl Hasher {
                 }
             },
         );
-        let options = web_sys::WorkerOptions::new();
-        options.set_type(web_sys::WorkerType::Module);
         let message = js_sys::Object::new();
         js_sys::Reflect::set(&message, &"file".into(), file)?;
         js_sys::Reflect::set(&message, &"partSize".into(), &(part_size as f64).into())?;
@@ -95,17 +142,19 @@ impl Hasher {
         let mut hasher = Self {
             workers: Vec::new(),
             on_message,
-            blob_url,
         };
+        let mut warm = warm.into_iter();
         for first in 1..=workers.max(1) {
-            let worker = web_sys::Worker::new_with_options(
-                hasher.blob_url.as_deref().unwrap_or(&url),
-                &options,
-            )?;
-            worker.set_onmessage(Some(hasher.on_message.as_ref().unchecked_ref()));
-            hasher.workers.push(worker.clone());
+            let worker = match warm.next() {
+                Some(worker) => worker,
+                None => Warm::start()?,
+            };
+            worker
+                .worker
+                .set_onmessage(Some(hasher.on_message.as_ref().unchecked_ref()));
             js_sys::Reflect::set(&message, &"first".into(), &first.into())?;
-            worker.post_message(&message)?;
+            worker.worker.post_message(&message)?;
+            hasher.workers.push(worker);
         }
         Ok(hasher)
     }
@@ -168,18 +217,6 @@ pub fn base64(bytes: &[u8]) -> Option<String> {
     // `btoa` takes a "binary string": one character per byte.
     let binary: String = bytes.iter().copied().map(char::from).collect();
     web_sys::window()?.btoa(&binary).ok()
-}
-
-impl Drop for Hasher {
-    fn drop(&mut self) {
-        for worker in &self.workers {
-            worker.set_onmessage(None);
-            worker.terminate();
-        }
-        if let Some(url) = &self.blob_url {
-            let _ = web_sys::Url::revoke_object_url(url);
-        }
-    }
 }
 
 fn read(data: &JsValue) -> Option<Hashed> {

@@ -11,7 +11,7 @@
 use super::{Picked, UseUploads, UseUploadsOptions};
 use crate::api::put::{Put, PutFailure};
 use crate::chunks::{self, ChunkFuture};
-use crate::platform::hasher::{self, Hashed, Hasher};
+use crate::platform::hasher::{self, Hashed, Hasher, Warm};
 use crate::platform::picker::{self, Dropped, Placed};
 use crate::platform::{new_id, resume_store};
 use ferry_client::failure::ApiFailure;
@@ -65,8 +65,21 @@ chunks::split_point! {
 
 chunks::split_point! {
     uploads =>
-    /// Nothing but the chunk's arrival ([`UseUploads::fetch_ahead`]).
-    pub(crate) fn fetch_ahead() -> () {}
+    /// The chunk's arrival, and with checksums the hashing workers for
+    /// the next upload in parts ([`UseUploads::fetch_ahead`]).
+    pub(crate) fn fetch_ahead(uploads: UseUploads) -> () {
+        let checksums = uploads.settings().is_some_and(|s| s.checksums);
+        uploads.registry.try_update_value(|r| {
+            r.ahead_ready = true;
+            while checksums && r.warm.len() < HASH_WORKERS as usize {
+                match Warm::start() {
+                    Ok(worker) => r.warm.push(worker),
+                    // Left for the upload to start them, or say why not.
+                    Err(_) => break,
+                }
+            }
+        });
+    }
 }
 
 /// What an item's driver hears while its bytes go up.
@@ -212,6 +225,7 @@ impl UseUploads {
             .try_update_value(|r| {
                 r.files.clear();
                 r.kept.clear();
+                r.warm.clear();
                 (
                     std::mem::take(&mut r.running),
                     std::mem::take(&mut r.drivers),
@@ -678,9 +692,16 @@ impl Driver {
             && item.size >= self.settings.multipart_threshold_bytes)
             .then(|| {
                 let part_size = part_size_for(item.size, DEFAULT_PART_SIZE);
-                start_hasher(&file, part_size, hash_ahead(&self.settings), &self.tell, 0)
-                    .ok()
-                    .map(|hasher| Early { part_size, hasher })
+                start_hasher(
+                    uploads,
+                    &file,
+                    part_size,
+                    hash_ahead(&self.settings),
+                    &self.tell,
+                    0,
+                )
+                .ok()
+                .map(|hasher| Early { part_size, hasher })
             })
             .flatten();
         let command = Command::CreateFile(CreateFileV1 {
@@ -833,7 +854,7 @@ impl Driver {
             _ => (
                 settings
                     .checksums
-                    .then(|| start_hasher(file, part_size, allowed, &tell, 1)),
+                    .then(|| start_hasher(uploads, file, part_size, allowed, &tell, 1)),
                 1,
             ),
         };
@@ -1123,9 +1144,11 @@ struct Early {
     hasher: Hasher,
 }
 
-/// Starts the worker that reads and hashes `file`'s parts, up to part
-/// `until`; what it finds is news for the driver.
+/// Starts the workers that read and hash `file`'s parts, up to part
+/// `until` (those started ahead first); what they find is news for the
+/// driver.
 fn start_hasher(
+    uploads: UseUploads,
     file: &web_sys::File,
     part_size: u64,
     until: u32,
@@ -1133,9 +1156,19 @@ fn start_hasher(
     round: u8,
 ) -> Result<Hasher, wasm_bindgen::JsValue> {
     let tell = tell.clone();
-    Hasher::parts(file, part_size, until, HASH_WORKERS, move |hashed| {
-        let _ = tell.unbounded_send(News::Hashed(round, hashed));
-    })
+    let warm = uploads
+        .registry
+        .try_update_value(|r| std::mem::take(&mut r.warm))
+        .unwrap_or_default();
+    Hasher::parts(
+        file,
+        part_size,
+        until,
+        (warm, HASH_WORKERS),
+        move |hashed| {
+            let _ = tell.unbounded_send(News::Hashed(round, hashed));
+        },
+    )
 }
 
 /// Saves an upload's record without waiting.

@@ -17,6 +17,7 @@ use crate::api::files::FilesApi;
 use crate::chunks;
 use crate::notices::Notices;
 use crate::outbox::Outbox;
+use crate::platform::hasher::Warm;
 use crate::platform::picker::{self, Dropped, Placed};
 use crate::platform::resume_store;
 use driver::News;
@@ -79,6 +80,10 @@ pub(crate) struct Registry {
     pub started: bool,
     /// Whether its chunk was asked for ahead ([`UseUploads::fetch_ahead`]).
     pub fetched_ahead: bool,
+    /// Whether that chunk arrived.
+    pub ahead_ready: bool,
+    /// Hashing workers started ahead for the next upload in parts.
+    pub warm: Vec<Warm>,
 }
 
 /// One mount's uploads. `Copy`: every part is a handle.
@@ -174,16 +179,21 @@ impl UseUploads {
     /// A person is heading for an upload (the pointer on an upload
     /// button, a drag over the files): the upload machinery's chunk is
     /// fetched now, while the picker is open or the drag goes on, so the
-    /// first file doesn't wait for it once chosen. Once per mount; a
-    /// failure here is left for the upload itself to show.
+    /// first file doesn't wait for it once chosen, and, with checksums,
+    /// the hashing workers start, so their scripts are running by then.
+    /// The chunk is asked for once per mount (a failure here is left for
+    /// the upload itself to show); once it is here, each time a person
+    /// heads for an upload the workers an earlier upload used up are
+    /// started again.
     pub fn fetch_ahead(&self) {
-        let first = self
+        let go = self
             .registry
-            .try_update_value(|r| !std::mem::replace(&mut r.fetched_ahead, true))
+            .try_update_value(|r| !std::mem::replace(&mut r.fetched_ahead, true) || r.ahead_ready)
             .unwrap_or(false);
-        if first {
-            leptos::task::spawn_local(async {
-                let _ = driver::fetch_ahead().await;
+        if go {
+            let uploads = *self;
+            leptos::task::spawn_local(async move {
+                let _ = driver::fetch_ahead(uploads).await;
             });
         }
     }
