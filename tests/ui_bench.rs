@@ -385,13 +385,45 @@ new PerformanceObserver(list => list.getEntries().forEach(e => window.__ferryLon
 // Every part's PUT and every presign request, for when they started.
 performance.clearResourceTimings();
 performance.setResourceTimingBufferSize(100000);
+// Which parts each presign request asked for, when it started and when
+// its answer was in; and when each part's checksum came from a worker.
+window.__ferryPresigns = [];
+window.__ferryHashed = {};
+if (!window.__ferryFetch) {
+  window.__ferryFetch = window.fetch;
+  window.fetch = function (input, init) {
+    const url = new URL(typeof input === 'string' ? input : input.url, location.href);
+    const body = !/\/api\/files\/[^/]+\/parts$/.test(url.pathname) ? null
+      : init && init.body !== undefined ? Promise.resolve(String(init.body)) : input.clone().text();
+    const answer = window.__ferryFetch.apply(this, arguments);
+    if (body) {
+      const record = { start: performance.now(), end: null, parts: [] };
+      window.__ferryPresigns.push(record);
+      body.then((text) => { record.parts = JSON.parse(text).parts.map((p) => p.partNumber); }, () => {});
+      answer.then((r) => r.clone().text()).then(() => { record.end = performance.now(); }, () => {});
+    }
+    return answer;
+  };
+  const handler = Object.getOwnPropertyDescriptor(Worker.prototype, 'onmessage');
+  Object.defineProperty(Worker.prototype, 'onmessage', {
+    configurable: true,
+    get() { return handler.get.call(this); },
+    set(heard) {
+      handler.set.call(this, heard && function (event) {
+        if (event.data && event.data.checksum) window.__ferryHashed[event.data.part] = performance.now();
+        return heard.call(this, event);
+      });
+    },
+  });
+}
 done(true);
 "#;
 
 /// After an upload: when (ms after the pick) the first four parts' PUTs
 /// started, how many presign requests were made, and how often a free
-/// slot found its next part not presigned yet (a PUT that started only
-/// after a presign answer that came after the slot freed).
+/// slot found its next part not presigned yet: because its presign
+/// request was still on its way though its checksum was in (`waited`), or
+/// because its checksum wasn't (`waitedHash`).
 const PARTS_TIMING: &str = r#"
 const done = arguments[arguments.length - 1];
 const all = performance.getEntriesByType('resource');
@@ -400,11 +432,21 @@ const puts = all.filter(e => e.initiatorType === 'xmlhttprequest' && e.name.incl
 const presigns = all.filter(e => /\/api\/files\/[^/]+\/parts$/.test(new URL(e.name).pathname))
   .sort((a, b) => a.startTime - b.startTime);
 const ends = puts.map(e => e.responseEnd).sort((a, b) => a - b);
-let waited = 0;
+// A part waited when its slot was free before its presigned URL was in:
+// for the presign round trip when its checksum was in before the slot
+// freed, else for its hash.
+let waited = 0, waitedHash = 0;
+const partOf = (e) => Number(new URL(e.name).searchParams.get('partNumber'));
 puts.slice(4).forEach((put, i) => {
   // The slot this PUT took freed when the i-th earliest PUT ended.
   const freed = ends[i];
-  if (presigns.some(p => p.responseEnd > freed && p.responseEnd <= put.startTime + 1)) waited++;
+  const part = partOf(put);
+  const signed = (window.__ferryPresigns || [])
+    .filter((p) => p.parts.includes(part) && p.start <= put.startTime).pop();
+  if (!signed || signed.end === null || signed.end <= freed) return;
+  const hashed = (window.__ferryHashed || {})[part];
+  if (hashed !== undefined && hashed > freed) waitedHash++;
+  else waited++;
 });
 // How long freed slots stayed empty, and how long a PUT took on average.
 let idle = 0;
@@ -427,6 +469,7 @@ done({
   presigns: presigns.length,
   parts: puts.length,
   waited,
+  waitedHash,
 });
 "#;
 
@@ -735,6 +778,7 @@ struct FerryExtras {
     presigns: Vec<f64>,
     puts: Vec<f64>,
     waited: Vec<f64>,
+    waited_hash: Vec<f64>,
 }
 
 /// Lets the kernel write out what the last upload left in the page cache,
@@ -879,6 +923,7 @@ async fn timed_upload(
         push(&mut extras.presigns, "presigns");
         push(&mut extras.puts, "parts");
         push(&mut extras.waited, "waited");
+        push(&mut extras.waited_hash, "waitedHash");
     }
     Ok(timed)
 }
@@ -948,11 +993,13 @@ async fn upload_timings() -> Result<()> {
                         println!(
                             "upload run: first part started {:?} ms after the pick, last stored {:?}; \
                              slots idle {:.0} ms in all; a PUT took {:.0} ms on average; \
-                             CreateFile {}",
+                             parts that waited on a presign {:?}, on their hash {:?}; CreateFile {}",
                             extras.first.last(),
                             extras.last_end.last(),
                             extras.idle,
                             extras.mean_put,
+                            extras.waited.last(),
+                            extras.waited_hash.last(),
                             extras.create,
                         );
                     }
@@ -1032,6 +1079,7 @@ async fn upload_timings() -> Result<()> {
                 ("presign_requests", &mut extras.presigns),
                 ("part_puts", &mut extras.puts),
                 ("parts_that_waited_for_a_presign", &mut extras.waited),
+                ("parts_that_waited_for_their_hash", &mut extras.waited_hash),
             ] {
                 let value = median(std::mem::take(values));
                 // Times to the tenth of a millisecond; counts whole.

@@ -341,9 +341,11 @@ fn ui_report(dist: &Path, browser: &crate::tools::Browser) -> Result<()> {
         let presigns = get(&format!("upload_{label}_presign_requests"))?;
         let puts = get(&format!("upload_{label}_part_puts"))?;
         let waited = get(&format!("upload_{label}_parts_that_waited_for_a_presign"))?;
+        let waited_hash = get(&format!("upload_{label}_parts_that_waited_for_their_hash"))?;
         println!(
             "{:17}  4th part in flight {fourth:.0} ms after the pick (goal 100); {presigns:.0} presign \
-             requests for {puts:.0} part PUTs; parts that waited on a presign: {waited:.0} (goal 0)",
+             requests for {puts:.0} part PUTs; parts whose slot was free before their URL: \
+             {waited:.0} waiting on a presign round trip (goal 0), {waited_hash:.0} on their hash",
             "",
         );
         let first = get(&format!("upload_{label}_first_part_started_ms"))?;

@@ -202,16 +202,19 @@ impl Transfer {
     }
 
     /// The last part the hasher may read now: `ahead` parts from the
-    /// first one not yet stored. The hasher keeps that little ahead of the
-    /// uploads instead of reading the whole file at once, so the page's
-    /// memory doesn't follow the file's size.
+    /// first one waiting for a slot (not on its way, not stored). The
+    /// hasher keeps that far ahead of the slots, so a part is hashed and
+    /// presigned before a slot frees for it, and no further: it doesn't
+    /// read the whole file while the uploads are paused, or before a
+    /// cancel. A slow part on its way doesn't hold it back (a hashed part
+    /// costs the page only its checksum).
     pub fn hash_until(&self, ahead: u32) -> u32 {
-        let first_open = self
+        let first_waiting = self
             .parts
             .iter()
-            .position(|p| !matches!(p.state, State::Done(_)))
+            .position(|p| p.state == State::Waiting)
             .unwrap_or(self.parts.len());
-        (first_open as u32 + ahead.max(1)).min(self.parts.len() as u32)
+        (first_waiting as u32 + ahead.max(1)).min(self.parts.len() as u32)
     }
 
     /// Part `number`'s checksum, once known.
@@ -509,7 +512,7 @@ mod tests {
     }
 
     #[test]
-    fn the_hasher_stays_a_few_parts_ahead_of_the_stored_ones() {
+    fn the_hasher_stays_a_few_parts_ahead_of_the_slots() {
         let mut t = Transfer::new(50 * MIB, 5 * MIB, true, 2);
         assert_eq!(t.hash_until(4), 4);
         for n in 1..=3 {
@@ -518,11 +521,16 @@ mod tests {
         let a = t.next(NOW);
         presign_all(&mut t, &a);
         assert_eq!(sends(&t.next(NOW)), vec![1, 2]);
-        // Part 2 stored before part 1: the first open part is still 1.
-        t.stored(2, "e2".into());
-        assert_eq!(t.hash_until(4), 4);
-        t.stored(1, "e1".into());
+        // Parts 1 and 2 on their way: part 3 is the next a slot takes.
         assert_eq!(t.hash_until(4), 6);
+        // Part 2 stored while part 1 is slow: the hasher goes on as far.
+        t.stored(2, "e2".into());
+        assert_eq!(t.hash_until(4), 6);
+        assert_eq!(sends(&t.next(NOW)), vec![3]);
+        assert_eq!(t.hash_until(4), 7);
+        // A part that failed waits again: the hasher is held back to it.
+        t.part_failed(1, PartFailure::Dropped, NOW, 0.5);
+        assert_eq!(t.hash_until(4), 4);
         // Never past the last part.
         assert_eq!(t.hash_until(40), 10);
     }
