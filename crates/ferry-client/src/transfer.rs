@@ -34,6 +34,9 @@ const CHECKSUM_HEADER: &str = "x-amz-checksum-sha256";
 /// The most parts asked for in one presign request.
 const PRESIGN_BATCH: usize = 100;
 
+/// Presign requests one upload has on their way at once.
+const PRESIGNS_IN_FLIGHT: usize = 2;
+
 /// How long to wait before try number `tries + 1` of a part: a random
 /// share (`jitter`, 0 to 1) of an exponentially growing cap ("full jitter").
 pub fn backoff_ms(tries: u32, jitter: f64) -> f64 {
@@ -96,6 +99,8 @@ struct Part {
     tries: u32,
     not_before: f64,
     sent: u64,
+    /// In a presign request on its way.
+    asked: bool,
 }
 
 /// One file's multipart upload.
@@ -105,7 +110,8 @@ pub struct Transfer {
     part_size: u64,
     checksums: bool,
     parts_in_flight: usize,
-    presigning: bool,
+    /// Presign requests on their way (at most [`PRESIGNS_IN_FLIGHT`]).
+    presigning: usize,
     /// After a failed presign or completion: not again before this time.
     retry_at: f64,
     retries: u32,
@@ -130,6 +136,7 @@ impl Transfer {
                 tries: 0,
                 not_before: 0.0,
                 sent: 0,
+                asked: false,
             })
             .collect();
         Self {
@@ -137,7 +144,7 @@ impl Transfer {
             part_size,
             checksums,
             parts_in_flight: parts_in_flight.max(1),
-            presigning: false,
+            presigning: 0,
             retry_at: 0.0,
             retries: 0,
             paused: false,
@@ -165,7 +172,6 @@ impl Transfer {
     /// later). A request signed without the checksum a part now has is not
     /// used.
     pub fn presigned(&mut self, parts: Vec<PartUpload>, now: f64) {
-        self.presigning = false;
         let checksums = self.checksums;
         for upload in parts {
             let signed = upload.request.headers.get(CHECKSUM_HEADER).cloned();
@@ -186,10 +192,21 @@ impl Transfer {
         }
     }
 
+    /// The presign request for parts `asked` ([`Action::Presign`]) ended,
+    /// answered or not: they may be asked for again. Before
+    /// [`Self::presigned`] with its answer, or [`Self::presign_failed`].
+    pub fn presign_answered(&mut self, asked: &[u32]) {
+        self.presigning = self.presigning.saturating_sub(1);
+        for &number in asked {
+            if let Some(part) = self.part(number) {
+                part.asked = false;
+            }
+        }
+    }
+
     /// The presign request failed at `now` (the API unreachable): asked
     /// again after a backoff.
     pub fn presign_failed(&mut self, now: f64, jitter: f64) {
-        self.presigning = false;
         self.retries += 1;
         self.retry_at = now + backoff_ms(self.retries, jitter);
     }
@@ -414,11 +431,13 @@ impl Transfer {
             actions.push(Action::Send(upload));
         }
         // Presign ahead: enough waiting requests to fill the slots twice.
+        // A part hashed while a presign request is on its way goes in a
+        // second one, so its slot doesn't wait for two round trips.
         if let Some(at) = retry_wait
-            && !self.presigning
+            && self.presigning < PRESIGNS_IN_FLIGHT
         {
             wake = Some(wake.map_or(at, |w: f64| w.min(at)));
-        } else if !self.presigning {
+        } else if self.presigning < PRESIGNS_IN_FLIGHT {
             let ready = self
                 .parts
                 .iter()
@@ -433,6 +452,7 @@ impl Transfer {
                     .filter(|(_, p)| p.state == State::Waiting && p.request.is_none())
                     // In order: a part without its checksum yet stops the batch.
                     .take_while(|(_, p)| !checksums || p.checksum.is_some())
+                    .filter(|(_, p)| !p.asked)
                     .take(PRESIGN_BATCH)
                     .map(|(i, p)| PartWanted {
                         part_number: i as u32 + 1,
@@ -440,7 +460,12 @@ impl Transfer {
                     })
                     .collect();
                 if !wanted.is_empty() {
-                    self.presigning = true;
+                    self.presigning += 1;
+                    for w in &wanted {
+                        if let Some(part) = self.part(w.part_number) {
+                            part.asked = true;
+                        }
+                    }
                     actions.push(Action::Presign(wanted));
                 }
             }
@@ -496,6 +521,8 @@ mod tests {
                         )
                     })
                     .collect();
+                let asked: Vec<u32> = wanted.iter().map(|w| w.part_number).collect();
+                transfer.presign_answered(&asked);
                 transfer.presigned(answer, NOW);
             }
         }
@@ -697,10 +724,43 @@ mod tests {
     }
 
     #[test]
+    fn a_part_hashed_while_a_presign_is_on_its_way_goes_in_a_second_one() {
+        let mut t = Transfer::new(20 * MIB, 5 * MIB, true, 2);
+        t.hashed(1, "c1".into());
+        let first = t.next(NOW);
+        assert!(matches!(&first[..], [Action::Presign(w)] if w.len() == 1));
+        // Part 2 is hashed before that answer: asked for at once.
+        t.hashed(2, "c2".into());
+        let second = t.next(NOW);
+        assert!(
+            matches!(&second[..], [Action::Presign(w)] if w.len() == 1 && w[0].part_number == 2)
+        );
+        // Two on their way: part 3 waits for one of them.
+        t.hashed(3, "c3".into());
+        assert!(t.next(NOW).is_empty());
+        presign_all(&mut t, &second);
+        let third = t.next(NOW);
+        assert!(
+            matches!(&third[..], [Action::Send(p), Action::Presign(w)]
+                if p.part_number == 2 && w.len() == 1 && w[0].part_number == 3),
+            "{third:?}"
+        );
+        // An answer that came back without a part: it is asked for again.
+        t.presign_answered(&[1]);
+        t.presigned(Vec::new(), NOW);
+        let again = t.next(NOW);
+        assert!(
+            matches!(&again[..], [Action::Presign(w)] if w[0].part_number == 1),
+            "{again:?}"
+        );
+    }
+
+    #[test]
     fn a_failed_presign_or_completion_is_asked_again_after_a_wait() {
         let mut t = Transfer::new(5 * MIB, 5 * MIB, false, 1);
         assert!(matches!(&t.next(NOW)[..], [Action::Presign(_)]));
-        assert!(t.next(NOW).is_empty(), "one presign at a time");
+        assert!(t.next(NOW).is_empty(), "a part is asked for once at a time");
+        t.presign_answered(&[1]);
         t.presign_failed(NOW, 1.0);
         assert_eq!(t.next(NOW + 1.0), vec![Action::WaitUntil(NOW + 500.0)]);
         let again = t.next(NOW + 500.0);

@@ -88,7 +88,8 @@ pub(crate) enum News {
     /// What a hashing worker found: the first one the upload started (0),
     /// or one started after it ended (1).
     Hashed(u8, Hashed),
-    Presigned(Result<Vec<PartUpload>, ApiFailure>),
+    /// The presign request for these parts ended, with its answer.
+    Presigned(Vec<u32>, Result<Vec<PartUpload>, ApiFailure>),
     Put(u32, Result<Option<String>, PutFailure>),
     /// A pause or resume, the browser back online, or a timer.
     Poke,
@@ -886,10 +887,11 @@ impl Driver {
                         Action::Presign(wanted) => {
                             let api = api.clone();
                             let tell = tell.clone();
+                            let asked = wanted.iter().map(|w| w.part_number).collect();
                             leptos::task::spawn_local(async move {
                                 let answer =
                                     api.presign_parts(file_id, wanted).await.map(|p| p.parts);
-                                let _ = tell.unbounded_send(News::Presigned(answer));
+                                let _ = tell.unbounded_send(News::Presigned(asked, answer));
                             });
                         }
                         Action::Send(part) => {
@@ -991,13 +993,15 @@ impl Driver {
                             ))));
                             break;
                         }
-                        News::Presigned(Ok(parts)) => {
+                        News::Presigned(asked, Ok(parts)) => {
+                            plan_now.presign_answered(&asked);
                             plan_now.presigned(parts, js_sys::Date::now())
                         }
-                        News::Presigned(Err(ApiFailure::Unreachable)) => {
+                        News::Presigned(asked, Err(ApiFailure::Unreachable)) => {
+                            plan_now.presign_answered(&asked);
                             plan_now.presign_failed(js_sys::Date::now(), js_sys::Math::random());
                         }
-                        News::Presigned(Err(failure)) => {
+                        News::Presigned(_, Err(failure)) => {
                             ended = Some(Err(failure.into()));
                             break;
                         }
