@@ -391,13 +391,11 @@ impl Browser {
     pub fn private_memory_sampler(&self) -> impl Fn() -> u64 + Send + 'static {
         let group = self.driver.child.id();
         move || {
-            group_processes(group, |cmdline| {
-                cmdline.contains("chrom") && !cmdline.contains("chromedriver")
-            })
-            .iter()
-            .filter_map(|(pid, _)| status_kib(*pid, "RssAnon:"))
-            .map(|kib| kib * 1024)
-            .sum()
+            group_processes(group, is_chromium)
+                .iter()
+                .filter_map(|(pid, _)| status_kib(*pid, "RssAnon:"))
+                .map(|kib| kib * 1024)
+                .sum()
         }
     }
 }
@@ -408,21 +406,22 @@ impl Browser {
     #[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
     pub fn thread_sampler(&self) -> impl Fn() -> ThreadTicks + Send + 'static {
         let group = self.driver.child.id();
-        move || {
-            thread_ticks(group, |cmdline| {
-                cmdline.contains("chrom") && !cmdline.contains("chromedriver")
-            })
-        }
+        move || thread_ticks(group, is_chromium)
     }
 
     /// CPU seconds Chromium's live processes (browser, renderers, network
     /// service, GPU…) have used so far, user and system.
     #[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
     pub fn cpu_seconds(&self) -> f64 {
-        group_cpu_seconds(self.driver.child.id(), |cmdline| {
-            cmdline.contains("chrom") && !cmdline.contains("chromedriver")
-        })
+        group_cpu_seconds(self.driver.child.id(), is_chromium)
     }
+}
+
+/// Whether a process of chromedriver's group is Chromium's (any of its
+/// processes), not chromedriver itself.
+#[allow(dead_code)] // used by the benchmark, tests/ui_bench.rs
+fn is_chromium(cmdline: &str) -> bool {
+    cmdline.contains("chrom") && !cmdline.contains("chromedriver")
 }
 
 /// The live processes in process group `group` whose command line passes

@@ -109,33 +109,22 @@ window.leverUpload = (lever) => {
 };
 </script>"#;
 
-/// The worker: reads and hashes as Ferry's `js/hash-worker.js` does, then
-/// sends or hands over the buffer as its lever says.
+/// The worker: Ferry's own hashing worker's code (`js/hash-worker.js`:
+/// its `fill` reads a part into a reused buffer) with a message handler of
+/// the bench's, which hashes each part as Ferry's does and then sends or
+/// hands over the buffer as its lever says.
 const WORKER: &str = r#"
 const pool = [];
-let wake = null;
-const give = (buffer) => { pool.push(buffer); if (wake) { const w = wake; wake = null; w(); } };
-const take = async () => { while (!pool.length) await new Promise((r) => (wake = r)); return pool.pop(); };
-async function fill(blob, buffer) {
-  const reader = blob.stream().getReader({ mode: 'byob' });
-  let offset = 0;
-  while (offset < blob.size) {
-    const { value, done } = await reader.read(new Uint8Array(buffer, offset, blob.size - offset));
-    if (done) break;
-    buffer = value.buffer;
-    offset += value.byteLength;
-  }
-  reader.releaseLock();
-  if (offset !== blob.size) throw new Error('short read');
-  return buffer;
-}
+let freed = null;
+const give = (buffer) => { pool.push(buffer); if (freed) { const f = freed; freed = null; f(); } };
+const take = async () => { while (!pool.length) await new Promise((r) => (freed = r)); return pool.pop(); };
 const hex = (digest) => Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 self.onmessage = async ({ data }) => {
   if (data.give) return give(data.give);
   const { file, partSize, lever, first, stride, buffers, inFlight } = data;
   for (let i = 0; i < buffers; i++) pool.push(new ArrayBuffer(partSize));
   let running = 0;
-  const slot = async () => { while (running >= inFlight) await new Promise((r) => (wake = r)); };
+  const slot = async () => { while (running >= inFlight) await new Promise((r) => (freed = r)); };
   try {
     for (let part = first, start = (first - 1) * partSize; start < file.size; part += stride, start += stride * partSize) {
       if (lever.startsWith('worker_')) await slot();
@@ -176,6 +165,9 @@ self.onmessage = async ({ data }) => {
   }
 };
 "#;
+
+/// Ferry's hashing worker, as built.
+const HASH_WORKER: &str = include_str!("../../js/hash-worker.js");
 
 /// What the sink saw: bytes received in parts whose SHA-256 matched, and
 /// whether any part's didn't.
@@ -233,7 +225,11 @@ async fn serve(stream: tokio::net::TcpStream, sunk: &Sunk) -> Result<()> {
         }
         let (status, kind, answer): (&str, &str, Vec<u8>) = match (method.as_str(), path.as_str()) {
             ("GET", "/") => ("200 OK", "text/html", PAGE.into()),
-            ("GET", "/worker.js") => ("200 OK", "text/javascript", WORKER.into()),
+            ("GET", "/worker.js") => (
+                "200 OK",
+                "text/javascript",
+                format!("{HASH_WORKER}\n{WORKER}").into(),
+            ),
             // Chromium never sends one over HTTP/1.1; if it did, the sink
             // would say so rather than read it.
             ("PUT", _) if chunked => ("501 Not Implemented", "text/plain", "chunked".into()),
