@@ -319,7 +319,7 @@ async fn until_heard(
 #[wasm_bindgen_test]
 async fn the_hashing_worker_and_webcrypto_agree_with_sha2() {
     use base64::Engine as _;
-    use ferry_web::platform::hasher::{self, Hashed, Hasher};
+    use ferry_web::platform::hasher::{self, Hashed, Hasher, Warm};
     use sha2::Digest as _;
     const PART: usize = 5 * 1024 * 1024;
     // Three whole parts and a short last one, not a multiple of 64 bytes.
@@ -335,17 +335,23 @@ async fn the_hashing_worker_and_webcrypto_agree_with_sha2() {
         .collect();
 
     // The parts, as a multipart upload signs them: each part's, in order
-    // from one worker; from two, each part once, whichever is first.
+    // from one worker; from two, each part once, whichever is first; and
+    // the same from two workers started ahead (as when a person heads for
+    // an upload), already running when the file comes.
     let b64 = base64::engine::general_purpose::STANDARD;
     let expected: Vec<Hashed> = bytes
         .chunks(PART)
         .enumerate()
         .map(|(i, chunk)| Hashed::Part(i as u32 + 1, b64.encode(sha2::Sha256::digest(chunk))))
         .collect();
-    for workers in [1, 2] {
+    for (ahead, workers) in [(0, 1), (0, 2), (2, 2)] {
+        let warm: Vec<Warm> = (0..ahead).map(|_| Warm::start().unwrap()).collect();
+        if ahead > 0 {
+            sleep(300).await;
+        }
         let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let sink = heard.clone();
-        let hashing = Hasher::parts(&blob, PART as u64, 2, workers, move |news| {
+        let hashing = Hasher::parts(&blob, PART as u64, 2, (warm, workers), move |news| {
             sink.borrow_mut().push(news)
         })
         .unwrap();
@@ -369,7 +375,7 @@ async fn the_hashing_worker_and_webcrypto_agree_with_sha2() {
             Hashed::Part(n, _) => *n,
             _ => 0,
         });
-        assert_eq!(got, expected, "{workers} workers");
+        assert_eq!(got, expected, "{workers} workers, {ahead} started ahead");
     }
 
     // The whole file, streamed (checking a downloaded copy).
