@@ -266,10 +266,15 @@ impl Queue {
         }
     }
 
-    /// Progress of an item's bytes (an XHR `progress` event).
-    pub fn progress(&mut self, id: Uuid, sent: u64) {
-        if let Some(item) = self.item(id) {
-            item.sent = sent.min(item.size);
+    /// Progress of an item's bytes (an XHR `progress` event). Whether it
+    /// changed anything (nothing to redraw when not).
+    pub fn progress(&mut self, id: Uuid, sent: u64) -> bool {
+        match self.item(id) {
+            Some(item) if item.sent != sent.min(item.size) => {
+                item.sent = sent.min(item.size);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -471,7 +476,8 @@ mod tests {
         queue.start_next();
         let file_id = Uuid::new_v4();
         queue.created(id, file_id);
-        queue.progress(id, 40);
+        assert!(queue.progress(id, 40));
+        assert!(!queue.progress(id, 40), "the same progress changes nothing");
         assert_eq!(queue.totals(), (40, 100));
         assert_eq!(queue.items()[0].stage.label(), "Uploading");
         queue.uploaded(id);

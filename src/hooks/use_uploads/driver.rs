@@ -1035,20 +1035,10 @@ impl Driver {
                 }
                 let sent = plan_now.sent();
                 drop(plan_now);
-                // Only a change reaches the queue: most news (a part hashed,
-                // a presign answer) moves no bytes, and each update redraws
-                // the upload's row.
-                let moved = uploads
-                    .queue
-                    .try_with_untracked(|q| {
-                        q.items()
-                            .iter()
-                            .any(|i| i.id == id && i.sent != sent.min(i.size))
-                    })
-                    .unwrap_or(false);
-                if moved {
-                    uploads.queue.try_update(|q| q.progress(id, sent));
-                }
+                // Only a change reaches the queue's readers: most news (a
+                // part hashed, a presign answer) moves no bytes, and each
+                // update redraws the upload's row.
+                uploads.queue.maybe_update(|q| q.progress(id, sent));
                 if let Some(outcome) = ended {
                     break outcome;
                 }
